@@ -1,0 +1,73 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import * as S from './schemas.js';
+
+/**
+ * The route table. The daemon registers exactly these routes, with these
+ * schemas, and must give each a handler; the OpenAPI document and the client
+ * come from the same table.
+ */
+export interface RouteDef {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  summary: string;
+  params?: TSchema;
+  query?: TSchema;
+  body?: TSchema;
+  /** JSON reply schema; absent for routes that stream (see `stream`). */
+  reply?: TSchema;
+  status?: number;
+  /** Streams: raw bytes, NDJSON progress, or a WebSocket. Handled outside the JSON path. */
+  stream?: 'bytes' | 'ndjson' | 'websocket' | 'upload';
+}
+
+export const routes = {
+  health: { method: 'GET', url: '/api/v1/health', summary: 'Liveness; needs no key.', reply: S.Health },
+
+  listSandboxes: { method: 'GET', url: '/api/v1/sandboxes', summary: 'List sandboxes.', reply: Type.Array(S.Sandbox) },
+  createSandbox: { method: 'POST', url: '/api/v1/sandboxes', summary: 'Create and start a sandbox; answers once it is ready to exec.', body: S.CreateSandbox, reply: S.Sandbox, status: 201 },
+  getSandbox: { method: 'GET', url: '/api/v1/sandboxes/:name', summary: 'Inspect a sandbox.', params: S.NameParams, reply: S.Sandbox },
+  stopSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/stop', summary: 'Stop every process; the files stay.', params: S.NameParams, reply: S.Sandbox },
+  startSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/start', summary: 'Start a stopped sandbox.', params: S.NameParams, reply: S.Sandbox },
+  destroySandbox: { method: 'DELETE', url: '/api/v1/sandboxes/:name', summary: 'Remove a sandbox and everything it holds.', params: S.NameParams, status: 204 },
+
+  exec: { method: 'POST', url: '/api/v1/sandboxes/:name/exec', summary: 'Run a command to completion and return its output.', params: S.NameParams, body: S.ExecRequest, reply: S.ExecResult },
+  execStream: {
+    method: 'GET',
+    url: '/api/v1/sandboxes/:name/exec/ws',
+    summary: 'WebSocket: first message an ExecStart (JSON); then binary frames tagged 0 stdin / 1 stdout / 2 stderr, and JSON control messages (eof, resize, signal, exit).',
+    params: S.NameParams,
+    stream: 'websocket',
+  },
+  logs: {
+    method: 'GET',
+    url: '/api/v1/sandboxes/:name/logs',
+    summary: 'Console output from a byte offset (application/octet-stream). X-Bothub-Offset is where the bytes start; X-Bothub-Next-Offset, sent unless following, is where to read next.',
+    params: S.NameParams,
+    query: S.LogsQuery,
+    stream: 'bytes',
+  },
+
+  listImages: { method: 'GET', url: '/api/v1/images', summary: 'List images.', reply: Type.Array(S.Image) },
+  getImage: { method: 'GET', url: '/api/v1/images/:name', summary: 'Inspect an image.', params: S.NameParams, reply: S.Image },
+  buildImage: { method: 'POST', url: '/api/v1/images/:name/build', summary: 'Build the default image "debian" (NDJSON progress, last line the image).', params: S.NameParams, stream: 'ndjson' },
+  importImage: { method: 'POST', url: '/api/v1/images', summary: 'Import a rootfs tarball or `docker save` archive sent as the body (NDJSON progress, last line the image).', query: S.ImportImageQuery, stream: 'upload' },
+  removeImage: { method: 'DELETE', url: '/api/v1/images/:name', summary: 'Remove an image no sandbox uses.', params: S.NameParams, status: 204 },
+} as const satisfies Record<string, RouteDef>;
+
+export type Routes = typeof routes;
+export type RouteName = keyof Routes;
+
+type StaticOr<T, F> = T extends TSchema ? Static<T> : F;
+export type ParamsOf<K extends RouteName> = StaticOr<Routes[K] extends { params: infer P } ? P : undefined, undefined>;
+export type QueryOf<K extends RouteName> = StaticOr<Routes[K] extends { query: infer Q } ? Q : undefined, undefined>;
+export type BodyOf<K extends RouteName> = StaticOr<Routes[K] extends { body: infer B } ? B : undefined, undefined>;
+export type ReplyOf<K extends RouteName> = StaticOr<Routes[K] extends { reply: infer R } ? R : undefined, void>;
+
+/** Routes answered with one JSON body (or none), as opposed to streams. */
+export type JsonRouteName = { [K in RouteName]: Routes[K] extends { stream: string } ? never : K }[RouteName];
+export type StreamRouteName = Exclude<RouteName, JsonRouteName>;
+
+/** Fills the :params of a route's URL. */
+export function routeUrl(url: string, params: Record<string, string> | undefined): string {
+  return url.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(params?.[k] ?? ''));
+}

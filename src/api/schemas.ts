@@ -1,0 +1,124 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * Every body the API takes or gives, once. These schemas validate requests,
+ * type the handlers, document the API (OpenAPI) and type the client.
+ */
+export const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$', description: 'Lowercase letters, digits and dashes; a DNS label.' });
+const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 65536 }), { description: 'Environment variables.' });
+const Timestamp = Type.String({ format: 'date-time' });
+
+export const NameParams = Type.Object({ name: Name }, { additionalProperties: false });
+
+export const ErrorReply = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String({ description: 'Stable error code; see the error registry.' }),
+  error: Type.String(),
+  message: Type.String({ description: 'What went wrong and what to do next.' }),
+});
+
+export const Health = Type.Object({ status: Type.Literal('ok'), version: Type.String() });
+
+export const SandboxStatus = Type.Union([
+  Type.Literal('creating'),
+  Type.Literal('running'),
+  Type.Literal('stopped'),
+  Type.Literal('exited'),
+  Type.Literal('snapshotted'),
+  Type.Literal('error'),
+]);
+
+export const Sandbox = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  status: SandboxStatus,
+  statusReason: Type.Union([Type.String(), Type.Null()], { description: 'Why the sandbox is in its status, when it was not asked for.' }),
+  image: Type.String(),
+  cpus: Type.Union([Type.Number(), Type.Null()]),
+  memoryMb: Type.Union([Type.Integer(), Type.Null()]),
+  pidsLimit: Type.Integer(),
+  network: Type.Union([Type.Literal('default'), Type.Literal('none')]),
+  address: Type.Union([Type.String(), Type.Null()]),
+  command: Type.Array(Type.String()),
+  env: Env,
+  createdAt: Timestamp,
+  startedAt: Type.Union([Timestamp, Type.Null()]),
+});
+
+export const CreateSandbox = Type.Object(
+  {
+    name: Type.Optional(Name),
+    image: Type.Optional(Name),
+    cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 16, maximum: 16777216 })),
+    env: Type.Optional(Env),
+    network: Type.Optional(Type.Union([Type.Literal('default'), Type.Literal('none')])),
+    command: Type.Optional(Type.Array(Type.String({ maxLength: 65536 }), { maxItems: 4096, description: 'Main process, run by init; its output goes to the console log.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ExecRequest = Type.Object(
+  {
+    command: Type.Array(Type.String({ maxLength: 131072 }), { minItems: 1, maxItems: 4096 }),
+    env: Type.Optional(Env),
+    workdir: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })),
+    stdin: Type.Optional(Type.String({ maxLength: 16 * 1024 * 1024, description: 'Written to the command, then closed.' })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ExecResult = Type.Object({
+  exitCode: Type.Integer({ description: 'Exit code; 128+N when killed by signal N.' }),
+  signal: Type.Union([Type.Integer(), Type.Null()]),
+  stdout: Type.String(),
+  stderr: Type.String(),
+  truncated: Type.Boolean({ description: 'Output beyond the reply limit was dropped.' }),
+  oomKilled: Type.Boolean({ description: 'The kernel killed a process of the sandbox for exceeding --memory.' }),
+  timedOut: Type.Boolean(),
+  durationMs: Type.Number(),
+});
+
+export const ExecStart = Type.Object(
+  {
+    command: ExecRequest.properties.command,
+    env: Type.Optional(Env),
+    workdir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    tty: Type.Optional(Type.Object({ rows: Type.Integer({ minimum: 1, maximum: 1000 }), cols: Type.Integer({ minimum: 1, maximum: 1000 }) })),
+  },
+  { additionalProperties: false },
+);
+
+export const LogsQuery = Type.Object(
+  {
+    offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Byte offset to read from; the reply says the next one.' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024 })),
+    follow: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const Image = Type.Object({
+  name: Type.String(),
+  source: Type.Union([Type.Literal('debootstrap'), Type.Literal('tarball'), Type.Literal('docker-archive')]),
+  sizeBytes: Type.Integer(),
+  createdAt: Timestamp,
+});
+
+export const ImportImageQuery = Type.Object({ name: Name }, { additionalProperties: false });
+
+export const ProgressEvent = Type.Object({
+  step: Type.String(),
+  message: Type.Optional(Type.String()),
+  done: Type.Optional(Type.Number()),
+  total: Type.Optional(Type.Number()),
+});
+
+export type SandboxT = Static<typeof Sandbox>;
+export type CreateSandboxT = Static<typeof CreateSandbox>;
+export type ExecRequestT = Static<typeof ExecRequest>;
+export type ExecResultT = Static<typeof ExecResult>;
+export type ExecStartT = Static<typeof ExecStart>;
+export type ImageT = Static<typeof Image>;
+export type ProgressEventT = Static<typeof ProgressEvent>;

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { BothubError, parseEnvPairs } from '../../core/index.js';
+import type { SandboxT } from '../../api/index.js';
+import { printJson } from '../output/format.js';
+import { action, collect } from '../runner.js';
+import type { CliContext } from '../context.js';
+import { ensureDefaultImage } from './image/build.js';
+
+interface CreateOptions {
+  name?: string;
+  image: string;
+  cpus?: string;
+  memory?: string;
+  env: string[];
+  network: string;
+}
+
+function number(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n)) throw new BothubError('INVALID_INPUT', `invalid ${flag} "${text}": give a number`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('create')
+    .description('create and start a sandbox; prints its name')
+    .argument('[command...]', 'main process for init to run (after --); its output is the console log')
+    .option('--name <name>', 'sandbox name (generated when absent)')
+    .option('--image <image>', 'image to run', 'debian')
+    .option('--cpus <n>', 'CPU limit, e.g. 0.5 or 2')
+    .option('--memory <mb>', 'memory limit in MB')
+    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
+    .option('--network <mode>', 'default (own address, outbound NAT) or none (loopback only)', 'default')
+    .action(
+      action(async (ctx: CliContext, command: string[], opts: CreateOptions) => {
+        if (opts.network !== 'default' && opts.network !== 'none') throw new BothubError('INVALID_INPUT', `invalid --network "${opts.network}": use default or none`);
+        if (opts.image === 'debian') await ensureDefaultImage(ctx);
+        const sandbox: SandboxT = await ctx.api.call('createSandbox', {
+          body: {
+            name: opts.name,
+            image: opts.image,
+            cpus: number('--cpus', opts.cpus),
+            memoryMb: number('--memory', opts.memory),
+            env: parseEnvPairs(opts.env),
+            network: opts.network,
+            command: command.length ? command : undefined,
+          },
+        });
+        if (ctx.json) printJson(sandbox);
+        else process.stdout.write(`${sandbox.name}\n`);
+      }),
+    );
+}

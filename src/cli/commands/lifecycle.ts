@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { printJson } from '../output/format.js';
+import { action } from '../runner.js';
+
+/** stop, start and destroy: one verb, one sandbox (or several), one line each. */
+export function register(program: Command): void {
+  program
+    .command('stop')
+    .description('stop every process of a sandbox; its files stay')
+    .argument('<names...>')
+    .action(
+      action(async (ctx, names: string[]) => {
+        for (const name of names) {
+          const s = await ctx.api.call('stopSandbox', { params: { name } });
+          ctx.json ? printJson(s) : process.stdout.write(`${name}\n`);
+        }
+      }),
+    );
+  program
+    .command('start')
+    .description('start a stopped sandbox')
+    .argument('<names...>')
+    .action(
+      action(async (ctx, names: string[]) => {
+        for (const name of names) {
+          const s = await ctx.api.call('startSandbox', { params: { name } });
+          ctx.json ? printJson(s) : process.stdout.write(`${name}\n`);
+        }
+      }),
+    );
+  program
+    .command('destroy')
+    .alias('rm')
+    .description('remove a sandbox: processes, mounts, network, cgroup and files')
+    .argument('<names...>')
+    .action(
+      action(async (ctx, names: string[]) => {
+        for (const name of names) {
+          await ctx.api.call('destroySandbox', { params: { name } });
+          ctx.json ? printJson({ name, destroyed: true }) : process.stdout.write(`${name}\n`);
+        }
+      }),
+    );
+}

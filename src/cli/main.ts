@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { register as create } from './commands/create.js';
+import { register as exec } from './commands/exec.js';
+import { register as imageBuild } from './commands/image/build.js';
+import { register as imageImport } from './commands/image/import.js';
+import { register as imageList } from './commands/image/list.js';
+import { register as inspect } from './commands/inspect.js';
+import { register as lifecycle } from './commands/lifecycle.js';
+import { register as list } from './commands/list.js';
+import { register as logs } from './commands/logs.js';
+import { register as serve } from './commands/serve.js';
+import { DEFAULT_URL } from './context.js';
+
+const program = new Command('bothub')
+  .description('stateful sandboxes for AI agents')
+  .option('--url <url>', `daemon URL (env BOTHUB_URL, default ${DEFAULT_URL})`)
+  .option('--token <key>', 'API key (env BOTHUB_TOKEN)')
+  .option('--json', 'print machine-readable JSON')
+  // Usage errors are one line, like every other error.
+  .version(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string)
+  // Set before the commands are added, so every subcommand inherits it: usage errors exit 2.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+  .configureOutput({ outputError: (text, write) => write(`bothub: ${text.trim().replace(/^error: /, '')} (see bothub --help)\n`) });
+
+for (const register of [serve, create, list, inspect, exec, logs, lifecycle]) register(program);
+const image = program.command('image').description('manage images');
+for (const register of [imageList, imageBuild, imageImport]) register(image);
+
+await program.parseAsync(process.argv);

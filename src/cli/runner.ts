@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { BothubError } from '../core/index.js';
+import { cliContext, type CliContext } from './context.js';
+
+/**
+ * Wraps a command's action: any error becomes one line on stderr and the
+ * exit code of its error code. Commands never catch just to print.
+ */
+export function action<A extends unknown[]>(fn: (ctx: CliContext, ...args: A) => Promise<number | void>) {
+  return async (...args: unknown[]): Promise<void> => {
+    const cmd = args[args.length - 1] as Command;
+    try {
+      const code = await fn(cliContext(cmd), ...(args.slice(0, -1) as A));
+      process.exitCode = code ?? 0;
+    } catch (e) {
+      process.exitCode = reportError(e);
+    }
+  };
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof BothubError) {
+    process.stderr.write(`bothub: ${e.message}\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`bothub: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+  return 70;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './names.js';
+export * from './limits.js';
+export * from './sandbox-state.js';
+export * from './ipam.js';

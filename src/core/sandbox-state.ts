@@ -1,0 +1,34 @@
+import { BothubError } from './errors.js';
+
+/**
+ * The life of a sandbox. `exited` is a sandbox whose processes vanished without
+ * bothub stopping it (a crash, a host reboot): kept, so the user can see it and
+ * start it again.
+ */
+export const SANDBOX_STATUSES = ['creating', 'running', 'stopped', 'exited', 'snapshotted', 'error'] as const;
+export type SandboxStatus = (typeof SANDBOX_STATUSES)[number];
+
+export type SandboxAction = 'exec' | 'stop' | 'start' | 'destroy' | 'logs';
+
+const ALLOWED: Record<SandboxAction, readonly SandboxStatus[]> = {
+  exec: ['running'],
+  stop: ['running'],
+  start: ['stopped', 'exited', 'error'],
+  destroy: ['running', 'stopped', 'exited', 'snapshotted', 'error', 'creating'],
+  logs: ['running', 'stopped', 'exited', 'snapshotted', 'error'],
+};
+
+const NEXT_STEP: Record<SandboxStatus, string> = {
+  creating: 'wait for it to finish',
+  running: 'stop it first with `bothub stop NAME`',
+  stopped: 'start it with `bothub start NAME`',
+  exited: 'start it again with `bothub start NAME`',
+  snapshotted: 'restore it with `bothub snapshot restore SNAP`',
+  error: 'destroy it with `bothub destroy NAME`',
+};
+
+export function assertAllowed(name: string, status: SandboxStatus, action: SandboxAction): void {
+  if (!ALLOWED[action].includes(status)) {
+    throw new BothubError('INVALID_STATE', `cannot ${action} sandbox "${name}" while it is ${status}; ${NEXT_STEP[status]}`);
+  }
+}

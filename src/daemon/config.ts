@@ -1,0 +1,43 @@
+import { fileURLToPath } from 'node:url';
+import { invalid } from '../core/index.js';
+
+export interface DaemonConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Image store; tests share one across data dirs so the default image is built once. */
+  imagesDir?: string;
+  subnet: string;
+  bridge: string;
+  debianMirror: string;
+  initBinary: string;
+  consoleCapBytes: number;
+  logLevel: string;
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:7070';
+export const DEFAULT_DATA_DIR = '/var/lib/bothub';
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw invalid(`invalid --listen "${listen}": use HOST:PORT, such as 127.0.0.1:7070`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+/** Defaults, then the environment, then flags: the usual order of precedence. */
+export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const { host, port } = parseListen(flags.listen ?? env.BOTHUB_LISTEN ?? DEFAULT_LISTEN);
+  return {
+    host,
+    port,
+    dataDir: flags.dataDir ?? env.BOTHUB_DATA_DIR ?? DEFAULT_DATA_DIR,
+    imagesDir: env.BOTHUB_IMAGES_DIR || undefined,
+    subnet: env.BOTHUB_SUBNET ?? '10.77.0.0/16',
+    bridge: env.BOTHUB_BRIDGE ?? 'bothub0',
+    debianMirror: env.BOTHUB_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian',
+    initBinary: env.BOTHUB_INIT ?? fileURLToPath(new URL('../../native/build/bothub-init', import.meta.url)),
+    consoleCapBytes: Number(env.BOTHUB_CONSOLE_CAP_BYTES ?? 8 * 1024 * 1024),
+    logLevel: env.BOTHUB_LOG_LEVEL ?? 'info',
+  };
+}

@@ -1,0 +1,30 @@
+import { sql, type Kysely, type Migration } from 'kysely';
+
+/**
+ * Versioned migrations, applied in name order at every start. Never edit one
+ * that has shipped: add the next.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_sandboxes': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('sandboxes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_reason', 'text')
+        .addColumn('cpus', 'real')
+        .addColumn('memory_mb', 'integer')
+        .addColumn('pids_limit', 'integer', (c) => c.notNull())
+        .addColumn('network', 'text', (c) => c.notNull())
+        .addColumn('address', 'text', (c) => c.unique())
+        .addColumn('command_json', 'text', (c) => c.notNull())
+        .addColumn('env_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull().defaultTo(sql`CURRENT_TIMESTAMP`))
+        .execute();
+    },
+  },
+};

@@ -1,0 +1,49 @@
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { DaemonContext } from '../context.js';
+import { errorBody, errorHandler } from './errors.js';
+import { execHandlers } from './handlers/exec-handlers.js';
+import { imageHandlers } from './handlers/image-handlers.js';
+import { logHandlers } from './handlers/log-handlers.js';
+import { sandboxHandlers } from './handlers/sandbox-handlers.js';
+import { registerRoutes } from './register-routes.js';
+
+/** The HTTP API: the route table, its handlers, the OpenAPI document. */
+export async function buildApp(ctx: DaemonContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: 32 * 1024 * 1024,
+    // Unknown fields are refused, not silently dropped: a typo must not go unnoticed.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; see /api/v1/openapi.json`));
+  });
+  // Image uploads arrive as a raw stream; the handler pipes it to disk.
+  app.addContentTypeParser(['application/octet-stream', 'application/x-tar'], (_req, payload, done) => done(null, payload));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'bothub', version: ctx.version, description: 'Stateful sandboxes for AI agents.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+  });
+
+  registerRoutes(app, {
+    health: async () => ({ status: 'ok' as const, version: ctx.version }),
+    ...sandboxHandlers(ctx),
+    ...execHandlers(ctx),
+    ...logHandlers(ctx),
+    ...imageHandlers(ctx),
+  });
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,36 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { BothubError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../../core/index.js';
+import { STATUS_CODES } from 'node:http';
+
+export function errorBody(code: ErrorCode, message: string, status: number = ERROR_CODES[code].status): ErrorBody {
+  return { statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message };
+}
+
+/** Maps any error to the one reply shape; unknown errors leak nothing but a request id. */
+export function toErrorBody(err: unknown, requestId: string): ErrorBody {
+  if (err instanceof BothubError) return errorBody(err.code, err.message, err.status);
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    const first = fe.validation[0];
+    // Name patterns are unreadable as regexes; say the rule in words.
+    if (first?.keyword === 'pattern' && /\/name$/.test(first.instancePath)) {
+      return errorBody('INVALID_INPUT', 'invalid name: use 1-48 lowercase letters, digits and dashes, starting and ending with a letter or digit');
+    }
+    return errorBody('INVALID_INPUT', `invalid request: ${fe.message}; see /api/v1/openapi.json for the expected shape`);
+  }
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_JSON' || fe instanceof SyntaxError) {
+    return errorBody('INVALID_INPUT', `the request body is not valid JSON (${fe.message}); send a JSON object`);
+  }
+  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return errorBody('INVALID_INPUT', 'the request body is empty; send a JSON object');
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return errorBody('INVALID_INPUT', `unsupported content type; send application/json`, 415);
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return errorBody('INVALID_INPUT', fe.message, fe.statusCode);
+  return errorBody('INTERNAL', `internal error; see the daemon log for request ${requestId}`);
+}
+
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const body = toErrorBody(err, req.id);
+  // 5xx are ours to fix and logged as errors; 4xx are the caller's and logged as info.
+  if (body.statusCode >= 500) req.log.error({ err }, body.message);
+  else req.log.info({ code: body.code, msg: body.message }, 'request refused');
+  void reply.code(body.statusCode).send(body);
+}

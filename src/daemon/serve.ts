@@ -1,0 +1,77 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import pino, { type Logger } from 'pino';
+import { parseSubnet } from '../core/index.js';
+import { LocalHost } from '../hostexec/index.js';
+import { DataLayout, ensureBridge, ImageStore, SandboxRuntime } from '../runtime/index.js';
+import type { DaemonConfig } from './config.js';
+import type { DaemonContext } from './context.js';
+import { openDatabase } from './db/database.js';
+import { buildApp } from './http/app.js';
+import { ConsoleLogs } from './services/console-logs.js';
+import { ExecService } from './services/exec-service.js';
+import { SandboxService } from './services/sandbox-service.js';
+
+export interface RunningDaemon {
+  url: string;
+  ctx: DaemonContext;
+  /** Stops serving. Sandboxes keep running; a later start finds them again. */
+  close(): Promise<void>;
+}
+
+const RECONCILE_EVERY_MS = 5000;
+
+export async function packageVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function startDaemon(config: DaemonConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningDaemon> {
+  const host = new LocalHost();
+  const layout = new DataLayout(config.dataDir, config.imagesDir);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await Promise.all([layout.sandboxesDir, layout.runcRoot].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+  const subnet = parseSubnet(config.subnet);
+  await ensureBridge(host, { name: config.bridge, subnet });
+
+  const db = await openDatabase(layout.db);
+  const runtime = new SandboxRuntime(host, { layout, initBinary: config.initBinary, bridgeName: config.bridge, subnet }, log);
+  const images = new ImageStore(host, layout.imagesDir, config.debianMirror);
+  await images.init();
+  const sandboxes = new SandboxService({ db, runtime, images, subnet, capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) }, log });
+  const ctx: DaemonContext = {
+    version: await packageVersion(),
+    log,
+    db,
+    runtime,
+    images,
+    sandboxes,
+    exec: new ExecService(sandboxes, runtime),
+    logs: new ConsoleLogs(host, config.consoleCapBytes),
+  };
+  await sandboxes.reconcile(true);
+  const timer = setInterval(() => {
+    sandboxes.reconcile(false).catch((err) => log.error({ err }, 'reconcile failed'));
+  }, RECONCILE_EVERY_MS);
+  timer.unref();
+
+  const app = await buildApp(ctx);
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, dataDir: config.dataDir }, 'bothub daemon listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    ctx,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(timer);
+        await app.close();
+        await db.destroy();
+        log.info('bothub daemon stopped; sandboxes keep running');
+      })()),
+  };
+}

@@ -1,0 +1,97 @@
+import type { ExecRequestT, ExecResultT, ExecStartT } from '../../api/index.js';
+import { BothubError } from '../../core/index.js';
+import type { ExecSession, SandboxRuntime } from '../../runtime/index.js';
+import type { SandboxService } from './sandbox-service.js';
+
+/** Output kept per stream in a buffered exec reply; beyond it the reply says truncated. */
+const REPLY_LIMIT = 8 * 1024 * 1024;
+
+/** Collects a stream up to a limit, remembering whether it dropped bytes. */
+class Capped {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  add(b: Buffer): void {
+    const room = REPLY_LIMIT - this.size;
+    if (room <= 0) {
+      this.truncated = true;
+      return;
+    }
+    if (b.length > room) this.truncated = true;
+    const part = b.length > room ? b.subarray(0, room) : b;
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** Runs commands in sandboxes: buffered (one JSON reply) or streamed (WebSocket). */
+export class ExecService {
+  constructor(
+    private readonly sandboxes: SandboxService,
+    private readonly runtime: SandboxRuntime,
+  ) {}
+
+  /** Starts a command; the caller owns the session. */
+  async start(name: string, req: ExecStartT): Promise<{ session: ExecSession; oomBefore: number; sandboxId: string }> {
+    const { def } = await this.sandboxes.require(name, 'exec');
+    const oomBefore = await this.runtime.cgroup(def.id).oomKills();
+    try {
+      const session = await this.runtime.exec(def, { argv: req.command, cwd: req.workdir ?? '/', env: req.env, tty: req.tty });
+      return { session, oomBefore, sandboxId: def.id };
+    } catch (e) {
+      // init not answering usually means the sandbox died under us: let reconcile say so.
+      await this.sandboxes.reconcile(false);
+      const now = await this.sandboxes.get(name);
+      if (now.status !== 'running') throw new BothubError('INVALID_STATE', `sandbox "${name}" stopped unexpectedly (${now.statusReason ?? now.status}); start it with \`bothub start ${name}\``);
+      throw e;
+    }
+  }
+
+  /** Any OOM kill in the sandbox while the command ran (a shell may have wrapped the victim). */
+  async oomKilledSince(sandboxId: string, before: number): Promise<boolean> {
+    return (await this.runtime.cgroup(sandboxId).oomKills()) > before;
+  }
+
+  async run(name: string, req: ExecRequestT): Promise<ExecResultT> {
+    const started = performance.now();
+    const { session, oomBefore, sandboxId } = await this.start(name, req);
+    const stdout = new Capped();
+    const stderr = new Capped();
+    session.on('stdout', (b) => stdout.add(b));
+    session.on('stderr', (b) => stderr.add(b));
+    if (req.stdin) session.write(Buffer.from(req.stdin));
+    session.closeStdin();
+    let timedOut = false;
+    let killer: NodeJS.Timeout | undefined;
+    const timer = req.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          // Again and again: processes forked while the group is being killed escape one kill.
+          session.signal(9);
+          killer = setInterval(() => session.signal(9), 100);
+        }, req.timeoutMs)
+      : undefined;
+    try {
+      const exit = await session.done;
+      const killed = exit.exitCode < 0;
+      return {
+        exitCode: killed ? 128 + exit.signal : exit.exitCode,
+        signal: killed ? exit.signal : null,
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        truncated: stdout.truncated || stderr.truncated,
+        oomKilled: await this.oomKilledSince(sandboxId, oomBefore),
+        timedOut,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      };
+    } finally {
+      clearTimeout(timer);
+      clearInterval(killer);
+    }
+  }
+}

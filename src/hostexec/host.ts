@@ -1,0 +1,52 @@
+import type { ChildProcess } from 'node:child_process';
+
+export interface RunOptions {
+  /** Bytes written to the program's stdin, which is then closed. */
+  input?: string | Buffer;
+  /** An open descriptor to give the program as its stdin (instead of `input`). */
+  stdinFd?: number;
+  signal?: AbortSignal;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Resolve with the result instead of throwing when the exit code is not 0. */
+  allowFailure?: boolean;
+  /** Called with each chunk of stderr as it arrives (progress of long tools). */
+  onStderr?: (chunk: string) => void;
+  onStdout?: (chunk: string) => void;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  stdio?: ('pipe' | 'ignore' | 'inherit')[];
+  detached?: boolean;
+}
+
+/**
+ * Where programs run. Higher layers never touch child_process: the same calls
+ * run on this machine, or on a fleet host over SSH.
+ */
+export interface Host {
+  readonly name: string;
+  run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+  spawn(command: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
+}
+
+/** A program that exited non-zero; carries what it printed. */
+export class CommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly args: readonly string[],
+    readonly result: RunResult,
+  ) {
+    const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
+    super(`${command} ${args.slice(0, 3).join(' ')} exited with ${result.code}: ${detail}`);
+    this.name = 'CommandError';
+  }
+}

@@ -1,0 +1,17 @@
+import { readFile } from 'node:fs/promises';
+import type { Host } from '../hostexec/index.js';
+
+/** The sandbox's root: the read-only image below, its own writable layer above. */
+export async function mountOverlay(host: Host, lower: string, upper: string, work: string, target: string): Promise<void> {
+  await host.run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target]);
+}
+
+export async function isMounted(target: string): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mounts', 'utf8');
+  return mounts.split('\n').some((line) => line.split(' ')[1] === target);
+}
+
+/** Unmounts if mounted; lazy, so a straggling process cannot keep the sandbox's files alive. */
+export async function unmount(host: Host, target: string): Promise<void> {
+  if (await isMounted(target)) await host.run('umount', ['--lazy', target]);
+}

@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+
+/** Where everything of a data dir lives; one place, so nothing is guessed. */
+export class DataLayout {
+  constructor(
+    readonly dataDir: string,
+    readonly imagesDir: string = join(dataDir, 'images'),
+  ) {}
+
+  get db(): string {
+    return join(this.dataDir, 'bothub.db');
+  }
+  get runcRoot(): string {
+    return join(this.dataDir, 'runc');
+  }
+  get sandboxesDir(): string {
+    return join(this.dataDir, 'sandboxes');
+  }
+  get trashDir(): string {
+    return join(this.dataDir, 'trash');
+  }
+  sandbox(id: string): SandboxPaths {
+    return new SandboxPaths(join(this.sandboxesDir, id));
+  }
+  image(name: string): string {
+    return join(this.imagesDir, name);
+  }
+}
+
+/** One sandbox's directory: its OCI bundle, overlay layers and control files. */
+export class SandboxPaths {
+  constructor(readonly dir: string) {}
+  get config(): string {
+    return join(this.dir, 'config.json');
+  }
+  get rootfs(): string {
+    return join(this.dir, 'rootfs');
+  }
+  get upper(): string {
+    return join(this.dir, 'upper');
+  }
+  get work(): string {
+    return join(this.dir, 'work');
+  }
+  /** Bind-mounted at /.bothub inside: init's socket, the console log, detached command logs. */
+  get guest(): string {
+    return join(this.dir, 'guest');
+  }
+  get execSocket(): string {
+    return join(this.guest, 'exec.sock');
+  }
+  get consoleLog(): string {
+    return join(this.guest, 'console.log');
+  }
+  get etc(): string {
+    return join(this.dir, 'etc');
+  }
+}
+
+/** Paths as the sandbox sees them. */
+export const GUEST = {
+  dir: '/.bothub',
+  init: '/.bothub/init',
+  socket: '/.bothub/exec.sock',
+  console: '/.bothub/console.log',
+} as const;

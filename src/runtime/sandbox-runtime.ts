@@ -1,0 +1,197 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { BothubError, type Subnet } from '../core/index.js';
+import type { Host } from '../hostexec/index.js';
+import { CgroupReader } from './cgroups.js';
+import { connectInit, startExec, type ExecSession } from './exec/client.js';
+import type { InitRequest } from './exec/protocol.js';
+import { sandboxHosts, sandboxResolvConf } from './network/dns.js';
+import { createSandboxNetwork, netnsPath, removeSandboxNetwork } from './network/netns.js';
+import { buildOciSpec } from './oci-spec.js';
+import { mountOverlay, unmount } from './overlay.js';
+import { DataLayout, SandboxPaths } from './paths.js';
+import type { LongOperation } from './progress.js';
+import { Runc, type RuncState } from './runc.js';
+import { UndoStack } from './undo-stack.js';
+
+/** Everything the runtime needs to know to run one sandbox. */
+export interface SandboxDefinition {
+  id: string;
+  name: string;
+  imageRootfs: string;
+  command: readonly string[];
+  env: Record<string, string>;
+  cpus: number | null;
+  memoryMb: number | null;
+  pidsLimit: number;
+  /** null: no network but loopback. */
+  address: string | null;
+}
+
+export interface RuntimeConfig {
+  layout: DataLayout;
+  initBinary: string;
+  bridgeName: string;
+  subnet: Subnet;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const STOP_GRACE_MS = 5000;
+
+export const containerId = (id: string) => `bothub-${id}`;
+/** Absolute: under the hierarchy root, not under the daemon's own cgroup, so a daemon (or service) restart never touches sandboxes. */
+export const cgroupsPath = (id: string) => `/bothub/${id}`;
+
+/**
+ * Creates, starts, stops and destroys sandboxes on this host: runc containers
+ * on an overlay root with their own network namespace, with bothub-init as PID 1.
+ * Each operation either completes or leaves nothing behind.
+ */
+export class SandboxRuntime {
+  readonly runc: Runc;
+
+  constructor(
+    private readonly host: Host,
+    private readonly config: RuntimeConfig,
+    private readonly log: Logger,
+  ) {
+    this.runc = new Runc(host, config.layout.runcRoot);
+  }
+
+  paths(id: string): SandboxPaths {
+    return this.config.layout.sandbox(id);
+  }
+
+  cgroup(id: string): CgroupReader {
+    return new CgroupReader(cgroupsPath(id));
+  }
+
+  /** First start of a sandbox: its directory and writable layer are made here. */
+  async create(def: SandboxDefinition, op: LongOperation = {}): Promise<void> {
+    const p = this.paths(def.id);
+    const undo = new UndoStack();
+    try {
+      await mkdir(p.dir, { recursive: true });
+      undo.push('sandbox directory', () => rm(p.dir, { recursive: true, force: true }));
+      await Promise.all([p.upper, p.work, p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+      await this.boot(def, undo, op);
+      undo.commit();
+    } catch (e) {
+      await undo.unwind((what, err) => this.log.warn({ err, what, sandbox: def.name }, 'cleanup after a failed create'));
+      throw wrap(e, `creating sandbox "${def.name}"`);
+    }
+  }
+
+  /** Starts a stopped sandbox again from its kept writable layer. */
+  async start(def: SandboxDefinition, op: LongOperation = {}): Promise<void> {
+    const undo = new UndoStack();
+    try {
+      await this.boot(def, undo, op);
+      undo.commit();
+    } catch (e) {
+      await undo.unwind((what, err) => this.log.warn({ err, what, sandbox: def.name }, 'cleanup after a failed start'));
+      throw wrap(e, `starting sandbox "${def.name}"`);
+    }
+  }
+
+  private async boot(def: SandboxDefinition, undo: UndoStack, op: LongOperation): Promise<void> {
+    const p = this.paths(def.id);
+    op.signal?.throwIfAborted();
+    await Promise.all([
+      writeFile(join(p.etc, 'resolv.conf'), await sandboxResolvConf()),
+      writeFile(join(p.etc, 'hosts'), sandboxHosts(def.name, def.address ?? undefined)),
+      writeFile(join(p.etc, 'hostname'), `${def.name}\n`),
+      rm(p.execSocket, { force: true }),
+    ]);
+
+    op.onProgress?.({ step: 'mount' });
+    await mountOverlay(this.host, this.imageLower(def), p.upper, p.work, p.rootfs);
+    undo.push('overlay mount', () => unmount(this.host, p.rootfs));
+
+    if (def.address) {
+      op.onProgress?.({ step: 'network' });
+      await createSandboxNetwork(this.host, def.id, def.address, this.config.subnet, this.config.bridgeName);
+      undo.push('network', () => removeSandboxNetwork(this.host, def.id));
+    }
+
+    const spec = buildOciSpec({
+      hostname: def.name,
+      rootfs: p.rootfs,
+      initBinary: this.config.initBinary,
+      guestDir: p.guest,
+      etcDir: p.etc,
+      command: def.command,
+      env: envList(def.env),
+      cpus: def.cpus ?? undefined,
+      memoryMb: def.memoryMb ?? undefined,
+      pidsLimit: def.pidsLimit,
+      netnsPath: def.address ? netnsPath(def.id) : undefined,
+      cgroupsPath: cgroupsPath(def.id),
+    });
+    await writeFile(p.config, JSON.stringify(spec));
+
+    op.onProgress?.({ step: 'runc' });
+    op.signal?.throwIfAborted();
+    undo.push('container', () => this.runc.delete(containerId(def.id)));
+    await this.runc.run(containerId(def.id), p.dir, op.signal);
+    // Ready means init answers on its socket: the next exec cannot fail on a race.
+    (await connectInit(p.execSocket, 5000)).destroy();
+  }
+
+  private imageLower(def: SandboxDefinition): string {
+    if (!existsSync(def.imageRootfs)) throw new BothubError('NOT_FOUND', `the image of sandbox "${def.name}" is gone (${def.imageRootfs}); destroy the sandbox`);
+    return def.imageRootfs;
+  }
+
+  /** Stops every process (SIGTERM, then SIGKILL after the grace period) and releases mount and network. */
+  async stop(def: SandboxDefinition, graceMs = STOP_GRACE_MS): Promise<void> {
+    const id = containerId(def.id);
+    const state = await this.runc.state(id);
+    if (state?.status === 'running') {
+      await this.runc.kill(id, 'SIGTERM');
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline && (await this.runc.state(id))?.status === 'running') await sleep(20);
+    }
+    await this.release(def);
+  }
+
+  /** Kills and removes the container, mount and network; keeps the writable layer. */
+  async release(def: SandboxDefinition): Promise<void> {
+    await this.runc.delete(containerId(def.id));
+    await Promise.all([unmount(this.host, this.paths(def.id).rootfs), def.address ? removeSandboxNetwork(this.host, def.id) : undefined]);
+  }
+
+  /** Removes everything; the directory is renamed away at once and deleted after. */
+  async destroy(def: SandboxDefinition): Promise<void> {
+    await this.release(def);
+    const p = this.paths(def.id);
+    if (!existsSync(p.dir)) return;
+    await mkdir(this.config.layout.trashDir, { recursive: true });
+    const doomed = join(this.config.layout.trashDir, `${def.id}-${Date.now()}`);
+    await rename(p.dir, doomed);
+    rm(doomed, { recursive: true, force: true }).catch((err) => this.log.warn({ err, dir: doomed }, 'could not delete a destroyed sandbox directory'));
+  }
+
+  async state(def: Pick<SandboxDefinition, 'id'>): Promise<RuncState | undefined> {
+    return this.runc.state(containerId(def.id));
+  }
+
+  async exec(def: SandboxDefinition, request: Omit<InitRequest, 'env'> & { env?: Record<string, string> }): Promise<ExecSession> {
+    return startExec(this.paths(def.id).execSocket, { ...request, env: envList({ ...def.env, ...request.env }) });
+  }
+}
+
+/** The environment every process of a sandbox starts with. */
+export function envList(env: Record<string, string>): string[] {
+  const merged: Record<string, string> = { PATH: DEFAULT_PATH, HOME: '/root', TERM: 'xterm-256color', LANG: 'C.UTF-8', ...env };
+  return Object.entries(merged).map(([k, v]) => `${k}=${v}`);
+}
+
+function wrap(e: unknown, doing: string): Error {
+  if (e instanceof BothubError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new BothubError('RUNTIME_FAILED', `${doing} failed: ${message}`, { cause: e });
+}

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  allocateAddress,
+  assertAllowed,
+  BothubError,
+  ERROR_CODES,
+  gatewayOf,
+  generateName,
+  parseDuration,
+  parseEnvPairs,
+  parseSubnet,
+  validateCpus,
+  validateMemoryMb,
+  validateName,
+} from '../core/index.js';
+
+const host = { cpus: 2, memoryMb: 4096 };
+
+describe('core: names', () => {
+  it('accepts DNS labels and refuses the rest with the rule in words', () => {
+    for (const ok of ['a', 'web-1', 'pr-247', 'x'.repeat(48)]) assert.equal(validateName('sandbox', ok), ok);
+    for (const bad of ['', 'A', '-a', 'a-', 'a_b', 'a.b', 'x'.repeat(49), 'é']) {
+      assert.throws(() => validateName('sandbox', bad), (e: BothubError) => e.code === 'INVALID_INPUT' && /lowercase letters/.test(e.message));
+    }
+  });
+  it('generates valid names', () => {
+    let seed = 0.1;
+    const rnd = () => (seed = (seed * 9301 + 49297) % 233280 / 233280);
+    for (let i = 0; i < 50; i++) validateName('sandbox', generateName(rnd));
+  });
+});
+
+describe('core: limits', () => {
+  it('checks cpus and memory against the host', () => {
+    assert.equal(validateCpus(0.5, host), 0.5);
+    assert.throws(() => validateCpus(0, host), /positive/);
+    assert.throws(() => validateCpus(-1, host), /positive/);
+    assert.throws(() => validateCpus(3, host), /more than this host has/);
+    assert.equal(validateMemoryMb(256, host), 256);
+    assert.throws(() => validateMemoryMb(-5, host), /at least 16/);
+    assert.throws(() => validateMemoryMb(1.5, host), /whole megabytes/);
+    assert.throws(() => validateMemoryMb(1 << 30, host), /more than this host has/);
+  });
+  it('parses durations and env pairs', () => {
+    assert.equal(parseDuration('30s'), 30_000);
+    assert.equal(parseDuration('5m'), 300_000);
+    assert.equal(parseDuration('0'), 0);
+    assert.throws(() => parseDuration('soon'), /30s, 5m or 1h/);
+    assert.deepEqual(parseEnvPairs(['A=1', 'B=x=y', 'C=']), { A: '1', B: 'x=y', C: '' });
+    assert.throws(() => parseEnvPairs(['=1']), /KEY=VALUE/);
+    assert.throws(() => parseEnvPairs(['NOEQ']), /KEY=VALUE/);
+  });
+});
+
+describe('core: addresses', () => {
+  it('gives the gateway the first address and sandboxes the next free ones', () => {
+    const s = parseSubnet('10.77.0.0/24');
+    assert.equal(gatewayOf(s), '10.77.0.1');
+    assert.equal(allocateAddress(s, new Set()), '10.77.0.2');
+    assert.equal(allocateAddress(s, new Set(['10.77.0.2', '10.77.0.3'])), '10.77.0.4');
+  });
+  it('says so when the subnet is full', () => {
+    const s = parseSubnet('10.0.0.0/29');
+    const used = new Set(['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6']);
+    assert.throws(() => allocateAddress(s, used), (e: BothubError) => e.code === 'LIMIT_EXCEEDED');
+    assert.throws(() => parseSubnet('10.0.0.0/33'), /CIDR/);
+  });
+});
+
+describe('core: states', () => {
+  it('allows actions only in the statuses where they make sense, saying what to do', () => {
+    assertAllowed('a', 'running', 'exec');
+    assert.throws(() => assertAllowed('a', 'stopped', 'exec'), /bothub start NAME/);
+    assert.throws(() => assertAllowed('a', 'running', 'start'), /stop it first/);
+    assertAllowed('a', 'exited', 'start');
+  });
+});
+
+describe('core: error registry', () => {
+  it('documents every code and maps it to an HTTP status and exit code', () => {
+    for (const [code, e] of Object.entries(ERROR_CODES)) {
+      assert.ok(e.doc.length > 10, `${code} has a doc`);
+      assert.ok(e.status >= 400 && e.status < 600, `${code} has an error status`);
+      assert.ok(e.exit > 0 && e.exit < 256, `${code} has an exit code`);
+    }
+  });
+});

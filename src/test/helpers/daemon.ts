@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ApiClient } from '../../api/index.js';
+import { parseSubnet } from '../../core/index.js';
+import { daemonConfig, type DaemonConfig } from '../../daemon/config.js';
+import { startDaemon, type RunningDaemon } from '../../daemon/serve.js';
+import { LocalHost } from '../../hostexec/index.js';
+import { removeBridge } from '../../runtime/index.js';
+import { assertNothingLeft, bothubNetns } from './leftovers.js';
+
+/** Shared by every test daemon so the default image is built once per machine. */
+export const TEST_IMAGES_DIR = process.env.BOTHUB_TEST_IMAGES_DIR ?? '/var/lib/bothub-test/images';
+
+export interface TestDaemon {
+  daemon: RunningDaemon;
+  api: ApiClient;
+  url: string;
+  config: DaemonConfig;
+  /** Starts the daemon again on the same data dir (a restart). */
+  restart(): Promise<void>;
+  /** Destroys every sandbox, stops the daemon, removes bridge and data dir, and checks nothing is left. */
+  cleanup(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startTestDaemon(): Promise<TestDaemon> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'bothub-test-'));
+  const tag = randomBytes(2).toString('hex');
+  // Each test daemon gets its own bridge and subnet: tests never share a network.
+  const octet = 100 + ((process.pid + counter++) % 100);
+  const config: DaemonConfig = {
+    ...daemonConfig({ listen: '127.0.0.1:0', dataDir }, {}),
+    imagesDir: TEST_IMAGES_DIR,
+    bridge: `bht${tag}`,
+    subnet: `10.${octet}.${Number.parseInt(tag, 16) % 250}.0/24`,
+    logLevel: process.env.BOTHUB_TEST_LOG ?? 'silent',
+  };
+  const log = pino({ level: config.logLevel });
+  const netnsBefore = new Set(bothubNetns());
+  const t: TestDaemon = {
+    daemon: await startDaemon(config, log),
+    api: undefined as unknown as ApiClient,
+    url: '',
+    config,
+    async restart() {
+      await t.daemon.close();
+      t.daemon = await startDaemon({ ...config, port: Number(new URL(t.url).port) }, log);
+    },
+    async cleanup() {
+      for (const s of await t.api.call('listSandboxes').catch(() => [])) await t.api.call('destroySandbox', { params: { name: s.name } }).catch(() => undefined);
+      await t.daemon.close();
+      await removeBridge(new LocalHost(), { name: config.bridge, subnet: parseSubnet(config.subnet) });
+      await assertNothingLeft(dataDir);
+      const newNetns = bothubNetns().filter((n) => !netnsBefore.has(n));
+      if (newNetns.length) throw new Error(`test left network namespaces behind: ${newNetns.join(', ')}`);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  t.url = t.daemon.url;
+  t.api = new ApiClient(t.url);
+  // The default image: built here on a fresh machine (minutes, once).
+  await t.daemon.ctx.images.ensureDebian();
+  return t;
+}

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cli } from './helpers/cli.js';
+import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+
+describe('sandbox lifecycle against real runc', () => {
+  let t: TestDaemon;
+  before(async () => {
+    t = await startTestDaemon();
+  });
+  after(async () => {
+    await t.cleanup();
+  });
+
+  it('create → exec (stdout, stderr, exit code, stdin) → stop/start → destroy', async () => {
+    const created = await t.api.call('createSandbox', { body: { name: 'life', env: { GREETING: 'hi' } } });
+    assert.equal(created.status, 'running');
+    assert.match(created.address ?? '', /^10\./);
+
+    const r = await t.api.call('exec', { params: { name: 'life' }, body: { command: ['sh', '-c', 'echo $GREETING out; echo oops >&2; exit 3'] } });
+    assert.deepEqual([r.stdout, r.stderr, r.exitCode], ['hi out\n', 'oops\n', 3]);
+
+    const cat = await t.api.call('exec', { params: { name: 'life' }, body: { command: ['sh', '-c', 'tr a-z A-Z; pwd'], stdin: 'piped in\n', workdir: '/tmp' } });
+    assert.equal(cat.stdout, 'PIPED IN\n/tmp\n');
+
+    const missing = await t.api.call('exec', { params: { name: 'life' }, body: { command: ['no-such-program'] } });
+    assert.equal(missing.exitCode, 127);
+    assert.match(missing.stderr, /no-such-program: No such file or directory/);
+
+    await t.api.call('exec', { params: { name: 'life' }, body: { command: ['sh', '-c', 'echo kept > /root/file'] } });
+    const stopped = await t.api.call('stopSandbox', { params: { name: 'life' } });
+    assert.equal(stopped.status, 'stopped');
+    await assert.rejects(t.api.call('exec', { params: { name: 'life' }, body: { command: ['true'] } }), /while it is stopped; start it/);
+    await t.api.call('startSandbox', { params: { name: 'life' } });
+    const kept = await t.api.call('exec', { params: { name: 'life' }, body: { command: ['cat', '/root/file'] } });
+    assert.equal(kept.stdout, 'kept\n', 'files written survive stop/start');
+
+    const dir = t.daemon.ctx.runtime.paths(created.id).dir;
+    await t.api.call('destroySandbox', { params: { name: 'life' } });
+    assert.equal(existsSync(dir), false, 'the sandbox directory is gone');
+    await assert.rejects(t.api.call('getSandbox', { params: { name: 'life' } }), /no sandbox named "life"/);
+  });
+
+  it('streams exec output live through the CLI and exits with the command exit code', async () => {
+    await t.api.call('createSandbox', { body: { name: 'clie' } });
+    const r = await cli(t.url, ['exec', 'clie', '--', 'sh', '-c', 'cat; echo to-err >&2; exit 5'], 'from stdin\n');
+    assert.equal(r.code, 5);
+    assert.equal(r.stdout, 'from stdin\n');
+    assert.equal(r.stderr, 'to-err\n');
+    const list = await cli(t.url, ['list']);
+    assert.match(list.stdout, /^NAME\s+STATUS\s+IMAGE\s+ADDRESS\s+CREATED\n/);
+    assert.match(list.stdout, /clie\s+running\s+debian\s+10\./);
+    assert.equal((await cli(t.url, ['destroy', 'clie'])).code, 0);
+  });
+
+  it('reads the console log by byte offset: nothing missed, nothing repeated', async () => {
+    await t.api.call('createSandbox', { body: { name: 'logs', command: ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; sleep 0.5; for i in 4 5; do echo line$i; done'] } });
+    let first = await t.api.fetch('logs', { params: { name: 'logs' }, query: { offset: 0 } });
+    for (let i = 0; i < 100 && !(await first.clone().text()).includes('line3'); i++) {
+      await sleep(20);
+      first = await t.api.fetch('logs', { params: { name: 'logs' }, query: { offset: 0 } });
+    }
+    const part1 = await first.text();
+    const next = Number(first.headers.get('x-bothub-next-offset'));
+    assert.equal(next, Buffer.byteLength(part1));
+    await sleep(800);
+    // A reconnecting client passes the offset it was given.
+    const second = await t.api.fetch('logs', { params: { name: 'logs' }, query: { offset: next } });
+    assert.equal(Number(second.headers.get('x-bothub-offset')), next);
+    const all = part1 + (await second.text());
+    assert.match(all, /^line1\nline2\nline3\nline4\nline5\n\[bothub-init\] main command exited with code 0\n$/);
+
+    const viaCli = await cli(t.url, ['logs', 'logs', '--offset', String(next), '--json']);
+    const parsed = JSON.parse(viaCli.stdout) as { offset: number; nextOffset: number; data: string };
+    assert.equal(parsed.offset, next);
+    assert.equal(parsed.nextOffset, Buffer.byteLength(all));
+    await t.api.call('destroySandbox', { params: { name: 'logs' } });
+  });
+});
