@@ -59,7 +59,7 @@ export class ApiClient {
   }
 
   /** Reads an NDJSON progress stream; the last line is the result. */
-  async progress<T>(route: RouteName, args: { params?: unknown; query?: unknown; rawBody?: BodyInit }, onProgress: (p: ProgressEventT) => void): Promise<T> {
+  async progress<T>(route: RouteName, args: { params?: unknown; query?: unknown; body?: unknown; rawBody?: BodyInit }, onProgress: (p: ProgressEventT) => void): Promise<T> {
     const res = await this.fetch(route, args);
     let last: unknown;
     let buffered = '';

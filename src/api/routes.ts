@@ -47,6 +47,27 @@ export const routes = {
     stream: 'bytes',
   },
 
+  createSnapshot: {
+    method: 'POST',
+    url: '/api/v1/sandboxes/:name/snapshots',
+    summary: 'Checkpoint a running sandbox: processes, memory, files (NDJSON progress, last line the snapshot).',
+    params: S.NameParams,
+    body: S.CreateSnapshot,
+    stream: 'ndjson',
+  },
+  listSnapshots: { method: 'GET', url: '/api/v1/snapshots', summary: 'List snapshots, of one sandbox with ?sandbox=.', query: S.SnapshotListQuery, reply: Type.Array(S.Snapshot) },
+  getSnapshot: { method: 'GET', url: '/api/v1/snapshots/:name', summary: 'Inspect a snapshot.', params: S.NameParams, reply: S.Snapshot },
+  deleteSnapshot: { method: 'DELETE', url: '/api/v1/snapshots/:name', summary: 'Delete a snapshot.', params: S.NameParams, status: 204 },
+  restoreSnapshot: {
+    method: 'POST',
+    url: '/api/v1/snapshots/:name/restore',
+    summary: "Resume the snapshot's sandbox, or branch a new one with {name} (NDJSON progress, last line the sandbox).",
+    params: S.NameParams,
+    body: S.RestoreSnapshot,
+    stream: 'ndjson',
+  },
+  doctor: { method: 'GET', url: '/api/v1/doctor', summary: 'What this host can do: kernel, runc, CRIU, capabilities, snapshots.', reply: S.Doctor },
+
   listImages: { method: 'GET', url: '/api/v1/images', summary: 'List images.', reply: Type.Array(S.Image) },
   getImage: { method: 'GET', url: '/api/v1/images/:name', summary: 'Inspect an image.', params: S.NameParams, reply: S.Image },
   buildImage: { method: 'POST', url: '/api/v1/images/:name/build', summary: 'Build the default image "debian" (NDJSON progress, last line the image).', params: S.NameParams, stream: 'ndjson' },

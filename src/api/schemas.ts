@@ -115,6 +115,44 @@ export const ProgressEvent = Type.Object({
   total: Type.Optional(Type.Number()),
 });
 
+export const Snapshot = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  sandbox: Type.String({ description: 'The sandbox it was taken of.' }),
+  sizeBytes: Type.Integer(),
+  leaveRunning: Type.Boolean(),
+  createdAt: Timestamp,
+  host: Type.Optional(
+    Type.Object({ kernel: Type.String(), arch: Type.String(), cpuModel: Type.String(), criuVersion: Type.String(), runcVersion: Type.String() }, { description: 'The host that wrote it.' }),
+  ),
+});
+
+export const CreateSnapshot = Type.Object(
+  {
+    name: Name,
+    leaveRunning: Type.Optional(Type.Boolean({ description: 'Keep the sandbox running; otherwise it stops, snapshotted.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const RestoreSnapshot = Type.Object(
+  { name: Type.Optional(Type.Intersect([Name], { description: 'Branch a new sandbox with this name; absent: resume the snapshot\'s own sandbox.' })) },
+  { additionalProperties: false },
+);
+
+export const SnapshotListQuery = Type.Object({ sandbox: Type.Optional(Name) }, { additionalProperties: false });
+
+export const Doctor = Type.Object({
+  kernel: Type.String(),
+  cgroup: Type.String(),
+  runc: Type.Object({ path: Type.String(), version: Type.String() }),
+  criu: Type.Object({ path: Type.String(), version: Type.String(), check: Type.Boolean(), output: Type.String() }),
+  capabilities: Type.Array(Type.String()),
+  snapshots: Type.Object({ available: Type.Boolean(), detail: Type.String() }),
+});
+
+export type SnapshotT = Static<typeof Snapshot>;
+export type DoctorT = Static<typeof Doctor>;
 export type SandboxT = Static<typeof Sandbox>;
 export type CreateSandboxT = Static<typeof CreateSandbox>;
 export type ExecRequestT = Static<typeof ExecRequest>;

@@ -10,6 +10,10 @@ import { register as lifecycle } from './commands/lifecycle.js';
 import { register as list } from './commands/list.js';
 import { register as logs } from './commands/logs.js';
 import { register as serve } from './commands/serve.js';
+import { register as doctor } from './commands/doctor.js';
+import { register as snapshotCreate } from './commands/snapshot/create.js';
+import { register as snapshotManage } from './commands/snapshot/manage.js';
+import { register as snapshotRestore } from './commands/snapshot/restore.js';
 import { DEFAULT_URL } from './context.js';
 
 const program = new Command('bothub')
@@ -23,8 +27,10 @@ const program = new Command('bothub')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .configureOutput({ outputError: (text, write) => write(`bothub: ${text.trim().replace(/^error: /, '')} (see bothub --help)\n`) });
 
-for (const register of [serve, create, list, inspect, exec, logs, lifecycle]) register(program);
+for (const register of [serve, create, list, inspect, exec, logs, lifecycle, doctor]) register(program);
 const image = program.command('image').description('manage images');
 for (const register of [imageList, imageBuild, imageImport]) register(image);
+const snapshot = program.command('snapshot').description('checkpoint, resume and branch sandboxes');
+for (const register of [snapshotCreate, snapshotManage, snapshotRestore]) register(snapshot);
 
 await program.parseAsync(process.argv);

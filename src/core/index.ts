@@ -3,3 +3,4 @@ export * from './names.js';
 export * from './limits.js';
 export * from './sandbox-state.js';
 export * from './ipam.js';
+export * from './compat.js';

@@ -8,7 +8,7 @@ import { BothubError } from './errors.js';
 export const SANDBOX_STATUSES = ['creating', 'running', 'stopped', 'exited', 'snapshotted', 'error'] as const;
 export type SandboxStatus = (typeof SANDBOX_STATUSES)[number];
 
-export type SandboxAction = 'exec' | 'stop' | 'start' | 'destroy' | 'logs';
+export type SandboxAction = 'exec' | 'stop' | 'start' | 'destroy' | 'logs' | 'snapshot' | 'restore';
 
 const ALLOWED: Record<SandboxAction, readonly SandboxStatus[]> = {
   exec: ['running'],
@@ -16,11 +16,13 @@ const ALLOWED: Record<SandboxAction, readonly SandboxStatus[]> = {
   start: ['stopped', 'exited', 'error'],
   destroy: ['running', 'stopped', 'exited', 'snapshotted', 'error', 'creating'],
   logs: ['running', 'stopped', 'exited', 'snapshotted', 'error'],
+  snapshot: ['running'],
+  restore: ['stopped', 'exited', 'snapshotted', 'error'],
 };
 
 const NEXT_STEP: Record<SandboxStatus, string> = {
   creating: 'wait for it to finish',
-  running: 'stop it first with `bothub stop NAME`',
+  running: 'stop it first with `bothub stop NAME`, or branch a copy with `bothub snapshot restore SNAP --name NEW`',
   stopped: 'start it with `bothub start NAME`',
   exited: 'start it again with `bothub start NAME`',
   snapshotted: 'restore it with `bothub snapshot restore SNAP`',

@@ -7,6 +7,10 @@ export interface DaemonConfig {
   dataDir: string;
   /** Image store; tests share one across data dirs so the default image is built once. */
   imagesDir?: string;
+  /** Snapshot store; defaults to <data-dir>/snapshots. */
+  snapshotsDir?: string;
+  /** CRIU binary; defaults to what scripts/install-criu installed. */
+  criu?: string;
   subnet: string;
   bridge: string;
   debianMirror: string;
@@ -33,6 +37,8 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     port,
     dataDir: flags.dataDir ?? env.BOTHUB_DATA_DIR ?? DEFAULT_DATA_DIR,
     imagesDir: env.BOTHUB_IMAGES_DIR || undefined,
+    snapshotsDir: env.BOTHUB_SNAPSHOTS_DIR || undefined,
+    criu: env.BOTHUB_CRIU || undefined,
     subnet: env.BOTHUB_SUBNET ?? '10.77.0.0/16',
     bridge: env.BOTHUB_BRIDGE ?? 'bothub0',
     debianMirror: env.BOTHUB_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian',

@@ -3,7 +3,9 @@ import { cpus, totalmem } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { parseSubnet } from '../core/index.js';
 import { LocalHost } from '../hostexec/index.js';
-import { DataLayout, ensureBridge, ImageStore, SandboxRuntime } from '../runtime/index.js';
+import { join } from 'node:path';
+import type { HostFingerprint } from '../core/index.js';
+import { Checkpointer, criuBinary, DataLayout, ensureBridge, hostFingerprint, ImageStore, SandboxRuntime } from '../runtime/index.js';
 import type { DaemonConfig } from './config.js';
 import type { DaemonContext } from './context.js';
 import { openDatabase } from './db/database.js';
@@ -11,6 +13,8 @@ import { buildApp } from './http/app.js';
 import { ConsoleLogs } from './services/console-logs.js';
 import { ExecService } from './services/exec-service.js';
 import { SandboxService } from './services/sandbox-service.js';
+import { SnapshotService } from './services/snapshot-service.js';
+import { doctor } from './services/doctor.js';
 
 export interface RunningDaemon {
   url: string;
@@ -39,6 +43,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger = pino({ lev
   const images = new ImageStore(host, layout.imagesDir, config.debianMirror);
   await images.init();
   const sandboxes = new SandboxService({ db, runtime, images, subnet, capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) }, log });
+  const criu = criuBinary(config.criu);
+  let fingerprint: Promise<HostFingerprint> | undefined;
+  const snapshots = new SnapshotService({
+    db,
+    host,
+    sandboxes,
+    runtime,
+    checkpointer: new Checkpointer(host, runtime, criu, log),
+    dir: config.snapshotsDir ?? join(config.dataDir, 'snapshots'),
+    fingerprint: () => (fingerprint ??= hostFingerprint(host, runtime.runc, criu)),
+    log,
+  });
+  await snapshots.init();
   const ctx: DaemonContext = {
     version: await packageVersion(),
     log,
@@ -48,6 +65,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = pino({ lev
     sandboxes,
     exec: new ExecService(sandboxes, runtime),
     logs: new ConsoleLogs(host, config.consoleCapBytes),
+    snapshots,
+    doctor: () => doctor(host, runtime.runc, criu),
   };
   await sandboxes.reconcile(true);
   const timer = setInterval(() => {

@@ -1,12 +1,22 @@
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+
+const IS_V2 = !existsSync('/sys/fs/cgroup/memory');
+
+/** cgroup files are tiny kernel files: a sync read is cheaper than a thread-pool hop. */
+const read = (file: string, fallback: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+};
 
 /**
  * Reads what the kernel counted for a sandbox's cgroup. Works on the v1
  * hierarchy (this machine) and on the unified v2 one.
  */
 export class CgroupReader {
-  private readonly v2 = !existsSync('/sys/fs/cgroup/memory');
+  private readonly v2 = IS_V2;
 
   constructor(private readonly cgroupsPath: string) {}
 
@@ -15,19 +25,19 @@ export class CgroupReader {
   }
 
   /** How many times the OOM killer ended a process of this sandbox. */
-  async oomKills(): Promise<number> {
-    const text = await readFile(this.v2 ? this.file('', 'memory.events') : this.file('memory', 'memory.oom_control'), 'utf8').catch(() => '');
+  oomKills(): number {
+    const text = read(this.v2 ? this.file('', 'memory.events') : this.file('memory', 'memory.oom_control'), '');
     const m = /^oom_kill (\d+)$/m.exec(text);
     return m ? Number(m[1]) : 0;
   }
 
-  async memoryBytes(): Promise<number> {
-    const text = await readFile(this.v2 ? this.file('', 'memory.current') : this.file('memory', 'memory.usage_in_bytes'), 'utf8').catch(() => '0');
+  memoryBytes(): number {
+    const text = read(this.v2 ? this.file('', 'memory.current') : this.file('memory', 'memory.usage_in_bytes'), '0');
     return Number(text.trim()) || 0;
   }
 
-  async pids(): Promise<number> {
-    const text = await readFile(this.file('pids', 'pids.current'), 'utf8').catch(() => '0');
+  pids(): number {
+    const text = read(this.file('pids', 'pids.current'), '0');
     return Number(text.trim()) || 0;
   }
 }

@@ -12,3 +12,7 @@ export * from './network/netns.js';
 export * from './images/image-store.js';
 export * from './images/debootstrap.js';
 export * from './sandbox-runtime.js';
+export * from './snapshot/criu.js';
+export * from './snapshot/fingerprint.js';
+export * from './snapshot/manifest.js';
+export * from './snapshot/checkpointer.js';

@@ -19,6 +19,7 @@ export interface ContainerSpec {
   /** Path of a network namespace to join; undefined for a fresh one with only loopback. */
   netnsPath?: string;
   cgroupsPath: string;
+  annotations?: Record<string, string>;
 }
 
 /**
@@ -87,6 +88,7 @@ export function buildOciSpec(spec: ContainerSpec): object {
 
   return {
     ociVersion: '1.0.2',
+    annotations: spec.annotations ?? {},
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host, RunOptions } from '../hostexec/index.js';
 
 export type RuncStatus = 'created' | 'running' | 'paused' | 'stopped';
@@ -34,12 +37,39 @@ export class Runc {
     return (JSON.parse(r.stdout || 'null') as RuncState[] | null) ?? [];
   }
 
+  /**
+   * PID of the container's init as runc recorded it, read from runc's state
+   * file: spawning runc just to ask costs ~10 ms.
+   */
+  initPid(id: string): number | undefined {
+    try {
+      const state = JSON.parse(readFileSync(join(this.root, id, 'state.json'), 'utf8')) as { init_process_pid?: number };
+      return state.init_process_pid || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** SIGKILLs the container's init (the kernel then kills its whole PID namespace) and waits for it to die. */
+  async killNow(id: string, timeoutMs = 2000): Promise<void> {
+    const pid = this.initPid(id);
+    if (!pid || !isAlive(pid)) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 1; isAlive(pid) && Date.now() < deadline; delay = Math.min(delay * 2, 20)) await sleep(delay);
+  }
+
   async kill(id: string, signal: string): Promise<void> {
     await this.exec(['kill', id, signal], { allowFailure: true });
   }
 
   /** Kills whatever still runs and forgets the container; fine if it is gone. */
   async delete(id: string): Promise<void> {
+    await this.killNow(id);
     const r = await this.exec(['delete', '--force', id], { allowFailure: true });
     if (r.code !== 0 && !/does not exist|not exist/.test(r.stderr)) {
       throw new Error(`runc delete ${id}: ${r.stderr.trim()}`);
@@ -49,5 +79,15 @@ export class Runc {
   async version(): Promise<string> {
     const r = await this.host.run('runc', ['--version']);
     return /runc version (\S+)/.exec(r.stdout)?.[1] ?? r.stdout.split('\n')[0] ?? 'unknown';
+  }
+}
+
+/** Alive and not a zombie: a killed init lingers as a zombie until its parent reaps it. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }

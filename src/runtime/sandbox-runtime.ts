@@ -14,7 +14,7 @@ import { buildOciSpec } from './oci-spec.js';
 import { mountOverlay, unmount } from './overlay.js';
 import { DataLayout, SandboxPaths } from './paths.js';
 import type { LongOperation } from './progress.js';
-import { Runc, type RuncState } from './runc.js';
+import { isAlive, Runc, type RuncState } from './runc.js';
 import { UndoStack } from './undo-stack.js';
 
 /** Everything the runtime needs to know to run one sandbox. */
@@ -100,23 +100,33 @@ export class SandboxRuntime {
   private async boot(def: SandboxDefinition, undo: UndoStack, op: LongOperation): Promise<void> {
     const p = this.paths(def.id);
     op.signal?.throwIfAborted();
-    await Promise.all([
-      writeFile(join(p.etc, 'resolv.conf'), await sandboxResolvConf()),
-      writeFile(join(p.etc, 'hosts'), sandboxHosts(def.name, def.address ?? undefined)),
-      writeFile(join(p.etc, 'hostname'), `${def.name}\n`),
-      rm(p.execSocket, { force: true }),
+    await Promise.all([this.writeEtc(def), rm(p.execSocket, { force: true })]);
+
+    op.onProgress?.({ step: 'mount and network' });
+    // Independent steps, run together; each registers its undo only once it is done.
+    const lower = this.imageLower(def);
+    const steps = await Promise.allSettled([
+      mountOverlay(this.host, lower, p.upper, p.work, p.rootfs).then(() => undo.push('overlay mount', () => unmount(this.host, p.rootfs))),
+      def.address ? this.createNetwork(def).then(() => undo.push('network', () => removeSandboxNetwork(this.host, def.id))) : undefined,
     ]);
+    const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    // A half-made network namespace is not on the undo stack yet: remove it too.
+    if (steps[1].status === 'rejected') undo.push('network', () => removeSandboxNetwork(this.host, def.id));
+    if (failed) throw failed.reason;
 
-    op.onProgress?.({ step: 'mount' });
-    await mountOverlay(this.host, this.imageLower(def), p.upper, p.work, p.rootfs);
-    undo.push('overlay mount', () => unmount(this.host, p.rootfs));
+    await this.writeBundle(def);
 
-    if (def.address) {
-      op.onProgress?.({ step: 'network' });
-      await createSandboxNetwork(this.host, def.id, def.address, this.config.subnet, this.config.bridgeName);
-      undo.push('network', () => removeSandboxNetwork(this.host, def.id));
-    }
+    op.onProgress?.({ step: 'runc' });
+    op.signal?.throwIfAborted();
+    undo.push('container', () => this.runc.delete(containerId(def.id)));
+    await this.runc.run(containerId(def.id), p.dir, op.signal);
+    // Ready means init answers on its socket: the next exec cannot fail on a race.
+    (await connectInit(p.execSocket, 5000)).destroy();
+  }
 
+  /** Writes the OCI config; annotations reach runc (org.criu.config names a CRIU config file). */
+  async writeBundle(def: SandboxDefinition, annotations: Record<string, string> = {}): Promise<void> {
+    const p = this.paths(def.id);
     const spec = buildOciSpec({
       hostname: def.name,
       rootfs: p.rootfs,
@@ -130,15 +140,24 @@ export class SandboxRuntime {
       pidsLimit: def.pidsLimit,
       netnsPath: def.address ? netnsPath(def.id) : undefined,
       cgroupsPath: cgroupsPath(def.id),
+      annotations,
     });
     await writeFile(p.config, JSON.stringify(spec));
+  }
 
-    op.onProgress?.({ step: 'runc' });
-    op.signal?.throwIfAborted();
-    undo.push('container', () => this.runc.delete(containerId(def.id)));
-    await this.runc.run(containerId(def.id), p.dir, op.signal);
-    // Ready means init answers on its socket: the next exec cannot fail on a race.
-    (await connectInit(p.execSocket, 5000)).destroy();
+  /** The files bind-mounted over /etc/resolv.conf, /etc/hosts and /etc/hostname. */
+  async writeEtc(def: SandboxDefinition): Promise<void> {
+    const etc = this.paths(def.id).etc;
+    await mkdir(etc, { recursive: true, mode: 0o700 });
+    await Promise.all([
+      writeFile(join(etc, 'resolv.conf'), await sandboxResolvConf()),
+      writeFile(join(etc, 'hosts'), sandboxHosts(def.name, def.address ?? undefined)),
+      writeFile(join(etc, 'hostname'), `${def.name}\n`),
+    ]);
+  }
+
+  async createNetwork(def: SandboxDefinition): Promise<void> {
+    if (def.address) await createSandboxNetwork(this.host, def.id, def.address, this.config.subnet, this.config.bridgeName);
   }
 
   private imageLower(def: SandboxDefinition): string {
@@ -148,20 +167,26 @@ export class SandboxRuntime {
 
   /** Stops every process (SIGTERM, then SIGKILL after the grace period) and releases mount and network. */
   async stop(def: SandboxDefinition, graceMs = STOP_GRACE_MS): Promise<void> {
-    const id = containerId(def.id);
-    const state = await this.runc.state(id);
-    if (state?.status === 'running') {
-      await this.runc.kill(id, 'SIGTERM');
+    const pid = this.runc.initPid(containerId(def.id));
+    if (pid && isAlive(pid)) {
+      // init passes SIGTERM to every process and exits when the last is gone.
+      process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline && (await this.runc.state(id))?.status === 'running') await sleep(20);
+      for (let delay = 1; isAlive(pid) && Date.now() < deadline; delay = Math.min(delay * 2, 50)) await sleep(delay);
     }
     await this.release(def);
   }
 
   /** Kills and removes the container, mount and network; keeps the writable layer. */
   async release(def: SandboxDefinition): Promise<void> {
-    await this.runc.delete(containerId(def.id));
-    await Promise.all([unmount(this.host, this.paths(def.id).rootfs), def.address ? removeSandboxNetwork(this.host, def.id) : undefined]);
+    const id = containerId(def.id);
+    await this.runc.killNow(id);
+    // With init dead nothing holds the mount or the namespace: all three at once.
+    await Promise.all([
+      this.runc.delete(id),
+      unmount(this.host, this.paths(def.id).rootfs),
+      def.address ? removeSandboxNetwork(this.host, def.id) : undefined,
+    ]);
   }
 
   /** Removes everything; the directory is renamed away at once and deleted after. */

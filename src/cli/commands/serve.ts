@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { daemonConfig } from '../../daemon/config.js';
-import { startDaemon } from '../../daemon/serve.js';
 import { reportError } from '../runner.js';
 
 export function register(program: Command): void {
@@ -11,6 +9,9 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'state directory (env BOTHUB_DATA_DIR)', undefined)
     .action(async (opts: { listen?: string; dataDir?: string }) => {
       try {
+        // Loaded only here: every other command is a thin API client and starts fast.
+        const { daemonConfig } = await import('../../daemon/config.js');
+        const { startDaemon } = await import('../../daemon/serve.js');
         const daemon = await startDaemon(daemonConfig(opts));
         // Stop serving on a signal; sandboxes keep running and are found again at the next start.
         const stop = () => void daemon.close().then(() => process.exit(0));

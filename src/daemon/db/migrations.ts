@@ -27,4 +27,20 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_snapshots': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('snapshots')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('sandbox_id', 'text', (c) => c.notNull())
+        .addColumn('sandbox_name', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('leave_running', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      // The snapshot a sandbox stopped into: it resumes from there, and it cannot be deleted meanwhile.
+      await db.schema.alterTable('sandboxes').addColumn('snapshot_id', 'text').execute();
+    },
+  },
 };

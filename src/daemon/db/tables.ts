@@ -14,8 +14,20 @@ export interface SandboxRow {
   created_at: string;
   started_at: string | null;
   updated_at: string;
+  snapshot_id: string | null;
+}
+
+export interface SnapshotRow {
+  id: string;
+  name: string;
+  sandbox_id: string;
+  sandbox_name: string;
+  size_bytes: number;
+  leave_running: number;
+  created_at: string;
 }
 
 export interface Tables {
   sandboxes: SandboxRow;
+  snapshots: SnapshotRow;
 }

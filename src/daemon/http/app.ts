@@ -7,6 +7,7 @@ import { execHandlers } from './handlers/exec-handlers.js';
 import { imageHandlers } from './handlers/image-handlers.js';
 import { logHandlers } from './handlers/log-handlers.js';
 import { sandboxHandlers } from './handlers/sandbox-handlers.js';
+import { snapshotHandlers } from './handlers/snapshot-handlers.js';
 import { registerRoutes } from './register-routes.js';
 
 /** The HTTP API: the route table, its handlers, the OpenAPI document. */
@@ -43,6 +44,7 @@ export async function buildApp(ctx: DaemonContext): Promise<FastifyInstance> {
     ...execHandlers(ctx),
     ...logHandlers(ctx),
     ...imageHandlers(ctx),
+    ...snapshotHandlers(ctx),
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

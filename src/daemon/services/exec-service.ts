@@ -42,6 +42,8 @@ export class ExecService {
     const oomBefore = await this.runtime.cgroup(def.id).oomKills();
     try {
       const session = await this.runtime.exec(def, { argv: req.command, cwd: req.workdir ?? '/', env: req.env, tty: req.tty });
+      this.sandboxes.execAttached(def.id, 1);
+      session.done.finally(() => this.sandboxes.execAttached(def.id, -1)).catch(() => undefined);
       return { session, oomBefore, sandboxId: def.id };
     } catch (e) {
       // init not answering usually means the sandbox died under us: let reconcile say so.

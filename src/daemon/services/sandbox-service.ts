@@ -57,6 +57,18 @@ export function toApi(row: SandboxRow): SandboxT {
  */
 export class SandboxService {
   readonly lock = new KeyedMutex();
+  /** Commands with a live connection to init, per sandbox id: CRIU cannot checkpoint those connections. */
+  private readonly attached = new Map<string, number>();
+
+  execAttached(id: string, delta: 1 | -1): void {
+    const n = (this.attached.get(id) ?? 0) + delta;
+    if (n > 0) this.attached.set(id, n);
+    else this.attached.delete(id);
+  }
+
+  attachedExecs(id: string): number {
+    return this.attached.get(id) ?? 0;
+  }
 
   constructor(private readonly deps: SandboxServiceDeps) {}
 
@@ -121,6 +133,7 @@ export class SandboxService {
       created_at: new Date().toISOString(),
       started_at: null,
       updated_at: new Date().toISOString(),
+      snapshot_id: null,
     });
     return this.lock.run(row.id, async () => {
       try {
@@ -134,8 +147,7 @@ export class SandboxService {
     });
   }
 
-  /** Inserts the record, taking a free address in the same transaction. */
-  private async insert(row: SandboxRow): Promise<SandboxRow> {
+  async insert(row: SandboxRow): Promise<SandboxRow> {
     try {
       return await this.deps.db.transaction().execute(async (tx) => {
         if (row.network === 'default') {

@@ -8,9 +8,9 @@ const SUITE = 'bookworm';
 const PACKAGES = ['ca-certificates', 'procps', 'iproute2', 'python3'];
 
 /** Debian 12, debootstrap's minbase variant, plus what agents expect to find. */
-export async function debootstrapDebian(host: Host, rootfs: string, mirror: string, op: LongOperation): Promise<void> {
+export async function debootstrapDebian(host: Host, rootfs: string, mirror: string, op: LongOperation, extraPackages: readonly string[] = []): Promise<void> {
   let phase = 'resolve';
-  await host.run('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, SUITE, rootfs, mirror], {
+  await host.run('debootstrap', ['--variant=minbase', `--include=${[...PACKAGES, ...extraPackages].join(',')}`, SUITE, rootfs, mirror], {
     signal: op.signal,
     onStdout: (chunk) => {
       for (const line of chunk.split('\n')) {

@@ -81,6 +81,18 @@ export class ImageStore {
     return build;
   }
 
+  /** A Debian image with more packages (tests use one with redis-server). */
+  async ensureDebianWith(name: string, packages: readonly string[], op: LongOperation = {}): Promise<ImageInfo> {
+    const existing = await this.get(name);
+    if (existing) return existing;
+    let build = this.building.get(name);
+    if (!build) {
+      build = this.commit(name, 'debootstrap', (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op, packages)).finally(() => this.building.delete(name));
+      this.building.set(name, build);
+    }
+    return build;
+  }
+
   /** Imports a rootfs tarball or a `docker save` archive streamed to us. */
   async importArchive(name: string, body: Readable, op: LongOperation = {}): Promise<ImageInfo> {
     validateName('image', name);

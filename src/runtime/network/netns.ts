@@ -16,7 +16,14 @@ export async function createSandboxNetwork(host: Host, id: string, address: stri
   const veth = hostVethName(id);
   // Two `ip -batch` runs instead of eight `ip` runs: this is on the create path.
   await host.run('ip', ['-batch', '-'], {
-    input: [`netns add ${ns}`, `link add ${veth} type veth peer name eth0 netns ${ns}`, `link set ${veth} master ${bridgeName} up`].join('\n') + '\n',
+    input:
+      [
+        // The address may have belonged to a destroyed sandbox: forget its old MAC, or the first packets vanish.
+        `neigh flush to ${address} dev ${bridgeName}`,
+        `netns add ${ns}`,
+        `link add ${veth} type veth peer name eth0 netns ${ns}`,
+        `link set ${veth} master ${bridgeName} up`,
+      ].join('\n') + '\n',
   });
   await host.run('ip', ['-n', ns, '-batch', '-'], {
     input: ['link set lo up', `addr add ${address}/${subnet.prefix} dev eth0`, 'link set eth0 up', `route add default via ${gatewayOf(subnet)}`].join('\n') + '\n',

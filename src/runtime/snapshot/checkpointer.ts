@@ -1,0 +1,178 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { BothubError } from '../../core/index.js';
+import { CommandError, type Host } from '../../hostexec/index.js';
+import { connectInit } from '../exec/client.js';
+import { netnsName, removeSandboxNetwork } from '../network/netns.js';
+import { mountOverlay, unmount } from '../overlay.js';
+import type { LongOperation } from '../progress.js';
+import { containerId, type SandboxDefinition, type SandboxRuntime } from '../sandbox-runtime.js';
+import { UndoStack } from '../undo-stack.js';
+import { packLayer, unpackLayer } from './layer-archive.js';
+
+/** Inside a snapshot directory. */
+export const SNAPSHOT_PARTS = { criu: 'criu', layer: 'fs/upper.tar', console: 'fs/console.log' } as const;
+
+export interface CheckpointOptions extends LongOperation {
+  /** Keep the sandbox running after the dump (otherwise it ends up stopped, its network kept). */
+  leaveRunning: boolean;
+}
+
+export interface RestoreOptions extends LongOperation {
+  /** A new sandbox from another's snapshot: new address, so TCP connections are restored closed. */
+  branch: boolean;
+}
+
+/** A step of a snapshot or restore failed; says which, so a user knows where it stopped. */
+export class StepError extends BothubError {
+  constructor(
+    readonly step: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super(/no space left/i.test(message) ? 'LIMIT_EXCEEDED' : 'RUNTIME_FAILED', `${step} failed: ${message}`, { cause });
+  }
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isFile()) total += (await stat(join(dir, e.name)).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
+
+/**
+ * Checkpoints sandboxes with runc + CRIU and restores them. The sandbox is
+ * frozen while its writable layer and its memory are captured, so files and
+ * processes are from the same instant.
+ */
+export class Checkpointer {
+  constructor(
+    private readonly host: Host,
+    private readonly runtime: SandboxRuntime,
+    private readonly criu: string,
+    private readonly log: Logger,
+  ) {}
+
+  private runc(args: string[], op: LongOperation) {
+    return this.host.run('runc', ['--root', this.runtime.runc.root, '--criu', this.criu, ...args], { signal: op.signal });
+  }
+
+  /** Reports bytes CRIU has written while it runs. */
+  private watch(dir: string, step: string, op: LongOperation): () => void {
+    if (!op.onProgress) return () => undefined;
+    const timer = setInterval(() => void dirBytes(dir).then((done) => op.onProgress?.({ step, done })), 250);
+    return () => clearInterval(timer);
+  }
+
+  async checkpoint(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<void> {
+    const id = containerId(def.id);
+    const p = this.runtime.paths(def.id);
+    const work = join(p.dir, 'criu-work');
+    await Promise.all([mkdir(join(dir, SNAPSHOT_PARTS.criu), { recursive: true }), mkdir(join(dir, 'fs'), { recursive: true }), rm(work, { recursive: true, force: true })]);
+    await mkdir(work);
+
+    let step = 'freeze';
+    let paused = false;
+    try {
+      op.onProgress?.({ step });
+      await this.runc(['pause', id], op);
+      paused = true;
+      step = 'filesystem';
+      op.onProgress?.({ step });
+      await packLayer(this.host, p.upper, join(dir, SNAPSHOT_PARTS.layer), op.signal);
+      await this.host.run('cp', ['--sparse=always', p.consoleLog, join(dir, SNAPSHOT_PARTS.console)]);
+      step = 'criu dump';
+      op.onProgress?.({ step });
+      const stopWatch = this.watch(join(dir, SNAPSHOT_PARTS.criu), step, op);
+      try {
+        await this.runc(['checkpoint', '--image-path', join(dir, SNAPSHOT_PARTS.criu), '--work-path', work, '--tcp-established', '--file-locks', ...(op.leaveRunning ? ['--leave-running'] : []), id], op);
+      } finally {
+        stopWatch();
+      }
+      if (!op.leaveRunning) paused = false; // the container is gone
+    } catch (e) {
+      throw new StepError(step, await this.reason(e, work), e);
+    } finally {
+      // Whatever happened, a sandbox we froze must run again.
+      if (paused) await this.resume(id);
+    }
+    if (!op.leaveRunning) {
+      // runc removed the container; keep the network namespace so a restore gets the same address.
+      await this.runtime.runc.delete(id);
+      await unmount(this.host, p.rootfs);
+    }
+    await rm(work, { recursive: true, force: true });
+  }
+
+  private async resume(id: string): Promise<void> {
+    const state = await this.runtime.runc.state(id);
+    if (state?.status === 'paused') await this.host.run('runc', ['--root', this.runtime.runc.root, 'resume', id], { allowFailure: true });
+  }
+
+  /** The useful line of a failure: CRIU's own error from its log, not runc's wrapper text. */
+  private async reason(e: unknown, work: string): Promise<string> {
+    if (e instanceof BothubError) return e.message;
+    for (const log of ['dump.log', 'restore.log']) {
+      const text = await readFile(join(work, log), 'utf8').catch(() => '');
+      const errors = text.split('\n').filter((l) => /Error \(/.test(l) && !/RLIMIT_NOFILE/.test(l));
+      if (errors.length) return errors.slice(-2).map((l) => l.replace(/^\([\d.]+\)\s*/, '')).join(' | ');
+    }
+    if (e instanceof CommandError) {
+      // runc wraps its reason as msg="…" in a log line; that quoted part is the useful one.
+      const msg = /msg="((?:[^"\\]|\\.)*)"/.exec(e.result.stderr)?.[1];
+      return msg ? msg.replace(/\\"/g, '"') : e.message;
+    }
+    return String(e);
+  }
+
+  async restore(def: SandboxDefinition, dir: string, op: RestoreOptions): Promise<void> {
+    const id = containerId(def.id);
+    const p = this.runtime.paths(def.id);
+    const work = join(p.dir, 'criu-work');
+    const undo = new UndoStack();
+    let step = 'filesystem';
+    try {
+      op.onProgress?.({ step });
+      await Promise.all([p.upper, p.work, p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+      await rm(p.upper, { recursive: true, force: true });
+      await rm(p.work, { recursive: true, force: true });
+      await Promise.all([mkdir(p.upper, { mode: 0o755 }), mkdir(p.work, { mode: 0o700 }), rm(work, { recursive: true, force: true })]);
+      await mkdir(work);
+      await unpackLayer(this.host, join(dir, SNAPSHOT_PARTS.layer), p.upper, op.signal);
+      // CRIU reopens the console log at its dumped size and offset.
+      await this.host.run('cp', ['--sparse=always', join(dir, SNAPSHOT_PARTS.console), p.consoleLog]);
+      await Promise.all([rm(p.execSocket, { force: true }), this.runtime.writeEtc(def)]);
+
+      step = 'network';
+      if (def.address && !existsSync(`/run/netns/${netnsName(def.id)}`)) {
+        await this.runtime.createNetwork(def);
+        undo.push('network', () => removeSandboxNetwork(this.host, def.id));
+      }
+      step = 'mount';
+      await mountOverlay(this.host, def.imageRootfs, p.upper, p.work, p.rootfs);
+      undo.push('overlay mount', () => unmount(this.host, p.rootfs));
+      // A branch has a new address: connections of the original cannot follow it, so CRIU restores them closed.
+      const criuConf = join(p.dir, 'criu.conf');
+      await writeFile(criuConf, op.branch ? 'tcp-close\n' : '');
+      await this.runtime.writeBundle(def, { 'org.criu.config': criuConf });
+
+      step = 'criu restore';
+      op.onProgress?.({ step });
+      undo.push('container', () => this.runtime.runc.delete(id));
+      await this.runc(['restore', '--detach', '--image-path', join(dir, SNAPSHOT_PARTS.criu), '--work-path', work, '--bundle', p.dir, '--tcp-established', '--file-locks', id], op);
+      step = 'ready';
+      (await connectInit(p.execSocket, 5000)).destroy();
+      undo.commit();
+      await rm(work, { recursive: true, force: true });
+    } catch (e) {
+      const reason = await this.reason(e, work);
+      await undo.unwind((what, err) => this.log.warn({ err, what, sandbox: def.name }, 'cleanup after a failed restore'));
+      throw new StepError(step, reason, e);
+    }
+  }
+}
+

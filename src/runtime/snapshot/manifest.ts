@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { BothubError, type HostFingerprint } from '../../core/index.js';
+
+export const MANIFEST = 'manifest.json';
+export const MANIFEST_VERSION = 1;
+
+export interface SnapshotFile {
+  size: number;
+  sha256: string;
+}
+
+/** A snapshot describes itself: what it was taken of, where, and every file's checksum. */
+export interface SnapshotManifest {
+  version: number;
+  id: string;
+  name: string;
+  createdAt: string;
+  sandbox: {
+    id: string;
+    name: string;
+    image: string;
+    cpus: number | null;
+    memoryMb: number | null;
+    pidsLimit: number;
+    network: 'default' | 'none';
+    address: string | null;
+    command: string[];
+    env: Record<string, string>;
+  };
+  host: HostFingerprint;
+  sizeBytes: number;
+  files: Record<string, SnapshotFile>;
+}
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* walk(p);
+    else if (e.isFile()) yield p;
+  }
+}
+
+export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, signal })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Checksums every file under `dir` (the manifest itself excluded). */
+export async function checksumTree(dir: string, signal?: AbortSignal): Promise<Record<string, SnapshotFile>> {
+  const files: Record<string, SnapshotFile> = {};
+  for await (const path of walk(dir)) {
+    const rel = relative(dir, path);
+    if (rel === MANIFEST) continue;
+    files[rel] = { size: (await stat(path)).size, sha256: await sha256File(path, signal) };
+  }
+  return files;
+}
+
+/** Refuses a snapshot whose files are missing, extra or changed: restoring it could crash or corrupt. */
+export async function verifyTree(dir: string, manifest: SnapshotManifest, signal?: AbortSignal): Promise<void> {
+  const actual = await checksumTree(dir, signal);
+  const problems: string[] = [];
+  for (const [rel, f] of Object.entries(manifest.files)) {
+    const a = actual[rel];
+    if (!a) problems.push(`${rel} is missing`);
+    else if (a.size !== f.size || a.sha256 !== f.sha256) problems.push(`${rel} does not match its checksum`);
+  }
+  for (const rel of Object.keys(actual)) if (!manifest.files[rel]) problems.push(`${rel} is not in the manifest`);
+  if (problems.length) {
+    throw new BothubError('INVALID_STATE', `snapshot "${manifest.name}" is damaged (${problems.slice(0, 3).join('; ')}); it cannot be restored — delete it with \`bothub snapshot delete ${manifest.name}\``);
+  }
+}
