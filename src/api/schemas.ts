@@ -122,6 +122,7 @@ export const Snapshot = Type.Object({
   sizeBytes: Type.Integer(),
   leaveRunning: Type.Boolean(),
   createdAt: Timestamp,
+  frozenMs: Type.Optional(Type.Number({ description: 'How long the sandbox was frozen while the snapshot was taken.' })),
   host: Type.Optional(
     Type.Object({ kernel: Type.String(), arch: Type.String(), cpuModel: Type.String(), criuVersion: Type.String(), runcVersion: Type.String() }, { description: 'The host that wrote it.' }),
   ),
@@ -146,7 +147,7 @@ export const Doctor = Type.Object({
   kernel: Type.String(),
   cgroup: Type.String(),
   runc: Type.Object({ path: Type.String(), version: Type.String() }),
-  criu: Type.Object({ path: Type.String(), version: Type.String(), check: Type.Boolean(), output: Type.String() }),
+  criu: Type.Object({ path: Type.String(), version: Type.String(), check: Type.Boolean(), output: Type.String(), memoryTracking: Type.Boolean({ description: 'Incremental dumps possible (soft-dirty tracking).' }) }),
   capabilities: Type.Array(Type.String()),
   snapshots: Type.Object({ available: Type.Boolean(), detail: Type.String() }),
 });

@@ -1,17 +1,30 @@
 /**
  * bothub benchmark: prints p50 and p99 of the operations users wait on.
- *   npm run bench [-- --runs 30]
- * It starts its own daemon on a temporary data dir (like the tests), measures
- * through the HTTP API as a client would, and removes everything it made.
+ *   npm run bench [-- --runs 30] [--only sandboxes|snapshots]
+ * It starts its own daemon process on a temporary data dir, measures through
+ * the HTTP API as a client would, and removes everything it made.
  */
-import { startTestDaemon } from '../test/helpers/daemon.js';
+import { startDaemonProcess } from './daemon-process.js';
+import { benchSnapshots } from './snapshots.js';
 import { row, time } from './stats.js';
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 30;
+const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
+const runs = Number(arg('--runs')) || 30;
+const only = arg('--only');
 
-const t = await startTestDaemon();
+const t = await startDaemonProcess();
 const api = t.api;
 try {
+  if (only !== 'snapshots') await benchSandboxes();
+  if (only !== 'sandboxes') {
+    console.log('\nsnapshots (CRIU)\n');
+    for (const line of await benchSnapshots(t, Math.min(runs, 10))) console.log(line);
+  }
+} finally {
+  await t.stop();
+}
+
+async function benchSandboxes(): Promise<void> {
   // Warm-up: first runs pay for page cache and JIT.
   for (let i = 0; i < 3; i++) {
     await api.call('createSandbox', { body: { name: `warm-${i}` } });
@@ -47,6 +60,4 @@ try {
   console.log(row('exec `true`', exec, 'target ≤ 5 ms'));
   console.log(row('20 execs in parallel', parallel, 'target ≤ 20 ms'));
   console.log(row('destroy', destroy, 'target ≤ 50 ms'));
-} finally {
-  await t.cleanup();
 }

@@ -63,6 +63,10 @@ export class Runc {
     for (let delay = 1; isAlive(pid) && Date.now() < deadline; delay = Math.min(delay * 2, 20)) await sleep(delay);
   }
 
+  async resume(id: string): Promise<void> {
+    await this.exec(['resume', id], { allowFailure: true });
+  }
+
   async kill(id: string, signal: string): Promise<void> {
     await this.exec(['kill', id, signal], { allowFailure: true });
   }

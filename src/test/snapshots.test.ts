@@ -227,3 +227,24 @@ describe('snapshots with CRIU', () => {
     await t.api.call('destroySandbox', { params: { name: 'victim' } });
   });
 });
+
+describe('doctor', () => {
+  it('reports kernel, runc, CRIU and what that means for snapshots, over the API and the CLI', async () => {
+    const t = await startTestDaemon();
+    try {
+      const d = await t.api.call('doctor');
+      assert.match(d.runc.version, /^1\./);
+      assert.match(d.criu.version, /^4\./);
+      assert.equal(d.criu.check, true);
+      assert.equal(d.snapshots.available, true);
+      assert.ok(d.capabilities.includes('sys_admin'));
+      const { cli } = await import('./helpers/cli.js');
+      const r = await cli(t.url, ['doctor']);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /^criu\s+4\.\d+\.\d+ at .*; criu check: passes$/m);
+      assert.match(r.stdout, /^snapshots\s+snapshot, restore and branch work/m);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});

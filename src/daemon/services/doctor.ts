@@ -18,7 +18,13 @@ async function effectiveCapabilities(): Promise<string[]> {
 
 /** Reports what this host can do, and what that means for snapshots. */
 export async function doctor(host: Host, runc: Runc, criu: string): Promise<DoctorT> {
-  const [version, check, caps, runcVersion] = await Promise.all([criuVersion(host, criu), criuCheck(host, criu), effectiveCapabilities(), runc.version().catch(() => 'missing')]);
+  const [version, check, caps, runcVersion, tracking] = await Promise.all([
+    criuVersion(host, criu),
+    criuCheck(host, criu),
+    effectiveCapabilities(),
+    runc.version().catch(() => 'missing'),
+    host.run(criu, ['check', '--feature', 'mem_dirty_track'], { allowFailure: true }).then((r) => r.code === 0, () => false),
+  ]);
   const missing = NEEDED.filter((c) => !caps.includes(c));
   const major = Number(/^(\d+)/.exec(version)?.[1] ?? 0);
   const problems = [
@@ -26,12 +32,15 @@ export async function doctor(host: Host, runc: Runc, criu: string): Promise<Doct
     ...(!check.ok ? ['`criu check` fails on this kernel'] : []),
     ...(missing.length ? [`missing capabilities ${missing.join(', ')}`] : []),
   ];
-  const extra = caps.includes('sys_resource') ? '' : ' CAP_SYS_RESOURCE is absent: CRIU cannot raise RLIMIT_NOFILE and carries on.';
+  const extra = [
+    caps.includes('sys_resource') ? '' : ' CAP_SYS_RESOURCE is absent: CRIU cannot raise RLIMIT_NOFILE and carries on.',
+    tracking ? '' : ' No memory dirty-tracking in this kernel (CONFIG_MEM_SOFT_DIRTY): every snapshot dumps all memory, so the frozen window grows with the memory held, not the memory changed.',
+  ].join('');
   return {
     kernel: release(),
     cgroup: existsSync('/sys/fs/cgroup/memory') ? 'v1' : 'v2',
     runc: { path: 'runc', version: runcVersion },
-    criu: { path: criu, version, check: check.ok, output: check.output },
+    criu: { path: criu, version, check: check.ok, output: check.output, memoryTracking: tracking },
     capabilities: caps,
     snapshots: problems.length
       ? { available: false, detail: `snapshots will fail: ${problems.join('; ')}` }

@@ -234,6 +234,12 @@ export class SandboxService {
         continue;
       }
       if (row.status !== 'running') continue;
+      if (atStartup && state?.status === 'paused') {
+        // Frozen by a snapshot the daemon died in: thaw it.
+        log.warn({ sandbox: row.name }, 'thawing a sandbox left frozen by an interrupted snapshot');
+        await runtime.runc.resume(containerId(row.id));
+        continue;
+      }
       const alive = state && (state.status === 'running' || state.status === 'paused');
       if (alive) continue;
       await this.lock.run(row.id, async () => {

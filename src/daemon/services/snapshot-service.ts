@@ -32,7 +32,7 @@ function toSnapshot(row: SnapshotRow, manifest?: SnapshotManifest): SnapshotT {
     sizeBytes: row.size_bytes,
     leaveRunning: row.leave_running === 1,
     createdAt: row.created_at,
-    ...(manifest ? { host: { kernel: manifest.host.kernel, arch: manifest.host.arch, cpuModel: manifest.host.cpuModel, criuVersion: manifest.host.criuVersion, runcVersion: manifest.host.runcVersion } } : {}),
+    ...(manifest ? { frozenMs: manifest.frozenMs, host: { kernel: manifest.host.kernel, arch: manifest.host.arch, cpuModel: manifest.host.cpuModel, criuVersion: manifest.host.criuVersion, runcVersion: manifest.host.runcVersion } } : {}),
   };
 }
 
@@ -111,7 +111,7 @@ export class SnapshotService {
       const leaveRunning = req.leaveRunning ?? false;
       const createdAt = new Date().toISOString();
       try {
-        await checkpointer.checkpoint(def, partial, { ...op, leaveRunning });
+        const frozenMs = await checkpointer.checkpoint(def, partial, { ...op, leaveRunning });
         op.onProgress?.({ step: 'checksums' });
         const files = await checksumTree(partial, op.signal);
         const sizeBytes = Object.values(files).reduce((n, f) => n + f.size, 0);
@@ -123,6 +123,7 @@ export class SnapshotService {
           sandbox: { ...toApi(row), command: def.command as string[], env: def.env },
           host: await this.deps.fingerprint(),
           sizeBytes,
+          frozenMs,
           files,
         };
         await writeFile(join(partial, MANIFEST), JSON.stringify(manifest, null, 2));

@@ -32,7 +32,8 @@ export class StepError extends BothubError {
     message: string,
     cause?: unknown,
   ) {
-    super(/no space left/i.test(message) ? 'LIMIT_EXCEEDED' : 'RUNTIME_FAILED', `${step} failed: ${message}`, { cause });
+    const full = /no space left/i.test(message);
+    super(full ? 'LIMIT_EXCEEDED' : 'RUNTIME_FAILED', full ? `${step} failed: the disk holding snapshots is full; free space there (or point BOTHUB_SNAPSHOTS_DIR elsewhere) and try again` : `${step} failed: ${message}`, { cause });
   }
 }
 
@@ -57,8 +58,13 @@ export class Checkpointer {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * runc under setpriv --pdeathsig: if the daemon dies mid-dump, runc and its
+   * CRIU die with it instead of finishing into a directory nobody owns; the
+   * next start thaws the sandbox and removes the partial snapshot.
+   */
   private runc(args: string[], op: LongOperation) {
-    return this.host.run('runc', ['--root', this.runtime.runc.root, '--criu', this.criu, ...args], { signal: op.signal });
+    return this.host.run('setpriv', ['--pdeathsig', 'KILL', '--', 'runc', '--root', this.runtime.runc.root, '--criu', this.criu, ...args], { signal: op.signal });
   }
 
   /** Reports bytes CRIU has written while it runs. */
@@ -68,7 +74,8 @@ export class Checkpointer {
     return () => clearInterval(timer);
   }
 
-  async checkpoint(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<void> {
+  /** Returns how long the sandbox was frozen, in milliseconds. */
+  async checkpoint(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
     const id = containerId(def.id);
     const p = this.runtime.paths(def.id);
     const work = join(p.dir, 'criu-work');
@@ -77,9 +84,12 @@ export class Checkpointer {
 
     let step = 'freeze';
     let paused = false;
+    let frozenAt = 0;
+    let frozenMs = 0;
     try {
       op.onProgress?.({ step });
       await this.runc(['pause', id], op);
+      frozenAt = performance.now();
       paused = true;
       step = 'filesystem';
       op.onProgress?.({ step });
@@ -99,6 +109,7 @@ export class Checkpointer {
     } finally {
       // Whatever happened, a sandbox we froze must run again.
       if (paused) await this.resume(id);
+      frozenMs = frozenAt ? performance.now() - frozenAt : 0;
     }
     if (!op.leaveRunning) {
       // runc removed the container; keep the network namespace so a restore gets the same address.
@@ -106,11 +117,12 @@ export class Checkpointer {
       await unmount(this.host, p.rootfs);
     }
     await rm(work, { recursive: true, force: true });
+    return Math.round(frozenMs * 10) / 10;
   }
 
   private async resume(id: string): Promise<void> {
     const state = await this.runtime.runc.state(id);
-    if (state?.status === 'paused') await this.host.run('runc', ['--root', this.runtime.runc.root, 'resume', id], { allowFailure: true });
+    if (state?.status === 'paused') await this.runtime.runc.resume(id);
   }
 
   /** The useful line of a failure: CRIU's own error from its log, not runc's wrapper text. */

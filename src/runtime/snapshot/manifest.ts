@@ -32,6 +32,8 @@ export interface SnapshotManifest {
   };
   host: HostFingerprint;
   sizeBytes: number;
+  /** How long the sandbox's processes were frozen while it was taken. */
+  frozenMs: number;
   files: Record<string, SnapshotFile>;
 }
 

@@ -27,7 +27,7 @@ export interface TestDaemon {
 
 let counter = 0;
 
-export async function startTestDaemon(): Promise<TestDaemon> {
+export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Promise<TestDaemon> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bothub-test-'));
   const tag = randomBytes(2).toString('hex');
   // Each test daemon gets its own bridge and subnet: tests never share a network.
@@ -38,6 +38,7 @@ export async function startTestDaemon(): Promise<TestDaemon> {
     bridge: `bht${tag}`,
     subnet: `10.${octet}.${Number.parseInt(tag, 16) % 250}.0/24`,
     logLevel: process.env.BOTHUB_TEST_LOG ?? 'silent',
+    ...overrides,
   };
   const log = pino({ level: config.logLevel });
   const netnsBefore = new Set(bothubNetns());

@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../api/index.js';
+import { parseSubnet } from '../core/index.js';
+import { LocalHost } from '../hostexec/index.js';
+import { removeBridge } from '../runtime/index.js';
+import { TEST_IMAGES_DIR } from '../test/helpers/daemon.js';
+
+const BIN = fileURLToPath(new URL('../../bin/bothub', import.meta.url));
+
+/**
+ * The daemon as its own process, as users run it: the benchmark's client and
+ * the daemon then do not share one event loop.
+ */
+export interface DaemonProcess {
+  api: ApiClient;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startDaemonProcess(): Promise<DaemonProcess> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'bothub-bench-'));
+  const port = 20000 + (process.pid % 20000);
+  const bridge = `bhb${randomBytes(2).toString('hex')}`;
+  const subnet = `10.250.${process.pid % 250}.0/24`;
+  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    env: { ...process.env, BOTHUB_IMAGES_DIR: TEST_IMAGES_DIR, BOTHUB_BRIDGE: bridge, BOTHUB_SUBNET: subnet, BOTHUB_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const api = new ApiClient(`http://127.0.0.1:${port}`);
+  for (let i = 0; ; i++) {
+    if (await api.call('health').then(() => true, () => false)) break;
+    if (i > 200 || child.exitCode !== null) throw new Error('the daemon did not start');
+    await sleep(50);
+  }
+  return {
+    api,
+    dataDir,
+    async stop() {
+      for (const s of await api.call('listSandboxes')) await api.call('destroySandbox', { params: { name: s.name } });
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await removeBridge(new LocalHost(), { name: bridge, subnet: parseSubnet(subnet) });
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
