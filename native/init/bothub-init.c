@@ -93,6 +93,12 @@ static void logf_console(const char *fmt, ...)
 	}
 }
 
+/*
+ * Buffers hold exec requests, whose environment may carry the user's secrets,
+ * and init's memory ends up in every snapshot: bytes are wiped as soon as
+ * they are consumed, and a grown buffer never leaves a stale copy behind
+ * (no realloc).
+ */
 static int buf_reserve(struct buf *b, size_t extra)
 {
 	if (b->len + extra <= b->cap)
@@ -100,9 +106,14 @@ static int buf_reserve(struct buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 4096;
 	while (cap < b->len + extra)
 		cap *= 2;
-	unsigned char *p = realloc(b->data, cap);
+	unsigned char *p = malloc(cap);
 	if (!p)
 		return -1;
+	if (b->data) {
+		memcpy(p, b->data, b->len);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+	}
 	b->data = p;
 	b->cap = cap;
 	return 0;
@@ -112,10 +123,13 @@ static void buf_consume(struct buf *b, size_t n)
 {
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
+	explicit_bzero(b->data + b->len, n);
 }
 
 static void buf_free(struct buf *b)
 {
+	if (b->data)
+		explicit_bzero(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
@@ -488,6 +502,8 @@ static void pump_output(struct session *s, int *fd, char type)
 	ssize_t n = read(*fd, chunk, sizeof chunk);
 	if (n > 0) {
 		send_frame(s, type, chunk, n);
+		/* Output can be as secret as input (a command printing a key). */
+		explicit_bzero(chunk, n);
 	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 		/* EOF, or EIO from a pty master whose last slave closed */
 		if (s->in_fd == *fd)

@@ -91,7 +91,10 @@ export class ApiClient {
 export function unreachable(baseUrl: string, e: unknown): BothubError {
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
   if ((e as Error).name === 'AbortError') return new BothubError('ABORTED', 'cancelled');
-  return new BothubError('UNAVAILABLE', `cannot reach the bothub daemon at ${baseUrl} (${cause}); start it with \`bothub serve\` or \`systemctl start bothub\`, or point --url / BOTHUB_URL at it`);
+  return new BothubError(
+    'UNAVAILABLE',
+    `cannot reach the bothub daemon at ${baseUrl} (${cause}); start it with \`bothub serve\` or \`systemctl start bothub\`, or point --url / BOTHUB_URL at it`,
+  );
 }
 
 export async function errorFrom(res: Response): Promise<BothubError> {

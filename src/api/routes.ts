@@ -18,19 +18,75 @@ export interface RouteDef {
   status?: number;
   /** Streams: raw bytes, NDJSON progress, or a WebSocket. Handled outside the JSON path. */
   stream?: 'bytes' | 'ndjson' | 'websocket' | 'upload';
+  /** Who may call it: anyone, any user with a key (the default), or the admin only. */
+  auth?: 'none' | 'user' | 'admin';
 }
 
 export const routes = {
-  health: { method: 'GET', url: '/api/v1/health', summary: 'Liveness; needs no key.', reply: S.Health },
+  health: { method: 'GET', url: '/api/v1/health', summary: 'Liveness; needs no key.', reply: S.Health, auth: 'none' },
+  whoami: { method: 'GET', url: '/api/v1/whoami', summary: 'The user the API key belongs to.', reply: S.WhoAmI },
+
+  listUsers: { method: 'GET', url: '/api/v1/users', summary: 'List users (admin).', reply: Type.Array(S.User), auth: 'admin' },
+  createUser: {
+    method: 'POST',
+    url: '/api/v1/users',
+    summary: 'Create a user; the reply holds its API key, shown once (admin).',
+    body: S.CreateUser,
+    reply: S.UserKey,
+    status: 201,
+    auth: 'admin',
+  },
+  rotateUserKey: {
+    method: 'POST',
+    url: '/api/v1/users/:name/rotate-key',
+    summary: "Replace a user's API key; the old one stops working (admin).",
+    params: S.NameParams,
+    reply: S.UserKey,
+    auth: 'admin',
+  },
+  removeUser: {
+    method: 'DELETE',
+    url: '/api/v1/users/:name',
+    summary: 'Remove a user; refused while it owns sandboxes unless ?force=true (admin).',
+    params: S.NameParams,
+    query: S.RemoveUserQuery,
+    status: 204,
+    auth: 'admin',
+  },
+
+  listSecrets: { method: 'GET', url: '/api/v1/secrets', summary: 'Your secrets, names only.', reply: Type.Array(S.Secret) },
+  setSecret: {
+    method: 'PUT',
+    url: '/api/v1/secrets/:name',
+    summary: 'Set a secret; its value is sealed at rest and never shown again.',
+    params: S.SecretParams,
+    body: S.SetSecret,
+    reply: S.Secret,
+  },
+  removeSecret: { method: 'DELETE', url: '/api/v1/secrets/:name', summary: 'Remove a secret.', params: S.SecretParams, status: 204 },
 
   listSandboxes: { method: 'GET', url: '/api/v1/sandboxes', summary: 'List sandboxes.', reply: Type.Array(S.Sandbox) },
-  createSandbox: { method: 'POST', url: '/api/v1/sandboxes', summary: 'Create and start a sandbox; answers once it is ready to exec.', body: S.CreateSandbox, reply: S.Sandbox, status: 201 },
+  createSandbox: {
+    method: 'POST',
+    url: '/api/v1/sandboxes',
+    summary: 'Create and start a sandbox; answers once it is ready to exec.',
+    body: S.CreateSandbox,
+    reply: S.Sandbox,
+    status: 201,
+  },
   getSandbox: { method: 'GET', url: '/api/v1/sandboxes/:name', summary: 'Inspect a sandbox.', params: S.NameParams, reply: S.Sandbox },
   stopSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/stop', summary: 'Stop every process; the files stay.', params: S.NameParams, reply: S.Sandbox },
   startSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/start', summary: 'Start a stopped sandbox.', params: S.NameParams, reply: S.Sandbox },
   destroySandbox: { method: 'DELETE', url: '/api/v1/sandboxes/:name', summary: 'Remove a sandbox and everything it holds.', params: S.NameParams, status: 204 },
 
-  exec: { method: 'POST', url: '/api/v1/sandboxes/:name/exec', summary: 'Run a command to completion and return its output.', params: S.NameParams, body: S.ExecRequest, reply: S.ExecResult },
+  exec: {
+    method: 'POST',
+    url: '/api/v1/sandboxes/:name/exec',
+    summary: 'Run a command to completion and return its output.',
+    params: S.NameParams,
+    body: S.ExecRequest,
+    reply: S.ExecResult,
+  },
   execStream: {
     method: 'GET',
     url: '/api/v1/sandboxes/:name/exec/ws',
@@ -41,7 +97,8 @@ export const routes = {
   logs: {
     method: 'GET',
     url: '/api/v1/sandboxes/:name/logs',
-    summary: 'Console output from a byte offset (application/octet-stream). X-Bothub-Offset is where the bytes start; X-Bothub-Next-Offset, sent unless following, is where to read next.',
+    summary:
+      'Console output from a byte offset (application/octet-stream). X-Bothub-Offset is where the bytes start; X-Bothub-Next-Offset, sent unless following, is where to read next.',
     params: S.NameParams,
     query: S.LogsQuery,
     stream: 'bytes',
@@ -70,8 +127,20 @@ export const routes = {
 
   listImages: { method: 'GET', url: '/api/v1/images', summary: 'List images.', reply: Type.Array(S.Image) },
   getImage: { method: 'GET', url: '/api/v1/images/:name', summary: 'Inspect an image.', params: S.NameParams, reply: S.Image },
-  buildImage: { method: 'POST', url: '/api/v1/images/:name/build', summary: 'Build the default image "debian" (NDJSON progress, last line the image).', params: S.NameParams, stream: 'ndjson' },
-  importImage: { method: 'POST', url: '/api/v1/images', summary: 'Import a rootfs tarball or `docker save` archive sent as the body (NDJSON progress, last line the image).', query: S.ImportImageQuery, stream: 'upload' },
+  buildImage: {
+    method: 'POST',
+    url: '/api/v1/images/:name/build',
+    summary: 'Build the default image "debian" (NDJSON progress, last line the image).',
+    params: S.NameParams,
+    stream: 'ndjson',
+  },
+  importImage: {
+    method: 'POST',
+    url: '/api/v1/images',
+    summary: 'Import a rootfs tarball or `docker save` archive sent as the body (NDJSON progress, last line the image).',
+    query: S.ImportImageQuery,
+    stream: 'upload',
+  },
   removeImage: { method: 'DELETE', url: '/api/v1/images/:name', summary: 'Remove an image no sandbox uses.', params: S.NameParams, status: 204 },
 } as const satisfies Record<string, RouteDef>;
 

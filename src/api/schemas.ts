@@ -8,6 +8,8 @@ export const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$
 const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 65536 }), { description: 'Environment variables.' });
 const Timestamp = Type.String({ format: 'date-time' });
 
+export const SecretName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' });
+
 export const NameParams = Type.Object({ name: Name }, { additionalProperties: false });
 
 export const ErrorReply = Type.Object({
@@ -41,6 +43,8 @@ export const Sandbox = Type.Object({
   address: Type.Union([Type.String(), Type.Null()]),
   command: Type.Array(Type.String()),
   env: Env,
+  secrets: Type.Array(Type.String(), { description: 'Names of the secrets exposed to it; values are never shown.' }),
+  owner: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
   startedAt: Type.Union([Timestamp, Type.Null()]),
 });
@@ -54,6 +58,7 @@ export const CreateSandbox = Type.Object(
     env: Type.Optional(Env),
     network: Type.Optional(Type.Union([Type.Literal('default'), Type.Literal('none')])),
     command: Type.Optional(Type.Array(Type.String({ maxLength: 65536 }), { maxItems: 4096, description: 'Main process, run by init; its output goes to the console log.' })),
+    secrets: Type.Optional(Type.Array(SecretName, { maxItems: 256, uniqueItems: true, description: "The owner's secrets to expose as environment variables." })),
   },
   { additionalProperties: false },
 );
@@ -124,7 +129,10 @@ export const Snapshot = Type.Object({
   createdAt: Timestamp,
   frozenMs: Type.Optional(Type.Number({ description: 'How long the sandbox was frozen while the snapshot was taken.' })),
   host: Type.Optional(
-    Type.Object({ kernel: Type.String(), arch: Type.String(), cpuModel: Type.String(), criuVersion: Type.String(), runcVersion: Type.String() }, { description: 'The host that wrote it.' }),
+    Type.Object(
+      { kernel: Type.String(), arch: Type.String(), cpuModel: Type.String(), criuVersion: Type.String(), runcVersion: Type.String() },
+      { description: 'The host that wrote it.' },
+    ),
   ),
 });
 
@@ -137,7 +145,7 @@ export const CreateSnapshot = Type.Object(
 );
 
 export const RestoreSnapshot = Type.Object(
-  { name: Type.Optional(Type.Intersect([Name], { description: 'Branch a new sandbox with this name; absent: resume the snapshot\'s own sandbox.' })) },
+  { name: Type.Optional(Type.Intersect([Name], { description: "Branch a new sandbox with this name; absent: resume the snapshot's own sandbox." })) },
   { additionalProperties: false },
 );
 
@@ -147,11 +155,46 @@ export const Doctor = Type.Object({
   kernel: Type.String(),
   cgroup: Type.String(),
   runc: Type.Object({ path: Type.String(), version: Type.String() }),
-  criu: Type.Object({ path: Type.String(), version: Type.String(), check: Type.Boolean(), output: Type.String(), memoryTracking: Type.Boolean({ description: 'Incremental dumps possible (soft-dirty tracking).' }) }),
+  criu: Type.Object({
+    path: Type.String(),
+    version: Type.String(),
+    check: Type.Boolean(),
+    output: Type.String(),
+    memoryTracking: Type.Boolean({ description: 'Incremental dumps possible (soft-dirty tracking).' }),
+  }),
   capabilities: Type.Array(Type.String()),
   snapshots: Type.Object({ available: Type.Boolean(), detail: Type.String() }),
 });
 
+const Quota = Type.Object(
+  {
+    maxSandboxes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+    maxMemoryMb: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+    maxSnapshotBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+  },
+  { description: 'null: no limit.' },
+);
+
+export const User = Type.Object({ name: Type.String(), admin: Type.Boolean(), createdAt: Timestamp, quota: Quota });
+
+export const CreateUser = Type.Object({ name: Name, quota: Type.Optional(Type.Partial(Quota, { additionalProperties: false })) }, { additionalProperties: false });
+
+export const UserKey = Type.Object({ user: User, key: Type.String({ description: 'The API key; shown once, never again.' }) });
+
+export const RemoveUserQuery = Type.Object(
+  { force: Type.Optional(Type.Boolean({ description: 'Destroy the sandboxes and snapshots the user owns.' })) },
+  { additionalProperties: false },
+);
+
+export const SecretParams = Type.Object({ name: SecretName }, { additionalProperties: false });
+export const Secret = Type.Object({ name: Type.String(), createdAt: Timestamp, updatedAt: Timestamp });
+export const SetSecret = Type.Object({ value: Type.String({ maxLength: 65536 }) }, { additionalProperties: false });
+
+export const WhoAmI = Type.Object({ name: Type.String(), admin: Type.Boolean() });
+
+export type UserT = Static<typeof User>;
+export type CreateUserT = Static<typeof CreateUser>;
+export type SecretT = Static<typeof Secret>;
 export type SnapshotT = Static<typeof Snapshot>;
 export type DoctorT = Static<typeof Doctor>;
 export type SandboxT = Static<typeof Sandbox>;

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,12 +32,19 @@ export async function startDaemonProcess(): Promise<DaemonProcess> {
     env: { ...process.env, BOTHUB_IMAGES_DIR: TEST_IMAGES_DIR, BOTHUB_BRIDGE: bridge, BOTHUB_SUBNET: subnet, BOTHUB_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const api = new ApiClient(`http://127.0.0.1:${port}`);
+  const probe = new ApiClient(`http://127.0.0.1:${port}`);
   for (let i = 0; ; i++) {
-    if (await api.call('health').then(() => true, () => false)) break;
+    if (
+      await probe.call('health').then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     if (i > 200 || child.exitCode !== null) throw new Error('the daemon did not start');
     await sleep(50);
   }
+  const api = new ApiClient(`http://127.0.0.1:${port}`, { token: (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim() });
   return {
     api,
     dataDir,

@@ -14,7 +14,8 @@ function dropCaches(): void {
 
 const snapshot = (t: DaemonProcess, sandbox: string, name: string, leaveRunning = false) =>
   t.api.progress<SnapshotT>('createSnapshot', { params: { name: sandbox }, body: { name, leaveRunning } }, () => undefined);
-const restore = (t: DaemonProcess, snap: string, name?: string) => t.api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body: name ? { name } : {} }, () => undefined);
+const restore = (t: DaemonProcess, snap: string, name?: string) =>
+  t.api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body: name ? { name } : {} }, () => undefined);
 
 async function exec(t: DaemonProcess, name: string, script: string): Promise<void> {
   const r = await t.api.call('exec', { params: { name }, body: { command: ['sh', '-c', script] } });
@@ -44,7 +45,11 @@ export async function benchSnapshots(t: DaemonProcess, runs: number): Promise<st
 
   // 1 GiB of random bytes held in memory.
   await t.api.call('createSandbox', { body: { name: 'big', memoryMb: 2048 } });
-  await exec(t, 'big', "nohup python3 -c \"import os, time; d = os.urandom(1024**3); open('/tmp/ready','w').close(); time.sleep(10**6)\" >/dev/null 2>&1 & for i in $(seq 300); do test -e /tmp/ready && exit 0; sleep 0.2; done; exit 1");
+  await exec(
+    t,
+    'big',
+    "nohup python3 -c \"import os, time; d = os.urandom(1024**3); open('/tmp/ready','w').close(); time.sleep(10**6)\" >/dev/null 2>&1 & for i in $(seq 300); do test -e /tmp/ready && exit 0; sleep 0.2; done; exit 1",
+  );
   const [fullMs, full] = await time(() => snapshot(t, 'big', 'big-1', true));
   const floor = ddFloor(snapshotsDir) - urandomCost();
   out.push(`snapshot of 1 GiB sandbox     ${(fullMs / 1000).toFixed(2)} s, ${(full.sizeBytes / GiB).toFixed(2)} GiB written, frozen ${(full.frozenMs! / 1000).toFixed(2)} s`);

@@ -1,13 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ApiClient } from '../api/index.js';
+import { readConfig } from './config-file.js';
 
 export interface GlobalOptions {
-  url: string;
+  url?: string;
   json: boolean;
   token?: string;
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
+const DEFAULT_DATA_DIR = '/var/lib/bothub';
 
 /** What every command gets: the API client and how to print. */
 export interface CliContext {
@@ -16,8 +20,27 @@ export interface CliContext {
   url: string;
 }
 
+const isLocal = (url: string) => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+
+/**
+ * The API key, in order: --token, BOTHUB_TOKEN, the config file written by
+ * `bothub setup`, and, for a daemon on this host, its admin.key when readable.
+ */
+export function resolveToken(opts: GlobalOptions, url: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (opts.token) return opts.token;
+  if (env.BOTHUB_TOKEN) return env.BOTHUB_TOKEN;
+  const config = readConfig();
+  if (config.token && (!config.url || config.url === url)) return config.token;
+  if (!isLocal(url)) return undefined;
+  try {
+    return readFileSync(join(env.BOTHUB_DATA_DIR ?? DEFAULT_DATA_DIR, 'admin.key'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function cliContext(cmd: Command): CliContext {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
-  const url = opts.url ?? process.env.BOTHUB_URL ?? DEFAULT_URL;
-  return { api: new ApiClient(url, { token: opts.token ?? process.env.BOTHUB_TOKEN }), json: !!opts.json, url };
+  const url = opts.url ?? process.env.BOTHUB_URL ?? readConfig().url ?? DEFAULT_URL;
+  return { api: new ApiClient(url, { token: resolveToken(opts, url) }), json: !!opts.json, url };
 }

@@ -5,6 +5,7 @@
 export const ERROR_CODES = {
   INVALID_INPUT: { status: 400, exit: 2, doc: 'A field of the request is malformed or out of range.' },
   UNAUTHORIZED: { status: 401, exit: 77, doc: 'No API key, or a wrong one.' },
+  FORBIDDEN: { status: 403, exit: 77, doc: 'The API key is valid but may not do this (admin only).' },
   NOT_FOUND: { status: 404, exit: 3, doc: 'No such sandbox, image or route.' },
   NAME_TAKEN: { status: 409, exit: 4, doc: 'The name is used by another sandbox or image.' },
   INVALID_STATE: { status: 409, exit: 5, doc: 'The sandbox is not in a state that allows this.' },

@@ -4,3 +4,5 @@ export * from './limits.js';
 export * from './sandbox-state.js';
 export * from './ipam.js';
 export * from './compat.js';
+export * from './api-keys.js';
+export * from './actor.js';

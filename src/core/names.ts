@@ -9,19 +9,61 @@ const NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
 
 export function validateName(kind: string, name: string): string {
   if (!NAME_RE.test(name)) {
-    throw invalid(
-      `invalid ${kind} name "${name}": use 1-48 lowercase letters, digits and dashes, starting and ending with a letter or digit`,
-    );
+    throw invalid(`invalid ${kind} name "${name}": use 1-48 lowercase letters, digits and dashes, starting and ending with a letter or digit`);
   }
   return name;
 }
 
-const ADJECTIVES = ['amber', 'brisk', 'calm', 'deft', 'eager', 'fair', 'glad', 'hale', 'keen', 'lucid', 'merry', 'noble', 'proud', 'quiet', 'rapid', 'sunny', 'tidy', 'vivid', 'warm', 'zesty'];
-const NOUNS = ['otter', 'falcon', 'maple', 'comet', 'harbor', 'lynx', 'meadow', 'nebula', 'orchid', 'pebble', 'quartz', 'raven', 'spruce', 'tundra', 'willow', 'yak', 'cedar', 'dune', 'ember', 'fjord'];
+const ADJECTIVES = [
+  'amber',
+  'brisk',
+  'calm',
+  'deft',
+  'eager',
+  'fair',
+  'glad',
+  'hale',
+  'keen',
+  'lucid',
+  'merry',
+  'noble',
+  'proud',
+  'quiet',
+  'rapid',
+  'sunny',
+  'tidy',
+  'vivid',
+  'warm',
+  'zesty',
+];
+const NOUNS = [
+  'otter',
+  'falcon',
+  'maple',
+  'comet',
+  'harbor',
+  'lynx',
+  'meadow',
+  'nebula',
+  'orchid',
+  'pebble',
+  'quartz',
+  'raven',
+  'spruce',
+  'tundra',
+  'willow',
+  'yak',
+  'cedar',
+  'dune',
+  'ember',
+  'fjord',
+];
 
 /** A readable generated name; `random` is injected so the core stays free of I/O. */
 export function generateName(random: () => number): string {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
-  const suffix = Math.floor(random() * 0x10000).toString(16).padStart(4, '0');
+  const suffix = Math.floor(random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0');
   return `${pick(ADJECTIVES)}-${pick(NOUNS)}-${suffix}`;
 }

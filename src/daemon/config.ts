@@ -14,8 +14,11 @@ export interface DaemonConfig {
   subnet: string;
   bridge: string;
   debianMirror: string;
+  /** Host TCP ports sandboxes may reach on the bridge address (env BOTHUB_ALLOW_HOST_PORTS, comma-separated). */
+  allowedHostPorts: number[];
   initBinary: string;
   consoleCapBytes: number;
+  authMaxFailures: number;
   logLevel: string;
 }
 
@@ -42,8 +45,14 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     subnet: env.BOTHUB_SUBNET ?? '10.77.0.0/16',
     bridge: env.BOTHUB_BRIDGE ?? 'bothub0',
     debianMirror: env.BOTHUB_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian',
+    allowedHostPorts: (env.BOTHUB_ALLOW_HOST_PORTS ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map(Number)
+      .filter((p) => Number.isInteger(p) && p > 0 && p < 65536),
     initBinary: env.BOTHUB_INIT ?? fileURLToPath(new URL('../../native/build/bothub-init', import.meta.url)),
     consoleCapBytes: Number(env.BOTHUB_CONSOLE_CAP_BYTES ?? 8 * 1024 * 1024),
+    authMaxFailures: Number(env.BOTHUB_AUTH_MAX_FAILURES ?? 10),
     logLevel: env.BOTHUB_LOG_LEVEL ?? 'info',
   };
 }

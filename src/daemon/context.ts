@@ -6,10 +6,15 @@ import type { ConsoleLogs } from './services/console-logs.js';
 import type { ExecService } from './services/exec-service.js';
 import type { SandboxService } from './services/sandbox-service.js';
 import type { SnapshotService } from './services/snapshot-service.js';
+import type { SecretService } from './services/secret-service.js';
+import type { UserService } from './services/user-service.js';
+import type { Actor } from '../core/index.js';
 
 /** What request handlers may use; built once by startDaemon. */
 export interface DaemonContext {
   version: string;
+  /** Failed authentications per address and minute before 429. */
+  authMaxFailures: number;
   log: Logger;
   db: Db;
   runtime: SandboxRuntime;
@@ -19,4 +24,8 @@ export interface DaemonContext {
   logs: ConsoleLogs;
   snapshots: SnapshotService;
   doctor: () => Promise<DoctorT>;
+  users: UserService;
+  secrets: SecretService;
+  /** Removes a user; with force, first destroys what it owns. */
+  removeUser: (name: string, force: boolean, actor: Actor) => Promise<void>;
 }

@@ -15,6 +15,10 @@ import { ExecService } from './services/exec-service.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
+import { SecretService } from './services/secret-service.js';
+import { UserService } from './services/user-service.js';
+import { Sealer } from './security/master-key.js';
+import { BothubError, SYSTEM } from '../core/index.js';
 
 export interface RunningDaemon {
   url: string;
@@ -30,19 +34,29 @@ export async function packageVersion(): Promise<string> {
   return pkg.version;
 }
 
-export async function startDaemon(config: DaemonConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningDaemon> {
+/** Structured logs; credentials and secret values are never written out. */
+export const daemonLogger = (level: string, file?: string): Logger =>
+  pino(
+    { level, redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.value', '*.key', '*.env', 'body.value'], censor: '[redacted]' } },
+    file ? pino.destination({ dest: file, sync: true }) : undefined,
+  );
+
+export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogger(config.logLevel)): Promise<RunningDaemon> {
   const host = new LocalHost();
   const layout = new DataLayout(config.dataDir, config.imagesDir);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await Promise.all([layout.sandboxesDir, layout.runcRoot].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
   const subnet = parseSubnet(config.subnet);
-  await ensureBridge(host, { name: config.bridge, subnet });
+  await ensureBridge(host, { name: config.bridge, subnet, allowedHostPorts: config.allowedHostPorts });
 
   const db = await openDatabase(layout.db);
   const runtime = new SandboxRuntime(host, { layout, initBinary: config.initBinary, bridgeName: config.bridge, subnet }, log);
   const images = new ImageStore(host, layout.imagesDir, config.debianMirror);
   await images.init();
-  const sandboxes = new SandboxService({ db, runtime, images, subnet, capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) }, log });
+  const users = new UserService(db, log);
+  await users.ensureAdmin(join(config.dataDir, 'admin.key'));
+  const secrets = new SecretService(db, await Sealer.load(join(config.dataDir, 'master.key')));
+  const sandboxes = new SandboxService({ db, runtime, images, secrets, subnet, capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) }, log });
   const criu = criuBinary(config.criu);
   let fingerprint: Promise<HostFingerprint> | undefined;
   const snapshots = new SnapshotService({
@@ -58,6 +72,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = pino({ lev
   await snapshots.init();
   const ctx: DaemonContext = {
     version: await packageVersion(),
+    authMaxFailures: config.authMaxFailures,
     log,
     db,
     runtime,
@@ -67,6 +82,21 @@ export async function startDaemon(config: DaemonConfig, log: Logger = pino({ lev
     logs: new ConsoleLogs(host, config.consoleCapBytes),
     snapshots,
     doctor: () => doctor(host, runtime.runc, criu),
+    users,
+    secrets,
+    removeUser: async (name, force) => {
+      const user = await users.row(name);
+      const owned = (await sandboxes.list(SYSTEM)).filter((s) => s.owner === user.name);
+      if (owned.length && !force) {
+        throw new BothubError(
+          'IN_USE',
+          `user "${name}" owns ${owned.length} sandbox(es) (${owned.map((s) => s.name).join(', ')}); destroy them first or pass --force to destroy them`,
+        );
+      }
+      for (const s of owned) await sandboxes.destroy(s.name, SYSTEM);
+      await snapshots.removeAllOf(user.id);
+      await users.remove(name);
+    },
   };
   await sandboxes.reconcile(true);
   const timer = setInterval(() => {

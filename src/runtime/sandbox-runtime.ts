@@ -182,11 +182,7 @@ export class SandboxRuntime {
     const id = containerId(def.id);
     await this.runc.killNow(id);
     // With init dead nothing holds the mount or the namespace: all three at once.
-    await Promise.all([
-      this.runc.delete(id),
-      unmount(this.host, this.paths(def.id).rootfs),
-      def.address ? removeSandboxNetwork(this.host, def.id) : undefined,
-    ]);
+    await Promise.all([this.runc.delete(id), unmount(this.host, this.paths(def.id).rootfs), def.address ? removeSandboxNetwork(this.host, def.id) : undefined]);
   }
 
   /** Removes everything; the directory is renamed away at once and deleted after. */

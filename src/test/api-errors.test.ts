@@ -14,7 +14,8 @@ describe('bad input over HTTP and CLI', () => {
     await t.cleanup();
   });
 
-  const post = (path: string, body: string) => fetch(`${t.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const post = (path: string, body: string) =>
+    fetch(`${t.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` }, body });
 
   it('answers 4xx with one error shape and a message that says what to do', async () => {
     const cases: [string, string, number, RegExp][] = [
@@ -39,7 +40,7 @@ describe('bad input over HTTP and CLI', () => {
       assert.match(reply.message, message);
       assert.ok(!reply.message.includes('\n'), 'one line');
     }
-    const unknown = await fetch(`${t.url}/api/v1/nothing-here`);
+    const unknown = await fetch(`${t.url}/api/v1/nothing-here`, { headers: { authorization: `Bearer ${t.adminKey}` } });
     assert.equal(unknown.status, 404);
     assert.equal(((await unknown.json()) as { code: string }).code, 'NOT_FOUND');
   });
@@ -50,7 +51,10 @@ describe('bad input over HTTP and CLI', () => {
     assert.equal(dup.status, 409);
     assert.match(((await dup.json()) as { message: string }).message, /already exists/);
     const sandboxes = await t.api.call('listSandboxes');
-    assert.deepEqual(sandboxes.map((s) => s.name), ['taken']);
+    assert.deepEqual(
+      sandboxes.map((s) => s.name),
+      ['taken'],
+    );
     assert.equal(readdirSync(`${t.config.dataDir}/sandboxes`).length, 1, 'only one sandbox directory');
     await t.api.call('destroySandbox', { params: { name: 'taken' } });
   });

@@ -21,12 +21,15 @@ describe('core: names', () => {
   it('accepts DNS labels and refuses the rest with the rule in words', () => {
     for (const ok of ['a', 'web-1', 'pr-247', 'x'.repeat(48)]) assert.equal(validateName('sandbox', ok), ok);
     for (const bad of ['', 'A', '-a', 'a-', 'a_b', 'a.b', 'x'.repeat(49), 'é']) {
-      assert.throws(() => validateName('sandbox', bad), (e: BothubError) => e.code === 'INVALID_INPUT' && /lowercase letters/.test(e.message));
+      assert.throws(
+        () => validateName('sandbox', bad),
+        (e: BothubError) => e.code === 'INVALID_INPUT' && /lowercase letters/.test(e.message),
+      );
     }
   });
   it('generates valid names', () => {
     let seed = 0.1;
-    const rnd = () => (seed = (seed * 9301 + 49297) % 233280 / 233280);
+    const rnd = () => (seed = ((seed * 9301 + 49297) % 233280) / 233280);
     for (let i = 0; i < 50; i++) validateName('sandbox', generateName(rnd));
   });
 });
@@ -63,7 +66,10 @@ describe('core: addresses', () => {
   it('says so when the subnet is full', () => {
     const s = parseSubnet('10.0.0.0/29');
     const used = new Set(['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6']);
-    assert.throws(() => allocateAddress(s, used), (e: BothubError) => e.code === 'LIMIT_EXCEEDED');
+    assert.throws(
+      () => allocateAddress(s, used),
+      (e: BothubError) => e.code === 'LIMIT_EXCEEDED',
+    );
     assert.throws(() => parseSubnet('10.0.0.0/33'), /CIDR/);
   });
 });

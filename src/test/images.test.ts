@@ -66,7 +66,10 @@ describe('images', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { source: string }).source, 'docker-archive');
     await t.api.call('createSandbox', { body: { name: 'on-docker', image: `docker-${suffix}` } });
-    const check = await t.api.call('exec', { params: { name: 'on-docker' }, body: { command: ['sh', '-c', 'cat /etc/added; test -e /etc/doomed && echo still-there || echo whiteout-applied'] } });
+    const check = await t.api.call('exec', {
+      params: { name: 'on-docker' },
+      body: { command: ['sh', '-c', 'cat /etc/added; test -e /etc/doomed && echo still-there || echo whiteout-applied'] },
+    });
     assert.equal(check.stdout, 'layer two\nwhiteout-applied\n');
     await t.api.call('destroySandbox', { params: { name: 'on-docker' } });
   });

@@ -15,7 +15,10 @@ describe('isolation and limits', () => {
   it('sees only its own processes and its own hostname', async () => {
     await t.api.call('createSandbox', { body: { name: 'iso' } });
     const ps = await run('iso', 'ps -eo pid,comm --no-headers');
-    const procs = ps.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    const procs = ps.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
     assert.deepEqual(procs[0], ['1', 'init'], 'our init is PID 1');
     assert.ok(procs.length <= 4, `only the sandbox's processes: ${ps.stdout}`);
     assert.equal((await run('iso', 'hostname')).stdout, 'iso\n');
@@ -26,7 +29,7 @@ describe('isolation and limits', () => {
 
   it('a process allocating past --memory is killed and that is reported', async () => {
     await t.api.call('createSandbox', { body: { name: 'mem', memoryMb: 64 } });
-    const r = await run('mem', "python3 -c \"b = bytearray(256 * 1024 * 1024); print('allocated')\"");
+    const r = await run('mem', 'python3 -c "b = bytearray(256 * 1024 * 1024); print(\'allocated\')"');
     assert.equal(r.oomKilled, true, JSON.stringify(r));
     assert.equal(r.exitCode, 137);
     assert.equal((await run('mem', 'echo alive')).stdout, 'alive\n', 'the sandbox itself lives on');

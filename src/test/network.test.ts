@@ -9,12 +9,13 @@ describe('networking', () => {
   let t: TestDaemon;
   let server: Server;
   let gateway: string;
+  const hostPort = 18000 + (process.pid % 1000);
   before(async () => {
-    t = await startTestDaemon();
+    // A server on the host side, on this daemon's own bridge address, on a port opened to sandboxes.
+    t = await startTestDaemon({ allowedHostPorts: [hostPort] });
     gateway = gatewayOf(parseSubnet(t.config.subnet));
-    // A server on the host side, on this daemon's own bridge address.
     server = createServer((_req, res) => res.end('hello from the host\n'));
-    await new Promise<void>((r) => server.listen(0, gateway, r));
+    await new Promise<void>((r) => server.listen(hostPort, gateway, r));
   });
   after(async () => {
     server.close();
@@ -24,7 +25,10 @@ describe('networking', () => {
   it('reaches a server on the host side', async () => {
     await t.api.call('createSandbox', { body: { name: 'net' } });
     const port = (server.address() as { port: number }).port;
-    const r = await t.api.call('exec', { params: { name: 'net' }, body: { command: ['python3', '-c', `import urllib.request; print(urllib.request.urlopen("http://${gateway}:${port}/", timeout=5).read().decode(), end="")`] } });
+    const r = await t.api.call('exec', {
+      params: { name: 'net' },
+      body: { command: ['python3', '-c', `import urllib.request; print(urllib.request.urlopen("http://${gateway}:${port}/", timeout=5).read().decode(), end="")`] },
+    });
     assert.equal(r.stdout, 'hello from the host\n', r.stderr);
     const dns = await t.api.call('exec', { params: { name: 'net' }, body: { command: ['cat', '/etc/resolv.conf'] } });
     assert.match(dns.stdout, /^nameserver /m);
@@ -32,10 +36,15 @@ describe('networking', () => {
 
   it('a port inside is reachable from the host at the sandbox address', async () => {
     const sb = await t.api.call('getSandbox', { params: { name: 'net' } });
-    await t.api.call('exec', { params: { name: 'net' }, body: { command: ['sh', '-c', 'mkdir -p /srv && echo served > /srv/index.html && cd /srv && nohup python3 -m http.server 8000 >/dev/null 2>&1 &'] } });
+    await t.api.call('exec', {
+      params: { name: 'net' },
+      body: { command: ['sh', '-c', 'mkdir -p /srv && echo served > /srv/index.html && cd /srv && nohup python3 -m http.server 8000 >/dev/null 2>&1 &'] },
+    });
     let body = '';
     for (let i = 0; i < 100 && !body; i++) {
-      body = await fetch(`http://${sb.address}:8000/index.html`).then((r) => r.text()).catch(() => '');
+      body = await fetch(`http://${sb.address}:8000/index.html`)
+        .then((r) => r.text())
+        .catch(() => '');
       if (!body) await sleep(50);
     }
     assert.equal(body, 'served\n');

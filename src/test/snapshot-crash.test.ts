@@ -41,12 +41,18 @@ describe('the daemon killed with SIGKILL in the middle of a snapshot', () => {
       env: { ...process.env, BOTHUB_IMAGES_DIR: c.imagesDir, BOTHUB_BRIDGE: c.bridge, BOTHUB_SUBNET: c.subnet, BOTHUB_LOG_LEVEL: 'silent' },
       stdio: 'ignore',
     });
-    const api = new ApiClient(t.url);
+    const api = new ApiClient(t.url, { token: t.adminKey });
     await until('the daemon process', () => api.call('health'));
     await api.call('createSandbox', { body: { name: 'crashy', memoryMb: 1024 } });
     const held = await api.call('exec', {
       params: { name: 'crashy' },
-      body: { command: ['sh', '-c', "nohup python3 -c \"import os, time; d = os.urandom(400 * 1024 * 1024); open('/tmp/ready','w').close(); time.sleep(10**6)\" >/dev/null 2>&1 & while ! test -e /tmp/ready; do sleep 0.1; done"] },
+      body: {
+        command: [
+          'sh',
+          '-c',
+          "nohup python3 -c \"import os, time; d = os.urandom(400 * 1024 * 1024); open('/tmp/ready','w').close(); time.sleep(10**6)\" >/dev/null 2>&1 & while ! test -e /tmp/ready; do sleep 0.1; done",
+        ],
+      },
     });
     assert.equal(held.exitCode, 0);
     const pending = api.progress('createSnapshot', { params: { name: 'crashy' }, body: { name: 'half' } }, () => undefined).catch((e: Error) => e);

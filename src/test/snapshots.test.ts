@@ -9,7 +9,12 @@ import { ourDescendants } from './helpers/processes.js';
 import { put, restore, sh, snapshot, until } from './helpers/sandbox.js';
 
 const COUNTER = ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'];
-const count = async (t: TestDaemon, name: string) => Number(await sh(t, name, 'cat /tmp/count'));
+/** The counter's value; `echo > file` truncates first, so an empty read is retried. */
+const count = (t: TestDaemon, name: string) =>
+  until(`the count in ${name}`, async () => {
+    const text = (await sh(t, name, 'cat /tmp/count')).trim();
+    return text ? Number(text) : undefined;
+  });
 
 const HOLD_200MB = `
 import hashlib, os, signal, time
@@ -78,7 +83,10 @@ describe('snapshots with CRIU', () => {
     const snap = await snapshot(t, 'counter', 'count-1');
     assert.equal((await t.api.call('getSandbox', { params: { name: 'counter' } })).status, 'snapshotted');
     const listed = await t.api.call('listSnapshots', { query: { sandbox: 'counter' } });
-    assert.deepEqual(listed.map((s) => s.name), ['count-1']);
+    assert.deepEqual(
+      listed.map((s) => s.name),
+      ['count-1'],
+    );
     assert.ok(snap.sizeBytes > 0);
 
     await restore(t, 'count-1');
@@ -155,7 +163,7 @@ describe('snapshots with CRIU', () => {
     assert.equal(await ask(other, 'four'), 'four');
     other.destroy();
     // The branch's copy of the host's connection was restored closed, not left half-open.
-    const established = await sh(t, 'echo-branch', "awk 'NR>1 && $4==\"01\"' /proc/net/tcp | wc -l");
+    const established = await sh(t, 'echo-branch', 'awk \'NR>1 && $4=="01"\' /proc/net/tcp | wc -l');
     assert.equal(established.trim(), '0');
     await t.api.call('destroySandbox', { params: { name: 'echo-branch' } });
     await t.api.call('destroySandbox', { params: { name: 'echo' } });
@@ -223,7 +231,10 @@ describe('snapshots with CRIU', () => {
     assert.equal((await t.api.call('getSandbox', { params: { name: 'victim' } })).status, 'running');
     assert.equal(await sh(t, 'victim', 'echo alive'), 'alive\n');
     assert.ok(!(await t.api.call('listSnapshots', { query: {} })).some((s) => s.name === 'never'));
-    assert.deepEqual(readdirSync(t.daemon.ctx.snapshots.dirOf('')).filter((e) => e.startsWith('.partial')), []);
+    assert.deepEqual(
+      readdirSync(t.daemon.ctx.snapshots.dirOf('')).filter((e) => e.startsWith('.partial')),
+      [],
+    );
     await t.api.call('destroySandbox', { params: { name: 'victim' } });
   });
 });

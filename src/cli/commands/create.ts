@@ -13,6 +13,7 @@ interface CreateOptions {
   memory?: string;
   env: string[];
   network: string;
+  secret: string[];
 }
 
 function number(flag: string, text: string | undefined): number | undefined {
@@ -33,6 +34,7 @@ export function register(program: Command): void {
     .option('--memory <mb>', 'memory limit in MB')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('--network <mode>', 'default (own address, outbound NAT) or none (loopback only)', 'default')
+    .option('--secret <NAME>', 'expose your secret NAME as an environment variable (repeatable)', collect, [])
     .action(
       action(async (ctx: CliContext, command: string[], opts: CreateOptions) => {
         if (opts.network !== 'default' && opts.network !== 'none') throw new BothubError('INVALID_INPUT', `invalid --network "${opts.network}": use default or none`);
@@ -46,6 +48,7 @@ export function register(program: Command): void {
             env: parseEnvPairs(opts.env),
             network: opts.network,
             command: command.length ? command : undefined,
+            secrets: opts.secret.length ? opts.secret : undefined,
           },
         });
         if (ctx.json) printJson(sandbox);

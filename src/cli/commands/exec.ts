@@ -41,9 +41,15 @@ async function execStream(ctx: CliContext, name: string, command: string[], opts
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => void errorFrom(new Response(Buffer.concat(chunks), { status: res.statusCode })).then((e) => finish(() => reject(e))));
     });
-    ws.on('error', (e) => finish(() => reject(new BothubError('UNAVAILABLE', `cannot reach the bothub daemon at ${ctx.url} (${(e as NodeJS.ErrnoException).code ?? e.message}); start it with \`bothub serve\``))));
+    ws.on('error', (e) =>
+      finish(() =>
+        reject(new BothubError('UNAVAILABLE', `cannot reach the bothub daemon at ${ctx.url} (${(e as NodeJS.ErrnoException).code ?? e.message}); start it with \`bothub serve\``)),
+      ),
+    );
     ws.on('open', () => {
-      ws.send(JSON.stringify({ command, workdir: opts.workdir, env: parseEnvPairs(opts.env), ...(tty ? { tty: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}) }));
+      ws.send(
+        JSON.stringify({ command, workdir: opts.workdir, env: parseEnvPairs(opts.env), ...(tty ? { tty: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}) }),
+      );
       if (tty) {
         process.stdin.setRawMode(true);
         process.stdout.on('resize', () => ws.send(JSON.stringify({ type: 'resize', rows: process.stdout.rows, cols: process.stdout.columns })));

@@ -43,4 +43,35 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('sandboxes').addColumn('snapshot_id', 'text').execute();
     },
   },
+  '0003_users_and_secrets': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('admin', 'integer', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull().unique())
+        .addColumn('key_hash', 'text', (c) => c.notNull())
+        .addColumn('max_sandboxes', 'integer')
+        .addColumn('max_memory_mb', 'integer')
+        .addColumn('max_snapshot_bytes', 'integer')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable('sandboxes').addColumn('owner_id', 'text').execute();
+      await db.schema
+        .alterTable('sandboxes')
+        .addColumn('secrets_json', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema.alterTable('snapshots').addColumn('owner_id', 'text').execute();
+      await db.schema
+        .createTable('secrets')
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('ciphertext', 'blob', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('secrets_pk', ['owner_id', 'name'])
+        .execute();
+    },
+  },
 };

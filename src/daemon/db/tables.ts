@@ -15,6 +15,30 @@ export interface SandboxRow {
   started_at: string | null;
   updated_at: string;
   snapshot_id: string | null;
+  owner_id: string | null;
+  /** Names of the owner's secrets exposed as environment variables; values are never stored here. */
+  secrets_json: string;
+}
+
+export interface UserRow {
+  id: string;
+  name: string;
+  admin: number;
+  key_id: string;
+  key_hash: string;
+  max_sandboxes: number | null;
+  max_memory_mb: number | null;
+  max_snapshot_bytes: number | null;
+  created_at: string;
+}
+
+export interface SecretRow {
+  owner_id: string;
+  name: string;
+  /** iv (12) | tag (16) | AES-256-GCM ciphertext */
+  ciphertext: Buffer;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface SnapshotRow {
@@ -25,9 +49,12 @@ export interface SnapshotRow {
   size_bytes: number;
   leave_running: number;
   created_at: string;
+  owner_id: string | null;
 }
 
 export interface Tables {
   sandboxes: SandboxRow;
   snapshots: SnapshotRow;
+  users: UserRow;
+  secrets: SecretRow;
 }

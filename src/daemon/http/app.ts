@@ -8,6 +8,8 @@ import { imageHandlers } from './handlers/image-handlers.js';
 import { logHandlers } from './handlers/log-handlers.js';
 import { sandboxHandlers } from './handlers/sandbox-handlers.js';
 import { snapshotHandlers } from './handlers/snapshot-handlers.js';
+import { userHandlers } from './handlers/user-handlers.js';
+import { installAuth } from './auth.js';
 import { registerRoutes } from './register-routes.js';
 
 /** The HTTP API: the route table, its handlers, the OpenAPI document. */
@@ -34,6 +36,7 @@ export async function buildApp(ctx: DaemonContext): Promise<FastifyInstance> {
   });
   await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
 
+  installAuth(app, ctx.users, ctx.authMaxFailures);
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
   });
@@ -45,7 +48,8 @@ export async function buildApp(ctx: DaemonContext): Promise<FastifyInstance> {
     ...logHandlers(ctx),
     ...imageHandlers(ctx),
     ...snapshotHandlers(ctx),
+    ...userHandlers(ctx),
   });
-  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => app.swagger());
   return app;
 }

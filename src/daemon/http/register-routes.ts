@@ -1,9 +1,23 @@
 import '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { ErrorReply, routes, type BodyOf, type JsonRouteName, type ParamsOf, type QueryOf, type ReplyOf, type RouteDef, type Routes, type StreamRouteName } from '../../api/index.js';
+import { ANONYMOUS, type Actor } from '../../core/index.js';
+import {
+  ErrorReply,
+  routes,
+  type BodyOf,
+  type JsonRouteName,
+  type ParamsOf,
+  type QueryOf,
+  type ReplyOf,
+  type RouteDef,
+  type Routes,
+  type StreamRouteName,
+} from '../../api/index.js';
 
 export interface JsonRequest<K extends JsonRouteName> {
+  /** Who asks; the daemon itself for public routes. */
+  actor: Actor;
   params: ParamsOf<K>;
   query: QueryOf<K>;
   body: BodyOf<K>;
@@ -12,7 +26,11 @@ export interface JsonRequest<K extends JsonRouteName> {
 
 type JsonHandler<K extends JsonRouteName> = (req: JsonRequest<K>) => Promise<ReplyOf<K>>;
 export type StreamHandler = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
-export type SocketHandler = (socket: WebSocket, req: FastifyRequest) => void;
+/** A WebSocket route: `precheck` runs before the upgrade, so a missing sandbox is a plain 404. */
+export interface SocketHandler {
+  precheck: (req: FastifyRequest) => Promise<void>;
+  handle: (socket: WebSocket, req: FastifyRequest) => void;
+}
 
 /** One handler per route of the table, typed by its schemas: a route cannot lack one. */
 export type Handlers = { [K in JsonRouteName]: JsonHandler<K> } & {
@@ -25,6 +43,7 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
       summary: route.summary,
       operationId: key,
       tags: [route.url.split('/')[3] ?? 'system'],
+      ...(route.auth === 'none' ? {} : { security: [{ bearer: [] }] }),
       ...(route.params ? { params: route.params } : {}),
       ...(route.query ? { querystring: route.query } : {}),
       ...(route.body ? { body: route.body } : {}),
@@ -35,24 +54,30 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
       },
     };
     const handler = handlers[key] as unknown;
+    const config = { auth: route.auth ?? 'user' };
     if (route.stream === 'websocket') {
+      const socket = handler as SocketHandler;
       app.route({
         method: 'GET',
         url: route.url,
         schema,
-        handler: async (_req, reply) => reply.code(426).send({ statusCode: 426, code: 'INVALID_INPUT', error: 'Upgrade Required', message: 'this route is a WebSocket; connect with a WebSocket client' }),
-        wsHandler: handler as SocketHandler,
+        config,
+        preHandler: async (req) => socket.precheck(req),
+        handler: async (_req, reply) =>
+          reply.code(426).send({ statusCode: 426, code: 'INVALID_INPUT', error: 'Upgrade Required', message: 'this route is a WebSocket; connect with a WebSocket client' }),
+        wsHandler: socket.handle,
       });
     } else if (route.stream) {
-      app.route({ method: route.method, url: route.url, schema, handler: handler as StreamHandler });
+      app.route({ method: route.method, url: route.url, schema, config, handler: handler as StreamHandler });
     } else {
       const json = handler as (req: JsonRequest<JsonRouteName>) => Promise<unknown>;
       app.route({
         method: route.method,
         url: route.url,
         schema,
+        config,
         handler: async (req, reply) => {
-          const result = await json({ params: req.params, query: req.query, body: req.body, raw: req } as JsonRequest<JsonRouteName>);
+          const result = await json({ actor: req.actor ?? ANONYMOUS, params: req.params, query: req.query, body: req.body, raw: req } as JsonRequest<JsonRouteName>);
           reply.code(route.status ?? 200);
           return route.status === 204 ? reply.send() : result;
         },

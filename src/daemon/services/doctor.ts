@@ -5,7 +5,49 @@ import type { DoctorT } from '../../api/index.js';
 import type { Host } from '../../hostexec/index.js';
 import { criuCheck, criuVersion, type Runc } from '../../runtime/index.js';
 
-const CAP_NAMES = ['chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap', 'linux_immutable', 'net_bind_service', 'net_broadcast', 'net_admin', 'net_raw', 'ipc_lock', 'ipc_owner', 'sys_module', 'sys_rawio', 'sys_chroot', 'sys_ptrace', 'sys_pacct', 'sys_admin', 'sys_boot', 'sys_nice', 'sys_resource', 'sys_time', 'sys_tty_config', 'mknod', 'lease', 'audit_write', 'audit_control', 'setfcap', 'mac_override', 'mac_admin', 'syslog', 'wake_alarm', 'block_suspend', 'audit_read', 'perfmon', 'bpf', 'checkpoint_restore'];
+const CAP_NAMES = [
+  'chown',
+  'dac_override',
+  'dac_read_search',
+  'fowner',
+  'fsetid',
+  'kill',
+  'setgid',
+  'setuid',
+  'setpcap',
+  'linux_immutable',
+  'net_bind_service',
+  'net_broadcast',
+  'net_admin',
+  'net_raw',
+  'ipc_lock',
+  'ipc_owner',
+  'sys_module',
+  'sys_rawio',
+  'sys_chroot',
+  'sys_ptrace',
+  'sys_pacct',
+  'sys_admin',
+  'sys_boot',
+  'sys_nice',
+  'sys_resource',
+  'sys_time',
+  'sys_tty_config',
+  'mknod',
+  'lease',
+  'audit_write',
+  'audit_control',
+  'setfcap',
+  'mac_override',
+  'mac_admin',
+  'syslog',
+  'wake_alarm',
+  'block_suspend',
+  'audit_read',
+  'perfmon',
+  'bpf',
+  'checkpoint_restore',
+];
 
 /** What CRIU needs from us; CAP_SYS_RESOURCE is optional (CRIU only logs that it cannot raise rlimits). */
 const NEEDED = ['sys_admin', 'sys_ptrace', 'net_admin', 'sys_chroot', 'setpcap', 'dac_override'];
@@ -23,7 +65,10 @@ export async function doctor(host: Host, runc: Runc, criu: string): Promise<Doct
     criuCheck(host, criu),
     effectiveCapabilities(),
     runc.version().catch(() => 'missing'),
-    host.run(criu, ['check', '--feature', 'mem_dirty_track'], { allowFailure: true }).then((r) => r.code === 0, () => false),
+    host.run(criu, ['check', '--feature', 'mem_dirty_track'], { allowFailure: true }).then(
+      (r) => r.code === 0,
+      () => false,
+    ),
   ]);
   const missing = NEEDED.filter((c) => !caps.includes(c));
   const major = Number(/^(\d+)/.exec(version)?.[1] ?? 0);
@@ -34,7 +79,9 @@ export async function doctor(host: Host, runc: Runc, criu: string): Promise<Doct
   ];
   const extra = [
     caps.includes('sys_resource') ? '' : ' CAP_SYS_RESOURCE is absent: CRIU cannot raise RLIMIT_NOFILE and carries on.',
-    tracking ? '' : ' No memory dirty-tracking in this kernel (CONFIG_MEM_SOFT_DIRTY): every snapshot dumps all memory, so the frozen window grows with the memory held, not the memory changed.',
+    tracking
+      ? ''
+      : ' No memory dirty-tracking in this kernel (CONFIG_MEM_SOFT_DIRTY): every snapshot dumps all memory, so the frozen window grows with the memory held, not the memory changed.',
   ].join('');
   return {
     kernel: release(),

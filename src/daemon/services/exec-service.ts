@@ -1,5 +1,5 @@
 import type { ExecRequestT, ExecResultT, ExecStartT } from '../../api/index.js';
-import { BothubError } from '../../core/index.js';
+import { BothubError, type Actor } from '../../core/index.js';
 import type { ExecSession, SandboxRuntime } from '../../runtime/index.js';
 import type { SandboxService } from './sandbox-service.js';
 
@@ -37,31 +37,34 @@ export class ExecService {
   ) {}
 
   /** Starts a command; the caller owns the session. */
-  async start(name: string, req: ExecStartT): Promise<{ session: ExecSession; oomBefore: number; sandboxId: string }> {
-    const { def } = await this.sandboxes.require(name, 'exec');
-    const oomBefore = await this.runtime.cgroup(def.id).oomKills();
+  async start(name: string, req: ExecStartT, actor: Actor): Promise<{ session: ExecSession; oomBefore: number; sandboxId: string }> {
+    const { row, def } = await this.sandboxes.require(name, 'exec', actor);
+    const oomBefore = this.runtime.cgroup(def.id).oomKills();
+    // Secrets reach the command in its environment only, opened for this one exec.
+    const env = row.secrets_json === '[]' ? req.env : { ...(await this.sandboxes.secretEnv(row)), ...req.env };
     try {
-      const session = await this.runtime.exec(def, { argv: req.command, cwd: req.workdir ?? '/', env: req.env, tty: req.tty });
+      const session = await this.runtime.exec(def, { argv: req.command, cwd: req.workdir ?? '/', env, tty: req.tty });
       this.sandboxes.execAttached(def.id, 1);
       session.done.finally(() => this.sandboxes.execAttached(def.id, -1)).catch(() => undefined);
       return { session, oomBefore, sandboxId: def.id };
     } catch (e) {
       // init not answering usually means the sandbox died under us: let reconcile say so.
       await this.sandboxes.reconcile(false);
-      const now = await this.sandboxes.get(name);
-      if (now.status !== 'running') throw new BothubError('INVALID_STATE', `sandbox "${name}" stopped unexpectedly (${now.statusReason ?? now.status}); start it with \`bothub start ${name}\``);
+      const now = await this.sandboxes.get(name, actor);
+      if (now.status !== 'running')
+        throw new BothubError('INVALID_STATE', `sandbox "${name}" stopped unexpectedly (${now.statusReason ?? now.status}); start it with \`bothub start ${name}\``);
       throw e;
     }
   }
 
   /** Any OOM kill in the sandbox while the command ran (a shell may have wrapped the victim). */
   async oomKilledSince(sandboxId: string, before: number): Promise<boolean> {
-    return (await this.runtime.cgroup(sandboxId).oomKills()) > before;
+    return this.runtime.cgroup(sandboxId).oomKills() > before;
   }
 
-  async run(name: string, req: ExecRequestT): Promise<ExecResultT> {
+  async run(name: string, req: ExecRequestT, actor: Actor): Promise<ExecResultT> {
     const started = performance.now();
-    const { session, oomBefore, sandboxId } = await this.start(name, req);
+    const { session, oomBefore, sandboxId } = await this.start(name, req, actor);
     const stdout = new Capped();
     const stderr = new Capped();
     session.on('stdout', (b) => stdout.add(b));

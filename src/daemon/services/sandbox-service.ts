@@ -4,35 +4,42 @@ import {
   allocateAddress,
   assertAllowed,
   BothubError,
+  canSee,
   DEFAULT_PIDS_LIMIT,
   generateName,
   notFound,
+  SYSTEM,
   validateCpus,
   validateMemoryMb,
   validateName,
+  type Actor,
   type HostCapacity,
   type SandboxAction,
   type SandboxStatus,
   type Subnet,
 } from '../../core/index.js';
 import type { CreateSandboxT, SandboxT } from '../../api/index.js';
-import { containerId, DEBIAN_IMAGE, type ImageStore, type LongOperation, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
+import { containerId, DEBIAN_IMAGE, GUEST, type ImageStore, type LongOperation, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import type { SecretService } from './secret-service.js';
 
 export interface SandboxServiceDeps {
   db: Db;
   runtime: SandboxRuntime;
   images: ImageStore;
+  secrets: SecretService;
   subnet: Subnet;
   capacity: HostCapacity;
   log: Logger;
 }
 
 const NOT_FOUND_HINT = 'see `bothub list`';
+/** What a sandbox without --memory counts for against a user's memory quota. */
+const QUOTA_DEFAULT_MEMORY_MB = 512;
 
-export function toApi(row: SandboxRow): SandboxT {
+export function toApi(row: SandboxRow, ownerName: string | null = null): SandboxT {
   return {
     id: row.id,
     name: row.name,
@@ -46,6 +53,8 @@ export function toApi(row: SandboxRow): SandboxT {
     address: row.address,
     command: JSON.parse(row.command_json) as string[],
     env: JSON.parse(row.env_json) as Record<string, string>,
+    secrets: JSON.parse(row.secrets_json) as string[],
+    owner: ownerName,
     createdAt: row.created_at,
     startedAt: row.started_at,
   };
@@ -53,12 +62,15 @@ export function toApi(row: SandboxRow): SandboxT {
 
 /**
  * The sandbox lifecycle as users see it: records in SQLite kept in step with
- * what runc runs. Operations on one sandbox are serialized.
+ * what runc runs. Operations on one sandbox are serialized. A sandbox another
+ * user owns answers exactly as a missing one does.
  */
 export class SandboxService {
   readonly lock = new KeyedMutex();
   /** Commands with a live connection to init, per sandbox id: CRIU cannot checkpoint those connections. */
   private readonly attached = new Map<string, number>();
+
+  constructor(private readonly deps: SandboxServiceDeps) {}
 
   execAttached(id: string, delta: 1 | -1): void {
     const n = (this.attached.get(id) ?? 0) + delta;
@@ -70,21 +82,30 @@ export class SandboxService {
     return this.attached.get(id) ?? 0;
   }
 
-  constructor(private readonly deps: SandboxServiceDeps) {}
-
-  async list(): Promise<SandboxT[]> {
-    const rows = await this.deps.db.selectFrom('sandboxes').selectAll().orderBy('created_at').execute();
-    return rows.map(toApi);
+  private async ownerNames(): Promise<Map<string, string>> {
+    const users = await this.deps.db.selectFrom('users').select(['id', 'name']).execute();
+    return new Map(users.map((u) => [u.id, u.name]));
   }
 
-  async row(name: string): Promise<SandboxRow> {
+  async present(row: SandboxRow): Promise<SandboxT> {
+    return toApi(row, row.owner_id ? ((await this.ownerNames()).get(row.owner_id) ?? null) : null);
+  }
+
+  async list(actor: Actor): Promise<SandboxT[]> {
+    let q = this.deps.db.selectFrom('sandboxes').selectAll().orderBy('created_at');
+    if (!actor.admin) q = q.where('owner_id', '=', actor.id);
+    const owners = await this.ownerNames();
+    return (await q.execute()).map((r) => toApi(r, r.owner_id ? (owners.get(r.owner_id) ?? null) : null));
+  }
+
+  async row(name: string, actor: Actor = SYSTEM): Promise<SandboxRow> {
     const row = await this.deps.db.selectFrom('sandboxes').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!row) throw notFound('sandbox', name, NOT_FOUND_HINT);
+    if (!row || !canSee(actor, row.owner_id)) throw notFound('sandbox', name, NOT_FOUND_HINT);
     return row;
   }
 
-  async get(name: string): Promise<SandboxT> {
-    return toApi(await this.row(name));
+  async get(name: string, actor: Actor): Promise<SandboxT> {
+    return this.present(await this.row(name, actor));
   }
 
   definition(row: SandboxRow): SandboxDefinition {
@@ -101,22 +122,30 @@ export class SandboxService {
     };
   }
 
+  /** The secret values a sandbox's processes get, opened for this one use. */
+  async secretEnv(row: SandboxRow): Promise<Record<string, string>> {
+    return this.deps.secrets.env(row.owner_id, JSON.parse(row.secrets_json) as string[]);
+  }
+
   /** The sandbox, checked to allow `action` in its current status. */
-  async require(name: string, action: SandboxAction): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
-    const row = await this.row(name);
+  async require(name: string, action: SandboxAction, actor: Actor = SYSTEM): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
+    const row = await this.row(name, actor);
     assertAllowed(name, row.status as SandboxStatus, action);
     return { row, def: this.definition(row) };
   }
 
-  async create(req: CreateSandboxT, op: LongOperation = {}): Promise<SandboxT> {
-    const { capacity, db, images, runtime } = this.deps;
+  async create(req: CreateSandboxT, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
+    const { capacity, db, images, runtime, secrets } = this.deps;
     const name = req.name ? validateName('sandbox', req.name) : await this.freshName();
     const image = req.image ?? DEBIAN_IMAGE;
     const cpus = req.cpus === undefined ? null : validateCpus(req.cpus, capacity);
-    const memoryMb = req.memoryMb === undefined ? null : validateMemoryMb(req.memoryMb, capacity);
+    let memoryMb = req.memoryMb === undefined ? null : validateMemoryMb(req.memoryMb, capacity);
+    memoryMb = await this.checkQuota(actor, memoryMb);
+    await secrets.requireAll(actor.id, req.secrets ?? []);
     if (image === DEBIAN_IMAGE) await images.ensureDebian(op);
-    else await images.require(image);
+    else await images.requireFor(image, actor);
 
+    const now = new Date().toISOString();
     const row = await this.insert({
       id: randomBytes(6).toString('hex'),
       name,
@@ -130,23 +159,67 @@ export class SandboxService {
       address: null,
       command_json: JSON.stringify(req.command ?? []),
       env_json: JSON.stringify(req.env ?? {}),
-      created_at: new Date().toISOString(),
+      created_at: now,
       started_at: null,
-      updated_at: new Date().toISOString(),
+      updated_at: now,
       snapshot_id: null,
+      owner_id: actor.id,
+      secrets_json: JSON.stringify(req.secrets ?? []),
     });
     return this.lock.run(row.id, async () => {
       try {
-        await runtime.create(this.definition(row), op);
+        await this.boot(row, op, (def, o) => runtime.create(def, o));
       } catch (e) {
         // The runtime undid its own steps; the record goes too, so the name is free again.
+        await runtime.destroy(this.definition(row)).catch(() => undefined);
         await db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
         throw e;
       }
-      return toApi(await this.setStatus(row.id, 'running', null, { started_at: new Date().toISOString() }));
+      return this.present(await this.setStatus(row.id, 'running', null, { started_at: new Date().toISOString() }));
     });
   }
 
+  /**
+   * Boots the sandbox. A main command of a sandbox with secrets is not given
+   * to init (whose config sits on disk): it starts as a detached command
+   * right after, with the secrets in its environment only.
+   */
+  private async boot(row: SandboxRow, op: LongOperation, run: (def: SandboxDefinition, op: LongOperation) => Promise<void>): Promise<void> {
+    const def = this.definition(row);
+    const secretNames = JSON.parse(row.secrets_json) as string[];
+    if (!secretNames.length || !def.command.length) return run(def, op);
+    await run({ ...def, command: [] }, op);
+    const session = await this.deps.runtime.exec(def, {
+      argv: def.command,
+      cwd: '/',
+      env: await this.secretEnv(row),
+      detach: { logPath: GUEST.console, exitPath: `${GUEST.dir}/main.exit` },
+    });
+    await session.started;
+  }
+
+  /** Refuses what exceeds the user's quota; returns the memory to give the sandbox. */
+  private async checkQuota(actor: Actor, memoryMb: number | null): Promise<number | null> {
+    if (actor.admin) return memoryMb;
+    const user = await this.deps.db.selectFrom('users').selectAll().where('id', '=', actor.id).executeTakeFirst();
+    if (!user) return memoryMb;
+    const owned = await this.deps.db.selectFrom('sandboxes').select(['memory_mb']).where('owner_id', '=', actor.id).execute();
+    if (user.max_sandboxes !== null && owned.length >= user.max_sandboxes) {
+      throw new BothubError('LIMIT_EXCEEDED', `quota reached: ${actor.name} may have ${user.max_sandboxes} sandbox(es); destroy one first or ask the admin for more`);
+    }
+    if (user.max_memory_mb === null) return memoryMb;
+    const mb = memoryMb ?? QUOTA_DEFAULT_MEMORY_MB;
+    const used = owned.reduce((n, s) => n + (s.memory_mb ?? QUOTA_DEFAULT_MEMORY_MB), 0);
+    if (used + mb > user.max_memory_mb) {
+      throw new BothubError(
+        'LIMIT_EXCEEDED',
+        `quota reached: ${actor.name} may use ${user.max_memory_mb} MB in all and has ${used} MB; ask for less --memory or destroy a sandbox`,
+      );
+    }
+    return mb;
+  }
+
+  /** Inserts the record, taking a free address in the same transaction. */
   async insert(row: SandboxRow): Promise<SandboxRow> {
     try {
       return await this.deps.db.transaction().execute(async (tx) => {
@@ -183,28 +256,28 @@ export class SandboxService {
     return this.deps.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   }
 
-  async stop(name: string): Promise<SandboxT> {
-    const { row } = await this.require(name, 'stop');
+  async stop(name: string, actor: Actor): Promise<SandboxT> {
+    const { row } = await this.require(name, 'stop', actor);
     return this.lock.run(row.id, async () => {
-      const { def } = await this.require(name, 'stop');
+      const { def } = await this.require(name, 'stop', actor);
       await this.deps.runtime.stop(def);
-      return toApi(await this.setStatus(row.id, 'stopped', null, { started_at: null }));
+      return this.present(await this.setStatus(row.id, 'stopped', null, { started_at: null }));
     });
   }
 
-  async start(name: string, op: LongOperation = {}): Promise<SandboxT> {
-    const { row } = await this.require(name, 'start');
+  async start(name: string, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
+    const { row } = await this.require(name, 'start', actor);
     return this.lock.run(row.id, async () => {
-      const { def } = await this.require(name, 'start');
+      const { row: fresh, def } = await this.require(name, 'start', actor);
       // Whatever a crash left (a dead container, a mount) goes before the new start.
       await this.deps.runtime.release(def);
-      await this.deps.runtime.start(def, op);
-      return toApi(await this.setStatus(row.id, 'running', null, { started_at: new Date().toISOString() }));
+      await this.boot(fresh, op, (d, o) => this.deps.runtime.start(d, o));
+      return this.present(await this.setStatus(row.id, 'running', null, { started_at: new Date().toISOString() }));
     });
   }
 
-  async destroy(name: string): Promise<void> {
-    const { row } = await this.require(name, 'destroy');
+  async destroy(name: string, actor: Actor): Promise<void> {
+    const { row } = await this.require(name, 'destroy', actor);
     await this.lock.run(row.id, async () => {
       try {
         await this.deps.runtime.destroy(this.definition(row));

@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SandboxT, SnapshotT } from '../../api/index.js';
-import { BothubError, checkCompatibility, notFound, validateName, type HostFingerprint } from '../../core/index.js';
+import { BothubError, canSee, checkCompatibility, notFound, validateName, type Actor, type HostFingerprint } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
 import { checksumTree, MANIFEST, MANIFEST_VERSION, verifyTree, type Checkpointer, type LongOperation, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
@@ -32,7 +32,18 @@ function toSnapshot(row: SnapshotRow, manifest?: SnapshotManifest): SnapshotT {
     sizeBytes: row.size_bytes,
     leaveRunning: row.leave_running === 1,
     createdAt: row.created_at,
-    ...(manifest ? { frozenMs: manifest.frozenMs, host: { kernel: manifest.host.kernel, arch: manifest.host.arch, cpuModel: manifest.host.cpuModel, criuVersion: manifest.host.criuVersion, runcVersion: manifest.host.runcVersion } } : {}),
+    ...(manifest
+      ? {
+          frozenMs: manifest.frozenMs,
+          host: {
+            kernel: manifest.host.kernel,
+            arch: manifest.host.arch,
+            cpuModel: manifest.host.cpuModel,
+            criuVersion: manifest.host.criuVersion,
+            runcVersion: manifest.host.runcVersion,
+          },
+        }
+      : {}),
   };
 }
 
@@ -73,15 +84,16 @@ export class SnapshotService {
     }
   }
 
-  async list(sandbox?: string): Promise<SnapshotT[]> {
+  async list(actor: Actor, sandbox?: string): Promise<SnapshotT[]> {
     let q = this.deps.db.selectFrom('snapshots').selectAll().orderBy('created_at');
     if (sandbox) q = q.where('sandbox_name', '=', sandbox);
+    if (!actor.admin) q = q.where('owner_id', '=', actor.id);
     return (await q.execute()).map((r) => toSnapshot(r));
   }
 
-  private async row(name: string): Promise<SnapshotRow> {
+  private async row(name: string, actor: Actor): Promise<SnapshotRow> {
     const row = await this.deps.db.selectFrom('snapshots').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!row) throw notFound('snapshot', name, 'see `bothub snapshot list`');
+    if (!row || !canSee(actor, row.owner_id)) throw notFound('snapshot', name, 'see `bothub snapshot list`');
     return row;
   }
 
@@ -89,22 +101,27 @@ export class SnapshotService {
     return JSON.parse(await readFile(join(this.path(row.id), MANIFEST), 'utf8')) as SnapshotManifest;
   }
 
-  async get(name: string): Promise<SnapshotT> {
-    const row = await this.row(name);
+  async get(name: string, actor: Actor): Promise<SnapshotT> {
+    const row = await this.row(name, actor);
     return toSnapshot(row, await this.manifest(row));
   }
 
-  async create(sandboxName: string, req: { name: string; leaveRunning?: boolean }, op: LongOperation = {}): Promise<SnapshotT> {
+  async create(sandboxName: string, req: { name: string; leaveRunning?: boolean }, actor: Actor, op: LongOperation = {}): Promise<SnapshotT> {
     const { db, sandboxes, checkpointer, host } = this.deps;
     validateName('snapshot', req.name);
-    const { row: sb } = await sandboxes.require(sandboxName, 'snapshot');
+    const { row: sb } = await sandboxes.require(sandboxName, 'snapshot', actor);
+    await this.checkQuota(sb.owner_id);
     return sandboxes.lock.run(sb.id, async () => {
-      const { row, def } = await sandboxes.require(sandboxName, 'snapshot');
+      const { row, def } = await sandboxes.require(sandboxName, 'snapshot', actor);
       if (await db.selectFrom('snapshots').select('id').where('name', '=', req.name).executeTakeFirst()) {
         throw new BothubError('NAME_TAKEN', `a snapshot named "${req.name}" already exists; pick another --name or delete it with \`bothub snapshot delete ${req.name}\``);
       }
       const attached = sandboxes.attachedExecs(row.id);
-      if (attached) throw new BothubError('INVALID_STATE', `sandbox "${sandboxName}" has ${attached} command(s) attached to a client; a live exec connection cannot be checkpointed — wait for them to finish, then snapshot`);
+      if (attached)
+        throw new BothubError(
+          'INVALID_STATE',
+          `sandbox "${sandboxName}" has ${attached} command(s) attached to a client; a live exec connection cannot be checkpointed — wait for them to finish, then snapshot`,
+        );
 
       const id = randomBytes(6).toString('hex');
       const partial = join(this.deps.dir, `${PARTIAL}${id}`);
@@ -120,6 +137,7 @@ export class SnapshotService {
           id,
           name: req.name,
           createdAt,
+          // Secret names only: their values never reach a manifest.
           sandbox: { ...toApi(row), command: def.command as string[], env: def.env },
           host: await this.deps.fingerprint(),
           sizeBytes,
@@ -131,9 +149,22 @@ export class SnapshotService {
         await host.run('sync', ['--file-system', partial]);
         await rename(partial, this.path(id));
         await host.run('sync', [this.deps.dir]);
-        const snap: SnapshotRow = { id, name: req.name, sandbox_id: row.id, sandbox_name: row.name, size_bytes: sizeBytes, leave_running: leaveRunning ? 1 : 0, created_at: createdAt };
+        const snap: SnapshotRow = {
+          id,
+          name: req.name,
+          sandbox_id: row.id,
+          sandbox_name: row.name,
+          size_bytes: sizeBytes,
+          leave_running: leaveRunning ? 1 : 0,
+          created_at: createdAt,
+          owner_id: row.owner_id,
+        };
         await db.insertInto('snapshots').values(snap).execute();
-        if (!leaveRunning) await sandboxes.setStatus(row.id, 'snapshotted', `stopped into snapshot "${req.name}"; resume with \`bothub snapshot restore ${req.name}\``, { snapshot_id: id, started_at: null });
+        if (!leaveRunning)
+          await sandboxes.setStatus(row.id, 'snapshotted', `stopped into snapshot "${req.name}"; resume with \`bothub snapshot restore ${req.name}\``, {
+            snapshot_id: id,
+            started_at: null,
+          });
         return toSnapshot(snap, manifest);
       } catch (e) {
         await rm(partial, { recursive: true, force: true });
@@ -143,8 +174,28 @@ export class SnapshotService {
     });
   }
 
-  async delete(name: string): Promise<void> {
-    const row = await this.row(name);
+  private async checkQuota(ownerId: string | null): Promise<void> {
+    if (!ownerId) return;
+    const user = await this.deps.db.selectFrom('users').selectAll().where('id', '=', ownerId).executeTakeFirst();
+    if (!user || user.admin || user.max_snapshot_bytes === null) return;
+    const used = (await this.deps.db.selectFrom('snapshots').select('size_bytes').where('owner_id', '=', ownerId).execute()).reduce((n, r) => n + r.size_bytes, 0);
+    if (used >= user.max_snapshot_bytes)
+      throw new BothubError(
+        'LIMIT_EXCEEDED',
+        `quota reached: ${user.name}'s snapshots use ${used} of ${user.max_snapshot_bytes} bytes; delete some with \`bothub snapshot delete SNAP\``,
+      );
+  }
+
+  /** Removes every snapshot an owner has (a user removed with --force). */
+  async removeAllOf(ownerId: string): Promise<void> {
+    for (const row of await this.deps.db.selectFrom('snapshots').selectAll().where('owner_id', '=', ownerId).execute()) {
+      await this.deps.db.deleteFrom('snapshots').where('id', '=', row.id).execute();
+      await rm(this.path(row.id), { recursive: true, force: true });
+    }
+  }
+
+  async delete(name: string, actor: Actor): Promise<void> {
+    const row = await this.row(name, actor);
     const holder = await this.deps.db.selectFrom('sandboxes').select(['name', 'status']).where('snapshot_id', '=', row.id).where('status', '=', 'snapshotted').executeTakeFirst();
     if (holder) throw new BothubError('IN_USE', `sandbox "${holder.name}" is stopped in snapshot "${name}"; restore it (\`bothub snapshot restore ${name}\`) or destroy it first`);
     await this.deps.db.deleteFrom('snapshots').where('id', '=', row.id).execute();
@@ -152,30 +203,34 @@ export class SnapshotService {
   }
 
   /** Restores the snapshot's own sandbox, or branches a new one named `name`. */
-  async restore(snapName: string, req: { name?: string }, op: LongOperation = {}): Promise<SandboxT> {
-    const row = await this.row(snapName);
+  async restore(snapName: string, req: { name?: string }, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
+    const row = await this.row(snapName, actor);
     const manifest = await this.manifest(row);
     const dir = this.path(row.id);
     op.onProgress?.({ step: 'verify' });
     await verifyTree(dir, manifest, op.signal);
     const verdict = checkCompatibility(manifest.host, await this.deps.fingerprint());
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on this host: ${verdict.reasons.join('; ')}`);
-    return req.name ? this.branch(row, manifest, dir, req.name, op) : this.resume(row, manifest, dir, op);
+    return req.name ? this.branch(row, manifest, dir, req.name, actor, op) : this.resume(row, dir, actor, op);
   }
 
-  private async resume(row: SnapshotRow, manifest: SnapshotManifest, dir: string, op: LongOperation): Promise<SandboxT> {
+  private async resume(row: SnapshotRow, dir: string, actor: Actor, op: LongOperation): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime, db } = this.deps;
     const current = await db.selectFrom('sandboxes').selectAll().where('id', '=', row.sandbox_id).executeTakeFirst();
-    if (!current) throw new BothubError('NOT_FOUND', `sandbox "${row.sandbox_name}" of snapshot "${row.name}" no longer exists; branch a new one with \`bothub snapshot restore ${row.name} --name NEW\``);
+    if (!current)
+      throw new BothubError(
+        'NOT_FOUND',
+        `sandbox "${row.sandbox_name}" of snapshot "${row.name}" no longer exists; branch a new one with \`bothub snapshot restore ${row.name} --name NEW\``,
+      );
     return sandboxes.lock.run(current.id, async () => {
-      const { row: sb, def } = await sandboxes.require(current.name, 'restore');
+      const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays
       await checkpointer.restore(def, dir, { ...op, branch: false });
-      return toApi(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
+      return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
     });
   }
 
-  private async branch(row: SnapshotRow, manifest: SnapshotManifest, dir: string, name: string, op: LongOperation): Promise<SandboxT> {
+  private async branch(row: SnapshotRow, manifest: SnapshotManifest, dir: string, name: string, actor: Actor, op: LongOperation): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime, db } = this.deps;
     validateName('sandbox', name);
     const m = manifest.sandbox;
@@ -197,6 +252,9 @@ export class SnapshotService {
       started_at: null,
       updated_at: now,
       snapshot_id: null,
+      // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
+      owner_id: actor.admin ? row.owner_id : actor.id,
+      secrets_json: JSON.stringify(m.secrets ?? []),
     });
     return sandboxes.lock.run(record.id, async () => {
       const def = sandboxes.definition(record);
@@ -207,7 +265,7 @@ export class SnapshotService {
         await db.deleteFrom('sandboxes').where('id', '=', record.id).execute();
         throw e;
       }
-      return toApi(await sandboxes.setStatus(record.id, 'running', null, { started_at: new Date().toISOString() }));
+      return sandboxes.present(await sandboxes.setStatus(record.id, 'running', null, { started_at: new Date().toISOString() }));
     });
   }
 }

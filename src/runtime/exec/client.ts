@@ -23,11 +23,18 @@ export interface ExecSessionEvents {
  */
 export class ExecSession extends EventEmitter<ExecSessionEvents> {
   readonly done: Promise<ExecExit>;
+  /** The command's PID once it runs; a detached command is done with us at this point. */
+  readonly started: Promise<number>;
   private settled = false;
 
   constructor(private readonly socket: net.Socket) {
     super();
     const reader = new FrameReader();
+    this.started = new Promise<number>((resolve, reject) => {
+      this.once('started', resolve);
+      socket.once('close', () => reject(new BothubError('RUNTIME_FAILED', 'the command did not start; see its error output')));
+    });
+    this.started.catch(() => undefined);
     this.done = new Promise<ExecExit>((resolve, reject) => {
       let error: string | undefined;
       socket.on('data', (chunk: Buffer) => {
@@ -126,7 +133,8 @@ export async function connectInit(socketPath: string, waitMs = 0): Promise<net.S
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
     }
-    if (Date.now() >= deadline) throw new BothubError('RUNTIME_FAILED', "the sandbox's init is not answering; see `bothub logs NAME` and restart it with `bothub stop NAME && bothub start NAME`");
+    if (Date.now() >= deadline)
+      throw new BothubError('RUNTIME_FAILED', "the sandbox's init is not answering; see `bothub logs NAME` and restart it with `bothub stop NAME && bothub start NAME`");
     await sleep(delay);
   }
 }

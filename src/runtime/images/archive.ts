@@ -24,7 +24,10 @@ interface DockerManifestEntry {
  */
 export async function extractImageArchive(host: Host, archive: string, rootfs: string, op: LongOperation): Promise<ImageSource> {
   const listing = await host.run('tar', ['-tf', archive], { signal: op.signal }).catch((e: Error) => {
-    throw new BothubError('INVALID_INPUT', `the upload is not a tar archive (${e.message.split(':').pop()?.trim()}); give a rootfs directory, a rootfs tarball or a \`docker save\` archive`);
+    throw new BothubError(
+      'INVALID_INPUT',
+      `the upload is not a tar archive (${e.message.split(':').pop()?.trim()}); give a rootfs directory, a rootfs tarball or a \`docker save\` archive`,
+    );
   });
   const members = listing.stdout.split('\n').filter(Boolean);
   if (!members.includes('manifest.json')) {

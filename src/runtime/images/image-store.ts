@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { BothubError, notFound, validateName } from '../../core/index.js';
+import { BothubError, canSee, notFound, validateName, type Actor } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
 import type { LongOperation } from '../progress.js';
 import { debootstrapDebian, DEBIAN_IMAGE } from './debootstrap.js';
@@ -17,6 +17,8 @@ export interface ImageInfo {
   source: ImageSource;
   sizeBytes: number;
   createdAt: string;
+  /** Owner's user id; absent for shared images such as the default one. */
+  owner?: string | null;
 }
 
 const META = 'image.json';
@@ -61,9 +63,25 @@ export class ImageStore {
     }
   }
 
+  /** An image this actor may use: shared ones and their own. */
+  async requireFor(name: string, actor: Actor): Promise<ImageInfo> {
+    const info = await this.require(name);
+    if (info.owner && !canSee(actor, info.owner)) throw notFound('image', name, 'see `bothub image list`, or import one with `bothub image import PATH --name N`');
+    return info;
+  }
+
+  async listFor(actor: Actor): Promise<ImageInfo[]> {
+    return (await this.list()).filter((i) => !i.owner || canSee(actor, i.owner));
+  }
+
   async require(name: string): Promise<ImageInfo> {
     const info = await this.get(name);
-    if (!info) throw notFound('image', name, name === DEBIAN_IMAGE ? 'build it with `bothub image build debian`' : 'see `bothub image list`, or import one with `bothub image import PATH --name N`');
+    if (!info)
+      throw notFound(
+        'image',
+        name,
+        name === DEBIAN_IMAGE ? 'build it with `bothub image build debian`' : 'see `bothub image list`, or import one with `bothub image import PATH --name N`',
+      );
     return info;
   }
 
@@ -73,9 +91,7 @@ export class ImageStore {
     if (existing) return existing;
     let build = this.building.get(DEBIAN_IMAGE);
     if (!build) {
-      build = this.commit(DEBIAN_IMAGE, 'debootstrap', (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op)).finally(() =>
-        this.building.delete(DEBIAN_IMAGE),
-      );
+      build = this.commit(DEBIAN_IMAGE, 'debootstrap', (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op)).finally(() => this.building.delete(DEBIAN_IMAGE));
       this.building.set(DEBIAN_IMAGE, build);
     }
     return build;
@@ -94,9 +110,10 @@ export class ImageStore {
   }
 
   /** Imports a rootfs tarball or a `docker save` archive streamed to us. */
-  async importArchive(name: string, body: Readable, op: LongOperation = {}): Promise<ImageInfo> {
+  async importArchive(name: string, body: Readable, op: LongOperation = {}, owner: string | null = null): Promise<ImageInfo> {
     validateName('image', name);
-    if ((await this.get(name)) || this.building.has(name)) throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another --name or remove it with \`bothub image rm ${name}\``);
+    if ((await this.get(name)) || this.building.has(name))
+      throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another --name or remove it with \`bothub image rm ${name}\``);
     const work = await this.partialDir(name);
     const upload = join(work, 'upload.tar');
     try {
@@ -107,14 +124,20 @@ export class ImageStore {
       throw e;
     }
     let source: ImageSource = 'tarball';
-    const info = await this.commit(name, 'tarball', async (rootfs) => {
-      source = await extractImageArchive(this.host, upload, rootfs, op);
-    }, work).catch(async (e) => {
+    const info = await this.commit(
+      name,
+      'tarball',
+      async (rootfs) => {
+        source = await extractImageArchive(this.host, upload, rootfs, op);
+      },
+      work,
+    ).catch(async (e) => {
       await rm(work, { recursive: true, force: true });
       throw e;
     });
-    if (source !== info.source) {
+    if (source !== info.source || owner) {
       info.source = source;
+      info.owner = owner;
       await writeFile(join(this.dir, name, META), JSON.stringify(info, null, 2));
     }
     return info;

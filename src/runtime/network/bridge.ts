@@ -4,13 +4,28 @@ import { gatewayOf, intToIp, type Subnet } from '../../core/index.js';
 export interface BridgeConfig {
   name: string;
   subnet: Subnet;
+  /** Host TCP ports sandboxes may reach on the bridge address; everything else on the host is closed to them. */
+  allowedHostPorts?: readonly number[];
 }
 
 const cidr = (s: Subnet) => `${intToIp(s.network)}/${s.prefix}`;
+/** Our own INPUT chain per bridge: rebuilt whole at each start, removed with the bridge. */
+const inputChain = (bridge: string) => `BH-IN-${bridge}`;
+
+function forwardRules(bridge: BridgeConfig): string[][] {
+  return [
+    ['-t', 'nat', 'POSTROUTING', '-s', cidr(bridge.subnet), '!', '-o', bridge.name, '-j', 'MASQUERADE'],
+    ['-t', 'filter', 'FORWARD', '-i', bridge.name, '!', '-o', bridge.name, '-j', 'ACCEPT'],
+    ['-t', 'filter', 'FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+    ['-t', 'filter', 'INPUT', '-i', bridge.name, '-j', inputChain(bridge.name)],
+  ];
+}
 
 /**
- * The host side of sandbox networking: one bridge, forwarding, and outbound
- * NAT for the subnet. Idempotent, so every daemon start can call it.
+ * The host side of sandbox networking: one bridge, forwarding, outbound NAT
+ * for the subnet, and a closed door from sandboxes to the host itself (the
+ * daemon's API, anything listening on the host) except replies to the host's
+ * own connections and explicitly allowed ports. Idempotent.
  */
 export async function ensureBridge(host: Host, bridge: BridgeConfig): Promise<void> {
   const exists = (await host.run('ip', ['link', 'show', bridge.name], { allowFailure: true })).code === 0;
@@ -22,26 +37,28 @@ export async function ensureBridge(host: Host, bridge: BridgeConfig): Promise<vo
   if (!addrs.includes(` ${gw} `)) await host.run('ip', ['addr', 'add', gw, 'dev', bridge.name]);
   await host.run('ip', ['link', 'set', bridge.name, 'up']);
   await host.run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
-  const rules: string[][] = [
-    ['-t', 'nat', 'POSTROUTING', '-s', cidr(bridge.subnet), '!', '-o', bridge.name, '-j', 'MASQUERADE'],
-    ['-t', 'filter', 'FORWARD', '-i', bridge.name, '!', '-o', bridge.name, '-j', 'ACCEPT'],
-    ['-t', 'filter', 'FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+
+  const chain = inputChain(bridge.name);
+  await host.run('iptables', ['-t', 'filter', '-N', chain], { allowFailure: true });
+  await host.run('iptables', ['-t', 'filter', '-F', chain]);
+  const input: string[][] = [
+    ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+    ...(bridge.allowedHostPorts ?? []).map((p) => ['-p', 'tcp', '--dport', String(p), '-j', 'ACCEPT']),
+    ['-j', 'DROP'],
   ];
-  for (const [tableFlag, table, chain, ...rule] of rules) {
-    const check = await host.run('iptables', [tableFlag!, table!, '-C', chain!, ...rule], { allowFailure: true });
-    if (check.code !== 0) await host.run('iptables', [tableFlag!, table!, '-A', chain!, ...rule]);
+  for (const rule of input) await host.run('iptables', ['-t', 'filter', '-A', chain, ...rule]);
+  for (const [tableFlag, table, builtin, ...rule] of forwardRules(bridge)) {
+    const check = await host.run('iptables', [tableFlag!, table!, '-C', builtin!, ...rule], { allowFailure: true });
+    if (check.code !== 0) await host.run('iptables', [tableFlag!, table!, builtin === 'INPUT' ? '-I' : '-A', builtin!, ...rule]);
   }
 }
 
 /** Removes the bridge and its rules (tests with their own bridge clean up with this). */
 export async function removeBridge(host: Host, bridge: BridgeConfig): Promise<void> {
-  const rules: string[][] = [
-    ['-t', 'nat', 'POSTROUTING', '-s', cidr(bridge.subnet), '!', '-o', bridge.name, '-j', 'MASQUERADE'],
-    ['-t', 'filter', 'FORWARD', '-i', bridge.name, '!', '-o', bridge.name, '-j', 'ACCEPT'],
-    ['-t', 'filter', 'FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
-  ];
-  for (const [tableFlag, table, chain, ...rule] of rules) {
-    await host.run('iptables', [tableFlag!, table!, '-D', chain!, ...rule], { allowFailure: true });
+  for (const [tableFlag, table, builtin, ...rule] of forwardRules(bridge)) {
+    await host.run('iptables', [tableFlag!, table!, '-D', builtin!, ...rule], { allowFailure: true });
   }
+  await host.run('iptables', ['-t', 'filter', '-F', inputChain(bridge.name)], { allowFailure: true });
+  await host.run('iptables', ['-t', 'filter', '-X', inputChain(bridge.name)], { allowFailure: true });
   await host.run('ip', ['link', 'del', bridge.name], { allowFailure: true });
 }

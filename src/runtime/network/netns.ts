@@ -23,6 +23,8 @@ export async function createSandboxNetwork(host: Host, id: string, address: stri
         `netns add ${ns}`,
         `link add ${veth} type veth peer name eth0 netns ${ns}`,
         `link set ${veth} master ${bridgeName} up`,
+        // Isolated ports talk to the host, never to each other: one sandbox cannot reach another.
+        `link set ${veth} type bridge_slave isolated on`,
       ].join('\n') + '\n',
   });
   await host.run('ip', ['-n', ns, '-batch', '-'], {

@@ -33,7 +33,11 @@ export class StepError extends BothubError {
     cause?: unknown,
   ) {
     const full = /no space left/i.test(message);
-    super(full ? 'LIMIT_EXCEEDED' : 'RUNTIME_FAILED', full ? `${step} failed: the disk holding snapshots is full; free space there (or point BOTHUB_SNAPSHOTS_DIR elsewhere) and try again` : `${step} failed: ${message}`, { cause });
+    super(
+      full ? 'LIMIT_EXCEEDED' : 'RUNTIME_FAILED',
+      full ? `${step} failed: the disk holding snapshots is full; free space there (or point BOTHUB_SNAPSHOTS_DIR elsewhere) and try again` : `${step} failed: ${message}`,
+      { cause },
+    );
   }
 }
 
@@ -99,7 +103,20 @@ export class Checkpointer {
       op.onProgress?.({ step });
       const stopWatch = this.watch(join(dir, SNAPSHOT_PARTS.criu), step, op);
       try {
-        await this.runc(['checkpoint', '--image-path', join(dir, SNAPSHOT_PARTS.criu), '--work-path', work, '--tcp-established', '--file-locks', ...(op.leaveRunning ? ['--leave-running'] : []), id], op);
+        await this.runc(
+          [
+            'checkpoint',
+            '--image-path',
+            join(dir, SNAPSHOT_PARTS.criu),
+            '--work-path',
+            work,
+            '--tcp-established',
+            '--file-locks',
+            ...(op.leaveRunning ? ['--leave-running'] : []),
+            id,
+          ],
+          op,
+        );
       } finally {
         stopWatch();
       }
@@ -131,7 +148,11 @@ export class Checkpointer {
     for (const log of ['dump.log', 'restore.log']) {
       const text = await readFile(join(work, log), 'utf8').catch(() => '');
       const errors = text.split('\n').filter((l) => /Error \(/.test(l) && !/RLIMIT_NOFILE/.test(l));
-      if (errors.length) return errors.slice(-2).map((l) => l.replace(/^\([\d.]+\)\s*/, '')).join(' | ');
+      if (errors.length)
+        return errors
+          .slice(-2)
+          .map((l) => l.replace(/^\([\d.]+\)\s*/, ''))
+          .join(' | ');
     }
     if (e instanceof CommandError) {
       // runc wraps its reason as msg="…" in a log line; that quoted part is the useful one.
@@ -187,4 +208,3 @@ export class Checkpointer {
     }
   }
 }
-

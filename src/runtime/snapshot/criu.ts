@@ -16,5 +16,12 @@ export async function criuVersion(host: Host, binary: string): Promise<string> {
 
 export async function criuCheck(host: Host, binary: string): Promise<{ ok: boolean; output: string }> {
   const r = await host.run(binary, ['check'], { allowFailure: true }).catch((e: Error) => ({ code: 1, stdout: '', stderr: e.message }));
-  return { ok: r.code === 0, output: (r.stdout + r.stderr).trim().split('\n').filter((l) => !/kdat cache/.test(l)).join('\n') };
+  return {
+    ok: r.code === 0,
+    output: (r.stdout + r.stderr)
+      .trim()
+      .split('\n')
+      .filter((l) => !/kdat cache/.test(l))
+      .join('\n'),
+  };
 }

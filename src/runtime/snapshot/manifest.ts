@@ -29,6 +29,8 @@ export interface SnapshotManifest {
     address: string | null;
     command: string[];
     env: Record<string, string>;
+    /** Names of the owner's secrets the sandbox gets; never their values. */
+    secrets?: string[];
   };
   host: HostFingerprint;
   sizeBytes: number;
@@ -73,6 +75,9 @@ export async function verifyTree(dir: string, manifest: SnapshotManifest, signal
   }
   for (const rel of Object.keys(actual)) if (!manifest.files[rel]) problems.push(`${rel} is not in the manifest`);
   if (problems.length) {
-    throw new BothubError('INVALID_STATE', `snapshot "${manifest.name}" is damaged (${problems.slice(0, 3).join('; ')}); it cannot be restored — delete it with \`bothub snapshot delete ${manifest.name}\``);
+    throw new BothubError(
+      'INVALID_STATE',
+      `snapshot "${manifest.name}" is damaged (${problems.slice(0, 3).join('; ')}); it cannot be restored — delete it with \`bothub snapshot delete ${manifest.name}\``,
+    );
   }
 }

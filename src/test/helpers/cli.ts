@@ -9,10 +9,18 @@ export interface CliResult {
   stderr: string;
 }
 
+const tokens = new Map<string, string>();
+
+/** Test daemons register their admin key, so `cli(url, …)` authenticates as the admin. */
+export function registerToken(url: string, token: string): void {
+  tokens.set(url, token);
+}
+
 /** Runs the real CLI binary against a daemon URL. */
 export function cli(url: string, args: string[], input?: string, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BOTHUB_BIN, ...args], { env: { ...process.env, BOTHUB_URL: url, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const auth = tokens.has(url) ? { BOTHUB_TOKEN: tokens.get(url)! } : {};
+    const child = spawn(process.execPath, [BOTHUB_BIN, ...args], { env: { ...process.env, BOTHUB_URL: url, ...auth, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

@@ -6,17 +6,25 @@ import pino from 'pino';
 import { ApiClient } from '../../api/index.js';
 import { parseSubnet } from '../../core/index.js';
 import { daemonConfig, type DaemonConfig } from '../../daemon/config.js';
-import { startDaemon, type RunningDaemon } from '../../daemon/serve.js';
+import { daemonLogger, startDaemon, type RunningDaemon } from '../../daemon/serve.js';
 import { LocalHost } from '../../hostexec/index.js';
 import { removeBridge } from '../../runtime/index.js';
+import { readFileSync } from 'node:fs';
 import { assertNothingLeft, bothubNetns } from './leftovers.js';
+import { registerToken } from './cli.js';
 
 /** Shared by every test daemon so the default image is built once per machine. */
 export const TEST_IMAGES_DIR = process.env.BOTHUB_TEST_IMAGES_DIR ?? '/var/lib/bothub-test/images';
 
 export interface TestDaemon {
   daemon: RunningDaemon;
+  /** Client with the admin key. */
   api: ApiClient;
+  adminKey: string;
+  /** Where the daemon logs, when a test asked for a log level. */
+  logFile?: string;
+  /** A client with another key. */
+  as(token: string | undefined): ApiClient;
   url: string;
   config: DaemonConfig;
   /** Starts the daemon again on the same data dir (a restart). */
@@ -40,11 +48,15 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
     logLevel: process.env.BOTHUB_TEST_LOG ?? 'silent',
     ...overrides,
   };
-  const log = pino({ level: config.logLevel });
+  const logFile = overrides.logLevel ? `${dataDir}.log` : undefined;
+  const log = logFile ? daemonLogger(config.logLevel, logFile) : pino({ level: 'silent' });
   const netnsBefore = new Set(bothubNetns());
   const t: TestDaemon = {
     daemon: await startDaemon(config, log),
     api: undefined as unknown as ApiClient,
+    adminKey: '',
+    logFile,
+    as: (token) => new ApiClient(t.url, { token }),
     url: '',
     config,
     async restart() {
@@ -59,10 +71,13 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
       const newNetns = bothubNetns().filter((n) => !netnsBefore.has(n));
       if (newNetns.length) throw new Error(`test left network namespaces behind: ${newNetns.join(', ')}`);
       await rm(dataDir, { recursive: true, force: true });
+      if (logFile) await rm(logFile, { force: true });
     },
   };
   t.url = t.daemon.url;
-  t.api = new ApiClient(t.url);
+  t.adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+  t.api = new ApiClient(t.url, { token: t.adminKey });
+  registerToken(t.url, t.adminKey);
   // The default image: built here on a fresh machine (minutes, once).
   await t.daemon.ctx.images.ensureDebian();
   return t;

@@ -10,11 +10,17 @@ export async function assertNothingLeft(dataDir: string): Promise<void> {
   const problems: string[] = [];
   const containers = JSON.parse(execFileSync('runc', ['--root', join(dataDir, 'runc'), 'list', '--format', 'json']).toString() || 'null') as unknown[] | null;
   if (containers?.length) problems.push(`${containers.length} runc container(s)`);
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(dataDir));
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dataDir));
   if (mounts.length) problems.push(`mounts: ${mounts.join('; ')}`);
   if (problems.length) throw new Error(`test left behind: ${problems.join(', ')}`);
 }
 
 export function bothubNetns(): string[] {
-  return execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('bothub-'));
+  return execFileSync('ip', ['netns', 'list'])
+    .toString()
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith('bothub-'));
 }

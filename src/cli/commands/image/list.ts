@@ -11,7 +11,12 @@ export function register(image: Command): void {
       action(async (ctx) => {
         const images = await ctx.api.call('listImages');
         if (ctx.json) return printJson(images);
-        process.stdout.write(table(['NAME', 'SOURCE', 'SIZE', 'CREATED'], images.map((i) => [i.name, i.source, bytes(i.sizeBytes), ago(i.createdAt)])));
+        process.stdout.write(
+          table(
+            ['NAME', 'SOURCE', 'SIZE', 'CREATED'],
+            images.map((i) => [i.name, i.source, bytes(i.sizeBytes), ago(i.createdAt)]),
+          ),
+        );
       }),
     );
   image

@@ -14,9 +14,15 @@ export function register(snapshot: Command): void {
     .action(
       action(async (ctx, sandbox: string, opts: { name: string; leaveRunning?: boolean }) => {
         const progress = progressPrinter(opts.name);
-        const snap = await ctx.api.progress<SnapshotT>('createSnapshot', { params: { name: sandbox }, body: { name: opts.name, leaveRunning: !!opts.leaveRunning } }, progress.update);
+        const snap = await ctx.api.progress<SnapshotT>(
+          'createSnapshot',
+          { params: { name: sandbox }, body: { name: opts.name, leaveRunning: !!opts.leaveRunning } },
+          progress.update,
+        );
         if (ctx.json) return printJson(snap);
-        progress.done(`snapshot ${snap.name} of ${snap.sandbox} created (${bytes(snap.sizeBytes)})${snap.leaveRunning ? '' : `; ${snap.sandbox} is stopped, resume it with \`bothub snapshot restore ${snap.name}\``}`);
+        progress.done(
+          `snapshot ${snap.name} of ${snap.sandbox} created (${bytes(snap.sizeBytes)})${snap.leaveRunning ? '' : `; ${snap.sandbox} is stopped, resume it with \`bothub snapshot restore ${snap.name}\``}`,
+        );
       }),
     );
 }

@@ -12,7 +12,12 @@ export function register(snapshot: Command): void {
       action(async (ctx, sandbox?: string) => {
         const snaps = await ctx.api.call('listSnapshots', { query: sandbox ? { sandbox } : {} });
         if (ctx.json) return printJson(snaps);
-        process.stdout.write(table(['SNAP', 'SANDBOX', 'SIZE', 'CREATED'], snaps.map((s) => [s.name, s.sandbox, bytes(s.sizeBytes), ago(s.createdAt)])));
+        process.stdout.write(
+          table(
+            ['SNAP', 'SANDBOX', 'SIZE', 'CREATED'],
+            snaps.map((s) => [s.name, s.sandbox, bytes(s.sizeBytes), ago(s.createdAt)]),
+          ),
+        );
       }),
     );
   snapshot

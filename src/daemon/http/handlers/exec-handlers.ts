@@ -1,7 +1,8 @@
 import { Compile } from 'typebox/compile';
 import type { WebSocket } from 'ws';
 import { ExecStart, type ExecStartT } from '../../../api/index.js';
-import { BothubError } from '../../../core/index.js';
+import { BothubError, type Actor } from '../../../core/index.js';
+import { actorOf } from '../auth.js';
 import type { DaemonContext } from '../../context.js';
 import { toErrorBody } from '../errors.js';
 import type { Handlers } from '../register-routes.js';
@@ -11,26 +12,28 @@ const checkStart = Compile(ExecStart);
 /** Channel tags of binary WebSocket messages. */
 export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2 } as const;
 
-export type ExecControl =
-  | { type: 'eof' }
-  | { type: 'resize'; rows: number; cols: number }
-  | { type: 'signal'; signal: number };
+export type ExecControl = { type: 'eof' } | { type: 'resize'; rows: number; cols: number } | { type: 'signal'; signal: number };
 
 export function execHandlers(ctx: DaemonContext): Pick<Handlers, 'exec' | 'execStream'> {
   return {
-    exec: ({ params, body }) => ctx.exec.run(params.name, body),
-    execStream: (socket, req) => {
-      const { name } = req.params as { name: string };
-      // Stdin may follow the start message at once, before the command runs: queue it.
-      const early: [Buffer, boolean][] = [];
-      const queue = (data: Buffer, isBinary: boolean) => early.push([data, isBinary]);
-      socket.once('message', (first) => {
-        socket.on('message', queue);
-        void runStream(ctx, socket, name, first.toString(), req.id, () => {
-          socket.off('message', queue);
-          return early;
+    exec: ({ actor, params, body }) => ctx.exec.run(params.name, body, actor),
+    execStream: {
+      precheck: async (req) => {
+        await ctx.sandboxes.require((req.params as { name: string }).name, 'exec', actorOf(req));
+      },
+      handle: (socket, req) => {
+        const { name } = req.params as { name: string };
+        // Stdin may follow the start message at once, before the command runs: queue it.
+        const early: [Buffer, boolean][] = [];
+        const queue = (data: Buffer, isBinary: boolean) => early.push([data, isBinary]);
+        socket.once('message', (first) => {
+          socket.on('message', queue);
+          void runStream(ctx, socket, name, first.toString(), actorOf(req), req.id, () => {
+            socket.off('message', queue);
+            return early;
+          });
         });
-      });
+      },
     },
   };
 }
@@ -40,7 +43,7 @@ function fail(socket: WebSocket, err: unknown, requestId: string): void {
   socket.close(1011);
 }
 
-async function runStream(ctx: DaemonContext, socket: WebSocket, name: string, first: string, requestId: string, takeEarly: () => [Buffer, boolean][]): Promise<void> {
+async function runStream(ctx: DaemonContext, socket: WebSocket, name: string, first: string, actor: Actor, requestId: string, takeEarly: () => [Buffer, boolean][]): Promise<void> {
   let start: ExecStartT;
   try {
     start = JSON.parse(first) as ExecStartT;
@@ -54,7 +57,7 @@ async function runStream(ctx: DaemonContext, socket: WebSocket, name: string, fi
   }
   let started;
   try {
-    started = await ctx.exec.start(name, start);
+    started = await ctx.exec.start(name, start, actor);
   } catch (e) {
     fail(socket, e, requestId);
     return;

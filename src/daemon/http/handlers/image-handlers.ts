@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { BothubError } from '../../../core/index.js';
+import { BothubError, SYSTEM } from '../../../core/index.js';
+import { actorOf } from '../auth.js';
 import { DEBIAN_IMAGE } from '../../../runtime/index.js';
 import type { DaemonContext } from '../../context.js';
 import { streamOperation } from '../ndjson.js';
@@ -9,20 +10,24 @@ type ImageRoutes = 'listImages' | 'getImage' | 'buildImage' | 'importImage' | 'r
 
 export function imageHandlers(ctx: DaemonContext): Pick<Handlers, ImageRoutes> {
   return {
-    listImages: () => ctx.images.list(),
-    getImage: ({ params }) => ctx.images.require(params.name),
+    listImages: ({ actor }) => ctx.images.listFor(actor),
+    getImage: ({ actor, params }) => ctx.images.requireFor(params.name, actor),
     buildImage: async (req, reply) => {
       const { name } = req.params as { name: string };
-      if (name !== DEBIAN_IMAGE) throw new BothubError('INVALID_INPUT', `only the default image "${DEBIAN_IMAGE}" is built here; bring others with \`bothub image import PATH --name ${name}\``);
+      if (name !== DEBIAN_IMAGE)
+        throw new BothubError('INVALID_INPUT', `only the default image "${DEBIAN_IMAGE}" is built here; bring others with \`bothub image import PATH --name ${name}\``);
       await streamOperation(reply, (onProgress, signal) => ctx.images.ensureDebian({ onProgress, signal }));
     },
     importImage: async (req, reply) => {
       const { name } = req.query as { name: string };
       if (!req.body) throw new BothubError('INVALID_INPUT', 'send the archive as the request body (application/octet-stream)');
-      await streamOperation(reply, (onProgress, signal) => ctx.images.importArchive(name, req.body as Readable, { onProgress, signal }));
+      const actor = actorOf(req);
+      await streamOperation(reply, (onProgress, signal) => ctx.images.importArchive(name, req.body as Readable, { onProgress, signal }, actor.admin ? null : actor.id));
     },
-    removeImage: async ({ params }) => {
-      const users = (await ctx.sandboxes.list()).filter((s) => s.image === params.name).map((s) => s.name);
+    removeImage: async ({ actor, params }) => {
+      const image = await ctx.images.requireFor(params.name, actor);
+      if (!image.owner && !actor.admin) throw new BothubError('FORBIDDEN', `image "${params.name}" is shared; only the admin may remove it`);
+      const users = (await ctx.sandboxes.list(SYSTEM)).filter((s) => s.image === params.name).map((s) => s.name);
       if (users.length) throw new BothubError('IN_USE', `image "${params.name}" is used by sandbox ${users.join(', ')}; destroy ${users.length > 1 ? 'them' : 'it'} first`);
       await ctx.images.remove(params.name);
     },

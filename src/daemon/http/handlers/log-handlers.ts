@@ -3,6 +3,7 @@ import type { Static } from 'typebox';
 import type { LogsQuery } from '../../../api/index.js';
 import type { DaemonContext } from '../../context.js';
 import type { Handlers } from '../register-routes.js';
+import { actorOf } from '../auth.js';
 
 const DEFAULT_LIMIT = 1024 * 1024;
 
@@ -11,20 +12,17 @@ export function logHandlers(ctx: DaemonContext): Pick<Handlers, 'logs'> {
     logs: async (req: FastifyRequest, reply: FastifyReply) => {
       const { name } = req.params as { name: string };
       const q = req.query as Static<typeof LogsQuery>;
-      const { row } = await ctx.sandboxes.require(name, 'logs');
+      const actor = actorOf(req);
+      const { row } = await ctx.sandboxes.require(name, 'logs', actor);
       const paths = ctx.runtime.paths(row.id);
       await ctx.logs.enforceCap(paths);
       if (!q.follow) {
         const chunk = await ctx.logs.read(paths, q.offset ?? 0, q.limit ?? DEFAULT_LIMIT);
-        return reply
-          .header('x-bothub-offset', String(chunk.start))
-          .header('x-bothub-next-offset', String(chunk.next))
-          .type('application/octet-stream')
-          .send(chunk.data);
+        return reply.header('x-bothub-offset', String(chunk.start)).header('x-bothub-next-offset', String(chunk.next)).type('application/octet-stream').send(chunk.data);
       }
       const abort = new AbortController();
       reply.raw.on('close', () => abort.abort());
-      const chunks = ctx.logs.follow(paths, q.offset ?? 0, async () => (await ctx.sandboxes.get(name).catch(() => undefined))?.status === 'running', abort.signal);
+      const chunks = ctx.logs.follow(paths, q.offset ?? 0, async () => (await ctx.sandboxes.get(name, actor).catch(() => undefined))?.status === 'running', abort.signal);
       const first = await chunks.next();
       reply.hijack();
       const start = first.done ? (await ctx.logs.read(paths, q.offset ?? 0, 0)).start : first.value.start;

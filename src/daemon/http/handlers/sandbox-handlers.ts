@@ -9,11 +9,11 @@ type SandboxRoutes = 'listSandboxes' | 'createSandbox' | 'getSandbox' | 'stopSan
  */
 export function sandboxHandlers(ctx: DaemonContext): Pick<Handlers, SandboxRoutes> {
   return {
-    listSandboxes: () => ctx.sandboxes.list(),
-    createSandbox: ({ body }) => ctx.sandboxes.create(body),
-    getSandbox: ({ params }) => ctx.sandboxes.get(params.name),
-    stopSandbox: ({ params }) => ctx.sandboxes.stop(params.name),
-    startSandbox: ({ params }) => ctx.sandboxes.start(params.name),
-    destroySandbox: ({ params }) => ctx.sandboxes.destroy(params.name),
+    listSandboxes: ({ actor }) => ctx.sandboxes.list(actor),
+    createSandbox: ({ actor, body }) => ctx.sandboxes.create(body, actor),
+    getSandbox: ({ actor, params }) => ctx.sandboxes.get(params.name, actor),
+    stopSandbox: ({ actor, params }) => ctx.sandboxes.stop(params.name, actor),
+    startSandbox: ({ actor, params }) => ctx.sandboxes.start(params.name, actor),
+    destroySandbox: ({ actor, params }) => ctx.sandboxes.destroy(params.name, actor),
   };
 }

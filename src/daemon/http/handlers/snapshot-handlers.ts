@@ -3,6 +3,7 @@ import type { CreateSnapshot, RestoreSnapshot } from '../../../api/index.js';
 import type { DaemonContext } from '../../context.js';
 import { streamOperation } from '../ndjson.js';
 import type { Handlers } from '../register-routes.js';
+import { actorOf } from '../auth.js';
 
 type SnapshotRoutes = 'createSnapshot' | 'listSnapshots' | 'getSnapshot' | 'deleteSnapshot' | 'restoreSnapshot' | 'doctor';
 
@@ -11,15 +12,20 @@ export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRou
     createSnapshot: async (req, reply) => {
       const { name } = req.params as { name: string };
       const body = req.body as Static<typeof CreateSnapshot>;
-      await streamOperation(reply, (onProgress, signal) => ctx.snapshots.create(name, body, { onProgress, signal }));
+      const actor = actorOf(req);
+      // Checked before the stream starts, so a missing sandbox is a plain 404, not a 200 with an error line.
+      await ctx.sandboxes.require(name, 'snapshot', actor);
+      await streamOperation(reply, (onProgress, signal) => ctx.snapshots.create(name, body, actor, { onProgress, signal }));
     },
-    listSnapshots: ({ query }) => ctx.snapshots.list(query.sandbox),
-    getSnapshot: ({ params }) => ctx.snapshots.get(params.name),
-    deleteSnapshot: ({ params }) => ctx.snapshots.delete(params.name),
+    listSnapshots: ({ actor, query }) => ctx.snapshots.list(actor, query.sandbox),
+    getSnapshot: ({ actor, params }) => ctx.snapshots.get(params.name, actor),
+    deleteSnapshot: ({ actor, params }) => ctx.snapshots.delete(params.name, actor),
     restoreSnapshot: async (req, reply) => {
       const { name } = req.params as { name: string };
       const body = req.body as Static<typeof RestoreSnapshot>;
-      await streamOperation(reply, (onProgress, signal) => ctx.snapshots.restore(name, body, { onProgress, signal }));
+      const actor = actorOf(req);
+      await ctx.snapshots.get(name, actor);
+      await streamOperation(reply, (onProgress, signal) => ctx.snapshots.restore(name, body, actor, { onProgress, signal }));
     },
     doctor: () => ctx.doctor(),
   };

@@ -1,0 +1,46 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { BothubError } from '../../core/index.js';
+
+/**
+ * Secrets are sealed with AES-256-GCM under one master key: env
+ * BOTHUB_MASTER_KEY (64 hex characters), or <data-dir>/master.key (0600),
+ * made on first start.
+ */
+export class Sealer {
+  private constructor(private readonly key: Buffer) {}
+
+  static async load(file: string, fromEnv = process.env.BOTHUB_MASTER_KEY): Promise<Sealer> {
+    if (fromEnv) {
+      if (!/^[0-9a-f]{64}$/i.test(fromEnv))
+        throw new BothubError('INVALID_INPUT', 'BOTHUB_MASTER_KEY must be 64 hex characters (32 bytes); generate one with `openssl rand -hex 32`');
+      return new Sealer(Buffer.from(fromEnv, 'hex'));
+    }
+    const existing = await readFile(file, 'utf8').catch(() => undefined);
+    if (existing) return new Sealer(Buffer.from(existing.trim(), 'hex'));
+    const key = randomBytes(32);
+    // 'wx': never overwrite a key another start just wrote.
+    await writeFile(file, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+    return new Sealer(key);
+  }
+
+  seal(plaintext: string, context: string): Buffer {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    // The owner and name are bound in as associated data: a sealed value cannot be moved to another secret.
+    cipher.setAAD(Buffer.from(context));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]);
+  }
+
+  open(sealed: Buffer, context: string): string {
+    const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, 12));
+    decipher.setAAD(Buffer.from(context));
+    decipher.setAuthTag(sealed.subarray(12, 28));
+    try {
+      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new BothubError('INTERNAL', 'a secret could not be decrypted: the master key changed; restore the original BOTHUB_MASTER_KEY or master.key');
+    }
+  }
+}
