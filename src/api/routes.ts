@@ -79,6 +79,26 @@ export const routes = {
   startSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/start', summary: 'Start a stopped sandbox.', params: S.NameParams, reply: S.Sandbox },
   destroySandbox: { method: 'DELETE', url: '/api/v1/sandboxes/:name', summary: 'Remove a sandbox and everything it holds.', params: S.NameParams, status: 204 },
 
+  pauseSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/pause', summary: 'Freeze in place (warm): no CPU, memory kept.', params: S.NameParams, reply: S.Sandbox },
+  resumeSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/resume', summary: 'Wake a warm or cold sandbox.', params: S.NameParams, reply: S.Sandbox },
+  freezeSandbox: {
+    method: 'POST',
+    url: '/api/v1/sandboxes/:name/freeze',
+    summary: 'Put to disk now (cold): processes gone, memory free; the next request wakes it.',
+    params: S.NameParams,
+    reply: S.Sandbox,
+  },
+  listEvents: { method: 'GET', url: '/api/v1/events', summary: 'State changes of sandboxes, oldest first; ?sandbox= for one.', query: S.EventsQuery, reply: Type.Array(S.Event) },
+  publish: {
+    method: 'POST',
+    url: '/api/v1/sandboxes/:name/publish',
+    summary: 'Serve a port of the sandbox at a preview URL.',
+    params: S.NameParams,
+    body: S.Publish,
+    reply: S.Sandbox,
+  },
+  unpublish: { method: 'DELETE', url: '/api/v1/sandboxes/:name/publish/:port', summary: 'Stop serving a port.', params: S.PortParams, reply: S.Sandbox },
+
   exec: {
     method: 'POST',
     url: '/api/v1/sandboxes/:name/exec',

@@ -44,6 +44,11 @@ export const Sandbox = Type.Object({
   command: Type.Array(Type.String()),
   env: Env,
   secrets: Type.Array(Type.String(), { description: 'Names of the secrets exposed to it; values are never shown.' }),
+  thermal: Type.Union([Type.Literal('hot'), Type.Literal('warm'), Type.Literal('cold')], { description: 'hot: running; warm: frozen in place; cold: on disk, processes gone.' }),
+  idleWarmMs: Type.Union([Type.Integer(), Type.Null()], { description: "Idle time before it goes warm; null: the daemon's default; 0: never." }),
+  idleColdMs: Type.Union([Type.Integer(), Type.Null()]),
+  keepHot: Type.Boolean(),
+  urls: Type.Array(Type.Object({ port: Type.Integer(), public: Type.Boolean(), url: Type.String(), pathUrl: Type.String() })),
   owner: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
   startedAt: Type.Union([Timestamp, Type.Null()]),
@@ -59,6 +64,9 @@ export const CreateSandbox = Type.Object(
     network: Type.Optional(Type.Union([Type.Literal('default'), Type.Literal('none')])),
     command: Type.Optional(Type.Array(Type.String({ maxLength: 65536 }), { maxItems: 4096, description: 'Main process, run by init; its output goes to the console log.' })),
     secrets: Type.Optional(Type.Array(SecretName, { maxItems: 256, uniqueItems: true, description: "The owner's secrets to expose as environment variables." })),
+    idleWarmMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before freezing in place; 0 disables.' })),
+    idleColdMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before going to disk; 0 disables.' })),
+    keepHot: Type.Optional(Type.Boolean({ description: 'Never cool down.' })),
   },
   { additionalProperties: false },
 );
@@ -192,6 +200,15 @@ export const SetSecret = Type.Object({ value: Type.String({ maxLength: 65536 }) 
 
 export const WhoAmI = Type.Object({ name: Type.String(), admin: Type.Boolean() });
 
+export const Event = Type.Object({ id: Type.Integer(), sandbox: Type.String(), type: Type.String(), detail: Type.Union([Type.String(), Type.Null()]), at: Timestamp });
+export const EventsQuery = Type.Object({ sandbox: Type.Optional(Name), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }, { additionalProperties: false });
+export const Publish = Type.Object(
+  { port: Type.Integer({ minimum: 1, maximum: 65535 }), public: Type.Optional(Type.Boolean({ description: "Open to anyone; otherwise the owner's key is needed." })) },
+  { additionalProperties: false },
+);
+export const PortParams = Type.Object({ name: Name, port: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false });
+
+export type EventT = Static<typeof Event>;
 export type UserT = Static<typeof User>;
 export type CreateUserT = Static<typeof CreateUser>;
 export type SecretT = Static<typeof Secret>;

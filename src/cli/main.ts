@@ -14,6 +14,7 @@ import { register as doctor } from './commands/doctor.js';
 import { register as setup } from './commands/setup.js';
 import { register as users } from './commands/user/commands.js';
 import { register as secrets } from './commands/secret/commands.js';
+import { register as thermal } from './commands/thermal/commands.js';
 import { register as snapshotCreate } from './commands/snapshot/create.js';
 import { register as snapshotManage } from './commands/snapshot/manage.js';
 import { register as snapshotRestore } from './commands/snapshot/restore.js';
@@ -30,7 +31,7 @@ const program = new Command('bothub')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .configureOutput({ outputError: (text, write) => write(`bothub: ${text.trim().replace(/^error: /, '')} (see bothub --help)\n`) });
 
-for (const register of [serve, setup, create, list, inspect, exec, logs, lifecycle, doctor, users, secrets]) register(program);
+for (const register of [serve, setup, create, list, inspect, exec, logs, lifecycle, thermal, doctor, users, secrets]) register(program);
 const image = program.command('image').description('manage images');
 for (const register of [imageList, imageBuild, imageImport]) register(image);
 const snapshot = program.command('snapshot').description('checkpoint, resume and branch sandboxes');

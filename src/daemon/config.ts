@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { invalid } from '../core/index.js';
+import { invalid, parseDuration } from '../core/index.js';
 
 export interface DaemonConfig {
   host: string;
@@ -19,6 +19,11 @@ export interface DaemonConfig {
   initBinary: string;
   consoleCapBytes: number;
   authMaxFailures: number;
+  /** Preview host names are NAME-PORT.<previewDomain>. */
+  previewDomain: string;
+  /** Daemon defaults for idle sandboxes, in ms; 0 disables. */
+  idleWarmMs: number;
+  idleColdMs: number;
   logLevel: string;
 }
 
@@ -53,6 +58,9 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     initBinary: env.BOTHUB_INIT ?? fileURLToPath(new URL('../../native/build/bothub-init', import.meta.url)),
     consoleCapBytes: Number(env.BOTHUB_CONSOLE_CAP_BYTES ?? 8 * 1024 * 1024),
     authMaxFailures: Number(env.BOTHUB_AUTH_MAX_FAILURES ?? 10),
+    previewDomain: env.BOTHUB_PREVIEW_DOMAIN ?? 'localhost',
+    idleWarmMs: parseDuration(env.BOTHUB_IDLE_WARM ?? '5m'),
+    idleColdMs: parseDuration(env.BOTHUB_IDLE_COLD ?? '30m'),
     logLevel: env.BOTHUB_LOG_LEVEL ?? 'info',
   };
 }

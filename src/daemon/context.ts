@@ -8,6 +8,9 @@ import type { SandboxService } from './services/sandbox-service.js';
 import type { SnapshotService } from './services/snapshot-service.js';
 import type { SecretService } from './services/secret-service.js';
 import type { UserService } from './services/user-service.js';
+import type { ThermalService } from './services/thermal-service.js';
+import type { PublishService } from './services/publish-service.js';
+import type { EventLog } from './services/event-log.js';
 import type { Actor } from '../core/index.js';
 
 /** What request handlers may use; built once by startDaemon. */
@@ -25,6 +28,9 @@ export interface DaemonContext {
   snapshots: SnapshotService;
   doctor: () => Promise<DoctorT>;
   users: UserService;
+  thermal: ThermalService;
+  publish: PublishService;
+  events: EventLog;
   secrets: SecretService;
   /** Removes a user; with force, first destroys what it owns. */
   removeUser: (name: string, force: boolean, actor: Actor) => Promise<void>;

@@ -18,6 +18,9 @@ import { doctor } from './services/doctor.js';
 import { SecretService } from './services/secret-service.js';
 import { UserService } from './services/user-service.js';
 import { Sealer } from './security/master-key.js';
+import { EventLog } from './services/event-log.js';
+import { ThermalService } from './services/thermal-service.js';
+import { PublishService, type PreviewConfig } from './services/publish-service.js';
 import { BothubError, SYSTEM } from '../core/index.js';
 
 export interface RunningDaemon {
@@ -58,13 +61,29 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const secrets = new SecretService(db, await Sealer.load(join(config.dataDir, 'master.key')));
   const sandboxes = new SandboxService({ db, runtime, images, secrets, subnet, capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) }, log });
   const criu = criuBinary(config.criu);
+  const checkpointer = new Checkpointer(host, runtime, criu, log);
+  const events = new EventLog(db);
+  const preview: PreviewConfig = { domain: config.previewDomain, authority: `${config.host}:${config.port}` };
+  const publish = new PublishService(db, events, preview);
+  sandboxes.urlsOf = (row) => publish.urlsOf(row);
+  const thermal = new ThermalService({
+    db,
+    sandboxes,
+    runtime,
+    checkpointer,
+    events,
+    dir: join(config.dataDir, 'cold'),
+    defaults: { idleWarmMs: config.idleWarmMs, idleColdMs: config.idleColdMs },
+    log,
+  });
+  sandboxes.discardCold = (id) => thermal.discard(id);
   let fingerprint: Promise<HostFingerprint> | undefined;
   const snapshots = new SnapshotService({
     db,
     host,
     sandboxes,
     runtime,
-    checkpointer: new Checkpointer(host, runtime, criu, log),
+    checkpointer,
     dir: config.snapshotsDir ?? join(config.dataDir, 'snapshots'),
     fingerprint: () => (fingerprint ??= hostFingerprint(host, runtime.runc, criu)),
     log,
@@ -78,12 +97,15 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     runtime,
     images,
     sandboxes,
-    exec: new ExecService(sandboxes, runtime),
+    exec: new ExecService(sandboxes, runtime, thermal),
     logs: new ConsoleLogs(host, config.consoleCapBytes),
     snapshots,
     doctor: () => doctor(host, runtime.runc, criu),
     users,
     secrets,
+    thermal,
+    publish,
+    events,
     removeUser: async (name, force) => {
       const user = await users.row(name);
       const owned = (await sandboxes.list(SYSTEM)).filter((s) => s.owner === user.name);
@@ -104,10 +126,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   }, RECONCILE_EVERY_MS);
   timer.unref();
 
-  const app = await buildApp(ctx);
+  const app = await buildApp(ctx, config.previewDomain);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  preview.authority = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  thermal.start();
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, dataDir: config.dataDir }, 'bothub daemon listening');
 
@@ -118,6 +142,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     close: () =>
       (closing ??= (async () => {
         clearInterval(timer);
+        thermal.stop();
+        await thermal.flush();
         await app.close();
         await db.destroy();
         log.info('bothub daemon stopped; sandboxes keep running');

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const IS_V2 = !existsSync('/sys/fs/cgroup/memory');
 
@@ -22,6 +22,18 @@ export class CgroupReader {
 
   private file(controller: string, name: string): string {
     return this.v2 ? `/sys/fs/cgroup${this.cgroupsPath}/${name}` : `/sys/fs/cgroup/${controller}${this.cgroupsPath}/${name}`;
+  }
+
+  /**
+   * Freezes or thaws every process of the sandbox by writing the freezer
+   * directly: microseconds, where `runc pause` costs a process start.
+   */
+  async setFrozen(frozen: boolean): Promise<void> {
+    const file = this.v2 ? this.file('', 'cgroup.freeze') : this.file('freezer', 'freezer.state');
+    writeFileSync(file, this.v2 ? (frozen ? '1' : '0') : frozen ? 'FROZEN' : 'THAWED');
+    const want = this.v2 ? (frozen ? /^frozen 1$/m : /^frozen 0$/m) : frozen ? /^FROZEN/ : /^THAWED/;
+    const probe = this.v2 ? this.file('', 'cgroup.events') : file;
+    for (let i = 0; i < 2000 && !want.test(read(probe, '')); i++) await new Promise((r) => setImmediate(r));
   }
 
   /** How many times the OOM killer ended a process of this sandbox. */

@@ -50,8 +50,8 @@ describe('sandbox lifecycle against real runc', () => {
     assert.equal(r.stdout, 'from stdin\n');
     assert.equal(r.stderr, 'to-err\n');
     const list = await cli(t.url, ['list']);
-    assert.match(list.stdout, /^NAME\s+STATUS\s+IMAGE\s+ADDRESS\s+CREATED\n/);
-    assert.match(list.stdout, /clie\s+running\s+debian\s+10\./);
+    assert.match(list.stdout, /^NAME\s+STATUS\s+THERMAL\s+IMAGE\s+ADDRESS\s+CREATED\s+URL\n/);
+    assert.match(list.stdout, /clie\s+running\s+hot\s+debian\s+10\./);
     assert.equal((await cli(t.url, ['destroy', 'clie'])).code, 0);
   });
 

@@ -56,6 +56,15 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
       return { params: { name: fresh } };
     },
     destroySandbox: async (fresh) => ({ params: { name: await sandbox(fresh) } }),
+    pauseSandbox: async (fresh) => ({ params: { name: await sandbox(fresh) } }),
+    resumeSandbox: async () => ({ params: { name: 'alice-box' } }),
+    freezeSandbox: async (fresh) => ({ params: { name: await sandbox(fresh) } }),
+    listEvents: async () => ({}),
+    publish: async () => ({ params: { name: 'alice-box' }, body: { port: 8000 } }),
+    unpublish: async () => {
+      await alice.call('publish', { params: { name: 'alice-box' }, body: { port: 8001 } });
+      return { params: { name: 'alice-box', port: '8001' } };
+    },
     exec: async () => ({ params: { name: 'alice-box' }, body: { command: ['true'] } }),
     execStream: async () => ({ params: { name: 'alice-box' } }),
     logs: async () => ({ params: { name: 'alice-box' } }),

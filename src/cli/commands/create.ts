@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BothubError, parseEnvPairs } from '../../core/index.js';
+import { BothubError, parseDuration, parseEnvPairs } from '../../core/index.js';
 import type { SandboxT } from '../../api/index.js';
 import { printJson } from '../output/format.js';
 import { action, collect } from '../runner.js';
@@ -14,6 +14,9 @@ interface CreateOptions {
   env: string[];
   network: string;
   secret: string[];
+  idleWarm?: string;
+  idleCold?: string;
+  keepHot?: boolean;
 }
 
 function number(flag: string, text: string | undefined): number | undefined {
@@ -34,6 +37,9 @@ export function register(program: Command): void {
     .option('--memory <mb>', 'memory limit in MB')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('--network <mode>', 'default (own address, outbound NAT) or none (loopback only)', 'default')
+    .option('--idle-warm <duration>', 'idle time before freezing in place, e.g. 30s, 5m (0 disables)')
+    .option('--idle-cold <duration>', 'idle time before going to disk, e.g. 30m (0 disables)')
+    .option('--keep-hot', 'never cool down')
     .option('--secret <NAME>', 'expose your secret NAME as an environment variable (repeatable)', collect, [])
     .action(
       action(async (ctx: CliContext, command: string[], opts: CreateOptions) => {
@@ -49,6 +55,9 @@ export function register(program: Command): void {
             network: opts.network,
             command: command.length ? command : undefined,
             secrets: opts.secret.length ? opts.secret : undefined,
+            idleWarmMs: opts.idleWarm === undefined ? undefined : parseDuration(opts.idleWarm),
+            idleColdMs: opts.idleCold === undefined ? undefined : parseDuration(opts.idleCold),
+            keepHot: opts.keepHot,
           },
         });
         if (ctx.json) printJson(sandbox);

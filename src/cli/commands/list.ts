@@ -11,8 +11,16 @@ export function register(program: Command): void {
       action(async (ctx) => {
         const sandboxes = await ctx.api.call('listSandboxes');
         if (ctx.json) return printJson(sandboxes);
-        const rows = sandboxes.map((s) => [s.name, s.status, s.image, s.address ?? '-', ago(s.createdAt)]);
-        process.stdout.write(table(['NAME', 'STATUS', 'IMAGE', 'ADDRESS', 'CREATED'], rows));
+        const rows = sandboxes.map((s) => [
+          s.name,
+          s.status,
+          s.status === 'running' ? s.thermal : '-',
+          s.image,
+          s.address ?? '-',
+          ago(s.createdAt),
+          s.urls.map((u) => u.url).join(' ') || '-',
+        ]);
+        process.stdout.write(table(['NAME', 'STATUS', 'THERMAL', 'IMAGE', 'ADDRESS', 'CREATED', 'URL'], rows));
       }),
     );
 }

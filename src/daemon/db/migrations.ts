@@ -74,4 +74,37 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_thermal_and_publishing': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('sandboxes')
+        .addColumn('thermal', 'text', (c) => c.notNull().defaultTo('hot'))
+        .execute();
+      await db.schema.alterTable('sandboxes').addColumn('idle_warm_ms', 'integer').execute();
+      await db.schema.alterTable('sandboxes').addColumn('idle_cold_ms', 'integer').execute();
+      await db.schema
+        .alterTable('sandboxes')
+        .addColumn('keep_hot', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable('sandboxes').addColumn('last_active_at', 'text').execute();
+      await db.schema
+        .createTable('publications')
+        .addColumn('sandbox_id', 'text', (c) => c.notNull())
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('public', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('publications_pk', ['sandbox_id', 'port'])
+        .execute();
+      await db.schema
+        .createTable('events')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('sandbox_id', 'text', (c) => c.notNull())
+        .addColumn('sandbox_name', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text')
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

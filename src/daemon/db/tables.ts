@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 export interface SandboxRow {
   id: string;
   name: string;
@@ -18,6 +20,30 @@ export interface SandboxRow {
   owner_id: string | null;
   /** Names of the owner's secrets exposed as environment variables; values are never stored here. */
   secrets_json: string;
+  /** hot (running), warm (frozen in place), cold (on disk, processes gone). */
+  thermal: string;
+  /** null: the daemon's default; 0: never. */
+  idle_warm_ms: number | null;
+  idle_cold_ms: number | null;
+  keep_hot: number;
+  last_active_at: string | null;
+}
+
+export interface PublicationRow {
+  sandbox_id: string;
+  port: number;
+  public: number;
+  created_at: string;
+}
+
+export interface EventRow {
+  id: Generated<number>;
+  sandbox_id: string;
+  sandbox_name: string;
+  owner_id: string | null;
+  type: string;
+  detail: string | null;
+  at: string;
 }
 
 export interface UserRow {
@@ -56,5 +82,7 @@ export interface Tables {
   sandboxes: SandboxRow;
   snapshots: SnapshotRow;
   users: UserRow;
+  publications: PublicationRow;
+  events: EventRow;
   secrets: SecretRow;
 }

@@ -9,11 +9,13 @@ import { logHandlers } from './handlers/log-handlers.js';
 import { sandboxHandlers } from './handlers/sandbox-handlers.js';
 import { snapshotHandlers } from './handlers/snapshot-handlers.js';
 import { userHandlers } from './handlers/user-handlers.js';
+import { thermalHandlers } from './handlers/thermal-handlers.js';
+import { registerPreviewProxy } from './preview-proxy.js';
 import { installAuth } from './auth.js';
 import { registerRoutes } from './register-routes.js';
 
 /** The HTTP API: the route table, its handlers, the OpenAPI document. */
-export async function buildApp(ctx: DaemonContext): Promise<FastifyInstance> {
+export async function buildApp(ctx: DaemonContext, previewDomain: string): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     disableRequestLogging: true,
@@ -49,7 +51,9 @@ export async function buildApp(ctx: DaemonContext): Promise<FastifyInstance> {
     ...imageHandlers(ctx),
     ...snapshotHandlers(ctx),
     ...userHandlers(ctx),
+    ...thermalHandlers(ctx),
   });
+  await registerPreviewProxy(app, ctx, previewDomain);
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => app.swagger());
   return app;
 }

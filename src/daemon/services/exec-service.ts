@@ -2,6 +2,7 @@ import type { ExecRequestT, ExecResultT, ExecStartT } from '../../api/index.js';
 import { BothubError, type Actor } from '../../core/index.js';
 import type { ExecSession, SandboxRuntime } from '../../runtime/index.js';
 import type { SandboxService } from './sandbox-service.js';
+import type { ThermalService } from './thermal-service.js';
 
 /** Output kept per stream in a buffered exec reply; beyond it the reply says truncated. */
 const REPLY_LIMIT = 8 * 1024 * 1024;
@@ -34,18 +35,25 @@ export class ExecService {
   constructor(
     private readonly sandboxes: SandboxService,
     private readonly runtime: SandboxRuntime,
+    private readonly thermal: ThermalService,
   ) {}
 
   /** Starts a command; the caller owns the session. */
   async start(name: string, req: ExecStartT, actor: Actor): Promise<{ session: ExecSession; oomBefore: number; sandboxId: string }> {
-    const { row, def } = await this.sandboxes.require(name, 'exec', actor);
+    // A warm or cold sandbox wakes first; the caller sees only a slower answer.
+    const { row, def } = await this.thermal.ready(name, 'exec', actor);
     const oomBefore = this.runtime.cgroup(def.id).oomKills();
     // Secrets reach the command in its environment only, opened for this one exec.
     const env = row.secrets_json === '[]' ? req.env : { ...(await this.sandboxes.secretEnv(row)), ...req.env };
     try {
       const session = await this.runtime.exec(def, { argv: req.command, cwd: req.workdir ?? '/', env, tty: req.tty });
       this.sandboxes.execAttached(def.id, 1);
-      session.done.finally(() => this.sandboxes.execAttached(def.id, -1)).catch(() => undefined);
+      session.done
+        .finally(() => {
+          this.sandboxes.execAttached(def.id, -1);
+          this.thermal.touch(def.id);
+        })
+        .catch(() => undefined);
       return { session, oomBefore, sandboxId: def.id };
     } catch (e) {
       // init not answering usually means the sandbox died under us: let reconcile say so.

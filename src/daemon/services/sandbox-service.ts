@@ -39,7 +39,14 @@ const NOT_FOUND_HINT = 'see `bothub list`';
 /** What a sandbox without --memory counts for against a user's memory quota. */
 const QUOTA_DEFAULT_MEMORY_MB = 512;
 
-export function toApi(row: SandboxRow, ownerName: string | null = null): SandboxT {
+export interface PublishedUrl {
+  port: number;
+  public: boolean;
+  url: string;
+  pathUrl: string;
+}
+
+export function toApi(row: SandboxRow, ownerName: string | null = null, urls: PublishedUrl[] = []): SandboxT {
   return {
     id: row.id,
     name: row.name,
@@ -55,6 +62,11 @@ export function toApi(row: SandboxRow, ownerName: string | null = null): Sandbox
     env: JSON.parse(row.env_json) as Record<string, string>,
     secrets: JSON.parse(row.secrets_json) as string[],
     owner: ownerName,
+    thermal: row.thermal as 'hot' | 'warm' | 'cold',
+    idleWarmMs: row.idle_warm_ms,
+    idleColdMs: row.idle_cold_ms,
+    keepHot: row.keep_hot === 1,
+    urls,
     createdAt: row.created_at,
     startedAt: row.started_at,
   };
@@ -69,6 +81,9 @@ export class SandboxService {
   readonly lock = new KeyedMutex();
   /** Commands with a live connection to init, per sandbox id: CRIU cannot checkpoint those connections. */
   private readonly attached = new Map<string, number>();
+
+  /** Preview URLs of a sandbox; set by the publishing service once it exists. */
+  urlsOf: (row: SandboxRow) => Promise<PublishedUrl[]> = async () => [];
 
   constructor(private readonly deps: SandboxServiceDeps) {}
 
@@ -88,14 +103,14 @@ export class SandboxService {
   }
 
   async present(row: SandboxRow): Promise<SandboxT> {
-    return toApi(row, row.owner_id ? ((await this.ownerNames()).get(row.owner_id) ?? null) : null);
+    return toApi(row, row.owner_id ? ((await this.ownerNames()).get(row.owner_id) ?? null) : null, await this.urlsOf(row));
   }
 
   async list(actor: Actor): Promise<SandboxT[]> {
     let q = this.deps.db.selectFrom('sandboxes').selectAll().orderBy('created_at');
     if (!actor.admin) q = q.where('owner_id', '=', actor.id);
     const owners = await this.ownerNames();
-    return (await q.execute()).map((r) => toApi(r, r.owner_id ? (owners.get(r.owner_id) ?? null) : null));
+    return Promise.all((await q.execute()).map(async (r) => toApi(r, r.owner_id ? (owners.get(r.owner_id) ?? null) : null, await this.urlsOf(r))));
   }
 
   async row(name: string, actor: Actor = SYSTEM): Promise<SandboxRow> {
@@ -165,6 +180,11 @@ export class SandboxService {
       snapshot_id: null,
       owner_id: actor.id,
       secrets_json: JSON.stringify(req.secrets ?? []),
+      thermal: 'hot',
+      idle_warm_ms: req.idleWarmMs ?? null,
+      idle_cold_ms: req.idleColdMs ?? null,
+      keep_hot: req.keepHot ? 1 : 0,
+      last_active_at: now,
     });
     return this.lock.run(row.id, async () => {
       try {
@@ -256,12 +276,18 @@ export class SandboxService {
     return this.deps.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   }
 
+  /** Forgets a cold sandbox's disk state; set by the thermal service. */
+  discardCold: (id: string) => Promise<void> = async () => undefined;
+
   async stop(name: string, actor: Actor): Promise<SandboxT> {
     const { row } = await this.require(name, 'stop', actor);
     return this.lock.run(row.id, async () => {
-      const { def } = await this.require(name, 'stop', actor);
+      const { row: now, def } = await this.require(name, 'stop', actor);
+      // A frozen sandbox cannot act on SIGTERM: thaw it first. A cold one has no processes to stop.
+      if (now.thermal === 'warm') await this.deps.runtime.cgroup(now.id).setFrozen(false);
+      if (now.thermal === 'cold') await this.discardCold(now.id);
       await this.deps.runtime.stop(def);
-      return this.present(await this.setStatus(row.id, 'stopped', null, { started_at: null }));
+      return this.present(await this.setStatus(row.id, 'stopped', null, { started_at: null, thermal: 'hot' }));
     });
   }
 
@@ -280,11 +306,13 @@ export class SandboxService {
     const { row } = await this.require(name, 'destroy', actor);
     await this.lock.run(row.id, async () => {
       try {
+        await this.discardCold(row.id);
         await this.deps.runtime.destroy(this.definition(row));
       } catch (e) {
         await this.setStatus(row.id, 'error', `destroy failed: ${(e as Error).message}`);
         throw e;
       }
+      await this.deps.db.deleteFrom('publications').where('sandbox_id', '=', row.id).execute();
       await this.deps.db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
     });
   }
@@ -306,8 +334,9 @@ export class SandboxService {
         await db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
         continue;
       }
-      if (row.status !== 'running') continue;
-      if (atStartup && state?.status === 'paused') {
+      // A cold sandbox has no container on purpose; a warm one is frozen on purpose.
+      if (row.status !== 'running' || row.thermal === 'cold') continue;
+      if (atStartup && state?.status === 'paused' && row.thermal !== 'warm') {
         // Frozen by a snapshot the daemon died in: thaw it.
         log.warn({ sandbox: row.name }, 'thawing a sandbox left frozen by an interrupted snapshot');
         await runtime.runc.resume(containerId(row.id));

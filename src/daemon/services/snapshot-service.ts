@@ -138,7 +138,22 @@ export class SnapshotService {
           name: req.name,
           createdAt,
           // Secret names only: their values never reach a manifest.
-          sandbox: { ...toApi(row), command: def.command as string[], env: def.env },
+          sandbox: (({ id, name, image, cpus, memoryMb, pidsLimit, network, address, secrets, idleWarmMs, idleColdMs, keepHot }) => ({
+            id,
+            name,
+            image,
+            cpus,
+            memoryMb,
+            pidsLimit,
+            network,
+            address,
+            secrets,
+            idleWarmMs,
+            idleColdMs,
+            keepHot,
+            command: def.command as string[],
+            env: def.env,
+          }))(toApi(row)),
           host: await this.deps.fingerprint(),
           sizeBytes,
           frozenMs,
@@ -255,6 +270,11 @@ export class SnapshotService {
       // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
       owner_id: actor.admin ? row.owner_id : actor.id,
       secrets_json: JSON.stringify(m.secrets ?? []),
+      thermal: 'hot',
+      idle_warm_ms: m.idleWarmMs ?? null,
+      idle_cold_ms: m.idleColdMs ?? null,
+      keep_hot: m.keepHot ? 1 : 0,
+      last_active_at: now,
     });
     return sandboxes.lock.run(record.id, async () => {
       const def = sandboxes.definition(record);

@@ -31,6 +31,9 @@ export interface SnapshotManifest {
     env: Record<string, string>;
     /** Names of the owner's secrets the sandbox gets; never their values. */
     secrets?: string[];
+    idleWarmMs?: number | null;
+    idleColdMs?: number | null;
+    keepHot?: boolean;
   };
   host: HostFingerprint;
   sizeBytes: number;

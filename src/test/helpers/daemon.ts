@@ -46,9 +46,12 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
     bridge: `bht${tag}`,
     subnet: `10.${octet}.${Number.parseInt(tag, 16) % 250}.0/24`,
     logLevel: process.env.BOTHUB_TEST_LOG ?? 'silent',
+    // Nothing cools down by itself unless a test asks for it.
+    idleWarmMs: 0,
+    idleColdMs: 0,
     ...overrides,
   };
-  const logFile = overrides.logLevel ? `${dataDir}.log` : undefined;
+  const logFile = overrides.logLevel || process.env.BOTHUB_TEST_LOG ? `${dataDir}.log` : undefined;
   const log = logFile ? daemonLogger(config.logLevel, logFile) : pino({ level: 'silent' });
   const netnsBefore = new Set(bothubNetns());
   const t: TestDaemon = {

@@ -14,6 +14,7 @@ export function logHandlers(ctx: DaemonContext): Pick<Handlers, 'logs'> {
       const q = req.query as Static<typeof LogsQuery>;
       const actor = actorOf(req);
       const { row } = await ctx.sandboxes.require(name, 'logs', actor);
+      if (row.status === 'running') await ctx.thermal.ready(name, 'logs', actor);
       const paths = ctx.runtime.paths(row.id);
       await ctx.logs.enforceCap(paths);
       if (!q.follow) {
@@ -22,6 +23,9 @@ export function logHandlers(ctx: DaemonContext): Pick<Handlers, 'logs'> {
       }
       const abort = new AbortController();
       reply.raw.on('close', () => abort.abort());
+      // Following the log is activity: the sandbox stays hot while someone watches.
+      const keepAlive = setInterval(() => ctx.thermal.touch(row.id), 1000);
+      abort.signal.addEventListener('abort', () => clearInterval(keepAlive));
       const chunks = ctx.logs.follow(paths, q.offset ?? 0, async () => (await ctx.sandboxes.get(name, actor).catch(() => undefined))?.status === 'running', abort.signal);
       const first = await chunks.next();
       reply.hijack();
@@ -31,6 +35,7 @@ export function logHandlers(ctx: DaemonContext): Pick<Handlers, 'logs'> {
         reply.raw.write(first.value.data);
         for await (const chunk of chunks) reply.raw.write(chunk.data);
       }
+      clearInterval(keepAlive);
       reply.raw.end();
     },
   };

@@ -14,7 +14,7 @@ export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRou
       const body = req.body as Static<typeof CreateSnapshot>;
       const actor = actorOf(req);
       // Checked before the stream starts, so a missing sandbox is a plain 404, not a 200 with an error line.
-      await ctx.sandboxes.require(name, 'snapshot', actor);
+      await ctx.thermal.ready(name, 'snapshot', actor);
       await streamOperation(reply, (onProgress, signal) => ctx.snapshots.create(name, body, actor, { onProgress, signal }));
     },
     listSnapshots: ({ actor, query }) => ctx.snapshots.list(actor, query.sandbox),

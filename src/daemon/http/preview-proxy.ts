@@ -1,0 +1,160 @@
+import http from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import WebSocket from 'ws';
+import { BothubError, SYSTEM } from '../../core/index.js';
+import type { DaemonContext } from '../context.js';
+import { PublishService } from '../services/publish-service.js';
+import { bearer } from './auth.js';
+import { errorBody } from './errors.js';
+
+/** Headers that describe one hop, not the request: never forwarded. */
+const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization']);
+
+interface Target {
+  name: string;
+  port: number;
+  path: string;
+}
+
+function hostTarget(req: FastifyRequest, domain: string): Target | undefined {
+  const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+  const m = new RegExp(`^([a-z0-9-]+)-(\\d{1,5})\\.${domain.replace(/\./g, '\\.')}$`).exec(host);
+  return m ? { name: m[1]!, port: Number(m[2]), path: req.url } : undefined;
+}
+
+function pathTarget(req: FastifyRequest): Target | undefined {
+  const m = /^\/p\/([a-z0-9-]+)\/(\d{1,5})(\/.*)?$/.exec(req.url);
+  return m ? { name: m[1]!, port: Number(m[2]), path: m[3] ?? '/' } : undefined;
+}
+
+/**
+ * Finds the sandbox behind a preview request, checks who may use it, wakes it
+ * if it is warm or cold, and returns where to send the request.
+ */
+async function resolve(ctx: DaemonContext, req: FastifyRequest, target: Target): Promise<{ address: string; port: number }> {
+  const missing = () =>
+    new BothubError('NOT_FOUND', `nothing is published at ${target.name} port ${target.port}; publish it with \`bothub publish ${target.name} -p ${target.port}\``);
+  const row = await ctx.sandboxes.row(target.name, SYSTEM).catch(() => undefined);
+  if (!row || !row.address) throw missing();
+  const publication = await ctx.publish.find(row, target.port);
+  if (!publication) throw missing();
+  if (!publication.public) {
+    const token = bearer(req);
+    const actor = token ? await ctx.users.authenticate(token) : undefined;
+    // A private preview of someone else answers as if nothing were published there.
+    if (!actor) throw new BothubError('UNAUTHORIZED', "this preview is private: send the owner's API key as a Bearer token, or publish it with --public");
+    if (!PublishService.allowed(actor, row)) throw missing();
+  }
+  const { row: awake } = await ctx.thermal.ready(row.name, 'exec', SYSTEM);
+  return { address: awake.address!, port: target.port };
+}
+
+function forwardHeaders(req: FastifyRequest): http.OutgoingHttpHeaders {
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
+  headers['x-forwarded-for'] = req.ip;
+  headers['x-forwarded-host'] = req.headers.host;
+  headers['x-forwarded-proto'] = 'http';
+  return headers;
+}
+
+async function proxyHttp(ctx: DaemonContext, req: FastifyRequest, reply: FastifyReply, target: Target): Promise<void> {
+  const upstream = await resolve(ctx, req, target);
+  reply.hijack();
+  const out = http.request({ host: upstream.address, port: upstream.port, method: req.method, path: target.path, headers: forwardHeaders(req) }, (res) => {
+    const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => !HOP.has(k)));
+    reply.raw.writeHead(res.statusCode ?? 502, headers);
+    // Piped, not buffered: streaming responses (server-sent events, chunked) pass as they come.
+    res.pipe(reply.raw);
+  });
+  out.on('error', (e) => {
+    if (!reply.raw.headersSent) {
+      reply.raw.writeHead(502, { 'content-type': 'application/json' });
+      reply.raw.end(
+        JSON.stringify(
+          errorBody('RUNTIME_FAILED', `the sandbox did not answer on port ${target.port} (${(e as NodeJS.ErrnoException).code ?? e.message}); is a server listening there?`, 502),
+        ),
+      );
+    } else reply.raw.destroy();
+  });
+  req.raw.pipe(out);
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The sandbox side of a proxied WebSocket, opened before the client's upgrade completes. */
+    upstreamSocket?: WebSocket;
+  }
+}
+
+/**
+ * Opens the WebSocket to the sandbox first: if nothing listens there the
+ * client's upgrade is answered 502 (or 404/401), never accepted and left silent.
+ */
+async function openUpstream(ctx: DaemonContext, req: FastifyRequest, target: Target): Promise<void> {
+  const upstream = await resolve(ctx, req, target);
+  const protocols = req.headers['sec-websocket-protocol']?.split(',').map((p) => p.trim());
+  const server = new WebSocket(`ws://${upstream.address}:${upstream.port}${target.path}`, protocols, { handshakeTimeout: 10_000 });
+  await new Promise<void>((resolveOpen, reject) => {
+    server.once('open', () => resolveOpen());
+    server.once('error', (e) =>
+      reject(
+        new BothubError(
+          'RUNTIME_FAILED',
+          `the sandbox did not accept a WebSocket on port ${target.port} (${(e as NodeJS.ErrnoException).code ?? e.message}); is a server listening there?`,
+        ),
+      ),
+    );
+  });
+  req.upstreamSocket = server;
+}
+
+/** Relays frames both ways between the client and the sandbox. */
+function relay(client: WebSocket, server: WebSocket): void {
+  client.on('message', (d, b) => server.send(d, { binary: b }));
+  server.on('message', (d, b) => client.send(d, { binary: b }));
+  server.on('close', (code, reason) => client.close(code === 1005 || code === 1006 ? 1000 : code, reason));
+  server.on('error', () => client.close(1011, 'the sandbox closed the connection'));
+  client.on('close', () => server.close());
+}
+
+/**
+ * The preview proxy: http://NAME-PORT.<domain>:7070/… by host name and
+ * http://HOST:7070/p/NAME/PORT/… by path. It checks its own credentials
+ * (public previews need none), so its routes skip the API's auth hook.
+ */
+export async function registerPreviewProxy(app: FastifyInstance, ctx: DaemonContext, domain: string): Promise<void> {
+  await app.register(async (scope) => {
+    // Bodies pass through untouched, whatever their type.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    const routes: [string, (req: FastifyRequest) => Target | undefined, object][] = [
+      ['/p/:name/:port', pathTarget, {}],
+      ['/p/:name/:port/*', pathTarget, {}],
+      ['/*', (req) => hostTarget(req, domain), { constraints: { host: new RegExp(`^[a-z0-9-]+-\\d{1,5}\\.${domain.replace(/\./g, '\\.')}(:\\d+)?$`) } }],
+    ];
+    for (const [url, target, extra] of routes) {
+      const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+        const t = target(req);
+        if (!t) return reply.code(404).send(errorBody('NOT_FOUND', 'not a preview URL'));
+        return proxyHttp(ctx, req, reply, t);
+      };
+      scope.route({ method: ['DELETE', 'PATCH', 'POST', 'PUT', 'OPTIONS', 'HEAD'], url, config: { auth: 'none' }, handler, ...extra });
+      scope.route({
+        method: 'GET',
+        url,
+        config: { auth: 'none' },
+        preHandler: async (req) => {
+          const t = target(req);
+          if (t && req.headers.upgrade?.toLowerCase() === 'websocket') await openUpstream(ctx, req, t);
+        },
+        handler,
+        wsHandler: (socket: WebSocket, req: FastifyRequest) => {
+          if (req.upstreamSocket) relay(socket, req.upstreamSocket);
+          else socket.close(4404, 'not a preview URL');
+        },
+        ...extra,
+      });
+    }
+  });
+}

@@ -1,0 +1,198 @@
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { BothubError, type Actor, type SandboxAction } from '../../core/index.js';
+import type { Checkpointer, SandboxDefinition, SandboxRuntime } from '../../runtime/index.js';
+import type { Db } from '../db/database.js';
+import type { SandboxRow } from '../db/tables.js';
+import type { EventLog } from './event-log.js';
+import type { SandboxService } from './sandbox-service.js';
+
+export type Thermal = 'hot' | 'warm' | 'cold';
+
+export interface ThermalDefaults {
+  /** Idle time before a sandbox is frozen in place; 0 disables. */
+  idleWarmMs: number;
+  /** Idle time before it is put on disk; 0 disables. */
+  idleColdMs: number;
+}
+
+export interface ThermalDeps {
+  db: Db;
+  sandboxes: SandboxService;
+  runtime: SandboxRuntime;
+  checkpointer: Checkpointer;
+  events: EventLog;
+  /** Where cold sandboxes keep their on-disk state. */
+  dir: string;
+  defaults: ThermalDefaults;
+  log: Logger;
+}
+
+const TICK_MS = 500;
+
+/**
+ * Idle sandboxes cool down by themselves: hot (running) → warm (cgroup
+ * frozen: no CPU, memory kept) → cold (checkpointed to disk, processes gone,
+ * memory free). Anything that needs the sandbox wakes it first; concurrent
+ * wakers share one wake.
+ */
+export class ThermalService {
+  private readonly lastActive = new Map<string, number>();
+  /** Touched since the last flush to the database. */
+  private readonly dirty = new Set<string>();
+  private readonly waking = new Map<string, Promise<SandboxRow>>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+
+  constructor(private readonly deps: ThermalDeps) {}
+
+  coldDir(id: string): string {
+    return join(this.deps.dir, id);
+  }
+
+  /** Marks activity: the idle clock starts again. */
+  touch(id: string): void {
+    this.lastActive.set(id, Date.now());
+    this.dirty.add(id);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * The sandbox, awake and allowed to do `action`: what every route that
+   * needs running processes calls. Counts as activity.
+   */
+  async ready(name: string, action: SandboxAction, actor: Actor): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
+    let { row } = await this.deps.sandboxes.require(name, action, actor);
+    if (row.thermal !== 'hot') row = await this.wake(row);
+    this.touch(row.id);
+    return { row, def: this.deps.sandboxes.definition(row) };
+  }
+
+  /** Wakes a warm or cold sandbox; many callers during one wake share it. */
+  wake(row: SandboxRow): Promise<SandboxRow> {
+    let pending = this.waking.get(row.id);
+    if (!pending) {
+      pending = this.deps.sandboxes.lock.run(row.id, () => this.wakeLocked(row.id)).finally(() => this.waking.delete(row.id));
+      this.waking.set(row.id, pending);
+    }
+    return pending;
+  }
+
+  private async fresh(id: string): Promise<SandboxRow> {
+    return this.deps.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  }
+
+  private async wakeLocked(id: string): Promise<SandboxRow> {
+    const row = await this.fresh(id);
+    const started = performance.now();
+    if (row.thermal === 'warm') {
+      await this.deps.runtime.cgroup(row.id).setFrozen(false);
+    } else if (row.thermal === 'cold') {
+      try {
+        await this.deps.checkpointer.restore(this.deps.sandboxes.definition(row), this.coldDir(row.id), { branch: false });
+      } catch (e) {
+        await this.deps.events.record(row, 'wake-failed', (e as Error).message);
+        throw new BothubError('RUNTIME_FAILED', `waking sandbox "${row.name}" failed: ${(e as Error).message}; it stays cold — try again, or stop and start it`);
+      }
+      await rm(this.coldDir(row.id), { recursive: true, force: true });
+    } else {
+      return row;
+    }
+    const ms = Math.round(performance.now() - started);
+    await this.deps.events.record(row, 'woke', `from ${row.thermal} in ${ms} ms`);
+    this.touch(row.id);
+    return this.deps.sandboxes.setStatus(row.id, row.status as 'running', row.status_reason, { thermal: 'hot' });
+  }
+
+  /** hot → warm: frozen in place. */
+  async pause(row: SandboxRow, reason: string): Promise<SandboxRow> {
+    return this.deps.sandboxes.lock.run(row.id, async () => {
+      const now = await this.fresh(row.id);
+      if (now.status !== 'running' || now.thermal !== 'hot') return now;
+      await this.deps.runtime.cgroup(row.id).setFrozen(true);
+      await this.deps.events.record(now, 'warm', reason);
+      return this.deps.sandboxes.setStatus(row.id, 'running', null, { thermal: 'warm' });
+    });
+  }
+
+  /** warm → hot, by hand. */
+  async resume(row: SandboxRow): Promise<SandboxRow> {
+    const woke = await this.wake(row);
+    this.touch(row.id);
+    return woke;
+  }
+
+  /** hot or warm → cold: checkpointed to disk, every process gone, the address kept. */
+  async freeze(row: SandboxRow, reason: string): Promise<SandboxRow> {
+    return this.deps.sandboxes.lock.run(row.id, async () => {
+      const now = await this.fresh(row.id);
+      if (now.status !== 'running' || now.thermal === 'cold') return now;
+      if (this.deps.sandboxes.attachedExecs(now.id))
+        throw new BothubError('INVALID_STATE', `sandbox "${now.name}" has commands attached to a client; it cannot go cold until they finish`);
+      if (now.thermal === 'warm') await this.deps.runtime.cgroup(now.id).setFrozen(false);
+      const dir = this.coldDir(now.id);
+      await rm(dir, { recursive: true, force: true });
+      try {
+        await this.deps.checkpointer.checkpoint(this.deps.sandboxes.definition(now), dir, { leaveRunning: false });
+      } catch (e) {
+        await rm(dir, { recursive: true, force: true });
+        throw e;
+      }
+      await this.deps.events.record(now, 'cold', reason);
+      return this.deps.sandboxes.setStatus(now.id, 'running', null, { thermal: 'cold' });
+    });
+  }
+
+  /** Forgets a cold sandbox's disk state (it was stopped or destroyed instead of woken). */
+  async discard(id: string): Promise<void> {
+    if (existsSync(this.coldDir(id))) await rm(this.coldDir(id), { recursive: true, force: true });
+  }
+
+  /** Cools whatever has been idle long enough. */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const rows = await this.deps.db.selectFrom('sandboxes').selectAll().where('status', '=', 'running').where('keep_hot', '=', 0).where('thermal', '!=', 'cold').execute();
+      const now = Date.now();
+      for (const row of rows) {
+        const last = this.lastActive.get(row.id) ?? Date.parse(row.last_active_at ?? row.started_at ?? row.created_at);
+        const idle = now - last;
+        const warmAfter = row.idle_warm_ms ?? this.deps.defaults.idleWarmMs;
+        const coldAfter = row.idle_cold_ms ?? this.deps.defaults.idleColdMs;
+        try {
+          if (coldAfter > 0 && idle >= coldAfter) await this.freeze(row, `idle for ${Math.round(idle / 1000)} s`);
+          else if (warmAfter > 0 && idle >= warmAfter && row.thermal === 'hot') await this.pause(row, `idle for ${Math.round(idle / 1000)} s`);
+        } catch (err) {
+          this.deps.log.warn({ err, sandbox: row.name }, 'cooling a sandbox failed; it stays as it is');
+          this.touch(row.id);
+        }
+      }
+      await this.flush();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Keeps idle clocks across daemon restarts. */
+  async flush(): Promise<void> {
+    for (const id of [...this.dirty]) {
+      this.dirty.delete(id);
+      await this.deps.db
+        .updateTable('sandboxes')
+        .set({ last_active_at: new Date(this.lastActive.get(id)!).toISOString() })
+        .where('id', '=', id)
+        .execute();
+    }
+  }
+}

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { containerId } from '../runtime/index.js';
+import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { put, sh, until } from './helpers/sandbox.js';
+
+/** Counts requests in memory: a restart would start again at 1, a real wake goes on. */
+const COUNTER = `
+import http.server, socketserver
+n = 0
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        global n; n += 1
+        body = f'count {n}\\n'.encode()
+        self.send_response(200); self.send_header('content-length', str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+class S(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+S(('0.0.0.0', 8000), H).serve_forever()
+`;
+
+/** A WebSocket echo server with the standard library only (RFC 6455, unmasked replies). */
+const WS_ECHO = `
+import base64, hashlib, socket, struct, threading
+def serve(c):
+    req = b''
+    while b'\\r\\n\\r\\n' not in req: req += c.recv(1024)
+    key = [l.split(b':', 1)[1].strip() for l in req.split(b'\\r\\n') if l.lower().startswith(b'sec-websocket-key')][0]
+    acc = base64.b64encode(hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())
+    c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + acc + b'\\r\\n\\r\\n')
+    def read(n):
+        b = b''
+        while len(b) < n: b += c.recv(n - len(b))
+        return b
+    while True:
+        h = read(2); op = h[0] & 15; n = h[1] & 127
+        if n == 126: n = struct.unpack('>H', read(2))[0]
+        elif n == 127: n = struct.unpack('>Q', read(8))[0]
+        mask = read(4); data = bytes(b ^ mask[i % 4] for i, b in enumerate(read(n)))
+        if op == 8: c.sendall(b'\\x88\\x00'); return
+        reply = b'echo: ' + data
+        c.sendall(bytes([0x80 | op]) + (bytes([len(reply)]) if len(reply) < 126 else b'\\x7e' + struct.pack('>H', len(reply))) + reply)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 9000)); s.listen()
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+describe('thermal states, preview URLs and wake on request', () => {
+  let t: TestDaemon;
+  let url: string;
+  before(async () => {
+    t = await startTestDaemon();
+    await t.api.call('createSandbox', { body: { name: 'web', idleWarmMs: 1000, idleColdMs: 2500 } });
+    await put(t, 'web', '/root/counter.py', COUNTER);
+    await sh(t, 'web', 'nohup python3 /root/counter.py >/dev/null 2>&1 &');
+    const sb = await t.api.call('publish', { params: { name: 'web' }, body: { port: 8000, public: true } });
+    url = sb.urls[0]!.pathUrl;
+    assert.match(sb.urls[0]!.url, /^http:\/\/web-8000\.localhost:\d+\/$/);
+  });
+  after(async () => {
+    await t.cleanup();
+  });
+
+  const get = (u: string, headers: Record<string, string> = {}) => fetch(u, { headers }).then(async (r) => ({ status: r.status, text: await r.text() }));
+  const thermal = async (name: string) => (await t.api.call('getSandbox', { params: { name } })).thermal;
+
+  it('goes warm, then cold with no process left, and a plain request to its preview URL wakes it with its memory', async () => {
+    assert.equal((await until('the server', async () => ((await get(url).catch(() => ({ status: 0, text: '' }))).status === 200 ? get(url) : undefined))).text, 'count 2\n');
+    // fetch() will not send a Host header of its own choosing; http.request does, as a browser would for *.localhost.
+    const byHost = await new Promise<string>((resolve, reject) => {
+      const u = new URL(t.url);
+      http
+        .get({ host: u.hostname, port: u.port, path: '/', headers: { host: `web-8000.localhost:${u.port}` } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
+    });
+    assert.equal(byHost, 'count 3\n', 'the host-name URL reaches the same server');
+    await until('warm', async () => ((await thermal('web')) === 'warm' ? true : undefined), 5000);
+    await until('cold', async () => ((await thermal('web')) === 'cold' ? true : undefined), 8000);
+    const sb = await t.api.call('getSandbox', { params: { name: 'web' } });
+    assert.equal(sb.status, 'running');
+    assert.equal(t.daemon.ctx.runtime.runc.initPid(containerId(sb.id)), undefined, 'no container, so no process');
+    assert.equal(existsSync(`/sys/fs/cgroup/pids/bothub/${sb.id}`), false, 'its cgroup is gone too');
+    const woken = await get(url);
+    assert.deepEqual(woken, { status: 200, text: 'count 4\n' });
+    assert.equal(await thermal('web'), 'hot');
+  });
+
+  it('20 concurrent requests to a cold sandbox all succeed and cause exactly one restore', async () => {
+    await t.api.call('freezeSandbox', { params: { name: 'web' } });
+    assert.equal(await thermal('web'), 'cold');
+    const wokeBefore = (await t.api.call('listEvents', { query: { sandbox: 'web' } })).filter((e) => e.type === 'woke').length;
+    const replies = await Promise.all(Array.from({ length: 20 }, () => get(url)));
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      Array(20).fill(200),
+    );
+    const counts = replies.map((r) => Number(/count (\d+)/.exec(r.text)![1])).sort((a, b) => a - b);
+    assert.deepEqual(
+      counts,
+      Array.from({ length: 20 }, (_, i) => counts[0]! + i),
+      'twenty distinct requests served by the same process, memory intact',
+    );
+    const woke = (await t.api.call('listEvents', { query: { sandbox: 'web' } })).filter((e) => e.type === 'woke').length;
+    assert.equal(woke - wokeBefore, 1);
+  });
+
+  it('an exec on a cold sandbox wakes it; pause and resume by hand', async () => {
+    await t.api.call('freezeSandbox', { params: { name: 'web' } });
+    assert.equal(await sh(t, 'web', 'echo awake'), 'awake\n');
+    assert.equal(await thermal('web'), 'hot');
+    await t.api.call('pauseSandbox', { params: { name: 'web' } });
+    assert.equal(await thermal('web'), 'warm');
+    await t.api.call('resumeSandbox', { params: { name: 'web' } });
+    assert.equal(await thermal('web'), 'hot');
+  });
+
+  it('keeps its thermal state and published URLs across a daemon restart', async () => {
+    await t.api.call('freezeSandbox', { params: { name: 'web' } });
+    await t.restart();
+    const sb = await t.api.call('getSandbox', { params: { name: 'web' } });
+    assert.deepEqual([sb.status, sb.thermal, sb.urls.map((u) => u.port)], ['running', 'cold', [8000]]);
+    assert.match((await get(url)).text, /^count \d+\n$/);
+  });
+
+  it('never cools a keep-hot sandbox', async () => {
+    await t.api.call('createSandbox', { body: { name: 'hotty', idleWarmMs: 300, idleColdMs: 600, keepHot: true } });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await thermal('hotty'), 'hot');
+    await t.api.call('destroySandbox', { params: { name: 'hotty' } });
+  });
+
+  it('a private preview needs the owner key; an unknown one answers 404', async () => {
+    await t.api.call('publish', { params: { name: 'web' }, body: { port: 8000, public: false } });
+    assert.equal((await get(url)).status, 401);
+    assert.equal((await get(url, { authorization: `Bearer ${t.adminKey}` })).status, 200);
+    const { key } = await t.api.call('createUser', { body: { name: 'mallory' } });
+    assert.equal((await get(url, { authorization: `Bearer ${key}` })).status, 404);
+    assert.equal((await get(`${t.url}/p/web/9999/`)).status, 404);
+    await t.api.call('publish', { params: { name: 'web' }, body: { port: 8000, public: true } });
+  });
+
+  it('passes WebSocket upgrades through the proxy', async () => {
+    await put(t, 'web', '/root/ws.py', WS_ECHO);
+    await sh(t, 'web', 'nohup python3 /root/ws.py >/dev/null 2>&1 &');
+    await t.api.call('publish', { params: { name: 'web' }, body: { port: 9000, public: true } });
+    const ws = await until(
+      'the websocket server',
+      () =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const w = new WebSocket(`${t.url.replace('http', 'ws')}/p/web/9000/chat`, { handshakeTimeout: 2000 });
+          const timer = setTimeout(() => {
+            w.terminate();
+            reject(new Error('no answer'));
+          }, 3000);
+          w.once('open', () => {
+            clearTimeout(timer);
+            resolve(w);
+          });
+          w.once('error', reject);
+          w.once('close', () => reject(new Error('closed')));
+        }),
+    );
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.once('message', (d) => resolve(d.toString()));
+      ws.once('close', () => reject(new Error('closed before the echo')));
+      ws.send('hello');
+    });
+    assert.equal(reply, 'echo: hello');
+    ws.close();
+  });
+});
