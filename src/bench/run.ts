@@ -1,11 +1,12 @@
 /**
  * bothub benchmark: prints p50 and p99 of the operations users wait on.
- *   npm run bench [-- --runs 30] [--only sandboxes|snapshots]
+ *   npm run bench [-- --runs 30] [--only sandboxes|snapshots|thermal]
  * It starts its own daemon process on a temporary data dir, measures through
  * the HTTP API as a client would, and removes everything it made.
  */
 import { startDaemonProcess } from './daemon-process.js';
 import { benchSnapshots } from './snapshots.js';
+import { benchThermal } from './thermal.js';
 import { row, time } from './stats.js';
 
 const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
@@ -15,10 +16,14 @@ const only = arg('--only');
 const t = await startDaemonProcess();
 const api = t.api;
 try {
-  if (only !== 'snapshots') await benchSandboxes();
-  if (only !== 'sandboxes') {
+  if (!only || only === 'sandboxes') await benchSandboxes();
+  if (!only || only === 'snapshots') {
     console.log('\nsnapshots (CRIU)\n');
     for (const line of await benchSnapshots(t, Math.min(runs, 10))) console.log(line);
+  }
+  if (!only || only === 'thermal') {
+    console.log('\nthermal states (through the preview proxy)\n');
+    for (const line of await benchThermal(t, runs)) console.log(line);
   }
 } finally {
   await t.stop();

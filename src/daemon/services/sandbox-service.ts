@@ -72,6 +72,53 @@ export function toApi(row: SandboxRow, ownerName: string | null = null, urls: Pu
   };
 }
 
+/** What defines a new sandbox record; everything else starts the same for every sandbox. */
+export interface NewSandbox {
+  name: string;
+  image: string;
+  cpus: number | null;
+  memoryMb: number | null;
+  pidsLimit: number;
+  network: 'default' | 'none';
+  command: readonly string[];
+  env: Record<string, string>;
+  secrets: readonly string[];
+  ownerId: string;
+  idleWarmMs: number | null;
+  idleColdMs: number | null;
+  keepHot: boolean;
+}
+
+/** A record in status 'creating': the caller boots or restores it, then marks it running. */
+export function newSandboxRow(n: NewSandbox): SandboxRow {
+  const now = new Date().toISOString();
+  return {
+    id: randomBytes(6).toString('hex'),
+    name: n.name,
+    image: n.image,
+    status: 'creating',
+    status_reason: null,
+    cpus: n.cpus,
+    memory_mb: n.memoryMb,
+    pids_limit: n.pidsLimit,
+    network: n.network,
+    address: null,
+    command_json: JSON.stringify(n.command),
+    env_json: JSON.stringify(n.env),
+    created_at: now,
+    started_at: null,
+    updated_at: now,
+    snapshot_id: null,
+    owner_id: n.ownerId,
+    secrets_json: JSON.stringify(n.secrets),
+    thermal: 'hot',
+    idle_warm_ms: n.idleWarmMs,
+    idle_cold_ms: n.idleColdMs,
+    keep_hot: n.keepHot ? 1 : 0,
+    last_active_at: now,
+  };
+}
+
 /**
  * The sandbox lifecycle as users see it: records in SQLite kept in step with
  * what runc runs. Operations on one sandbox are serialized. A sandbox another
@@ -160,32 +207,23 @@ export class SandboxService {
     if (image === DEBIAN_IMAGE) await images.ensureDebian(op);
     else await images.requireFor(image, actor);
 
-    const now = new Date().toISOString();
-    const row = await this.insert({
-      id: randomBytes(6).toString('hex'),
-      name,
-      image,
-      status: 'creating',
-      status_reason: null,
-      cpus,
-      memory_mb: memoryMb,
-      pids_limit: DEFAULT_PIDS_LIMIT,
-      network: req.network ?? 'default',
-      address: null,
-      command_json: JSON.stringify(req.command ?? []),
-      env_json: JSON.stringify(req.env ?? {}),
-      created_at: now,
-      started_at: null,
-      updated_at: now,
-      snapshot_id: null,
-      owner_id: actor.id,
-      secrets_json: JSON.stringify(req.secrets ?? []),
-      thermal: 'hot',
-      idle_warm_ms: req.idleWarmMs ?? null,
-      idle_cold_ms: req.idleColdMs ?? null,
-      keep_hot: req.keepHot ? 1 : 0,
-      last_active_at: now,
-    });
+    const row = await this.insert(
+      newSandboxRow({
+        name,
+        image,
+        cpus,
+        memoryMb,
+        pidsLimit: DEFAULT_PIDS_LIMIT,
+        network: req.network ?? 'default',
+        command: req.command ?? [],
+        env: req.env ?? {},
+        secrets: req.secrets ?? [],
+        ownerId: actor.id,
+        idleWarmMs: req.idleWarmMs ?? null,
+        idleColdMs: req.idleColdMs ?? null,
+        keepHot: !!req.keepHot,
+      }),
+    );
     return this.lock.run(row.id, async () => {
       try {
         await this.boot(row, op, (def, o) => runtime.create(def, o));

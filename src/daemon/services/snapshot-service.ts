@@ -9,7 +9,7 @@ import type { Host } from '../../hostexec/index.js';
 import { checksumTree, MANIFEST, MANIFEST_VERSION, verifyTree, type Checkpointer, type LongOperation, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SnapshotRow } from '../db/tables.js';
-import { toApi, type SandboxService } from './sandbox-service.js';
+import { newSandboxRow, toApi, type SandboxService } from './sandbox-service.js';
 
 export interface SnapshotServiceDeps {
   db: Db;
@@ -249,33 +249,24 @@ export class SnapshotService {
     const { sandboxes, checkpointer, runtime, db } = this.deps;
     validateName('sandbox', name);
     const m = manifest.sandbox;
-    const now = new Date().toISOString();
-    const record = await sandboxes.insert({
-      id: randomBytes(6).toString('hex'),
-      name,
-      image: m.image,
-      status: 'creating',
-      status_reason: null,
-      cpus: m.cpus,
-      memory_mb: m.memoryMb,
-      pids_limit: m.pidsLimit,
-      network: m.network,
-      address: null,
-      command_json: JSON.stringify(m.command),
-      env_json: JSON.stringify(m.env),
-      created_at: now,
-      started_at: null,
-      updated_at: now,
-      snapshot_id: null,
-      // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
-      owner_id: actor.admin ? row.owner_id : actor.id,
-      secrets_json: JSON.stringify(m.secrets ?? []),
-      thermal: 'hot',
-      idle_warm_ms: m.idleWarmMs ?? null,
-      idle_cold_ms: m.idleColdMs ?? null,
-      keep_hot: m.keepHot ? 1 : 0,
-      last_active_at: now,
-    });
+    const record = await sandboxes.insert(
+      newSandboxRow({
+        name,
+        image: m.image,
+        cpus: m.cpus,
+        memoryMb: m.memoryMb,
+        pidsLimit: m.pidsLimit,
+        network: m.network,
+        command: m.command,
+        env: m.env,
+        secrets: m.secrets ?? [],
+        // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
+        ownerId: actor.admin && row.owner_id ? row.owner_id : actor.id,
+        idleWarmMs: m.idleWarmMs ?? null,
+        idleColdMs: m.idleColdMs ?? null,
+        keepHot: !!m.keepHot,
+      }),
+    );
     return sandboxes.lock.run(record.id, async () => {
       const def = sandboxes.definition(record);
       try {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ago, bytes, printJson, table } from '../../output/format.js';
 import { action } from '../../runner.js';
+import { removeCommand } from '../remove-command.js';
 
 export function register(image: Command): void {
   image
@@ -19,14 +20,5 @@ export function register(image: Command): void {
         );
       }),
     );
-  image
-    .command('rm')
-    .description('remove an image (refused while a sandbox uses it)')
-    .argument('<name>')
-    .action(
-      action(async (ctx, name: string) => {
-        await ctx.api.call('removeImage', { params: { name } });
-        ctx.json ? printJson({ name, removed: true }) : process.stdout.write(`${name}\n`);
-      }),
-    );
+  removeCommand(image, 'rm', 'remove an image (refused while a sandbox uses it)', (ctx, name) => ctx.api.call('removeImage', { params: { name } }));
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { BothubError } from '../../../core/index.js';
 import { ago, printJson, table } from '../../output/format.js';
 import { action } from '../../runner.js';
+import { removeCommand } from '../remove-command.js';
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('value (end with Ctrl-D): ');
@@ -43,14 +44,5 @@ export function register(program: Command): void {
         );
       }),
     );
-  secret
-    .command('rm')
-    .description('remove a secret')
-    .argument('<name>')
-    .action(
-      action(async (ctx, name: string) => {
-        await ctx.api.call('removeSecret', { params: { name } });
-        ctx.json ? printJson({ name, removed: true }) : process.stdout.write(`${name}\n`);
-      }),
-    );
+  removeCommand(secret, 'rm', 'remove a secret', (ctx, name) => ctx.api.call('removeSecret', { params: { name } }));
 }

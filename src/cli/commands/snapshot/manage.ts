@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ago, bytes, printJson, table } from '../../output/format.js';
 import { action } from '../../runner.js';
+import { removeCommand } from '../remove-command.js';
 
 export function register(snapshot: Command): void {
   snapshot
@@ -25,15 +26,5 @@ export function register(snapshot: Command): void {
     .description('show a snapshot (JSON)')
     .argument('<snap>')
     .action(action(async (ctx, name: string) => printJson(await ctx.api.call('getSnapshot', { params: { name } }))));
-  snapshot
-    .command('delete')
-    .alias('rm')
-    .description('delete a snapshot')
-    .argument('<snap>')
-    .action(
-      action(async (ctx, name: string) => {
-        await ctx.api.call('deleteSnapshot', { params: { name } });
-        ctx.json ? printJson({ name, deleted: true }) : process.stdout.write(`${name}\n`);
-      }),
-    );
+  removeCommand(snapshot, 'delete', 'delete a snapshot', (ctx, name) => ctx.api.call('deleteSnapshot', { params: { name } }), 'rm');
 }
