@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { DaemonContext } from '../context.js';
 import { errorBody, errorHandler } from './errors.js';
 import { execHandlers } from './handlers/exec-handlers.js';
@@ -18,7 +18,8 @@ import { registerRoutes } from './register-routes.js';
 export async function buildApp(ctx: DaemonContext, previewDomain: string): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Requests are logged once, by our onResponse hook, with their duration.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 32 * 1024 * 1024,
     // Unknown fields are refused, not silently dropped: a typo must not go unnoticed.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
