@@ -9,6 +9,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header('content-length', '3'); self.end_headers(); self.wfile.write(b'ok\\n')
     def log_message(self, *a): pass
 socketserver.TCPServer.allow_reuse_address = True
+socketserver.TCPServer.request_queue_size = 128
 socketserver.TCPServer(('0.0.0.0', 8000), H).serve_forever()
 `;
 

@@ -11,6 +11,7 @@ import type { UserService } from './services/user-service.js';
 import type { ThermalService } from './services/thermal-service.js';
 import type { PublishService } from './services/publish-service.js';
 import type { EventLog } from './services/event-log.js';
+import type { ShareService } from './services/share-service.js';
 import type { Actor } from '../core/index.js';
 
 /** What request handlers may use; built once by startDaemon. */
@@ -31,6 +32,7 @@ export interface DaemonContext {
   thermal: ThermalService;
   publish: PublishService;
   events: EventLog;
+  shares: ShareService;
   secrets: SecretService;
   /** Removes a user; with force, first destroys what it owns. */
   removeUser: (name: string, force: boolean, actor: Actor) => Promise<void>;

@@ -19,6 +19,7 @@ import { SecretService } from './services/secret-service.js';
 import { UserService } from './services/user-service.js';
 import { Sealer } from './security/master-key.js';
 import { EventLog } from './services/event-log.js';
+import { ShareService } from './services/share-service.js';
 import { ThermalService } from './services/thermal-service.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
 import { BothubError, SYSTEM } from '../core/index.js';
@@ -58,7 +59,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   await images.init();
   const users = new UserService(db, log);
   await users.ensureAdmin(join(config.dataDir, 'admin.key'));
-  const secrets = new SecretService(db, await Sealer.load(join(config.dataDir, 'master.key')));
+  const sealer = await Sealer.load(join(config.dataDir, 'master.key'));
+  const secrets = new SecretService(db, sealer);
   const sandboxes = new SandboxService({ db, runtime, images, secrets, subnet, capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) }, log });
   const criu = criuBinary(config.criu);
   const checkpointer = new Checkpointer(host, runtime, criu, log);
@@ -106,6 +108,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     thermal,
     publish,
     events,
+    shares: new ShareService(db, sealer, events),
     removeUser: async (name, force) => {
       const user = await users.row(name);
       const owned = (await sandboxes.list(SYSTEM)).filter((s) => s.owner === user.name);

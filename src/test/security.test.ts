@@ -65,6 +65,16 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
       await alice.call('publish', { params: { name: 'alice-box' }, body: { port: 8001 } });
       return { params: { name: 'alice-box', port: '8001' } };
     },
+    createShare: async () => {
+      await alice.call('publish', { params: { name: 'alice-box' }, body: { port: 8000 } });
+      return { params: { name: 'alice-box' }, body: { port: 8000 } };
+    },
+    listShares: async () => ({ params: { name: 'alice-box' } }),
+    revokeShare: async () => {
+      await alice.call('publish', { params: { name: 'alice-box' }, body: { port: 8000 } });
+      const link = await alice.call('createShare', { params: { name: 'alice-box' }, body: { port: 8000 } });
+      return { params: { id: link.share.id } };
+    },
     exec: async () => ({ params: { name: 'alice-box' }, body: { command: ['true'] } }),
     execStream: async () => ({ params: { name: 'alice-box' } }),
     logs: async () => ({ params: { name: 'alice-box' } }),

@@ -20,6 +20,7 @@ class H(http.server.BaseHTTPRequestHandler):
 class S(socketserver.ThreadingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    request_queue_size = 128  # 20 clients arrive at once when it wakes
 S(('0.0.0.0', 8000), H).serve_forever()
 `;
 
@@ -144,6 +145,29 @@ describe('thermal states, preview URLs and wake on request', () => {
     const { key } = await t.api.call('createUser', { body: { name: 'mallory' } });
     assert.equal((await get(url, { authorization: `Bearer ${key}` })).status, 404);
     assert.equal((await get(`${t.url}/p/web/9999/`)).status, 404);
+    await t.api.call('publish', { params: { name: 'web' }, body: { port: 8000, public: true } });
+  });
+
+  it('a share link opens a private preview without a key until it is revoked or expires', async () => {
+    await t.api.call('publish', { params: { name: 'web' }, body: { port: 8000, public: false } });
+    assert.equal((await get(url)).status, 401);
+    const link = await t.api.call('createShare', { params: { name: 'web' }, body: { port: 8000 } });
+    const first = await fetch(link.pathUrl);
+    assert.equal(first.status, 200);
+    assert.match(await first.text(), /^count \d+\n$/);
+    // The first visit leaves a cookie scoped to the preview, so its pages' own requests work too.
+    const cookie = first.headers.get('set-cookie')!.split(';')[0]!;
+    assert.match(first.headers.get('set-cookie')!, /Path=\/p\/web\/8000\/; HttpOnly; SameSite=Lax/);
+    assert.equal((await get(url, { cookie })).status, 200);
+    const tampered = link.pathUrl.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    assert.equal((await get(tampered)).status, 401);
+    await t.api.call('revokeShare', { params: { id: link.share.id } });
+    assert.equal((await get(link.pathUrl)).status, 401);
+    assert.equal((await get(url, { cookie })).status, 401);
+    const short = await t.api.call('createShare', { params: { name: 'web' }, body: { port: 8000, ttlSeconds: 1 } });
+    assert.equal((await get(short.pathUrl)).status, 200);
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.equal((await get(short.pathUrl)).status, 401, 'expired');
     await t.api.call('publish', { params: { name: 'web' }, body: { port: 8000, public: true } });
   });
 

@@ -107,4 +107,18 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_shares': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('shares')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('sandbox_id', 'text', (c) => c.notNull())
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('owner_id', 'text')
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('revoked', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

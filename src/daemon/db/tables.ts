@@ -36,6 +36,16 @@ export interface PublicationRow {
   created_at: string;
 }
 
+export interface ShareRow {
+  id: string;
+  sandbox_id: string;
+  port: number;
+  owner_id: string | null;
+  expires_at: string;
+  revoked: number;
+  created_at: string;
+}
+
 export interface EventRow {
   id: Generated<number>;
   sandbox_id: string;
@@ -84,5 +94,6 @@ export interface Tables {
   users: UserRow;
   publications: PublicationRow;
   events: EventRow;
+  shares: ShareRow;
   secrets: SecretRow;
 }

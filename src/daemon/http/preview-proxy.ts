@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { BothubError, SYSTEM } from '../../core/index.js';
 import type { DaemonContext } from '../context.js';
 import { PublishService } from '../services/publish-service.js';
+import { SHARE_PARAM } from '../services/share-service.js';
 import { bearer } from './auth.js';
 import { errorBody } from './errors.js';
 
@@ -16,15 +17,23 @@ interface Target {
   path: string;
 }
 
+/** The path the sandbox sees: the share token is ours, not the app's. */
+function upstreamPath(path: string): string {
+  if (!path.includes(SHARE_PARAM)) return path;
+  const u = new URL(path, 'http://x');
+  u.searchParams.delete(SHARE_PARAM);
+  return u.pathname + u.search;
+}
+
 function hostTarget(req: FastifyRequest, domain: string): Target | undefined {
   const host = (req.headers.host ?? '').replace(/:\d+$/, '');
   const m = new RegExp(`^([a-z0-9-]+)-(\\d{1,5})\\.${domain.replace(/\./g, '\\.')}$`).exec(host);
-  return m ? { name: m[1]!, port: Number(m[2]), path: req.url } : undefined;
+  return m ? { name: m[1]!, port: Number(m[2]), path: upstreamPath(req.url) } : undefined;
 }
 
 function pathTarget(req: FastifyRequest): Target | undefined {
   const m = /^\/p\/([a-z0-9-]+)\/(\d{1,5})(\/.*)?$/.exec(req.url);
-  return m ? { name: m[1]!, port: Number(m[2]), path: m[3] ?? '/' } : undefined;
+  return m ? { name: m[1]!, port: Number(m[2]), path: upstreamPath(m[3] ?? '/') } : undefined;
 }
 
 /**
@@ -39,14 +48,32 @@ async function resolve(ctx: DaemonContext, req: FastifyRequest, target: Target):
   const publication = await ctx.publish.find(row, target.port);
   if (!publication) throw missing();
   if (!publication.public) {
-    const token = bearer(req);
-    const actor = token ? await ctx.users.authenticate(token) : undefined;
-    // A private preview of someone else answers as if nothing were published there.
-    if (!actor) throw new BothubError('UNAUTHORIZED', "this preview is private: send the owner's API key as a Bearer token, or publish it with --public");
-    if (!PublishService.allowed(actor, row)) throw missing();
+    const share = shareToken(req, target);
+    if (share && (await ctx.shares.valid(share, row, target.port))) {
+      (req as FastifyRequest & { shareToSet?: string }).shareToSet = share;
+    } else {
+      const token = bearer(req);
+      const actor = token ? await ctx.users.authenticate(token) : undefined;
+      // A private preview of someone else answers as if nothing were published there.
+      if (!actor) throw new BothubError('UNAUTHORIZED', "this preview is private: open a share link (`bothub share NAME -p PORT`), or send the owner's API key as a Bearer token");
+      if (!PublishService.allowed(actor, row)) throw missing();
+    }
   }
   const { row: awake } = await ctx.thermal.ready(row.name, 'exec', SYSTEM);
   return { address: awake.address!, port: target.port };
+}
+
+const cookieName = (t: Target) => `bh_share_${t.name.replace(/-/g, '_')}_${t.port}`;
+
+/** A share token from the link's query, or from the cookie a first visit set (so assets load too). */
+function shareToken(req: FastifyRequest, target: Target): string | undefined {
+  const fromQuery = new URL(req.url, 'http://x').searchParams.get(SHARE_PARAM);
+  if (fromQuery) return fromQuery;
+  const cookie = req.headers.cookie
+    ?.split(';')
+    .map((c) => c.trim().split('='))
+    .find(([k]) => k === cookieName(target));
+  return cookie?.[1] ? decodeURIComponent(cookie[1]) : undefined;
 }
 
 function forwardHeaders(req: FastifyRequest): http.OutgoingHttpHeaders {
@@ -62,10 +89,22 @@ async function proxyHttp(ctx: DaemonContext, req: FastifyRequest, reply: Fastify
   const upstream = await resolve(ctx, req, target);
   reply.hijack();
   const out = http.request({ host: upstream.address, port: upstream.port, method: req.method, path: target.path, headers: forwardHeaders(req) }, (res) => {
-    const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => !HOP.has(k)));
+    const headers: http.OutgoingHttpHeaders = Object.fromEntries(Object.entries(res.headers).filter(([k]) => !HOP.has(k)));
+    const share = (req as FastifyRequest & { shareToSet?: string }).shareToSet;
+    if (share) {
+      const path = req.url.startsWith('/p/') ? `/p/${target.name}/${target.port}/` : '/';
+      const cookie = `${cookieName(target)}=${encodeURIComponent(share)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${Math.max(0, Number(share.split('.')[1]) - Math.floor(Date.now() / 1000))}`;
+      headers['set-cookie'] = [...(Array.isArray(headers['set-cookie']) ? headers['set-cookie'] : []), cookie];
+    }
     reply.raw.writeHead(res.statusCode ?? 502, headers);
     // Piped, not buffered: streaming responses (server-sent events, chunked) pass as they come.
     res.pipe(reply.raw);
+  });
+  // A sandbox that accepts no connection must not hold the client forever (long responses are fine once connected).
+  out.on('socket', (sock) => {
+    const timer = setTimeout(() => out.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), 10_000);
+    sock.once('connect', () => clearTimeout(timer));
+    sock.once('close', () => clearTimeout(timer));
   });
   out.on('error', (e) => {
     if (!reply.raw.headersSent) {

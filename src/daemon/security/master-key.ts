@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { BothubError } from '../../core/index.js';
 
@@ -22,6 +22,18 @@ export class Sealer {
     // 'wx': never overwrite a key another start just wrote.
     await writeFile(file, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
     return new Sealer(key);
+  }
+
+  /** A MAC under a key derived for one purpose, so the sealing key itself never signs anything. */
+  sign(purpose: string, data: string): string {
+    const key = createHmac('sha256', this.key).update(`bothub:${purpose}`).digest();
+    return createHmac('sha256', key).update(data).digest('base64url');
+  }
+
+  verify(purpose: string, data: string, mac: string): boolean {
+    const want = Buffer.from(this.sign(purpose, data));
+    const got = Buffer.from(mac);
+    return want.length === got.length && timingSafeEqual(want, got);
   }
 
   seal(plaintext: string, context: string): Buffer {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { BothubError } from '../../../core/index.js';
+import { BothubError, parseDuration } from '../../../core/index.js';
+import { removeCommand } from '../remove-command.js';
 import { printJson, table } from '../../output/format.js';
 import { action } from '../../runner.js';
 
@@ -56,6 +57,22 @@ export function register(program: Command): void {
         ctx.json ? printJson(u) : process.stdout.write(`${u.url}\n${u.pathUrl}\n`);
       }),
     );
+  program
+    .command('share')
+    .description('print a signed, expiring link to a private preview (works without a key until it expires or is revoked)')
+    .argument('<name>')
+    .requiredOption('-p, --port <port>', 'published port')
+    .option('--ttl <duration>', 'how long the link works, e.g. 30m, 1h, 7d', '1h')
+    .action(
+      action(async (ctx, name: string, opts: { port: string; ttl: string }) => {
+        const ttlSeconds = Math.round(parseDuration(opts.ttl) / 1000);
+        const link = await ctx.api.call('createShare', { params: { name }, body: { port: port(opts.port), ttlSeconds } });
+        if (ctx.json) return printJson(link);
+        process.stdout.write(`${link.url}\n`);
+        process.stderr.write(`share ${link.share.id}, valid until ${link.share.expiresAt}; revoke it with \`bothub unshare ${link.share.id}\`\n`);
+      }),
+    );
+  removeCommand(program, 'unshare', 'revoke a share link by its id', (ctx, id) => ctx.api.call('revokeShare', { params: { id } }));
   program
     .command('unpublish')
     .description('stop serving a port')
