@@ -395,6 +395,7 @@ static void start_command(struct session *s, struct request *r)
 		return;
 	}
 	if (r->tty) {
+		s->tty = 1;
 		s->in_fd = s->out_fd = master;
 		set_nonblock(master);
 	} else {

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { until } from './helpers/sandbox.js';
 
 describe('sandbox lifecycle against real runc', () => {
   let t: TestDaemon;
@@ -77,5 +78,39 @@ describe('sandbox lifecycle against real runc', () => {
     assert.equal(parsed.offset, next);
     assert.equal(parsed.nextOffset, Buffer.byteLength(all));
     await t.api.call('destroySandbox', { params: { name: 'logs' } });
+  });
+});
+
+describe('exec on a terminal', () => {
+  it('drives a python REPL: size, input, Ctrl-C, exit code', async () => {
+    const t = await startTestDaemon();
+    try {
+      await t.api.call('createSandbox', { body: { name: 'repl' } });
+      const ws = t.api.websocket('execStream', { name: 'repl' });
+      let screen = '';
+      const exit = new Promise<{ exitCode: number }>((resolve) =>
+        ws.on('message', (d: Buffer, binary: boolean) => {
+          if (binary) screen += d.subarray(1).toString();
+          else if (JSON.parse(d.toString()).type === 'exit') resolve(JSON.parse(d.toString()));
+        }),
+      );
+      await new Promise((r) => ws.once('open', r));
+      ws.send(JSON.stringify({ command: ['python3', '-q'], tty: { rows: 30, cols: 100 } }));
+      const type = (text: string) => ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(text)]));
+      const see = (what: RegExp) => until(`${what} on the screen`, async () => (what.test(screen) ? true : undefined));
+      await see(/>>> $/);
+      type('6*7\r');
+      await see(/^42\r?$/m);
+      type('import os; os.get_terminal_size()\r');
+      await see(/columns=100, lines=30/);
+      type('import time; time.sleep(60)\r');
+      await new Promise((r) => setTimeout(r, 300));
+      type('\x03');
+      await see(/KeyboardInterrupt/);
+      type('exit(3)\r');
+      assert.equal((await exit).exitCode, 3);
+    } finally {
+      await t.cleanup();
+    }
   });
 });

@@ -78,8 +78,24 @@ export class Checkpointer {
     return () => clearInterval(timer);
   }
 
-  /** Returns how long the sandbox was frozen, in milliseconds. */
+  /**
+   * Returns how long the sandbox was frozen, in milliseconds. A task caught in
+   * uninterruptible sleep (mid-fork, mid-I/O) as the cgroup froze cannot be
+   * seized; that is transient, so it is tried once more after a thaw.
+   */
   async checkpoint(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
+    try {
+      return await this.checkpointOnce(def, dir, op);
+    } catch (e) {
+      if (!(e instanceof StepError) || !/Unseizable non-zombie .* state D/.test(e.message) || op.signal?.aborted) throw e;
+      this.log.warn({ sandbox: def.name }, 'a task was in uninterruptible sleep during the dump; trying again');
+      await rm(dir, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 100));
+      return this.checkpointOnce(def, dir, op);
+    }
+  }
+
+  private async checkpointOnce(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
     const id = containerId(def.id);
     const p = this.runtime.paths(def.id);
     const work = join(p.dir, 'criu-work');
