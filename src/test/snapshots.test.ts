@@ -221,13 +221,20 @@ describe('snapshots with CRIU', () => {
     await t.api.call('createSandbox', { body: { name: 'victim', memoryMb: 1024 } });
     await sh(t, 'victim', "nohup python3 -c \"import os, time; d = os.urandom(400 * 1024 * 1024); open('/tmp/ready','w').close(); time.sleep(10**6)\" >/dev/null 2>&1 &");
     await until('the allocation', async () => ((await sh(t, 'victim', 'test -e /tmp/ready && echo y || true')) ? true : undefined), 30_000);
-    const pending = snapshot(t, 'victim', 'never');
-    const criu = await until('CRIU to start dumping', async () => {
-      const pids = ourDescendants(/sbin\/criu swrk/);
-      return pids.length ? pids : undefined;
-    });
-    for (const pid of criu) process.kill(pid, 'SIGKILL');
-    await assert.rejects(pending, /criu dump failed/);
+    let settled = false;
+    // The outcome is caught at once: the rejection must not go unhandled while CRIU is being killed.
+    const outcome = snapshot(t, 'victim', 'never').then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    void outcome.finally(() => (settled = true));
+    await until('CRIU to start dumping', async () => (ourDescendants(/sbin\/criu swrk/).length ? true : undefined));
+    // Kill every CRIU that shows up until the snapshot gives up, retries included.
+    while (!settled) {
+      for (const pid of ourDescendants(/sbin\/criu swrk/)) process.kill(pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.match(String((await outcome)?.message), /criu dump failed/);
     assert.equal((await t.api.call('getSandbox', { params: { name: 'victim' } })).status, 'running');
     assert.equal(await sh(t, 'victim', 'echo alive'), 'alive\n');
     assert.ok(!(await t.api.call('listSnapshots', { query: {} })).some((s) => s.name === 'never'));

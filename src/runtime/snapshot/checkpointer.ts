@@ -87,7 +87,8 @@ export class Checkpointer {
     try {
       return await this.checkpointOnce(def, dir, op);
     } catch (e) {
-      if (!(e instanceof StepError) || !/Unseizable non-zombie .* state D/.test(e.message) || op.signal?.aborted) throw e;
+      const killed = /signal: killed|SIGKILL/.test((e as { cause?: CommandError }).cause?.result?.stderr ?? '');
+      if (!(e instanceof StepError) || !/Unseizable non-zombie .* state D/.test(e.message) || killed || op.signal?.aborted) throw e;
       this.log.warn({ sandbox: def.name }, 'a task was in uninterruptible sleep during the dump; trying again');
       await rm(dir, { recursive: true, force: true });
       await new Promise((r) => setTimeout(r, 100));
