@@ -6,3 +6,4 @@ export * from './ipam.js';
 export * from './compat.js';
 export * from './api-keys.js';
 export * from './actor.js';
+export * from './sandbox-spec.js';

@@ -44,7 +44,7 @@ export class ExecService {
     const { row, def } = await this.thermal.ready(name, 'exec', actor);
     const oomBefore = this.runtime.cgroup(def.id).oomKills();
     // Secrets reach the command in its environment only, opened for this one exec.
-    const env = row.secrets_json === '[]' ? req.env : { ...(await this.sandboxes.secretEnv(row)), ...req.env };
+    const env = { ...(await this.sandboxes.secretEnv(row)), ...req.env };
     try {
       const session = await this.runtime.exec(def, { argv: req.command, cwd: req.workdir ?? '/', env, tty: req.tty });
       this.sandboxes.execAttached(def.id, 1);

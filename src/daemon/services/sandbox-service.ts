@@ -15,6 +15,7 @@ import {
   type Actor,
   type HostCapacity,
   type SandboxAction,
+  type SandboxSpec,
   type SandboxStatus,
   type Subnet,
 } from '../../core/index.js';
@@ -72,21 +73,27 @@ export function toApi(row: SandboxRow, ownerName: string | null = null, urls: Pu
   };
 }
 
-/** What defines a new sandbox record; everything else starts the same for every sandbox. */
-export interface NewSandbox {
+/** A new record: a spec, a name and an owner. */
+export interface NewSandbox extends SandboxSpec {
   name: string;
-  image: string;
-  cpus: number | null;
-  memoryMb: number | null;
-  pidsLimit: number;
-  network: 'default' | 'none';
-  command: readonly string[];
-  env: Record<string, string>;
-  secrets: readonly string[];
   ownerId: string;
-  idleWarmMs: number | null;
-  idleColdMs: number | null;
-  keepHot: boolean;
+}
+
+/** The spec a sandbox record was made from. */
+export function specOf(row: SandboxRow): SandboxSpec {
+  return {
+    image: row.image,
+    cpus: row.cpus,
+    memoryMb: row.memory_mb,
+    pidsLimit: row.pids_limit,
+    network: row.network as 'default' | 'none',
+    command: JSON.parse(row.command_json) as string[],
+    env: JSON.parse(row.env_json) as Record<string, string>,
+    secrets: JSON.parse(row.secrets_json) as string[],
+    idleWarmMs: row.idle_warm_ms,
+    idleColdMs: row.idle_cold_ms,
+    keepHot: row.keep_hot === 1,
+  };
 }
 
 /** A record in status 'creating': the caller boots or restores it, then marks it running. */

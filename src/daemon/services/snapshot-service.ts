@@ -9,7 +9,7 @@ import type { Host } from '../../hostexec/index.js';
 import { checksumTree, MANIFEST, MANIFEST_VERSION, verifyTree, type Checkpointer, type LongOperation, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SnapshotRow } from '../db/tables.js';
-import { newSandboxRow, toApi, type SandboxService } from './sandbox-service.js';
+import { newSandboxRow, specOf, type SandboxService } from './sandbox-service.js';
 
 export interface SnapshotServiceDeps {
   db: Db;
@@ -138,22 +138,7 @@ export class SnapshotService {
           name: req.name,
           createdAt,
           // Secret names only: their values never reach a manifest.
-          sandbox: (({ id, name, image, cpus, memoryMb, pidsLimit, network, address, secrets, idleWarmMs, idleColdMs, keepHot }) => ({
-            id,
-            name,
-            image,
-            cpus,
-            memoryMb,
-            pidsLimit,
-            network,
-            address,
-            secrets,
-            idleWarmMs,
-            idleColdMs,
-            keepHot,
-            command: def.command as string[],
-            env: def.env,
-          }))(toApi(row)),
+          sandbox: { id: row.id, name: row.name, address: row.address, ...specOf(row) },
           host: await this.deps.fingerprint(),
           sizeBytes,
           frozenMs,
@@ -248,23 +233,14 @@ export class SnapshotService {
   private async branch(row: SnapshotRow, manifest: SnapshotManifest, dir: string, name: string, actor: Actor, op: LongOperation): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime, db } = this.deps;
     validateName('sandbox', name);
-    const m = manifest.sandbox;
+    // The original's identity stays behind: the branch gets its own id, name and address.
+    const { id: _id, name: _name, address: _address, ...spec } = manifest.sandbox;
     const record = await sandboxes.insert(
       newSandboxRow({
+        ...spec,
         name,
-        image: m.image,
-        cpus: m.cpus,
-        memoryMb: m.memoryMb,
-        pidsLimit: m.pidsLimit,
-        network: m.network,
-        command: m.command,
-        env: m.env,
-        secrets: m.secrets ?? [],
         // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
         ownerId: actor.admin && row.owner_id ? row.owner_id : actor.id,
-        idleWarmMs: m.idleWarmMs ?? null,
-        idleColdMs: m.idleColdMs ?? null,
-        keepHot: !!m.keepHot,
       }),
     );
     return sandboxes.lock.run(record.id, async () => {

@@ -91,7 +91,9 @@ export class ImageStore {
     if (existing) return existing;
     let build = this.building.get(DEBIAN_IMAGE);
     if (!build) {
-      build = this.commit(DEBIAN_IMAGE, 'debootstrap', (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op)).finally(() => this.building.delete(DEBIAN_IMAGE));
+      build = this.commit(DEBIAN_IMAGE, (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op).then(() => 'debootstrap' as const)).finally(() =>
+        this.building.delete(DEBIAN_IMAGE),
+      );
       this.building.set(DEBIAN_IMAGE, build);
     }
     return build;
@@ -103,7 +105,9 @@ export class ImageStore {
     if (existing) return existing;
     let build = this.building.get(name);
     if (!build) {
-      build = this.commit(name, 'debootstrap', (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op, packages)).finally(() => this.building.delete(name));
+      build = this.commit(name, (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op, packages).then(() => 'debootstrap' as const)).finally(() =>
+        this.building.delete(name),
+      );
       this.building.set(name, build);
     }
     return build;
@@ -123,24 +127,7 @@ export class ImageStore {
       await rm(work, { recursive: true, force: true });
       throw e;
     }
-    let source: ImageSource = 'tarball';
-    const info = await this.commit(
-      name,
-      'tarball',
-      async (rootfs) => {
-        source = await extractImageArchive(this.host, upload, rootfs, op);
-      },
-      work,
-    ).catch(async (e) => {
-      await rm(work, { recursive: true, force: true });
-      throw e;
-    });
-    if (source !== info.source || owner) {
-      info.source = source;
-      info.owner = owner;
-      await writeFile(join(this.dir, name, META), JSON.stringify(info, null, 2));
-    }
-    return info;
+    return this.commit(name, (rootfs) => extractImageArchive(this.host, upload, rootfs, op), owner, work);
   }
 
   async remove(name: string): Promise<void> {
@@ -157,14 +144,14 @@ export class ImageStore {
     return work;
   }
 
-  /** Builds into a partial directory, then makes it visible with one rename. */
-  private async commit(name: string, source: ImageSource, fill: (rootfs: string) => Promise<void>, work?: string): Promise<ImageInfo> {
+  /** Builds into a partial directory (`fill` says what kind of image it made), then makes it visible with one rename. */
+  private async commit(name: string, fill: (rootfs: string) => Promise<ImageSource>, owner: string | null = null, work?: string): Promise<ImageInfo> {
     const dir = work ?? (await this.partialDir(name));
     try {
-      await fill(join(dir, 'rootfs'));
+      const source = await fill(join(dir, 'rootfs'));
       await rm(join(dir, 'upload.tar'), { force: true });
       const du = await this.host.run('du', ['-sb', join(dir, 'rootfs')]);
-      const info: ImageInfo = { name, source, sizeBytes: Number(du.stdout.split('\t')[0]), createdAt: new Date().toISOString() };
+      const info: ImageInfo = { name, source, sizeBytes: Number(du.stdout.split('\t')[0]), createdAt: new Date().toISOString(), owner };
       await writeFile(join(dir, META), JSON.stringify(info, null, 2));
       await rename(dir, join(this.dir, name));
       return info;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { BothubError, type HostFingerprint } from '../../core/index.js';
+import { BothubError, type HostFingerprint, type SandboxSpec } from '../../core/index.js';
 
 export const MANIFEST = 'manifest.json';
 export const MANIFEST_VERSION = 1;
@@ -18,23 +18,8 @@ export interface SnapshotManifest {
   id: string;
   name: string;
   createdAt: string;
-  sandbox: {
-    id: string;
-    name: string;
-    image: string;
-    cpus: number | null;
-    memoryMb: number | null;
-    pidsLimit: number;
-    network: 'default' | 'none';
-    address: string | null;
-    command: string[];
-    env: Record<string, string>;
-    /** Names of the owner's secrets the sandbox gets; never their values. */
-    secrets?: string[];
-    idleWarmMs?: number | null;
-    idleColdMs?: number | null;
-    keepHot?: boolean;
-  };
+  /** The sandbox it was taken of; a branch is made from this spec. */
+  sandbox: SandboxSpec & { id: string; name: string; address: string | null };
   host: HostFingerprint;
   sizeBytes: number;
   /** How long the sandbox's processes were frozen while it was taken. */

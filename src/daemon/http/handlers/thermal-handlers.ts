@@ -1,11 +1,11 @@
-import { BothubError } from '../../../core/index.js';
+import { BothubError, type Actor } from '../../../core/index.js';
 import type { DaemonContext } from '../../context.js';
 import type { Handlers } from '../register-routes.js';
 
 type ThermalRoutes = 'pauseSandbox' | 'resumeSandbox' | 'freezeSandbox' | 'listEvents' | 'publish' | 'unpublish' | 'createShare' | 'listShares' | 'revokeShare';
 
 export function thermalHandlers(ctx: DaemonContext): Pick<Handlers, ThermalRoutes> {
-  const running = async (name: string, actor: Parameters<DaemonContext['sandboxes']['require']>[2]) => {
+  const running = async (name: string, actor: Actor) => {
     const { row } = await ctx.sandboxes.require(name, 'exec', actor);
     return row;
   };
