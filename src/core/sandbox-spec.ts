@@ -1,4 +1,12 @@
 /**
+ * default: own address, outbound NAT, no other sandbox reachable.
+ * peers: the same, and the owner's other `peers` sandboxes reachable both ways.
+ * none: loopback only.
+ */
+export type NetworkMode = 'default' | 'peers' | 'none';
+export const NETWORK_MODES: readonly NetworkMode[] = ['default', 'peers', 'none'];
+
+/**
  * What defines a sandbox, apart from its identity and state: what a create
  * asks for, what a snapshot manifest records, and what a branch is made from.
  */
@@ -7,7 +15,7 @@ export interface SandboxSpec {
   cpus: number | null;
   memoryMb: number | null;
   pidsLimit: number;
-  network: 'default' | 'none';
+  network: NetworkMode;
   command: string[];
   env: Record<string, string>;
   /** Names of the owner's secrets the sandbox gets; never their values. */

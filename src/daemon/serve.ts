@@ -76,6 +76,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     events,
     dir: join(config.dataDir, 'cold'),
     defaults: { idleWarmMs: config.idleWarmMs, idleColdMs: config.idleColdMs },
+    deriveKey: (purpose) => sealer.deriveKey(purpose),
     log,
   });
   sandboxes.discardCold = (id) => thermal.discard(id);
@@ -88,6 +89,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     checkpointer,
     dir: config.snapshotsDir ?? join(config.dataDir, 'snapshots'),
     fingerprint: () => (fingerprint ??= hostFingerprint(host, runtime.runc, criu)),
+    deriveKey: (purpose) => sealer.deriveKey(purpose),
     log,
   });
   await snapshots.init();
@@ -124,6 +126,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     },
   };
   await sandboxes.reconcile(true);
+  // ensureBridge closed the peer chain; open it again for the peers on record.
+  await sandboxes.syncPeers();
   const timer = setInterval(() => {
     sandboxes.reconcile(false).catch((err) => log.error({ err }, 'reconcile failed'));
   }, RECONCILE_EVERY_MS);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { CPU_PERIOD_US, cpuQuotaUs } from './oci-spec.js';
 
 const IS_V2 = !existsSync('/sys/fs/cgroup/memory');
 
@@ -34,6 +35,16 @@ export class CgroupReader {
     const want = this.v2 ? (frozen ? /^frozen 1$/m : /^frozen 0$/m) : frozen ? /^FROZEN/ : /^THAWED/;
     const probe = this.v2 ? this.file('', 'cgroup.events') : file;
     for (let i = 0; i < 2000 && !want.test(read(probe, '')); i++) await new Promise((r) => setImmediate(r));
+  }
+
+  /**
+   * Sets the CPU limit (null: none). Killed processes still need CPU time to
+   * exit, and a fork bomb under a quota keeps a thousand of them throttled
+   * with SIGKILL pending for minutes: whoever kills lifts the quota first.
+   */
+  setCpuLimit(cpus: number | null): void {
+    if (this.v2) writeFileSync(this.file('', 'cpu.max'), `${cpus === null ? 'max' : cpuQuotaUs(cpus)} ${CPU_PERIOD_US}`);
+    else writeFileSync(this.file('cpu', 'cpu.cfs_quota_us'), String(cpus === null ? -1 : cpuQuotaUs(cpus)));
   }
 
   /** How many times the OOM killer ended a process of this sandbox. */

@@ -112,6 +112,9 @@ const bind = (source: string, destination: string, readonly: boolean) => ({
   options: ['rbind', readonly ? 'ro' : 'rw', 'nosuid', 'nodev'],
 });
 
+export const CPU_PERIOD_US = 100_000;
+export const cpuQuotaUs = (cpus: number) => Math.round(cpus * CPU_PERIOD_US);
+
 export function buildOciSpec(spec: ContainerSpec): object {
   const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   namespaces.push(spec.netnsPath ? { type: 'network', path: spec.netnsPath } : { type: 'network' });
@@ -121,7 +124,7 @@ export function buildOciSpec(spec: ContainerSpec): object {
     pids: { limit: spec.pidsLimit },
   };
   if (spec.memoryMb) resources.memory = { limit: spec.memoryMb * 1024 * 1024 };
-  if (spec.cpus) resources.cpu = { quota: Math.round(spec.cpus * 100_000), period: 100_000 };
+  if (spec.cpus) resources.cpu = { quota: cpuQuotaUs(spec.cpus), period: CPU_PERIOD_US };
 
   return {
     ociVersion: '1.0.2',

@@ -52,6 +52,16 @@ export class SandboxPaths {
   get consoleLog(): string {
     return join(this.guest, 'console.log');
   }
+  /** Every command's output (and a detached one's exit status), by exec id; travels with snapshots. */
+  get execs(): string {
+    return join(this.guest, 'execs');
+  }
+  execLog(execId: string): string {
+    return join(this.execs, `${execId}.log`);
+  }
+  execExit(execId: string): string {
+    return join(this.execs, `${execId}.exit`);
+  }
   get etc(): string {
     return join(this.dir, 'etc');
   }
@@ -63,4 +73,6 @@ export const GUEST = {
   init: '/.bothub/init',
   socket: '/.bothub/exec.sock',
   console: '/.bothub/console.log',
+  execLog: (execId: string) => `/.bothub/execs/${execId}.log`,
+  execExit: (execId: string) => `/.bothub/execs/${execId}.exit`,
 } as const;

@@ -10,6 +10,7 @@ import { connectInit, startExec, type ExecSession } from './exec/client.js';
 import type { InitRequest } from './exec/protocol.js';
 import { sandboxHosts, sandboxResolvConf } from './network/dns.js';
 import { createSandboxNetwork, netnsPath, removeSandboxNetwork } from './network/netns.js';
+import { writePeerRules } from './network/peers.js';
 import { buildOciSpec } from './oci-spec.js';
 import { mountOverlay, unmount } from './overlay.js';
 import { DataLayout, SandboxPaths } from './paths.js';
@@ -156,6 +157,11 @@ export class SandboxRuntime {
     ]);
   }
 
+  /** Which sandbox addresses may reach each other (groups of peers); everything else between sandboxes is dropped. */
+  writePeerRules(groups: readonly (readonly string[])[]): Promise<void> {
+    return writePeerRules(this.host, this.config.bridgeName, groups);
+  }
+
   async createNetwork(def: SandboxDefinition): Promise<void> {
     if (def.address) await createSandboxNetwork(this.host, def.id, def.address, this.config.subnet, this.config.bridgeName);
   }
@@ -180,6 +186,13 @@ export class SandboxRuntime {
   /** Kills and removes the container, mount and network; keeps the writable layer. */
   async release(def: SandboxDefinition): Promise<void> {
     const id = containerId(def.id);
+    if (def.cpus !== null) {
+      try {
+        this.cgroup(def.id).setCpuLimit(null); // see setCpuLimit: dying needs CPU
+      } catch {
+        // no cgroup: nothing is running
+      }
+    }
     await this.runc.killNow(id);
     // With init dead nothing holds the mount or the namespace: all three at once.
     await Promise.all([this.runc.delete(id), unmount(this.host, this.paths(def.id).rootfs), def.address ? removeSandboxNetwork(this.host, def.id) : undefined]);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +8,7 @@ import type { ApiClient } from '../api/index.js';
 import { routes, routeUrl, type RouteName } from '../api/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
-import { put, sh, snapshot, until } from './helpers/sandbox.js';
+import { put, restore, sh, snapshot, until } from './helpers/sandbox.js';
 
 interface Call {
   params?: Record<string, string>;
@@ -127,6 +128,40 @@ describe('users, keys and access', () => {
   });
   after(async () => {
     await t.cleanup();
+  });
+
+  it("peers: one user's --network peers sandboxes reach each other; nobody else's, and no default sandbox, do", async () => {
+    const bob = t.as(bobKey);
+    const [a1, a2, aDefault, b1] = await Promise.all([
+      alice.call('createSandbox', { body: { name: 'alice-p1', network: 'peers' } }),
+      alice.call('createSandbox', { body: { name: 'alice-p2', network: 'peers' } }),
+      alice.call('createSandbox', { body: { name: 'alice-plain' } }),
+      bob.call('createSandbox', { body: { name: 'bob-p1', network: 'peers' } }),
+    ]);
+    const serve = (api: ApiClient, name: string) =>
+      api.call('exec', { params: { name }, body: { command: ['sh', '-c', 'nohup python3 -m http.server 8000 >/dev/null 2>&1 &'] } });
+    await Promise.all([serve(alice, 'alice-p1'), serve(alice, 'alice-p2'), serve(alice, 'alice-plain'), serve(bob, 'bob-p1')]);
+    const probe = async (api: ApiClient, from: string, to: string) => {
+      const script = `import socket; s=socket.socket(); s.settimeout(1)\ntry:\n  s.connect(('${to}', 8000)); print('open')\nexcept Exception: print('closed')`;
+      // The server may still be starting: a refusal is retried, a timeout (dropped) is final.
+      for (let i = 0; ; i++) {
+        const r = await api.call('exec', { params: { name: from }, body: { command: ['python3', '-c', script] } });
+        if (r.stdout === 'open\n' || i === 20) return r.stdout.trim();
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    assert.equal(await probe(alice, 'alice-p1', a2.address!), 'open', 'same owner, both peers');
+    assert.equal(await probe(alice, 'alice-p2', a1.address!), 'open', 'both ways');
+    assert.equal(await probe(alice, 'alice-p1', aDefault.address!), 'closed', 'a default sandbox is not a peer');
+    assert.equal(await probe(alice, 'alice-plain', a1.address!), 'closed', 'nor can it reach one');
+    assert.equal(await probe(alice, 'alice-p1', b1.address!), 'closed', "another user's peers sandbox");
+    assert.equal(await probe(bob, 'bob-p1', a1.address!), 'closed', 'from the other side too');
+    // Destroying a peer takes its address out of the group at once.
+    await alice.call('destroySandbox', { params: { name: 'alice-p2' } });
+    const rules = execFileSync('iptables', ['-S', `BH-PEER-${t.config.bridge}`], { encoding: 'utf8' });
+    assert.ok(!rules.includes(a2.address!), rules);
+    await Promise.all(['alice-p1', 'alice-plain'].map((name) => alice.call('destroySandbox', { params: { name } })));
+    await bob.call('destroySandbox', { params: { name: 'bob-p1' } });
   });
 
   it('keeps only a hash of the admin key and writes the key once, 0600', () => {
@@ -255,7 +290,7 @@ describe('secrets', () => {
       (JSON.parse(list.stdout) as { name: string }[]).map((s) => s.name),
       ['OPENAI_KEY'],
     );
-    const create = await cli(t.url, ['create', '--name', 'sec', '--secret', 'OPENAI_KEY', '--', 'sh', '-c', 'echo main sees ${#OPENAI_KEY} chars']);
+    const create = await cli(t.url, ['create', '--name', 'sec', '--secret', 'OPENAI_KEY', '--', 'sh', '-c', 'echo main sees ${#OPENAI_KEY} chars; exec sleep 1000']);
     assert.equal(create.code, 0, create.stderr);
     assert.equal(await sh(t, 'sec', 'printf %s "$OPENAI_KEY"'), VALUE);
     const inspect = await cli(t.url, ['inspect', 'sec']);
@@ -269,8 +304,11 @@ describe('secrets', () => {
     assert.match(missing.stderr, /no secret named "NOPE"; set it first/);
   });
 
-  it('is not in the database file, the daemon log, the sandbox config or snapshot directories in clear', async () => {
-    await snapshot(t, 'sec', 'sec-snap', true);
+  it('is not in the database file, the daemon log, the sandbox config, snapshot or cold directories in clear', async () => {
+    // The main command (sleep) holds the value in its environment, so it is in the sandbox's memory pages.
+    const snap = await snapshot(t, 'sec', 'sec-snap', true);
+    assert.equal(snap.encrypted, true);
+    await t.api.call('freezeSandbox', { params: { name: 'sec' } });
     const needle = Buffer.from(VALUE);
     const files = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
@@ -278,12 +316,22 @@ describe('secrets', () => {
     const checked = [
       ...files(t.config.dataDir).filter((f) => /bothub\.db/.test(f)),
       ...files(join(t.config.dataDir, 'snapshots')),
+      ...files(join(t.config.dataDir, 'cold')),
       join(t.config.dataDir, 'sandboxes', sb.id, 'config.json'),
       t.logFile!,
     ];
     for (const f of checked) assert.equal(readFileSync(f).includes(needle), false, `${f} holds the secret in clear`);
     assert.ok(checked.length > 5);
     assert.match(readFileSync(t.logFile!, 'utf8'), /"url":"\/api\/v1\/secrets\/OPENAI_KEY"/, 'the log did see the request');
+    assert.ok(checked.some((f) => f.includes('/cold/')), 'the cold images were checked');
+    assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes('clear-images'), 'no clear copy is left mounted');
+  });
+
+  it('encrypted snapshots and cold sandboxes come back with the value where it was', async () => {
+    assert.equal(await sh(t, 'sec', 'tr "\\0" "\\n" < /proc/$(pidof sleep)/environ | grep ^OPENAI_KEY='), `OPENAI_KEY=${VALUE}\n`);
+    await restore(t, 'sec-snap', 'sec-branch');
+    assert.equal(await sh(t, 'sec-branch', 'tr "\\0" "\\n" < /proc/$(pidof sleep)/environ | grep ^OPENAI_KEY='), `OPENAI_KEY=${VALUE}\n`);
+    await t.api.call('destroySandbox', { params: { name: 'sec-branch' } });
   });
 });
 

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { BothubError } from '../../core/index.js';
 
@@ -34,6 +34,11 @@ export class Sealer {
     const want = Buffer.from(this.sign(purpose, data));
     const got = Buffer.from(mac);
     return want.length === got.length && timingSafeEqual(want, got);
+  }
+
+  /** A 32-byte key for one purpose (one snapshot's images, one cold sandbox): nothing to store, and one leaked key opens nothing else. */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), `bothub:${purpose}`, 32));
   }
 
   seal(plaintext: string, context: string): Buffer {

@@ -1,6 +1,6 @@
 import type { ExecRequestT, ExecResultT, ExecStartT } from '../../api/index.js';
 import { BothubError, type Actor } from '../../core/index.js';
-import type { ExecSession, SandboxRuntime } from '../../runtime/index.js';
+import type { ExecSession, SandboxDefinition, SandboxRuntime } from '../../runtime/index.js';
 import type { SandboxService } from './sandbox-service.js';
 import type { ThermalService } from './thermal-service.js';
 
@@ -30,6 +30,40 @@ class Capped {
   }
 }
 
+/**
+ * Kills a command's process group again and again (processes forked while it
+ * is being killed escape one kill). A group still there after a second is
+ * starved by the sandbox's own CPU limit (a fork bomb: dying needs CPU too), so
+ * the limit is lifted until the caller stops the killing. Returns that stop.
+ */
+export function killUntilGone(session: ExecSession, runtime: SandboxRuntime, def: SandboxDefinition): () => void {
+  let tries = 0;
+  let lifted = false;
+  session.signal(9);
+  const timer = setInterval(() => {
+    session.signal(9);
+    if (++tries === 10 && def.cpus !== null) {
+      try {
+        runtime.cgroup(def.id).setCpuLimit(null);
+        lifted = true;
+      } catch {
+        // the sandbox is gone, and its processes with it
+      }
+    }
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    if (lifted) {
+      lifted = false;
+      try {
+        runtime.cgroup(def.id).setCpuLimit(def.cpus);
+      } catch {
+        // the sandbox is gone
+      }
+    }
+  };
+}
+
 /** Runs commands in sandboxes: buffered (one JSON reply) or streamed (WebSocket). */
 export class ExecService {
   constructor(
@@ -39,7 +73,7 @@ export class ExecService {
   ) {}
 
   /** Starts a command; the caller owns the session. */
-  async start(name: string, req: ExecStartT, actor: Actor): Promise<{ session: ExecSession; oomBefore: number; sandboxId: string }> {
+  async start(name: string, req: ExecStartT, actor: Actor): Promise<{ session: ExecSession; oomBefore: number; sandboxId: string; def: SandboxDefinition }> {
     // A warm or cold sandbox wakes first; the caller sees only a slower answer.
     const { row, def } = await this.thermal.ready(name, 'exec', actor);
     const oomBefore = this.runtime.cgroup(def.id).oomKills();
@@ -54,7 +88,7 @@ export class ExecService {
           this.thermal.touch(def.id);
         })
         .catch(() => undefined);
-      return { session, oomBefore, sandboxId: def.id };
+      return { session, oomBefore, sandboxId: def.id, def };
     } catch (e) {
       // init not answering usually means the sandbox died under us: let reconcile say so.
       await this.sandboxes.reconcile(false);
@@ -72,7 +106,7 @@ export class ExecService {
 
   async run(name: string, req: ExecRequestT, actor: Actor): Promise<ExecResultT> {
     const started = performance.now();
-    const { session, oomBefore, sandboxId } = await this.start(name, req, actor);
+    const { session, oomBefore, sandboxId, def } = await this.start(name, req, actor);
     const stdout = new Capped();
     const stderr = new Capped();
     session.on('stdout', (b) => stdout.add(b));
@@ -80,13 +114,11 @@ export class ExecService {
     if (req.stdin) session.write(Buffer.from(req.stdin));
     session.closeStdin();
     let timedOut = false;
-    let killer: NodeJS.Timeout | undefined;
+    let stopKilling = () => undefined as void;
     const timer = req.timeoutMs
       ? setTimeout(() => {
           timedOut = true;
-          // Again and again: processes forked while the group is being killed escape one kill.
-          session.signal(9);
-          killer = setInterval(() => session.signal(9), 100);
+          stopKilling = killUntilGone(session, this.runtime, def);
         }, req.timeoutMs)
       : undefined;
     try {
@@ -104,7 +136,7 @@ export class ExecService {
       };
     } finally {
       clearTimeout(timer);
-      clearInterval(killer);
+      stopKilling();
     }
   }
 }

@@ -14,6 +14,7 @@ import {
   validateName,
   type Actor,
   type HostCapacity,
+  type NetworkMode,
   type SandboxAction,
   type SandboxSpec,
   type SandboxStatus,
@@ -57,7 +58,7 @@ export function toApi(row: SandboxRow, ownerName: string | null = null, urls: Pu
     cpus: row.cpus,
     memoryMb: row.memory_mb,
     pidsLimit: row.pids_limit,
-    network: row.network as 'default' | 'none',
+    network: row.network as NetworkMode,
     address: row.address,
     command: JSON.parse(row.command_json) as string[],
     env: JSON.parse(row.env_json) as Record<string, string>,
@@ -86,7 +87,7 @@ export function specOf(row: SandboxRow): SandboxSpec {
     cpus: row.cpus,
     memoryMb: row.memory_mb,
     pidsLimit: row.pids_limit,
-    network: row.network as 'default' | 'none',
+    network: row.network as NetworkMode,
     command: JSON.parse(row.command_json) as string[],
     env: JSON.parse(row.env_json) as Record<string, string>,
     secrets: JSON.parse(row.secrets_json) as string[],
@@ -135,6 +136,7 @@ export class SandboxService {
   readonly lock = new KeyedMutex();
   /** Commands with a live connection to init, per sandbox id: CRIU cannot checkpoint those connections. */
   private readonly attached = new Map<string, number>();
+  private peerSync: Promise<void> = Promise.resolve();
 
   /** Preview URLs of a sandbox; set by the publishing service once it exists. */
   urlsOf: (row: SandboxRow) => Promise<PublishedUrl[]> = async () => [];
@@ -191,6 +193,11 @@ export class SandboxService {
     };
   }
 
+  /** Its memory may hold secret values, so whatever is written of it to disk gets encrypted. */
+  holdsSecrets(row: SandboxRow): boolean {
+    return (JSON.parse(row.secrets_json) as string[]).length > 0;
+  }
+
   /** The secret values a sandbox's processes get, opened for this one use. */
   async secretEnv(row: SandboxRow): Promise<Record<string, string>> {
     return this.deps.secrets.env(row.owner_id, JSON.parse(row.secrets_json) as string[]);
@@ -237,7 +244,7 @@ export class SandboxService {
       } catch (e) {
         // The runtime undid its own steps; the record goes too, so the name is free again.
         await runtime.destroy(this.definition(row)).catch(() => undefined);
-        await db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
+        await this.forget(row);
         throw e;
       }
       return this.present(await this.setStatus(row.id, 'running', null, { started_at: new Date().toISOString() }));
@@ -284,16 +291,41 @@ export class SandboxService {
     return mb;
   }
 
+  /** Removes the record; its address stops being anyone's peer. */
+  async forget(row: SandboxRow): Promise<void> {
+    await this.deps.db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
+    if (row.network === 'peers') await this.syncPeers();
+  }
+
+  /**
+   * Rewrites the host's peer rules from the records: each owner's `peers`
+   * sandboxes reach each other. Serialized, and each run reads the latest
+   * records, so the last write is always the current truth.
+   */
+  syncPeers(): Promise<void> {
+    // A failed run must not stop later ones: each starts from the records afresh.
+    this.peerSync = this.peerSync.catch(() => undefined).then(async () => {
+      const rows = await this.deps.db.selectFrom('sandboxes').select(['owner_id', 'address']).where('network', '=', 'peers').where('address', 'is not', null).execute();
+      const groups = new Map<string, string[]>();
+      for (const r of rows) groups.set(r.owner_id ?? '', [...(groups.get(r.owner_id ?? '') ?? []), r.address!]);
+      await this.deps.runtime.writePeerRules([...groups.values()]);
+    });
+    return this.peerSync;
+  }
+
   /** Inserts the record, taking a free address in the same transaction. */
   async insert(row: SandboxRow): Promise<SandboxRow> {
     try {
       return await this.deps.db.transaction().execute(async (tx) => {
-        if (row.network === 'default') {
+        if (row.network !== 'none') {
           const used = await tx.selectFrom('sandboxes').select('address').where('address', 'is not', null).execute();
           row.address = allocateAddress(this.deps.subnet, new Set(used.map((u) => u.address!)));
         }
         await tx.insertInto('sandboxes').values(row).execute();
         return row;
+      }).then(async (inserted) => {
+        if (inserted.network === 'peers') await this.syncPeers();
+        return inserted;
       });
     } catch (e) {
       if (/UNIQUE constraint failed: sandboxes.name/.test(String(e))) {
@@ -358,7 +390,7 @@ export class SandboxService {
         throw e;
       }
       await this.deps.db.deleteFrom('publications').where('sandbox_id', '=', row.id).execute();
-      await this.deps.db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
+      await this.forget(row);
     });
   }
 
@@ -376,7 +408,7 @@ export class SandboxService {
       if (row.status === 'creating' && atStartup) {
         log.warn({ sandbox: row.name }, 'rolling back a create interrupted by a daemon stop');
         await runtime.destroy(this.definition(row)).catch((err) => log.error({ err, sandbox: row.name }, 'rollback failed'));
-        await db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
+        await this.forget(row);
         continue;
       }
       // A cold sandbox has no container on purpose; a warm one is frozen on purpose.

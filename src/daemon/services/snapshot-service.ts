@@ -19,8 +19,12 @@ export interface SnapshotServiceDeps {
   checkpointer: Checkpointer;
   dir: string;
   fingerprint: () => Promise<HostFingerprint>;
+  /** Keys for encrypted images, derived from the master key. */
+  deriveKey: (purpose: string) => Buffer;
   log: Logger;
 }
+
+const snapshotKeyPurpose = (snapshotId: string) => `snapshot-images:${snapshotId}`;
 
 const PARTIAL = '.partial-';
 
@@ -35,6 +39,7 @@ function toSnapshot(row: SnapshotRow, manifest?: SnapshotManifest): SnapshotT {
     ...(manifest
       ? {
           frozenMs: manifest.frozenMs,
+          encrypted: manifest.encrypted ?? false,
           host: {
             kernel: manifest.host.kernel,
             arch: manifest.host.arch,
@@ -128,7 +133,9 @@ export class SnapshotService {
       const leaveRunning = req.leaveRunning ?? false;
       const createdAt = new Date().toISOString();
       try {
-        const frozenMs = await checkpointer.checkpoint(def, partial, { ...op, leaveRunning });
+        // Memory of a sandbox with secrets holds their values: such snapshots are encrypted at rest.
+        const key = sandboxes.holdsSecrets(row) ? this.deps.deriveKey(snapshotKeyPurpose(id)) : undefined;
+        const frozenMs = await checkpointer.checkpoint(def, partial, { ...op, leaveRunning, key });
         op.onProgress?.({ step: 'checksums' });
         const files = await checksumTree(partial, op.signal);
         const sizeBytes = Object.values(files).reduce((n, f) => n + f.size, 0);
@@ -142,6 +149,7 @@ export class SnapshotService {
           host: await this.deps.fingerprint(),
           sizeBytes,
           frozenMs,
+          encrypted: key !== undefined,
           files,
         };
         await writeFile(join(partial, MANIFEST), JSON.stringify(manifest, null, 2));
@@ -225,7 +233,7 @@ export class SnapshotService {
     return sandboxes.lock.run(current.id, async () => {
       const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays
-      await checkpointer.restore(def, dir, { ...op, branch: false });
+      await checkpointer.restore(def, dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
       return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
     });
   }
@@ -246,10 +254,10 @@ export class SnapshotService {
     return sandboxes.lock.run(record.id, async () => {
       const def = sandboxes.definition(record);
       try {
-        await checkpointer.restore(def, dir, { ...op, branch: true });
+        await checkpointer.restore(def, dir, { ...op, branch: true, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
       } catch (e) {
         await runtime.destroy(def).catch(() => undefined);
-        await db.deleteFrom('sandboxes').where('id', '=', record.id).execute();
+        await sandboxes.forget(record);
         throw e;
       }
       return sandboxes.present(await sandboxes.setStatus(record.id, 'running', null, { started_at: new Date().toISOString() }));

@@ -27,8 +27,12 @@ export interface ThermalDeps {
   /** Where cold sandboxes keep their on-disk state. */
   dir: string;
   defaults: ThermalDefaults;
+  /** Keys for encrypted images, derived from the master key. */
+  deriveKey: (purpose: string) => Buffer;
   log: Logger;
 }
+
+const coldKeyPurpose = (sandboxId: string) => `cold-images:${sandboxId}`;
 
 const TICK_MS = 500;
 
@@ -99,7 +103,7 @@ export class ThermalService {
       await this.deps.runtime.cgroup(row.id).setFrozen(false);
     } else if (row.thermal === 'cold') {
       try {
-        await this.deps.checkpointer.restore(this.deps.sandboxes.definition(row), this.coldDir(row.id), { branch: false });
+        await this.deps.checkpointer.restore(this.deps.sandboxes.definition(row), this.coldDir(row.id), { branch: false, key: this.deps.deriveKey(coldKeyPurpose(row.id)) });
       } catch (e) {
         await this.deps.events.record(row, 'wake-failed', (e as Error).message);
         throw new BothubError('RUNTIME_FAILED', `waking sandbox "${row.name}" failed: ${(e as Error).message}; it stays cold — try again, or stop and start it`);
@@ -143,7 +147,8 @@ export class ThermalService {
       const dir = this.coldDir(now.id);
       await rm(dir, { recursive: true, force: true });
       try {
-        await this.deps.checkpointer.checkpoint(this.deps.sandboxes.definition(now), dir, { leaveRunning: false });
+        const key = this.deps.sandboxes.holdsSecrets(now) ? this.deps.deriveKey(coldKeyPurpose(now.id)) : undefined;
+        await this.deps.checkpointer.checkpoint(this.deps.sandboxes.definition(now), dir, { leaveRunning: false, key });
       } catch (e) {
         await rm(dir, { recursive: true, force: true });
         throw e;

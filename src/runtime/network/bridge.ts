@@ -1,5 +1,6 @@
 import type { Host } from '../../hostexec/index.js';
 import { gatewayOf, intToIp, type Subnet } from '../../core/index.js';
+import { peerChain, peerSysctls, writePeerRules } from './peers.js';
 
 export interface BridgeConfig {
   name: string;
@@ -16,6 +17,8 @@ function forwardRules(bridge: BridgeConfig): string[][] {
   return [
     ['-t', 'nat', 'POSTROUTING', '-s', cidr(bridge.subnet), '!', '-o', bridge.name, '-j', 'MASQUERADE'],
     ['-t', 'filter', 'FORWARD', '-i', bridge.name, '!', '-o', bridge.name, '-j', 'ACCEPT'],
+    // Sandbox to sandbox: routed by the host (see peers.ts), decided by the peer chain.
+    ['-t', 'filter', 'FORWARD', '-i', bridge.name, '-o', bridge.name, '-j', peerChain(bridge.name)],
     ['-t', 'filter', 'FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
     ['-t', 'filter', 'INPUT', '-i', bridge.name, '-j', inputChain(bridge.name)],
   ];
@@ -36,7 +39,9 @@ export async function ensureBridge(host: Host, bridge: BridgeConfig): Promise<vo
   const gw = `${gatewayOf(bridge.subnet)}/${bridge.subnet.prefix}`;
   if (!addrs.includes(` ${gw} `)) await host.run('ip', ['addr', 'add', gw, 'dev', bridge.name]);
   await host.run('ip', ['link', 'set', bridge.name, 'up']);
-  await host.run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+  await host.run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', ...peerSysctls(bridge.name)]);
+  // Closed until the daemon says which sandboxes are peers.
+  await writePeerRules(host, bridge.name, []);
 
   const chain = inputChain(bridge.name);
   await host.run('iptables', ['-t', 'filter', '-N', chain], { allowFailure: true });
@@ -49,7 +54,7 @@ export async function ensureBridge(host: Host, bridge: BridgeConfig): Promise<vo
   for (const rule of input) await host.run('iptables', ['-t', 'filter', '-A', chain, ...rule]);
   for (const [tableFlag, table, builtin, ...rule] of forwardRules(bridge)) {
     const check = await host.run('iptables', [tableFlag!, table!, '-C', builtin!, ...rule], { allowFailure: true });
-    if (check.code !== 0) await host.run('iptables', [tableFlag!, table!, builtin === 'INPUT' ? '-I' : '-A', builtin!, ...rule]);
+    if (check.code !== 0) await host.run('iptables', [tableFlag!, table!, builtin === 'INPUT' || rule.includes(peerChain(bridge.name)) ? '-I' : '-A', builtin!, ...rule]);
   }
 }
 
@@ -60,5 +65,7 @@ export async function removeBridge(host: Host, bridge: BridgeConfig): Promise<vo
   }
   await host.run('iptables', ['-t', 'filter', '-F', inputChain(bridge.name)], { allowFailure: true });
   await host.run('iptables', ['-t', 'filter', '-X', inputChain(bridge.name)], { allowFailure: true });
+  await host.run('iptables', ['-t', 'filter', '-F', peerChain(bridge.name)], { allowFailure: true });
+  await host.run('iptables', ['-t', 'filter', '-X', peerChain(bridge.name)], { allowFailure: true });
   await host.run('ip', ['link', 'del', bridge.name], { allowFailure: true });
 }

@@ -11,18 +11,26 @@ import type { LongOperation } from '../progress.js';
 import { containerId, type SandboxDefinition, type SandboxRuntime } from '../sandbox-runtime.js';
 import { UndoStack } from '../undo-stack.js';
 import { packLayer, unpackLayer } from './layer-archive.js';
+import { mountScratch, openTree, sealTree } from './sealed-tree.js';
 
 /** Inside a snapshot directory. */
-export const SNAPSHOT_PARTS = { criu: 'criu', layer: 'fs/upper.tar', console: 'fs/console.log' } as const;
+export const SNAPSHOT_PARTS = { criu: 'criu', layer: 'fs/upper.tar', console: 'fs/console.log', sealedMarker: 'sealed' } as const;
+
+/** Whether a snapshot directory holds encrypted images (see sealed-tree.ts). */
+export const isSealed = (dir: string) => existsSync(join(dir, SNAPSHOT_PARTS.sealedMarker));
 
 export interface CheckpointOptions extends LongOperation {
   /** Keep the sandbox running after the dump (otherwise it ends up stopped, its network kept). */
   leaveRunning: boolean;
+  /** Encrypt everything written (the sandbox holds secrets); the clear images stay on a tmpfs. */
+  key?: Buffer;
 }
 
 export interface RestoreOptions extends LongOperation {
   /** A new sandbox from another's snapshot: new address, so TCP connections are restored closed. */
   branch: boolean;
+  /** Opens an encrypted snapshot; ignored for a clear one. */
+  key?: Buffer;
 }
 
 /** A step of a snapshot or restore failed; says which, so a user knows where it stopped. */
@@ -96,7 +104,24 @@ export class Checkpointer {
     }
   }
 
-  private async checkpointOnce(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
+  private async checkpointOnce(def: SandboxDefinition, sealedDir: string, op: CheckpointOptions): Promise<number> {
+    const p = this.runtime.paths(def.id);
+    const scratch = join(p.dir, 'clear-images');
+    const release = op.key ? await mountScratch(this.host, scratch) : async () => undefined;
+    try {
+      const frozenMs = await this.dump(def, op.key ? scratch : sealedDir, op);
+      if (op.key) {
+        op.onProgress?.({ step: 'encrypt' });
+        await sealTree(scratch, sealedDir, op.key, op.signal);
+        await writeFile(join(sealedDir, SNAPSHOT_PARTS.sealedMarker), 'aes-256-gcm\n');
+      }
+      return frozenMs;
+    } finally {
+      await release();
+    }
+  }
+
+  private async dump(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
     const id = containerId(def.id);
     const p = this.runtime.paths(def.id);
     const work = join(p.dir, 'criu-work');
@@ -179,13 +204,25 @@ export class Checkpointer {
     return String(e);
   }
 
-  async restore(def: SandboxDefinition, dir: string, op: RestoreOptions): Promise<void> {
+  async restore(def: SandboxDefinition, snapshotDir: string, op: RestoreOptions): Promise<void> {
     const id = containerId(def.id);
     const p = this.runtime.paths(def.id);
     const work = join(p.dir, 'criu-work');
     const undo = new UndoStack();
     let step = 'filesystem';
+    let dir = snapshotDir;
+    let release = async () => undefined as void;
     try {
+      if (isSealed(snapshotDir)) {
+        step = 'decrypt';
+        op.onProgress?.({ step });
+        if (!op.key) throw new BothubError('INVALID_STATE', 'the snapshot is encrypted and no key was given');
+        dir = join(p.dir, 'clear-images');
+        release = await mountScratch(this.host, dir);
+        const skip = (rel: string) => rel === SNAPSHOT_PARTS.sealedMarker || rel === 'manifest.json';
+        await openTree(snapshotDir, dir, op.key, skip, op.signal);
+        step = 'filesystem';
+      }
       op.onProgress?.({ step });
       await Promise.all([p.upper, p.work, p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
       await rm(p.upper, { recursive: true, force: true });
@@ -222,6 +259,9 @@ export class Checkpointer {
       const reason = await this.reason(e, work);
       await undo.unwind((what, err) => this.log.warn({ err, what, sandbox: def.name }, 'cleanup after a failed restore'));
       throw new StepError(step, reason, e);
+    } finally {
+      // CRIU has read every image by now (or failed): the clear copy goes.
+      await release();
     }
   }
 }

@@ -24,6 +24,8 @@ export interface SnapshotManifest {
   sizeBytes: number;
   /** How long the sandbox's processes were frozen while it was taken. */
   frozenMs: number;
+  /** Images and layer are AES-256-GCM encrypted (the sandbox held secrets). */
+  encrypted?: boolean;
   files: Record<string, SnapshotFile>;
 }
 
