@@ -30,6 +30,10 @@ export const SandboxStatus = Type.Union([
   Type.Literal('error'),
 ]);
 
+const NetworkMode = Type.Union([Type.Literal('default'), Type.Literal('peers'), Type.Literal('none')], {
+  description: "default: own address and outbound NAT; peers: also reach the owner's other peers sandboxes; none: loopback only.",
+});
+
 export const Sandbox = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -39,7 +43,7 @@ export const Sandbox = Type.Object({
   cpus: Type.Union([Type.Number(), Type.Null()]),
   memoryMb: Type.Union([Type.Integer(), Type.Null()]),
   pidsLimit: Type.Integer(),
-  network: Type.Union([Type.Literal('default'), Type.Literal('none')]),
+  network: NetworkMode,
   address: Type.Union([Type.String(), Type.Null()]),
   command: Type.Array(Type.String()),
   env: Env,
@@ -61,7 +65,7 @@ export const CreateSandbox = Type.Object(
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
     memoryMb: Type.Optional(Type.Integer({ minimum: 16, maximum: 16777216 })),
     env: Type.Optional(Env),
-    network: Type.Optional(Type.Union([Type.Literal('default'), Type.Literal('none')])),
+    network: Type.Optional(NetworkMode),
     command: Type.Optional(Type.Array(Type.String({ maxLength: 65536 }), { maxItems: 4096, description: 'Main process, run by init; its output goes to the console log.' })),
     secrets: Type.Optional(Type.Array(SecretName, { maxItems: 256, uniqueItems: true, description: "The owner's secrets to expose as environment variables." })),
     idleWarmMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before freezing in place; 0 disables.' })),
@@ -112,6 +116,77 @@ export const LogsQuery = Type.Object(
   { additionalProperties: false },
 );
 
+export const ExecParams = Type.Object(
+  { name: Name, id: Type.String({ pattern: '^[0-9a-f]{8}$', description: 'Exec id, as `bothub ps` shows it.' }) },
+  { additionalProperties: false },
+);
+
+export const ExecBackground = Type.Object(
+  {
+    command: ExecRequest.properties.command,
+    env: Type.Optional(Env),
+    workdir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ExecRecord = Type.Object({
+  id: Type.String(),
+  command: Type.Array(Type.String()),
+  workdir: Type.String(),
+  actor: Type.String({ description: 'Who ran it.' }),
+  tty: Type.Boolean(),
+  detached: Type.Boolean({ description: 'Started with `exec -d`: runs on with no client.' }),
+  status: Type.Union([Type.Literal('running'), Type.Literal('exited'), Type.Literal('killed'), Type.Literal('lost')], {
+    description: 'lost: its sandbox stopped under it, or the daemon stopped during a foreground command.',
+  }),
+  startedAt: Timestamp,
+  endedAt: Type.Union([Timestamp, Type.Null()]),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  signal: Type.Union([Type.Integer(), Type.Null()]),
+  outputBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'Its output is bytes [0, outputBytes) of its log; null while it runs.' }),
+});
+
+export const KillExec = Type.Object(
+  { signal: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 64 }), Type.String({ pattern: '^(SIG)?[A-Z0-9]{2,8}$' })])) },
+  { additionalProperties: false },
+);
+
+const SandboxPath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^/', description: 'Absolute path inside the sandbox.' });
+
+export const FileQuery = Type.Object({ path: SandboxPath }, { additionalProperties: false });
+
+export const ReadFileQuery = Type.Object(
+  {
+    path: SandboxPath,
+    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+    length: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024 })),
+  },
+  { additionalProperties: false },
+);
+
+export const WriteFileQuery = Type.Object(
+  { path: SandboxPath, mode: Type.Optional(Type.String({ pattern: '^[0-7]{3,4}$', description: 'Octal permissions; default 0644.' })) },
+  { additionalProperties: false },
+);
+
+export const FileStat = Type.Object({
+  path: Type.String(),
+  type: Type.Union([Type.Literal('file'), Type.Literal('directory'), Type.Literal('symlink'), Type.Literal('other')]),
+  size: Type.Integer(),
+  mode: Type.String({ description: 'Octal permissions.' }),
+  modifiedAt: Timestamp,
+  linkTarget: Type.Optional(Type.String()),
+});
+
+export const FileEntry = Type.Object({
+  name: Type.String(),
+  type: FileStat.properties.type,
+  size: Type.Integer(),
+  mode: Type.String(),
+  modifiedAt: Timestamp,
+});
+
 export const Image = Type.Object({
   name: Type.String(),
   source: Type.Union([Type.Literal('debootstrap'), Type.Literal('tarball'), Type.Literal('docker-archive')]),
@@ -136,6 +211,7 @@ export const Snapshot = Type.Object({
   leaveRunning: Type.Boolean(),
   createdAt: Timestamp,
   frozenMs: Type.Optional(Type.Number({ description: 'How long the sandbox was frozen while the snapshot was taken.' })),
+  encrypted: Type.Optional(Type.Boolean({ description: 'Encrypted at rest (AES-256-GCM): the sandbox held secrets.' })),
   host: Type.Optional(
     Type.Object(
       { kernel: Type.String(), arch: Type.String(), cpuModel: Type.String(), criuVersion: Type.String(), runcVersion: Type.String() },
@@ -231,5 +307,9 @@ export type CreateSandboxT = Static<typeof CreateSandbox>;
 export type ExecRequestT = Static<typeof ExecRequest>;
 export type ExecResultT = Static<typeof ExecResult>;
 export type ExecStartT = Static<typeof ExecStart>;
+export type ExecBackgroundT = Static<typeof ExecBackground>;
 export type ImageT = Static<typeof Image>;
+export type ExecRecordT = Static<typeof ExecRecord>;
+export type FileStatT = Static<typeof FileStat>;
+export type FileEntryT = Static<typeof FileEntry>;
 export type ProgressEventT = Static<typeof ProgressEvent>;

@@ -7,3 +7,4 @@ export * from './compat.js';
 export * from './api-keys.js';
 export * from './actor.js';
 export * from './sandbox-spec.js';
+export * from './signals.js';

@@ -4,6 +4,7 @@ import type { ImageStore, SandboxRuntime } from '../runtime/index.js';
 import type { Db } from './db/database.js';
 import type { ConsoleLogs } from './services/console-logs.js';
 import type { ExecService } from './services/exec-service.js';
+import type { FileService } from './services/file-service.js';
 import type { SandboxService } from './services/sandbox-service.js';
 import type { SnapshotService } from './services/snapshot-service.js';
 import type { SecretService } from './services/secret-service.js';
@@ -25,6 +26,7 @@ export interface DaemonContext {
   images: ImageStore;
   sandboxes: SandboxService;
   exec: ExecService;
+  files: FileService;
   logs: ConsoleLogs;
   snapshots: SnapshotService;
   doctor: () => Promise<DoctorT>;

@@ -12,6 +12,8 @@ import { openDatabase } from './db/database.js';
 import { buildApp } from './http/app.js';
 import { ConsoleLogs } from './services/console-logs.js';
 import { ExecService } from './services/exec-service.js';
+import { ExecLedger } from './services/exec-ledger.js';
+import { FileService } from './services/file-service.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
@@ -81,6 +83,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   });
   sandboxes.discardCold = (id) => thermal.discard(id);
   let fingerprint: Promise<HostFingerprint> | undefined;
+  const ledger = new ExecLedger(db);
+  await ledger.loseForeground();
   const snapshots = new SnapshotService({
     db,
     host,
@@ -90,6 +94,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     dir: config.snapshotsDir ?? join(config.dataDir, 'snapshots'),
     fingerprint: () => (fingerprint ??= hostFingerprint(host, runtime.runc, criu)),
     deriveKey: (purpose) => sealer.deriveKey(purpose),
+    ledger,
     log,
   });
   await snapshots.init();
@@ -101,7 +106,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     runtime,
     images,
     sandboxes,
-    exec: new ExecService(sandboxes, runtime, thermal),
+    exec: new ExecService(sandboxes, runtime, thermal, ledger, log),
+    files: new FileService(runtime, thermal),
     logs: new ConsoleLogs(host, config.consoleCapBytes),
     snapshots,
     doctor: () => doctor(host, runtime.runc, criu),

@@ -29,6 +29,7 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     await alice.call('createSandbox', { body: { name } }).catch(() => undefined);
     return name;
   };
+  const background = async (command: string[]) => (await alice.call('startExec', { params: { name: 'alice-box' }, body: { command } })).id;
   return {
     health: async () => ({}),
     whoami: async () => ({}),
@@ -79,6 +80,20 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     exec: async () => ({ params: { name: 'alice-box' }, body: { command: ['true'] } }),
     execStream: async () => ({ params: { name: 'alice-box' } }),
     logs: async () => ({ params: { name: 'alice-box' } }),
+    startExec: async () => ({ params: { name: 'alice-box' }, body: { command: ['true'] } }),
+    listExecs: async () => ({ params: { name: 'alice-box' } }),
+    getExec: async () => ({ params: { name: 'alice-box', id: await background(['true']) } }),
+    killExec: async () => ({ params: { name: 'alice-box', id: await background(['sleep', '600']) }, body: { signal: 'KILL' } }),
+    execLogs: async () => ({ params: { name: 'alice-box', id: await background(['echo', 'hi']) } }),
+    // Not an interactive command: the owner is told so (409) after the key check.
+    attachExec: async () => ({ params: { name: 'alice-box', id: await background(['true']) }, owner: [409] }),
+    statFile: async () => ({ params: { name: 'alice-box' }, query: { path: '/etc/hostname' } }),
+    listFiles: async () => ({ params: { name: 'alice-box' }, query: { path: '/etc' } }),
+    readFile: async () => ({ params: { name: 'alice-box' }, query: { path: '/etc/hostname' } }),
+    writeFile: async (fresh) => ({ params: { name: 'alice-box' }, query: { path: `/tmp/${fresh}` }, body: 'content' }),
+    getArchive: async () => ({ params: { name: 'alice-box' }, query: { path: '/etc/hostname' } }),
+    // Not a tar: the owner gets a clear refusal.
+    putArchive: async (fresh) => ({ params: { name: 'alice-box' }, query: { path: `/tmp/${fresh}` }, body: 'not a tar', owner: [400] }),
     createSnapshot: async (fresh) => ({ params: { name: 'alice-box' }, body: { name: fresh, leaveRunning: true } }),
     listSnapshots: async () => ({}),
     getSnapshot: async () => ({ params: { name: 'alice-snap' } }),
@@ -138,8 +153,7 @@ describe('users, keys and access', () => {
       alice.call('createSandbox', { body: { name: 'alice-plain' } }),
       bob.call('createSandbox', { body: { name: 'bob-p1', network: 'peers' } }),
     ]);
-    const serve = (api: ApiClient, name: string) =>
-      api.call('exec', { params: { name }, body: { command: ['sh', '-c', 'nohup python3 -m http.server 8000 >/dev/null 2>&1 &'] } });
+    const serve = (api: ApiClient, name: string) => api.call('exec', { params: { name }, body: { command: ['sh', '-c', 'nohup python3 -m http.server 8000 >/dev/null 2>&1 &'] } });
     await Promise.all([serve(alice, 'alice-p1'), serve(alice, 'alice-p2'), serve(alice, 'alice-plain'), serve(bob, 'bob-p1')]);
     const probe = async (api: ApiClient, from: string, to: string) => {
       const script = `import socket; s=socket.socket(); s.settimeout(1)\ntry:\n  s.connect(('${to}', 8000)); print('open')\nexcept Exception: print('closed')`;
@@ -323,7 +337,10 @@ describe('secrets', () => {
     for (const f of checked) assert.equal(readFileSync(f).includes(needle), false, `${f} holds the secret in clear`);
     assert.ok(checked.length > 5);
     assert.match(readFileSync(t.logFile!, 'utf8'), /"url":"\/api\/v1\/secrets\/OPENAI_KEY"/, 'the log did see the request');
-    assert.ok(checked.some((f) => f.includes('/cold/')), 'the cold images were checked');
+    assert.ok(
+      checked.some((f) => f.includes('/cold/')),
+      'the cold images were checked',
+    );
     assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes('clear-images'), 'no clear copy is left mounted');
   });
 

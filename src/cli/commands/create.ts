@@ -36,15 +36,14 @@ export function register(program: Command): void {
     .option('--cpus <n>', 'CPU limit, e.g. 0.5 or 2')
     .option('--memory <mb>', 'memory limit in MB')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
-    .option('--network <mode>', "default (own address, outbound NAT), peers (also reach your other peers sandboxes) or none (loopback only)", 'default')
+    .option('--network <mode>', 'default (own address, outbound NAT), peers (also reach your other peers sandboxes) or none (loopback only)', 'default')
     .option('--idle-warm <duration>', 'idle time before freezing in place, e.g. 30s, 5m (0 disables)')
     .option('--idle-cold <duration>', 'idle time before going to disk, e.g. 30m (0 disables)')
     .option('--keep-hot', 'never cool down')
     .option('--secret <NAME>', 'expose your secret NAME as an environment variable (repeatable)', collect, [])
     .action(
       action(async (ctx: CliContext, command: string[], opts: CreateOptions) => {
-        if (!NETWORK_MODES.includes(opts.network as NetworkMode))
-          throw new BothubError('INVALID_INPUT', `invalid --network "${opts.network}": use ${NETWORK_MODES.join(', ')}`);
+        if (!NETWORK_MODES.includes(opts.network as NetworkMode)) throw new BothubError('INVALID_INPUT', `invalid --network "${opts.network}": use ${NETWORK_MODES.join(', ')}`);
         if (opts.image === 'debian') await ensureDefaultImage(ctx);
         const sandbox: SandboxT = await ctx.api.call('createSandbox', {
           body: {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type WebSocket from 'ws';
 import { constants } from 'node:os';
 import { parseEnvPairs } from '../../core/index.js';
 import { errorFrom } from '../../api/index.js';
@@ -25,8 +26,18 @@ const STDERR = 2;
  */
 async function execStream(ctx: CliContext, name: string, command: string[], opts: ExecOptions): Promise<number> {
   const tty = !!opts.tty && process.stdin.isTTY && process.stdout.isTTY;
-  const forwardStdin = opts.interactive || !process.stdin.isTTY;
   const ws = ctx.api.websocket('execStream', { name });
+  const start = { command, workdir: opts.workdir, env: parseEnvPairs(opts.env), ...(tty ? { tty: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}) };
+  return streamCommand(ctx, ws, { start, tty, forwardStdin: !!opts.interactive || !process.stdin.isTTY });
+}
+
+/**
+ * Drives a command over a WebSocket (a new one, with `start`, or an attached
+ * one): output to our stdout/stderr, our stdin and terminal size to it, and
+ * its exit code back as ours.
+ */
+export function streamCommand(ctx: CliContext, ws: WebSocket, opts: { start?: object; tty: boolean; forwardStdin: boolean }): Promise<number> {
+  const { tty, forwardStdin } = opts;
   return new Promise<number>((resolve, reject) => {
     let settled = false;
     const finish = (fn: () => void) => {
@@ -47,17 +58,16 @@ async function execStream(ctx: CliContext, name: string, command: string[], opts
       ),
     );
     ws.on('open', () => {
-      ws.send(
-        JSON.stringify({ command, workdir: opts.workdir, env: parseEnvPairs(opts.env), ...(tty ? { tty: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}) }),
-      );
+      if (opts.start) ws.send(JSON.stringify(opts.start));
       if (tty) {
         process.stdin.setRawMode(true);
+        if (!opts.start) ws.send(JSON.stringify({ type: 'resize', rows: process.stdout.rows, cols: process.stdout.columns }));
         process.stdout.on('resize', () => ws.send(JSON.stringify({ type: 'resize', rows: process.stdout.rows, cols: process.stdout.columns })));
       }
       if (forwardStdin) {
         process.stdin.on('data', (b: Buffer) => ws.send(Buffer.concat([Buffer.from([STDIN]), b])));
         process.stdin.on('end', () => ws.send(JSON.stringify({ type: 'eof' })));
-      } else {
+      } else if (opts.start) {
         ws.send(JSON.stringify({ type: 'eof' }));
       }
       if (!tty) {
@@ -93,8 +103,15 @@ export function register(program: Command): void {
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('-i, --interactive', 'forward stdin even when it is a terminal')
     .option('-t, --tty', 'run the command on a terminal')
+    .option('-d, --detach', 'run it in the background and print its id (see `bothub ps`, `logs --exec`, `kill`)')
     .action(
-      action(async (ctx, name: string, command: string[], opts: ExecOptions) => {
+      action(async (ctx, name: string, command: string[], opts: ExecOptions & { detach?: boolean }) => {
+        if (opts.detach) {
+          const rec = await ctx.api.call('startExec', { params: { name }, body: { command, workdir: opts.workdir, env: parseEnvPairs(opts.env) } });
+          if (ctx.json) printJson(rec);
+          else process.stdout.write(`${rec.id}\n`);
+          return rec.status === 'running' || rec.exitCode === 0 ? 0 : (rec.exitCode ?? 1);
+        }
         if (ctx.json) {
           const stdin = process.stdin.isTTY ? undefined : await readAll(process.stdin);
           const result = await ctx.api.call('exec', { params: { name }, body: { command, workdir: opts.workdir, env: parseEnvPairs(opts.env), stdin } });

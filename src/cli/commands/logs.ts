@@ -13,13 +13,15 @@ function offsetOf(text: string | undefined): number | undefined {
 export function register(program: Command): void {
   program
     .command('logs')
-    .description("print a sandbox's console output; --offset resumes where a previous read ended")
+    .description("print a sandbox's console output, or a command's (--exec); --offset resumes where a previous read ended")
     .argument('<name>')
     .option('-f, --follow', 'keep printing new output until the sandbox stops')
     .option('--offset <bytes>', 'start at this byte offset (each read reports the next one)')
+    .option('--exec <id>', "a command's output instead (id from `bothub ps` or `bothub history`)")
     .action(
-      action(async (ctx, name: string, opts: { follow?: boolean; offset?: string }) => {
-        const res = await ctx.api.fetch('logs', { params: { name }, query: { offset: offsetOf(opts.offset), follow: opts.follow } });
+      action(async (ctx, name: string, opts: { follow?: boolean; offset?: string; exec?: string }) => {
+        const query = { offset: offsetOf(opts.offset), follow: opts.follow };
+        const res = opts.exec ? await ctx.api.fetch('execLogs', { params: { name, id: opts.exec }, query }) : await ctx.api.fetch('logs', { params: { name }, query });
         const start = Number(res.headers.get('x-bothub-offset'));
         if (opts.follow) {
           let next = start;

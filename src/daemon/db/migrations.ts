@@ -121,4 +121,27 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_execs': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('execs')
+        .addColumn('sandbox_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('command_json', 'text', (c) => c.notNull())
+        .addColumn('cwd', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('tty', 'integer', (c) => c.notNull())
+        .addColumn('detached', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .addColumn('exit_code', 'integer')
+        .addColumn('signal', 'integer')
+        .addColumn('output_bytes', 'integer')
+        .addColumn('pid', 'integer')
+        .addPrimaryKeyConstraint('execs_pk', ['sandbox_id', 'id'])
+        .execute();
+      await db.schema.createIndex('execs_by_start').on('execs').columns(['sandbox_id', 'started_at']).execute();
+    },
+  },
 };

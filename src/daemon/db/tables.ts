@@ -88,7 +88,30 @@ export interface SnapshotRow {
   owner_id: string | null;
 }
 
+/** One command run in a sandbox: the exec ledger. */
+export interface ExecRow {
+  sandbox_id: string;
+  id: string;
+  command_json: string;
+  cwd: string;
+  /** Who ran it (user name, or "system"). */
+  actor: string;
+  tty: number;
+  detached: number;
+  /** running, exited, killed (by a signal), lost (its sandbox stopped, or the daemon died under a foreground command). */
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  exit_code: number | null;
+  signal: number | null;
+  /** Size of its output log, bytes [0, output_bytes); null while running. */
+  output_bytes: number | null;
+  /** In the sandbox's PID namespace; a detached command leads its own process group. */
+  pid: number | null;
+}
+
 export interface Tables {
+  execs: ExecRow;
   sandboxes: SandboxRow;
   snapshots: SnapshotRow;
   users: UserRow;

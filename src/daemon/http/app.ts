@@ -5,6 +5,7 @@ import type { DaemonContext } from '../context.js';
 import { errorBody, errorHandler } from './errors.js';
 import { execHandlers } from './handlers/exec-handlers.js';
 import { imageHandlers } from './handlers/image-handlers.js';
+import { fileHandlers } from './handlers/file-handlers.js';
 import { logHandlers } from './handlers/log-handlers.js';
 import { sandboxHandlers } from './handlers/sandbox-handlers.js';
 import { snapshotHandlers } from './handlers/snapshot-handlers.js';
@@ -49,6 +50,7 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string): Promi
     ...sandboxHandlers(ctx),
     ...execHandlers(ctx),
     ...logHandlers(ctx),
+    ...fileHandlers(ctx),
     ...imageHandlers(ctx),
     ...snapshotHandlers(ctx),
     ...userHandlers(ctx),

@@ -14,6 +14,13 @@ export interface LogChunk {
 
 const BLOCK = 4096;
 
+/** A log read by byte offset: the console log, or one command's output. */
+export interface LogSource {
+  file: string;
+  /** Bytes before this were freed to keep the size cap. */
+  retainedStart(): Promise<number>;
+}
+
 /**
  * The console log of a sandbox, read by byte offset. Offsets never shift: the
  * size cap is kept by punching holes at the front of the file (the file keeps
@@ -30,16 +37,25 @@ export class ConsoleLogs {
     return Number(await readFile(`${p.dir}/console.start`, 'utf8').catch(() => '0')) || 0;
   }
 
-  async read(p: SandboxPaths, offset: number, limit: number): Promise<LogChunk> {
+  console(p: SandboxPaths): LogSource {
+    return { file: p.consoleLog, retainedStart: () => this.retainedStart(p) };
+  }
+
+  /** A command's output is kept whole: it has no cap of its own. */
+  exec(p: SandboxPaths, execId: string): LogSource {
+    return { file: p.execLog(execId), retainedStart: async () => 0 };
+  }
+
+  async read(src: LogSource, offset: number, limit: number): Promise<LogChunk> {
     // O_NOFOLLOW: the file sits in a directory the sandbox can write; never follow its symlinks.
-    const fh = await open(p.consoleLog, constants.O_RDONLY | constants.O_NOFOLLOW).catch((e: NodeJS.ErrnoException) => {
+    const fh = await open(src.file, constants.O_RDONLY | constants.O_NOFOLLOW).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return undefined;
       throw e;
     });
     if (!fh) return { start: offset, data: Buffer.alloc(0), next: offset };
     try {
       const size = (await fh.stat()).size;
-      const start = Math.min(Math.max(offset, await this.retainedStart(p)), size);
+      const start = Math.min(Math.max(offset, await src.retainedStart()), size);
       const length = Math.min(limit, size - start);
       const data = Buffer.alloc(length);
       const { bytesRead } = length > 0 ? await fh.read(data, 0, length, start) : { bytesRead: 0 };
@@ -50,11 +66,11 @@ export class ConsoleLogs {
   }
 
   /** Yields new output from `offset` until `alive` says the writer is gone and all is read. */
-  async *follow(p: SandboxPaths, offset: number, alive: () => Promise<boolean>, signal: AbortSignal): AsyncGenerator<LogChunk> {
+  async *follow(src: LogSource, offset: number, alive: () => Promise<boolean>, signal: AbortSignal): AsyncGenerator<LogChunk> {
     let next = offset;
     let idle = 0;
     while (!signal.aborted) {
-      const chunk = await this.read(p, next, 1024 * 1024);
+      const chunk = await this.read(src, next, 1024 * 1024);
       if (chunk.data.length) {
         idle = 0;
         next = chunk.next;
@@ -64,7 +80,7 @@ export class ConsoleLogs {
       next = chunk.next;
       // Check liveness now and then, not on every empty poll.
       if (++idle % 20 === 0 && !(await alive())) {
-        const last = await this.read(p, next, 1024 * 1024);
+        const last = await this.read(src, next, 1024 * 1024);
         if (last.data.length) yield last;
         return;
       }

@@ -1,6 +1,11 @@
-import type { ExecRequestT, ExecResultT, ExecStartT } from '../../api/index.js';
+import type { Logger } from 'pino';
+import type { ExecBackgroundT, ExecRecordT, ExecRequestT, ExecResultT, ExecStartT } from '../../api/index.js';
 import { BothubError, type Actor } from '../../core/index.js';
-import type { ExecSession, SandboxDefinition, SandboxRuntime } from '../../runtime/index.js';
+import { GUEST, type ExecExit, type ExecSession, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
+import type { SandboxRow } from '../db/tables.js';
+import { toExecRecord, type ExecLedger } from './exec-ledger.js';
+import { LiveTerminals } from './live-terminals.js';
+import { OutputLog } from './output-log.js';
 import type { SandboxService } from './sandbox-service.js';
 import type { ThermalService } from './thermal-service.js';
 
@@ -64,32 +69,50 @@ export function killUntilGone(session: ExecSession, runtime: SandboxRuntime, def
   };
 }
 
-/** Runs commands in sandboxes: buffered (one JSON reply) or streamed (WebSocket). */
+export interface StartedExec {
+  session: ExecSession;
+  oomBefore: number;
+  sandboxId: string;
+  def: SandboxDefinition;
+  execId: string;
+}
+
+/**
+ * Runs commands in sandboxes: buffered (one JSON reply), streamed
+ * (WebSocket), or in the background. Every one goes into the exec ledger.
+ */
 export class ExecService {
+  /** Foreground commands running now, by sandbox and exec id (so they can be killed by id). */
+  private readonly running = new Map<string, ExecSession>();
+  readonly terminals = new LiveTerminals();
+
   constructor(
     private readonly sandboxes: SandboxService,
     private readonly runtime: SandboxRuntime,
     private readonly thermal: ThermalService,
+    readonly ledger: ExecLedger,
+    private readonly log: Logger,
   ) {}
 
-  /** Starts a command; the caller owns the session. */
-  async start(name: string, req: ExecStartT, actor: Actor): Promise<{ session: ExecSession; oomBefore: number; sandboxId: string; def: SandboxDefinition }> {
+  /** Starts a foreground command; the caller owns the session. */
+  async start(name: string, req: ExecStartT, actor: Actor): Promise<StartedExec> {
     // A warm or cold sandbox wakes first; the caller sees only a slower answer.
     const { row, def } = await this.thermal.ready(name, 'exec', actor);
     const oomBefore = this.runtime.cgroup(def.id).oomKills();
     // Secrets reach the command in its environment only, opened for this one exec.
     const env = { ...(await this.sandboxes.secretEnv(row)), ...req.env };
+    const cwd = req.workdir ?? '/';
+    const rec = await this.ledger.begin(def.id, { command: req.command, cwd, actor: actor.name, tty: req.tty !== undefined, detached: false });
+    const output = await OutputLog.create(this.runtime.paths(def.id).execLog(rec.id)).catch((err) => {
+      this.log.warn({ err, sandbox: name }, "this command's output will not be kept");
+      return undefined;
+    });
+    let session: ExecSession;
     try {
-      const session = await this.runtime.exec(def, { argv: req.command, cwd: req.workdir ?? '/', env, tty: req.tty });
-      this.sandboxes.execAttached(def.id, 1);
-      session.done
-        .finally(() => {
-          this.sandboxes.execAttached(def.id, -1);
-          this.thermal.touch(def.id);
-        })
-        .catch(() => undefined);
-      return { session, oomBefore, sandboxId: def.id, def };
+      session = await this.runtime.exec(def, { argv: req.command, cwd, env, tty: req.tty });
     } catch (e) {
+      await output?.close();
+      await this.ledger.finish(def.id, rec.id, { exitCode: null, signal: null, outputBytes: 0, lost: true });
       // init not answering usually means the sandbox died under us: let reconcile say so.
       await this.sandboxes.reconcile(false);
       const now = await this.sandboxes.get(name, actor);
@@ -97,6 +120,87 @@ export class ExecService {
         throw new BothubError('INVALID_STATE', `sandbox "${name}" stopped unexpectedly (${now.statusReason ?? now.status}); start it with \`bothub start ${name}\``);
       throw e;
     }
+    const key = `${def.id}/${rec.id}`;
+    this.running.set(key, session);
+    if (output) {
+      session.on('stdout', (b) => output.add(b));
+      session.on('stderr', (b) => output.add(b));
+    }
+    if (req.tty) this.terminals.add(def.id, rec.id, session);
+    this.sandboxes.execAttached(def.id, 1);
+    const ended = async (exit: ExecExit | undefined) => {
+      this.running.delete(key);
+      this.sandboxes.execAttached(def.id, -1);
+      this.thermal.touch(def.id);
+      const outputBytes = (await output?.close()) ?? 0;
+      const killed = exit !== undefined && exit.exitCode < 0;
+      await this.ledger.finish(def.id, rec.id, { exitCode: exit && !killed ? exit.exitCode : null, signal: killed ? exit.signal : null, outputBytes, lost: !exit });
+    };
+    session.done.then(ended, () => ended(undefined)).catch((err) => this.log.error({ err }, 'recording the end of a command failed'));
+    return { session, oomBefore, sandboxId: def.id, def, execId: rec.id };
+  }
+
+  /** Starts a command that runs on with no client (`exec -d`); init writes its output and exit status. */
+  async background(name: string, req: ExecBackgroundT, actor: Actor): Promise<ExecRecordT> {
+    const { row, def } = await this.thermal.ready(name, 'exec', actor);
+    const env = { ...(await this.sandboxes.secretEnv(row)), ...req.env };
+    const cwd = req.workdir ?? '/';
+    const rec = await this.ledger.begin(def.id, { command: req.command, cwd, actor: actor.name, tty: false, detached: true });
+    const finishLost = () => this.ledger.finish(def.id, rec.id, { exitCode: null, signal: null, outputBytes: 0, lost: true });
+    try {
+      // Made here, so init's open of the log never fails for a missing directory.
+      await (await OutputLog.create(this.runtime.paths(def.id).execLog(rec.id))).close();
+      const session = await this.runtime.exec(def, { argv: req.command, cwd, env, detach: { logPath: GUEST.execLog(rec.id), exitPath: GUEST.execExit(rec.id) } });
+      const pid = await Promise.race([session.started, session.done.then(() => null)]);
+      if (pid === null) {
+        // It never ran (no such program): init said why on stderr, and the exit code.
+        const exit = await session.done;
+        await this.ledger.finish(def.id, rec.id, { exitCode: exit.exitCode, signal: null, outputBytes: 0 });
+      } else {
+        await this.ledger.started(def.id, rec.id, pid);
+      }
+    } catch (e) {
+      await finishLost();
+      throw e;
+    }
+    this.thermal.touch(def.id);
+    return toExecRecord(await this.ledger.row(def.id, name, rec.id));
+  }
+
+  /** One command of the ledger, its status brought up to date. */
+  async record(name: string, id: string, actor: Actor): Promise<ExecRecordT> {
+    const row = await this.sandboxes.row(name, actor);
+    await this.refresh(row);
+    return toExecRecord(await this.ledger.row(row.id, name, id));
+  }
+
+  async list(name: string, actor: Actor): Promise<ExecRecordT[]> {
+    const row = await this.sandboxes.row(name, actor);
+    await this.refresh(row);
+    return (await this.ledger.rows(row.id)).map(toExecRecord);
+  }
+
+  private async refresh(row: SandboxRow): Promise<void> {
+    // A cold sandbox's commands are on disk, not gone: only a stop ends them.
+    await this.ledger.refresh(row.id, this.runtime.paths(row.id), row.status === 'running');
+  }
+
+  async kill(name: string, id: string, signal: number, actor: Actor): Promise<ExecRecordT> {
+    const rec = await this.record(name, id, actor);
+    if (rec.status !== 'running') throw new BothubError('INVALID_STATE', `command ${id} is not running (${rec.status}); see \`bothub ps ${name}\``);
+    const { row, def } = await this.thermal.ready(name, 'exec', actor);
+    const session = this.running.get(`${row.id}/${id}`);
+    if (session) {
+      session.signal(signal);
+    } else {
+      const pid = (await this.ledger.row(row.id, name, id)).pid;
+      if (!pid) throw new BothubError('INVALID_STATE', `command ${id} has no process to signal; see \`bothub ps ${name}\``);
+      // A detached command leads its own process group; the sandbox's own kill reaches all of it.
+      const k = await this.runtime.exec(def, { argv: ['sh', '-c', 'kill -"$0" -"$1"', String(signal), String(pid)], cwd: '/', env: {} });
+      k.closeStdin();
+      await k.done;
+    }
+    return rec;
   }
 
   /** Any OOM kill in the sandbox while the command ran (a shell may have wrapped the victim). */
@@ -104,6 +208,7 @@ export class ExecService {
     return this.runtime.cgroup(sandboxId).oomKills() > before;
   }
 
+  /** A foreground command with a buffered reply. */
   async run(name: string, req: ExecRequestT, actor: Actor): Promise<ExecResultT> {
     const started = performance.now();
     const { session, oomBefore, sandboxId, def } = await this.start(name, req, actor);

@@ -294,6 +294,7 @@ export class SandboxService {
   /** Removes the record; its address stops being anyone's peer. */
   async forget(row: SandboxRow): Promise<void> {
     await this.deps.db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
+    await this.deps.db.deleteFrom('execs').where('sandbox_id', '=', row.id).execute();
     if (row.network === 'peers') await this.syncPeers();
   }
 
@@ -304,29 +305,34 @@ export class SandboxService {
    */
   syncPeers(): Promise<void> {
     // A failed run must not stop later ones: each starts from the records afresh.
-    this.peerSync = this.peerSync.catch(() => undefined).then(async () => {
-      const rows = await this.deps.db.selectFrom('sandboxes').select(['owner_id', 'address']).where('network', '=', 'peers').where('address', 'is not', null).execute();
-      const groups = new Map<string, string[]>();
-      for (const r of rows) groups.set(r.owner_id ?? '', [...(groups.get(r.owner_id ?? '') ?? []), r.address!]);
-      await this.deps.runtime.writePeerRules([...groups.values()]);
-    });
+    this.peerSync = this.peerSync
+      .catch(() => undefined)
+      .then(async () => {
+        const rows = await this.deps.db.selectFrom('sandboxes').select(['owner_id', 'address']).where('network', '=', 'peers').where('address', 'is not', null).execute();
+        const groups = new Map<string, string[]>();
+        for (const r of rows) groups.set(r.owner_id ?? '', [...(groups.get(r.owner_id ?? '') ?? []), r.address!]);
+        await this.deps.runtime.writePeerRules([...groups.values()]);
+      });
     return this.peerSync;
   }
 
   /** Inserts the record, taking a free address in the same transaction. */
   async insert(row: SandboxRow): Promise<SandboxRow> {
     try {
-      return await this.deps.db.transaction().execute(async (tx) => {
-        if (row.network !== 'none') {
-          const used = await tx.selectFrom('sandboxes').select('address').where('address', 'is not', null).execute();
-          row.address = allocateAddress(this.deps.subnet, new Set(used.map((u) => u.address!)));
-        }
-        await tx.insertInto('sandboxes').values(row).execute();
-        return row;
-      }).then(async (inserted) => {
-        if (inserted.network === 'peers') await this.syncPeers();
-        return inserted;
-      });
+      return await this.deps.db
+        .transaction()
+        .execute(async (tx) => {
+          if (row.network !== 'none') {
+            const used = await tx.selectFrom('sandboxes').select('address').where('address', 'is not', null).execute();
+            row.address = allocateAddress(this.deps.subnet, new Set(used.map((u) => u.address!)));
+          }
+          await tx.insertInto('sandboxes').values(row).execute();
+          return row;
+        })
+        .then(async (inserted) => {
+          if (inserted.network === 'peers') await this.syncPeers();
+          return inserted;
+        });
     } catch (e) {
       if (/UNIQUE constraint failed: sandboxes.name/.test(String(e))) {
         throw new BothubError('NAME_TAKEN', `a sandbox named "${row.name}" already exists; pick another --name or destroy it with \`bothub destroy ${row.name}\``);

@@ -8,7 +8,8 @@ import { BothubError, canSee, checkCompatibility, notFound, validateName, type A
 import type { Host } from '../../hostexec/index.js';
 import { checksumTree, MANIFEST, MANIFEST_VERSION, verifyTree, type Checkpointer, type LongOperation, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
-import type { SnapshotRow } from '../db/tables.js';
+import type { ExecRow, SnapshotRow } from '../db/tables.js';
+import type { ExecLedger } from './exec-ledger.js';
 import { newSandboxRow, specOf, type SandboxService } from './sandbox-service.js';
 
 export interface SnapshotServiceDeps {
@@ -21,6 +22,7 @@ export interface SnapshotServiceDeps {
   fingerprint: () => Promise<HostFingerprint>;
   /** Keys for encrypted images, derived from the master key. */
   deriveKey: (purpose: string) => Buffer;
+  ledger: ExecLedger;
   log: Logger;
 }
 
@@ -150,6 +152,7 @@ export class SnapshotService {
           sizeBytes,
           frozenMs,
           encrypted: key !== undefined,
+          execs: await this.deps.ledger.rows(row.id),
           files,
         };
         await writeFile(join(partial, MANIFEST), JSON.stringify(manifest, null, 2));
@@ -234,6 +237,7 @@ export class SnapshotService {
       const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays
       await checkpointer.restore(def, dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
+      await this.deps.ledger.rewind(sb.id, ((await this.manifest(row)).execs ?? []) as ExecRow[]);
       return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
     });
   }
@@ -255,6 +259,7 @@ export class SnapshotService {
       const def = sandboxes.definition(record);
       try {
         await checkpointer.restore(def, dir, { ...op, branch: true, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
+        await this.deps.ledger.copyInto(record.id, (manifest.execs ?? []) as ExecRow[]);
       } catch (e) {
         await runtime.destroy(def).catch(() => undefined);
         await sandboxes.forget(record);

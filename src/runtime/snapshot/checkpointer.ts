@@ -14,7 +14,7 @@ import { packLayer, unpackLayer } from './layer-archive.js';
 import { mountScratch, openTree, sealTree } from './sealed-tree.js';
 
 /** Inside a snapshot directory. */
-export const SNAPSHOT_PARTS = { criu: 'criu', layer: 'fs/upper.tar', console: 'fs/console.log', sealedMarker: 'sealed' } as const;
+export const SNAPSHOT_PARTS = { criu: 'criu', layer: 'fs/upper.tar', console: 'fs/console.log', execs: 'fs/execs', sealedMarker: 'sealed' } as const;
 
 /** Whether a snapshot directory holds encrypted images (see sealed-tree.ts). */
 export const isSealed = (dir: string) => existsSync(join(dir, SNAPSHOT_PARTS.sealedMarker));
@@ -141,6 +141,8 @@ export class Checkpointer {
       op.onProgress?.({ step });
       await packLayer(this.host, p.upper, join(dir, SNAPSHOT_PARTS.layer), op.signal);
       await this.host.run('cp', ['--sparse=always', p.consoleLog, join(dir, SNAPSHOT_PARTS.console)]);
+      // Command logs: open in running commands (CRIU reopens them at their size), and the ledger's output.
+      if (existsSync(p.execs)) await this.host.run('cp', ['-a', '--sparse=always', p.execs, join(dir, SNAPSHOT_PARTS.execs)]);
       step = 'criu dump';
       op.onProgress?.({ step });
       const stopWatch = this.watch(join(dir, SNAPSHOT_PARTS.criu), step, op);
@@ -232,6 +234,8 @@ export class Checkpointer {
       await unpackLayer(this.host, join(dir, SNAPSHOT_PARTS.layer), p.upper, op.signal);
       // CRIU reopens the console log at its dumped size and offset.
       await this.host.run('cp', ['--sparse=always', join(dir, SNAPSHOT_PARTS.console), p.consoleLog]);
+      await rm(p.execs, { recursive: true, force: true });
+      if (existsSync(join(dir, SNAPSHOT_PARTS.execs))) await this.host.run('cp', ['-a', '--sparse=always', join(dir, SNAPSHOT_PARTS.execs), p.execs]);
       await Promise.all([rm(p.execSocket, { force: true }), this.runtime.writeEtc(def)]);
 
       step = 'network';

@@ -26,6 +26,8 @@ export interface SnapshotManifest {
   frozenMs: number;
   /** Images and layer are AES-256-GCM encrypted (the sandbox held secrets). */
   encrypted?: boolean;
+  /** The exec ledger up to the snapshot (the daemon's rows, as stored). */
+  execs?: unknown[];
   files: Record<string, SnapshotFile>;
 }
 

@@ -17,10 +17,10 @@ export function registerToken(url: string, token: string): void {
 }
 
 /** Runs the real CLI binary against a daemon URL. */
-export function cli(url: string, args: string[], input?: string, env: Record<string, string> = {}): Promise<CliResult> {
+export function cli(url: string, args: string[], input?: string, env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const auth = tokens.has(url) ? { BOTHUB_TOKEN: tokens.get(url)! } : {};
-    const child = spawn(process.execPath, [BOTHUB_BIN, ...args], { env: { ...process.env, BOTHUB_URL: url, ...auth, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BOTHUB_BIN, ...args], { cwd, env: { ...process.env, BOTHUB_URL: url, ...auth, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

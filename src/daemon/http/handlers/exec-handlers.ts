@@ -1,7 +1,9 @@
 import { Compile } from 'typebox/compile';
 import type { WebSocket } from 'ws';
 import { ExecStart, type ExecStartT } from '../../../api/index.js';
-import { BothubError, type Actor } from '../../../core/index.js';
+import { BothubError, parseSignal, type Actor } from '../../../core/index.js';
+import type { ExecSession } from '../../../runtime/index.js';
+import type { LiveTerminal } from '../../services/live-terminals.js';
 import { actorOf } from '../auth.js';
 import type { DaemonContext } from '../../context.js';
 import { toErrorBody } from '../errors.js';
@@ -14,9 +16,43 @@ export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2 } as const;
 
 export type ExecControl = { type: 'eof' } | { type: 'resize'; rows: number; cols: number } | { type: 'signal'; signal: number };
 
-export function execHandlers(ctx: DaemonContext): Pick<Handlers, 'exec' | 'execStream'> {
+type ExecRoutes = 'exec' | 'execStream' | 'startExec' | 'listExecs' | 'getExec' | 'killExec' | 'attachExec';
+
+export function execHandlers(ctx: DaemonContext): Pick<Handlers, ExecRoutes> {
   return {
     exec: ({ actor, params, body }) => ctx.exec.run(params.name, body, actor),
+    startExec: ({ actor, params, body }) => ctx.exec.background(params.name, body, actor),
+    listExecs: ({ actor, params }) => ctx.exec.list(params.name, actor),
+    getExec: ({ actor, params }) => ctx.exec.record(params.name, params.id, actor),
+    killExec: ({ actor, params, body }) => ctx.exec.kill(params.name, params.id, parseSignal(body.signal ?? 'TERM'), actor),
+    attachExec: {
+      precheck: async (req) => {
+        const { name, id } = req.params as { name: string; id: string };
+        const actor = actorOf(req);
+        const rec = await ctx.exec.record(name, id, actor);
+        const row = await ctx.sandboxes.row(name, actor);
+        if (!rec.tty || rec.status !== 'running' || !ctx.exec.terminals.get(row.id, id))
+          throw new BothubError(
+            'INVALID_STATE',
+            rec.status !== 'running'
+              ? `command ${id} is not running (${rec.status}); read its output with \`bothub logs ${name} --exec ${id}\``
+              : `command ${id} has no terminal to attach to; follow its output with \`bothub logs ${name} --exec ${id} -f\``,
+          );
+      },
+      handle: (socket, req) => {
+        const { name, id } = req.params as { name: string; id: string };
+        void ctx.sandboxes
+          .row(name, actorOf(req))
+          .then((row) => {
+            const terminal = ctx.exec.terminals.get(row.id, id);
+            if (!terminal) throw new BothubError('INVALID_STATE', `command ${id} has ended; see \`bothub ps ${name}\``);
+            socket.send(JSON.stringify({ type: 'started', id }));
+            bindTerminal(socket, terminal.session, terminal);
+            tagged(socket, Channel.Stdout, terminal.scrollback());
+          })
+          .catch((e) => fail(socket, e, req.id));
+      },
+    },
     execStream: {
       precheck: async (req) => {
         await ctx.sandboxes.require((req.params as { name: string }).name, 'exec', actorOf(req));
@@ -36,6 +72,38 @@ export function execHandlers(ctx: DaemonContext): Pick<Handlers, 'exec' | 'execS
       },
     },
   };
+}
+
+const tagged = (socket: WebSocket, tag: number, b: Buffer) => socket.send(Buffer.concat([Buffer.from([tag]), b]));
+
+/** Client messages to a running command: stdin frames, eof, resize, signal. */
+function forwardInput(socket: WebSocket, session: ExecSession): (data: Buffer, isBinary: boolean) => void {
+  const onMessage = (data: Buffer, isBinary: boolean) => {
+    if (isBinary) {
+      if (data[0] === Channel.Stdin) session.write(data.subarray(1));
+      return;
+    }
+    const msg = JSON.parse(data.toString()) as ExecControl;
+    if (msg.type === 'eof') session.closeStdin();
+    else if (msg.type === 'resize') session.resize(msg.rows, msg.cols);
+    else if (msg.type === 'signal') session.signal(msg.signal);
+  };
+  socket.on('message', onMessage);
+  return onMessage;
+}
+
+/** A client of an interactive command: when it goes, the command stays, for the next `attach`. */
+function bindTerminal(socket: WebSocket, session: ExecSession, terminal: LiveTerminal): (data: Buffer, isBinary: boolean) => void {
+  const detach = terminal.attach({
+    output: (b) => tagged(socket, Channel.Stdout, b),
+    exit: (exit) => {
+      const killed = exit.exitCode < 0;
+      socket.send(JSON.stringify({ type: 'exit', exitCode: killed ? 128 + exit.signal : exit.exitCode, signal: killed ? exit.signal : null, oomKilled: false }));
+      socket.close(1000);
+    },
+  });
+  socket.on('close', detach);
+  return forwardInput(socket, session);
 }
 
 function fail(socket: WebSocket, err: unknown, requestId: string): void {
@@ -62,24 +130,22 @@ async function runStream(ctx: DaemonContext, socket: WebSocket, name: string, fi
     fail(socket, e, requestId);
     return;
   }
-  const { session, oomBefore, sandboxId } = started;
-  const tagged = (tag: number, b: Buffer) => socket.send(Buffer.concat([Buffer.from([tag]), b]));
-  session.on('stdout', (b) => tagged(Channel.Stdout, b));
-  session.on('stderr', (b) => tagged(Channel.Stderr, b));
-  const onMessage = (data: Buffer, isBinary: boolean) => {
-    if (isBinary) {
-      if (data[0] === Channel.Stdin) session.write(data.subarray(1));
-      return;
-    }
-    const msg = JSON.parse(data.toString()) as ExecControl;
-    if (msg.type === 'eof') session.closeStdin();
-    else if (msg.type === 'resize') session.resize(msg.rows, msg.cols);
-    else if (msg.type === 'signal') session.signal(msg.signal);
-  };
-  for (const [data, isBinary] of takeEarly()) onMessage(data, isBinary);
-  socket.on('message', onMessage);
+  const { session, oomBefore, sandboxId, execId } = started;
+  socket.send(JSON.stringify({ type: 'started', id: execId }));
+  const terminal = ctx.exec.terminals.get(sandboxId, execId);
+  let onMessage: (data: Buffer, isBinary: boolean) => void;
   let finished = false;
-  // The client went away: hang up on the command, as a closed terminal would.
+  if (terminal) {
+    // Interactive: exit reaches every attached client through the terminal.
+    onMessage = bindTerminal(socket, session, terminal);
+    for (const [data, isBinary] of takeEarly()) onMessage(data, isBinary);
+    return;
+  }
+  session.on('stdout', (b) => tagged(socket, Channel.Stdout, b));
+  session.on('stderr', (b) => tagged(socket, Channel.Stderr, b));
+  onMessage = forwardInput(socket, session);
+  for (const [data, isBinary] of takeEarly()) onMessage(data, isBinary);
+  // The client of a plain command went away: hang up on the command, as a closed pipe would.
   socket.on('close', () => {
     if (!finished) session.disconnect();
   });
