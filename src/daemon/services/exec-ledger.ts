@@ -15,6 +15,9 @@ export interface ExecStartInfo {
   detached: boolean;
 }
 
+/** Short, like a container id: unique per sandbox is all it needs (the key is sandbox and id). */
+export const newExecId = () => randomBytes(4).toString('hex');
+
 export function toExecRecord(row: ExecRow): ExecRecordT {
   return {
     id: row.id,
@@ -52,10 +55,10 @@ async function sizeNoFollow(path: string): Promise<number> {
 export class ExecLedger {
   constructor(private readonly db: Db) {}
 
-  async begin(sandboxId: string, info: ExecStartInfo): Promise<ExecRow> {
+  async begin(sandboxId: string, id: string, info: ExecStartInfo): Promise<ExecRow> {
     const row: ExecRow = {
       sandbox_id: sandboxId,
-      id: randomBytes(4).toString('hex'),
+      id,
       command_json: JSON.stringify(info.command),
       cwd: info.cwd,
       actor: info.actor,

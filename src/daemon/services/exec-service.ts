@@ -3,7 +3,7 @@ import type { ExecBackgroundT, ExecRecordT, ExecRequestT, ExecResultT, ExecStart
 import { BothubError, type Actor } from '../../core/index.js';
 import { GUEST, type ExecExit, type ExecSession, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
 import type { SandboxRow } from '../db/tables.js';
-import { toExecRecord, type ExecLedger } from './exec-ledger.js';
+import { newExecId, toExecRecord, type ExecLedger } from './exec-ledger.js';
 import { LiveTerminals } from './live-terminals.js';
 import { OutputLog } from './output-log.js';
 import type { SandboxService } from './sandbox-service.js';
@@ -102,16 +102,15 @@ export class ExecService {
     // Secrets reach the command in its environment only, opened for this one exec.
     const env = { ...(await this.sandboxes.secretEnv(row)), ...req.env };
     const cwd = req.workdir ?? '/';
-    const rec = await this.ledger.begin(def.id, { command: req.command, cwd, actor: actor.name, tty: req.tty !== undefined, detached: false });
-    const output = await OutputLog.create(this.runtime.paths(def.id).execLog(rec.id)).catch((err) => {
-      this.log.warn({ err, sandbox: name }, "this command's output will not be kept");
-      return undefined;
-    });
+    // The ledger row and the log file are made while the command starts: they are on the exec path.
+    const rec = { id: newExecId() };
+    const recorded = this.ledger.begin(def.id, rec.id, { command: req.command, cwd, actor: actor.name, tty: req.tty !== undefined, detached: false });
+    const output = new OutputLog(this.runtime.paths(def.id).execLog(rec.id), (err) => this.log.warn({ err, sandbox: name }, "this command's output will not be kept"));
     let session: ExecSession;
     try {
       session = await this.runtime.exec(def, { argv: req.command, cwd, env, tty: req.tty });
     } catch (e) {
-      await output?.close();
+      await Promise.all([output.close(), recorded]);
       await this.ledger.finish(def.id, rec.id, { exitCode: null, signal: null, outputBytes: 0, lost: true });
       // init not answering usually means the sandbox died under us: let reconcile say so.
       await this.sandboxes.reconcile(false);
@@ -122,17 +121,15 @@ export class ExecService {
     }
     const key = `${def.id}/${rec.id}`;
     this.running.set(key, session);
-    if (output) {
-      session.on('stdout', (b) => output.add(b));
-      session.on('stderr', (b) => output.add(b));
-    }
+    session.on('stdout', (b) => output.add(b));
+    session.on('stderr', (b) => output.add(b));
     if (req.tty) this.terminals.add(def.id, rec.id, session);
     this.sandboxes.execAttached(def.id, 1);
     const ended = async (exit: ExecExit | undefined) => {
       this.running.delete(key);
       this.sandboxes.execAttached(def.id, -1);
       this.thermal.touch(def.id);
-      const outputBytes = (await output?.close()) ?? 0;
+      const [outputBytes] = await Promise.all([output.close(), recorded]);
       const killed = exit !== undefined && exit.exitCode < 0;
       await this.ledger.finish(def.id, rec.id, { exitCode: exit && !killed ? exit.exitCode : null, signal: killed ? exit.signal : null, outputBytes, lost: !exit });
     };
@@ -145,11 +142,13 @@ export class ExecService {
     const { row, def } = await this.thermal.ready(name, 'exec', actor);
     const env = { ...(await this.sandboxes.secretEnv(row)), ...req.env };
     const cwd = req.workdir ?? '/';
-    const rec = await this.ledger.begin(def.id, { command: req.command, cwd, actor: actor.name, tty: false, detached: true });
+    const rec = await this.ledger.begin(def.id, newExecId(), { command: req.command, cwd, actor: actor.name, tty: false, detached: true });
     const finishLost = () => this.ledger.finish(def.id, rec.id, { exitCode: null, signal: null, outputBytes: 0, lost: true });
     try {
       // Made here, so init's open of the log never fails for a missing directory.
-      await (await OutputLog.create(this.runtime.paths(def.id).execLog(rec.id))).close();
+      let failed: unknown;
+      await new OutputLog(this.runtime.paths(def.id).execLog(rec.id), (err) => (failed = err)).close();
+      if (failed) throw failed;
       const session = await this.runtime.exec(def, { argv: req.command, cwd, env, detach: { logPath: GUEST.execLog(rec.id), exitPath: GUEST.execExit(rec.id) } });
       const pid = await Promise.race([session.started, session.done.then(() => null)]);
       if (pid === null) {

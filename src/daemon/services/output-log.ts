@@ -6,25 +6,41 @@ import { BothubError } from '../../core/index.js';
 /** What is kept of one foreground command's output; more is counted, not stored. */
 const STORED_LIMIT = 16 * 1024 * 1024;
 
+async function openLog(file: string): Promise<WriteStream> {
+  const dir = dirname(file);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  if (!(await lstat(dir)).isDirectory()) throw new BothubError('RUNTIME_FAILED', `${dir} is not a directory (replaced from inside the sandbox?); its command logs cannot be kept`);
+  const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  // The stream owns the handle (and closes it): never a bare fd that a collected FileHandle would close again.
+  return createWriteStream('', { fd: fh });
+}
+
 /**
  * A foreground command's output, written as it arrives to its log in the
  * sandbox's guest directory. That directory is writable from inside, so the
  * file is created new (O_EXCL) and never through a link (O_NOFOLLOW), in a
- * directory checked to be a real one.
+ * directory checked to be a real one. Opening runs alongside the command's
+ * start (it is on the exec path); output that comes first waits in memory.
  */
 export class OutputLog {
   private stored = 0;
+  private pending: Buffer[] = [];
+  private out: WriteStream | undefined;
+  private readonly opened: Promise<WriteStream | undefined>;
 
-  private constructor(private readonly out: WriteStream) {}
-
-  static async create(file: string): Promise<OutputLog> {
-    const dir = dirname(file);
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    if (!(await lstat(dir)).isDirectory())
-      throw new BothubError('RUNTIME_FAILED', `${dir} is not a directory (replaced from inside the sandbox?); its command logs cannot be kept`);
-    const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-    // The stream owns the handle (and closes it): never a bare fd a collected FileHandle would close again.
-    return new OutputLog(createWriteStream('', { fd: fh }));
+  constructor(file: string, onError: (err: unknown) => void) {
+    this.opened = openLog(file).then(
+      (out) => {
+        for (const b of this.pending) out.write(b);
+        this.pending = [];
+        return (this.out = out);
+      },
+      (err) => {
+        onError(err);
+        this.pending = [];
+        return undefined;
+      },
+    );
   }
 
   add(b: Buffer): void {
@@ -32,11 +48,14 @@ export class OutputLog {
     if (room <= 0) return;
     const part = b.length > room ? b.subarray(0, room) : b;
     this.stored += part.length;
-    this.out.write(part);
+    if (this.out) this.out.write(part);
+    else this.pending.push(part);
   }
 
-  /** Flushed and closed; resolves to the bytes stored (the log's size). */
-  close(): Promise<number> {
-    return new Promise((resolve) => this.out.end(() => resolve(this.stored)));
+  /** Flushed and closed; resolves to the bytes stored (the log's size), 0 if it could not be kept. */
+  async close(): Promise<number> {
+    const out = await this.opened;
+    if (!out) return 0;
+    return new Promise((resolve) => out.end(() => resolve(this.stored)));
   }
 }
