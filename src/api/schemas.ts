@@ -203,6 +203,47 @@ export const ProgressEvent = Type.Object({
   total: Type.Optional(Type.Number()),
 });
 
+const GpuDevice = Type.Object({ index: Type.Integer(), name: Type.String(), uuid: Type.String(), memoryMb: Type.Number(), memoryUsedMb: Type.Number() });
+
+export const HostFingerprint = Type.Object({
+  kernel: Type.String(),
+  arch: Type.String(),
+  cpuModel: Type.String(),
+  cpuFlags: Type.Array(Type.String()),
+  criuVersion: Type.String(),
+  runcVersion: Type.String(),
+  cpus: Type.Optional(Type.Integer()),
+  memoryBytes: Type.Optional(Type.Number()),
+  diskFreeBytes: Type.Optional(Type.Number()),
+  root: Type.Optional(Type.Boolean()),
+  criuCheck: Type.Optional(Type.String()),
+  gpu: Type.Optional(
+    Type.Union([Type.Object({ driverVersion: Type.String(), cudaVersion: Type.String(), devices: Type.Array(GpuDevice), topology: Type.Optional(Type.String()) }), Type.Null()]),
+  ),
+});
+
+export const Host = Type.Object({
+  name: Type.String(),
+  ssh: Type.Union([Type.String({ description: 'user@address:port' }), Type.Null()], { description: 'null for the daemon’s own machine, "local".' }),
+  status: Type.Union([Type.Literal('reachable'), Type.Literal('unreachable')]),
+  statusReason: Type.Union([Type.String(), Type.Null()]),
+  lastSeenAt: Type.Union([Timestamp, Type.Null()]),
+  hostKey: Type.Union([Type.String(), Type.Null()], { description: 'Pinned SSH host key (SHA256).' }),
+  sandboxes: Type.Integer(),
+  fingerprint: HostFingerprint,
+});
+
+export const AddHost = Type.Object(
+  {
+    name: Name,
+    ssh: Type.String({ pattern: '^[a-z_][a-z0-9_-]*@[A-Za-z0-9.:\\[\\]-]+$', maxLength: 300, description: 'user@address[:port]' }),
+    privateKey: Type.String({ minLength: 1, maxLength: 32768, description: 'The SSH private key (PEM / OpenSSH); stored sealed.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const HostVerdict = Type.Object({ host: Type.String(), status: Host.properties.status, compatible: Type.Boolean(), reasons: Type.Array(Type.String()) });
+
 export const Snapshot = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -309,6 +350,9 @@ export type ExecResultT = Static<typeof ExecResult>;
 export type ExecStartT = Static<typeof ExecStart>;
 export type ExecBackgroundT = Static<typeof ExecBackground>;
 export type ImageT = Static<typeof Image>;
+export type HostT = Static<typeof Host>;
+export type AddHostT = Static<typeof AddHost>;
+export type HostVerdictT = Static<typeof HostVerdict>;
 export type ExecRecordT = Static<typeof ExecRecord>;
 export type FileStatT = Static<typeof FileStat>;
 export type FileEntryT = Static<typeof FileEntry>;

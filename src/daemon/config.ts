@@ -24,6 +24,8 @@ export interface DaemonConfig {
   /** Daemon defaults for idle sandboxes, in ms; 0 disables. */
   idleWarmMs: number;
   idleColdMs: number;
+  /** How often fleet hosts are asked whether they are there, in ms; 0 disables. */
+  heartbeatMs: number;
   logLevel: string;
 }
 
@@ -61,6 +63,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     previewDomain: env.BOTHUB_PREVIEW_DOMAIN ?? 'localhost',
     idleWarmMs: parseDuration(env.BOTHUB_IDLE_WARM ?? '5m'),
     idleColdMs: parseDuration(env.BOTHUB_IDLE_COLD ?? '30m'),
+    heartbeatMs: parseDuration(env.BOTHUB_HEARTBEAT ?? '15s'),
     logLevel: env.BOTHUB_LOG_LEVEL ?? 'info',
   };
 }

@@ -5,6 +5,7 @@ import type { Db } from './db/database.js';
 import type { ConsoleLogs } from './services/console-logs.js';
 import type { ExecService } from './services/exec-service.js';
 import type { FileService } from './services/file-service.js';
+import type { HostService } from './services/host-service.js';
 import type { SandboxService } from './services/sandbox-service.js';
 import type { SnapshotService } from './services/snapshot-service.js';
 import type { SecretService } from './services/secret-service.js';
@@ -27,6 +28,7 @@ export interface DaemonContext {
   sandboxes: SandboxService;
   exec: ExecService;
   files: FileService;
+  hosts: HostService;
   logs: ConsoleLogs;
   snapshots: SnapshotService;
   doctor: () => Promise<DoctorT>;

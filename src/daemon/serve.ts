@@ -14,6 +14,7 @@ import { ConsoleLogs } from './services/console-logs.js';
 import { ExecService } from './services/exec-service.js';
 import { ExecLedger } from './services/exec-ledger.js';
 import { FileService } from './services/file-service.js';
+import { HostService } from './services/host-service.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
@@ -84,6 +85,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   sandboxes.discardCold = (id) => thermal.discard(id);
   let fingerprint: Promise<HostFingerprint> | undefined;
   const ledger = new ExecLedger(db);
+  const hosts = new HostService({ db, sealer, localFingerprint: () => (fingerprint ??= hostFingerprint(host, criu)), heartbeatMs: config.heartbeatMs, log });
   await ledger.loseForeground();
   const snapshots = new SnapshotService({
     db,
@@ -92,7 +94,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     runtime,
     checkpointer,
     dir: config.snapshotsDir ?? join(config.dataDir, 'snapshots'),
-    fingerprint: () => (fingerprint ??= hostFingerprint(host, runtime.runc, criu)),
+    fingerprint: () => (fingerprint ??= hostFingerprint(host, criu)),
     deriveKey: (purpose) => sealer.deriveKey(purpose),
     ledger,
     log,
@@ -108,6 +110,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     sandboxes,
     exec: new ExecService(sandboxes, runtime, thermal, ledger, log),
     files: new FileService(runtime, thermal),
+    hosts,
     logs: new ConsoleLogs(host, config.consoleCapBytes),
     snapshots,
     doctor: () => doctor(host, runtime.runc, criu),
@@ -145,6 +148,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const port = typeof address === 'object' && address ? address.port : config.port;
   preview.authority = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   thermal.start();
+  hosts.start();
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, dataDir: config.dataDir }, 'bothub daemon listening');
 
@@ -156,6 +160,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
       (closing ??= (async () => {
         clearInterval(timer);
         thermal.stop();
+        await hosts.stop();
         await thermal.flush();
         await app.close();
         await db.destroy();

@@ -1,5 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
-
 export interface RunOptions {
   /** Bytes written to the program's stdin, which is then closed. */
   input?: string | Buffer;
@@ -21,13 +19,6 @@ export interface RunResult {
   stderr: string;
 }
 
-export interface SpawnOptions {
-  cwd?: string;
-  env?: Record<string, string>;
-  stdio?: ('pipe' | 'ignore' | 'inherit')[];
-  detached?: boolean;
-}
-
 /**
  * Where programs run. Higher layers never touch child_process: the same calls
  * run on this machine, or on a fleet host over SSH.
@@ -35,7 +26,6 @@ export interface SpawnOptions {
 export interface Host {
   readonly name: string;
   run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
-  spawn(command: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
 }
 
 /** A program that exited non-zero; carries what it printed. */

@@ -1,2 +1,3 @@
 export * from './host.js';
 export * from './local-host.js';
+export * from './ssh-host.js';

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { BothubError } from '../core/index.js';
-import { CommandError, type Host, type RunOptions, type RunResult, type SpawnOptions } from './host.js';
+import { CommandError, type Host, type RunOptions, type RunResult } from './host.js';
 
 /** Runs programs on this machine, always with an argument array, never a shell. */
 export class LocalHost implements Host {
@@ -39,15 +39,6 @@ export class LocalHost implements Host {
         if (result.code !== 0 && !options.allowFailure) reject(new CommandError(command, args, result));
         else resolve(result);
       });
-    });
-  }
-
-  spawn(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-    return spawn(command, args, {
-      cwd: options.cwd,
-      env: options.env ? { ...process.env, ...options.env } : process.env,
-      stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
-      detached: options.detached ?? false,
     });
   }
 }

@@ -13,6 +13,9 @@ import {
   validateCpus,
   validateMemoryMb,
   validateName,
+  checkCompatibility,
+  type GpuNeeds,
+  type HostFingerprint,
 } from '../core/index.js';
 
 const host = { cpus: 2, memoryMb: 4096 };
@@ -90,5 +93,56 @@ describe('core: error registry', () => {
       assert.ok(e.status >= 400 && e.status < 600, `${code} has an error status`);
       assert.ok(e.exit > 0 && e.exit < 256, `${code} has an exit code`);
     }
+  });
+});
+
+describe('core: the compatibility gate', () => {
+  const base: HostFingerprint = {
+    kernel: '6.18.44',
+    arch: 'x64',
+    cpuModel: 'Xeon',
+    cpuFlags: ['avx2', 'sse4_2', 'hypervisor'],
+    criuVersion: '4.2.1',
+    runcVersion: '1.1.5',
+    root: true,
+    criuCheck: 'ok',
+    gpu: {
+      driverVersion: '550.54.15',
+      cudaVersion: '12.4',
+      devices: [0, 1].map((i) => ({ index: i, name: 'NVIDIA H100 80GB HBM3', uuid: `GPU-${i}`, memoryMb: 81559, memoryUsedMb: 0 })),
+    },
+  };
+  const gpu: GpuNeeds = { driverVersion: '550.54.15', cudaVersion: '12.4', model: 'NVIDIA H100 80GB HBM3', count: 2, memoryMb: 40000 };
+
+  it('passes an identical host, and ignores flags that do not change code paths', () => {
+    assert.deepEqual(checkCompatibility(base, { ...base, cpuFlags: ['avx2', 'sse4_2'] }, { gpu }), { compatible: true, reasons: [] });
+  });
+
+  it('names every reason at once', () => {
+    const host: HostFingerprint = { ...base, cpuFlags: ['sse4_2'], criuVersion: '3.17', kernel: '5.10.0', root: false, criuCheck: 'Error (criu/vdso.c): no vdso' };
+    const v = checkCompatibility(base, host);
+    assert.equal(v.compatible, false);
+    assert.deepEqual(v.reasons, [
+      'bothub does not run as root on the host (sandboxes need root: runc, mounts, namespaces)',
+      '`criu check` fails on the host: Error (criu/vdso.c): no vdso',
+      "host CPU lacks flags the snapshot's processes may use: avx2",
+      'host CRIU 3.17 cannot restore (need 4.0 or newer); run scripts/install-criu there',
+      'kernel major version differs: snapshot 6.18.44, host 5.10.0',
+    ]);
+  });
+
+  it('GPU snapshots need the same driver, CUDA, model and count, and free device memory', () => {
+    const other = (g: Partial<NonNullable<HostFingerprint['gpu']>>) => ({ ...base, gpu: { ...base.gpu!, ...g } });
+    const reasons = (h: HostFingerprint) => checkCompatibility(base, h, { gpu }).reasons;
+    assert.deepEqual(reasons({ ...base, gpu: null }), ['the snapshot holds GPU state (2× NVIDIA H100 80GB HBM3) and the host has no NVIDIA GPU']);
+    assert.deepEqual(reasons(other({ driverVersion: '535.104.05' })), ['NVIDIA driver differs: snapshot 550.54.15, host 535.104.05']);
+    assert.deepEqual(reasons(other({ cudaVersion: '12.2' })), ['CUDA version differs: snapshot 12.4, host 12.2']);
+    assert.deepEqual(reasons(other({ devices: base.gpu!.devices.map((d) => ({ ...d, name: 'NVIDIA A100-SXM4-80GB' })) })), [
+      'GPU model differs: snapshot NVIDIA H100 80GB HBM3, host NVIDIA A100-SXM4-80GB',
+    ]);
+    assert.deepEqual(reasons(other({ devices: base.gpu!.devices.slice(0, 1) })), ['the snapshot needs 2× NVIDIA H100 80GB HBM3; the host has 1']);
+    assert.deepEqual(reasons(other({ devices: base.gpu!.devices.map((d, i) => ({ ...d, memoryUsedMb: i ? 60000 : 0 })) })), [
+      'not enough free GPU memory: 2 GPU(s) with 40000 MiB free needed, 1 have it',
+    ]);
   });
 });

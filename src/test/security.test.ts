@@ -105,6 +105,14 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     },
     restoreSnapshot: async (fresh) => ({ params: { name: 'alice-snap' }, body: { name: fresh } }),
     doctor: async () => ({}),
+    listHosts: async () => ({}),
+    // Not a key: refused before any connection.
+    addHost: async (fresh) => ({ body: { name: fresh, ssh: 'root@127.0.0.1:1', privateKey: 'not a key' } }),
+    // Hosts are the fleet's, not a user's: every user may look.
+    getHost: async () => ({ params: { name: 'local' }, other: [200] }),
+    checkHost: async () => ({ params: { name: 'local' } }),
+    removeHost: async () => ({ params: { name: 'no-such-host' } }),
+    snapshotHosts: async () => ({ params: { name: 'alice-snap' } }),
     listImages: async () => ({}),
     // The default image is shared by everyone.
     getImage: async () => ({ params: { name: 'debian' }, other: [200] }),

@@ -144,4 +144,22 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('execs_by_start').on('execs').columns(['sandbox_id', 'started_at']).execute();
     },
   },
+  '0007_hosts': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('hosts')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('address', 'text', (c) => c.notNull())
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('key_sealed', 'blob', (c) => c.notNull())
+        .addColumn('host_key', 'text', (c) => c.notNull())
+        .addColumn('fingerprint_json', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_reason', 'text')
+        .addColumn('last_seen_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -110,7 +110,26 @@ export interface ExecRow {
   pid: number | null;
 }
 
+/** A fleet host reached over SSH; the daemon's own machine is the implicit host "local". */
+export interface HostRow {
+  name: string;
+  address: string;
+  port: number;
+  username: string;
+  /** The SSH private key, sealed like a secret (iv | tag | ciphertext). */
+  key_sealed: Buffer;
+  /** Pinned on first use (OpenSSH SHA256 form); any other key is refused. */
+  host_key: string;
+  fingerprint_json: string;
+  /** reachable or unreachable (heartbeats). */
+  status: string;
+  status_reason: string | null;
+  last_seen_at: string | null;
+  created_at: string;
+}
+
 export interface Tables {
+  hosts: HostRow;
   execs: ExecRow;
   sandboxes: SandboxRow;
   snapshots: SnapshotRow;

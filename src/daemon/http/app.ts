@@ -6,6 +6,7 @@ import { errorBody, errorHandler } from './errors.js';
 import { execHandlers } from './handlers/exec-handlers.js';
 import { imageHandlers } from './handlers/image-handlers.js';
 import { fileHandlers } from './handlers/file-handlers.js';
+import { hostHandlers } from './handlers/host-handlers.js';
 import { logHandlers } from './handlers/log-handlers.js';
 import { sandboxHandlers } from './handlers/sandbox-handlers.js';
 import { snapshotHandlers } from './handlers/snapshot-handlers.js';
@@ -51,6 +52,7 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string): Promi
     ...execHandlers(ctx),
     ...logHandlers(ctx),
     ...fileHandlers(ctx),
+    ...hostHandlers(ctx),
     ...imageHandlers(ctx),
     ...snapshotHandlers(ctx),
     ...userHandlers(ctx),

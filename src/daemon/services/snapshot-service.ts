@@ -98,7 +98,7 @@ export class SnapshotService {
     return (await q.execute()).map((r) => toSnapshot(r));
   }
 
-  private async row(name: string, actor: Actor): Promise<SnapshotRow> {
+  async row(name: string, actor: Actor): Promise<SnapshotRow> {
     const row = await this.deps.db.selectFrom('snapshots').selectAll().where('name', '=', name).executeTakeFirst();
     if (!row || !canSee(actor, row.owner_id)) throw notFound('snapshot', name, 'see `bothub snapshot list`');
     return row;

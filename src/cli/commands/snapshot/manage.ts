@@ -26,5 +26,21 @@ export function register(snapshot: Command): void {
     .description('show a snapshot (JSON)')
     .argument('<snap>')
     .action(action(async (ctx, name: string) => printJson(await ctx.api.call('getSnapshot', { params: { name } }))));
+  snapshot
+    .command('hosts')
+    .description('which hosts could restore a snapshot, and every reason the others cannot')
+    .argument('<snap>')
+    .action(
+      action(async (ctx, name: string) => {
+        const verdicts = await ctx.api.call('snapshotHosts', { params: { name } });
+        if (ctx.json) return printJson(verdicts);
+        process.stdout.write(
+          table(
+            ['HOST', 'STATUS', 'RESTORE', 'WHY NOT'],
+            verdicts.map((v) => [v.host, v.status, v.compatible ? 'yes' : 'no', v.reasons.join('; ') || '-']),
+          ),
+        );
+      }),
+    );
   removeCommand(snapshot, 'delete', 'delete a snapshot', (ctx, name) => ctx.api.call('deleteSnapshot', { params: { name } }), 'rm');
 }

@@ -1,0 +1,18 @@
+import type { DaemonContext } from '../../context.js';
+import type { Handlers } from '../register-routes.js';
+
+type HostRoutes = 'listHosts' | 'addHost' | 'getHost' | 'checkHost' | 'removeHost' | 'snapshotHosts';
+
+export function hostHandlers(ctx: DaemonContext): Pick<Handlers, HostRoutes> {
+  return {
+    listHosts: () => ctx.hosts.list(),
+    addHost: ({ body }) => ctx.hosts.add(body),
+    getHost: ({ params }) => ctx.hosts.get(params.name),
+    checkHost: ({ params }) => ctx.hosts.check(params.name),
+    removeHost: ({ params }) => ctx.hosts.remove(params.name),
+    snapshotHosts: async ({ actor, params }) => {
+      const row = await ctx.snapshots.row(params.name, actor);
+      return ctx.hosts.verdicts((await ctx.snapshots.manifest(row)).host);
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A fleet host for tests: a network namespace of its own, reached over a veth
+ * pair, running Debian's real sshd (root login by key only). It shares this
+ * machine's files, so it has the same runc and CRIU.
+ */
+export interface TestSshHost {
+  address: string;
+  /** The client key bothub connects with. */
+  keyFile: string;
+  /** The host key's fingerprint as OpenSSH prints it (SHA256:...). */
+  hostKey(): string;
+  /** A new host key, as if the machine had been reinstalled (sshd restarted). */
+  replaceHostKey(): Promise<void>;
+  stopSshd(): Promise<void>;
+  startSshd(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startSshHost(): Promise<TestSshHost> {
+  const n = (process.pid % 200) + ++counter;
+  const tag = `${process.pid.toString(36).slice(-3)}${counter}`;
+  const ns = `bhh-${tag}`;
+  const veth = `bhh${tag}`;
+  const address = `10.198.${n}.2`;
+  const dir = mkdtempSync(join(tmpdir(), 'bothub-sshhost-'));
+  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  run('ip', ['netns', 'add', ns]);
+  run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  run('ip', ['addr', 'add', `10.198.${n}.1/30`, 'dev', veth]);
+  run('ip', ['link', 'set', veth, 'up']);
+  run('ip', ['-n', ns, 'addr', 'add', `${address}/30`, 'dev', 'eth0']);
+  run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+  run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+
+  const keyFile = join(dir, 'client_key');
+  run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${keyFile}.pub`));
+  const makeHostKey = () => {
+    rmSync(join(dir, 'host_key'), { force: true });
+    rmSync(join(dir, 'host_key.pub'), { force: true });
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
+  };
+  makeHostKey();
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [
+      `ListenAddress ${address}`,
+      'Port 22',
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      '',
+    ].join('\n'),
+  );
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege separation directory
+
+  let sshd: ChildProcess | undefined;
+  const startSshd = async () => {
+    sshd = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    sshd.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+    for (let i = 0; i < 100 && !/Server listening/.test(log); i++) await sleep(20);
+    if (!/Server listening/.test(log)) throw new Error(`sshd did not start: ${log}`);
+  };
+  /** Stops sshd and the per-connection sshd processes it forked (all of them in this namespace, all ours). */
+  const stopSshd = async () => {
+    if (sshd && sshd.exitCode === null) {
+      const gone = new Promise((r) => sshd!.once('exit', r));
+      sshd.kill('SIGTERM');
+      await gone;
+    }
+    for (const pid of execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  await startSshd();
+
+  return {
+    address,
+    keyFile,
+    hostKey: () => execFileSync('ssh-keygen', ['-l', '-f', join(dir, 'host_key.pub')], { encoding: 'utf8' }).split(' ')[1]!,
+    async replaceHostKey() {
+      await stopSshd();
+      makeHostKey();
+      await startSshd();
+    },
+    stopSshd,
+    startSshd,
+    async cleanup() {
+      await stopSshd();
+      execFileSync('ip', ['netns', 'del', ns]); // takes eth0, and with it the host end of the pair
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
