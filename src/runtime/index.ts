@@ -16,3 +16,5 @@ export * from './snapshot/criu.js';
 export * from './snapshot/fingerprint.js';
 export * from './snapshot/manifest.js';
 export * from './snapshot/checkpointer.js';
+export * from './gpu/cuda-helper.js';
+export * from './gpu/gpu-pipeline.js';
