@@ -1,6 +1,10 @@
+import type { Readable } from 'node:stream';
+
 export interface RunOptions {
   /** Bytes written to the program's stdin, which is then closed. */
   input?: string | Buffer;
+  /** A stream piped to the program's stdin (a file being sent to another host), with backpressure. */
+  stdin?: Readable;
   /** An open descriptor to give the program as its stdin (instead of `input`). */
   stdinFd?: number;
   signal?: AbortSignal;

@@ -15,7 +15,7 @@ export class LocalHost implements Host {
       const child = spawn(command, args, {
         cwd: options.cwd,
         env: options.env ? { ...process.env, ...options.env } : process.env,
-        stdio: [options.stdinFd ?? (options.input === undefined ? 'ignore' : 'pipe'), 'pipe', 'pipe'],
+        stdio: [options.stdinFd ?? (options.input === undefined && !options.stdin ? 'ignore' : 'pipe'), 'pipe', 'pipe'],
         signal: options.signal,
       });
       const out: Buffer[] = [];
@@ -29,6 +29,7 @@ export class LocalHost implements Host {
         options.onStderr?.(b.toString());
       });
       if (options.input !== undefined) child.stdin!.end(options.input);
+      else if (options.stdin) options.stdin.pipe(child.stdin!);
       child.on('error', (e: NodeJS.ErrnoException) => {
         if (e.name === 'AbortError') reject(new BothubError('ABORTED', `${command} was cancelled`));
         else if (e.code === 'ENOENT') reject(new BothubError('RUNTIME_FAILED', `${command} is not installed on this host; run the set-up command from the README`));

@@ -117,6 +117,7 @@ export class SshHost implements Host {
           else resolve(result);
         });
         if (options.input !== undefined) stream.end(options.input);
+        else if (options.stdin) options.stdin.pipe(stream);
         else stream.end();
       });
     });

@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SshHost } from '../hostexec/index.js';
+import { sendTree } from '../runtime/index.js';
 import type { HostFingerprint } from '../core/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
@@ -95,6 +101,45 @@ describe('fleet hosts over SSH', () => {
     assert.equal((await cli(t.url, ['host', 'check', 'host-b'])).code, 0);
     assert.ok((await t.api.call('snapshotHosts', { params: { name: snap.name } })).every((v) => v.compatible));
     await t.api.call('destroySandbox', { params: { name: 'gated' } });
+  });
+
+  it('sends a snapshot-sized tree to a host, checksummed, and resumes after the connection drops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bothub-send-'));
+    const conns: SshHost[] = [];
+    try {
+      const src = join(dir, 'snap');
+      mkdirSync(join(src, 'criu'), { recursive: true });
+      writeFileSync(join(src, 'criu', 'pages-1.img'), randomBytes(48 * 1024 * 1024));
+      writeFileSync(join(src, 'manifest.json'), '{"version":1}\n');
+      const remoteDir = join(dir, 'arrived'); // the test host shares this machine's files
+      const conn = () => {
+        const c = new SshHost('b', { address: b.address, port: 22, username: 'root', privateKey: readFileSync(b.keyFile, 'utf8') }, undefined);
+        conns.push(c);
+        return c;
+      };
+      let cut: Promise<void> | undefined;
+      const first = await sendTree(conn(), src, remoteDir, {
+        onProgress: (p) => {
+          if (p.step === 'transfer' && (p.done ?? 0) > 16 * 1024 * 1024) cut ??= b.stopSshd();
+        },
+      }).catch((e: Error) => e);
+      assert.ok(first instanceof Error, 'the first send was cut off');
+      await cut;
+      await b.startSshd();
+      const steps: string[] = [];
+      const second = await sendTree(conn(), src, remoteDir, { onProgress: (p) => steps.push(p.step) });
+      assert.ok(second.resumedBytes > 8 * 1024 * 1024, `resumed from ${second.resumedBytes} bytes`);
+      assert.equal(second.bytes + second.resumedBytes, 48 * 1024 * 1024 + 14);
+      assert.ok(steps.includes('verify'));
+      assert.ok(readFileSync(join(remoteDir, 'criu', 'pages-1.img')).equals(readFileSync(join(src, 'criu', 'pages-1.img'))));
+      // A damaged copy is caught by the checksum, removed, and sent whole the next time.
+      writeFileSync(join(remoteDir, 'manifest.json'), '{"version":2}\n');
+      await assert.rejects(sendTree(conn(), src, remoteDir), /1 file\(s\) arrived damaged \(manifest\.json\)/);
+      assert.equal((await sendTree(conn(), src, remoteDir)).bytes, 14);
+    } finally {
+      await Promise.all(conns.map((c) => c.close()));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a host whose key changed from the pinned one', async () => {

@@ -22,11 +22,14 @@ export class LiveTerminal {
       this.keep(b);
       for (const c of this.clients) c.output(b);
     });
+    // A lost connection to init ends the command for its clients too (as killed), rather than leaving them waiting.
     session.done.then(
       (exit) => {
         for (const c of this.clients) c.exit(exit);
       },
-      () => undefined,
+      () => {
+        for (const c of this.clients) c.exit({ exitCode: -1, signal: 9 });
+      },
     );
   }
 
