@@ -163,6 +163,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
         await hosts.stop();
         await thermal.flush();
         await app.close();
+        await ctx.exec.drain();
         await db.destroy();
         log.info('bothub daemon stopped; sandboxes keep running');
       })()),

@@ -75,6 +75,8 @@ export interface StartedExec {
   sandboxId: string;
   def: SandboxDefinition;
   execId: string;
+  /** Settles once the ledger has the command's end. */
+  recorded: Promise<void>;
 }
 
 /**
@@ -85,6 +87,8 @@ export class ExecService {
   /** Foreground commands running now, by sandbox and exec id (so they can be killed by id). */
   private readonly running = new Map<string, ExecSession>();
   readonly terminals = new LiveTerminals();
+  /** Ledger writes of commands that just ended; a daemon stop waits for them. */
+  private readonly recording = new Set<Promise<void>>();
 
   constructor(
     private readonly sandboxes: SandboxService,
@@ -129,12 +133,21 @@ export class ExecService {
       this.running.delete(key);
       this.sandboxes.execAttached(def.id, -1);
       this.thermal.touch(def.id);
-      const [outputBytes] = await Promise.all([output.close(), recorded]);
+      // The row first (the reply waits for it), the file's flush after (a stop waits for that).
+      const closed = output.close();
+      this.recording.add(closed);
+      void closed.finally(() => this.recording.delete(closed));
+      await recorded;
       const killed = exit !== undefined && exit.exitCode < 0;
+      const outputBytes = output.bytes;
       await this.ledger.finish(def.id, rec.id, { exitCode: exit && !killed ? exit.exitCode : null, signal: killed ? exit.signal : null, outputBytes, lost: !exit });
     };
-    session.done.then(ended, () => ended(undefined)).catch((err) => this.log.error({ err }, 'recording the end of a command failed'));
-    return { session, oomBefore, sandboxId: def.id, def, execId: rec.id };
+    const recordedEnd = session.done
+      .then(ended, () => ended(undefined))
+      .catch((err) => this.log.error({ err }, 'recording the end of a command failed'))
+      .finally(() => this.recording.delete(recordedEnd));
+    this.recording.add(recordedEnd);
+    return { session, oomBefore, sandboxId: def.id, def, execId: rec.id, recorded: recordedEnd };
   }
 
   /** Starts a command that runs on with no client (`exec -d`); init writes its output and exit status. */
@@ -202,6 +215,11 @@ export class ExecService {
     return rec;
   }
 
+  /** Waits for the ledger to have the end of every command that has ended (a daemon stop). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.recording]);
+  }
+
   /** Any OOM kill in the sandbox while the command ran (a shell may have wrapped the victim). */
   async oomKilledSince(sandboxId: string, before: number): Promise<boolean> {
     return this.runtime.cgroup(sandboxId).oomKills() > before;
@@ -210,7 +228,7 @@ export class ExecService {
   /** A foreground command with a buffered reply. */
   async run(name: string, req: ExecRequestT, actor: Actor): Promise<ExecResultT> {
     const started = performance.now();
-    const { session, oomBefore, sandboxId, def } = await this.start(name, req, actor);
+    const { session, oomBefore, sandboxId, def, recorded } = await this.start(name, req, actor);
     const stdout = new Capped();
     const stderr = new Capped();
     session.on('stdout', (b) => stdout.add(b));
@@ -227,6 +245,8 @@ export class ExecService {
       : undefined;
     try {
       const exit = await session.done;
+      // The reply comes after the ledger has it: `history` right after an exec shows its end.
+      await recorded;
       const killed = exit.exitCode < 0;
       return {
         exitCode: killed ? 128 + exit.signal : exit.exitCode,

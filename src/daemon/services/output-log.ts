@@ -24,6 +24,7 @@ async function openLog(file: string): Promise<WriteStream> {
  */
 export class OutputLog {
   private stored = 0;
+  private failed = false;
   private pending: Buffer[] = [];
   private out: WriteStream | undefined;
   private readonly opened: Promise<WriteStream | undefined>;
@@ -36,6 +37,7 @@ export class OutputLog {
         return (this.out = out);
       },
       (err) => {
+        this.failed = true;
         onError(err);
         this.pending = [];
         return undefined;
@@ -52,10 +54,14 @@ export class OutputLog {
     else this.pending.push(part);
   }
 
-  /** Flushed and closed; resolves to the bytes stored (the log's size), 0 if it could not be kept. */
-  async close(): Promise<number> {
+  /** The log's size once flushed (0 if it could not be kept). */
+  get bytes(): number {
+    return this.failed ? 0 : this.stored;
+  }
+
+  /** Flushed and closed. */
+  async close(): Promise<void> {
     const out = await this.opened;
-    if (!out) return 0;
-    return new Promise((resolve) => out.end(() => resolve(this.stored)));
+    if (out) await new Promise<void>((resolve) => out.end(() => resolve()));
   }
 }
