@@ -359,6 +359,12 @@ describe('secrets', () => {
     await restore(t, 'sec-snap', 'sec-branch');
     assert.equal(await sh(t, 'sec-branch', 'tr "\\0" "\\n" < /proc/$(pidof sleep)/environ | grep ^OPENAI_KEY='), `OPENAI_KEY=${VALUE}\n`);
     await t.api.call('destroySandbox', { params: { name: 'sec-branch' } });
+    // No main command: an empty console log, encrypted to nothing but its tag, must open too.
+    await t.api.call('createSandbox', { body: { name: 'sec-quiet', secrets: ['OPENAI_KEY'] } });
+    assert.equal((await snapshot(t, 'sec-quiet', 'sec-quiet-snap', true)).encrypted, true);
+    await restore(t, 'sec-quiet-snap', 'sec-quiet-branch');
+    assert.equal(await sh(t, 'sec-quiet-branch', 'printf %s "$OPENAI_KEY"'), VALUE);
+    await Promise.all(['sec-quiet', 'sec-quiet-branch'].map((name) => t.api.call('destroySandbox', { params: { name } })));
   });
 });
 

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BothubError } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
@@ -48,8 +49,10 @@ async function decryptFile(src: string, dst: string, key: Buffer, signal?: Abort
   }
   const decipher = createDecipheriv('aes-256-gcm', key, head);
   decipher.setAuthTag(tag);
+  // An empty file (an empty console log) has no ciphertext: a read stream cannot cover zero bytes.
+  const body = size > IV + TAG ? createReadStream(src, { start: IV, end: size - TAG - 1, highWaterMark: 1 << 20 }) : Readable.from([]);
   try {
-    await pipeline(createReadStream(src, { start: IV, end: size - TAG - 1, highWaterMark: 1 << 20 }), decipher, createWriteStream(dst, { mode: 0o600 }), { signal });
+    await pipeline(body, decipher, createWriteStream(dst, { mode: 0o600 }), { signal });
   } catch (e) {
     if (signal?.aborted) throw e;
     throw new BothubError('INVALID_STATE', `${src} failed its integrity check on decryption (damaged, or the master key changed)`, { cause: e });
