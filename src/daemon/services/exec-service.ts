@@ -109,6 +109,8 @@ export class ExecService {
     // The ledger row and the log file are made while the command starts: they are on the exec path.
     const rec = { id: newExecId() };
     const recorded = this.ledger.begin(def.id, rec.id, { command: req.command, cwd, actor: actor.name, tty: req.tty !== undefined, detached: false });
+    // Awaited later (at the command's end); until then a failed insert must not count as unhandled.
+    recorded.catch(() => undefined);
     const output = new OutputLog(this.runtime.paths(def.id).execLog(rec.id), (err) => this.log.warn({ err, sandbox: name }, "this command's output will not be kept"));
     let session: ExecSession;
     try {
