@@ -93,7 +93,7 @@ export class SshHost implements Host {
           // A connection that cannot open channels is worth nothing: the next call starts a fresh one.
           this.client = undefined;
           client.end();
-          return reject(new BothubError('UNAVAILABLE', `host "${this.name}": ${err.message}`));
+          return reject(new BothubError('UNAVAILABLE', `host "${this.name}" did not start the command (${err.message}); is it going down?`));
         }
         const out: Buffer[] = [];
         const errs: Buffer[] = [];
