@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type WebSocket from 'ws';
 import { constants } from 'node:os';
 import { parseEnvPairs } from '../../core/index.js';
-import { errorFrom } from '../../api/index.js';
+import { Channel, errorFrom } from '../../api/index.js';
 import { BothubError, type ErrorCode } from '../../core/index.js';
 import { printJson } from '../output/format.js';
 import { action, collect } from '../runner.js';
@@ -14,10 +14,6 @@ interface ExecOptions {
   interactive?: boolean;
   tty?: boolean;
 }
-
-const STDIN = 0;
-const STDOUT = 1;
-const STDERR = 2;
 
 /**
  * Runs a command over the exec WebSocket: output streams live and stays
@@ -65,7 +61,7 @@ export function streamCommand(ctx: CliContext, ws: WebSocket, opts: { start?: ob
         process.stdout.on('resize', () => ws.send(JSON.stringify({ type: 'resize', rows: process.stdout.rows, cols: process.stdout.columns })));
       }
       if (forwardStdin) {
-        process.stdin.on('data', (b: Buffer) => ws.send(Buffer.concat([Buffer.from([STDIN]), b])));
+        process.stdin.on('data', (b: Buffer) => ws.send(Buffer.concat([Buffer.from([Channel.Stdin]), b])));
         process.stdin.on('end', () => ws.send(JSON.stringify({ type: 'eof' })));
       } else if (opts.start) {
         ws.send(JSON.stringify({ type: 'eof' }));
@@ -78,7 +74,7 @@ export function streamCommand(ctx: CliContext, ws: WebSocket, opts: { start?: ob
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
-        (data[0] === STDERR ? process.stderr : process.stdout).write(data.subarray(1));
+        (data[0] === Channel.Stderr ? process.stderr : process.stdout).write(data.subarray(1));
         return;
       }
       const msg = JSON.parse(data.toString()) as { type: string; exitCode?: number; oomKilled?: boolean; code?: ErrorCode; message?: string };

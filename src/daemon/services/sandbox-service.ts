@@ -211,7 +211,7 @@ export class SandboxService {
   }
 
   async create(req: CreateSandboxT, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
-    const { capacity, db, images, runtime, secrets } = this.deps;
+    const { capacity, images, runtime, secrets } = this.deps;
     const name = req.name ? validateName('sandbox', req.name) : await this.freshName();
     const image = req.image ?? DEBIAN_IMAGE;
     const cpus = req.cpus === undefined ? null : validateCpus(req.cpus, capacity);

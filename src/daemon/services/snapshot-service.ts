@@ -243,7 +243,7 @@ export class SnapshotService {
   }
 
   private async branch(row: SnapshotRow, manifest: SnapshotManifest, dir: string, name: string, actor: Actor, op: LongOperation): Promise<SandboxT> {
-    const { sandboxes, checkpointer, runtime, db } = this.deps;
+    const { sandboxes, checkpointer, runtime } = this.deps;
     validateName('sandbox', name);
     // The original's identity stays behind: the branch gets its own id, name and address.
     const { id: _id, name: _name, address: _address, ...spec } = manifest.sandbox;

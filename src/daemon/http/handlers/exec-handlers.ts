@@ -1,6 +1,6 @@
 import { Compile } from 'typebox/compile';
 import type { WebSocket } from 'ws';
-import { ExecStart, type ExecStartT } from '../../../api/index.js';
+import { Channel, ExecStart, type ExecControl, type ExecStartT } from '../../../api/index.js';
 import { BothubError, parseSignal, type Actor } from '../../../core/index.js';
 import type { ExecSession } from '../../../runtime/index.js';
 import type { LiveTerminal } from '../../services/live-terminals.js';
@@ -10,11 +10,6 @@ import { toErrorBody } from '../errors.js';
 import type { Handlers } from '../register-routes.js';
 
 const checkStart = Compile(ExecStart);
-
-/** Channel tags of binary WebSocket messages. */
-export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2 } as const;
-
-export type ExecControl = { type: 'eof' } | { type: 'resize'; rows: number; cols: number } | { type: 'signal'; signal: number };
 
 type ExecRoutes = 'exec' | 'execStream' | 'startExec' | 'listExecs' | 'getExec' | 'killExec' | 'attachExec';
 
