@@ -9,6 +9,12 @@ export type CallArgs<K extends RouteName> = Part<'params', ParamsOf<K>> & Part<'
 export interface ClientOptions {
   token?: string;
   signal?: AbortSignal;
+  /** The transport; the control plane reaches fleet agents through SSH with its own. */
+  fetch?: typeof fetch;
+  /** Named in errors when the daemon cannot be reached. */
+  describe?: string;
+  /** The transport of WebSockets, with `fetch`. */
+  openStream?: () => Promise<import('node:stream').Duplex>;
 }
 
 /**
@@ -38,7 +44,7 @@ export class ApiClient {
     const json = args.body !== undefined;
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await (this.options.fetch ?? fetch)(url, {
         method: def.method,
         headers: this.headers(json ? { 'content-type': 'application/json' } : args.rawBody ? { 'content-type': 'application/octet-stream' } : {}),
         body: json ? JSON.stringify(args.body) : args.rawBody,
@@ -46,7 +52,7 @@ export class ApiClient {
         ...(args.rawBody ? { duplex: 'half' } : {}),
       } as RequestInit);
     } catch (e) {
-      throw unreachable(this.baseUrl, e);
+      throw unreachable(this.options.describe ?? this.baseUrl, e);
     }
     if (!res.ok) throw await errorFrom(res);
     return res;
@@ -84,11 +90,22 @@ export class ApiClient {
 
   websocket(route: RouteName, params: Record<string, string>): WebSocket {
     const url = this.url(route, params).replace(/^http/, 'ws');
-    return new WebSocket(url, { headers: this.headers() });
+    const open = this.options.openStream;
+    const createConnection = open
+      ? (_opts: unknown, done: (err: Error | null, s?: import('node:stream').Duplex) => void) => {
+          open().then(
+            (s) => done(null, s),
+            (e: Error) => done(e),
+          );
+          return undefined;
+        }
+      : undefined;
+    return new WebSocket(url, { headers: this.headers(), ...(createConnection ? { createConnection: createConnection as never } : {}) });
   }
 }
 
 export function unreachable(baseUrl: string, e: unknown): BothubError {
+  if (e instanceof BothubError) return e;
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
   if ((e as Error).name === 'AbortError') return new BothubError('ABORTED', 'cancelled');
   return new BothubError(

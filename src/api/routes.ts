@@ -279,6 +279,24 @@ export const routes = {
     body: S.RestoreSnapshot,
     stream: 'ndjson',
   },
+  moveSandbox: {
+    method: 'POST',
+    url: '/api/v1/sandboxes/:name/move',
+    summary:
+      'Move a sandbox to another host: checkpoint, checksummed resumable transfer, restore, check, then remove the source; any failure leaves it running on the source (NDJSON progress, last line the result).',
+    params: S.NameParams,
+    body: S.MoveSandbox,
+    stream: 'ndjson',
+  },
+  importSandbox: {
+    method: 'POST',
+    url: '/api/v1/sandboxes/import',
+    summary: "Take over a sandbox whose checkpoint was copied into this daemon's incoming/ directory, and restore it (admin; the control plane calls it on agents).",
+    body: S.ImportSandbox,
+    reply: S.Sandbox,
+    status: 201,
+    auth: 'admin',
+  },
   doctor: { method: 'GET', url: '/api/v1/doctor', summary: 'What this host can do: kernel, runc, CRIU, capabilities, snapshots.', reply: S.Doctor },
 
   listImages: { method: 'GET', url: '/api/v1/images', summary: 'List images.', reply: Type.Array(S.Image) },

@@ -28,6 +28,8 @@ export const SandboxStatus = Type.Union([
   Type.Literal('exited'),
   Type.Literal('snapshotted'),
   Type.Literal('error'),
+  Type.Literal('moving'),
+  Type.Literal('unknown'),
 ]);
 
 const NetworkMode = Type.Union([Type.Literal('default'), Type.Literal('peers'), Type.Literal('none')], {
@@ -54,6 +56,7 @@ export const Sandbox = Type.Object({
   keepHot: Type.Boolean(),
   urls: Type.Array(Type.Object({ port: Type.Integer(), public: Type.Boolean(), url: Type.String(), pathUrl: Type.String() })),
   owner: Type.Union([Type.String(), Type.Null()]),
+  host: Type.String({ description: 'Where it runs: "local" (the daemon\'s machine) or a fleet host.' }),
   createdAt: Timestamp,
   startedAt: Type.Union([Timestamp, Type.Null()]),
 });
@@ -71,6 +74,7 @@ export const CreateSandbox = Type.Object(
     idleWarmMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before freezing in place; 0 disables.' })),
     idleColdMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before going to disk; 0 disables.' })),
     keepHot: Type.Optional(Type.Boolean({ description: 'Never cool down.' })),
+    host: Type.Optional(Type.Intersect([Name], { description: 'The fleet host to run it on; absent: the scheduler picks one that fits.' })),
   },
   { additionalProperties: false },
 );
@@ -145,6 +149,7 @@ export const ExecRecord = Type.Object({
   exitCode: Type.Union([Type.Integer(), Type.Null()]),
   signal: Type.Union([Type.Integer(), Type.Null()]),
   outputBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'Its output is bytes [0, outputBytes) of its log; null while it runs.' }),
+  pid: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: "In the sandbox's PID namespace (a detached command leads its process group)." })),
 });
 
 export const KillExec = Type.Object(
@@ -238,6 +243,7 @@ export const AddHost = Type.Object(
     name: Name,
     ssh: Type.String({ pattern: '^[a-z_][a-z0-9_-]*@[A-Za-z0-9.:\\[\\]-]+$', maxLength: 300, description: 'user@address[:port]' }),
     privateKey: Type.String({ minLength: 1, maxLength: 32768, description: 'The SSH private key (PEM / OpenSSH); stored sealed.' }),
+    dataDir: Type.Optional(Type.String({ pattern: '^/[A-Za-z0-9._/-]*$', maxLength: 1024, description: "The agent's data directory there (default /var/lib/bothub)." })),
   },
   { additionalProperties: false },
 );
@@ -270,7 +276,45 @@ export const CreateSnapshot = Type.Object(
 );
 
 export const RestoreSnapshot = Type.Object(
-  { name: Type.Optional(Type.Intersect([Name], { description: "Branch a new sandbox with this name; absent: resume the snapshot's own sandbox." })) },
+  {
+    name: Type.Optional(Type.Intersect([Name], { description: "Branch a new sandbox with this name; absent: resume the snapshot's own sandbox." })),
+    host: Type.Optional(Type.Intersect([Name], { description: 'Restore it on this fleet host (checked by the compatibility gate); absent: where the snapshot is.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const MoveSandbox = Type.Object({ to: Name }, { additionalProperties: false });
+
+export const MoveResult = Type.Object({
+  sandbox: Sandbox,
+  from: Type.String(),
+  to: Type.String(),
+  bytes: Type.Integer({ description: 'Snapshot size moved.' }),
+  resumedBytes: Type.Integer({ description: 'Bytes a dropped transfer had already delivered (not sent again).' }),
+  snapshotMs: Type.Number(),
+  transferMs: Type.Number(),
+  restoreMs: Type.Number(),
+  totalMs: Type.Number(),
+});
+
+/** A sandbox handed to a host's agent (a move, or a restore there): its record and its ledger; the state is already in `dir`. */
+export const ImportSandbox = Type.Object(
+  {
+    name: Name,
+    image: Name,
+    // Absent, never null, for "no limit" / "the daemon's default": null would be coerced to 0.
+    cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 16 })),
+    pidsLimit: Type.Integer({ minimum: 1 }),
+    network: NetworkMode,
+    command: Type.Array(Type.String()),
+    env: Env,
+    idleWarmMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    idleColdMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    keepHot: Type.Boolean(),
+    dir: Type.String({ pattern: '^[a-z0-9-]{1,64}$', description: "The state's directory under the agent's incoming/." }),
+    execs: Type.Array(ExecRecord, { maxItems: 100000 }),
+  },
   { additionalProperties: false },
 );
 
@@ -357,3 +401,5 @@ export type ExecRecordT = Static<typeof ExecRecord>;
 export type FileStatT = Static<typeof FileStat>;
 export type FileEntryT = Static<typeof FileEntry>;
 export type ProgressEventT = Static<typeof ProgressEvent>;
+export type MoveResultT = Static<typeof MoveResult>;
+export type ImportSandboxT = Static<typeof ImportSandbox>;

@@ -14,6 +14,7 @@ import { register as sessions } from './commands/session/commands.js';
 import { register as cp } from './commands/cp.js';
 import { register as run } from './commands/run.js';
 import { register as serve } from './commands/serve.js';
+import { register as move } from './commands/move.js';
 import { register as doctor } from './commands/doctor.js';
 import { register as setup } from './commands/setup.js';
 import { register as users } from './commands/user/commands.js';
@@ -35,7 +36,7 @@ const program = new Command('bothub')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .configureOutput({ outputError: (text, write) => write(`bothub: ${text.trim().replace(/^error: /, '')} (see bothub --help)\n`) });
 
-for (const register of [serve, setup, create, run, list, inspect, exec, sessions, logs, cp, lifecycle, thermal, doctor, users, secrets, hosts]) register(program);
+for (const register of [serve, setup, create, run, list, inspect, exec, sessions, logs, cp, lifecycle, move, thermal, doctor, users, secrets, hosts]) register(program);
 const image = program.command('image').description('manage images');
 for (const register of [imageList, imageBuild, imageImport]) register(image);
 const snapshot = program.command('snapshot').description('checkpoint, resume and branch sandboxes');

@@ -8,3 +8,4 @@ export * from './api-keys.js';
 export * from './actor.js';
 export * from './sandbox-spec.js';
 export * from './signals.js';
+export * from './scheduler.js';

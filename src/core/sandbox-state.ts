@@ -3,12 +3,13 @@ import { BothubError } from './errors.js';
 /**
  * The life of a sandbox. `exited` is a sandbox whose processes vanished without
  * bothub stopping it (a crash, a host reboot): kept, so the user can see it and
- * start it again.
+ * start it again. `moving` is a sandbox on its way to another host; `unknown`
+ * one whose host does not answer (shown, never stored).
  */
-export const SANDBOX_STATUSES = ['creating', 'running', 'stopped', 'exited', 'snapshotted', 'error'] as const;
+export const SANDBOX_STATUSES = ['creating', 'running', 'stopped', 'exited', 'snapshotted', 'error', 'moving', 'unknown'] as const;
 export type SandboxStatus = (typeof SANDBOX_STATUSES)[number];
 
-export type SandboxAction = 'exec' | 'stop' | 'start' | 'destroy' | 'logs' | 'snapshot' | 'restore';
+export type SandboxAction = 'exec' | 'stop' | 'start' | 'destroy' | 'logs' | 'snapshot' | 'restore' | 'move';
 
 const ALLOWED: Record<SandboxAction, readonly SandboxStatus[]> = {
   exec: ['running'],
@@ -18,6 +19,7 @@ const ALLOWED: Record<SandboxAction, readonly SandboxStatus[]> = {
   logs: ['running', 'stopped', 'exited', 'snapshotted', 'error'],
   snapshot: ['running'],
   restore: ['stopped', 'exited', 'snapshotted', 'error'],
+  move: ['running'],
 };
 
 const NEXT_STEP: Record<SandboxStatus, string> = {
@@ -27,6 +29,8 @@ const NEXT_STEP: Record<SandboxStatus, string> = {
   exited: 'start it again with `bothub start NAME`',
   snapshotted: 'restore it with `bothub snapshot restore SNAP`',
   error: 'destroy it with `bothub destroy NAME`',
+  moving: 'wait for the move to finish (`bothub inspect NAME`)',
+  unknown: 'its host does not answer; see `bothub host list`, and try again when it is back',
 };
 
 export function assertAllowed(name: string, status: SandboxStatus, action: SandboxAction): void {

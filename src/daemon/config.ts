@@ -4,6 +4,8 @@ import { invalid, parseDuration } from '../core/index.js';
 export interface DaemonConfig {
   host: string;
   port: number;
+  /** Listen on this Unix socket instead of host:port (the fleet agent). */
+  socket?: string;
   dataDir: string;
   /** Image store; tests share one across data dirs so the default image is built once. */
   imagesDir?: string;

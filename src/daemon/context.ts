@@ -15,6 +15,8 @@ import type { PublishService } from './services/publish-service.js';
 import type { EventLog } from './services/event-log.js';
 import type { ShareService } from './services/share-service.js';
 import type { Actor } from '../core/index.js';
+import type { ImportService } from './fleet/import-service.js';
+import type { MoveService } from './fleet/move-service.js';
 
 /** What request handlers may use; built once by startDaemon. */
 export interface DaemonContext {
@@ -29,6 +31,8 @@ export interface DaemonContext {
   exec: ExecService;
   files: FileService;
   hosts: HostService;
+  imports: ImportService;
+  moves: MoveService;
   logs: ConsoleLogs;
   snapshots: SnapshotService;
   doctor: () => Promise<DoctorT>;

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { parseSubnet } from '../core/index.js';
@@ -26,6 +26,10 @@ import { ShareService } from './services/share-service.js';
 import { ThermalService } from './services/thermal-service.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
 import { BothubError, SYSTEM } from '../core/index.js';
+import { ImportService } from './fleet/import-service.js';
+import { MoveService } from './fleet/move-service.js';
+import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
+import { placeSandbox } from './fleet/placement.js';
 
 export interface RunningDaemon {
   url: string;
@@ -85,7 +89,18 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   sandboxes.discardCold = (id) => thermal.discard(id);
   let fingerprint: Promise<HostFingerprint> | undefined;
   const ledger = new ExecLedger(db);
-  const hosts = new HostService({ db, sealer, localFingerprint: () => (fingerprint ??= hostFingerprint(host, criu)), heartbeatMs: config.heartbeatMs, log });
+  const hosts = new HostService({
+    db,
+    sealer,
+    localFingerprint: () => (fingerprint ??= hostFingerprint(host, criu)),
+    heartbeatMs: config.heartbeatMs,
+    dataDir: config.dataDir,
+    onAgentSandboxes: (name, list) => sandboxes.mirror(name, list),
+    log,
+  });
+  sandboxes.remote = new RemoteSandboxes(hosts);
+  sandboxes.place = (req) => placeSandbox(db, hosts, req);
+  const imports = new ImportService({ sandboxes, checkpointer, runtime, images, ledger, dataDir: config.dataDir });
   await ledger.loseForeground();
   const snapshots = new SnapshotService({
     db,
@@ -100,6 +115,18 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     log,
   });
   await snapshots.init();
+  const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
+  const moves = new MoveService({
+    sandboxes,
+    snapshots,
+    thermal,
+    hosts,
+    imports,
+    runtime,
+    ledger,
+    execLocal: async (name) => (await exec.run(name, { command: ['true'], timeoutMs: 10_000 }, SYSTEM)).exitCode,
+    log,
+  });
   const ctx: DaemonContext = {
     version: await packageVersion(),
     authMaxFailures: config.authMaxFailures,
@@ -108,9 +135,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     runtime,
     images,
     sandboxes,
-    exec: new ExecService(sandboxes, runtime, thermal, ledger, log),
+    exec,
     files: new FileService(runtime, thermal),
     hosts,
+    imports,
+    moves,
     logs: new ConsoleLogs(host, config.consoleCapBytes),
     snapshots,
     doctor: () => doctor(host, runtime.runc, criu),
@@ -143,13 +172,21 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   timer.unref();
 
   const app = await buildApp(ctx, config.previewDomain);
-  await app.listen({ host: config.host, port: config.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  preview.authority = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  let url: string;
+  if (config.socket) {
+    await rm(config.socket, { force: true }); // left by an agent that was killed
+    await app.listen({ path: config.socket });
+    await chmod(config.socket, 0o600);
+    url = `unix:${config.socket}`;
+  } else {
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    preview.authority = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  }
   thermal.start();
   hosts.start();
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, dataDir: config.dataDir }, 'bothub daemon listening');
 
   let closing: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface RunOptions {
   /** Bytes written to the program's stdin, which is then closed. */
@@ -15,6 +15,8 @@ export interface RunOptions {
   /** Called with each chunk of stderr as it arrives (progress of long tools). */
   onStderr?: (chunk: string) => void;
   onStdout?: (chunk: string) => void;
+  /** Where the program's stdout goes, with backpressure, instead of being collected (a file read on another host). */
+  stdout?: Writable;
 }
 
 export interface RunResult {

@@ -20,10 +20,12 @@ export class LocalHost implements Host {
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout!.on('data', (b: Buffer) => {
-        out.push(b);
-        options.onStdout?.(b.toString());
-      });
+      if (options.stdout) child.stdout!.pipe(options.stdout, { end: false });
+      else
+        child.stdout!.on('data', (b: Buffer) => {
+          out.push(b);
+          options.onStdout?.(b.toString());
+        });
       child.stderr!.on('data', (b: Buffer) => {
         err.push(b);
         options.onStderr?.(b.toString());

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import ssh2, { type ConnectConfig } from 'ssh2';
 import { BothubError } from '../core/index.js';
 import { CommandError, type Host, type RunOptions, type RunResult } from './host.js';
@@ -100,10 +101,12 @@ export class SshHost implements Host {
         let code = 1;
         const onAbort = () => stream.close();
         options.signal?.addEventListener('abort', onAbort, { once: true });
-        stream.on('data', (b: Buffer) => {
-          out.push(b);
-          options.onStdout?.(b.toString());
-        });
+        if (options.stdout) stream.pipe(options.stdout, { end: false });
+        else
+          stream.on('data', (b: Buffer) => {
+            out.push(b);
+            options.onStdout?.(b.toString());
+          });
         stream.stderr.on('data', (b: Buffer) => {
           errs.push(b);
           options.onStderr?.(b.toString());
@@ -121,6 +124,31 @@ export class SshHost implements Host {
         else stream.end();
       });
     });
+  }
+
+  /**
+   * A stream to a Unix socket on the host (OpenSSH's direct-streamlocal): how
+   * the control plane reaches the host's agent, authenticated by this SSH session.
+   */
+  async openSocket(path: string): Promise<Duplex> {
+    const client = await this.connect();
+    return new Promise((resolve, reject) =>
+      client.openssh_forwardOutStreamLocal(path, (err, stream) =>
+        err
+          ? reject(new BothubError('UNAVAILABLE', `host "${this.name}": bothub's agent does not answer at ${path} (${err.message}); run \`bothub host check ${this.name}\``))
+          : resolve(stream),
+      ),
+    );
+  }
+
+  /** A TCP connection made from the host (direct-tcpip): reaches a sandbox's address on that host's bridge. */
+  async openTcp(address: string, port: number): Promise<Duplex> {
+    const client = await this.connect();
+    return new Promise((resolve, reject) =>
+      client.forwardOut('127.0.0.1', 0, address, port, (err, stream) =>
+        err ? reject(new BothubError('UNAVAILABLE', `host "${this.name}" could not connect to ${address}:${port} (${err.message})`)) : resolve(stream),
+      ),
+    );
   }
 
   async close(): Promise<void> {

@@ -18,4 +18,4 @@ export * from './snapshot/manifest.js';
 export * from './snapshot/checkpointer.js';
 export * from './gpu/cuda-helper.js';
 export * from './gpu/gpu-pipeline.js';
-export * from './transfer/send-tree.js';
+export * from './transfer/copy-tree.js';

@@ -16,6 +16,8 @@ import {
   checkCompatibility,
   type GpuNeeds,
   type HostFingerprint,
+  pickHost,
+  type PlacementCandidate,
 } from '../core/index.js';
 
 const host = { cpus: 2, memoryMb: 4096 };
@@ -144,5 +146,33 @@ describe('core: the compatibility gate', () => {
     assert.deepEqual(reasons(other({ devices: base.gpu!.devices.map((d, i) => ({ ...d, memoryUsedMb: i ? 60000 : 0 })) })), [
       'not enough free GPU memory: 2 GPU(s) with 40000 MiB free needed, 1 have it',
     ]);
+  });
+});
+
+describe('core: the scheduler', () => {
+  const host = (name: string, memoryMb: number, usedMemoryMb = 0, extra: Partial<PlacementCandidate> = {}): PlacementCandidate => ({
+    name,
+    reachable: true,
+    cpus: 4,
+    memoryMb,
+    gpus: 0,
+    usedCpus: 0,
+    usedMemoryMb,
+    usedGpus: 0,
+    ...extra,
+  });
+
+  it('puts a sandbox where the most memory is left, the first host on a tie', () => {
+    assert.equal(pickHost([host('local', 8000), host('a', 8000)], { cpus: null, memoryMb: 512, gpus: 0 }), 'local');
+    assert.equal(pickHost([host('local', 8000, 4000), host('a', 8000)], { cpus: null, memoryMb: 512, gpus: 0 }), 'a');
+  });
+
+  it('skips hosts that cannot take it: unreachable, too few CPUs or GPUs', () => {
+    const hosts = [host('local', 8000, 0, { usedCpus: 4 }), host('a', 16000, 0, { reachable: false }), host('b', 4000)];
+    assert.equal(pickHost(hosts, { cpus: 1, memoryMb: 512, gpus: 0 }), 'b');
+    assert.throws(
+      () => pickHost(hosts, { cpus: 1, memoryMb: 512, gpus: 1 }),
+      /no host can take this sandbox \(local: 0 of 4 CPUs free, no GPU; a: unreachable, no GPU; b: no GPU\)/,
+    );
   });
 });

@@ -113,6 +113,11 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     checkHost: async () => ({ params: { name: 'local' } }),
     removeHost: async () => ({ params: { name: 'no-such-host' } }),
     snapshotHosts: async () => ({ params: { name: 'alice-snap' } }),
+    // No such host: the owner learns that; someone else learns nothing of the sandbox.
+    moveSandbox: async () => ({ params: { name: 'alice-box' }, body: { to: 'no-such-host' }, owner: [404], admin: [404] }),
+    importSandbox: async (fresh) => ({
+      body: { name: fresh, image: 'debian', pidsLimit: 64, network: 'default', command: [], env: {}, keepHot: false, dir: 'nothing-here', execs: [] },
+    }),
     listImages: async () => ({}),
     // The default image is shared by everyone.
     getImage: async () => ({ params: { name: 'debian' }, other: [200] }),

@@ -17,6 +17,7 @@ interface CreateOptions {
   idleWarm?: string;
   idleCold?: string;
   keepHot?: boolean;
+  host?: string;
 }
 
 function number(flag: string, text: string | undefined): number | undefined {
@@ -40,11 +41,13 @@ export function register(program: Command): void {
     .option('--idle-warm <duration>', 'idle time before freezing in place, e.g. 30s, 5m (0 disables)')
     .option('--idle-cold <duration>', 'idle time before going to disk, e.g. 30m (0 disables)')
     .option('--keep-hot', 'never cool down')
+    .option('--host <host>', 'fleet host to run it on (default: the scheduler picks one that fits)')
     .option('--secret <NAME>', 'expose your secret NAME as an environment variable (repeatable)', collect, [])
     .action(
       action(async (ctx: CliContext, command: string[], opts: CreateOptions) => {
         if (!NETWORK_MODES.includes(opts.network as NetworkMode)) throw new BothubError('INVALID_INPUT', `invalid --network "${opts.network}": use ${NETWORK_MODES.join(', ')}`);
-        if (opts.image === 'debian') await ensureDefaultImage(ctx);
+        // A fleet host's agent builds its own default image.
+        if (opts.image === 'debian' && (opts.host ?? 'local') === 'local') await ensureDefaultImage(ctx);
         const sandbox: SandboxT = await ctx.api.call('createSandbox', {
           body: {
             name: opts.name,
@@ -58,6 +61,7 @@ export function register(program: Command): void {
             idleWarmMs: opts.idleWarm === undefined ? undefined : parseDuration(opts.idleWarm),
             idleColdMs: opts.idleCold === undefined ? undefined : parseDuration(opts.idleCold),
             keepHot: opts.keepHot,
+            host: opts.host,
           },
         });
         if (ctx.json) printJson(sandbox);

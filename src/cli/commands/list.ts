@@ -15,12 +15,13 @@ export function register(program: Command): void {
           s.name,
           s.status,
           s.status === 'running' ? s.thermal : '-',
+          s.host,
           s.image,
           s.address ?? '-',
           ago(s.createdAt),
           s.urls.map((u) => u.url).join(' ') || '-',
         ]);
-        process.stdout.write(table(['NAME', 'STATUS', 'THERMAL', 'IMAGE', 'ADDRESS', 'CREATED', 'URL'], rows));
+        process.stdout.write(table(['NAME', 'STATUS', 'THERMAL', 'HOST', 'IMAGE', 'ADDRESS', 'CREATED', 'URL'], rows));
       }),
     );
 }

@@ -162,4 +162,18 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_fleet_placement': {
+    async up(db: Kysely<any>) {
+      // Where each sandbox runs; 'local' is the daemon's own machine.
+      await db.schema
+        .alterTable('sandboxes')
+        .addColumn('host', 'text', (c) => c.notNull().defaultTo('local'))
+        .execute();
+      await db.schema
+        .alterTable('hosts')
+        .addColumn('data_dir', 'text', (c) => c.notNull().defaultTo('/var/lib/bothub'))
+        .execute();
+      await db.schema.alterTable('hosts').addColumn('agent_key_sealed', 'blob').execute();
+    },
+  },
 };

@@ -27,6 +27,8 @@ export interface SandboxRow {
   idle_cold_ms: number | null;
   keep_hot: number;
   last_active_at: string | null;
+  /** Where it runs: 'local', or a fleet host whose agent holds the runtime's own record of it. */
+  host: string;
 }
 
 export interface PublicationRow {
@@ -126,6 +128,10 @@ export interface HostRow {
   status_reason: string | null;
   last_seen_at: string | null;
   created_at: string;
+  /** The agent's data directory there. */
+  data_dir: string;
+  /** The agent's API key (its admin key), sealed; null until the agent first started. */
+  agent_key_sealed: Buffer | null;
 }
 
 export interface Tables {

@@ -7,6 +7,8 @@ import { execHandlers } from './handlers/exec-handlers.js';
 import { imageHandlers } from './handlers/image-handlers.js';
 import { fileHandlers } from './handlers/file-handlers.js';
 import { hostHandlers } from './handlers/host-handlers.js';
+import { fleetHandlers } from './handlers/fleet-handlers.js';
+import { installForwarding } from './forward-to-agent.js';
 import { logHandlers } from './handlers/log-handlers.js';
 import { sandboxHandlers } from './handlers/sandbox-handlers.js';
 import { snapshotHandlers } from './handlers/snapshot-handlers.js';
@@ -46,6 +48,7 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string): Promi
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
   });
 
+  installForwarding(app, ctx);
   registerRoutes(app, {
     health: async () => ({ status: 'ok' as const, version: ctx.version }),
     ...sandboxHandlers(ctx),
@@ -53,6 +56,7 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string): Promi
     ...logHandlers(ctx),
     ...fileHandlers(ctx),
     ...hostHandlers(ctx),
+    ...fleetHandlers(ctx),
     ...imageHandlers(ctx),
     ...snapshotHandlers(ctx),
     ...userHandlers(ctx),

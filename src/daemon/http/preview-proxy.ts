@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import WebSocket from 'ws';
 import { BothubError, SYSTEM } from '../../core/index.js';
@@ -7,6 +8,7 @@ import { PublishService } from '../services/publish-service.js';
 import { SHARE_PARAM } from '../services/share-service.js';
 import { bearer } from './auth.js';
 import { errorBody } from './errors.js';
+import { relay } from './ws-relay.js';
 
 /** Headers that describe one hop, not the request: never forwarded. */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization']);
@@ -40,7 +42,14 @@ function pathTarget(req: FastifyRequest): Target | undefined {
  * Finds the sandbox behind a preview request, checks who may use it, wakes it
  * if it is warm or cold, and returns where to send the request.
  */
-async function resolve(ctx: DaemonContext, req: FastifyRequest, target: Target): Promise<{ address: string; port: number }> {
+interface Upstream {
+  address: string;
+  port: number;
+  /** For a sandbox on a fleet host: the connection goes through SSH, from that host. */
+  createConnection?: http.RequestOptions['createConnection'];
+}
+
+async function resolve(ctx: DaemonContext, req: FastifyRequest, target: Target): Promise<Upstream> {
   const missing = () =>
     new BothubError('NOT_FOUND', `nothing is published at ${target.name} port ${target.port}; publish it with \`bothub publish ${target.name} -p ${target.port}\``);
   const row = await ctx.sandboxes.row(target.name, SYSTEM).catch(() => undefined);
@@ -58,6 +67,19 @@ async function resolve(ctx: DaemonContext, req: FastifyRequest, target: Target):
       if (!actor) throw new BothubError('UNAUTHORIZED', "this preview is private: open a share link (`bothub share NAME -p PORT`), or send the owner's API key as a Bearer token");
       if (!PublishService.allowed(actor, row)) throw missing();
     }
+  }
+  if (row.host !== 'local') {
+    const address = row.address;
+    const createConnection = ((_opts: unknown, done: (err: Error | null, s?: Duplex) => void) => {
+      ctx.hosts.connectTcp(row.host, address, target.port).then(
+        (s) => done(null, s),
+        (e: Error) => done(e),
+      );
+      return undefined;
+    }) as unknown as http.RequestOptions['createConnection'];
+    // Its agent wakes it if it went warm or cold there.
+    if (row.thermal !== 'hot') await ctx.sandboxes.remote.call(row, 'resumeSandbox');
+    return { address, port: target.port, createConnection };
   }
   const { row: awake } = await ctx.thermal.ready(row.name, 'exec', SYSTEM);
   return { address: awake.address!, port: target.port };
@@ -88,24 +110,28 @@ function forwardHeaders(req: FastifyRequest): http.OutgoingHttpHeaders {
 async function proxyHttp(ctx: DaemonContext, req: FastifyRequest, reply: FastifyReply, target: Target): Promise<void> {
   const upstream = await resolve(ctx, req, target);
   reply.hijack();
-  const out = http.request({ host: upstream.address, port: upstream.port, method: req.method, path: target.path, headers: forwardHeaders(req) }, (res) => {
-    const headers: http.OutgoingHttpHeaders = Object.fromEntries(Object.entries(res.headers).filter(([k]) => !HOP.has(k)));
-    const share = (req as FastifyRequest & { shareToSet?: string }).shareToSet;
-    if (share) {
-      const path = req.url.startsWith('/p/') ? `/p/${target.name}/${target.port}/` : '/';
-      const cookie = `${cookieName(target)}=${encodeURIComponent(share)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${Math.max(0, Number(share.split('.')[1]) - Math.floor(Date.now() / 1000))}`;
-      headers['set-cookie'] = [...(Array.isArray(headers['set-cookie']) ? headers['set-cookie'] : []), cookie];
-    }
-    reply.raw.writeHead(res.statusCode ?? 502, headers);
-    // Piped, not buffered: streaming responses (server-sent events, chunked) pass as they come.
-    res.pipe(reply.raw);
-  });
+  const out = http.request(
+    { host: upstream.address, port: upstream.port, method: req.method, path: target.path, headers: forwardHeaders(req), createConnection: upstream.createConnection },
+    (res) => {
+      const headers: http.OutgoingHttpHeaders = Object.fromEntries(Object.entries(res.headers).filter(([k]) => !HOP.has(k)));
+      const share = (req as FastifyRequest & { shareToSet?: string }).shareToSet;
+      if (share) {
+        const path = req.url.startsWith('/p/') ? `/p/${target.name}/${target.port}/` : '/';
+        const cookie = `${cookieName(target)}=${encodeURIComponent(share)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${Math.max(0, Number(share.split('.')[1]) - Math.floor(Date.now() / 1000))}`;
+        headers['set-cookie'] = [...(Array.isArray(headers['set-cookie']) ? headers['set-cookie'] : []), cookie];
+      }
+      reply.raw.writeHead(res.statusCode ?? 502, headers);
+      // Piped, not buffered: streaming responses (server-sent events, chunked) pass as they come.
+      res.pipe(reply.raw);
+    },
+  );
   // A sandbox that accepts no connection must not hold the client forever (long responses are fine once connected).
-  out.on('socket', (sock) => {
-    const timer = setTimeout(() => out.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), 10_000);
-    sock.once('connect', () => clearTimeout(timer));
-    sock.once('close', () => clearTimeout(timer));
-  });
+  if (!upstream.createConnection)
+    out.on('socket', (sock) => {
+      const timer = setTimeout(() => out.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), 10_000);
+      sock.once('connect', () => clearTimeout(timer));
+      sock.once('close', () => clearTimeout(timer));
+    });
   out.on('error', (e) => {
     if (!reply.raw.headersSent) {
       reply.raw.writeHead(502, { 'content-type': 'application/json' });
@@ -133,7 +159,10 @@ declare module 'fastify' {
 async function openUpstream(ctx: DaemonContext, req: FastifyRequest, target: Target): Promise<void> {
   const upstream = await resolve(ctx, req, target);
   const protocols = req.headers['sec-websocket-protocol']?.split(',').map((p) => p.trim());
-  const server = new WebSocket(`ws://${upstream.address}:${upstream.port}${target.path}`, protocols, { handshakeTimeout: 10_000 });
+  const server = new WebSocket(`ws://${upstream.address}:${upstream.port}${target.path}`, protocols, {
+    handshakeTimeout: 10_000,
+    ...(upstream.createConnection ? { createConnection: upstream.createConnection as never } : {}),
+  });
   await new Promise<void>((resolveOpen, reject) => {
     server.once('open', () => resolveOpen());
     server.once('error', (e) =>
@@ -146,15 +175,6 @@ async function openUpstream(ctx: DaemonContext, req: FastifyRequest, target: Tar
     );
   });
   req.upstreamSocket = server;
-}
-
-/** Relays frames both ways between the client and the sandbox. */
-function relay(client: WebSocket, server: WebSocket): void {
-  client.on('message', (d, b) => server.send(d, { binary: b }));
-  server.on('message', (d, b) => client.send(d, { binary: b }));
-  server.on('close', (code, reason) => client.close(code === 1005 || code === 1006 ? 1000 : code, reason));
-  server.on('error', () => client.close(1011, 'the sandbox closed the connection'));
-  client.on('close', () => server.close());
 }
 
 /**

@@ -1,4 +1,5 @@
 import '@fastify/websocket';
+import { relay } from './ws-relay.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ANONYMOUS, type Actor } from '../../core/index.js';
@@ -62,10 +63,11 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
         url: route.url,
         schema,
         config,
-        preHandler: async (req) => socket.precheck(req),
+        // A sandbox on a fleet host: the forwarding hook opened the agent's socket, and frames are relayed to it.
+        preHandler: async (req) => (req.agentSocket ? undefined : socket.precheck(req)),
         handler: async (_req, reply) =>
           reply.code(426).send({ statusCode: 426, code: 'INVALID_INPUT', error: 'Upgrade Required', message: 'this route is a WebSocket; connect with a WebSocket client' }),
-        wsHandler: socket.handle,
+        wsHandler: (ws: WebSocket, req: FastifyRequest) => (req.agentSocket ? relay(ws, req.agentSocket) : socket.handle(ws, req)),
       });
     } else if (route.stream) {
       app.route({ method: route.method, url: route.url, schema, config, handler: handler as StreamHandler });

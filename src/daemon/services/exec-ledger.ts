@@ -32,6 +32,27 @@ export function toExecRecord(row: ExecRow): ExecRecordT {
     exitCode: row.exit_code,
     signal: row.signal,
     outputBytes: row.output_bytes,
+    pid: row.pid,
+  };
+}
+
+/** A ledger record as another daemon gave it (a sandbox moved here). */
+export function fromExecRecord(sandboxId: string, r: ExecRecordT): ExecRow {
+  return {
+    sandbox_id: sandboxId,
+    id: r.id,
+    command_json: JSON.stringify(r.command),
+    cwd: r.workdir,
+    actor: r.actor,
+    tty: r.tty ? 1 : 0,
+    detached: r.detached ? 1 : 0,
+    status: r.status,
+    started_at: r.startedAt,
+    ended_at: r.endedAt,
+    exit_code: r.exitCode,
+    signal: r.signal,
+    output_bytes: r.outputBytes,
+    pid: r.pid ?? null,
   };
 }
 
@@ -123,10 +144,11 @@ export class ExecLedger {
 
   /** A branch starts with its parent's history up to the snapshot. */
   async copyInto(sandboxId: string, rows: readonly ExecRow[]): Promise<void> {
-    if (rows.length)
+    // In slices: SQLite caps the variables of one statement.
+    for (let i = 0; i < rows.length; i += 500)
       await this.db
         .insertInto('execs')
-        .values(rows.map((r) => ({ ...r, sandbox_id: sandboxId })))
+        .values(rows.slice(i, i + 500).map((r) => ({ ...r, sandbox_id: sandboxId })))
         .execute();
   }
 

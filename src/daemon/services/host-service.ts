@@ -1,9 +1,15 @@
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
-import type { AddHostT, HostT, HostVerdictT } from '../../api/index.js';
+import { ApiClient, type AddHostT, type HostT, type HostVerdictT, type SandboxT } from '../../api/index.js';
 import { BothubError, checkCompatibility, notFound, validateName, type GpuNeeds, type HostFingerprint } from '../../core/index.js';
-import { SshHost, type SshTarget } from '../../hostexec/index.js';
+import { LocalHost, SshHost, type Host, type SshTarget } from '../../hostexec/index.js';
 import { hostFingerprint } from '../../runtime/index.js';
+import { DEFAULT_DATA_DIR } from '../config.js';
+import { currentRelease, installRelease, startAgent } from '../fleet/agent-release.js';
+import { fetchOver } from '../fleet/fetch-over.js';
+import { KeyedMutex } from './keyed-mutex.js';
 import type { Db } from '../db/database.js';
 import type { HostRow } from '../db/tables.js';
 import type { Sealer } from '../security/master-key.js';
@@ -18,8 +24,26 @@ export interface HostServiceDeps {
   localFingerprint: () => Promise<HostFingerprint>;
   /** How often hosts are asked whether they are there; 0 disables. */
   heartbeatMs: number;
+  /** The daemon's own data directory (the "local" host's). */
+  dataDir: string;
+  /** What each host's agent reports of its sandboxes, at every heartbeat. */
+  onAgentSandboxes?: (host: string, sandboxes: SandboxT[]) => Promise<void>;
   log: Logger;
 }
+
+/** Where a sandbox can live, as the move pipeline and the forwarder see it. */
+export interface HostEndpoint {
+  name: string;
+  /** Runs programs there. */
+  exec: Host;
+  dataDir: string;
+  /** The host's agent; absent for "local", whose runtime is this daemon. */
+  agent?: ApiClient;
+  fingerprint: HostFingerprint;
+  reachable: boolean;
+}
+
+const AGENT_START_TIMEOUT_MS = 20_000;
 
 /** `user@address[:port]`, IPv6 in brackets. */
 export function parseSsh(ssh: string): { username: string; address: string; port: number } {
@@ -46,6 +70,9 @@ function unfit(fp: HostFingerprint): string[] {
 export class HostService {
   private readonly connections = new Map<string, SshHost>();
   private timer: NodeJS.Timeout | undefined;
+  private beating = false;
+  /** One agent start at a time per host: two would fight over its socket. */
+  private readonly agentStarts = new KeyedMutex();
 
   constructor(private readonly deps: HostServiceDeps) {}
 
@@ -87,7 +114,7 @@ export class HostService {
         statusReason: null,
         lastSeenAt: new Date().toISOString(),
         hostKey: null,
-        sandboxes: await this.sandboxCount(),
+        sandboxes: await this.sandboxCount(LOCAL_HOST),
         fingerprint: await this.deps.localFingerprint(),
       };
     return {
@@ -97,21 +124,84 @@ export class HostService {
       statusReason: row.status_reason,
       lastSeenAt: row.last_seen_at,
       hostKey: row.host_key,
-      // Sandboxes are placed on this machine until the agent lands (see the README's fleet section).
-      sandboxes: 0,
+      sandboxes: await this.sandboxCount(row.name),
       fingerprint: JSON.parse(row.fingerprint_json) as HostFingerprint,
     };
   }
 
-  private async sandboxCount(): Promise<number> {
+  private async sandboxCount(host: string): Promise<number> {
     return Number(
       (
         await this.deps.db
           .selectFrom('sandboxes')
+          .where('host', '=', host)
           .select((eb) => eb.fn.countAll().as('n'))
           .executeTakeFirst()
       )?.n ?? 0,
     );
+  }
+
+  /** The agent's API, reached through an SSH channel to its Unix socket, with its own key. */
+  private agentClient(row: HostRow, key: string): ApiClient {
+    const conn = this.connection(row);
+    const socket = join(row.data_dir, 'agent.sock');
+    const open = () => conn.openSocket(socket);
+    return new ApiClient('http://agent', { token: key, fetch: fetchOver(open), openStream: open, describe: `the agent of host "${row.name}"` });
+  }
+
+  /**
+   * Installs this build there if it lacks it, starts the agent if it is not
+   * running (or runs another release), waits until it answers, and returns
+   * its key.
+   */
+  private ensureAgent(conn: SshHost, name: string, dataDir: string, signal?: AbortSignal): Promise<string> {
+    return this.agentStarts.run(name, () => this.ensureAgentLocked(conn, name, dataDir, signal));
+  }
+
+  private async ensureAgentLocked(conn: SshHost, name: string, dataDir: string, signal?: AbortSignal): Promise<string> {
+    const release = await currentRelease();
+    await installRelease(conn, dataDir, signal);
+    await startAgent(conn, dataDir, release.id, signal);
+    const socket = join(dataDir, 'agent.sock');
+    const deadline = Date.now() + AGENT_START_TIMEOUT_MS;
+    for (;;) {
+      const health = await new ApiClient('http://agent', { fetch: fetchOver(() => conn.openSocket(socket)) }).call('health').catch((e: Error) => e);
+      if (!(health instanceof Error)) break;
+      if (Date.now() > deadline) {
+        const log = await conn.run('tail', ['-n', '5', join(dataDir, 'agent.log')], { allowFailure: true });
+        throw new BothubError(
+          'UNAVAILABLE',
+          `bothub's agent on host "${name}" did not start: ${log.stdout.trim().split('\n').pop() || health.message}; see ${join(dataDir, 'agent.log')} there`,
+        );
+      }
+      await sleep(200);
+    }
+    return (await conn.run('cat', [join(dataDir, 'admin.key')], { signal })).stdout.trim();
+  }
+
+  /** Runs programs there and talks to its agent; "local" is this machine and this daemon. */
+  async endpoint(name: string): Promise<HostEndpoint> {
+    if (name === LOCAL_HOST) return { name, exec: new LocalHost(), dataDir: this.deps.dataDir, fingerprint: await this.deps.localFingerprint(), reachable: true };
+    const row = await this.row(name);
+    if (!row.agent_key_sealed) throw new BothubError('INVALID_STATE', `host "${name}" has no agent yet; run \`bothub host check ${name}\``);
+    return {
+      name,
+      exec: this.connection(row),
+      dataDir: row.data_dir,
+      agent: this.agentClient(row, this.deps.sealer.open(row.agent_key_sealed, `agent:${row.name}`)),
+      fingerprint: JSON.parse(row.fingerprint_json) as HostFingerprint,
+      reachable: row.status === 'reachable',
+    };
+  }
+
+  /** Hosts that are not answering: their sandboxes show as unknown. */
+  async unreachable(): Promise<Set<string>> {
+    return new Set((await this.deps.db.selectFrom('hosts').select('name').where('status', '=', 'unreachable').execute()).map((r) => r.name));
+  }
+
+  /** A TCP connection to an address on a fleet host's bridge (a published port of a sandbox there). */
+  async connectTcp(host: string, address: string, port: number) {
+    return this.connection(await this.row(host)).openTcp(address, port);
   }
 
   async list(): Promise<HostT[]> {
@@ -137,10 +227,20 @@ export class HostService {
       );
     // First contact: whatever host key it shows is pinned from now on.
     const conn = new SshHost(req.name, { ...ssh, privateKey: req.privateKey }, undefined);
+    const dataDir = req.dataDir ?? DEFAULT_DATA_DIR;
     try {
-      const fp = await hostFingerprint(conn);
+      let fp = await hostFingerprint(conn);
+      if (fp.root !== false && fp.runcVersion !== 'missing' && fp.criuCheck !== 'ok') {
+        // CRIU is bothub's to install, from Debian's archive, as the set-up does on this machine.
+        const dir = await installRelease(conn, dataDir);
+        await conn.run('bash', [join(dir, 'scripts', 'install-criu')]);
+        fp = await hostFingerprint(conn);
+      }
       const problems = unfit(fp);
       if (problems.length) throw new BothubError('INVALID_STATE', `host "${req.name}" cannot run bothub sandboxes: ${problems.join('; ')}`);
+      const local = await this.deps.localFingerprint();
+      if (fp.arch !== local.arch) throw new BothubError('INVALID_STATE', `host "${req.name}" is ${fp.arch} and this build is ${local.arch}; bothub's agent cannot run there`);
+      const agentKey = await this.ensureAgent(conn, req.name, dataDir);
       const now = new Date().toISOString();
       const row: HostRow = {
         name: req.name,
@@ -154,6 +254,8 @@ export class HostService {
         status_reason: null,
         last_seen_at: now,
         created_at: now,
+        data_dir: dataDir,
+        agent_key_sealed: this.deps.sealer.seal(agentKey, `agent:${req.name}`),
       };
       await this.deps.db.insertInto('hosts').values(row).execute();
       this.deps.log.info({ host: req.name, hostKey: row.host_key }, 'host added');
@@ -168,8 +270,11 @@ export class HostService {
     if (name === LOCAL_HOST) return this.present(undefined);
     const row = await this.row(name);
     try {
-      const fp = await hostFingerprint(this.connection(row));
-      await this.mark(name, null, { fingerprint_json: JSON.stringify(fp) });
+      const conn = this.connection(row);
+      const fp = await hostFingerprint(conn);
+      // Also brings the agent up to this build, and up at all if it died.
+      const key = await this.ensureAgent(conn, name, row.data_dir);
+      await this.mark(name, null, { fingerprint_json: JSON.stringify(fp), agent_key_sealed: this.deps.sealer.seal(key, `agent:${name}`) });
     } catch (e) {
       await this.mark(name, (e as Error).message);
       throw e;
@@ -195,6 +300,19 @@ export class HostService {
     });
   }
 
+  /** Asks the agent for its sandboxes; an agent that died is started again. */
+  private async agentBeat(row: HostRow): Promise<void> {
+    if (!row.agent_key_sealed) return;
+    const agent = this.agentClient(row, this.deps.sealer.open(row.agent_key_sealed, `agent:${row.name}`));
+    let list = await agent.call('listSandboxes').catch((e: Error) => e);
+    if (list instanceof Error) {
+      this.deps.log.warn({ host: row.name, err: list }, 'agent not answering; starting it again');
+      await this.ensureAgent(this.connection(row), row.name, row.data_dir);
+      list = await agent.call('listSandboxes');
+    }
+    await this.deps.onAgentSandboxes?.(row.name, list);
+  }
+
   private async mark(name: string, failure: string | null, extra: Partial<HostRow> = {}): Promise<void> {
     await this.deps.db
       .updateTable('hosts')
@@ -205,6 +323,16 @@ export class HostService {
 
   /** One short command per host; what does not answer in time is unreachable until it does again. */
   async heartbeat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      await this.beat();
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private async beat(): Promise<void> {
     const rows = await this.deps.db.selectFrom('hosts').selectAll().execute();
     await Promise.all(
       rows.map(async (row) => {
@@ -219,6 +347,7 @@ export class HostService {
         try {
           // A round trip is the proof of life; what the login shell makes of `true` is not.
           await Promise.race([this.connection(row).run('true', [], { signal: ac.signal, allowFailure: true }), late]);
+          await this.agentBeat(row);
           if (row.status !== 'reachable') this.deps.log.info({ host: row.name }, 'host reachable again');
           await this.mark(row.name, null);
         } catch (e) {

@@ -25,6 +25,18 @@ import { containerId, DEBIAN_IMAGE, GUEST, type ImageStore, type LongOperation, 
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import type { RemoteSandboxes } from '../fleet/remote-sandboxes.js';
+
+/** The daemon's own machine, as a host name. */
+export const LOCAL = 'local';
+
+/** Before the host service exists, every sandbox is local. */
+const NO_FLEET = {
+  agent: async () => {
+    throw new BothubError('INTERNAL', 'fleet hosts are not set up in this daemon');
+  },
+  unreachable: async () => new Set<string>(),
+} as unknown as RemoteSandboxes;
 import type { SecretService } from './secret-service.js';
 
 export interface SandboxServiceDeps {
@@ -39,7 +51,7 @@ export interface SandboxServiceDeps {
 
 const NOT_FOUND_HINT = 'see `bothub list`';
 /** What a sandbox without --memory counts for against a user's memory quota. */
-const QUOTA_DEFAULT_MEMORY_MB = 512;
+export const QUOTA_DEFAULT_MEMORY_MB = 512;
 
 export interface PublishedUrl {
   port: number;
@@ -48,12 +60,13 @@ export interface PublishedUrl {
   pathUrl: string;
 }
 
-export function toApi(row: SandboxRow, ownerName: string | null = null, urls: PublishedUrl[] = []): SandboxT {
+export function toApi(row: SandboxRow, ownerName: string | null = null, urls: PublishedUrl[] = [], hostDown = false): SandboxT {
   return {
     id: row.id,
     name: row.name,
-    status: row.status as SandboxStatus,
-    statusReason: row.status_reason,
+    status: hostDown ? 'unknown' : (row.status as SandboxStatus),
+    statusReason: hostDown ? `host "${row.host}" does not answer; its last known status was ${row.status}` : row.status_reason,
+    host: row.host,
     image: row.image,
     cpus: row.cpus,
     memoryMb: row.memory_mb,
@@ -78,6 +91,8 @@ export function toApi(row: SandboxRow, ownerName: string | null = null, urls: Pu
 export interface NewSandbox extends SandboxSpec {
   name: string;
   ownerId: string;
+  /** A fleet host: its agent runs it; this record follows it. */
+  host?: string;
 }
 
 /** The spec a sandbox record was made from. */
@@ -124,6 +139,7 @@ export function newSandboxRow(n: NewSandbox): SandboxRow {
     idle_cold_ms: n.idleColdMs,
     keep_hot: n.keepHot ? 1 : 0,
     last_active_at: now,
+    host: n.host ?? 'local',
   };
 }
 
@@ -140,6 +156,10 @@ export class SandboxService {
 
   /** Preview URLs of a sandbox; set by the publishing service once it exists. */
   urlsOf: (row: SandboxRow) => Promise<PublishedUrl[]> = async () => [];
+  /** Sandboxes on fleet hosts; set once the host service exists. */
+  remote: RemoteSandboxes = NO_FLEET;
+  /** Where a new sandbox goes when no host is asked for; set by the scheduler. */
+  place: (req: { cpus: number | null; memoryMb: number | null }) => Promise<string> = async () => LOCAL;
 
   constructor(private readonly deps: SandboxServiceDeps) {}
 
@@ -159,14 +179,16 @@ export class SandboxService {
   }
 
   async present(row: SandboxRow): Promise<SandboxT> {
-    return toApi(row, row.owner_id ? ((await this.ownerNames()).get(row.owner_id) ?? null) : null, await this.urlsOf(row));
+    const down = row.host !== LOCAL && (await this.remote.unreachable()).has(row.host);
+    return toApi(row, row.owner_id ? ((await this.ownerNames()).get(row.owner_id) ?? null) : null, await this.urlsOf(row), down);
   }
 
   async list(actor: Actor): Promise<SandboxT[]> {
     let q = this.deps.db.selectFrom('sandboxes').selectAll().orderBy('created_at');
     if (!actor.admin) q = q.where('owner_id', '=', actor.id);
     const owners = await this.ownerNames();
-    return Promise.all((await q.execute()).map(async (r) => toApi(r, r.owner_id ? (owners.get(r.owner_id) ?? null) : null, await this.urlsOf(r))));
+    const down = await this.remote.unreachable();
+    return Promise.all((await q.execute()).map(async (r) => toApi(r, r.owner_id ? (owners.get(r.owner_id) ?? null) : null, await this.urlsOf(r), down.has(r.host))));
   }
 
   async row(name: string, actor: Actor = SYSTEM): Promise<SandboxRow> {
@@ -214,10 +236,12 @@ export class SandboxService {
     const { capacity, images, runtime, secrets } = this.deps;
     const name = req.name ? validateName('sandbox', req.name) : await this.freshName();
     const image = req.image ?? DEBIAN_IMAGE;
-    const cpus = req.cpus === undefined ? null : validateCpus(req.cpus, capacity);
-    let memoryMb = req.memoryMb === undefined ? null : validateMemoryMb(req.memoryMb, capacity);
+    const host = req.host ?? (await this.place({ cpus: req.cpus ?? null, memoryMb: req.memoryMb ?? null }));
+    const cpus = req.cpus === undefined ? null : host === LOCAL ? validateCpus(req.cpus, capacity) : req.cpus;
+    let memoryMb = req.memoryMb === undefined ? null : host === LOCAL ? validateMemoryMb(req.memoryMb, capacity) : req.memoryMb;
     memoryMb = await this.checkQuota(actor, memoryMb);
     await secrets.requireAll(actor.id, req.secrets ?? []);
+    if (host !== LOCAL) return this.createElsewhere(host, { ...req, name, image, cpus, memoryMb }, actor);
     if (image === DEBIAN_IMAGE) await images.ensureDebian(op);
     else await images.requireFor(image, actor);
 
@@ -248,6 +272,84 @@ export class SandboxService {
         throw e;
       }
       return this.present(await this.setStatus(row.id, 'running', null, { started_at: new Date().toISOString() }));
+    });
+  }
+
+  /**
+   * A sandbox on a fleet host: the record here is made first (so the name is
+   * taken), the host's agent creates and runs it, and the record follows what
+   * the agent reports. A failure there leaves no record here.
+   */
+  private async createElsewhere(
+    host: string,
+    req: Omit<CreateSandboxT, 'cpus' | 'memoryMb'> & { name: string; image: string; cpus: number | null; memoryMb: number | null },
+    actor: Actor,
+  ): Promise<SandboxT> {
+    if (req.secrets?.length)
+      throw new BothubError(
+        'INVALID_INPUT',
+        `sandboxes with secrets run on the control plane's own machine for now (secret values never leave it); drop --host ${host} or the secrets`,
+      );
+    if (req.network === 'peers') throw new BothubError('INVALID_INPUT', `a peers network joins sandboxes of one machine; drop --host ${host} or use --network default`);
+    const agent = await this.remote.agent(host);
+    const row = await this.insert(
+      newSandboxRow({
+        name: req.name,
+        image: req.image,
+        cpus: req.cpus,
+        memoryMb: req.memoryMb,
+        pidsLimit: DEFAULT_PIDS_LIMIT,
+        network: req.network ?? 'default',
+        command: req.command ?? [],
+        env: req.env ?? {},
+        secrets: [],
+        ownerId: actor.id,
+        idleWarmMs: req.idleWarmMs ?? null,
+        idleColdMs: req.idleColdMs ?? null,
+        keepHot: !!req.keepHot,
+        host,
+      }),
+    );
+    try {
+      const { host: _h, ...body } = req;
+      const there = await agent.call('createSandbox', { body: { ...body, cpus: req.cpus ?? undefined, memoryMb: req.memoryMb ?? undefined } });
+      return this.present(await this.follow(row.id, there));
+    } catch (e) {
+      await this.forget(row);
+      throw e;
+    }
+  }
+
+  /** Brings a record of a sandbox on a fleet host in line with what its agent says of it. */
+  async follow(id: string, there: SandboxT): Promise<SandboxRow> {
+    return this.setStatus(id, there.status, there.statusReason, { address: there.address, thermal: there.thermal, started_at: there.startedAt });
+  }
+
+  /** What a host's agent reported at its heartbeat; sandboxes it no longer knows are marked so, never dropped. */
+  async mirror(host: string, there: SandboxT[]): Promise<void> {
+    const byName = new Map(there.map((s) => [s.name, s]));
+    const rows = await this.deps.db.selectFrom('sandboxes').selectAll().where('host', '=', host).execute();
+    for (const row of rows) {
+      if (row.status === 'moving' || row.status === 'creating') continue;
+      const s = byName.get(row.name);
+      if (s) {
+        if (s.status !== row.status || s.thermal !== row.thermal || s.address !== row.address || s.statusReason !== row.status_reason) await this.follow(row.id, s);
+      } else if (row.status !== 'error') {
+        await this.setStatus(row.id, 'error', `host "${host}"'s agent no longer has this sandbox; destroy it with \`bothub destroy ${row.name}\``);
+      }
+    }
+  }
+
+  /** Takes a local address for a record coming to this machine (a move here). */
+  async placeLocally(row: SandboxRow): Promise<SandboxRow> {
+    return this.deps.db.transaction().execute(async (tx) => {
+      let address: string | null = null;
+      if (row.network !== 'none') {
+        const used = await tx.selectFrom('sandboxes').select('address').where('host', '=', LOCAL).where('address', 'is not', null).execute();
+        address = allocateAddress(this.deps.subnet, new Set(used.map((u) => u.address!)));
+      }
+      await tx.updateTable('sandboxes').set({ host: LOCAL, address }).where('id', '=', row.id).execute();
+      return tx.selectFrom('sandboxes').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow();
     });
   }
 
@@ -308,7 +410,13 @@ export class SandboxService {
     this.peerSync = this.peerSync
       .catch(() => undefined)
       .then(async () => {
-        const rows = await this.deps.db.selectFrom('sandboxes').select(['owner_id', 'address']).where('network', '=', 'peers').where('address', 'is not', null).execute();
+        const rows = await this.deps.db
+          .selectFrom('sandboxes')
+          .select(['owner_id', 'address'])
+          .where('host', '=', LOCAL)
+          .where('network', '=', 'peers')
+          .where('address', 'is not', null)
+          .execute();
         const groups = new Map<string, string[]>();
         for (const r of rows) groups.set(r.owner_id ?? '', [...(groups.get(r.owner_id ?? '') ?? []), r.address!]);
         await this.deps.runtime.writePeerRules([...groups.values()]);
@@ -322,8 +430,8 @@ export class SandboxService {
       return await this.deps.db
         .transaction()
         .execute(async (tx) => {
-          if (row.network !== 'none') {
-            const used = await tx.selectFrom('sandboxes').select('address').where('address', 'is not', null).execute();
+          if (row.network !== 'none' && row.host === LOCAL) {
+            const used = await tx.selectFrom('sandboxes').select('address').where('host', '=', LOCAL).where('address', 'is not', null).execute();
             row.address = allocateAddress(this.deps.subnet, new Set(used.map((u) => u.address!)));
           }
           await tx.insertInto('sandboxes').values(row).execute();
@@ -389,8 +497,11 @@ export class SandboxService {
     const { row } = await this.require(name, 'destroy', actor);
     await this.lock.run(row.id, async () => {
       try {
-        await this.discardCold(row.id);
-        await this.deps.runtime.destroy(this.definition(row));
+        if (row.host !== LOCAL) await this.remote.destroy(row).catch((e: BothubError) => (e.code === 'NOT_FOUND' ? undefined : Promise.reject(e)));
+        else {
+          await this.discardCold(row.id);
+          await this.deps.runtime.destroy(this.definition(row));
+        }
       } catch (e) {
         await this.setStatus(row.id, 'error', `destroy failed: ${(e as Error).message}`);
         throw e;
@@ -407,8 +518,16 @@ export class SandboxService {
   async reconcile(atStartup: boolean): Promise<void> {
     const { db, runtime, log } = this.deps;
     const states = new Map((await runtime.runc.list()).map((s) => [s.id, s]));
-    const rows = await db.selectFrom('sandboxes').selectAll().execute();
+    const rows = await db.selectFrom('sandboxes').selectAll().where('host', '=', LOCAL).execute();
     const known = new Set(rows.map((r) => containerId(r.id)));
+    if (atStartup) {
+      // A move the daemon died in: the sandbox is still where it was (cold there); the next request wakes it.
+      const moving = await db.selectFrom('sandboxes').select(['id', 'name']).where('status', '=', 'moving').execute();
+      for (const m of moving) {
+        log.warn({ sandbox: m.name }, 'a move was interrupted by a daemon stop; the sandbox stays where it was');
+        await this.setStatus(m.id, 'running', 'a move to another host was interrupted; it stayed here');
+      }
+    }
     for (const row of rows) {
       const state = states.get(containerId(row.id));
       if (row.status === 'creating' && atStartup) {

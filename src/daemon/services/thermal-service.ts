@@ -136,11 +136,15 @@ export class ThermalService {
     return woke;
   }
 
-  /** hot or warm → cold: checkpointed to disk, every process gone, the address kept. */
-  async freeze(row: SandboxRow, reason: string): Promise<SandboxRow> {
+  /**
+   * hot or warm → cold: checkpointed to disk, every process gone, the address
+   * kept. A move leaves it in status `moving` instead, so nothing wakes it here.
+   */
+  async freeze(row: SandboxRow, reason: string, status: 'running' | 'moving' = 'running'): Promise<SandboxRow> {
     return this.deps.sandboxes.lock.run(row.id, async () => {
       const now = await this.fresh(row.id);
-      if (now.status !== 'running' || now.thermal === 'cold') return now;
+      if (now.status !== 'running') return now;
+      if (now.thermal === 'cold') return this.deps.sandboxes.setStatus(now.id, status, null);
       if (this.deps.sandboxes.attachedExecs(now.id))
         throw new BothubError('INVALID_STATE', `sandbox "${now.name}" has commands attached to a client; it cannot go cold until they finish`);
       if (now.thermal === 'warm') await this.deps.runtime.cgroup(now.id).setFrozen(false);
@@ -154,7 +158,7 @@ export class ThermalService {
         throw e;
       }
       await this.deps.events.record(now, 'cold', reason);
-      return this.deps.sandboxes.setStatus(now.id, 'running', null, { thermal: 'cold' });
+      return this.deps.sandboxes.setStatus(now.id, status, null, { thermal: 'cold' });
     });
   }
 
@@ -168,7 +172,14 @@ export class ThermalService {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      const rows = await this.deps.db.selectFrom('sandboxes').selectAll().where('status', '=', 'running').where('keep_hot', '=', 0).where('thermal', '!=', 'cold').execute();
+      const rows = await this.deps.db
+        .selectFrom('sandboxes')
+        .selectAll()
+        .where('host', '=', 'local')
+        .where('status', '=', 'running')
+        .where('keep_hot', '=', 0)
+        .where('thermal', '!=', 'cold')
+        .execute();
       const now = Date.now();
       for (const row of rows) {
         const last = this.lastActive.get(row.id) ?? Date.parse(row.last_active_at ?? row.started_at ?? row.created_at);

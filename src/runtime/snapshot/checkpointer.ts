@@ -145,6 +145,8 @@ export class Checkpointer {
       if (existsSync(p.execs)) await this.host.run('cp', ['-a', '--sparse=always', p.execs, join(dir, SNAPSHOT_PARTS.execs)]);
       step = 'criu dump';
       op.onProgress?.({ step });
+      // A branch was restored with tcp-close; a dump with it would demand it at every later restore (and close what it need not).
+      if (existsSync(join(p.dir, 'criu.conf'))) await writeFile(join(p.dir, 'criu.conf'), '');
       const stopWatch = this.watch(join(dir, SNAPSHOT_PARTS.criu), step, op);
       try {
         await this.runc(
@@ -261,6 +263,11 @@ export class Checkpointer {
       await rm(work, { recursive: true, force: true });
     } catch (e) {
       const reason = await this.reason(e, work);
+      // CRIU's whole log outlives the sandbox directory the undo removes: the one line above is rarely all.
+      const kept = join(p.dir, '..', '..', 'criu-logs', `${def.id}-restore.log`);
+      await mkdir(join(kept, '..'), { recursive: true })
+        .then(() => this.host.run('cp', [join(work, 'restore.log'), kept], { allowFailure: true }))
+        .catch(() => undefined);
       await undo.unwind((what, err) => this.log.warn({ err, what, sandbox: def.name }, 'cleanup after a failed restore'));
       throw new StepError(step, reason, e);
     } finally {

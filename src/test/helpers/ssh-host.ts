@@ -1,8 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TEST_IMAGES_DIR } from './daemon.js';
 
 /**
  * A fleet host for tests: a network namespace of its own, reached over a veth
@@ -11,10 +12,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 export interface TestSshHost {
   address: string;
+  /** The network namespace it lives in. */
+  netns: string;
+  /** Its bothub agent's data directory (images shared with the test daemons'). */
+  dataDir: string;
+  /** The agent's PID, from its pid file; undefined while none runs. */
+  agentPid(): number | undefined;
   /** The client key bothub connects with. */
   keyFile: string;
   /** The host key's fingerprint as OpenSSH prints it (SHA256:...). */
   hostKey(): string;
+  /** Cuts every SSH connection (the per-connection sshd processes), as a network drop would; sshd and the agent stay. */
+  dropConnections(): void;
   /** A new host key, as if the machine had been reinstalled (sshd restarted). */
   replaceHostKey(): Promise<void>;
   stopSshd(): Promise<void>;
@@ -31,6 +40,10 @@ export async function startSshHost(): Promise<TestSshHost> {
   const veth = `bhh${tag}`;
   const address = `10.198.${n}.2`;
   const dir = mkdtempSync(join(tmpdir(), 'bothub-sshhost-'));
+  const dataDir = join(dir, 'agent-data');
+  mkdirSync(dataDir, { mode: 0o700 });
+  // The default image is built once per machine; an agent here uses the same one.
+  symlinkSync(TEST_IMAGES_DIR, join(dataDir, 'images'));
   const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   run('ip', ['netns', 'add', ns]);
   run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
@@ -69,7 +82,8 @@ export async function startSshHost(): Promise<TestSshHost> {
 
   let sshd: ChildProcess | undefined;
   const startSshd = async () => {
-    sshd = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Only the network namespace changes (`ip netns exec` would also remount /sys, hiding the cgroup mounts runc needs).
+    sshd = spawn('nsenter', [`--net=/run/netns/${ns}`, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     sshd.stderr!.on('data', (b: Buffer) => (log += b.toString()));
     for (let i = 0; i < 100 && !/Server listening/.test(log); i++) await sleep(20);
@@ -94,6 +108,35 @@ export async function startSshHost(): Promise<TestSshHost> {
 
   return {
     address,
+    netns: ns,
+    dataDir,
+    agentPid() {
+      try {
+        const pid = Number(readFileSync(join(dataDir, 'agent.pid'), 'utf8').trim());
+        process.kill(pid, 0);
+        return pid;
+      } catch {
+        return undefined; // no pid file, or that process is gone
+      }
+    },
+    dropConnections() {
+      if (!sshd?.pid) return;
+      let children: string[] = [];
+      try {
+        children = execFileSync('pgrep', ['-P', String(sshd.pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+          .split('\n')
+          .filter(Boolean);
+      } catch {
+        // no connection open
+      }
+      for (const pid of children) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    },
     keyFile,
     hostKey: () => execFileSync('ssh-keygen', ['-l', '-f', join(dir, 'host_key.pub')], { encoding: 'utf8' }).split(' ')[1]!,
     async replaceHostKey() {

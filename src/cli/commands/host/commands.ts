@@ -27,8 +27,9 @@ export function register(program: Command): void {
     .argument('<name>')
     .requiredOption('--ssh <user@address[:port]>', 'how to reach it')
     .option('--key <file>', 'SSH private key (default: ~/.ssh/id_ed25519, id_ecdsa or id_rsa); stored encrypted')
+    .option('--dir <dir>', "the agent's data directory there", '/var/lib/bothub')
     .action(
-      action(async (ctx, name: string, opts: { ssh: string; key?: string }) => {
+      action(async (ctx, name: string, opts: { ssh: string; key?: string; dir: string }) => {
         const file = opts.key ?? defaultKey();
         let privateKey: string;
         try {
@@ -36,7 +37,7 @@ export function register(program: Command): void {
         } catch (e) {
           throw new BothubError('INVALID_INPUT', `cannot read the key file ${file} (${(e as NodeJS.ErrnoException).code}); give a readable --key FILE`);
         }
-        const h = await ctx.api.call('addHost', { body: { name, ssh: opts.ssh, privateKey } });
+        const h = await ctx.api.call('addHost', { body: { name, ssh: opts.ssh, privateKey, dataDir: opts.dir } });
         if (ctx.json) return printJson(h);
         process.stdout.write(`${h.name}  ${h.ssh}  host key ${h.hostKey}\n`);
       }),

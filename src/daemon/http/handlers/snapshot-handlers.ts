@@ -25,7 +25,11 @@ export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRou
       const body = req.body as Static<typeof RestoreSnapshot>;
       const actor = actorOf(req);
       await ctx.snapshots.get(name, actor);
-      await streamOperation(reply, (onProgress, signal) => ctx.snapshots.restore(name, body, actor, { onProgress, signal }));
+      const elsewhere = body.host && body.host !== 'local' ? { ...body, host: body.host } : undefined;
+      if (elsewhere) await ctx.hosts.get(elsewhere.host);
+      await streamOperation(reply, (onProgress, signal) =>
+        elsewhere ? ctx.moves.restoreSnapshotOn(name, elsewhere, actor, { onProgress, signal }) : ctx.snapshots.restore(name, body, actor, { onProgress, signal }),
+      );
     },
     doctor: () => ctx.doctor(),
   };

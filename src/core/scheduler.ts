@@ -1,0 +1,47 @@
+import { BothubError } from './errors.js';
+
+/** A host as the scheduler sees it: what it has, and what its sandboxes already hold. */
+export interface PlacementCandidate {
+  name: string;
+  reachable: boolean;
+  cpus: number;
+  memoryMb: number;
+  gpus: number;
+  usedCpus: number;
+  usedMemoryMb: number;
+  usedGpus: number;
+}
+
+export interface PlacementRequest {
+  cpus: number | null;
+  memoryMb: number;
+  gpus: number;
+}
+
+/** Why a host cannot take the request; empty when it can. */
+export function misfit(c: PlacementCandidate, r: PlacementRequest): string[] {
+  const why: string[] = [];
+  if (!c.reachable) why.push('unreachable');
+  if (r.cpus !== null && c.usedCpus + r.cpus > c.cpus) why.push(`${c.cpus - c.usedCpus} of ${c.cpus} CPUs free`);
+  if (c.usedMemoryMb + r.memoryMb > c.memoryMb) why.push(`${Math.max(0, c.memoryMb - c.usedMemoryMb)} MB of ${c.memoryMb} MB free`);
+  if (r.gpus > 0 && c.usedGpus + r.gpus > c.gpus) why.push(c.gpus ? `${c.gpus - c.usedGpus} of ${c.gpus} GPUs free` : 'no GPU');
+  return why;
+}
+
+/**
+ * Picks where a new sandbox runs: among the hosts it fits on, the one with the
+ * most memory left after it (spreading load); ties go to the earlier host,
+ * so the daemon's own machine wins when all else is equal. No fit: every
+ * host's reason, in one error.
+ */
+export function pickHost(candidates: readonly PlacementCandidate[], request: PlacementRequest): string {
+  let best: { name: string; left: number } | undefined;
+  for (const c of candidates) {
+    if (misfit(c, request).length) continue;
+    const left = c.memoryMb - c.usedMemoryMb - request.memoryMb;
+    if (!best || left > best.left) best = { name: c.name, left };
+  }
+  if (best) return best.name;
+  const reasons = candidates.map((c) => `${c.name}: ${misfit(c, request).join(', ')}`).join('; ');
+  throw new BothubError('LIMIT_EXCEEDED', `no host can take this sandbox (${reasons}); ask for less, free some room, or add a host with \`bothub host add\``);
+}

@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ExecRecordT, MoveResultT, SandboxT } from '../../api/index.js';
+import { assertAllowed, BothubError, checkCompatibility, SYSTEM, validateName, type Actor, type SandboxStatus } from '../../core/index.js';
+import { LocalHost, type Host } from '../../hostexec/index.js';
+import { copyTree, StepError, verifyTree, type CopyResult, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
+import type { ExecRow } from '../db/tables.js';
+import type { SandboxRow } from '../db/tables.js';
+import { toExecRecord, type ExecLedger } from '../services/exec-ledger.js';
+import type { HostEndpoint, HostService } from '../services/host-service.js';
+import { LOCAL, newSandboxRow, type SandboxService } from '../services/sandbox-service.js';
+import type { SnapshotService } from '../services/snapshot-service.js';
+import type { ThermalService } from '../services/thermal-service.js';
+import { incomingDir, travellingSpec, type ImportService } from './import-service.js';
+
+export interface MoveDeps {
+  sandboxes: SandboxService;
+  snapshots: SnapshotService;
+  thermal: ThermalService;
+  hosts: HostService;
+  imports: ImportService;
+  runtime: SandboxRuntime;
+  ledger: ExecLedger;
+  /** Runs `true` in a local sandbox: the check that it runs. */
+  execLocal: (name: string) => Promise<number>;
+  log: Logger;
+}
+
+/** A dropped connection mid-transfer is resumed this many times. */
+const TRANSFER_ATTEMPTS = 4;
+
+const ms = (since: number) => Math.round(performance.now() - since);
+
+/** Where a frozen sandbox's state is, and its ledger. */
+interface Frozen {
+  dir: string;
+  execs: ExecRecordT[];
+}
+
+/**
+ * Moves a running sandbox between hosts: checkpoint on its host (cold), copy
+ * the state to the target (checksummed, resumed after a dropped connection),
+ * restore there, check it runs, and only then remove it from the source. If
+ * any step fails, the copy on the target goes and the sandbox wakes on the
+ * source: it is running there again with everything it had.
+ */
+export class MoveService {
+  constructor(private readonly deps: MoveDeps) {}
+
+  async move(name: string, to: string, actor: Actor, op: LongOperation = {}): Promise<MoveResultT> {
+    const { sandboxes, hosts } = this.deps;
+    const row = await sandboxes.row(name, actor);
+    if (row.host === to) throw new BothubError('INVALID_INPUT', `sandbox "${name}" is on host "${to}" already`);
+    assertAllowed(name, row.status as SandboxStatus, 'move');
+    if (sandboxes.holdsSecrets(row))
+      throw new BothubError('INVALID_STATE', `sandbox "${name}" holds secrets, whose values never leave the control plane's machine; it cannot move for now`);
+    if (row.network === 'peers') throw new BothubError('INVALID_STATE', `sandbox "${name}" is on a peers network, which joins sandboxes of one machine; it cannot move`);
+    const [src, dst] = await Promise.all([hosts.endpoint(row.host), hosts.endpoint(to)]);
+    if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${to}" is unreachable; see \`bothub host list\``);
+    const verdict = checkCompatibility(src.fingerprint, dst.fingerprint);
+    if (!verdict.compatible) throw new BothubError('INVALID_STATE', `sandbox "${name}" cannot move to host "${to}": ${verdict.reasons.join('; ')}`);
+
+    const started = performance.now();
+    let step = 'snapshot';
+    op.onProgress?.({ step });
+    let frozen: Frozen;
+    try {
+      frozen = await this.freeze(row, src, to);
+    } catch (e) {
+      await sandboxes.setStatus(row.id, 'running', null).catch(() => undefined);
+      throw new StepError(step, (e as Error).message, e);
+    }
+    const snapshotMs = ms(started);
+    const moveId = randomBytes(6).toString('hex');
+    const targetDir = join(incomingDir(dst.dataDir), moveId);
+    let imported = false;
+    try {
+      step = 'transfer';
+      const t = performance.now();
+      const copied = await this.transfer(src.exec, frozen.dir, dst.exec, targetDir, op);
+      const transferMs = ms(t);
+      step = 'restore';
+      op.onProgress?.({ step });
+      const r = performance.now();
+      const there = await this.restoreOn(dst, row, moveId, frozen.execs, op);
+      imported = true;
+      step = 'verify';
+      op.onProgress?.({ step });
+      const code = dst.agent ? (await dst.agent.call('exec', { params: { name }, body: { command: ['true'], timeoutMs: 10_000 } })).exitCode : await this.deps.execLocal(name);
+      if (code !== 0) throw new BothubError('RUNTIME_FAILED', `a command in the restored sandbox exited with ${code}`);
+      const restoreMs = ms(r);
+      step = 'cleanup';
+      op.onProgress?.({ step });
+      await this.removeSource(row, src);
+      const moved = await sandboxes.setStatus(row.id, 'running', null, { host: to, address: there.address, thermal: 'hot', started_at: there.startedAt });
+      this.deps.log.info({ sandbox: name, from: src.name, to, bytes: copied.bytes, snapshotMs, transferMs, restoreMs }, 'sandbox moved');
+      return {
+        sandbox: await sandboxes.present(moved),
+        from: src.name,
+        to,
+        bytes: copied.bytes + copied.resumedBytes,
+        resumedBytes: copied.resumedBytes,
+        snapshotMs,
+        transferMs,
+        restoreMs,
+        totalMs: ms(started),
+      };
+    } catch (e) {
+      await this.rollback(row, src, dst, targetDir, imported);
+      throw e instanceof StepError ? e : new StepError(step, (e as Error).message, e);
+    }
+  }
+
+  /**
+   * `bothub snapshot restore SNAP --host H`: the snapshot (kept on this
+   * machine) is copied to the host and restored there by its agent: as a new
+   * sandbox (a branch named `name`), or as the snapshot's own stopped sandbox,
+   * which then lives there.
+   */
+  async restoreSnapshotOn(snapName: string, req: { name?: string; host: string }, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
+    const { snapshots, sandboxes, hosts, runtime, ledger } = this.deps;
+    const snap = await snapshots.row(snapName, actor);
+    const manifest = await snapshots.manifest(snap);
+    if (manifest.encrypted) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" is encrypted (its sandbox held secrets); it can be restored on this machine only`);
+    const dst = await hosts.endpoint(req.host);
+    if (!dst.agent) throw new BothubError('INTERNAL', 'a restore here does not go through the fleet');
+    if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${req.host}" is unreachable; see \`bothub host list\``);
+    const verdict = checkCompatibility(manifest.host, dst.fingerprint);
+    if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on host "${req.host}": ${verdict.reasons.join('; ')}`);
+    const dir = snapshots.dirOf(snap.id);
+    op.onProgress?.({ step: 'verify' });
+    await verifyTree(dir, manifest, op.signal);
+
+    const { id: _id, address: _address, secrets: _secrets, ...spec } = manifest.sandbox;
+    const own = req.name ? undefined : await sandboxes.row(snap.sandbox_name, actor).catch(() => undefined);
+    if (!req.name) {
+      if (!own || own.id !== manifest.sandbox.id)
+        throw new BothubError('NOT_FOUND', `sandbox "${snap.sandbox_name}" of snapshot "${snapName}" no longer exists; branch one with --name NEW`);
+      assertAllowed(own.name, own.status as SandboxStatus, 'restore');
+    }
+    const name = req.name ? validateName('sandbox', req.name) : own!.name;
+    const record = own ?? (await sandboxes.insert(newSandboxRow({ ...spec, secrets: [], name, ownerId: actor.admin && snap.owner_id ? snap.owner_id : actor.id, host: req.host })));
+    const moveId = randomBytes(6).toString('hex');
+    const targetDir = join(incomingDir(dst.dataDir), moveId);
+    try {
+      await this.transfer(new LocalHost(), dir, dst.exec, targetDir, op);
+      op.onProgress?.({ step: 'restore' });
+      const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);
+      const there = await dst.agent.call('importSandbox', { body: { ...travellingSpec({ ...record, name }), dir: moveId, execs } });
+      if (own) {
+        // It lives there now: what it held here (network, files) goes.
+        await runtime.destroy(sandboxes.definition(own)).catch((err) => this.deps.log.warn({ err, sandbox: name }, 'releasing the restored sandbox here failed'));
+        await ledger.forget(own.id);
+        await sandboxes.setStatus(own.id, 'running', null, { host: req.host, snapshot_id: null });
+      }
+      return sandboxes.present(await sandboxes.follow(record.id, there));
+    } catch (e) {
+      await dst.exec.run('rm', ['-rf', '--', targetDir]).catch(() => undefined);
+      if (!own) await sandboxes.forget(record);
+      throw e;
+    }
+  }
+
+  /** Checkpoints it where it is (cold), marked moving so nothing wakes it meanwhile. */
+  private async freeze(row: SandboxRow, src: HostEndpoint, to: string): Promise<Frozen> {
+    const { sandboxes, thermal, ledger } = this.deps;
+    if (!src.agent) {
+      await thermal.freeze(row, `moving to host "${to}"`, 'moving');
+      return { dir: thermal.coldDir(row.id), execs: (await ledger.rows(row.id)).map(toExecRecord) };
+    }
+    await sandboxes.setStatus(row.id, 'moving', null);
+    const there = await src.agent.call('freezeSandbox', { params: { name: row.name } });
+    const execs = await src.agent.call('listExecs', { params: { name: row.name } });
+    return { dir: join(src.dataDir, 'cold', there.id), execs };
+  }
+
+  /** Copies the state, resuming after a dropped connection. */
+  private async transfer(from: Host, dir: string, to: Host, targetDir: string, op: LongOperation): Promise<CopyResult> {
+    let resumedBytes = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await copyTree(from, dir, to, targetDir, op);
+        // What an earlier attempt delivered counts as resumed, not sent again.
+        return { ...r, resumedBytes: Math.max(resumedBytes, r.resumedBytes) };
+      } catch (e) {
+        if (attempt >= TRANSFER_ATTEMPTS || op.signal?.aborted) throw e;
+        this.deps.log.warn({ err: e, attempt }, 'transfer cut off; resuming');
+        op.onProgress?.({ step: 'transfer', message: `connection lost (${(e as Error).message}); resuming` });
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
+  }
+
+  private async restoreOn(dst: HostEndpoint, row: SandboxRow, moveId: string, execs: ExecRecordT[], op: LongOperation): Promise<SandboxT> {
+    if (dst.agent) return dst.agent.call('importSandbox', { body: { ...travellingSpec(row), dir: moveId, execs } });
+    const local = await this.deps.imports.adoptInto(row, moveId, execs, op);
+    return this.deps.sandboxes.present(local);
+  }
+
+  /** The source's copy goes; the sandbox runs on the target now. */
+  private async removeSource(row: SandboxRow, src: HostEndpoint): Promise<void> {
+    const { sandboxes, runtime, ledger, thermal } = this.deps;
+    try {
+      if (src.agent) {
+        await src.agent.call('destroySandbox', { params: { name: row.name } });
+      } else {
+        await thermal.discard(row.id);
+        await runtime.destroy(sandboxes.definition(row));
+        await ledger.forget(row.id);
+      }
+    } catch (err) {
+      // The move itself succeeded; what is left on the source is only disk.
+      this.deps.log.error({ err, sandbox: row.name, host: src.name }, 'removing a moved sandbox from its old host failed');
+    }
+  }
+
+  /** The target's copy goes, and the sandbox wakes where it was. */
+  private async rollback(row: SandboxRow, src: HostEndpoint, dst: HostEndpoint, targetDir: string, imported: boolean): Promise<void> {
+    const { sandboxes, thermal, log } = this.deps;
+    const quietly = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err, sandbox: row.name, what }, 'cleanup after a failed move'));
+    if (imported && dst.agent) await quietly('remove the copy on the target', dst.agent.call('destroySandbox', { params: { name: row.name } }));
+    await quietly('remove the transferred state', dst.exec.run('rm', ['-rf', '--', targetDir]));
+    await sandboxes.setStatus(row.id, 'running', null, { host: src.name });
+    if (src.agent) {
+      const there = await src.agent.call('resumeSandbox', { params: { name: row.name } });
+      await sandboxes.follow(row.id, there);
+    } else {
+      await thermal.wake(await sandboxes.row(row.name, SYSTEM));
+    }
+  }
+}

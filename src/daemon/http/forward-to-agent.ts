@@ -1,0 +1,86 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type WebSocket from 'ws';
+import { routes, Sandbox, type ApiClient, type RouteDef, type RouteName, type SandboxT } from '../../api/index.js';
+import { BothubError, type ErrorCode } from '../../core/index.js';
+import type { DaemonContext } from '../context.js';
+import { actorOf } from './auth.js';
+
+/** Routes on a sandbox answered from the control plane's own records, wherever the sandbox runs. */
+const HERE: ReadonlySet<RouteName> = new Set<RouteName>(['getSandbox', 'destroySandbox', 'moveSandbox', 'publish', 'unpublish', 'createShare', 'listShares']);
+/** Headers that describe the agent's hop, not the reply. */
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The agent's side of a WebSocket on a sandbox of a fleet host; the route relays to it. */
+    agentSocket?: WebSocket;
+  }
+}
+
+function openAgentSocket(agent: ApiClient, route: RouteName, params: Record<string, string>): Promise<WebSocket> {
+  const ws = agent.websocket(route, params);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => {
+        try {
+          const e = JSON.parse(body) as { code: ErrorCode; message: string };
+          reject(new BothubError(e.code, e.message));
+        } catch {
+          reject(new BothubError('UNAVAILABLE', `the agent refused the connection (${res.statusCode})`));
+        }
+      });
+    });
+    ws.once('error', (e) => reject(e instanceof BothubError ? e : new BothubError('UNAVAILABLE', `the agent's WebSocket failed: ${e.message}`)));
+  });
+}
+
+const routeOf = (req: FastifyRequest) => (req.routeOptions.schema as { operationId?: RouteName } | undefined)?.operationId;
+
+/**
+ * A sandbox on a fleet host is served by that host's agent: every route on it
+ * (exec, files, logs, the ledger, stop/start, thermal) is passed through to
+ * the agent as it came, after this daemon checked who asks. Replies that
+ * describe the sandbox update the record here before they go back.
+ */
+export function installForwarding(app: FastifyInstance, ctx: DaemonContext): void {
+  app.addHook('preHandler', async (req, reply) => {
+    const route = routeOf(req);
+    const name = (req.params as { name?: string } | undefined)?.name;
+    if (!route || !name || HERE.has(route) || !routes[route].url.startsWith('/api/v1/sandboxes/:name')) return;
+    const row = await ctx.sandboxes.row(name, actorOf(req)).catch(() => undefined);
+    if (!row || row.host === 'local') return; // the route's own handler answers (a 404 included)
+    const def: RouteDef = routes[route];
+    if (def.stream === 'websocket') {
+      // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.
+      req.agentSocket = await openAgentSocket(await ctx.sandboxes.remote.agent(row.host), route, req.params as Record<string, string>);
+      return;
+    }
+    if (route === 'createSnapshot')
+      throw new BothubError(
+        'INVALID_STATE',
+        `snapshots are kept on this daemon's machine; "${name}" runs on host "${row.host}": move it here first (\`bothub move ${name} --to local\`)`,
+      );
+    const agent = await ctx.sandboxes.remote.agent(row.host);
+    const json = (req.headers['content-type'] ?? '').startsWith('application/json');
+    const res = await agent.fetch(route, {
+      params: req.params,
+      query: req.query,
+      ...(def.body && json ? { body: req.body } : {}),
+      ...(!json && req.body instanceof Readable ? { rawBody: req.body as unknown as BodyInit } : {}),
+    });
+    reply.code(res.status);
+    if (def.reply === Sandbox) {
+      const followed = await ctx.sandboxes.follow(row.id, (await res.json()) as SandboxT);
+      return reply.send(await ctx.sandboxes.present(followed));
+    }
+    res.headers.forEach((v, k) => {
+      if (!HOP.has(k)) void reply.header(k, v);
+    });
+    if (res.status === 204 || !res.body) return reply.send();
+    return reply.send(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream));
+  });
+}

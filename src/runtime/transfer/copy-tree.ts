@@ -1,0 +1,118 @@
+import { join } from 'node:path';
+import { PassThrough, Transform } from 'node:stream';
+import { BothubError } from '../../core/index.js';
+import type { Host } from '../../hostexec/index.js';
+import type { LongOperation } from '../progress.js';
+
+export interface CopyResult {
+  bytes: number;
+  /** Bytes a previous, interrupted copy had already put there. */
+  resumedBytes: number;
+  files: number;
+}
+
+/** Regular files under `dir`: relative path → size and permission bits (octal). */
+async function listFiles(host: Host, dir: string, signal?: AbortSignal): Promise<Map<string, { size: number; mode: string }>> {
+  const listing = await host.run('find', [dir, '-type', 'f', '-printf', '%m\\t%s\\t%P\\n'], { signal });
+  return new Map(
+    listing.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [mode, size, ...rel] = l.split('\t');
+        return [rel.join('\t'), { size: Number(size), mode: mode! }] as const;
+      }),
+  );
+}
+
+/** sha256 of each file, computed where the files are. */
+async function sums(host: Host, dir: string, rels: string[], signal?: AbortSignal): Promise<Map<string, string>> {
+  const r = await host.run('sh', ['-c', 'cd -- "$0" && exec sha256sum -- "$@"', dir, ...rels], { signal, allowFailure: true });
+  return new Map(
+    r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(66), l.slice(0, 64)] as const),
+  );
+}
+
+/**
+ * Copies a directory tree (a snapshot, a cold sandbox) from one host to
+ * another, file by file, streaming through this process; either side may be
+ * this machine or a fleet host. Every file's sha256 is checked on both sides.
+ * Resumable: files the target already has in part are continued from their
+ * size, so a copy cut off by a dropped connection is simply called again.
+ */
+export async function copyTree(from: Host, fromDir: string, to: Host, toDir: string, op: LongOperation = {}): Promise<CopyResult> {
+  const source = await listFiles(from, fromDir, op.signal);
+  const files = [...source].map(([rel, f]) => ({ rel, ...f }));
+  const total = files.reduce((n, f) => n + f.size, 0);
+  await to.run('mkdir', ['-p', '--', toDir], { signal: op.signal });
+  const have = await listFiles(to, toDir, op.signal);
+
+  let done = 0;
+  let resumedBytes = 0;
+  op.onProgress?.({ step: 'transfer', done, total });
+  for (const f of files) {
+    const there = have.get(f.rel)?.size;
+    const remote = join(toDir, f.rel);
+    const start = there !== undefined && there <= f.size ? there : 0;
+    if (there !== undefined && there > f.size) await to.run('rm', ['-f', '--', remote], { signal: op.signal });
+    resumedBytes += start;
+    done += start;
+    if (there !== undefined && start === f.size) continue;
+    await pipeFile(from, join(fromDir, f.rel), start, to, remote, op, (n) => {
+      done += n;
+      op.onProgress?.({ step: 'transfer', done, total });
+    });
+  }
+
+  // Modes too: CRIU refuses to reopen a file whose mode differs from the dumped one.
+  const byMode = new Map<string, string[]>();
+  for (const f of files) byMode.set(f.mode, [...(byMode.get(f.mode) ?? []), f.rel]);
+  for (const [mode, rels] of byMode) await to.run('sh', ['-c', 'cd -- "$0" && m=$1 && shift && exec chmod "$m" -- "$@"', toDir, mode, ...rels], { signal: op.signal });
+
+  op.onProgress?.({ step: 'verify', done: total, total });
+  const rels = files.map((f) => f.rel);
+  const [want, got] = await Promise.all([sums(from, fromDir, rels, op.signal), sums(to, toDir, rels, op.signal)]);
+  const bad = rels.filter((rel) => !want.get(rel) || want.get(rel) !== got.get(rel));
+  if (bad.length) {
+    // Damaged copies go, so the next copy writes them whole.
+    await to.run('rm', ['-f', '--', ...bad.map((rel) => join(toDir, rel))], { signal: op.signal });
+    throw new BothubError('RUNTIME_FAILED', `${bad.length} file(s) arrived damaged (${bad.slice(0, 3).join(', ')}); they were removed there — copy again`);
+  }
+  return { bytes: total - resumedBytes, resumedBytes, files: files.length };
+}
+
+/** Streams a file on `from`, from byte `start`, onto the end of a file on `to`; either side failing stops both. */
+async function pipeFile(from: Host, path: string, start: number, to: Host, remote: string, op: LongOperation, counted: (n: number) => void): Promise<void> {
+  const both = new AbortController();
+  const onAbort = () => both.abort();
+  op.signal?.addEventListener('abort', onAbort, { once: true });
+  const pass = new PassThrough({ highWaterMark: 1 << 20 });
+  // Counted on the way through (a 'data' listener would start the flow before the far side is ready, and lose bytes).
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, next) {
+      counted(chunk.length);
+      next(null, chunk);
+    },
+  });
+  pass.pipe(counter);
+  const fail = (e: unknown) => {
+    both.abort();
+    throw e;
+  };
+  try {
+    await Promise.all([
+      from
+        .run('tail', ['-c', `+${start + 1}`, '--', path], { stdout: pass, signal: both.signal })
+        .then(() => pass.end())
+        .catch(fail),
+      // Appends: what arrived before a cut stays, and the next copy starts after it.
+      to.run('sh', ['-c', 'mkdir -p -- "${0%/*}" && exec cat >> "$0"', remote], { stdin: counter, signal: both.signal }).catch(fail),
+    ]);
+  } finally {
+    op.signal?.removeEventListener('abort', onAbort);
+    pass.destroy();
+  }
+}
