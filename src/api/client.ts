@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { BothubError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../core/index.js';
 import { routes, routeUrl, type BodyOf, type JsonRouteName, type ParamsOf, type QueryOf, type ReplyOf, type RouteName } from './routes.js';
 import type { ProgressEventT } from './schemas.js';
+import { connectionOver, fetchOver, type OpenStream } from './stream-transport.js';
 
 type Part<Key extends string, T> = T extends undefined ? { [P in Key]?: undefined } : { [P in Key]: T };
 export type CallArgs<K extends RouteName> = Part<'params', ParamsOf<K>> & Part<'query', QueryOf<K>> & Part<'body', BodyOf<K>>;
@@ -9,12 +10,10 @@ export type CallArgs<K extends RouteName> = Part<'params', ParamsOf<K>> & Part<'
 export interface ClientOptions {
   token?: string;
   signal?: AbortSignal;
-  /** The transport; the control plane reaches fleet agents through SSH with its own. */
-  fetch?: typeof fetch;
-  /** Named in errors when the daemon cannot be reached. */
-  describe?: string;
-  /** The transport of WebSockets, with `fetch`. */
-  openStream?: () => Promise<import('node:stream').Duplex>;
+  /** Names the daemon, and what to do, when it cannot be reached (a fleet host's agent). */
+  unreachable?: { what: string; hint: string };
+  /** Every connection (HTTP and WebSocket) runs on a stream this opens: how the control plane reaches fleet agents, through SSH. */
+  openStream?: OpenStream;
 }
 
 /**
@@ -44,7 +43,7 @@ export class ApiClient {
     const json = args.body !== undefined;
     let res: Response;
     try {
-      res = await (this.options.fetch ?? fetch)(url, {
+      res = await (this.options.openStream ? fetchOver(this.options.openStream) : fetch)(url, {
         method: def.method,
         headers: this.headers(json ? { 'content-type': 'application/json' } : args.rawBody ? { 'content-type': 'application/octet-stream' } : {}),
         body: json ? JSON.stringify(args.body) : args.rawBody,
@@ -52,7 +51,7 @@ export class ApiClient {
         ...(args.rawBody ? { duplex: 'half' } : {}),
       } as RequestInit);
     } catch (e) {
-      throw unreachable(this.options.describe ?? this.baseUrl, e);
+      throw unreachable(this.baseUrl, e, this.options.unreachable);
     }
     if (!res.ok) throw await errorFrom(res);
     return res;
@@ -91,27 +90,19 @@ export class ApiClient {
   websocket(route: RouteName, params: Record<string, string>): WebSocket {
     const url = this.url(route, params).replace(/^http/, 'ws');
     const open = this.options.openStream;
-    const createConnection = open
-      ? (_opts: unknown, done: (err: Error | null, s?: import('node:stream').Duplex) => void) => {
-          open().then(
-            (s) => done(null, s),
-            (e: Error) => done(e),
-          );
-          return undefined;
-        }
-      : undefined;
-    return new WebSocket(url, { headers: this.headers(), ...(createConnection ? { createConnection: createConnection as never } : {}) });
+    return new WebSocket(url, { headers: this.headers(), ...(open ? { createConnection: connectionOver(open) as never } : {}) });
   }
 }
 
-export function unreachable(baseUrl: string, e: unknown): BothubError {
+export function unreachable(
+  baseUrl: string,
+  e: unknown,
+  named = { what: `the bothub daemon at ${baseUrl}`, hint: 'start it with `bothub serve` or `systemctl start bothub`, or point --url / BOTHUB_URL at it' },
+): BothubError {
   if (e instanceof BothubError) return e;
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
   if ((e as Error).name === 'AbortError') return new BothubError('ABORTED', 'cancelled');
-  return new BothubError(
-    'UNAVAILABLE',
-    `cannot reach the bothub daemon at ${baseUrl} (${cause}); start it with \`bothub serve\` or \`systemctl start bothub\`, or point --url / BOTHUB_URL at it`,
-  );
+  return new BothubError('UNAVAILABLE', `cannot reach ${named.what} (${cause}); ${named.hint}`);
 }
 
 export async function errorFrom(res: Response): Promise<BothubError> {

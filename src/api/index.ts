@@ -2,3 +2,4 @@ export * from './schemas.js';
 export * from './routes.js';
 export * from './client.js';
 export * from './exec-socket.js';
+export * from './stream-transport.js';

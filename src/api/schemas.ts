@@ -1,9 +1,12 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 
 /**
  * Every body the API takes or gives, once. These schemas validate requests,
  * type the handlers, document the API (OpenAPI) and type the client.
  */
+/** T or null ("no limit", "not yet"). */
+export const Nullable = <T extends TSchema>(t: T, options?: Parameters<typeof Type.Union>[1]) => Type.Union([Type.Null(), t], options);
+
 export const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$', description: 'Lowercase letters, digits and dashes; a DNS label.' });
 const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 65536 }), { description: 'Environment variables.' });
 const Timestamp = Type.String({ format: 'date-time' });
@@ -40,25 +43,25 @@ export const Sandbox = Type.Object({
   id: Type.String(),
   name: Type.String(),
   status: SandboxStatus,
-  statusReason: Type.Union([Type.String(), Type.Null()], { description: 'Why the sandbox is in its status, when it was not asked for.' }),
+  statusReason: Nullable(Type.String(), { description: 'Why the sandbox is in its status, when it was not asked for.' }),
   image: Type.String(),
-  cpus: Type.Union([Type.Number(), Type.Null()]),
-  memoryMb: Type.Union([Type.Integer(), Type.Null()]),
+  cpus: Nullable(Type.Number()),
+  memoryMb: Nullable(Type.Integer()),
   pidsLimit: Type.Integer(),
   network: NetworkMode,
-  address: Type.Union([Type.String(), Type.Null()]),
+  address: Nullable(Type.String()),
   command: Type.Array(Type.String()),
   env: Env,
   secrets: Type.Array(Type.String(), { description: 'Names of the secrets exposed to it; values are never shown.' }),
   thermal: Type.Union([Type.Literal('hot'), Type.Literal('warm'), Type.Literal('cold')], { description: 'hot: running; warm: frozen in place; cold: on disk, processes gone.' }),
-  idleWarmMs: Type.Union([Type.Integer(), Type.Null()], { description: "Idle time before it goes warm; null: the daemon's default; 0: never." }),
-  idleColdMs: Type.Union([Type.Integer(), Type.Null()]),
+  idleWarmMs: Nullable(Type.Integer(), { description: "Idle time before it goes warm; null: the daemon's default; 0: never." }),
+  idleColdMs: Nullable(Type.Integer()),
   keepHot: Type.Boolean(),
   urls: Type.Array(Type.Object({ port: Type.Integer(), public: Type.Boolean(), url: Type.String(), pathUrl: Type.String() })),
-  owner: Type.Union([Type.String(), Type.Null()]),
+  owner: Nullable(Type.String()),
   host: Type.String({ description: 'Where it runs: "local" (the daemon\'s machine) or a fleet host.' }),
   createdAt: Timestamp,
-  startedAt: Type.Union([Timestamp, Type.Null()]),
+  startedAt: Nullable(Timestamp),
 });
 
 export const CreateSandbox = Type.Object(
@@ -92,7 +95,7 @@ export const ExecRequest = Type.Object(
 
 export const ExecResult = Type.Object({
   exitCode: Type.Integer({ description: 'Exit code; 128+N when killed by signal N.' }),
-  signal: Type.Union([Type.Integer(), Type.Null()]),
+  signal: Nullable(Type.Integer()),
   stdout: Type.String(),
   stderr: Type.String(),
   truncated: Type.Boolean({ description: 'Output beyond the reply limit was dropped.' }),
@@ -145,11 +148,11 @@ export const ExecRecord = Type.Object({
     description: 'lost: its sandbox stopped under it, or the daemon stopped during a foreground command.',
   }),
   startedAt: Timestamp,
-  endedAt: Type.Union([Timestamp, Type.Null()]),
-  exitCode: Type.Union([Type.Integer(), Type.Null()]),
-  signal: Type.Union([Type.Integer(), Type.Null()]),
-  outputBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'Its output is bytes [0, outputBytes) of its log; null while it runs.' }),
-  pid: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: "In the sandbox's PID namespace (a detached command leads its process group)." })),
+  endedAt: Nullable(Timestamp),
+  exitCode: Nullable(Type.Integer()),
+  signal: Nullable(Type.Integer()),
+  outputBytes: Nullable(Type.Integer(), { description: 'Its output is bytes [0, outputBytes) of its log; null while it runs.' }),
+  pid: Type.Optional(Nullable(Type.Integer(), { description: "In the sandbox's PID namespace (a detached command leads its process group)." })),
 });
 
 export const KillExec = Type.Object(
@@ -222,18 +225,16 @@ export const HostFingerprint = Type.Object({
   diskFreeBytes: Type.Optional(Type.Number()),
   root: Type.Optional(Type.Boolean()),
   criuCheck: Type.Optional(Type.String()),
-  gpu: Type.Optional(
-    Type.Union([Type.Object({ driverVersion: Type.String(), cudaVersion: Type.String(), devices: Type.Array(GpuDevice), topology: Type.Optional(Type.String()) }), Type.Null()]),
-  ),
+  gpu: Type.Optional(Nullable(Type.Object({ driverVersion: Type.String(), cudaVersion: Type.String(), devices: Type.Array(GpuDevice), topology: Type.Optional(Type.String()) }))),
 });
 
 export const Host = Type.Object({
   name: Type.String(),
-  ssh: Type.Union([Type.String({ description: 'user@address:port' }), Type.Null()], { description: 'null for the daemon’s own machine, "local".' }),
+  ssh: Nullable(Type.String({ description: 'user@address:port' }), { description: 'null for the daemon’s own machine, "local".' }),
   status: Type.Union([Type.Literal('reachable'), Type.Literal('unreachable')]),
-  statusReason: Type.Union([Type.String(), Type.Null()]),
-  lastSeenAt: Type.Union([Timestamp, Type.Null()]),
-  hostKey: Type.Union([Type.String(), Type.Null()], { description: 'Pinned SSH host key (SHA256).' }),
+  statusReason: Nullable(Type.String()),
+  lastSeenAt: Nullable(Timestamp),
+  hostKey: Nullable(Type.String(), { description: 'Pinned SSH host key (SHA256).' }),
   sandboxes: Type.Integer(),
   fingerprint: HostFingerprint,
 });
@@ -302,15 +303,14 @@ export const ImportSandbox = Type.Object(
   {
     name: Name,
     image: Name,
-    // Absent, never null, for "no limit" / "the daemon's default": null would be coerced to 0.
-    cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-    memoryMb: Type.Optional(Type.Integer({ minimum: 16 })),
+    cpus: Nullable(Type.Number({ exclusiveMinimum: 0 })),
+    memoryMb: Nullable(Type.Integer({ minimum: 16 })),
     pidsLimit: Type.Integer({ minimum: 1 }),
     network: NetworkMode,
     command: Type.Array(Type.String()),
     env: Env,
-    idleWarmMs: Type.Optional(Type.Integer({ minimum: 0 })),
-    idleColdMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    idleWarmMs: Nullable(Type.Integer({ minimum: 0 })),
+    idleColdMs: Nullable(Type.Integer({ minimum: 0 })),
     keepHot: Type.Boolean(),
     dir: Type.String({ pattern: '^[a-z0-9-]{1,64}$', description: "The state's directory under the agent's incoming/." }),
     execs: Type.Array(ExecRecord, { maxItems: 100000 }),
@@ -337,9 +337,9 @@ export const Doctor = Type.Object({
 
 const Quota = Type.Object(
   {
-    maxSandboxes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
-    maxMemoryMb: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
-    maxSnapshotBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+    maxSandboxes: Nullable(Type.Integer({ minimum: 0 })),
+    maxMemoryMb: Nullable(Type.Integer({ minimum: 0 })),
+    maxSnapshotBytes: Nullable(Type.Integer({ minimum: 0 })),
   },
   { description: 'null: no limit.' },
 );
@@ -361,7 +361,7 @@ export const SetSecret = Type.Object({ value: Type.String({ maxLength: 65536 }) 
 
 export const WhoAmI = Type.Object({ name: Type.String(), admin: Type.Boolean() });
 
-export const Event = Type.Object({ id: Type.Integer(), sandbox: Type.String(), type: Type.String(), detail: Type.Union([Type.String(), Type.Null()]), at: Timestamp });
+export const Event = Type.Object({ id: Type.Integer(), sandbox: Type.String(), type: Type.String(), detail: Nullable(Type.String()), at: Timestamp });
 export const EventsQuery = Type.Object({ sandbox: Type.Optional(Name), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }, { additionalProperties: false });
 export const Publish = Type.Object(
   { port: Type.Integer({ minimum: 1, maximum: 65535 }), public: Type.Optional(Type.Boolean({ description: "Open to anyone; otherwise the owner's key is needed." })) },

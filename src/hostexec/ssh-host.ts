@@ -87,42 +87,41 @@ export class SshHost implements Host {
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
     const line = [...(env.length ? ['env', ...env] : []), command, ...args].map(shellQuote).join(' ');
     const full = options.cwd ? `cd ${shellQuote(options.cwd)} && exec ${line}` : `exec ${line}`;
-    const client = await this.connect();
+    // A connection that cannot start a command is worth nothing: it is dropped, and the next call starts a fresh one.
+    const stream = await this.channel<ssh2.ClientChannel>(
+      (done) => void this.connect().then((c) => c.exec(full, done), done),
+      (err) => `did not start the command (${err.message}); is it going down?`,
+      true,
+    );
     return new Promise<RunResult>((resolve, reject) => {
-      client.exec(full, (err, stream) => {
-        if (err) {
-          // A connection that cannot open channels is worth nothing: the next call starts a fresh one.
-          this.client = undefined;
-          client.end();
-          return reject(new BothubError('UNAVAILABLE', `host "${this.name}" did not start the command (${err.message}); is it going down?`));
-        }
-        const out: Buffer[] = [];
-        const errs: Buffer[] = [];
-        let code = 1;
-        const onAbort = () => stream.close();
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-        if (options.stdout) stream.pipe(options.stdout, { end: false });
-        else
-          stream.on('data', (b: Buffer) => {
-            out.push(b);
-            options.onStdout?.(b.toString());
-          });
-        stream.stderr.on('data', (b: Buffer) => {
-          errs.push(b);
-          options.onStderr?.(b.toString());
+      const out: Buffer[] = [];
+      const errs: Buffer[] = [];
+      let code = 1;
+      const onAbort = () => stream.close();
+      // Cancelled while the channel opened: nothing is started there to wait for input that never comes.
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.stdout) stream.pipe(options.stdout, { end: false });
+      else
+        stream.on('data', (b: Buffer) => {
+          out.push(b);
+          options.onStdout?.(b.toString());
         });
-        stream.on('exit', (c: number | null, signal?: string) => (code = c ?? (signal ? 128 : 1)));
-        stream.on('close', () => {
-          options.signal?.removeEventListener('abort', onAbort);
-          if (options.signal?.aborted) return reject(new BothubError('ABORTED', `${command} on host "${this.name}" was cancelled`));
-          const result = { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errs).toString() };
-          if (code !== 0 && !options.allowFailure) reject(new CommandError(command, args, result));
-          else resolve(result);
-        });
-        if (options.input !== undefined) stream.end(options.input);
-        else if (options.stdin) options.stdin.pipe(stream);
-        else stream.end();
+      stream.stderr.on('data', (b: Buffer) => {
+        errs.push(b);
+        options.onStderr?.(b.toString());
       });
+      stream.on('exit', (c: number | null, signal?: string) => (code = c ?? (signal ? 128 : 1)));
+      stream.on('close', () => {
+        options.signal?.removeEventListener('abort', onAbort);
+        if (options.signal?.aborted) return reject(new BothubError('ABORTED', `${command} on host "${this.name}" was cancelled`));
+        const result = { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errs).toString() };
+        if (code !== 0 && !options.allowFailure) reject(new CommandError(command, args, result));
+        else resolve(result);
+      });
+      if (options.input !== undefined) stream.end(options.input);
+      else if (options.stdin) options.stdin.pipe(stream);
+      else stream.end();
     });
   }
 
@@ -131,24 +130,52 @@ export class SshHost implements Host {
    * the control plane reaches the host's agent, authenticated by this SSH session.
    */
   async openSocket(path: string): Promise<Duplex> {
-    const client = await this.connect();
-    return new Promise((resolve, reject) =>
-      client.openssh_forwardOutStreamLocal(path, (err, stream) =>
-        err
-          ? reject(new BothubError('UNAVAILABLE', `host "${this.name}": bothub's agent does not answer at ${path} (${err.message}); run \`bothub host check ${this.name}\``))
-          : resolve(stream),
-      ),
+    return this.channel(
+      (done) => void this.connect().then((c) => c.openssh_forwardOutStreamLocal(path, done), done),
+      (err) => `bothub's agent does not answer at ${path} (${err.message}); run \`bothub host check ${this.name}\``,
     );
   }
 
   /** A TCP connection made from the host (direct-tcpip): reaches a sandbox's address on that host's bridge. */
   async openTcp(address: string, port: number): Promise<Duplex> {
-    const client = await this.connect();
-    return new Promise((resolve, reject) =>
-      client.forwardOut('127.0.0.1', 0, address, port, (err, stream) =>
-        err ? reject(new BothubError('UNAVAILABLE', `host "${this.name}" could not connect to ${address}:${port} (${err.message})`)) : resolve(stream),
-      ),
+    return this.channel(
+      (done) => void this.connect().then((c) => c.forwardOut('127.0.0.1', 0, address, port, done), done),
+      (err) => `could not connect to ${address}:${port} (${err.message})`,
     );
+  }
+
+  /**
+   * Opens a channel. A peer that vanished without a word can leave a
+   * connection unanswered until keepalives give up: a channel that does not
+   * open in time drops the connection, so the next call starts a fresh one.
+   */
+  private channel<T extends ssh2.Channel>(open: (done: (err: Error | undefined, ch?: T) => void) => void, failure: (err: Error) => string, dropOnError = false): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        this.drop();
+        reject(new BothubError('UNAVAILABLE', `host "${this.name}" did not open an SSH channel within ${this.timeoutMs / 1000} s; is it up?`));
+      }, this.timeoutMs);
+      open((err, ch) => {
+        clearTimeout(timer);
+        if (late) return void ch?.close();
+        if (err instanceof BothubError) return reject(err); // the connection itself failed, and says why
+        if (err || !ch) {
+          if (dropOnError) this.drop();
+          return reject(new BothubError('UNAVAILABLE', `host "${this.name}": ${failure(err ?? new Error('no channel'))}`));
+        }
+        resolve(ch);
+      });
+    });
+  }
+
+  private drop(): void {
+    void this.client?.then(
+      (c) => c.end(),
+      () => undefined,
+    );
+    this.client = undefined;
   }
 
   async close(): Promise<void> {

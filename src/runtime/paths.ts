@@ -19,6 +19,10 @@ export class DataLayout {
   get trashDir(): string {
     return join(this.dataDir, 'trash');
   }
+  /** CRIU's logs of failed restores, kept after the sandbox's own directory is gone. */
+  get criuLogsDir(): string {
+    return join(this.dataDir, 'criu-logs');
+  }
   sandbox(id: string): SandboxPaths {
     return new SandboxPaths(join(this.sandboxesDir, id));
   }

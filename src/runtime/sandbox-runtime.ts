@@ -66,6 +66,11 @@ export class SandboxRuntime {
     return this.config.layout.sandbox(id);
   }
 
+  /** Where CRIU's log of a failed restore of this sandbox is kept. */
+  failedRestoreLog(id: string): string {
+    return join(this.config.layout.criuLogsDir, `${id}-restore.log`);
+  }
+
   cgroup(id: string): CgroupReader {
     return new CgroupReader(cgroupsPath(id));
   }

@@ -116,7 +116,21 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     // No such host: the owner learns that; someone else learns nothing of the sandbox.
     moveSandbox: async () => ({ params: { name: 'alice-box' }, body: { to: 'no-such-host' }, owner: [404], admin: [404] }),
     importSandbox: async (fresh) => ({
-      body: { name: fresh, image: 'debian', pidsLimit: 64, network: 'default', command: [], env: {}, keepHot: false, dir: 'nothing-here', execs: [] },
+      body: {
+        name: fresh,
+        image: 'debian',
+        cpus: null,
+        memoryMb: null,
+        pidsLimit: 64,
+        network: 'default',
+        command: [],
+        env: {},
+        idleWarmMs: null,
+        idleColdMs: null,
+        keepHot: false,
+        dir: 'nothing-here',
+        execs: [],
+      },
     }),
     listImages: async () => ({}),
     // The default image is shared by everyone.
@@ -264,6 +278,10 @@ describe('users, keys and access', () => {
     await assert.rejects(dave.call('createSandbox', { body: { name: 'dave-2', memoryMb: 64 } }), /quota reached: dave may have 1 sandbox/);
     await t.api.call('removeUser', { params: { name: 'dave' }, query: { force: true } });
     await assert.rejects(t.api.call('getSandbox', { params: { name: 'dave-1' } }), /no sandbox named/);
+    // null is "no limit", and stays null (a coercing validator once made it 0: "nothing allowed").
+    const erin = await t.api.call('createUser', { body: { name: 'erin', quota: { maxSandboxes: null, maxMemoryMb: 256 } } });
+    assert.deepEqual(erin.user.quota, { maxSandboxes: null, maxMemoryMb: 256, maxSnapshotBytes: null });
+    await t.api.call('removeUser', { params: { name: 'erin' }, query: {} });
   });
 
   it('fuzzes every route with random inputs: no 5xx, the daemon keeps answering', async () => {

@@ -176,4 +176,18 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('hosts').addColumn('agent_key_sealed', 'blob').execute();
     },
   },
+  '0009_addresses_per_host': {
+    async up(db: Kysely<any>) {
+      // Each host's bridge hands out its own addresses: unique per host, not across the fleet.
+      // SQLite cannot drop a column's UNIQUE, so the table is rebuilt without it (same columns, same rows).
+      const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'sandboxes'`.execute(db);
+      const create = rows[0]!.sql.replace(/"address" text unique/i, '"address" text');
+      if (create === rows[0]!.sql) throw new Error('migration 0009: the sandboxes table does not have the expected address column');
+      await sql.raw(create.replace(/^CREATE TABLE "?sandboxes"?/i, 'CREATE TABLE "sandboxes_0009"')).execute(db);
+      await sql`insert into sandboxes_0009 select * from sandboxes`.execute(db);
+      await sql`drop table sandboxes`.execute(db);
+      await sql`alter table sandboxes_0009 rename to sandboxes`.execute(db);
+      await db.schema.createIndex('sandboxes_host_address').unique().on('sandboxes').columns(['host', 'address']).execute();
+    },
+  },
 };

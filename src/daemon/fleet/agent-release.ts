@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PassThrough } from 'node:stream';
 import { BothubError } from '../../core/index.js';
-import { LocalHost, type SshHost } from '../../hostexec/index.js';
+import { LocalHost, pipeBetween, type SshHost } from '../../hostexec/index.js';
 
 /** This installation: what an agent runs is exactly the control plane's own build. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -56,34 +55,24 @@ export const releaseDir = (dataDir: string, id: string) => join(dataDir, 'agent'
  * temporary directory, renamed into place when whole) and returns where.
  */
 export async function installRelease(host: SshHost, dataDir: string, signal?: AbortSignal): Promise<string> {
-  const node = await host.run('node', ['--version'], { allowFailure: true, signal }).catch(() => undefined);
-  const major = Number(/^v(\d+)/.exec(node?.stdout ?? '')?.[1] ?? 0);
+  // A missing node is an answer (exit 127); a host that cannot be reached fails here with that reason.
+  const node = await host.run('sh', ['-c', 'command -v node >/dev/null && node --version || true'], { signal });
+  const major = Number(/^v(\d+)/.exec(node.stdout)?.[1] ?? 0);
   if (major < MIN_NODE_MAJOR)
     throw new BothubError(
       'INVALID_STATE',
-      `host "${host.name}" needs Node.js ${MIN_NODE_MAJOR} or newer for bothub's agent (found ${node?.stdout.trim() || 'none'}); install it there and add the host again`,
+      `host "${host.name}" needs Node.js ${MIN_NODE_MAJOR} or newer for bothub's agent (found ${node.stdout.trim() || 'none'}); install it there and add the host again`,
     );
   const release = await currentRelease();
   const dir = releaseDir(dataDir, release.id);
   if ((await host.run('test', ['-x', join(dir, 'bin', 'bothub')], { allowFailure: true, signal })).code === 0) return dir;
-  const tar = new PassThrough({ highWaterMark: 1 << 20 });
-  const abort = new AbortController();
-  signal?.addEventListener('abort', () => abort.abort(), { once: true });
-  await Promise.all([
-    new LocalHost()
-      .run('tar', ['-C', ROOT, '-c', ...EXCLUDE.map((e) => `--exclude=${e}`), '--', ...release.paths], { stdout: tar, signal: abort.signal })
-      .then(() => tar.end())
-      .catch((e) => {
-        abort.abort();
-        throw e;
-      }),
-    host
-      .run('sh', ['-c', 'rm -rf -- "$0.part" && mkdir -p -- "$0.part" && tar -C "$0.part" -x && rm -rf -- "$0" && mv -- "$0.part" "$0"', dir], { stdin: tar, signal: abort.signal })
-      .catch((e) => {
-        abort.abort();
-        throw e;
-      }),
-  ]);
+  await pipeBetween(
+    new LocalHost(),
+    ['tar', ['-C', ROOT, '-c', ...EXCLUDE.map((e) => `--exclude=${e}`), '--', ...release.paths]],
+    host,
+    ['sh', ['-c', 'rm -rf -- "$0.part" && mkdir -p -- "$0.part" && tar -C "$0.part" -x && rm -rf -- "$0" && mv -- "$0.part" "$0"', dir]],
+    { signal },
+  );
   return dir;
 }
 
@@ -96,7 +85,9 @@ export async function startAgent(host: SshHost, dataDir: string, release: string
   const script = [
     'd="$0"; r="$1"',
     'pid=$(cat "$d/agent.pid" 2>/dev/null || true)',
-    'if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then',
+    // Alive, not a zombie: a killed agent nobody reaped yet still answers `kill -0`.
+    'state=$(awk \'/^State:/ {print $2}\' "/proc/$pid/status" 2>/dev/null || true)',
+    'if [ -n "$pid" ] && [ -n "$state" ] && [ "$state" != Z ]; then',
     '  [ "$(cat "$d/agent.release" 2>/dev/null)" = "$r" ] && exit 0',
     '  kill -TERM "$pid"; for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done',
     'fi',

@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecRecordT, ImportSandboxT, SandboxT } from '../../api/index.js';
-import { BothubError, validateName, type Actor, type NetworkMode } from '../../core/index.js';
+import { BothubError, validateName, type Actor } from '../../core/index.js';
 import { DEBIAN_IMAGE, isSealed, type Checkpointer, type ImageStore, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
 import type { SandboxRow } from '../db/tables.js';
 import { fromExecRecord, type ExecLedger } from '../services/exec-ledger.js';
-import { newSandboxRow, type SandboxService } from '../services/sandbox-service.js';
+import { newSandboxRow, specOf, type SandboxService } from '../services/sandbox-service.js';
 
 /** Where a sandbox's state is copied before a daemon takes it over. */
 export const incomingDir = (dataDir: string) => join(dataDir, 'incoming');
@@ -24,19 +24,9 @@ export interface ImportDeps {
 export type TravellingSpec = Omit<ImportSandboxT, 'dir' | 'execs'>;
 
 export function travellingSpec(row: SandboxRow): TravellingSpec {
-  return {
-    name: row.name,
-    image: row.image,
-    cpus: row.cpus ?? undefined,
-    memoryMb: row.memory_mb ?? undefined,
-    pidsLimit: row.pids_limit,
-    network: row.network as NetworkMode,
-    command: JSON.parse(row.command_json) as string[],
-    env: JSON.parse(row.env_json) as Record<string, string>,
-    idleWarmMs: row.idle_warm_ms ?? undefined,
-    idleColdMs: row.idle_cold_ms ?? undefined,
-    keepHot: row.keep_hot === 1,
-  };
+  // Secret values never leave the control plane's machine, so their names do not travel either.
+  const { secrets: _secrets, ...spec } = specOf(row);
+  return { name: row.name, ...spec };
 }
 
 /**
@@ -53,17 +43,7 @@ export class ImportService {
     validateName('sandbox', req.name);
     const dir = await this.stateDir(req.dir, req.image, op);
     const { dir: _dir, execs, ...spec } = req;
-    const record = await this.deps.sandboxes.insert(
-      newSandboxRow({
-        ...spec,
-        cpus: spec.cpus ?? null,
-        memoryMb: spec.memoryMb ?? null,
-        idleWarmMs: spec.idleWarmMs ?? null,
-        idleColdMs: spec.idleColdMs ?? null,
-        secrets: [],
-        ownerId: actor.id,
-      }),
-    );
+    const record = await this.deps.sandboxes.insert(newSandboxRow({ ...spec, secrets: [], ownerId: actor.id }));
     return this.deps.sandboxes.present(await this.restoreInto(record, dir, execs, op, () => this.deps.sandboxes.forget(record)));
   }
 

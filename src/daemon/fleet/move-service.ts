@@ -75,41 +75,48 @@ export class MoveService {
     const moveId = randomBytes(6).toString('hex');
     const targetDir = join(incomingDir(dst.dataDir), moveId);
     let imported = false;
+    let copied: CopyResult;
+    let there: SandboxT;
+    let transferMs: number;
+    let restoreMs: number;
     try {
       step = 'transfer';
       const t = performance.now();
-      const copied = await this.transfer(src.exec, frozen.dir, dst.exec, targetDir, op);
-      const transferMs = ms(t);
+      copied = await this.transfer(src.exec, frozen.dir, dst.exec, targetDir, op);
+      transferMs = ms(t);
       step = 'restore';
       op.onProgress?.({ step });
       const r = performance.now();
-      const there = await this.restoreOn(dst, row, moveId, frozen.execs, op);
+      there = await this.restoreOn(dst, row, moveId, frozen.execs, op);
       imported = true;
       step = 'verify';
       op.onProgress?.({ step });
       const code = dst.agent ? (await dst.agent.call('exec', { params: { name }, body: { command: ['true'], timeoutMs: 10_000 } })).exitCode : await this.deps.execLocal(name);
       if (code !== 0) throw new BothubError('RUNTIME_FAILED', `a command in the restored sandbox exited with ${code}`);
-      const restoreMs = ms(r);
-      step = 'cleanup';
-      op.onProgress?.({ step });
-      await this.removeSource(row, src);
-      const moved = await sandboxes.setStatus(row.id, 'running', null, { host: to, address: there.address, thermal: 'hot', started_at: there.startedAt });
-      this.deps.log.info({ sandbox: name, from: src.name, to, bytes: copied.bytes, snapshotMs, transferMs, restoreMs }, 'sandbox moved');
-      return {
-        sandbox: await sandboxes.present(moved),
-        from: src.name,
-        to,
-        bytes: copied.bytes + copied.resumedBytes,
-        resumedBytes: copied.resumedBytes,
-        snapshotMs,
-        transferMs,
-        restoreMs,
-        totalMs: ms(started),
-      };
+      restoreMs = ms(r);
     } catch (e) {
-      await this.rollback(row, src, dst, targetDir, imported);
+      await this.rollback(row, src, dst, targetDir, imported).catch((err: Error) => {
+        this.deps.log.error({ err, sandbox: name }, 'rolling back a failed move failed');
+        throw new StepError(step, `${(e as Error).message}; and putting it back on host "${src.name}" failed too: ${err.message}`, e);
+      });
       throw e instanceof StepError ? e : new StepError(step, (e as Error).message, e);
     }
+    // It runs on the target and answered: the move is done, whatever cleaning up the source costs.
+    op.onProgress?.({ step: 'cleanup' });
+    await this.removeSource(row, src);
+    const moved = await sandboxes.setStatus(row.id, 'running', null, { host: to, address: there.address, thermal: 'hot', started_at: there.startedAt });
+    this.deps.log.info({ sandbox: name, from: src.name, to, bytes: copied.bytes, snapshotMs, transferMs, restoreMs }, 'sandbox moved');
+    return {
+      sandbox: await sandboxes.present(moved),
+      from: src.name,
+      to,
+      bytes: copied.bytes + copied.resumedBytes,
+      resumedBytes: copied.resumedBytes,
+      snapshotMs,
+      transferMs,
+      restoreMs,
+      totalMs: ms(started),
+    };
   }
 
   /**
@@ -177,12 +184,10 @@ export class MoveService {
 
   /** Copies the state, resuming after a dropped connection. */
   private async transfer(from: Host, dir: string, to: Host, targetDir: string, op: LongOperation): Promise<CopyResult> {
-    let resumedBytes = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        const r = await copyTree(from, dir, to, targetDir, op);
-        // What an earlier attempt delivered counts as resumed, not sent again.
-        return { ...r, resumedBytes: Math.max(resumedBytes, r.resumedBytes) };
+        // A later attempt counts what an earlier one delivered as resumed: it finds those bytes there.
+        return await copyTree(from, dir, to, targetDir, op);
       } catch (e) {
         if (attempt >= TRANSFER_ATTEMPTS || op.signal?.aborted) throw e;
         this.deps.log.warn({ err: e, attempt }, 'transfer cut off; resuming');

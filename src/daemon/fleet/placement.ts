@@ -19,6 +19,8 @@ async function usage(db: Db): Promise<Map<string, { cpus: number; memoryMb: numb
 /** The scheduler's inputs from the records and the fingerprints; its choice is core's pickHost. */
 export async function placeSandbox(db: Db, hosts: HostService, req: { cpus: number | null; memoryMb: number | null }): Promise<string> {
   const [all, used] = await Promise.all([hosts.list(), usage(db)]);
+  // No fleet, no choice: this machine's own checks say precisely what does not fit.
+  if (all.length === 1) return all[0]!.name;
   const candidates: PlacementCandidate[] = all.map((h) => ({
     name: h.name,
     reachable: h.status === 'reachable',

@@ -1,4 +1,4 @@
-import type { ApiClient, CreateSandboxT, SandboxT } from '../../api/index.js';
+import type { ApiClient, SandboxT } from '../../api/index.js';
 import type { SandboxRow } from '../db/tables.js';
 import type { HostService } from '../services/host-service.js';
 
@@ -10,12 +10,9 @@ export class RemoteSandboxes {
     return (await this.hosts.endpoint(host)).agent!;
   }
 
-  async create(host: string, body: CreateSandboxT): Promise<SandboxT> {
-    return (await this.agent(host)).call('createSandbox', { body });
-  }
-
-  async call(row: SandboxRow, route: 'getSandbox' | 'resumeSandbox' | 'freezeSandbox'): Promise<SandboxT> {
-    return (await this.agent(row.host)).call(route, { params: { name: row.name } });
+  /** Its agent wakes it if it went warm or cold there. */
+  async wake(row: SandboxRow): Promise<SandboxT> {
+    return (await this.agent(row.host)).call('resumeSandbox', { params: { name: row.name } });
   }
 
   async destroy(row: SandboxRow): Promise<void> {

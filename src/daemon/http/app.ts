@@ -17,6 +17,7 @@ import { thermalHandlers } from './handlers/thermal-handlers.js';
 import { registerPreviewProxy } from './preview-proxy.js';
 import { installAuth } from './auth.js';
 import { registerRoutes } from './register-routes.js';
+import { validatorCompiler } from './validation.js';
 
 /** The HTTP API: the route table, its handlers, the OpenAPI document. */
 export async function buildApp(ctx: DaemonContext, previewDomain: string): Promise<FastifyInstance> {
@@ -25,9 +26,8 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string): Promi
     // Requests are logged once, by our onResponse hook, with their duration.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 32 * 1024 * 1024,
-    // Unknown fields are refused, not silently dropped: a typo must not go unnoticed.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
+  app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; see /api/v1/openapi.json`));

@@ -54,17 +54,17 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
     const row = await ctx.sandboxes.row(name, actorOf(req)).catch(() => undefined);
     if (!row || row.host === 'local') return; // the route's own handler answers (a 404 included)
     const def: RouteDef = routes[route];
-    if (def.stream === 'websocket') {
-      // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.
-      req.agentSocket = await openAgentSocket(await ctx.sandboxes.remote.agent(row.host), route, req.params as Record<string, string>);
-      return;
-    }
     if (route === 'createSnapshot')
       throw new BothubError(
         'INVALID_STATE',
         `snapshots are kept on this daemon's machine; "${name}" runs on host "${row.host}": move it here first (\`bothub move ${name} --to local\`)`,
       );
     const agent = await ctx.sandboxes.remote.agent(row.host);
+    if (def.stream === 'websocket') {
+      // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.
+      req.agentSocket = await openAgentSocket(agent, route, req.params as Record<string, string>);
+      return;
+    }
     const json = (req.headers['content-type'] ?? '').startsWith('application/json');
     const res = await agent.fetch(route, {
       params: req.params,

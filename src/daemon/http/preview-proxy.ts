@@ -1,7 +1,7 @@
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import WebSocket from 'ws';
+import { connectionOver } from '../../api/index.js';
 import { BothubError, SYSTEM } from '../../core/index.js';
 import type { DaemonContext } from '../context.js';
 import { PublishService } from '../services/publish-service.js';
@@ -70,15 +70,8 @@ async function resolve(ctx: DaemonContext, req: FastifyRequest, target: Target):
   }
   if (row.host !== 'local') {
     const address = row.address;
-    const createConnection = ((_opts: unknown, done: (err: Error | null, s?: Duplex) => void) => {
-      ctx.hosts.connectTcp(row.host, address, target.port).then(
-        (s) => done(null, s),
-        (e: Error) => done(e),
-      );
-      return undefined;
-    }) as unknown as http.RequestOptions['createConnection'];
-    // Its agent wakes it if it went warm or cold there.
-    if (row.thermal !== 'hot') await ctx.sandboxes.remote.call(row, 'resumeSandbox');
+    const createConnection = connectionOver(() => ctx.hosts.connectTcp(row.host, address, target.port));
+    if (row.thermal !== 'hot') await ctx.sandboxes.follow(row.id, await ctx.sandboxes.remote.wake(row));
     return { address, port: target.port, createConnection };
   }
   const { row: awake } = await ctx.thermal.ready(row.name, 'exec', SYSTEM);

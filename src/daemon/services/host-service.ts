@@ -8,7 +8,6 @@ import { LocalHost, SshHost, type Host, type SshTarget } from '../../hostexec/in
 import { hostFingerprint } from '../../runtime/index.js';
 import { DEFAULT_DATA_DIR } from '../config.js';
 import { currentRelease, installRelease, startAgent } from '../fleet/agent-release.js';
-import { fetchOver } from '../fleet/fetch-over.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { Db } from '../db/database.js';
 import type { HostRow } from '../db/tables.js';
@@ -70,7 +69,7 @@ function unfit(fp: HostFingerprint): string[] {
 export class HostService {
   private readonly connections = new Map<string, SshHost>();
   private timer: NodeJS.Timeout | undefined;
-  private beating = false;
+  private beating: Promise<void> | undefined;
   /** One agent start at a time per host: two would fight over its socket. */
   private readonly agentStarts = new KeyedMutex();
 
@@ -82,6 +81,8 @@ export class HostService {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    // A round in flight still writes to the database: it ends before the daemon closes it.
+    await this.beating?.catch(() => undefined);
     await Promise.all([...this.connections.values()].map((c) => c.close()));
     this.connections.clear();
   }
@@ -145,8 +146,11 @@ export class HostService {
   private agentClient(row: HostRow, key: string): ApiClient {
     const conn = this.connection(row);
     const socket = join(row.data_dir, 'agent.sock');
-    const open = () => conn.openSocket(socket);
-    return new ApiClient('http://agent', { token: key, fetch: fetchOver(open), openStream: open, describe: `the agent of host "${row.name}"` });
+    return new ApiClient('http://agent', {
+      token: key,
+      openStream: () => conn.openSocket(socket),
+      unreachable: { what: `the agent of host "${row.name}"`, hint: `the heartbeat starts it again; or run \`bothub host check ${row.name}\`` },
+    });
   }
 
   /**
@@ -165,7 +169,7 @@ export class HostService {
     const socket = join(dataDir, 'agent.sock');
     const deadline = Date.now() + AGENT_START_TIMEOUT_MS;
     for (;;) {
-      const health = await new ApiClient('http://agent', { fetch: fetchOver(() => conn.openSocket(socket)) }).call('health').catch((e: Error) => e);
+      const health = await new ApiClient('http://agent', { openStream: () => conn.openSocket(socket) }).call('health').catch((e: Error) => e);
       if (!(health instanceof Error)) break;
       if (Date.now() > deadline) {
         const log = await conn.run('tail', ['-n', '5', join(dataDir, 'agent.log')], { allowFailure: true });
@@ -322,14 +326,9 @@ export class HostService {
   }
 
   /** One short command per host; what does not answer in time is unreachable until it does again. */
-  async heartbeat(): Promise<void> {
-    if (this.beating) return;
-    this.beating = true;
-    try {
-      await this.beat();
-    } finally {
-      this.beating = false;
-    }
+  /** One round at a time: a slow host (an agent starting) must not pile rounds up. */
+  heartbeat(): Promise<void> {
+    return (this.beating ??= this.beat().finally(() => (this.beating = undefined)));
   }
 
   private async beat(): Promise<void> {

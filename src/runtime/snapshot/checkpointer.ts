@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { BothubError } from '../../core/index.js';
 import { CommandError, type Host } from '../../hostexec/index.js';
@@ -264,8 +264,8 @@ export class Checkpointer {
     } catch (e) {
       const reason = await this.reason(e, work);
       // CRIU's whole log outlives the sandbox directory the undo removes: the one line above is rarely all.
-      const kept = join(p.dir, '..', '..', 'criu-logs', `${def.id}-restore.log`);
-      await mkdir(join(kept, '..'), { recursive: true })
+      const kept = this.runtime.failedRestoreLog(def.id);
+      await mkdir(dirname(kept), { recursive: true })
         .then(() => this.host.run('cp', [join(work, 'restore.log'), kept], { allowFailure: true }))
         .catch(() => undefined);
       await undo.unwind((what, err) => this.log.warn({ err, what, sandbox: def.name }, 'cleanup after a failed restore'));

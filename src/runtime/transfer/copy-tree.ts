@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { PassThrough, Transform } from 'node:stream';
 import { BothubError } from '../../core/index.js';
-import type { Host } from '../../hostexec/index.js';
+import { pipeBetween, type Host } from '../../hostexec/index.js';
 import type { LongOperation } from '../progress.js';
 
 export interface CopyResult {
@@ -61,9 +60,13 @@ export async function copyTree(from: Host, fromDir: string, to: Host, toDir: str
     resumedBytes += start;
     done += start;
     if (there !== undefined && start === f.size) continue;
-    await pipeFile(from, join(fromDir, f.rel), start, to, remote, op, (n) => {
-      done += n;
-      op.onProgress?.({ step: 'transfer', done, total });
+    // Appends: what arrived before a cut stays, and the next copy starts after it.
+    await pipeBetween(from, ['tail', ['-c', `+${start + 1}`, '--', join(fromDir, f.rel)]], to, ['sh', ['-c', 'mkdir -p -- "${0%/*}" && exec cat >> "$0"', remote]], {
+      signal: op.signal,
+      onBytes: (n) => {
+        done += n;
+        op.onProgress?.({ step: 'transfer', done, total });
+      },
     });
   }
 
@@ -82,37 +85,4 @@ export async function copyTree(from: Host, fromDir: string, to: Host, toDir: str
     throw new BothubError('RUNTIME_FAILED', `${bad.length} file(s) arrived damaged (${bad.slice(0, 3).join(', ')}); they were removed there — copy again`);
   }
   return { bytes: total - resumedBytes, resumedBytes, files: files.length };
-}
-
-/** Streams a file on `from`, from byte `start`, onto the end of a file on `to`; either side failing stops both. */
-async function pipeFile(from: Host, path: string, start: number, to: Host, remote: string, op: LongOperation, counted: (n: number) => void): Promise<void> {
-  const both = new AbortController();
-  const onAbort = () => both.abort();
-  op.signal?.addEventListener('abort', onAbort, { once: true });
-  const pass = new PassThrough({ highWaterMark: 1 << 20 });
-  // Counted on the way through (a 'data' listener would start the flow before the far side is ready, and lose bytes).
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, next) {
-      counted(chunk.length);
-      next(null, chunk);
-    },
-  });
-  pass.pipe(counter);
-  const fail = (e: unknown) => {
-    both.abort();
-    throw e;
-  };
-  try {
-    await Promise.all([
-      from
-        .run('tail', ['-c', `+${start + 1}`, '--', path], { stdout: pass, signal: both.signal })
-        .then(() => pass.end())
-        .catch(fail),
-      // Appends: what arrived before a cut stays, and the next copy starts after it.
-      to.run('sh', ['-c', 'mkdir -p -- "${0%/*}" && exec cat >> "$0"', remote], { stdin: counter, signal: both.signal }).catch(fail),
-    ]);
-  } finally {
-    op.signal?.removeEventListener('abort', onAbort);
-    pass.destroy();
-  }
 }

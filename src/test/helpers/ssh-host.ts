@@ -33,6 +33,16 @@ export interface TestSshHost {
 
 let counter = 0;
 
+/**
+ * Debian's bash runs root's ~/.bashrc for every SSH command, and on this kind
+ * of machine it runs `pyenv rehash`, whose lock file outlives a session these
+ * tests kill on purpose; every later SSH command then waits on it forever.
+ * A host coming back (sshd started again, connections cut) clears it.
+ */
+function clearStaleShellLock(): void {
+  rmSync(join(process.env.HOME ?? '/root', '.pyenv', 'shims', '.pyenv-shim'), { force: true });
+}
+
 export async function startSshHost(): Promise<TestSshHost> {
   const n = (process.pid % 200) + ++counter;
   const tag = `${process.pid.toString(36).slice(-3)}${counter}`;
@@ -82,6 +92,7 @@ export async function startSshHost(): Promise<TestSshHost> {
 
   let sshd: ChildProcess | undefined;
   const startSshd = async () => {
+    clearStaleShellLock();
     // Only the network namespace changes (`ip netns exec` would also remount /sys, hiding the cgroup mounts runc needs).
     sshd = spawn('nsenter', [`--net=/run/netns/${ns}`, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
@@ -113,8 +124,8 @@ export async function startSshHost(): Promise<TestSshHost> {
     agentPid() {
       try {
         const pid = Number(readFileSync(join(dataDir, 'agent.pid'), 'utf8').trim());
-        process.kill(pid, 0);
-        return pid;
+        // A killed process nobody reaped yet is a zombie: gone, for this purpose.
+        return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')) ? undefined : pid;
       } catch {
         return undefined; // no pid file, or that process is gone
       }
@@ -136,6 +147,7 @@ export async function startSshHost(): Promise<TestSshHost> {
           // gone already
         }
       }
+      clearStaleShellLock();
     },
     keyFile,
     hostKey: () => execFileSync('ssh-keygen', ['-l', '-f', join(dir, 'host_key.pub')], { encoding: 'utf8' }).split(' ')[1]!,

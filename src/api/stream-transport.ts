@@ -1,12 +1,26 @@
 import http from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 
+/** Opens the byte stream one connection runs on (an SSH channel). */
+export type OpenStream = () => Promise<Duplex>;
+
+/** node:http's (and ws's) `createConnection`, from a stream opened asynchronously. */
+export function connectionOver(open: OpenStream): http.RequestOptions['createConnection'] {
+  return ((_opts: unknown, done: (err: Error | null, s?: Duplex) => void) => {
+    open().then(
+      (s) => done(null, s),
+      (e: Error) => done(e),
+    );
+    return undefined;
+  }) as unknown as http.RequestOptions['createConnection'];
+}
+
 /**
  * A `fetch` whose every request travels over a stream `open` returns (an SSH
  * channel to an agent's Unix socket), so the typed API client works unchanged
  * against a fleet host.
  */
-export function fetchOver(open: () => Promise<Duplex>): typeof fetch {
+export function fetchOver(open: OpenStream): typeof fetch {
   return ((input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const headers: Record<string, string> = { connection: 'close' };
@@ -18,13 +32,7 @@ export function fetchOver(open: () => Promise<Duplex>): typeof fetch {
           path: url.pathname + url.search,
           headers,
           signal: init.signal ?? undefined,
-          createConnection: ((_opts: unknown, done: (err: Error | null, s?: Duplex) => void) => {
-            open().then(
-              (s) => done(null, s),
-              (e: Error) => done(e),
-            );
-            return undefined;
-          }) as unknown as http.RequestOptions['createConnection'],
+          createConnection: connectionOver(open),
         },
         (res) => {
           const h = new Headers();
