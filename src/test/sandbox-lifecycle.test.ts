@@ -52,7 +52,7 @@ describe('sandbox lifecycle against real runc', () => {
     assert.equal(r.stderr, 'to-err\n');
     const list = await cli(t.url, ['list']);
     assert.match(list.stdout, /^NAME\s+STATUS\s+THERMAL\s+HOST\s+IMAGE\s+ADDRESS\s+CREATED\s+URL\n/);
-    assert.match(list.stdout, /clie\s+running\s+hot\s+debian\s+10\./);
+    assert.match(list.stdout, /clie\s+running\s+hot\s+local\s+debian\s+10\./);
     assert.equal((await cli(t.url, ['destroy', 'clie'])).code, 0);
   });
 
