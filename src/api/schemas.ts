@@ -60,6 +60,7 @@ export const Sandbox = Type.Object({
   urls: Type.Array(Type.Object({ port: Type.Integer(), public: Type.Boolean(), url: Type.String(), pathUrl: Type.String() })),
   owner: Nullable(Type.String()),
   host: Type.String({ description: 'Where it runs: "local" (the daemon\'s machine) or a fleet host.' }),
+  gpus: Type.Array(Type.String(), { description: 'UUIDs of its NVIDIA GPUs (held while it runs; the ones it held last while it sleeps).' }),
   createdAt: Timestamp,
   startedAt: Nullable(Timestamp),
 });
@@ -78,6 +79,13 @@ export const CreateSandbox = Type.Object(
     idleColdMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before going to disk; 0 disables.' })),
     keepHot: Type.Optional(Type.Boolean({ description: 'Never cool down.' })),
     host: Type.Optional(Type.Intersect([Name], { description: 'The fleet host to run it on; absent: the scheduler picks one that fits.' })),
+    gpus: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: 'NVIDIA GPUs: "all", a count such as "2", or UUIDs (GPU-…) comma-separated. Each is held by this sandbox alone.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -312,6 +320,7 @@ export const ImportSandbox = Type.Object(
     idleWarmMs: Nullable(Type.Integer({ minimum: 0 })),
     idleColdMs: Nullable(Type.Integer({ minimum: 0 })),
     keepHot: Type.Boolean(),
+    gpus: Type.Integer({ minimum: 0, description: 'How many GPUs (of the model its GPU state was checkpointed on) it takes here.' }),
     dir: Type.String({ pattern: '^[a-z0-9-]{1,64}$', description: "The state's directory under the agent's incoming/." }),
     execs: Type.Array(ExecRecord, { maxItems: 100000 }),
   },

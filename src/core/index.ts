@@ -9,3 +9,4 @@ export * from './actor.js';
 export * from './sandbox-spec.js';
 export * from './signals.js';
 export * from './scheduler.js';
+export * from './gpus.js';

@@ -23,4 +23,6 @@ export interface SandboxSpec {
   idleWarmMs: number | null;
   idleColdMs: number | null;
   keepHot: boolean;
+  /** NVIDIA GPUs it holds (which ones is the host's choice, by UUID). */
+  gpus: number;
 }

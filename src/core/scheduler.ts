@@ -15,7 +15,8 @@ export interface PlacementCandidate {
 export interface PlacementRequest {
   cpus: number | null;
   memoryMb: number;
-  gpus: number;
+  /** 'all': every GPU of the host, so only a host whose GPUs are all free fits. */
+  gpus: number | 'all';
 }
 
 /** Why a host cannot take the request; empty when it can. */
@@ -24,7 +25,8 @@ export function misfit(c: PlacementCandidate, r: PlacementRequest): string[] {
   if (!c.reachable) why.push('unreachable');
   if (r.cpus !== null && c.usedCpus + r.cpus > c.cpus) why.push(`${c.cpus - c.usedCpus} of ${c.cpus} CPUs free`);
   if (c.usedMemoryMb + r.memoryMb > c.memoryMb) why.push(`${Math.max(0, c.memoryMb - c.usedMemoryMb)} MB of ${c.memoryMb} MB free`);
-  if (r.gpus > 0 && c.usedGpus + r.gpus > c.gpus) why.push(c.gpus ? `${c.gpus - c.usedGpus} of ${c.gpus} GPUs free` : 'no GPU');
+  const gpus = r.gpus === 'all' ? Math.max(1, c.gpus) : r.gpus;
+  if (gpus > 0 && c.usedGpus + gpus > c.gpus) why.push(c.gpus ? `${c.gpus - c.usedGpus} of ${c.gpus} GPUs free` : 'no GPU');
   return why;
 }
 

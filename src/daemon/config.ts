@@ -19,6 +19,11 @@ export interface DaemonConfig {
   /** Host TCP ports sandboxes may reach on the bridge address (env BOTHUB_ALLOW_HOST_PORTS, comma-separated). */
   allowedHostPorts: number[];
   initBinary: string;
+  /** The NVIDIA driver's root ("/", or a driver container's mount) and its nvidia-smi. */
+  nvidiaDriverRoot: string;
+  nvidiaSmi: string;
+  /** native/build/bothub-cuda-checkpoint, or a stand-in speaking its command line. */
+  cudaCheckpoint: string;
   consoleCapBytes: number;
   authMaxFailures: number;
   /** Preview host names are NAME-PORT.<previewDomain>. */
@@ -60,6 +65,9 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
       .map(Number)
       .filter((p) => Number.isInteger(p) && p > 0 && p < 65536),
     initBinary: env.BOTHUB_INIT ?? fileURLToPath(new URL('../../native/build/bothub-init', import.meta.url)),
+    nvidiaDriverRoot: env.BOTHUB_NVIDIA_DRIVER_ROOT ?? '/',
+    nvidiaSmi: env.BOTHUB_NVIDIA_SMI ?? 'nvidia-smi',
+    cudaCheckpoint: env.BOTHUB_CUDA_CHECKPOINT ?? fileURLToPath(new URL('../../native/build/bothub-cuda-checkpoint', import.meta.url)),
     consoleCapBytes: Number(env.BOTHUB_CONSOLE_CAP_BYTES ?? 8 * 1024 * 1024),
     authMaxFailures: Number(env.BOTHUB_AUTH_MAX_FAILURES ?? 10),
     previewDomain: env.BOTHUB_PREVIEW_DOMAIN ?? 'localhost',

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import pino, { type Logger } from 'pino';
@@ -5,7 +6,7 @@ import { parseSubnet } from '../core/index.js';
 import { LocalHost } from '../hostexec/index.js';
 import { join } from 'node:path';
 import type { HostFingerprint } from '../core/index.js';
-import { Checkpointer, criuBinary, DataLayout, ensureBridge, hostFingerprint, ImageStore, SandboxRuntime } from '../runtime/index.js';
+import { Checkpointer, criuBinary, CudaHelper, DataLayout, ensureBridge, hostFingerprint, ImageStore, probeGpus, SandboxRuntime } from '../runtime/index.js';
 import type { DaemonConfig } from './config.js';
 import type { DaemonContext } from './context.js';
 import { openDatabase } from './db/database.js';
@@ -61,16 +62,26 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   await ensureBridge(host, { name: config.bridge, subnet, allowedHostPorts: config.allowedHostPorts });
 
   const db = await openDatabase(layout.db);
-  const runtime = new SandboxRuntime(host, { layout, initBinary: config.initBinary, bridgeName: config.bridge, subnet }, log);
+  const runtime = new SandboxRuntime(host, { layout, initBinary: config.initBinary, bridgeName: config.bridge, subnet, nvidiaDriverRoot: config.nvidiaDriverRoot }, log);
   const images = new ImageStore(host, layout.imagesDir, config.debianMirror);
   await images.init();
   const users = new UserService(db, log);
   await users.ensureAdmin(join(config.dataDir, 'admin.key'));
   const sealer = await Sealer.load(join(config.dataDir, 'master.key'));
   const secrets = new SecretService(db, sealer);
-  const sandboxes = new SandboxService({ db, runtime, images, secrets, subnet, capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) }, log });
+  const sandboxes = new SandboxService({
+    db,
+    runtime,
+    images,
+    secrets,
+    subnet,
+    capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) },
+    gpus: () => probeGpus(host, config.nvidiaSmi),
+    log,
+  });
   const criu = criuBinary(config.criu);
-  const checkpointer = new Checkpointer(host, runtime, criu, log);
+  const cuda = existsSync(config.cudaCheckpoint) ? new CudaHelper(host, config.cudaCheckpoint) : null;
+  const checkpointer = new Checkpointer(host, runtime, criu, log, { helper: cuda, nvidiaSmi: config.nvidiaSmi });
   const events = new EventLog(db);
   const preview: PreviewConfig = { domain: config.previewDomain, authority: `${config.host}:${config.port}` };
   const publish = new PublishService(db, events, preview);
@@ -88,11 +99,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   });
   sandboxes.discardCold = (id) => thermal.discard(id);
   let fingerprint: Promise<HostFingerprint> | undefined;
+  // Fixed facts are probed once; the GPUs' memory in use is read fresh each time (the gate compares it).
+  const localFingerprint = async (): Promise<HostFingerprint> => {
+    const fp = await (fingerprint ??= hostFingerprint(host, criu, config.nvidiaSmi));
+    return fp.gpu ? { ...fp, gpu: await probeGpus(host, config.nvidiaSmi) } : fp;
+  };
   const ledger = new ExecLedger(db);
   const hosts = new HostService({
     db,
     sealer,
-    localFingerprint: () => (fingerprint ??= hostFingerprint(host, criu)),
+    localFingerprint: localFingerprint,
     heartbeatMs: config.heartbeatMs,
     dataDir: config.dataDir,
     onAgentSandboxes: (name, list) => sandboxes.mirror(name, list),
@@ -109,7 +125,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     runtime,
     checkpointer,
     dir: config.snapshotsDir ?? join(config.dataDir, 'snapshots'),
-    fingerprint: () => (fingerprint ??= hostFingerprint(host, criu)),
+    fingerprint: localFingerprint,
     deriveKey: (purpose) => sealer.deriveKey(purpose),
     ledger,
     log,

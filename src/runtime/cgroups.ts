@@ -59,6 +59,11 @@ export class CgroupReader {
     return Number(text.trim()) || 0;
   }
 
+  /** Every process of the sandbox, by its PID on the host. */
+  processes(): number[] {
+    return read(this.file('pids', 'cgroup.procs'), '').split('\n').filter(Boolean).map(Number);
+  }
+
   pids(): number {
     const text = read(this.file('pids', 'pids.current'), '0');
     return Number(text.trim()) || 0;

@@ -18,4 +18,7 @@ export * from './snapshot/manifest.js';
 export * from './snapshot/checkpointer.js';
 export * from './gpu/cuda-helper.js';
 export * from './gpu/gpu-pipeline.js';
+export * from './gpu/gpu-processes.js';
+export * from './gpu/nvidia-driver.js';
+export * from './step-error.js';
 export * from './transfer/copy-tree.js';

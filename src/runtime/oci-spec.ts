@@ -1,3 +1,4 @@
+import { GUEST_NVIDIA_DIR, type DeviceNode, type DriverFile } from './gpu/nvidia-driver.js';
 import { GUEST } from './paths.js';
 
 /**
@@ -20,6 +21,8 @@ export interface ContainerSpec {
   netnsPath?: string;
   cgroupsPath: string;
   annotations?: Record<string, string>;
+  /** GPUs: their device nodes, and the driver's files bind-mounted read-only. */
+  gpu?: { devices: readonly DeviceNode[]; files: readonly DriverFile[] };
 }
 
 /**
@@ -115,6 +118,22 @@ const bind = (source: string, destination: string, readonly: boolean) => ({
 export const CPU_PERIOD_US = 100_000;
 export const cpuQuotaUs = (cpus: number) => Math.round(cpus * CPU_PERIOD_US);
 
+/**
+ * What the NVIDIA container toolkit would add: the nodes (created by runc and
+ * allowed in the device cgroup), and the driver's files read-only on a small
+ * tmpfs of their own, so nothing is written into the sandbox's layer.
+ */
+function gpuParts(gpu: NonNullable<ContainerSpec['gpu']>) {
+  return {
+    devices: gpu.devices.map((d) => ({ path: d.path, type: 'c', major: d.major, minor: d.minor, fileMode: 0o666, uid: 0, gid: 0 })),
+    allow: gpu.devices.map((d) => ({ allow: true, type: 'c', major: d.major, minor: d.minor, access: 'rwm' })),
+    mounts: [
+      { destination: GUEST_NVIDIA_DIR, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', 'size=1m'] },
+      ...gpu.files.map((f) => bind(f.source, `${GUEST_NVIDIA_DIR}/${f.guest}`, true)),
+    ],
+  };
+}
+
 export function buildOciSpec(spec: ContainerSpec): object {
   const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   namespaces.push(spec.netnsPath ? { type: 'network', path: spec.netnsPath } : { type: 'network' });
@@ -125,6 +144,8 @@ export function buildOciSpec(spec: ContainerSpec): object {
   };
   if (spec.memoryMb) resources.memory = { limit: spec.memoryMb * 1024 * 1024 };
   if (spec.cpus) resources.cpu = { quota: cpuQuotaUs(spec.cpus), period: CPU_PERIOD_US };
+  const gpu = spec.gpu ? gpuParts(spec.gpu) : { devices: [], allow: [], mounts: [] };
+  (resources.devices as object[]).push(...gpu.allow);
 
   return {
     ociVersion: '1.0.2',
@@ -152,9 +173,11 @@ export function buildOciSpec(spec: ContainerSpec): object {
       bind(`${spec.etcDir}/resolv.conf`, '/etc/resolv.conf', true),
       bind(`${spec.etcDir}/hosts`, '/etc/hosts', true),
       bind(`${spec.etcDir}/hostname`, '/etc/hostname', true),
+      ...gpu.mounts,
     ],
     linux: {
       namespaces,
+      devices: gpu.devices,
       cgroupsPath: spec.cgroupsPath,
       resources,
       seccomp: seccompProfile(),

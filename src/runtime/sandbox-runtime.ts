@@ -11,6 +11,7 @@ import type { InitRequest } from './exec/protocol.js';
 import { sandboxHosts, sandboxResolvConf } from './network/dns.js';
 import { createSandboxNetwork, netnsPath, removeSandboxNetwork } from './network/netns.js';
 import { writePeerRules } from './network/peers.js';
+import { discoverNvidiaDriver, gpuAttachment, GUEST_NVIDIA_DIR } from './gpu/nvidia-driver.js';
 import { buildOciSpec } from './oci-spec.js';
 import { mountOverlay, unmount } from './overlay.js';
 import { DataLayout, SandboxPaths } from './paths.js';
@@ -30,6 +31,8 @@ export interface SandboxDefinition {
   pidsLimit: number;
   /** null: no network but loopback. */
   address: string | null;
+  /** UUIDs of the NVIDIA GPUs it holds. */
+  gpus: readonly string[];
 }
 
 export interface RuntimeConfig {
@@ -37,6 +40,8 @@ export interface RuntimeConfig {
   initBinary: string;
   bridgeName: string;
   subnet: Subnet;
+  /** Where the NVIDIA driver is: "/" or a driver container's root (the toolkit's driver-root). */
+  nvidiaDriverRoot: string;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -140,13 +145,14 @@ export class SandboxRuntime {
       guestDir: p.guest,
       etcDir: p.etc,
       command: def.command,
-      env: envList(def.env),
+      env: sandboxEnv(def),
       cpus: def.cpus ?? undefined,
       memoryMb: def.memoryMb ?? undefined,
       pidsLimit: def.pidsLimit,
       netnsPath: def.address ? netnsPath(def.id) : undefined,
       cgroupsPath: cgroupsPath(def.id),
       annotations,
+      gpu: def.gpus.length ? gpuAttachment(await discoverNvidiaDriver(this.config.nvidiaDriverRoot), def.gpus) : undefined,
     });
     await writeFile(p.config, JSON.stringify(spec));
   }
@@ -219,7 +225,7 @@ export class SandboxRuntime {
   }
 
   async exec(def: SandboxDefinition, request: Omit<InitRequest, 'env'> & { env?: Record<string, string> }): Promise<ExecSession> {
-    return startExec(this.paths(def.id).execSocket, { ...request, env: envList({ ...def.env, ...request.env }) });
+    return startExec(this.paths(def.id).execSocket, { ...request, env: sandboxEnv({ ...def, env: { ...def.env, ...request.env } }) });
   }
 }
 
@@ -227,6 +233,18 @@ export class SandboxRuntime {
 export function envList(env: Record<string, string>): string[] {
   const merged: Record<string, string> = { PATH: DEFAULT_PATH, HOME: '/root', TERM: 'xterm-256color', LANG: 'C.UTF-8', ...env };
   return Object.entries(merged).map(([k, v]) => `${k}=${v}`);
+}
+
+/** What a GPU sandbox's processes are told, as the NVIDIA toolkit tells them; the sandbox's own env wins. */
+function sandboxEnv(def: Pick<SandboxDefinition, 'env' | 'gpus'>): string[] {
+  if (!def.gpus.length) return envList(def.env);
+  return envList({
+    NVIDIA_VISIBLE_DEVICES: def.gpus.join(','),
+    NVIDIA_DRIVER_CAPABILITIES: 'compute,utility',
+    LD_LIBRARY_PATH: `${GUEST_NVIDIA_DIR}/lib64`,
+    PATH: `${GUEST_NVIDIA_DIR}/bin:${DEFAULT_PATH}`,
+    ...def.env,
+  });
 }
 
 function wrap(e: unknown, doing: string): Error {

@@ -18,6 +18,10 @@ import {
   type HostFingerprint,
   pickHost,
   type PlacementCandidate,
+  parseGpuRequest,
+  allocateGpus,
+  remapPairs,
+  type GpuDevice,
 } from '../core/index.js';
 
 const host = { cpus: 2, memoryMb: 4096 };
@@ -174,5 +178,68 @@ describe('core: the scheduler', () => {
       () => pickHost(hosts, { cpus: 1, memoryMb: 512, gpus: 1 }),
       /no host can take this sandbox \(local: 0 of 4 CPUs free, no GPU; a: unreachable, no GPU; b: no GPU\)/,
     );
+  });
+
+  it('counts GPUs: held ones are not free, and --gpus all needs a host whose GPUs are all free', () => {
+    const hosts = [host('a', 8000, 0, { gpus: 2, usedGpus: 1 }), host('b', 4000, 0, { gpus: 2 })];
+    assert.equal(pickHost(hosts, { cpus: null, memoryMb: 512, gpus: 1 }), 'a');
+    assert.equal(pickHost(hosts, { cpus: null, memoryMb: 512, gpus: 2 }), 'b');
+    assert.equal(pickHost(hosts, { cpus: null, memoryMb: 512, gpus: 'all' }), 'b');
+    assert.throws(() => pickHost(hosts, { cpus: null, memoryMb: 512, gpus: 3 }), /a: 1 of 2 GPUs free; b: 2 of 2 GPUs free/);
+  });
+});
+
+describe('core: GPUs', () => {
+  const gpu = (index: number, name = 'NVIDIA H100 80GB HBM3'): GpuDevice => ({
+    index,
+    name,
+    uuid: `GPU-0000000${index}-aaaa-bbbb-cccc-dddddddddddd`,
+    memoryMb: 81559,
+    memoryUsedMb: 0,
+  });
+  const devices = [gpu(0), gpu(1), gpu(2, 'NVIDIA A100-SXM4-40GB')];
+  const uuid = (i: number) => devices[i]!.uuid;
+  const none = new Set<string>();
+
+  it('parses --gpus: all, a count, or UUIDs; anything else is refused with the forms in words', () => {
+    assert.deepEqual(parseGpuRequest('all'), { kind: 'all' });
+    assert.deepEqual(parseGpuRequest('2'), { kind: 'count', count: 2 });
+    assert.deepEqual(parseGpuRequest(`${uuid(0)},${uuid(1)}`), { kind: 'uuids', uuids: [uuid(0), uuid(1)] });
+    assert.throws(() => parseGpuRequest('0'), /invalid --gpus 0: ask for 1 to 64 GPUs/);
+    for (const bad of ['two', '-1', 'GPU-xyz', `${uuid(0)},${uuid(0)}`, ''])
+      assert.throws(
+        () => parseGpuRequest(bad),
+        (e: BothubError) => e.code === 'INVALID_INPUT' && /use all, a count such as 2, or GPU UUIDs|ask for 1 to/.test(e.message),
+      );
+  });
+
+  it('allocates free GPUs by UUID, the ones a sandbox had first, only of the model its state needs', () => {
+    assert.deepEqual(allocateGpus({ kind: 'count', count: 2 }, devices, { held: none }), [uuid(0), uuid(1)]);
+    assert.deepEqual(allocateGpus({ kind: 'count', count: 1 }, devices, { held: new Set([uuid(0)]) }), [uuid(1)]);
+    assert.deepEqual(allocateGpus({ kind: 'count', count: 1 }, devices, { held: none, prefer: [uuid(1)] }), [uuid(1)]);
+    assert.deepEqual(allocateGpus({ kind: 'count', count: 1 }, devices, { held: new Set([uuid(0), uuid(1)]), model: 'NVIDIA A100-SXM4-40GB' }), [uuid(2)]);
+    assert.throws(
+      () => allocateGpus({ kind: 'count', count: 1 }, devices, { held: new Set([uuid(0), uuid(1)]), model: 'NVIDIA H100 80GB HBM3' }),
+      /1 NVIDIA H100 80GB HBM3 GPUs are needed and 0 are free on this host/,
+    );
+    assert.deepEqual(allocateGpus({ kind: 'all' }, devices, { held: none }), [uuid(0), uuid(1), uuid(2)]);
+    assert.throws(
+      () => allocateGpus({ kind: 'all' }, devices, { held: new Set([uuid(2)]) }),
+      (e: BothubError) => e.code === 'IN_USE',
+    );
+    assert.throws(
+      () => allocateGpus({ kind: 'uuids', uuids: [uuid(1)] }, devices, { held: new Set([uuid(1)]) }),
+      (e: BothubError) => e.code === 'IN_USE',
+    );
+    assert.throws(() => allocateGpus({ kind: 'count', count: 4 }, devices, { held: none }), /this host has 3 GPU\(s\) and 4 were asked for/);
+    assert.throws(() => allocateGpus({ kind: 'count', count: 1 }, [], { held: none }), /this host has no NVIDIA GPU/);
+  });
+
+  it('remaps every GPU once any differs (the driver wants them all), and none when all are the same', () => {
+    assert.deepEqual(remapPairs([uuid(0), uuid(1)], [uuid(0), uuid(1)]), []);
+    assert.deepEqual(remapPairs([uuid(0), uuid(1)], [uuid(0), uuid(2)]), [
+      { from: uuid(0), to: uuid(0) },
+      { from: uuid(1), to: uuid(2) },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -35,4 +35,20 @@ describe('the CUDA checkpoint helper', { skip: existsSync(CUDA_H) ? false : `no 
     assert.equal(r.status, 3);
     assert.match(r.stderr, /libcuda\.so\.1 cannot be loaded .*no NVIDIA driver on this host/);
   });
+});
+
+describe('gpu/verify, the real-GPU check', () => {
+  const VERIFY = fileURLToPath(new URL('../../gpu/verify', import.meta.url));
+
+  it(
+    'stops at once, saying why, on a machine without an NVIDIA GPU (and leaves nothing in /dev/shm)',
+    { skip: existsSync('/dev/nvidiactl') ? 'this host has a GPU: run gpu/verify itself' : false },
+    () => {
+      const before = readdirSync('/dev/shm').filter((f) => f.startsWith('bothub-gpu-verify')).length;
+      const r = spawnSync(VERIFY, [], { encoding: 'utf8', env: { ...process.env, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^FAIL: nvidia-smi is not here: this needs a machine with an NVIDIA GPU$/m);
+      assert.equal(readdirSync('/dev/shm').filter((f) => f.startsWith('bothub-gpu-verify')).length, before);
+    },
+  );
 });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BothubError, NETWORK_MODES, parseDuration, parseEnvPairs, type NetworkMode } from '../../core/index.js';
+import { BothubError, NETWORK_MODES, parseDuration, parseEnvPairs, parseGpuRequest, type NetworkMode } from '../../core/index.js';
 import type { SandboxT } from '../../api/index.js';
 import { printJson } from '../output/format.js';
 import { action, collect } from '../runner.js';
@@ -18,6 +18,7 @@ interface CreateOptions {
   idleCold?: string;
   keepHot?: boolean;
   host?: string;
+  gpus?: string;
 }
 
 function number(flag: string, text: string | undefined): number | undefined {
@@ -42,10 +43,12 @@ export function register(program: Command): void {
     .option('--idle-cold <duration>', 'idle time before going to disk, e.g. 30m (0 disables)')
     .option('--keep-hot', 'never cool down')
     .option('--host <host>', 'fleet host to run it on (default: the scheduler picks one that fits)')
+    .option('--gpus <gpus>', 'NVIDIA GPUs it holds: all, a count such as 2, or UUIDs (GPU-…) comma-separated')
     .option('--secret <NAME>', 'expose your secret NAME as an environment variable (repeatable)', collect, [])
     .action(
       action(async (ctx: CliContext, command: string[], opts: CreateOptions) => {
         if (!NETWORK_MODES.includes(opts.network as NetworkMode)) throw new BothubError('INVALID_INPUT', `invalid --network "${opts.network}": use ${NETWORK_MODES.join(', ')}`);
+        if (opts.gpus !== undefined) parseGpuRequest(opts.gpus); // before any image is built
         // A fleet host's agent builds its own default image.
         if (opts.image === 'debian' && (opts.host ?? 'local') === 'local') await ensureDefaultImage(ctx);
         const sandbox: SandboxT = await ctx.api.call('createSandbox', {
@@ -62,6 +65,7 @@ export function register(program: Command): void {
             idleColdMs: opts.idleCold === undefined ? undefined : parseDuration(opts.idleCold),
             keepHot: opts.keepHot,
             host: opts.host,
+            gpus: opts.gpus,
           },
         });
         if (ctx.json) printJson(sandbox);

@@ -190,4 +190,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sandboxes_host_address').unique().on('sandboxes').columns(['host', 'address']).execute();
     },
   },
+  '0010_gpus': {
+    async up(db: Kysely<any>) {
+      // How many GPUs it asks for (its spec), and which ones it holds (or held last, when it sleeps).
+      await db.schema
+        .alterTable('sandboxes')
+        .addColumn('gpus', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('sandboxes')
+        .addColumn('gpu_uuids_json', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+    },
+  },
 };

@@ -29,6 +29,10 @@ export interface SandboxRow {
   last_active_at: string | null;
   /** Where it runs: 'local', or a fleet host whose agent holds the runtime's own record of it. */
   host: string;
+  /** How many NVIDIA GPUs it has. */
+  gpus: number;
+  /** Their UUIDs: held while it runs, released (and claimed again on waking) while it sleeps or is stopped. */
+  gpu_uuids_json: string;
 }
 
 export interface PublicationRow {

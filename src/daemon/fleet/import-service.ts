@@ -52,10 +52,13 @@ export class ImportService {
     const dir = await this.stateDir(dirName, row.image, op);
     const before = { host: row.host, address: row.address };
     const local = await this.deps.sandboxes.placeLocally(row);
-    return this.restoreInto(local, dir, execs, op, async () => {
+    const undo = async () => {
       await this.deps.ledger.forget(row.id);
-      await this.deps.sandboxes.setStatus(row.id, row.status as 'moving', row.status_reason, before);
-    });
+      await this.deps.sandboxes.setStatus(row.id, row.status as 'moving', row.status_reason, { ...before, gpu_uuids_json: row.gpu_uuids_json });
+    };
+    // GPUs of this machine, as many as it had there: the CUDA restore remaps its state onto them.
+    // The undo is idempotent: it also covers a claim that failed before restoreInto ran.
+    return this.deps.sandboxes.withGpus(local, (claimed) => this.restoreInto(claimed, dir, execs, op, undo)).catch(async (e: unknown) => Promise.reject((await undo(), e)));
   }
 
   private async stateDir(name: string, image: string, op: LongOperation): Promise<string> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ExecRecordT, MoveResultT, SandboxT } from '../../api/index.js';
-import { assertAllowed, BothubError, checkCompatibility, SYSTEM, validateName, type Actor, type SandboxStatus } from '../../core/index.js';
+import { assertAllowed, BothubError, checkCompatibility, gpuNeedsOf, SYSTEM, validateName, type Actor, type SandboxStatus } from '../../core/index.js';
 import { LocalHost, type Host } from '../../hostexec/index.js';
 import { copyTree, StepError, verifyTree, type CopyResult, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
 import type { ExecRow } from '../db/tables.js';
@@ -58,7 +58,9 @@ export class MoveService {
     if (row.network === 'peers') throw new BothubError('INVALID_STATE', `sandbox "${name}" is on a peers network, which joins sandboxes of one machine; it cannot move`);
     const [src, dst] = await Promise.all([hosts.endpoint(row.host), hosts.endpoint(to)]);
     if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${to}" is unreachable; see \`bothub host list\``);
-    const verdict = checkCompatibility(src.fingerprint, dst.fingerprint);
+    // Its GPU memory in use is known only once checkpointed; the model, count and versions are checked now.
+    const gpu = gpuNeedsOf(src.fingerprint.gpu, JSON.parse(row.gpu_uuids_json) as string[], 0);
+    const verdict = checkCompatibility(src.fingerprint, dst.fingerprint, { gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `sandbox "${name}" cannot move to host "${to}": ${verdict.reasons.join('; ')}`);
 
     const started = performance.now();
@@ -104,7 +106,13 @@ export class MoveService {
     // It runs on the target and answered: the move is done, whatever cleaning up the source costs.
     op.onProgress?.({ step: 'cleanup' });
     await this.removeSource(row, src);
-    const moved = await sandboxes.setStatus(row.id, 'running', null, { host: to, address: there.address, thermal: 'hot', started_at: there.startedAt });
+    const moved = await sandboxes.setStatus(row.id, 'running', null, {
+      host: to,
+      address: there.address,
+      thermal: 'hot',
+      started_at: there.startedAt,
+      gpu_uuids_json: JSON.stringify(there.gpus),
+    });
     this.deps.log.info({ sandbox: name, from: src.name, to, bytes: copied.bytes, snapshotMs, transferMs, restoreMs }, 'sandbox moved');
     return {
       sandbox: await sandboxes.present(moved),
@@ -133,7 +141,7 @@ export class MoveService {
     const dst = await hosts.endpoint(req.host);
     if (!dst.agent) throw new BothubError('INTERNAL', 'a restore here does not go through the fleet');
     if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${req.host}" is unreachable; see \`bothub host list\``);
-    const verdict = checkCompatibility(manifest.host, dst.fingerprint);
+    const verdict = checkCompatibility(manifest.host, dst.fingerprint, { gpu: manifest.gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on host "${req.host}": ${verdict.reasons.join('; ')}`);
     const dir = snapshots.dirOf(snap.id);
     op.onProgress?.({ step: 'verify' });

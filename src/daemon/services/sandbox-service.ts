@@ -2,17 +2,21 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   allocateAddress,
+  allocateGpus,
   assertAllowed,
   BothubError,
   canSee,
   DEFAULT_PIDS_LIMIT,
   generateName,
   notFound,
+  parseGpuRequest,
   SYSTEM,
   validateCpus,
   validateMemoryMb,
   validateName,
   type Actor,
+  type GpuInfo,
+  type GpuRequest,
   type HostCapacity,
   type NetworkMode,
   type SandboxAction,
@@ -46,7 +50,18 @@ export interface SandboxServiceDeps {
   secrets: SecretService;
   subnet: Subnet;
   capacity: HostCapacity;
+  /** This machine's NVIDIA GPUs now; null: none. */
+  gpus: () => Promise<GpuInfo | null>;
   log: Logger;
+}
+
+/** A running sandbox holds its GPUs; a stopped, cold or moving one has let them go and claims them again to run. */
+export const holdsGpus = (r: Pick<SandboxRow, 'status' | 'thermal'>) => (r.status === 'running' || r.status === 'creating') && r.thermal !== 'cold';
+
+/** How a new record gets its GPUs: what was asked for, and the ones to take first when free. */
+export interface GpuClaim {
+  request: GpuRequest;
+  prefer?: readonly string[];
 }
 
 const NOT_FOUND_HINT = 'see `bothub list`';
@@ -67,6 +82,7 @@ export function toApi(row: SandboxRow, ownerName: string | null = null, urls: Pu
     status: hostDown ? 'unknown' : (row.status as SandboxStatus),
     statusReason: hostDown ? `host "${row.host}" does not answer; its last known status was ${row.status}` : row.status_reason,
     host: row.host,
+    gpus: JSON.parse(row.gpu_uuids_json) as string[],
     image: row.image,
     cpus: row.cpus,
     memoryMb: row.memory_mb,
@@ -109,6 +125,7 @@ export function specOf(row: SandboxRow): SandboxSpec {
     idleWarmMs: row.idle_warm_ms,
     idleColdMs: row.idle_cold_ms,
     keepHot: row.keep_hot === 1,
+    gpus: row.gpus,
   };
 }
 
@@ -140,6 +157,8 @@ export function newSandboxRow(n: NewSandbox): SandboxRow {
     keep_hot: n.keepHot ? 1 : 0,
     last_active_at: now,
     host: n.host ?? 'local',
+    gpus: n.gpus,
+    gpu_uuids_json: '[]',
   };
 }
 
@@ -153,13 +172,15 @@ export class SandboxService {
   /** Commands with a live connection to init, per sandbox id: CRIU cannot checkpoint those connections. */
   private readonly attached = new Map<string, number>();
   private peerSync: Promise<void> = Promise.resolve();
+  /** GPUs claimed by sandboxes on their way to running (waking, starting, coming here): held, though no record says so yet. */
+  private readonly claiming = new Map<string, readonly string[]>();
 
   /** Preview URLs of a sandbox; set by the publishing service once it exists. */
   urlsOf: (row: SandboxRow) => Promise<PublishedUrl[]> = async () => [];
   /** Sandboxes on fleet hosts; set once the host service exists. */
   remote: RemoteSandboxes = NO_FLEET;
   /** Where a new sandbox goes when no host is asked for; set by the scheduler. */
-  place: (req: { cpus: number | null; memoryMb: number | null }) => Promise<string> = async () => LOCAL;
+  place: (req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }) => Promise<string> = async () => LOCAL;
 
   constructor(private readonly deps: SandboxServiceDeps) {}
 
@@ -212,7 +233,50 @@ export class SandboxService {
       memoryMb: row.memory_mb,
       pidsLimit: row.pids_limit,
       address: row.address,
+      gpus: JSON.parse(row.gpu_uuids_json) as string[],
     };
+  }
+
+  /** GPUs of this machine that other sandboxes hold or are claiming. */
+  private async heldGpus(tx: Db, exceptId: string): Promise<Set<string>> {
+    const rows = await tx.selectFrom('sandboxes').select(['id', 'status', 'thermal', 'gpu_uuids_json']).where('host', '=', LOCAL).where('gpus', '>', 0).execute();
+    const held = new Set(rows.filter((r) => r.id !== exceptId && holdsGpus(r)).flatMap((r) => JSON.parse(r.gpu_uuids_json) as string[]));
+    for (const [id, uuids] of this.claiming) if (id !== exceptId) for (const u of uuids) held.add(u);
+    return held;
+  }
+
+  /** Picks GPUs in the transaction that records them, so two sandboxes never get the same one. */
+  private async chooseGpus(tx: Db, id: string, claim: GpuClaim, gpus: GpuInfo | null): Promise<string[]> {
+    const devices = gpus?.devices ?? [];
+    // State checkpointed on one model restores only onto that model.
+    const model = devices.find((d) => claim.prefer?.includes(d.uuid))?.name;
+    return allocateGpus(claim.request, devices, { held: await this.heldGpus(tx, id), prefer: claim.prefer, model });
+  }
+
+  /**
+   * Runs `fn` (a start, a wake, a restore) with the sandbox's GPUs claimed
+   * again: the ones it had when free, else as many others of that model (the
+   * CUDA restore remaps them). They count as held until `fn` is done.
+   */
+  async withGpus<T>(row: SandboxRow, fn: (row: SandboxRow) => Promise<T>): Promise<T> {
+    if (row.gpus === 0 || row.host !== LOCAL) return fn(row);
+    const gpus = await this.deps.gpus();
+    const claimed = await this.deps.db.transaction().execute(async (tx) => {
+      const prefer = JSON.parse(row.gpu_uuids_json) as string[];
+      const uuids = await this.chooseGpus(tx, row.id, { request: { kind: 'count', count: row.gpus }, prefer }, gpus);
+      this.claiming.set(row.id, uuids);
+      await tx
+        .updateTable('sandboxes')
+        .set({ gpu_uuids_json: JSON.stringify(uuids) })
+        .where('id', '=', row.id)
+        .execute();
+      return { ...row, gpu_uuids_json: JSON.stringify(uuids) };
+    });
+    try {
+      return await fn(claimed);
+    } finally {
+      this.claiming.delete(row.id);
+    }
   }
 
   /** Its memory may hold secret values, so whatever is written of it to disk gets encrypted. */
@@ -236,7 +300,8 @@ export class SandboxService {
     const { capacity, images, runtime, secrets } = this.deps;
     const name = req.name ? validateName('sandbox', req.name) : await this.freshName();
     const image = req.image ?? DEBIAN_IMAGE;
-    const host = req.host ?? (await this.place({ cpus: req.cpus ?? null, memoryMb: req.memoryMb ?? null }));
+    const gpus = req.gpus === undefined ? undefined : parseGpuRequest(req.gpus);
+    const host = req.host ?? (await this.place({ cpus: req.cpus ?? null, memoryMb: req.memoryMb ?? null, gpus }));
     const cpus = req.cpus === undefined ? null : host === LOCAL ? validateCpus(req.cpus, capacity) : req.cpus;
     let memoryMb = req.memoryMb === undefined ? null : host === LOCAL ? validateMemoryMb(req.memoryMb, capacity) : req.memoryMb;
     memoryMb = await this.checkQuota(actor, memoryMb);
@@ -260,7 +325,9 @@ export class SandboxService {
         idleWarmMs: req.idleWarmMs ?? null,
         idleColdMs: req.idleColdMs ?? null,
         keepHot: !!req.keepHot,
+        gpus: 0,
       }),
+      gpus && { request: gpus },
     );
     return this.lock.run(row.id, async () => {
       try {
@@ -308,6 +375,7 @@ export class SandboxService {
         idleColdMs: req.idleColdMs ?? null,
         keepHot: !!req.keepHot,
         host,
+        gpus: 0,
       }),
     );
     try {
@@ -322,7 +390,13 @@ export class SandboxService {
 
   /** Brings a record of a sandbox on a fleet host in line with what its agent says of it. */
   async follow(id: string, there: SandboxT): Promise<SandboxRow> {
-    return this.setStatus(id, there.status, there.statusReason, { address: there.address, thermal: there.thermal, started_at: there.startedAt });
+    return this.setStatus(id, there.status, there.statusReason, {
+      address: there.address,
+      thermal: there.thermal,
+      started_at: there.startedAt,
+      gpus: there.gpus.length,
+      gpu_uuids_json: JSON.stringify(there.gpus),
+    });
   }
 
   /** What a host's agent reported at its heartbeat; sandboxes it no longer knows are marked so, never dropped. */
@@ -333,7 +407,8 @@ export class SandboxService {
       if (row.status === 'moving' || row.status === 'creating') continue;
       const s = byName.get(row.name);
       if (s) {
-        if (s.status !== row.status || s.thermal !== row.thermal || s.address !== row.address || s.statusReason !== row.status_reason) await this.follow(row.id, s);
+        const changed = s.status !== row.status || s.thermal !== row.thermal || s.address !== row.address || s.statusReason !== row.status_reason;
+        if (changed || JSON.stringify(s.gpus) !== row.gpu_uuids_json) await this.follow(row.id, s);
       } else if (row.status !== 'error') {
         await this.setStatus(row.id, 'error', `host "${host}"'s agent no longer has this sandbox; destroy it with \`bothub destroy ${row.name}\``);
       }
@@ -424,12 +499,22 @@ export class SandboxService {
     return this.peerSync;
   }
 
-  /** Inserts the record, taking a free address in the same transaction. */
-  async insert(row: SandboxRow): Promise<SandboxRow> {
+  /**
+   * Inserts the record, taking a free address (and its GPUs: as asked for, or
+   * as many as its spec says) in the same transaction.
+   */
+  async insert(row: SandboxRow, gpuClaim?: GpuClaim): Promise<SandboxRow> {
+    const claim = gpuClaim ?? (row.gpus > 0 ? { request: { kind: 'count' as const, count: row.gpus } } : undefined);
+    const gpus = claim && row.host === LOCAL ? await this.deps.gpus() : null;
     try {
       return await this.deps.db
         .transaction()
         .execute(async (tx) => {
+          if (claim && row.host === LOCAL) {
+            const uuids = await this.chooseGpus(tx, row.id, claim, gpus);
+            row.gpus = uuids.length;
+            row.gpu_uuids_json = JSON.stringify(uuids);
+          }
           if (row.network !== 'none' && row.host === LOCAL) {
             const used = await tx.selectFrom('sandboxes').select('address').where('host', '=', LOCAL).where('address', 'is not', null).execute();
             row.address = allocateAddress(this.deps.subnet, new Set(used.map((u) => u.address!)));
@@ -488,8 +573,10 @@ export class SandboxService {
       const { row: fresh, def } = await this.require(name, 'start', actor);
       // Whatever a crash left (a dead container, a mount) goes before the new start.
       await this.deps.runtime.release(def);
-      await this.boot(fresh, op, (d, o) => this.deps.runtime.start(d, o));
-      return this.present(await this.setStatus(row.id, 'running', null, { started_at: new Date().toISOString() }));
+      return this.withGpus(fresh, async (claimed) => {
+        await this.boot(claimed, op, (d, o) => this.deps.runtime.start(d, o));
+        return this.present(await this.setStatus(row.id, 'running', null, { started_at: new Date().toISOString() }));
+      });
     });
   }
 

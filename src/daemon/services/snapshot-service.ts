@@ -4,9 +4,19 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SandboxT, SnapshotT } from '../../api/index.js';
-import { BothubError, canSee, checkCompatibility, notFound, validateName, type Actor, type HostFingerprint } from '../../core/index.js';
+import { BothubError, canSee, checkCompatibility, gpuNeedsOf, notFound, validateName, type Actor, type HostFingerprint } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
-import { checksumTree, MANIFEST, MANIFEST_VERSION, verifyTree, type Checkpointer, type LongOperation, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
+import {
+  checksumTree,
+  MANIFEST,
+  MANIFEST_VERSION,
+  readGpuState,
+  verifyTree,
+  type Checkpointer,
+  type LongOperation,
+  type SandboxRuntime,
+  type SnapshotManifest,
+} from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { ExecRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
@@ -141,6 +151,9 @@ export class SnapshotService {
         op.onProgress?.({ step: 'checksums' });
         const files = await checksumTree(partial, op.signal);
         const sizeBytes = Object.values(files).reduce((n, f) => n + f.size, 0);
+        const fingerprint = await this.deps.fingerprint();
+        const gpuState = await readGpuState(partial);
+        const gpuNeeds = gpuState && gpuNeedsOf(fingerprint.gpu, gpuState.uuids, Math.max(0, ...Object.values(gpuState.memoryMb)));
         const manifest: SnapshotManifest = {
           version: MANIFEST_VERSION,
           id,
@@ -148,7 +161,8 @@ export class SnapshotService {
           createdAt,
           // Secret names only: their values never reach a manifest.
           sandbox: { id: row.id, name: row.name, address: row.address, ...specOf(row) },
-          host: await this.deps.fingerprint(),
+          host: fingerprint,
+          ...(gpuNeeds ? { gpu: { ...gpuNeeds, uuids: gpuState.uuids } } : {}),
           sizeBytes,
           frozenMs,
           encrypted: key !== undefined,
@@ -220,7 +234,7 @@ export class SnapshotService {
     const dir = this.path(row.id);
     op.onProgress?.({ step: 'verify' });
     await verifyTree(dir, manifest, op.signal);
-    const verdict = checkCompatibility(manifest.host, await this.deps.fingerprint());
+    const verdict = checkCompatibility(manifest.host, await this.deps.fingerprint(), { gpu: manifest.gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on this host: ${verdict.reasons.join('; ')}`);
     return req.name ? this.branch(row, manifest, dir, req.name, actor, op) : this.resume(row, dir, actor, op);
   }
@@ -236,9 +250,11 @@ export class SnapshotService {
     return sandboxes.lock.run(current.id, async () => {
       const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays
-      await checkpointer.restore(def, dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
-      await this.deps.ledger.rewind(sb.id, ((await this.manifest(row)).execs ?? []) as ExecRow[]);
-      return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
+      return sandboxes.withGpus(sb, async (claimed) => {
+        await checkpointer.restore(sandboxes.definition(claimed), dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
+        await this.deps.ledger.rewind(sb.id, ((await this.manifest(row)).execs ?? []) as ExecRow[]);
+        return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
+      });
     });
   }
 
@@ -247,13 +263,17 @@ export class SnapshotService {
     validateName('sandbox', name);
     // The original's identity stays behind: the branch gets its own id, name and address.
     const { id: _id, name: _name, address: _address, ...spec } = manifest.sandbox;
+    const gpus = spec.gpus ?? 0; // manifests from before GPUs have no count
     const record = await sandboxes.insert(
       newSandboxRow({
         ...spec,
+        gpus,
         name,
         // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
         ownerId: actor.admin && row.owner_id ? row.owner_id : actor.id,
       }),
+      // The snapshot's own GPUs when free (no remapping), else others of the model.
+      gpus ? { request: { kind: 'count', count: gpus }, prefer: manifest.gpu?.uuids } : undefined,
     );
     return sandboxes.lock.run(record.id, async () => {
       const def = sandboxes.definition(record);

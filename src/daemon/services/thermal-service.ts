@@ -102,16 +102,24 @@ export class ThermalService {
     if (row.thermal === 'warm') {
       await this.deps.runtime.cgroup(row.id).setFrozen(false);
     } else if (row.thermal === 'cold') {
-      try {
-        await this.deps.checkpointer.restore(this.deps.sandboxes.definition(row), this.coldDir(row.id), { branch: false, key: this.deps.deriveKey(coldKeyPurpose(row.id)) });
-      } catch (e) {
-        await this.deps.events.record(row, 'wake-failed', (e as Error).message);
-        throw new BothubError('RUNTIME_FAILED', `waking sandbox "${row.name}" failed: ${(e as Error).message}; it stays cold — try again, or stop and start it`);
-      }
-      await rm(this.coldDir(row.id), { recursive: true, force: true });
+      // Its GPUs were let go while it slept: it claims them (or others of the model) again.
+      return this.deps.sandboxes.withGpus(row, async (claimed) => {
+        try {
+          await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), this.coldDir(row.id), { branch: false, key: this.deps.deriveKey(coldKeyPurpose(row.id)) });
+        } catch (e) {
+          await this.deps.events.record(row, 'wake-failed', (e as Error).message);
+          throw new BothubError('RUNTIME_FAILED', `waking sandbox "${row.name}" failed: ${(e as Error).message}; it stays cold — try again, or stop and start it`);
+        }
+        await rm(this.coldDir(row.id), { recursive: true, force: true });
+        return this.woke(row, started);
+      });
     } else {
       return row;
     }
+    return this.woke(row, started);
+  }
+
+  private async woke(row: SandboxRow, started: number): Promise<SandboxRow> {
     const ms = Math.round(performance.now() - started);
     await this.deps.events.record(row, 'woke', `from ${row.thermal} in ${ms} ms`);
     this.touch(row.id);

@@ -1,14 +1,8 @@
 import type { Host } from '../../hostexec/index.js';
 import { CommandError } from '../../hostexec/index.js';
-import { BothubError } from '../../core/index.js';
+import { BothubError, type UuidPair } from '../../core/index.js';
 
 export type CudaState = 'running' | 'locked' | 'checkpointed' | 'failed';
-
-/** A GPU to restore onto instead of the one a process was checkpointed on (same model). */
-export interface UuidPair {
-  from: string;
-  to: string;
-}
 
 /**
  * Talks to native/cuda/bothub-cuda-checkpoint by its command-line protocol

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { LongOperation } from '../progress.js';
-import { StepError } from '../snapshot/checkpointer.js';
-import type { CudaHelper, UuidPair } from './cuda-helper.js';
+import { StepError } from '../step-error.js';
+import type { UuidPair } from '../../core/index.js';
+import type { CudaHelper } from './cuda-helper.js';
 
 export interface GpuFreezeOptions extends LongOperation {
   /** How long to wait for each process's CUDA calls to drain before giving up. */

@@ -2,19 +2,44 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { BothubError } from '../../core/index.js';
+import { BothubError, remapPairs } from '../../core/index.js';
 import { CommandError, type Host } from '../../hostexec/index.js';
 import { connectInit } from '../exec/client.js';
 import { netnsName, removeSandboxNetwork } from '../network/netns.js';
 import { mountOverlay, unmount } from '../overlay.js';
 import type { LongOperation } from '../progress.js';
 import { containerId, type SandboxDefinition, type SandboxRuntime } from '../sandbox-runtime.js';
+import { StepError } from '../step-error.js';
 import { UndoStack } from '../undo-stack.js';
 import { packLayer, unpackLayer } from './layer-archive.js';
+import type { CudaHelper } from '../gpu/cuda-helper.js';
+import { freezeGpuProcesses, thawGpuProcesses } from '../gpu/gpu-pipeline.js';
+import { findGpuProcesses, gpuMemoryUsedMb, hostPidsOf } from '../gpu/gpu-processes.js';
 import { mountScratch, openTree, sealTree } from './sealed-tree.js';
 
 /** Inside a snapshot directory. */
-export const SNAPSHOT_PARTS = { criu: 'criu', layer: 'fs/upper.tar', console: 'fs/console.log', execs: 'fs/execs', sealedMarker: 'sealed' } as const;
+export const SNAPSHOT_PARTS = { criu: 'criu', layer: 'fs/upper.tar', console: 'fs/console.log', execs: 'fs/execs', sealedMarker: 'sealed', gpu: 'gpu.json' } as const;
+
+/** What a snapshot of a GPU sandbox says of its GPU state (in the clear: no process data). */
+export interface GpuSnapshotState {
+  /** The GPUs it held, in the order its processes see them. */
+  uuids: string[];
+  /** The processes whose CUDA state was checkpointed, by PID inside the sandbox. */
+  processes: number[];
+  /** Device memory they used, MiB per GPU UUID. */
+  memoryMb: Record<string, number>;
+}
+
+export async function readGpuState(snapshotDir: string): Promise<GpuSnapshotState | undefined> {
+  const text = await readFile(join(snapshotDir, SNAPSHOT_PARTS.gpu), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as GpuSnapshotState);
+}
+
+/** The CUDA checkpoint helper and nvidia-smi, for sandboxes that hold GPUs. */
+export interface GpuTools {
+  helper: CudaHelper | null;
+  nvidiaSmi: string;
+}
 
 /** Whether a snapshot directory holds encrypted images (see sealed-tree.ts). */
 export const isSealed = (dir: string) => existsSync(join(dir, SNAPSHOT_PARTS.sealedMarker));
@@ -31,22 +56,6 @@ export interface RestoreOptions extends LongOperation {
   branch: boolean;
   /** Opens an encrypted snapshot; ignored for a clear one. */
   key?: Buffer;
-}
-
-/** A step of a snapshot or restore failed; says which, so a user knows where it stopped. */
-export class StepError extends BothubError {
-  constructor(
-    readonly step: string,
-    message: string,
-    cause?: unknown,
-  ) {
-    const full = /no space left/i.test(message);
-    super(
-      full ? 'LIMIT_EXCEEDED' : 'RUNTIME_FAILED',
-      full ? `${step} failed: the disk holding snapshots is full; free space there (or point BOTHUB_SNAPSHOTS_DIR elsewhere) and try again` : `${step} failed: ${message}`,
-      { cause },
-    );
-  }
 }
 
 async function dirBytes(dir: string): Promise<number> {
@@ -68,7 +77,17 @@ export class Checkpointer {
     private readonly runtime: SandboxRuntime,
     private readonly criu: string,
     private readonly log: Logger,
+    private readonly gpu: GpuTools = { helper: null, nvidiaSmi: 'nvidia-smi' },
   ) {}
+
+  private cuda(): CudaHelper {
+    if (!this.gpu.helper)
+      throw new BothubError(
+        'RUNTIME_FAILED',
+        'the CUDA checkpoint helper is not built (native/build/bothub-cuda-checkpoint); run `make -C native` with the CUDA toolkit installed',
+      );
+    return this.gpu.helper;
+  }
 
   /**
    * runc under setpriv --pdeathsig: if the daemon dies mid-dump, runc and its
@@ -92,6 +111,20 @@ export class Checkpointer {
    * seized; that is transient, so it is tried once more after a thaw.
    */
   async checkpoint(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
+    if (!def.gpus.length) return this.checkpointRetrying(def, dir, op);
+    // CUDA state lives on the GPU, out of CRIU's reach: it is moved to host memory first (see gpu-pipeline.ts).
+    const processes = await findGpuProcesses(this.runtime.cgroup(def.id).processes());
+    const pids = processes.map((p) => p.pid);
+    const memory = pids.length ? await gpuMemoryUsedMb(this.host, this.gpu.nvidiaSmi, pids) : new Map<string, number>();
+    const frozenMs = pids.length
+      ? await freezeGpuProcesses(this.cuda(), pids, () => this.checkpointRetrying(def, dir, op), op, this.log)
+      : await this.checkpointRetrying(def, dir, op);
+    const state: GpuSnapshotState = { uuids: [...def.gpus], processes: processes.map((p) => p.nsPid), memoryMb: Object.fromEntries(memory) };
+    await writeFile(join(dir, SNAPSHOT_PARTS.gpu), JSON.stringify(state));
+    return frozenMs;
+  }
+
+  private async checkpointRetrying(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
     try {
       return await this.checkpointOnce(def, dir, op);
     } catch (e) {
@@ -223,7 +256,7 @@ export class Checkpointer {
         if (!op.key) throw new BothubError('INVALID_STATE', 'the snapshot is encrypted and no key was given');
         dir = join(p.dir, 'clear-images');
         release = await mountScratch(this.host, dir);
-        const skip = (rel: string) => rel === SNAPSHOT_PARTS.sealedMarker || rel === 'manifest.json';
+        const skip = (rel: string) => rel === SNAPSHOT_PARTS.sealedMarker || rel === SNAPSHOT_PARTS.gpu || rel === 'manifest.json';
         await openTree(snapshotDir, dir, op.key, skip, op.signal);
         step = 'filesystem';
       }
@@ -256,20 +289,29 @@ export class Checkpointer {
       step = 'criu restore';
       op.onProgress?.({ step });
       undo.push('container', () => this.runtime.runc.delete(id));
-      await this.runc(['restore', '--detach', '--image-path', join(dir, SNAPSHOT_PARTS.criu), '--work-path', work, '--bundle', p.dir, '--tcp-established', '--file-locks', id], op);
+      const criuRestore = () =>
+        this.runc(
+          ['restore', '--detach', '--image-path', join(dir, SNAPSHOT_PARTS.criu), '--work-path', work, '--bundle', p.dir, '--tcp-established', '--file-locks', id],
+          op,
+        ).catch(async (e: unknown) => Promise.reject(new StepError('criu restore', await this.reason(e, work), e)));
+      const gpu = await readGpuState(snapshotDir);
+      if (gpu?.processes.length) {
+        const restored = async () => (await criuRestore(), hostPidsOf(this.runtime.cgroup(def.id).processes(), gpu.processes));
+        await thawGpuProcesses(this.cuda(), restored, remapPairs(gpu.uuids, def.gpus), op);
+      } else await criuRestore();
       step = 'ready';
       (await connectInit(p.execSocket, 5000)).destroy();
       undo.commit();
       await rm(work, { recursive: true, force: true });
     } catch (e) {
-      const reason = await this.reason(e, work);
+      const failure = e instanceof StepError ? e : new StepError(step, await this.reason(e, work), e);
       // CRIU's whole log outlives the sandbox directory the undo removes: the one line above is rarely all.
       const kept = this.runtime.failedRestoreLog(def.id);
       await mkdir(dirname(kept), { recursive: true })
         .then(() => this.host.run('cp', [join(work, 'restore.log'), kept], { allowFailure: true }))
         .catch(() => undefined);
       await undo.unwind((what, err) => this.log.warn({ err, what, sandbox: def.name }, 'cleanup after a failed restore'));
-      throw new StepError(step, reason, e);
+      throw failure;
     } finally {
       // CRIU has read every image by now (or failed): the clear copy goes.
       await release();

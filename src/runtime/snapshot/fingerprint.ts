@@ -5,7 +5,8 @@ import { BOTHUB_CRIU } from './criu.js';
 /**
  * Every probe in one fixed script, one section each: over SSH that is one
  * round trip (and one login) instead of a dozen. Tools a host lacks
- * (nvidia-smi on a CPU box) leave their section empty. $1: the CRIU binary.
+ * (nvidia-smi on a CPU box) leave their section empty. $1: the CRIU binary,
+ * $2: nvidia-smi.
  */
 const PROBE = `
 s() { echo "@@$1"; }
@@ -19,9 +20,10 @@ s df; df -B1 --output=avail /var/lib 2>/dev/null | tail -n 1
 C="$1"; [ -n "$C" ] || { C=${BOTHUB_CRIU}; [ -x "$C" ] || C=criu; }
 s criu; "$C" --version 2>/dev/null
 s criucheck; { "$C" check 2>&1; echo "exit=$?"; } | grep -v 'kdat cache'
-s gpus; nvidia-smi --query-gpu=index,name,uuid,memory.total,memory.used,driver_version --format=csv,noheader,nounits 2>/dev/null
-s smi; nvidia-smi 2>/dev/null | head -n 5
-s topo; nvidia-smi topo -m 2>/dev/null
+S="\${2:-nvidia-smi}"
+s gpus; "$S" --query-gpu=index,name,uuid,memory.total,memory.used,driver_version --format=csv,noheader,nounits 2>/dev/null
+s smi; "$S" 2>/dev/null | head -n 5
+s topo; "$S" topo -m 2>/dev/null
 true`;
 
 function sections(out: string): Record<string, string> {
@@ -48,12 +50,18 @@ function gpuInfo(s: Record<string, string>): GpuInfo | null {
   };
 }
 
+/** The host's NVIDIA GPUs now (memory in use included); null when it has none. */
+export async function probeGpus(host: Host, nvidiaSmi = 'nvidia-smi'): Promise<GpuInfo | null> {
+  const script = PROBE.slice(PROBE.indexOf('S="'), PROBE.indexOf('s topo'));
+  return gpuInfo(sections((await host.run('sh', ['-c', `s() { echo "@@$1"; }\n${script}`, 'probe', '', nvidiaSmi])).stdout));
+}
+
 /**
  * What a host is, as far as restoring a snapshot there goes: recorded in every
  * snapshot, and for every fleet host. Runs on any Host (here or over SSH).
  */
-export async function hostFingerprint(host: Host, criu?: string): Promise<HostFingerprint> {
-  const s = sections((await host.run('sh', ['-c', PROBE, 'probe', criu ?? ''])).stdout);
+export async function hostFingerprint(host: Host, criu?: string, nvidiaSmi = 'nvidia-smi'): Promise<HostFingerprint> {
+  const s = sections((await host.run('sh', ['-c', PROBE, 'probe', criu ?? '', nvidiaSmi])).stdout);
   const cpuinfo = s.cpuinfo ?? '';
   const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(cpuinfo)?.[1]?.trim() ?? '';
   const nodeArch: Record<string, string> = { x86_64: 'x64', aarch64: 'arm64' };

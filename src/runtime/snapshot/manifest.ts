@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { BothubError, type HostFingerprint, type SandboxSpec } from '../../core/index.js';
+import { BothubError, type GpuNeeds, type HostFingerprint, type SandboxSpec } from '../../core/index.js';
 
 export const MANIFEST = 'manifest.json';
 export const MANIFEST_VERSION = 1;
@@ -26,6 +26,8 @@ export interface SnapshotManifest {
   frozenMs: number;
   /** Images and layer are AES-256-GCM encrypted (the sandbox held secrets). */
   encrypted?: boolean;
+  /** A GPU sandbox's: what restoring its GPU state needs of a host, and the GPUs it was on. */
+  gpu?: GpuNeeds & { uuids: string[] };
   /** The exec ledger up to the snapshot (the daemon's rows, as stored). */
   execs?: unknown[];
   files: Record<string, SnapshotFile>;

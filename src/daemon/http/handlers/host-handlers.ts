@@ -12,7 +12,8 @@ export function hostHandlers(ctx: DaemonContext): Pick<Handlers, HostRoutes> {
     removeHost: ({ params }) => ctx.hosts.remove(params.name),
     snapshotHosts: async ({ actor, params }) => {
       const row = await ctx.snapshots.row(params.name, actor);
-      return ctx.hosts.verdicts((await ctx.snapshots.manifest(row)).host);
+      const manifest = await ctx.snapshots.manifest(row);
+      return ctx.hosts.verdicts(manifest.host, { gpu: manifest.gpu });
     },
   };
 }
