@@ -28,9 +28,6 @@ export function parseGpuRequest(text: string): GpuRequest {
   return { kind: 'uuids', uuids };
 }
 
-/** How many GPUs a request takes on a host with `available` of them (for the scheduler). */
-export const requestedGpuCount = (r: GpuRequest, available: number): number => (r.kind === 'all' ? available : r.kind === 'count' ? r.count : r.uuids.length);
-
 export interface GpuChoice {
   /** UUIDs other sandboxes of the host hold now. */
   held: ReadonlySet<string>;

@@ -1,4 +1,4 @@
-import { BothubError, pickHost, requestedGpuCount, type GpuRequest, type PlacementCandidate } from '../../core/index.js';
+import { BothubError, pickHost, type GpuRequest, type PlacementCandidate } from '../../core/index.js';
 import type { Db } from '../db/database.js';
 import type { HostService } from '../services/host-service.js';
 import { holdsGpus, QUOTA_DEFAULT_MEMORY_MB } from '../services/sandbox-service.js';
@@ -39,6 +39,6 @@ export async function placeSandbox(db: Db, hosts: HostService, req: { cpus: numb
     usedMemoryMb: used.get(h.name)?.memoryMb ?? 0,
     usedGpus: used.get(h.name)?.gpus ?? 0,
   }));
-  const gpus = req.gpus === undefined ? 0 : req.gpus.kind === 'all' ? 'all' : requestedGpuCount(req.gpus, 0);
+  const gpus = req.gpus === undefined ? 0 : req.gpus.kind === 'all' ? 'all' : req.gpus.count;
   return pickHost(candidates, { cpus: req.cpus, memoryMb: req.memoryMb ?? QUOTA_DEFAULT_MEMORY_MB, gpus });
 }
