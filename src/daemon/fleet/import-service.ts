@@ -52,13 +52,10 @@ export class ImportService {
     const dir = await this.stateDir(dirName, row.image, op);
     const before = { host: row.host, address: row.address };
     const local = await this.deps.sandboxes.placeLocally(row);
-    const undo = async () => {
+    return this.restoreInto(local, dir, execs, op, async () => {
       await this.deps.ledger.forget(row.id);
       await this.deps.sandboxes.setStatus(row.id, row.status as 'moving', row.status_reason, { ...before, gpu_uuids_json: row.gpu_uuids_json });
-    };
-    // GPUs of this machine, as many as it had there: the CUDA restore remaps its state onto them.
-    // The undo is idempotent: it also covers a claim that failed before restoreInto ran.
-    return this.deps.sandboxes.withGpus(local, (claimed) => this.restoreInto(claimed, dir, execs, op, undo)).catch(async (e: unknown) => Promise.reject((await undo(), e)));
+    });
   }
 
   private async stateDir(name: string, image: string, op: LongOperation): Promise<string> {
@@ -74,20 +71,24 @@ export class ImportService {
   private async restoreInto(row: SandboxRow, dir: string, execs: ExecRecordT[], op: LongOperation, undo: () => Promise<void>): Promise<SandboxRow> {
     const { sandboxes, checkpointer, runtime, ledger } = this.deps;
     return sandboxes.lock.run(row.id, async () => {
-      const def = sandboxes.definition(row);
+      let running: SandboxRow;
       try {
-        await checkpointer.restore(def, dir, { ...op, branch: true });
-        await ledger.copyInto(
-          row.id,
-          execs.map((e) => fromExecRecord(row.id, e)),
-        );
+        // GPUs of this machine, as many as it had (a new record has them already): the CUDA restore remaps its state onto them.
+        running = await sandboxes.withGpus(row, async (claimed) => {
+          await checkpointer.restore(sandboxes.definition(claimed), dir, { ...op, branch: true });
+          await ledger.copyInto(
+            row.id,
+            execs.map((e) => fromExecRecord(row.id, e)),
+          );
+          return sandboxes.setStatus(row.id, 'running', null, { started_at: new Date().toISOString(), thermal: 'hot', snapshot_id: null });
+        });
       } catch (e) {
-        await runtime.destroy(def).catch(() => undefined);
+        await runtime.destroy(sandboxes.definition(row)).catch(() => undefined);
         await undo();
         throw e;
       }
       await rm(dir, { recursive: true, force: true });
-      return sandboxes.setStatus(row.id, 'running', null, { started_at: new Date().toISOString(), thermal: 'hot', snapshot_id: null });
+      return running;
     });
   }
 }

@@ -106,9 +106,9 @@ export class Checkpointer {
   }
 
   /**
-   * Returns how long the sandbox was frozen, in milliseconds. A task caught in
-   * uninterruptible sleep (mid-fork, mid-I/O) as the cgroup froze cannot be
-   * seized; that is transient, so it is tried once more after a thaw.
+   * Returns how long the sandbox was frozen, in milliseconds. A GPU sandbox's
+   * CUDA processes go through the GPU pipeline around the dump, and its
+   * snapshot gets a gpu.json saying which processes and GPUs.
    */
   async checkpoint(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
     if (!def.gpus.length) return this.checkpointRetrying(def, dir, op);
@@ -124,6 +124,10 @@ export class Checkpointer {
     return frozenMs;
   }
 
+  /**
+   * A task caught in uninterruptible sleep (mid-fork, mid-I/O) as the cgroup
+   * froze cannot be seized; that is transient, so it is tried once more after a thaw.
+   */
   private async checkpointRetrying(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
     try {
       return await this.checkpointOnce(def, dir, op);
