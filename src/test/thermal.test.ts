@@ -123,6 +123,22 @@ describe('thermal states, preview URLs and wake on request', () => {
     assert.equal(await thermal('web'), 'hot');
   });
 
+  it('the periodic check for dead sandboxes, running all through a freeze, takes the cold sandbox for what it is', async () => {
+    // The check reads the container list outside the sandbox's lock: a container the
+    // freeze removed on purpose must not make it mark the sandbox exited.
+    let frozen = false;
+    const freeze = t.api.call('freezeSandbox', { params: { name: 'web' } }).finally(() => (frozen = true));
+    const checks: Promise<void>[] = [];
+    while (!frozen) {
+      checks.push(t.daemon.ctx.sandboxes.reconcile(false));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.all([freeze, ...checks]);
+    const sb = await t.api.call('getSandbox', { params: { name: 'web' } });
+    assert.deepEqual([sb.status, sb.thermal], ['running', 'cold']);
+    assert.equal(await sh(t, 'web', 'echo awake'), 'awake\n');
+  });
+
   it('keeps its thermal state and published URLs across a daemon restart', async () => {
     await t.api.call('freezeSandbox', { params: { name: 'web' } });
     await t.restart();

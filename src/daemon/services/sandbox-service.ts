@@ -65,6 +65,9 @@ export interface GpuClaim {
 }
 
 const NOT_FOUND_HINT = 'see `bothub list`';
+
+/** Whether a record says its container should exist: a cold sandbox has none on purpose (a warm one is frozen on purpose). */
+const expectsContainer = (row: SandboxRow) => row.status === 'running' && row.thermal !== 'cold';
 /** What a sandbox without --memory counts for against a user's memory quota. */
 export const QUOTA_DEFAULT_MEMORY_MB = 512;
 
@@ -623,8 +626,7 @@ export class SandboxService {
         await this.forget(row);
         continue;
       }
-      // A cold sandbox has no container on purpose; a warm one is frozen on purpose.
-      if (row.status !== 'running' || row.thermal === 'cold') continue;
+      if (!expectsContainer(row)) continue;
       if (atStartup && state?.status === 'paused' && row.thermal !== 'warm') {
         // Frozen by a snapshot the daemon died in: thaw it.
         log.warn({ sandbox: row.name }, 'thawing a sandbox left frozen by an interrupted snapshot');
@@ -634,8 +636,10 @@ export class SandboxService {
       const alive = state && (state.status === 'running' || state.status === 'paused');
       if (alive) continue;
       await this.lock.run(row.id, async () => {
+        // The list above was read outside the lock: a freeze, stop or move may have
+        // removed the container on purpose since, and that is not a death.
         const fresh = await db.selectFrom('sandboxes').selectAll().where('id', '=', row.id).executeTakeFirst();
-        if (fresh?.status !== 'running') return;
+        if (!fresh || !expectsContainer(fresh)) return;
         const still = await runtime.state(row);
         if (still && still.status !== 'stopped') return;
         log.warn({ sandbox: row.name }, 'sandbox processes vanished; marking it exited');
