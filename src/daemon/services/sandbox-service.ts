@@ -66,8 +66,11 @@ export interface GpuClaim {
 
 const NOT_FOUND_HINT = 'see `bothub list`';
 
-/** Whether a record says its container should exist: a cold sandbox has none on purpose (a warm one is frozen on purpose). */
-const expectsContainer = (row: SandboxRow) => row.status === 'running' && row.thermal !== 'cold';
+/**
+ * Whether a record says a container should exist here: a cold sandbox has none on
+ * purpose (a warm one is frozen on purpose), and a moved one lives on another host.
+ */
+const expectsContainer = (row: SandboxRow) => row.host === LOCAL && row.status === 'running' && row.thermal !== 'cold';
 /** What a sandbox without --memory counts for against a user's memory quota. */
 export const QUOTA_DEFAULT_MEMORY_MB = 512;
 
