@@ -5,6 +5,8 @@ export interface PipeOptions {
   signal?: AbortSignal;
   /** Called with the size of each chunk as it passes. */
   onBytes?: (n: number) => void;
+  /** Written to the producer's stdin (a list of files to send, say). */
+  producerInput?: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export async function pipeBetween(from: Host, producer: [string, string[]], to: 
   try {
     await Promise.all([
       from
-        .run(producer[0], producer[1], { stdout: pass, signal: both.signal })
+        .run(producer[0], producer[1], { stdout: pass, signal: both.signal, input: options.producerInput })
         .then(() => pass.end())
         .catch(fail),
       to.run(consumer[0], consumer[1], { stdin: counted, signal: both.signal }).catch(fail),

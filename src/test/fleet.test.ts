@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -118,8 +118,8 @@ describe('fleet hosts over SSH', () => {
     try {
       const src = join(dir, 'snap');
       mkdirSync(join(src, 'criu'), { recursive: true });
-      writeFileSync(join(src, 'criu', 'pages-1.img'), randomBytes(48 * 1024 * 1024));
-      writeFileSync(join(src, 'manifest.json'), '{"version":1}\n');
+      writeFileSync(join(src, 'criu', 'pages-1.img'), randomBytes(48 * 1024 * 1024), { mode: 0o600 });
+      writeFileSync(join(src, 'manifest.json'), '{"version":1}\n', { mode: 0o640 });
       const remoteDir = join(dir, 'arrived'); // the test host shares this machine's files
       const conn = () => {
         const c = new SshHost('b', { address: b.address, port: 22, username: 'root', privateKey: readFileSync(b.keyFile, 'utf8') }, undefined);
@@ -142,6 +142,9 @@ describe('fleet hosts over SSH', () => {
       assert.equal(second.bytes + second.resumedBytes, 48 * 1024 * 1024 + 14);
       assert.ok(steps.includes('verify'));
       assert.ok(readFileSync(join(remoteDir, 'criu', 'pages-1.img')).equals(readFileSync(join(src, 'criu', 'pages-1.img'))));
+      // CRIU reopens files with the modes it dumped: the resumed file and the one sent whole keep theirs.
+      const mode = (rel: string) => (statSync(join(remoteDir, rel)).mode & 0o777).toString(8);
+      assert.deepEqual([mode('criu/pages-1.img'), mode('manifest.json')], ['600', '640']);
       // A damaged copy is caught by the checksum, removed, and sent whole the next time.
       writeFileSync(join(remoteDir, 'manifest.json'), '{"version":2}\n');
       await assert.rejects(copyTree(local, src, conn(), remoteDir), /1 file\(s\) arrived damaged \(manifest\.json\)/);

@@ -185,11 +185,17 @@ describe('users, keys and access', () => {
     const serve = (api: ApiClient, name: string) => api.call('exec', { params: { name }, body: { command: ['sh', '-c', 'nohup python3 -m http.server 8000 >/dev/null 2>&1 &'] } });
     await Promise.all([serve(alice, 'alice-p1'), serve(alice, 'alice-p2'), serve(alice, 'alice-plain'), serve(bob, 'bob-p1')]);
     const probe = async (api: ApiClient, from: string, to: string) => {
-      const script = `import socket; s=socket.socket(); s.settimeout(1)\ntry:\n  s.connect(('${to}', 8000)); print('open')\nexcept Exception: print('closed')`;
-      // The server may still be starting: a refusal is retried, a timeout (dropped) is final.
+      const script = [
+        'import socket; s=socket.socket(); s.settimeout(1)',
+        'try:',
+        `  s.connect(('${to}', 8000)); print('open')`,
+        "except socket.timeout: print('closed')",
+        "except ConnectionRefusedError: print('refused')",
+      ].join('\n');
+      // The server may still be starting: a refusal is retried; the firewall drops, so a timeout is final.
       for (let i = 0; ; i++) {
         const r = await api.call('exec', { params: { name: from }, body: { command: ['python3', '-c', script] } });
-        if (r.stdout === 'open\n' || i === 20) return r.stdout.trim();
+        if (r.stdout !== 'refused\n' || i === 20) return r.stdout.trim();
         await new Promise((res) => setTimeout(res, 100));
       }
     };

@@ -37,10 +37,14 @@ async function sums(host: Host, dir: string, rels: string[], signal?: AbortSigna
 
 /**
  * Copies a directory tree (a snapshot, a cold sandbox) from one host to
- * another, file by file, streaming through this process; either side may be
- * this machine or a fleet host. Every file's sha256 is checked on both sides.
- * Resumable: files the target already has in part are continued from their
- * size, so a copy cut off by a dropped connection is simply called again.
+ * another, streaming through this process; either side may be this machine or
+ * a fleet host. Every file's sha256 is checked on both sides.
+ *
+ * The files the target lacks go in one tar stream: a command on a fleet host
+ * costs a round trip and a login shell, which file by file cost more than the
+ * bytes. Resumable: tar writes each file front to back, so a copy cut off by a
+ * dropped connection leaves whole files and at most one part of a file, which
+ * the next call continues from its size.
  */
 export async function copyTree(from: Host, fromDir: string, to: Host, toDir: string, op: LongOperation = {}): Promise<CopyResult> {
   const source = await listFiles(from, fromDir, op.signal);
@@ -49,30 +53,36 @@ export async function copyTree(from: Host, fromDir: string, to: Host, toDir: str
   await to.run('mkdir', ['-p', '--', toDir], { signal: op.signal });
   const have = await listFiles(to, toDir, op.signal);
 
-  let done = 0;
-  let resumedBytes = 0;
+  const isStarted = (f: (typeof files)[number]) => (have.get(f.rel)?.size ?? 0) > 0 && have.get(f.rel)!.size <= f.size;
+  const started = files.filter(isStarted);
+  const missing = files.filter((f) => !isStarted(f));
+  const resumedBytes = started.reduce((n, f) => n + have.get(f.rel)!.size, 0);
+  let done = resumedBytes;
+  const onBytes = (n: number) => {
+    done = Math.min(total, done + n); // tar's headers count too
+    op.onProgress?.({ step: 'transfer', done, total });
+  };
   op.onProgress?.({ step: 'transfer', done, total });
-  for (const f of files) {
-    const there = have.get(f.rel)?.size;
-    const remote = join(toDir, f.rel);
-    const start = there !== undefined && there <= f.size ? there : 0;
-    if (there !== undefined && there > f.size) await to.run('rm', ['-f', '--', remote], { signal: op.signal });
-    resumedBytes += start;
-    done += start;
-    if (there !== undefined && start === f.size) continue;
-    // Appends: what arrived before a cut stays, and the next copy starts after it.
-    await pipeBetween(from, ['tail', ['-c', `+${start + 1}`, '--', join(fromDir, f.rel)]], to, ['sh', ['-c', 'mkdir -p -- "${0%/*}" && exec cat >> "$0"', remote]], {
+  if (missing.length)
+    await pipeBetween(from, ['tar', ['-C', fromDir, '-cf', '-', '--null', '--verbatim-files-from', '-T', '-']], to, ['tar', ['-C', toDir, '-xf', '-', '--same-permissions']], {
       signal: op.signal,
-      onBytes: (n) => {
-        done += n;
-        op.onProgress?.({ step: 'transfer', done, total });
-      },
+      onBytes,
+      producerInput: missing.map((f) => `${f.rel}\0`).join(''),
+    });
+  for (const f of started) {
+    const start = have.get(f.rel)!.size;
+    if (start === f.size) continue; // checked with the rest below
+    // Appends: what arrived before a cut stays, and the next copy starts after it.
+    await pipeBetween(from, ['tail', ['-c', `+${start + 1}`, '--', join(fromDir, f.rel)]], to, ['sh', ['-c', 'exec cat >> "$0"', join(toDir, f.rel)]], {
+      signal: op.signal,
+      onBytes,
     });
   }
 
   // Modes too: CRIU refuses to reopen a file whose mode differs from the dumped one.
+  // tar set them on what it wrote whole; a file it was cut off in may have none yet.
   const byMode = new Map<string, string[]>();
-  for (const f of files) byMode.set(f.mode, [...(byMode.get(f.mode) ?? []), f.rel]);
+  for (const f of started) byMode.set(f.mode, [...(byMode.get(f.mode) ?? []), f.rel]);
   for (const [mode, rels] of byMode) await to.run('sh', ['-c', 'cd -- "$0" && m=$1 && shift && exec chmod "$m" -- "$@"', toDir, mode, ...rels], { signal: op.signal });
 
   op.onProgress?.({ step: 'verify', done: total, total });
