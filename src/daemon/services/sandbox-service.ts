@@ -71,6 +71,7 @@ const NOT_FOUND_HINT = 'see `bothub list`';
  * purpose (a warm one is frozen on purpose), and a moved one lives on another host.
  */
 const expectsContainer = (row: SandboxRow) => row.host === LOCAL && row.status === 'running' && row.thermal !== 'cold';
+
 /** What a sandbox without --memory counts for against a user's memory quota. */
 export const QUOTA_DEFAULT_MEMORY_MB = 512;
 
