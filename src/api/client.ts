@@ -1,15 +1,34 @@
 import WebSocket from 'ws';
 import { BothubError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../core/index.js';
-import { routes, routeUrl, type BodyOf, type JsonRouteName, type ParamsOf, type QueryOf, type ReplyOf, type RouteName } from './routes.js';
+import { routes, routeUrl, type RouteDef, type BodyOf, type JsonRouteName, type ParamsOf, type QueryOf, type ReplyOf, type RouteName } from './routes.js';
 import type { ProgressEventT } from './schemas.js';
 import { connectionOver, fetchOver, type OpenStream } from './stream-transport.js';
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** This call's time limit, instead of the route's or the client's default (0: none). */
+  timeoutMs?: number;
+}
+
+export interface FetchArgs extends CallOptions {
+  params?: unknown;
+  query?: unknown;
+  body?: unknown;
+  rawBody?: BodyInit;
+}
 
 type Part<Key extends string, T> = T extends undefined ? { [P in Key]?: undefined } : { [P in Key]: T };
 export type CallArgs<K extends RouteName> = Part<'params', ParamsOf<K>> & Part<'query', QueryOf<K>> & Part<'body', BodyOf<K>>;
 
+/** How long a call may wait for the daemon's answer unless its route or the caller says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
 export interface ClientOptions {
   token?: string;
+  /** Cancels every call of this client; joined with each call's own signal and time limit, never replaced by them. */
   signal?: AbortSignal;
+  /** Default time limit of a call (0: none). A JSON call must be answered whole within it; a stream must start within it. */
+  timeoutMs?: number;
   /** Names the daemon, and what to do, when it cannot be reached (a fleet host's agent). */
   unreachable?: { what: string; hint: string };
   /** Every connection (HTTP and WebSocket) runs on a stream this opens: how the control plane reaches fleet agents, through SSH. */
@@ -37,34 +56,59 @@ export class ApiClient {
   }
 
   /** Sends a request and turns connection failures and error replies into BothubErrors. */
-  async fetch(route: RouteName, args: { params?: unknown; query?: unknown; body?: unknown; rawBody?: BodyInit; signal?: AbortSignal }): Promise<Response> {
+  async fetch(route: RouteName, args: FetchArgs): Promise<Response> {
+    const limit = this.limit(route, args.timeoutMs);
+    try {
+      return await this.send(route, args, limit);
+    } finally {
+      // Only the answer's start is bounded for a stream: how long it then flows is the caller's to decide.
+      limit.stop();
+    }
+  }
+
+  async call<K extends JsonRouteName>(route: K, args: CallArgs<K> & CallOptions = {} as CallArgs<K> & CallOptions): Promise<ReplyOf<K>> {
+    const limit = this.limit(route, args.timeoutMs);
+    try {
+      const res = await this.send(route, args, limit);
+      if (res.status === 204) return undefined as ReplyOf<K>;
+      return (await res.json().catch((e: unknown) => {
+        throw limit.error(e) ?? unreachable(this.baseUrl, e, this.options.unreachable);
+      })) as ReplyOf<K>;
+    } finally {
+      limit.stop();
+    }
+  }
+
+  private limit(route: RouteName, override: number | undefined): TimeLimit {
+    const def: RouteDef = routes[route];
+    // An upload's answer comes after its whole body, however large: only the caller's signal bounds it by default.
+    const ms = override ?? def.timeoutMs ?? (def.stream === 'upload' ? 0 : (this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+    return new TimeLimit(ms, `the daemon at ${this.baseUrl} did not answer ${route} within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}; it may still finish: check with \`bothub inspect\` or \`bothub events\`, or allow longer with BOTHUB_TIMEOUT`);
+  }
+
+  private async send(route: RouteName, args: FetchArgs, limit: TimeLimit): Promise<Response> {
     const def = routes[route];
     const url = this.url(route, args.params as Record<string, string>, args.query as Record<string, unknown>);
     const json = args.body !== undefined;
+    const signals = [limit.signal, args.signal, this.options.signal].filter((s): s is AbortSignal => s !== undefined);
     let res: Response;
     try {
       res = await (this.options.openStream ? fetchOver(this.options.openStream) : fetch)(url, {
         method: def.method,
         headers: this.headers(json ? { 'content-type': 'application/json' } : args.rawBody ? { 'content-type': 'application/octet-stream' } : {}),
         body: json ? JSON.stringify(args.body) : args.rawBody,
-        signal: args.signal ?? this.options.signal,
+        signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals),
         ...(args.rawBody ? { duplex: 'half' } : {}),
       } as RequestInit);
     } catch (e) {
-      throw unreachable(this.baseUrl, e, this.options.unreachable);
+      throw limit.error(e) ?? unreachable(this.baseUrl, e, this.options.unreachable);
     }
     if (!res.ok) throw await errorFrom(res);
     return res;
   }
 
-  async call<K extends JsonRouteName>(route: K, args: CallArgs<K> = {} as CallArgs<K>): Promise<ReplyOf<K>> {
-    const res = await this.fetch(route, args);
-    if (res.status === 204) return undefined as ReplyOf<K>;
-    return (await res.json()) as ReplyOf<K>;
-  }
-
   /** Reads an NDJSON progress stream; the last line is the result. */
-  async progress<T>(route: RouteName, args: { params?: unknown; query?: unknown; body?: unknown; rawBody?: BodyInit }, onProgress: (p: ProgressEventT) => void): Promise<T> {
+  async progress<T>(route: RouteName, args: FetchArgs, onProgress: (p: ProgressEventT) => void): Promise<T> {
     const res = await this.fetch(route, args);
     let last: unknown;
     let buffered = '';
@@ -90,7 +134,8 @@ export class ApiClient {
   websocket(route: RouteName, params: Record<string, string>): WebSocket {
     const url = this.url(route, params).replace(/^http/, 'ws');
     const open = this.options.openStream;
-    return new WebSocket(url, { headers: this.headers(), ...(open ? { createConnection: connectionOver(open) as never } : {}) });
+    const handshakeTimeout = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    return new WebSocket(url, { headers: this.headers(), ...(handshakeTimeout ? { handshakeTimeout } : {}), ...(open ? { createConnection: connectionOver(open) as never } : {}) });
   }
 }
 
@@ -101,7 +146,8 @@ export function unreachable(
 ): BothubError {
   if (e instanceof BothubError) return e;
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-  if ((e as Error).name === 'AbortError') return new BothubError('ABORTED', 'cancelled');
+  // The caller's own signal: a cancel (AbortSignal.timeout() aborts with a TimeoutError).
+  if (['AbortError', 'TimeoutError'].includes((e as Error).name)) return new BothubError('ABORTED', 'cancelled');
   return new BothubError('UNAVAILABLE', `cannot reach ${named.what} (${cause}); ${named.hint}`);
 }
 
@@ -113,5 +159,31 @@ export async function errorFrom(res: Response): Promise<BothubError> {
     return new BothubError(code, body.message);
   } catch {
     return new BothubError('INTERNAL', `the daemon answered ${res.status}: ${text.slice(0, 200)}`);
+  }
+}
+
+/** A call's time limit: a timer that aborts, and tells its own abort apart from the caller's. */
+class TimeLimit {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout | undefined;
+  readonly signal: AbortSignal | undefined;
+
+  constructor(
+    ms: number,
+    private readonly message: string,
+  ) {
+    if (ms > 0) {
+      this.timer = setTimeout(() => this.controller.abort(), ms);
+      this.signal = this.controller.signal;
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** The error to report when this limit is what cut the call short. */
+  error(cause: unknown): BothubError | undefined {
+    return this.controller.signal.aborted ? new BothubError('TIMED_OUT', this.message, { cause }) : undefined;
   }
 }

@@ -20,7 +20,12 @@ export interface RouteDef {
   stream?: 'bytes' | 'ndjson' | 'websocket' | 'upload';
   /** Who may call it: anyone, any user with a key (the default), or the admin only. */
   auth?: 'none' | 'user' | 'admin';
+  /** A client's default time limit for this route when it is longer than the usual one (the first create builds the image). */
+  timeoutMs?: number;
 }
+
+/** For routes that may checkpoint, restore, build an image or install an agent: minutes, not seconds. */
+const LONG_MS = 30 * 60_000;
 
 export const routes = {
   health: { method: 'GET', url: '/api/v1/health', summary: 'Liveness; needs no key.', reply: S.Health, auth: 'none' },
@@ -73,20 +78,22 @@ export const routes = {
     body: S.CreateSandbox,
     reply: S.Sandbox,
     status: 201,
+    timeoutMs: LONG_MS,
   },
   getSandbox: { method: 'GET', url: '/api/v1/sandboxes/:name', summary: 'Inspect a sandbox.', params: S.NameParams, reply: S.Sandbox },
   stopSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/stop', summary: 'Stop every process; the files stay.', params: S.NameParams, reply: S.Sandbox },
-  startSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/start', summary: 'Start a stopped sandbox.', params: S.NameParams, reply: S.Sandbox },
+  startSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/start', summary: 'Start a stopped sandbox.', params: S.NameParams, reply: S.Sandbox, timeoutMs: LONG_MS },
   destroySandbox: { method: 'DELETE', url: '/api/v1/sandboxes/:name', summary: 'Remove a sandbox and everything it holds.', params: S.NameParams, status: 204 },
 
   pauseSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/pause', summary: 'Freeze in place (warm): no CPU, memory kept.', params: S.NameParams, reply: S.Sandbox },
-  resumeSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/resume', summary: 'Wake a warm or cold sandbox.', params: S.NameParams, reply: S.Sandbox },
+  resumeSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/resume', summary: 'Wake a warm or cold sandbox.', params: S.NameParams, reply: S.Sandbox, timeoutMs: LONG_MS },
   freezeSandbox: {
     method: 'POST',
     url: '/api/v1/sandboxes/:name/freeze',
     summary: 'Put to disk now (cold): processes gone, memory free; the next request wakes it.',
     params: S.NameParams,
     reply: S.Sandbox,
+    timeoutMs: LONG_MS,
   },
   listEvents: { method: 'GET', url: '/api/v1/events', summary: 'State changes of sandboxes, oldest first; ?sandbox= for one.', query: S.EventsQuery, reply: Type.Array(S.Event) },
   publish: {
@@ -124,6 +131,8 @@ export const routes = {
     params: S.NameParams,
     body: S.ExecRequest,
     reply: S.ExecResult,
+    // A command runs as long as it runs: its own timeoutMs bounds it, and the caller's signal still cancels.
+    timeoutMs: 0,
   },
   execStream: {
     method: 'GET',
@@ -241,6 +250,7 @@ export const routes = {
     reply: S.Host,
     status: 201,
     auth: 'admin',
+    timeoutMs: LONG_MS,
   },
   getHost: { method: 'GET', url: '/api/v1/hosts/:name', summary: 'One host with its fingerprint.', params: S.NameParams, reply: S.Host },
   checkHost: {
@@ -250,6 +260,7 @@ export const routes = {
     params: S.NameParams,
     reply: S.Host,
     auth: 'admin',
+    timeoutMs: LONG_MS,
   },
   removeHost: { method: 'DELETE', url: '/api/v1/hosts/:name', summary: 'Forget a host; refused while it has sandboxes (admin).', params: S.NameParams, status: 204, auth: 'admin' },
   snapshotHosts: {
@@ -296,6 +307,7 @@ export const routes = {
     reply: S.Sandbox,
     status: 201,
     auth: 'admin',
+    timeoutMs: LONG_MS,
   },
   doctor: { method: 'GET', url: '/api/v1/doctor', summary: 'What this host can do: kernel, runc, CRIU, capabilities, snapshots.', reply: S.Doctor },
 

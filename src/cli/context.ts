@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ApiClient } from '../api/index.js';
+import { parseDuration } from '../core/index.js';
 import { readConfig } from './config-file.js';
 
 export interface GlobalOptions {
@@ -42,5 +43,7 @@ export function resolveToken(opts: GlobalOptions, url: string, env: NodeJS.Proce
 export function cliContext(cmd: Command): CliContext {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
   const url = opts.url ?? process.env.BOTHUB_URL ?? readConfig().url ?? DEFAULT_URL;
-  return { api: new ApiClient(url, { token: resolveToken(opts, url) }), json: !!opts.json, url };
+  // BOTHUB_TIMEOUT replaces the client's default limit (routes that checkpoint or build keep their longer ones).
+  const timeoutMs = process.env.BOTHUB_TIMEOUT ? parseDuration(process.env.BOTHUB_TIMEOUT) : undefined;
+  return { api: new ApiClient(url, { token: resolveToken(opts, url), timeoutMs }), json: !!opts.json, url };
 }

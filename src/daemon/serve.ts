@@ -58,6 +58,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const layout = new DataLayout(config.dataDir, config.imagesDir);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await Promise.all([layout.sandboxesDir, layout.runcRoot].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+  // Read first: a key file that cannot be used stops the start before anything is set up.
+  const sealer = await Sealer.load(join(config.dataDir, 'master.key'));
   const subnet = parseSubnet(config.subnet);
   await ensureBridge(host, { name: config.bridge, subnet, allowedHostPorts: config.allowedHostPorts });
 
@@ -67,7 +69,6 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   await images.init();
   const users = new UserService(db, log);
   await users.ensureAdmin(join(config.dataDir, 'admin.key'));
-  const sealer = await Sealer.load(join(config.dataDir, 'master.key'));
   const secrets = new SecretService(db, sealer);
   const sandboxes = new SandboxService({
     db,

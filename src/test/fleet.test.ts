@@ -324,6 +324,26 @@ describe('fleet hosts over SSH', () => {
     t.daemon.ctx.hosts.start();
   });
 
+  it('a host whose agent hangs is marked unreachable within the heartbeat bound and holds up no other host', async () => {
+    await Promise.all([reachable('host-a'), reachable('host-b')]);
+    // SSH still answers; the agent's calls hang rather than fail. A round must not wait on them.
+    const agent = b.agentPid();
+    assert.ok(agent, 'host-b runs an agent');
+    process.kill(agent, 'SIGSTOP');
+    try {
+      const down = await until('host-b unreachable', async () => {
+        const h = await t.api.call('getHost', { params: { name: 'host-b' } });
+        return h.status === 'unreachable' ? h : undefined;
+      });
+      assert.match(down.statusReason ?? '', /host "host-b" did not answer a heartbeat within \d+ s/);
+      const seen = (await t.api.call('getHost', { params: { name: 'host-a' } })).lastSeenAt;
+      await until('host-a beats on', async () => ((await t.api.call('getHost', { params: { name: 'host-a' } })).lastSeenAt !== seen ? true : undefined));
+    } finally {
+      process.kill(agent, 'SIGCONT');
+    }
+    await reachable('host-b');
+  });
+
   it('shows a host that stops answering as unreachable, never drops it, and sees it come back', async () => {
     // The transfer test cut host-b off a moment ago: start from a host seen reachable again.
     await reachable('host-b');

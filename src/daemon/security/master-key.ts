@@ -2,6 +2,30 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, ti
 import { readFile, writeFile } from 'node:fs/promises';
 import { BothubError } from '../../core/index.js';
 
+const KEY_HEX = /^[0-9a-f]{64}$/i;
+
+/**
+ * The key in `file`, or undefined when there is none yet. A file that exists
+ * but cannot be read or holds no key stops the start: making a new key would
+ * lose every secret and sealed snapshot.
+ */
+async function readKeyFile(file: string): Promise<Buffer | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new BothubError('INVALID_INPUT', `cannot read the master key file ${file} (${code ?? (e as Error).message}); make it a readable file (mode 0600, owned by the daemon's user) or set BOTHUB_MASTER_KEY`);
+  }
+  if (!KEY_HEX.test(text.trim()))
+    throw new BothubError(
+      'INVALID_INPUT',
+      `the master key file ${file} is malformed (it must hold 64 hex characters); put back the original key from a backup, since secrets and sealed snapshots need it`,
+    );
+  return Buffer.from(text.trim(), 'hex');
+}
+
 /**
  * Secrets are sealed with AES-256-GCM under one master key: env
  * BOTHUB_MASTER_KEY (64 hex characters), or <data-dir>/master.key (0600),
@@ -12,12 +36,12 @@ export class Sealer {
 
   static async load(file: string, fromEnv = process.env.BOTHUB_MASTER_KEY): Promise<Sealer> {
     if (fromEnv) {
-      if (!/^[0-9a-f]{64}$/i.test(fromEnv))
+      if (!KEY_HEX.test(fromEnv.trim()))
         throw new BothubError('INVALID_INPUT', 'BOTHUB_MASTER_KEY must be 64 hex characters (32 bytes); generate one with `openssl rand -hex 32`');
-      return new Sealer(Buffer.from(fromEnv, 'hex'));
+      return new Sealer(Buffer.from(fromEnv.trim(), 'hex'));
     }
-    const existing = await readFile(file, 'utf8').catch(() => undefined);
-    if (existing) return new Sealer(Buffer.from(existing.trim(), 'hex'));
+    const existing = await readKeyFile(file);
+    if (existing !== undefined) return new Sealer(existing);
     const key = randomBytes(32);
     // 'wx': never overwrite a key another start just wrote.
     await writeFile(file, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });

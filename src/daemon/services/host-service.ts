@@ -304,15 +304,20 @@ export class HostService {
     });
   }
 
-  /** Asks the agent for its sandboxes; an agent that died is started again. */
-  private async agentBeat(row: HostRow): Promise<void> {
+  /**
+   * Asks the agent for its sandboxes. An agent that died is started again in
+   * the background: a start takes longer than a heartbeat may, and the next
+   * beat sees the agent back.
+   */
+  private async agentBeat(row: HostRow, signal: AbortSignal): Promise<void> {
     if (!row.agent_key_sealed) return;
     const agent = this.agentClient(row, this.deps.sealer.open(row.agent_key_sealed, `agent:${row.name}`));
-    let list = await agent.call('listSandboxes').catch((e: Error) => e);
+    const list = await agent.call('listSandboxes', { signal }).catch((e: Error) => e);
     if (list instanceof Error) {
+      if (signal.aborted) throw list;
       this.deps.log.warn({ host: row.name, err: list }, 'agent not answering; starting it again');
-      await this.ensureAgent(this.connection(row), row.name, row.data_dir);
-      list = await agent.call('listSandboxes');
+      void this.ensureAgent(this.connection(row), row.name, row.data_dir).catch((e: unknown) => this.deps.log.warn({ host: row.name, err: e }, 'agent did not start'));
+      throw new BothubError('UNAVAILABLE', `the agent of host "${row.name}" is not answering (${list.message}); it is being started again`);
     }
     await this.deps.onAgentSandboxes?.(row.name, list);
   }
@@ -333,29 +338,33 @@ export class HostService {
 
   private async beat(): Promise<void> {
     const rows = await this.deps.db.selectFrom('hosts').selectAll().execute();
-    await Promise.all(
-      rows.map(async (row) => {
-        const ac = new AbortController();
-        let timeout: NodeJS.Timeout | undefined;
-        const late = new Promise<never>((_, reject) => {
-          timeout = setTimeout(() => {
-            ac.abort();
-            reject(new BothubError('UNAVAILABLE', `host "${row.name}" did not answer a heartbeat within ${HEARTBEAT_TIMEOUT_MS / 1000} s`));
-          }, HEARTBEAT_TIMEOUT_MS);
-        });
-        try {
-          // A round trip is the proof of life; what the login shell makes of `true` is not.
-          await Promise.race([this.connection(row).run('true', [], { signal: ac.signal, allowFailure: true }), late]);
-          await this.agentBeat(row);
-          if (row.status !== 'reachable') this.deps.log.info({ host: row.name }, 'host reachable again');
-          await this.mark(row.name, null);
-        } catch (e) {
-          if (row.status !== 'unreachable') this.deps.log.warn({ host: row.name, err: e }, 'host unreachable');
-          await this.mark(row.name, (e as Error).message);
-        } finally {
-          clearTimeout(timeout);
-        }
-      }),
-    );
+    await Promise.all(rows.map((row) => this.beatHost(row)));
+  }
+
+  /** One host's beat, bounded as a whole: a hung host is marked unreachable in time and never holds up the others' round. */
+  private async beatHost(row: HostRow): Promise<void> {
+    const ac = new AbortController();
+    let timeout: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timeout = setTimeout(() => {
+        ac.abort();
+        reject(new BothubError('UNAVAILABLE', `host "${row.name}" did not answer a heartbeat within ${HEARTBEAT_TIMEOUT_MS / 1000} s`));
+      }, HEARTBEAT_TIMEOUT_MS);
+    });
+    const alive = async () => {
+      // A round trip is the proof of life; what the login shell makes of `true` is not.
+      await this.connection(row).run('true', [], { signal: ac.signal, allowFailure: true });
+      await this.agentBeat(row, ac.signal);
+    };
+    try {
+      await Promise.race([alive(), late]);
+      if (row.status !== 'reachable') this.deps.log.info({ host: row.name }, 'host reachable again');
+      await this.mark(row.name, null);
+    } catch (e) {
+      if (row.status !== 'unreachable') this.deps.log.warn({ host: row.name, err: e }, 'host unreachable');
+      await this.mark(row.name, (e as Error).message);
+    } finally {
+      clearTimeout(timeout);
+    }
   }
 }
