@@ -108,7 +108,8 @@ describe('fleet hosts over SSH', () => {
     assert.match(table.stdout, /^host-b\s+reachable\s+no\s+host CPU lacks flags/m);
     // A check brings the real fingerprint back.
     assert.equal((await cli(t.url, ['host', 'check', 'host-b'])).code, 0);
-    assert.ok((await t.api.call('snapshotHosts', { params: { name: snap.name } })).every((v) => v.compatible));
+    const after = await t.api.call('snapshotHosts', { params: { name: snap.name } });
+    assert.ok(after.every((v) => v.compatible), JSON.stringify(after));
     await t.api.call('destroySandbox', { params: { name: 'gated' } });
   });
 
@@ -331,10 +332,14 @@ describe('fleet hosts over SSH', () => {
     assert.ok(agent, 'host-b runs an agent');
     process.kill(agent, 'SIGSTOP');
     try {
-      const down = await until('host-b unreachable', async () => {
-        const h = await t.api.call('getHost', { params: { name: 'host-b' } });
-        return h.status === 'unreachable' ? h : undefined;
-      });
+      const down = await until(
+        'host-b unreachable',
+        async () => {
+          const h = await t.api.call('getHost', { params: { name: 'host-b' } });
+          return h.status === 'unreachable' ? h : undefined;
+        },
+        30_000,
+      );
       assert.match(down.statusReason ?? '', /host "host-b" did not answer a heartbeat within \d+ s/);
       const seen = (await t.api.call('getHost', { params: { name: 'host-a' } })).lastSeenAt;
       await until('host-a beats on', async () => ((await t.api.call('getHost', { params: { name: 'host-a' } })).lastSeenAt !== seen ? true : undefined));

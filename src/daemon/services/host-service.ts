@@ -14,7 +14,8 @@ import type { HostRow } from '../db/tables.js';
 import type { Sealer } from '../security/master-key.js';
 
 export const LOCAL_HOST = 'local';
-const HEARTBEAT_TIMEOUT_MS = 5000;
+// An SSH round trip through a login shell, then one agent call: seconds on a busy host, never ten.
+const HEARTBEAT_TIMEOUT_MS = 10_000;
 
 export interface HostServiceDeps {
   db: Db;
