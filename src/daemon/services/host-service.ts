@@ -306,19 +306,20 @@ export class HostService {
   }
 
   /**
-   * Asks the agent for its sandboxes. An agent that died is started again in
-   * the background: a start takes longer than a heartbeat may, and the next
-   * beat sees the agent back.
+   * Asks the agent for its sandboxes; an agent that died is started again.
+   * The start is not cut short with the beat's signal (a half-started agent
+   * helps no one): when it outlasts the beat, the host shows unreachable
+   * until a later beat finds the agent up.
    */
   private async agentBeat(row: HostRow, signal: AbortSignal): Promise<void> {
     if (!row.agent_key_sealed) return;
     const agent = this.agentClient(row, this.deps.sealer.open(row.agent_key_sealed, `agent:${row.name}`));
-    const list = await agent.call('listSandboxes', { signal }).catch((e: Error) => e);
+    let list = await agent.call('listSandboxes', { signal }).catch((e: Error) => e);
     if (list instanceof Error) {
       if (signal.aborted) throw list;
       this.deps.log.warn({ host: row.name, err: list }, 'agent not answering; starting it again');
-      void this.ensureAgent(this.connection(row), row.name, row.data_dir).catch((e: unknown) => this.deps.log.warn({ host: row.name, err: e }, 'agent did not start'));
-      throw new BothubError('UNAVAILABLE', `the agent of host "${row.name}" is not answering (${list.message}); it is being started again`);
+      await this.ensureAgent(this.connection(row), row.name, row.data_dir);
+      list = await agent.call('listSandboxes', { signal });
     }
     await this.deps.onAgentSandboxes?.(row.name, list);
   }
