@@ -1,0 +1,57 @@
+import { fromJsonSchema, type CallToolResult, type McpServer, type ToolAnnotations } from '@modelcontextprotocol/server';
+import type { Static, TSchema } from 'typebox';
+import type { ApiClient } from '../api/index.js';
+import { BothubError } from '../core/index.js';
+
+/** What every tool handler gets: the API client, holding the caller's own key. */
+export interface ToolContext {
+  api: ApiClient;
+}
+
+export interface ToolDef<S extends TSchema> {
+  name: string;
+  /** Written for a model: when to use it, and what it returns. */
+  description: string;
+  /** A TypeBox schema, usually built from the API's own (one source of truth); TypeBox schemas are JSON Schema. */
+  input: S;
+  annotations?: ToolAnnotations;
+  run: (args: Static<S>, ctx: ToolContext) => Promise<unknown>;
+}
+
+/** A tool whose handler's argument types come from its schema. */
+export const tool = <S extends TSchema>(def: ToolDef<S>): ToolDef<S> => def;
+
+/**
+ * A failure the model can act on: a tool result with isError, never a protocol
+ * error. The text is `CODE: message`; bothub's messages already say what to do.
+ */
+export function toolError(e: unknown): CallToolResult {
+  const err = e instanceof BothubError ? e : new BothubError('INTERNAL', `unexpected failure: ${(e as Error)?.message ?? String(e)}`);
+  return { isError: true, content: [{ type: 'text', text: `${err.code}: ${err.message}` }], structuredContent: { code: err.code, message: err.message } };
+}
+
+/** A value as JSON text (what models and scripts read best), and as structured content when it is an object. */
+export function toolResult(value: unknown): CallToolResult {
+  if (typeof value === 'string') return { content: [{ type: 'text', text: value }] };
+  const text = JSON.stringify(value ?? { ok: true }, null, 1);
+  const structured = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return { content: [{ type: 'text', text }], ...(structured ? { structuredContent: structured } : {}) };
+}
+
+/** Registers tools on a server; each call goes through the API with the caller's key. */
+export function registerTools(server: McpServer, ctx: ToolContext, defs: readonly ToolDef<TSchema>[]): void {
+  for (const def of defs) {
+    // A plain copy: the SDK's validator and the tool list see exactly the JSON Schema document.
+    const inputSchema = fromJsonSchema<Static<typeof def.input>>(JSON.parse(JSON.stringify(def.input)) as Parameters<typeof fromJsonSchema>[0]);
+    server.registerTool(def.name, { description: def.description, inputSchema, ...(def.annotations ? { annotations: def.annotations } : {}) }, async (args) => {
+      try {
+        const out = await def.run(args, ctx);
+        return isCallToolResult(out) ? out : toolResult(out);
+      } catch (e) {
+        return toolError(e);
+      }
+    });
+  }
+}
+
+const isCallToolResult = (v: unknown): v is CallToolResult => typeof v === 'object' && v !== null && Array.isArray((v as { content?: unknown }).content);
