@@ -13,6 +13,19 @@ export interface McpRouteOptions {
   allowedOrigins: string[];
 }
 
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+
+/**
+ * The Origin host names /mcp accepts: the daemon's own listen host (every
+ * loopback name when it listens on loopback) and the configured ones, given
+ * as host names or as origins (https://dash.example.com).
+ */
+export function mcpOriginHosts(listenHost: string, configured: string[]): string[] {
+  const own = listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+  const extra = configured.map((o) => (o.includes('://') ? new URL(o).hostname : o.toLowerCase()));
+  return [...new Set([own, ...(LOOPBACK.includes(own) ? LOOPBACK : []), ...extra])];
+}
+
 const bearer = (h: string | undefined) => (h?.startsWith('Bearer ') ? h.slice(7).trim() : '');
 
 /**

@@ -1,2 +1,2 @@
 export { bothubMcpServer, allTools } from './server.js';
-export { registerMcpRoute, type McpRouteOptions } from './http.js';
+export { mcpOriginHosts, registerMcpRoute, type McpRouteOptions } from './http.js';
