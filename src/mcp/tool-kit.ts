@@ -38,12 +38,28 @@ export function toolResult(value: unknown): CallToolResult {
   return { content: [{ type: 'text', text }], ...(structured ? { structuredContent: structured } : {}) };
 }
 
+type InputSchema = ReturnType<typeof fromJsonSchema>;
+const compiled = new WeakMap<ToolDef<TSchema>, InputSchema>();
+
+/**
+ * A tool's input schema as the SDK takes it, compiled once per process: HTTP
+ * builds a server per request, and compiling every validator each time costs
+ * about 200 ms a request here.
+ */
+function inputSchemaOf(def: ToolDef<TSchema>): InputSchema {
+  let schema = compiled.get(def);
+  if (!schema) {
+    // A plain copy: the SDK's validator and the tool list see exactly the JSON Schema document.
+    schema = fromJsonSchema(JSON.parse(JSON.stringify(def.input)) as Parameters<typeof fromJsonSchema>[0]);
+    compiled.set(def, schema);
+  }
+  return schema;
+}
+
 /** Registers tools on a server; each call goes through the API with the caller's key. */
 export function registerTools(server: McpServer, ctx: ToolContext, defs: readonly ToolDef<TSchema>[]): void {
   for (const def of defs) {
-    // A plain copy: the SDK's validator and the tool list see exactly the JSON Schema document.
-    const inputSchema = fromJsonSchema<Static<typeof def.input>>(JSON.parse(JSON.stringify(def.input)) as Parameters<typeof fromJsonSchema>[0]);
-    server.registerTool(def.name, { description: def.description, inputSchema, ...(def.annotations ? { annotations: def.annotations } : {}) }, async (args) => {
+    server.registerTool(def.name, { description: def.description, inputSchema: inputSchemaOf(def), ...(def.annotations ? { annotations: def.annotations } : {}) }, async (args) => {
       try {
         const out = await def.run(args, ctx);
         return isCallToolResult(out) ? out : toolResult(out);
