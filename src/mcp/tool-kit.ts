@@ -2,6 +2,7 @@ import { fromJsonSchema, type CallToolResult, type McpServer, type ToolAnnotatio
 import type { Static, TSchema } from 'typebox';
 import type { ApiClient } from '../api/index.js';
 import { BothubError } from '../core/index.js';
+import { argumentValidator } from './validator.js';
 
 /** What every tool handler gets: the API client, holding the caller's own key. */
 export interface ToolContext {
@@ -50,7 +51,7 @@ function inputSchemaOf(def: ToolDef<TSchema>): InputSchema {
   let schema = compiled.get(def);
   if (!schema) {
     // A plain copy: the SDK's validator and the tool list see exactly the JSON Schema document.
-    schema = fromJsonSchema(JSON.parse(JSON.stringify(def.input)) as Parameters<typeof fromJsonSchema>[0]);
+    schema = fromJsonSchema(JSON.parse(JSON.stringify(def.input)) as Parameters<typeof fromJsonSchema>[0], argumentValidator);
     compiled.set(def, schema);
   }
   return schema;

@@ -147,18 +147,22 @@ describe('MCP server', () => {
     const client = await httpClient(t, aliceKey);
     clients.push(client);
     const cases: [string, Record<string, unknown>, RegExp][] = [
-      ['exec', { sandbox: 'admins-own', command: [] }, /command/],
-      ['exec', { command: ['true'] }, /sandbox/],
-      ['create_sandbox', { name: 'Not A DNS Label' }, /name/],
-      ['create_sandbox', { memoryMb: 'lots' }, /memoryMb/],
-      ['read_file', { sandbox: 'x', path: 'relative/path' }, /path/],
-      ['exec', { sandbox: 'x', command: ['true'], colour: 'blue' }, /colour|additional/],
+      ['exec', { sandbox: 'admins-own', command: [] }, /command must NOT have fewer than 1 items/],
+      ['exec', { command: ['true'] }, /missing argument "sandbox"/],
+      ['create_sandbox', { name: 'Not A DNS Label' }, /name must match pattern .*a DNS label/],
+      ['create_sandbox', { memoryMb: 'lots' }, /memoryMb must be integer/],
+      ['create_sandbox', { network: 'wide' }, /network must be one of "default", "peers", "none"/],
+      ['read_file', { sandbox: 'x', path: 'relative/path' }, /path must match pattern .*Absolute path/],
+      ['exec', { sandbox: 'x', command: ['true'], colour: 'blue' }, /"colour" is not an argument of this tool/],
     ];
     for (const [tool, args, mentions] of cases) {
       const r = await call(client, tool, args);
       assert.equal(r.isError, true, `${tool} ${JSON.stringify(args)}: ${r.text}`);
+      assert.match(r.text, /INVALID_INPUT: /);
       assert.match(r.text, mentions);
     }
+    // The exec of the first case never ran: the admin's sandbox has no such command in its ledger.
+    assert.equal((await t.api.call('listExecs', { params: { name: 'admins-own' } })).length, 0);
     // Valid by the schema, refused by the daemon: the stable code and its hint.
     const r = await call(client, 'branch_snapshot', { snapshot: 'no-such-snap', name: 'whatever' });
     assert.equal(r.isError, true);
