@@ -8,7 +8,7 @@ import { bothubMcpServer } from './server.js';
 export interface McpRouteOptions {
   version: string;
   /** A client of this daemon's own API holding the caller's key: every tool goes through the public API. */
-  api: (token: string) => ApiClient;
+  api: (token: string, signal: AbortSignal) => ApiClient;
   /** Origin host names a browser may call from (the daemon's own, and BOTHUB_MCP_ORIGINS); a request without Origin passes. */
   allowedOrigins: string[];
 }
@@ -34,7 +34,7 @@ const bearer = (h: string | undefined) => (h?.startsWith('Bearer ') ? h.slice(7)
  * auth hook has already answered 401 to a request without a valid key.
  */
 export function registerMcpRoute(app: FastifyInstance, opts: McpRouteOptions): void {
-  const handler = createMcpHandler(({ authInfo }) => bothubMcpServer(opts.api(authInfo?.token ?? ''), opts.version));
+  const handler = createMcpHandler(({ authInfo }) => bothubMcpServer((signal) => opts.api(authInfo?.token ?? '', signal), opts.version));
   const node = toNodeHandler(handler, { onerror: (err) => app.log.error({ err }, 'MCP request failed') });
   app.route({
     method: ['GET', 'POST', 'DELETE'],

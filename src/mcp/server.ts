@@ -1,7 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/server';
 import type { TSchema } from 'typebox';
-import type { ApiClient } from '../api/index.js';
-import { registerTools, type ToolDef } from './tool-kit.js';
+import { registerTools, type ApiFor, type ToolDef } from './tool-kit.js';
 import { execTools } from './tools/exec.js';
 import { fileTools } from './tools/files.js';
 import { fleetTools } from './tools/fleet.js';
@@ -18,12 +17,12 @@ const INSTRUCTIONS =
 
 /**
  * The MCP server for one caller: every tool calls bothub's public API through
- * `api`, which holds that caller's key, so a caller sees and touches only
+ * a client holding that caller's key, so a caller sees and touches only
  * what the API lets them. It keeps no state between calls: sandbox and
  * snapshot names are tool arguments.
  */
-export function bothubMcpServer(api: ApiClient, version: string): McpServer {
+export function bothubMcpServer(apiFor: ApiFor, version: string): McpServer {
   const server = new McpServer({ name: 'bothub', version }, { instructions: INSTRUCTIONS });
-  registerTools(server, { api }, allTools);
+  registerTools(server, apiFor, allTools);
   return server;
 }

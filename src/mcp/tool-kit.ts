@@ -1,13 +1,18 @@
-import { fromJsonSchema, type CallToolResult, type McpServer, type ToolAnnotations } from '@modelcontextprotocol/server';
+import { fromJsonSchema, type CallToolResult, type McpServer, type ServerContext, type ToolAnnotations } from '@modelcontextprotocol/server';
 import type { Static, TSchema } from 'typebox';
-import type { ApiClient } from '../api/index.js';
+import type { ApiClient, ProgressEventT } from '../api/index.js';
 import { BothubError } from '../core/index.js';
 import { argumentValidator } from './validator.js';
 
 /** What every tool handler gets: the API client, holding the caller's own key. */
 export interface ToolContext {
   api: ApiClient;
+  /** Passes a long operation's progress (snapshot, restore, move) on to a client that asked for it. */
+  progress: (p: ProgressEventT) => void;
 }
+
+/** A client of the API for one tool call: the caller's key, and the call's signal (a cancelled call aborts its request). */
+export type ApiFor = (signal: AbortSignal) => ApiClient;
 
 export interface ToolDef<S extends TSchema> {
   name: string;
@@ -58,17 +63,32 @@ function inputSchemaOf(def: ToolDef<TSchema>): InputSchema {
 }
 
 /** Registers tools on a server; each call goes through the API with the caller's key. */
-export function registerTools(server: McpServer, ctx: ToolContext, defs: readonly ToolDef<TSchema>[]): void {
+export function registerTools(server: McpServer, apiFor: ApiFor, defs: readonly ToolDef<TSchema>[]): void {
   for (const def of defs) {
-    server.registerTool(def.name, { description: def.description, inputSchema: inputSchemaOf(def), ...(def.annotations ? { annotations: def.annotations } : {}) }, async (args) => {
+    server.registerTool(def.name, { description: def.description, inputSchema: inputSchemaOf(def), ...(def.annotations ? { annotations: def.annotations } : {}) }, async (args, extra) => {
       try {
-        const out = await def.run(args, ctx);
+        const out = await def.run(args, { api: apiFor(extra.mcpReq.signal), progress: progressNotifier(extra) });
         return isCallToolResult(out) ? out : toolResult(out);
       } catch (e) {
         return toolError(e);
       }
     });
   }
+}
+
+/**
+ * MCP progress notifications from the daemon's progress events, when the
+ * client sent a progress token: a client that resets its timeout on progress
+ * can wait out a long snapshot.
+ */
+function progressNotifier(extra: ServerContext): (p: ProgressEventT) => void {
+  const token = extra.mcpReq._meta?.progressToken;
+  if (token === undefined) return () => undefined;
+  let n = 0;
+  return (p) => {
+    const message = p.message ? `${p.step}: ${p.message}` : p.step;
+    void extra.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: ++n, message } }).catch(() => undefined);
+  };
 }
 
 const isCallToolResult = (v: unknown): v is CallToolResult => typeof v === 'object' && v !== null && Array.isArray((v as { content?: unknown }).content);

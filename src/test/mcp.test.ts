@@ -62,7 +62,17 @@ async function agentSession(client: Client, prefix: string): Promise<void> {
   const listed = await ok(client, 'list_files', { sandbox: sb.name, path: '/work/notes' });
   assert.deepEqual(listed.entries.map((e: { name: string }) => e.name), ['hello.txt']);
 
-  const snap = await ok(client, 'snapshot_sandbox', { sandbox: sb.name, name: `${prefix}-snap`, leaveRunning: true });
+  // A client that asks for progress hears the snapshot's steps (and may keep its timeout alive on them).
+  const steps: string[] = [];
+  const snapped = answer(
+    await client.callTool(
+      { name: 'snapshot_sandbox', arguments: { sandbox: sb.name, name: `${prefix}-snap`, leaveRunning: true } },
+      { onprogress: (p) => steps.push(p.message ?? ''), resetTimeoutOnProgress: true },
+    ),
+  );
+  assert.equal(snapped.isError, false, snapped.text);
+  assert.ok(steps.length > 0, 'no progress notifications');
+  const snap = snapped.json;
   assert.equal(snap.sandbox, sb.name);
   assert.ok((await ok(client, 'list_snapshots', { sandbox: sb.name })).snapshots.some((s: { name: string }) => s.name === `${prefix}-snap`));
   const branch = await ok(client, 'branch_snapshot', { snapshot: `${prefix}-snap`, name: `${prefix}-b` });

@@ -5,7 +5,7 @@ import { execIdArg, keyword, sandboxArg } from './args.js';
 import { execReport, SHOWN_BYTES } from './exec-output.js';
 
 /** A foreground command that names no timeout gets this one: a model's turn should not hang on it. */
-const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 const command = Type.Array(ExecRequest.properties.command.items, {
   minItems: 1,

@@ -2,7 +2,6 @@ import { Type } from 'typebox';
 import { MoveSandbox, type MoveResultT } from '../../api/index.js';
 import { tool } from '../tool-kit.js';
 import { sandboxArg, snapshotArg } from './args.js';
-import { ignoreProgress } from './snapshots.js';
 
 export const fleetTools = [
   tool({
@@ -37,8 +36,8 @@ export const fleetTools = [
       'Move a running sandbox to another host (see list_hosts) with its processes and files: checkpoint, transfer, restore, check. Any failure leaves it running where it was. ' +
       'Returns where it went, the bytes moved and how long each step took.',
     input: Type.Object({ sandbox: sandboxArg, ...MoveSandbox.properties }, { additionalProperties: false }),
-    run: async ({ sandbox, to }, { api }) => {
-      const r = await api.progress<MoveResultT>('moveSandbox', { params: { name: sandbox }, body: { to } }, ignoreProgress);
+    run: async ({ sandbox, to }, { api, progress }) => {
+      const r = await api.progress<MoveResultT>('moveSandbox', { params: { name: sandbox }, body: { to } }, progress);
       return { sandbox: r.sandbox.name, from: r.from, to: r.to, address: r.sandbox.address, bytes: r.bytes, snapshotMs: r.snapshotMs, transferMs: r.transferMs, restoreMs: r.restoreMs, totalMs: r.totalMs };
     },
   }),

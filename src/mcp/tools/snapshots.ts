@@ -3,8 +3,6 @@ import { CreateSnapshot, RestoreSnapshot, type SandboxT, type SnapshotT } from '
 import { tool } from '../tool-kit.js';
 import { nameArg, sandboxArg, snapshotArg } from './args.js';
 
-/** Tools answer once the operation is done; its progress steps are for terminals. */
-export const ignoreProgress = () => undefined;
 
 export const snapshotTools = [
   tool({
@@ -14,7 +12,7 @@ export const snapshotTools = [
       'By default the sandbox stops, snapshotted (restore_snapshot resumes it); leaveRunning: true keeps it running. ' +
       'Use it before a risky step, or to fork work with branch_snapshot. Returns the snapshot record.',
     input: Type.Object({ sandbox: sandboxArg, ...CreateSnapshot.properties, name: nameArg('A name for the snapshot (lowercase letters, digits, dashes).') }, { additionalProperties: false }),
-    run: ({ sandbox, ...body }, { api }) => api.progress<SnapshotT>('createSnapshot', { params: { name: sandbox }, body }, ignoreProgress),
+    run: ({ sandbox, ...body }, { api, progress }) => api.progress<SnapshotT>('createSnapshot', { params: { name: sandbox }, body }, progress),
   }),
   tool({
     name: 'list_snapshots',
@@ -29,7 +27,7 @@ export const snapshotTools = [
       "Put the snapshot's own sandbox back exactly as it was when the snapshot was taken (its processes resume where they were; what happened since is gone). " +
       'To keep the current sandbox and get a second copy instead, use branch_snapshot. Returns the sandbox record.',
     input: Type.Object({ snapshot: snapshotArg, host: RestoreSnapshot.properties.host }, { additionalProperties: false }),
-    run: ({ snapshot, host }, { api }) => api.progress<SandboxT>('restoreSnapshot', { params: { name: snapshot }, body: host ? { host } : {} }, ignoreProgress),
+    run: ({ snapshot, host }, { api, progress }) => api.progress<SandboxT>('restoreSnapshot', { params: { name: snapshot }, body: host ? { host } : {} }, progress),
   }),
   tool({
     name: 'branch_snapshot',
@@ -37,8 +35,8 @@ export const snapshotTools = [
       'Start a new, independent sandbox from a snapshot: same files and running processes, its own address; the original is untouched. ' +
       'Use it to try several approaches from one point. Returns the new sandbox record.',
     input: Type.Object({ snapshot: snapshotArg, name: nameArg('The new sandbox\'s name.'), host: RestoreSnapshot.properties.host }, { additionalProperties: false }),
-    run: ({ snapshot, name, host }, { api }) =>
-      api.progress<SandboxT>('restoreSnapshot', { params: { name: snapshot }, body: { name, ...(host ? { host } : {}) } }, ignoreProgress),
+    run: ({ snapshot, name, host }, { api, progress }) =>
+      api.progress<SandboxT>('restoreSnapshot', { params: { name: snapshot }, body: { name, ...(host ? { host } : {}) } }, progress),
   }),
   tool({
     name: 'delete_snapshot',
