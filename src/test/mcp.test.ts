@@ -75,6 +75,8 @@ async function agentSession(client: Client, prefix: string): Promise<void> {
   const snap = snapped.json;
   assert.equal(snap.sandbox, sb.name);
   assert.ok((await ok(client, 'list_snapshots', { sandbox: sb.name })).snapshots.some((s: { name: string }) => s.name === `${prefix}-snap`));
+  const verdicts = (await ok(client, 'snapshot_hosts', { snapshot: `${prefix}-snap` })).hosts;
+  assert.deepEqual(verdicts.find((h: { host: string }) => h.host === 'local'), { host: 'local', status: 'reachable', compatible: true, reasons: [] });
   const branch = await ok(client, 'branch_snapshot', { snapshot: `${prefix}-snap`, name: `${prefix}-b` });
   assert.equal(branch.name, `${prefix}-b`);
   const inBranch = await ok(client, 'exec', { sandbox: branch.name, command: ['python3', '-c', 'print(open("/work/notes/hello.txt").read(), end="")'] });
@@ -177,7 +179,7 @@ describe('MCP server', () => {
     assert.match(r.text, /^NOT_FOUND: /);
   });
 
-  it('a long output is cut, with the byte offsets and the exec_log call that reads the rest', async () => {
+  it('a long output is cut with the offsets that read the rest; background commands; thermal states, URLs and hosts', async () => {
     const client = await httpClient(t, aliceKey);
     clients.push(client);
     await ok(client, 'create_sandbox', { name: 'mcp-long' });
@@ -204,6 +206,21 @@ describe('MCP server', () => {
     await ok(client, 'exec_kill', { sandbox: 'mcp-long', id: bg.id, signal: 'KILL' });
     const log = await ok(client, 'exec_log', { sandbox: 'mcp-long', id: bg.id });
     assert.equal(log.output, 'started\n');
+
+    // Thermal states and preview URLs: paused, then woken by the next exec; frozen to disk, and woken with its files.
+    assert.equal((await ok(client, 'pause_sandbox', { sandbox: 'mcp-long' })).thermal, 'warm');
+    assert.equal((await ok(client, 'exec', { sandbox: 'mcp-long', command: ['true'] })).exitCode, 0);
+    await ok(client, 'write_file', { sandbox: 'mcp-long', path: '/tmp/kept', content: 'kept' });
+    assert.equal((await ok(client, 'freeze_sandbox', { sandbox: 'mcp-long' })).thermal, 'cold');
+    assert.equal((await ok(client, 'exec', { sandbox: 'mcp-long', command: ['cat', '/tmp/kept'] })).stdout, 'kept');
+    assert.equal((await ok(client, 'resume_sandbox', { sandbox: 'mcp-long' })).thermal, 'hot');
+    const published = await ok(client, 'publish_port', { sandbox: 'mcp-long', port: 8000 });
+    assert.match(published.urls[0].url, /^http:\/\/mcp-long-8000\.localhost:\d+\/$/);
+    assert.match((await ok(client, 'share_port', { sandbox: 'mcp-long', port: 8000 })).url, /bh_share=/);
+    assert.ok((await ok(client, 'list_hosts', {})).hosts.some((h: { name: string }) => h.name === 'local'));
+    const move = await call(client, 'move_sandbox', { sandbox: 'mcp-long', to: 'nowhere' });
+    assert.equal(move.isError, true);
+    assert.match(move.text, /^NOT_FOUND: /);
     await ok(client, 'destroy_sandbox', { sandbox: 'mcp-long' });
   });
 
@@ -217,6 +234,7 @@ describe('MCP server', () => {
     assert.equal((await post({ authorization: `Bearer ${aliceKey}`, origin: 'http://evil.example' })).status, 403);
     const own = await post({ authorization: `Bearer ${aliceKey}`, origin: t.url });
     assert.equal(own.status, 200, await own.clone().text());
+    assert.equal(own.headers.get('mcp-session-id'), null, 'stateless: no session');
     await assert.rejects(httpClient(t, 'not-a-key'));
   });
 });

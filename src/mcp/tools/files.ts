@@ -43,7 +43,7 @@ export const fileTools = [
     name: 'write_file',
     description: 'Write a whole file inside a sandbox (replacing it if it exists), making its parent directories. Returns the file\'s path, size and mode.',
     input: Type.Object(
-      { sandbox: sandboxArg, ...WriteFileQuery.properties, content: Type.String({ maxLength: 48 * 1024 * 1024, description: 'The file\'s content.' }), encoding },
+      { sandbox: sandboxArg, ...WriteFileQuery.properties, content: Type.String({ maxLength: 16 * 1024 * 1024, description: 'The file\'s content (at most 16 MiB).' }), encoding },
       { additionalProperties: false },
     ),
     run: async ({ sandbox, content, encoding: enc, ...query }, { api }) => {
