@@ -35,7 +35,7 @@ export interface DaemonConfig {
   heartbeatMs: number;
   logLevel: string;
   /** Origins (host names or URLs) a browser may call /mcp from, besides the daemon's own (env BOTHUB_MCP_ORIGINS, comma-separated). */
-  mcpOrigins: string[];
+  mcpOrigins?: string[];
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7070';

@@ -193,7 +193,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   // MCP tools call this daemon's own API with the caller's key (its URL is known once listening). Agents serve no MCP.
   let selfUrl = '';
   if (!config.socket) {
-    registerMcpRoute(app, { version: ctx.version, api: (token, signal) => new ApiClient(selfUrl, { token, signal }), allowedOrigins: mcpOriginHosts(config.host, config.mcpOrigins) });
+    registerMcpRoute(app, { version: ctx.version, api: (token, signal) => new ApiClient(selfUrl, { token, signal }), allowedOrigins: mcpOriginHosts(config.host, config.mcpOrigins ?? []) });
   }
   let url: string;
   if (config.socket) {
