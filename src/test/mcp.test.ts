@@ -92,7 +92,7 @@ describe('MCP server', () => {
   let aliceKey: string;
   const clients: Client[] = [];
   before(async () => {
-    t = await startTestDaemon();
+    t = await startTestDaemon({ mcpOrigins: ['https://dash.example.com'] });
     aliceKey = (await t.api.call('createUser', { body: { name: 'alice' } })).key;
     await t.api.call('createSandbox', { body: { name: 'admins-own' } });
   });
@@ -224,7 +224,7 @@ describe('MCP server', () => {
     await ok(client, 'destroy_sandbox', { sandbox: 'mcp-long' });
   });
 
-  it('answers 401 without a key and 403 to a browser Origin it does not know', async () => {
+  it('answers 401 without a key, and 403 to a browser Origin that is neither its own nor configured', async () => {
     const init = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
     const post = (headers: Record<string, string>) =>
       fetch(new URL('/mcp', t.url), { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(init) });
@@ -235,6 +235,10 @@ describe('MCP server', () => {
     const own = await post({ authorization: `Bearer ${aliceKey}`, origin: t.url });
     assert.equal(own.status, 200, await own.clone().text());
     assert.equal(own.headers.get('mcp-session-id'), null, 'stateless: no session');
+    // BOTHUB_MCP_ORIGINS lets a dashboard served elsewhere call it; every loopback name is the daemon's own.
+    for (const origin of ['https://dash.example.com', `http://localhost:${new URL(t.url).port}`]) {
+      assert.equal((await post({ authorization: `Bearer ${aliceKey}`, origin })).status, 200, origin);
+    }
     await assert.rejects(httpClient(t, 'not-a-key'));
   });
 });
