@@ -17,6 +17,7 @@ import { register as serve } from './commands/serve.js';
 import { register as move } from './commands/move.js';
 import { register as doctor } from './commands/doctor.js';
 import { register as setup } from './commands/setup.js';
+import { register as mcp } from './commands/mcp.js';
 import { register as users } from './commands/user/commands.js';
 import { register as secrets } from './commands/secret/commands.js';
 import { register as thermal } from './commands/thermal/commands.js';
@@ -36,7 +37,7 @@ const program = new Command('bothub')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .configureOutput({ outputError: (text, write) => write(`bothub: ${text.trim().replace(/^error: /, '')} (see bothub --help)\n`) });
 
-for (const register of [serve, setup, create, run, list, inspect, exec, sessions, logs, cp, lifecycle, move, thermal, doctor, users, secrets, hosts]) register(program);
+for (const register of [serve, setup, create, run, list, inspect, exec, sessions, logs, cp, lifecycle, move, thermal, doctor, users, secrets, hosts, mcp]) register(program);
 const image = program.command('image').description('manage images');
 for (const register of [imageList, imageBuild, imageImport]) register(image);
 const snapshot = program.command('snapshot').description('checkpoint, resume and branch sandboxes');

@@ -34,6 +34,8 @@ export interface DaemonConfig {
   /** How often fleet hosts are asked whether they are there, in ms; 0 disables. */
   heartbeatMs: number;
   logLevel: string;
+  /** Origins (host names or URLs) a browser may call /mcp from, besides the daemon's own (env BOTHUB_MCP_ORIGINS, comma-separated). */
+  mcpOrigins?: string[];
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7070';
@@ -75,5 +77,9 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     idleColdMs: parseDuration(env.BOTHUB_IDLE_COLD ?? '30m'),
     heartbeatMs: parseDuration(env.BOTHUB_HEARTBEAT ?? '15s'),
     logLevel: env.BOTHUB_LOG_LEVEL ?? 'info',
+    mcpOrigins: (env.BOTHUB_MCP_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
   };
 }

@@ -31,6 +31,8 @@ import { ImportService } from './fleet/import-service.js';
 import { MoveService } from './fleet/move-service.js';
 import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
 import { placeSandbox } from './fleet/placement.js';
+import { ApiClient } from '../api/index.js';
+import { mcpOriginHosts, registerMcpRoute } from '../mcp/index.js';
 
 export interface RunningDaemon {
   url: string;
@@ -189,6 +191,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   timer.unref();
 
   const app = await buildApp(ctx, config.previewDomain);
+  // MCP tools call this daemon's own API with the caller's key (its URL is known once listening). Agents serve no MCP.
+  let selfUrl = '';
+  if (!config.socket) {
+    registerMcpRoute(app, { version: ctx.version, api: (token, signal) => new ApiClient(selfUrl, { token, signal }), allowedOrigins: mcpOriginHosts(config.host, config.mcpOrigins ?? []) });
+  }
   let url: string;
   if (config.socket) {
     await rm(config.socket, { force: true }); // left by an agent that was killed
@@ -201,6 +208,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     const port = typeof address === 'object' && address ? address.port : config.port;
     preview.authority = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    selfUrl = url;
   }
   thermal.start();
   hosts.start();
