@@ -102,6 +102,7 @@ export const ExecRequest = Type.Object(
 );
 
 export const ExecResult = Type.Object({
+  id: Type.String({ description: "The command's id in the exec ledger, which keeps its whole output (`execLogs`)." }),
   exitCode: Type.Integer({ description: 'Exit code; 128+N when killed by signal N.' }),
   signal: Nullable(Type.Integer()),
   stdout: Type.String(),

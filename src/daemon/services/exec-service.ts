@@ -230,7 +230,7 @@ export class ExecService {
   /** A foreground command with a buffered reply. */
   async run(name: string, req: ExecRequestT, actor: Actor): Promise<ExecResultT> {
     const started = performance.now();
-    const { session, oomBefore, sandboxId, def, recorded } = await this.start(name, req, actor);
+    const { session, oomBefore, sandboxId, def, recorded, execId } = await this.start(name, req, actor);
     const stdout = new Capped();
     const stderr = new Capped();
     session.on('stdout', (b) => stdout.add(b));
@@ -251,6 +251,7 @@ export class ExecService {
       await recorded;
       const killed = exit.exitCode < 0;
       return {
+        id: execId,
         exitCode: killed ? 128 + exit.signal : exit.exitCode,
         signal: killed ? exit.signal : null,
         stdout: stdout.text(),

@@ -19,23 +19,11 @@ export function cutText(text: string, limit = SHOWN_BYTES): CutStream {
 }
 
 /**
- * The ledger's record of a foreground command that just ended: the exec reply
- * carries no id, so it is found by what only it has (same command, not in the
- * background, ended, and as many output bytes as the reply had), newest first.
- */
-async function findInLedger(api: ApiClient, sandbox: string, command: string[], outputBytes: number) {
-  const same = (await api.call('listExecs', { params: { name: sandbox } })).filter(
-    (r) => !r.detached && !r.tty && r.status !== 'running' && JSON.stringify(r.command) === JSON.stringify(command),
-  );
-  return same.filter((r) => r.outputBytes === outputBytes).at(-1) ?? same.at(-1);
-}
-
-/**
  * A foreground command's result for a model: each stream cut at SHOWN_BYTES,
  * and when anything was cut, where the whole output is kept (the exec ledger)
  * and the call that reads it from the first byte not shown.
  */
-export async function execReport(api: ApiClient, sandbox: string, command: string[], r: ExecResultT) {
+export async function execReport(api: ApiClient, sandbox: string, r: ExecResultT) {
   const stdout = cutText(r.stdout);
   const stderr = cutText(r.stderr);
   const report = {
@@ -49,7 +37,7 @@ export async function execReport(api: ApiClient, sandbox: string, command: strin
   };
   const wasCut = stdout.shownBytes < stdout.totalBytes || stderr.shownBytes < stderr.totalBytes || r.truncated;
   if (!wasCut) return report;
-  const rec = await findInLedger(api, sandbox, command, stdout.totalBytes + stderr.totalBytes);
+  const rec = await api.call('getExec', { params: { name: sandbox, id: r.id } }).catch(() => undefined);
   // In the ledger's log both streams are interleaved as written; with one stream silent, offsets match that stream's.
   const offset = stderr.totalBytes === 0 ? stdout.shownBytes : stdout.totalBytes === 0 ? stderr.shownBytes : 0;
   const streams = { stdout: { shownBytes: [0, stdout.shownBytes], totalBytes: stdout.totalBytes }, stderr: { shownBytes: [0, stderr.shownBytes], totalBytes: stderr.totalBytes } };

@@ -32,7 +32,7 @@ export const execTools = [
     ),
     run: async ({ sandbox, ...body }, { api }) => {
       const r = await api.call('exec', { params: { name: sandbox }, body: { ...body, timeoutMs: body.timeoutMs ?? DEFAULT_TIMEOUT_MS } });
-      return execReport(api, sandbox, body.command, r);
+      return execReport(api, sandbox, r);
     },
   }),
   tool({
