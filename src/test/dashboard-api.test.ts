@@ -192,6 +192,26 @@ describe('dashboard API', () => {
     await t.as(bobKey).call('destroySandbox', { params: { name: 'dash-bob' } });
   });
 
+  it("the preview proxy never passes the dashboard's session cookie on to a sandbox", async () => {
+    await alice.call('createSandbox', { body: { name: 'dash-web' } });
+    const server = [
+      'import http.server as h',
+      'class H(h.BaseHTTPRequestHandler):',
+      '  def do_GET(s):',
+      "    b = ('cookie=' + (s.headers.get('Cookie') or '')).encode()",
+      "    s.send_response(200); s.send_header('Content-Length', str(len(b))); s.end_headers(); s.wfile.write(b)",
+      "h.HTTPServer(('', 8000), H).serve_forever()",
+    ].join('\n');
+    await alice.call('startExec', { params: { name: 'dash-web' }, body: { command: ['python3', '-c', server] } });
+    await alice.call('publish', { params: { name: 'dash-web' }, body: { port: 8000, public: true } });
+    const body = await until('the server to answer', async () => {
+      const res = await fetch(`${t.url}/p/dash-web/8000/`, { headers: { cookie: 'theme=dark; bothub_session=secret-session-id; lang=en' } });
+      return res.ok ? res.text() : undefined;
+    });
+    assert.equal(body, 'cookie=theme=dark; lang=en');
+    await alice.call('destroySandbox', { params: { name: 'dash-web' } });
+  });
+
   it('stats of a running sandbox: memory and processes, CPU rising under load; zeros with the state once stopped', async () => {
     await alice.call('createSandbox', { body: { name: 'dash-stats', memoryMb: 256 } });
     const stats = () => alice.call('sandboxStats', { params: { name: 'dash-stats' } });
