@@ -244,10 +244,36 @@ describe('dashboard API', () => {
     const text = await cli(t.url, ['stats', 'dash-stats']);
     assert.match(text.stdout, /^CPU +\d+\.\d%   MEM \d.*B \/ 256\.0MB   PIDS \d+\n$/);
 
+    // Warm (frozen in place): still read, memory held, no CPU spent.
+    await alice.call('pauseSandbox', { params: { name: 'dash-stats' } });
+    await stats();
+    const warm = await stats();
+    assert.equal(warm.thermal, 'warm');
+    assert.ok(warm.memoryBytes > 0 && warm.pids >= 1);
+    assert.ok(warm.cpuPercent !== null && warm.cpuPercent < 5, `a frozen sandbox spends no CPU (${warm.cpuPercent})`);
+    assert.equal((await alice.call('getSandbox', { params: { name: 'dash-stats' } })).thermal, 'warm', 'reading does not wake it');
+
     await alice.call('stopSandbox', { params: { name: 'dash-stats' } });
     const stopped = await stats();
     assert.deepEqual({ ...stopped, at: '' }, { at: '', status: 'stopped', thermal: 'hot', cpuUsageNs: 0, cpuPercent: null, memoryBytes: 0, memoryLimitBytes: 256 * 1024 * 1024, pids: 0 });
     assert.match((await cli(t.url, ['stats', 'dash-stats'])).stdout, /PIDS 0   \(stopped, hot\)/);
+  });
+
+  it('failed sign-ins count toward the failed-auth limit (429), which then holds for Bearer calls too', async () => {
+    const limited = await startTestDaemon({ authMaxFailures: 2 });
+    try {
+      const key = limited.adminKey;
+      const attempt = (token: string) =>
+        fetch(`${limited.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+      assert.equal((await attempt('bh_aaaaaaaaaaaa_nope')).status, 401);
+      assert.equal((await attempt('bh_aaaaaaaaaaaa_nope')).status, 401);
+      const blocked = await attempt(key);
+      assert.equal(blocked.status, 429, 'even the right key waits out the window');
+      assert.ok(Number(blocked.headers.get('retry-after')) > 0);
+      assert.equal((await fetch(`${limited.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${key}` } })).status, 429);
+    } finally {
+      await limited.cleanup();
+    }
   });
 
   it('serves the dashboard at / (index.html for app paths, long cache for hashed assets, a strict CSP), and says how to build it when absent', async () => {
