@@ -83,7 +83,11 @@ describe('dashboard API', () => {
     assert.deepEqual(s.session.user, { name: 'alice', admin: false });
     assert.ok(!JSON.stringify(s.session).includes(aliceKey), 'the reply does not echo the key');
     assert.ok(s.session.csrfToken.length >= 32);
-    const wrong = await fetch(`${t.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'bh_aaaaaaaaaaaa_bbbb' }) });
+    const wrong = await fetch(`${t.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'bh_aaaaaaaaaaaa_bbbb' }),
+    });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.headers.getSetCookie().length, 0);
   });
@@ -150,7 +154,12 @@ describe('dashboard API', () => {
     const carol = await signIn(t, carolKey);
     await t.api.call('removeUser', { params: { name: 'carol' }, query: {} });
     assert.equal((await withCookie(t, carol, '/api/v1/whoami')).status, 401);
-    const left = await t.daemon.ctx.db.selectFrom('web_sessions').innerJoin('users', 'users.id', 'web_sessions.user_id').select('users.name').where('users.name', '=', 'carol').execute();
+    const left = await t.daemon.ctx.db
+      .selectFrom('web_sessions')
+      .innerJoin('users', 'users.id', 'web_sessions.user_id')
+      .select('users.name')
+      .where('users.name', '=', 'carol')
+      .execute();
     assert.equal(left.length, 0, "a removed user's sessions are gone from the database");
   });
 
@@ -167,7 +176,11 @@ describe('dashboard API', () => {
     await alice.call('destroySandbox', { params: { name: 'dash-live' } });
     await until('the destroyed event', async () => seen.find((e) => e.sandbox === 'dash-live' && e.type === 'destroyed'));
     const ids = seen.map((e) => e.id);
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'in order');
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+      'in order',
+    );
     assert.equal(new Set(ids).size, ids.length, 'each once');
 
     // Bob's first event is his own: none of alice's came before it.
@@ -255,7 +268,10 @@ describe('dashboard API', () => {
 
     await alice.call('stopSandbox', { params: { name: 'dash-stats' } });
     const stopped = await stats();
-    assert.deepEqual({ ...stopped, at: '' }, { at: '', status: 'stopped', thermal: 'hot', cpuUsageNs: 0, cpuPercent: null, memoryBytes: 0, memoryLimitBytes: 256 * 1024 * 1024, pids: 0 });
+    assert.deepEqual(
+      { ...stopped, at: '' },
+      { at: '', status: 'stopped', thermal: 'hot', cpuUsageNs: 0, cpuPercent: null, memoryBytes: 0, memoryLimitBytes: 256 * 1024 * 1024, pids: 0 },
+    );
     assert.match((await cli(t.url, ['stats', 'dash-stats'])).stdout, /PIDS 0   \(stopped, hot\)/);
   });
 

@@ -75,9 +75,16 @@ async function cookieAuth(req: FastifyRequest, sessions: WebSessions, id: string
   const session = await sessions.find(id);
   if (!session) return { status: 401, message: 'your dashboard session has ended (signed out, expired, or the API key was rotated); sign in again with an API key' };
   if (req.headers.upgrade?.toLowerCase() === 'websocket') {
-    if (!sameOrigin(req)) return { status: 403, message: `a WebSocket opened with the session cookie must come from this daemon's own pages (Origin ${req.headers.origin ?? 'missing'} is not ${req.headers.host})` };
+    if (!sameOrigin(req))
+      return {
+        status: 403,
+        message: `a WebSocket opened with the session cookie must come from this daemon's own pages (Origin ${req.headers.origin ?? 'missing'} is not ${req.headers.host})`,
+      };
   } else if (!SAFE_METHODS.has(req.method) && !WebSessions.csrfMatches(session, req.headers[CSRF_HEADER] as string | undefined)) {
-    return { status: 403, message: 'a call that changes state with the session cookie needs header X-Bothub-CSRF set to the csrfToken that sign-in (POST /api/v1/session) returned' };
+    return {
+      status: 403,
+      message: 'a call that changes state with the session cookie needs header X-Bothub-CSRF set to the csrfToken that sign-in (POST /api/v1/session) returned',
+    };
   }
   return session;
 }
