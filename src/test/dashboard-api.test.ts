@@ -9,6 +9,7 @@ import type { ApiClient, EventT, SandboxStatsT, WebSessionT } from '../api/index
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { until } from './helpers/sandbox.js';
+import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
 
 interface SignedIn {
   cookie: string;
@@ -332,5 +333,42 @@ describe('dashboard API', () => {
     );
     assert.equal(preview.status, 404);
     assert.match(preview.body, /nothing is published/);
+  });
+});
+
+describe('dashboard API for a sandbox on a fleet host', () => {
+  let t: TestDaemon;
+  let host: TestSshHost;
+  before(async () => {
+    t = await startTestDaemon();
+    host = await startSshHost();
+  });
+  after(async () => {
+    try {
+      await t.cleanup();
+    } finally {
+      await host.cleanup();
+    }
+  });
+
+  it("stats come from the host's agent, the stream with its interval; the create is in the events here", async () => {
+    const add = await cli(t.url, ['host', 'add', 'far', '--ssh', `root@${host.address}`, '--key', host.keyFile, '--dir', host.dataDir]);
+    assert.equal(add.code, 0, add.stderr);
+    await t.api.call('createSandbox', { body: { name: 'far-box', host: 'far', memoryMb: 128 } });
+    const s = await t.api.call('sandboxStats', { params: { name: 'far-box' } });
+    assert.equal(s.status, 'running');
+    assert.ok(s.memoryBytes > 0 && s.pids >= 1);
+    assert.equal(s.memoryLimitBytes, 128 * 1024 * 1024);
+    const ws = await openSocket(`${t.url}/api/v1/sandboxes/far-box/stats/ws?interval=250`, { authorization: `Bearer ${t.adminKey}` });
+    assert.ok(ws instanceof WebSocket);
+    const samples = await until('three samples', async () => (collect<SandboxStatsT>(ws).length >= 3 ? collect<SandboxStatsT>(ws) : undefined));
+    ws.close();
+    // The agent took the interval: its samples are not the default 1000 ms apart.
+    const gap = Date.parse(samples[2]!.at) - Date.parse(samples[1]!.at);
+    assert.ok(gap >= 250 && gap < 1000, `samples ${gap} ms apart`);
+    assert.ok(samples[2]!.cpuPercent !== null);
+    const types = (await t.api.call('listEvents', { query: { sandbox: 'far-box' } })).map((e) => e.type);
+    assert.deepEqual(types.slice(0, 2), ['created', 'running']);
+    await t.api.call('destroySandbox', { params: { name: 'far-box' } });
   });
 });
