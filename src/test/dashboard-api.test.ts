@@ -260,11 +260,12 @@ describe('dashboard API', () => {
 
     // Warm (frozen in place): still read, memory held, no CPU spent.
     await alice.call('pauseSandbox', { params: { name: 'dash-stats' } });
-    await stats();
-    const warm = await stats();
+    const warm = await until('a frozen sandbox to spend no CPU', async () => {
+      const s = await stats();
+      return s.cpuPercent !== null && s.cpuPercent < 1 ? s : undefined;
+    });
     assert.equal(warm.thermal, 'warm');
     assert.ok(warm.memoryBytes > 0 && warm.pids >= 1);
-    assert.ok(warm.cpuPercent !== null && warm.cpuPercent < 5, `a frozen sandbox spends no CPU (${warm.cpuPercent})`);
     assert.equal((await alice.call('getSandbox', { params: { name: 'dash-stats' } })).thermal, 'warm', 'reading does not wake it');
 
     await alice.call('stopSandbox', { params: { name: 'dash-stats' } });

@@ -56,7 +56,7 @@ export function dashboardHandlers(ctx: DaemonContext, stats: StatsService): Pick
     sandboxStats: async ({ raw }) => sample(raw),
     sandboxStatsStream: {
       precheck: async (req) => {
-        await sample(req);
+        await ctx.sandboxes.row((req.params as { name: string }).name, actorOf(req));
       },
       handle: (socket, req) => {
         const { interval } = req.query as { interval?: number };
