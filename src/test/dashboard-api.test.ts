@@ -135,10 +135,19 @@ describe('dashboard API', () => {
 
   it('sign-out ends the session and clears the cookie', async () => {
     const s = await signIn(t, aliceKey);
+    const live = await openSocket(`${t.url}/api/v1/events/ws`, { cookie: s.cookie, origin: t.url });
+    assert.ok(live instanceof WebSocket);
+    const closed = new Promise<number>((resolve) => live.once('close', resolve));
     assert.equal((await withCookie(t, s, '/api/v1/session', { method: 'DELETE' })).status, 403, 'sign-out is a change too: it needs the CSRF header');
     const out = await withCookie(t, s, '/api/v1/session', { method: 'DELETE', csrf: s.session.csrfToken });
     assert.equal(out.status, 204);
     assert.match(out.headers.getSetCookie().join('\n'), /bothub_session=;.*Expires=Thu, 01 Jan 1970/i);
+    // Its open sockets close with it.
+    assert.equal(await closed, 1008);
+    assert.deepEqual(
+      collect<{ type: string; code: string }>(live).map((m) => [m.type, m.code]),
+      [['error', 'UNAUTHORIZED']],
+    );
     const after = await withCookie(t, s, '/api/v1/whoami');
     assert.equal(after.status, 401);
     assert.match(((await after.json()) as { message: string }).message, /sign in again/);
