@@ -264,6 +264,9 @@ describe('dashboard API', () => {
     assert.equal(r.code, 0, r.stderr);
     const sample = JSON.parse(r.stdout) as SandboxStatsT;
     assert.ok(sample.memoryBytes > 0 && sample.pids >= 1 && sample.cpuPercent !== null);
+    const missing = await cli(t.url, ['stats', 'no-such-box']);
+    assert.equal(missing.code, 3, missing.stderr);
+    assert.match(missing.stderr, /^bothub: .*no-such-box.*\n$/);
     const text = await cli(t.url, ['stats', 'dash-stats']);
     assert.match(text.stdout, /^CPU +\d+\.\d%   MEM \d.*B \/ 256\.0MB   PIDS \d+\n$/);
 
