@@ -101,7 +101,7 @@ export function installAuth(app: FastifyInstance, users: UserService, sessions: 
     const level = req.routeOptions.config?.auth ?? 'user';
     if (level === 'none') return;
     const wait = limiter.blockedFor(req.ip);
-    if (wait > 0) return tooMany(reply, req.ip, wait);
+    if (wait > 0) throw rateLimited(reply, req.ip, wait);
     const token = bearer(req);
     const cookie = token ? undefined : req.cookies[SESSION_COOKIE];
     let actor: Actor | undefined;
@@ -127,9 +127,10 @@ export function installAuth(app: FastifyInstance, users: UserService, sessions: 
   return limiter;
 }
 
-export function tooMany(reply: FastifyReply, ip: string, waitMs: number): FastifyReply {
+/** Refuses a caller past the failure limit: 429 with the seconds to wait (sign-in throws the same). */
+export function rateLimited(reply: FastifyReply, ip: string, waitMs: number): BothubError {
   void reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
-  return reply.code(429).send(errorBody('RATE_LIMITED', `too many failed attempts from ${ip}; wait ${Math.ceil(waitMs / 1000)} s and check your API key`));
+  return new BothubError('RATE_LIMITED', `too many failed attempts from ${ip}; wait ${Math.ceil(waitMs / 1000)} s and check your API key`);
 }
 
 /** Counts a failed attempt and slows the caller down. */
