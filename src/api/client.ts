@@ -131,8 +131,8 @@ export class ApiClient {
     return last as T;
   }
 
-  websocket(route: RouteName, params: Record<string, string>): WebSocket {
-    const url = this.url(route, params).replace(/^http/, 'ws');
+  websocket(route: RouteName, params: Record<string, string> = {}, query?: Record<string, unknown>): WebSocket {
+    const url = this.url(route, params, query).replace(/^http/, 'ws');
     const open = this.options.openStream;
     const handshakeTimeout = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new WebSocket(url, { headers: this.headers(), ...(handshakeTimeout ? { handshakeTimeout } : {}), ...(open ? { createConnection: connectionOver(open) as never } : {}) });

@@ -36,6 +36,8 @@ export interface DaemonConfig {
   logLevel: string;
   /** Origins (host names or URLs) a browser may call /mcp from, besides the daemon's own (env BOTHUB_MCP_ORIGINS, comma-separated). */
   mcpOrigins?: string[];
+  /** The built web dashboard served at / (env BOTHUB_WEB_DIR; default the package's web/dist). */
+  webDir: string;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7070';
@@ -81,5 +83,6 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
       .split(',')
       .map((o) => o.trim())
       .filter(Boolean),
+    webDir: env.BOTHUB_WEB_DIR || fileURLToPath(new URL('../../web/dist', import.meta.url)),
   };
 }

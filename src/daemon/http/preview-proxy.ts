@@ -6,7 +6,7 @@ import { BothubError, SYSTEM } from '../../core/index.js';
 import type { DaemonContext } from '../context.js';
 import { PublishService } from '../services/publish-service.js';
 import { SHARE_PARAM } from '../services/share-service.js';
-import { bearer } from './auth.js';
+import { bearer, SESSION_COOKIE } from './auth.js';
 import { errorBody } from './errors.js';
 import { relay } from './ws-relay.js';
 
@@ -78,6 +78,8 @@ async function resolve(ctx: DaemonContext, req: FastifyRequest, target: Target):
   return { address: awake.address!, port: target.port };
 }
 
+const PATH_PREVIEW_CSP = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads';
+
 const cookieName = (t: Target) => `bh_share_${t.name.replace(/-/g, '_')}_${t.port}`;
 
 /** A share token from the link's query, or from the cookie a first visit set (so assets load too). */
@@ -94,6 +96,13 @@ function shareToken(req: FastifyRequest, target: Target): string | undefined {
 function forwardHeaders(req: FastifyRequest): http.OutgoingHttpHeaders {
   const headers: http.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
+  // The dashboard's session cookie is the visitor's credential here, never the sandbox's to see (/p/ paths share the daemon's origin).
+  const cookies = req.headers.cookie
+    ?.split(';')
+    .filter((c) => c.trim().split('=')[0] !== SESSION_COOKIE)
+    .join(';');
+  if (cookies?.trim()) headers.cookie = cookies;
+  else delete headers.cookie;
   headers['x-forwarded-for'] = req.ip;
   headers['x-forwarded-host'] = req.headers.host;
   headers['x-forwarded-proto'] = 'http';
@@ -113,6 +122,9 @@ async function proxyHttp(ctx: DaemonContext, req: FastifyRequest, reply: Fastify
         const cookie = `${cookieName(target)}=${encodeURIComponent(share)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${Math.max(0, Number(share.split('.')[1]) - Math.floor(Date.now() / 1000))}`;
         headers['set-cookie'] = [...(Array.isArray(headers['set-cookie']) ? headers['set-cookie'] : []), cookie];
       }
+      // A page served by path shares the dashboard's origin: sandboxed, it runs in an opaque origin of
+      // its own, so its scripts cannot reach the API with a signed-in visitor's session cookie.
+      if (req.url.startsWith('/p/')) headers['content-security-policy'] = PATH_PREVIEW_CSP;
       reply.raw.writeHead(res.statusCode ?? 502, headers);
       // Piped, not buffered: streaming responses (server-sent events, chunked) pass as they come.
       res.pipe(reply.raw);
