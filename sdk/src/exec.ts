@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { Deadline, type CallOptions } from './deadline.js';
 import { AbortedError, CommandExitError, errorFromBody, errorFromResponse, TimeoutError, UnreachableError } from './errors.js';
-import { Channel, type ExecControl } from './generated/exec-socket.js';
+import { Channel, type ExecControl, type ExecServerMessageT } from './generated/exec-socket.js';
 import type { ExecStartT } from './generated/schemas.js';
 import type { Transport } from './transport.js';
 
@@ -32,11 +32,6 @@ export interface ExecResult {
   timedOut: boolean;
   durationMs: number;
 }
-
-type ServerMessage =
-  | { type: 'started'; id: string }
-  | { type: 'exit'; exitCode: number; signal: number | null; oomKilled: boolean }
-  | { type: 'error'; code: string; message: string };
 
 const STDIN_CHUNK = 1024 * 1024;
 /** How long a command killed for its deadline may take to report its exit before the socket is cut. */
@@ -108,9 +103,9 @@ export function execStream(transport: Transport, sandbox: string, cmd: string | 
         else (out.stderr += text), opts.onStderr?.(text);
         return;
       }
-      const msg = JSON.parse(data.toString()) as ServerMessage;
+      const msg = JSON.parse(data.toString()) as ExecServerMessageT;
       if (msg.type === 'started') out.id = msg.id;
-      else if (msg.type === 'error') finish(() => reject(errorFromBody(msg as never)));
+      else if (msg.type === 'error') finish(() => reject(errorFromBody(msg as Parameters<typeof errorFromBody>[0])));
       else if (msg.type === 'exit') {
         const result: ExecResult = {
           id: out.id,

@@ -165,7 +165,8 @@ describe('TypeScript SDK against a real daemon', () => {
     const tail = await cmd.logs({ offset: 6, limit: 6 });
     assert.deepEqual([tail.offset, tail.text(), tail.nextOffset], [6, 'line2\n', 12]);
     const sleeper = await box.commands.start('sleep 1000');
-    assert.equal((await sleeper.kill('KILL')).status, 'killed');
+    await sleeper.kill('KILL');
+    assert.equal((await sleeper.wait()).status, 'killed');
     const ids = (await box.commands.list()).map((c) => c.id);
     assert.ok(ids.includes(cmd.id) && ids.includes(sleeper.id));
     assert.equal((await box.commands.get(cmd.id)).info.exitCode, 0);
@@ -186,7 +187,7 @@ describe('TypeScript SDK against a real daemon', () => {
     assert.equal(stat1.size, 11);
     assert.equal(await box.files.readText('/work/notes/a.txt'), 'hello files');
     assert.equal(new TextDecoder().decode(await box.files.read('/work/notes/a.txt', { offset: 6, length: 5 })), 'files');
-    assert.equal((await box.files.stat('/work/notes/a.txt')).mode, '600');
+    assert.equal((await box.files.stat('/work/notes/a.txt')).mode, '0600');
     assert.deepEqual(
       (await box.files.list('/work/notes')).map((e) => e.name),
       ['a.txt'],

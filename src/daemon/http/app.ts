@@ -17,6 +17,7 @@ import { thermalHandlers } from './handlers/thermal-handlers.js';
 import { registerPreviewProxy } from './preview-proxy.js';
 import { installAuth } from './auth.js';
 import { registerRoutes } from './register-routes.js';
+import { completeOpenApi } from './openapi-complete.js';
 import { validatorCompiler } from './validation.js';
 
 /** The HTTP API: the route table, its handlers, the OpenAPI document. */
@@ -63,6 +64,6 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string): Promi
     ...thermalHandlers(ctx),
   });
   await registerPreviewProxy(app, ctx, previewDomain);
-  app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => app.swagger());
+  app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => completeOpenApi(app.swagger()));
   return app;
 }
