@@ -1,6 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { Readable } from 'node:stream';
+import { once, type EventEmitter } from 'node:events';
 import { create, extract } from 'tar';
 import type { CallOptions } from './deadline.js';
 import type { FileEntryT, FileStatT } from './generated/schemas.js';
@@ -67,15 +67,21 @@ export class Files {
     await mkdir(localDir, { recursive: true });
     // The archive's root entry is the path's last component: a directory's contents go straight into localDir.
     const unpack = extract({ cwd: localDir, strip: what.type === 'directory' ? 1 : 0, strict: true });
-    const body = Readable.from(this.transport.stream('getArchive', { params: this.params, query: { path: remotePath } }, this.long(opts)));
-    await new Promise<void>((resolve, reject) => {
-      body.on('error', (e) => {
-        unpack.abort(e);
-        reject(e);
-      });
+    const finished = new Promise<void>((resolve, reject) => {
       unpack.on('error', reject);
       unpack.on('close', () => resolve());
-      body.pipe(unpack as unknown as NodeJS.WritableStream);
     });
+    finished.catch(() => undefined); // awaited below; an early failure also ends the loop through 'drain'
+    try {
+      for await (const chunk of this.transport.stream('getArchive', { params: this.params, query: { path: remotePath } }, this.long(opts))) {
+        // The unpacker parses Buffers only (a plain Uint8Array fails its checksums).
+        if (!unpack.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) await once(unpack as unknown as EventEmitter, 'drain');
+      }
+      unpack.end();
+    } catch (e) {
+      unpack.abort(e as Error);
+      throw e;
+    }
+    await finished;
   }
 }
