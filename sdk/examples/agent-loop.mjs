@@ -17,10 +17,7 @@ async function main() {
   say(`created sandbox ${box.name}`);
 
   // 1. Write code and run it.
-  await box.files.write(
-    '/workspace/solve.py',
-    ['import json, sys', 'data = json.load(open("/workspace/data.json"))', 'print(sum(data["values"]))', ''].join('\n'),
-  );
+  await box.files.write('/workspace/solve.py', ['import json, sys', 'data = json.load(open("/workspace/data.json"))', 'print(sum(data["values"]))', ''].join('\n'));
   await box.files.write('/workspace/data.json', JSON.stringify({ values: [1, 2, 3, 4] }));
   const first = await box.exec(['python3', '/workspace/solve.py'], { check: true, onStdout: (s) => say(`solve.py says ${s.trim()}`) });
   say(`first run exited ${first.exitCode}`);

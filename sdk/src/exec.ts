@@ -99,8 +99,8 @@ export function execStream(transport: Transport, sandbox: string, cmd: string | 
         const decoder = decoders[tag];
         if (!decoder) return;
         const text = decoder.decode(data.subarray(1), { stream: true });
-        if (tag === Channel.Stdout) (out.stdout += text), opts.onStdout?.(text);
-        else (out.stderr += text), opts.onStderr?.(text);
+        if (tag === Channel.Stdout) ((out.stdout += text), opts.onStdout?.(text));
+        else ((out.stderr += text), opts.onStderr?.(text));
         return;
       }
       const msg = JSON.parse(data.toString()) as ExecServerMessageT;

@@ -51,7 +51,11 @@ describe('the OpenAPI document', () => {
         continue;
       }
       if (route.stream === 'websocket') assert.ok(op.responses['101'], `${key} documents the upgrade`);
-      if (route.stream === 'upload') assert.ok(Object.keys(op.requestBody?.content ?? {}).some((c) => /octet-stream|x-tar/.test(c)), `${key} documents its upload body`);
+      if (route.stream === 'upload')
+        assert.ok(
+          Object.keys(op.requestBody?.content ?? {}).some((c) => /octet-stream|x-tar/.test(c)),
+          `${key} documents its upload body`,
+        );
       for (const type of types.length ? types : ['']) assert.match(type, STREAM_TYPES[route.stream], `${key} (${route.stream}) replies ${type}`);
     }
     const ws = doc.paths['/api/v1/sandboxes/{name}/exec/ws']?.get as unknown as { 'x-bothub-websocket': Json };
@@ -62,10 +66,7 @@ describe('the OpenAPI document', () => {
     const reply = doc.components.schemas.ErrorReply as { properties: { code: { enum: string[] } } };
     assert.deepEqual(reply.properties.code.enum, Object.keys(ERROR_CODES));
     const table = doc['x-bothub-error-codes'] as Record<string, { status: number }>;
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(table).map(([c, e]) => [c, e.status])),
-      Object.fromEntries(Object.entries(ERROR_CODES).map(([c, e]) => [c, e.status])),
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(table).map(([c, e]) => [c, e.status])), Object.fromEntries(Object.entries(ERROR_CODES).map(([c, e]) => [c, e.status])));
     for (const route of Object.values(routes) as RouteDef[]) {
       const op = doc.paths[route.url.replace(/:(\w+)/g, '{$1}')]?.[route.method.toLowerCase()];
       for (const range of ['4XX', '5XX']) assert.match(JSON.stringify(op?.responses[range]), /#\/components\/schemas\/ErrorReply/, `${route.method} ${route.url} ${range}`);

@@ -96,7 +96,8 @@ export function completeOpenApi<T extends object>(generated: T): T {
   for (const [key, route] of Object.entries(routes) as [keyof typeof routes, RouteDef][]) {
     const op = doc.paths[route.url.replace(/:(\w+)/g, '{$1}')]?.[route.method.toLowerCase()];
     if (!op) continue;
-    for (const range of ['4XX', '5XX']) if (op.responses?.[range]) op.responses[range] = { description: 'An error of the registry (x-bothub-error-codes).', content: { 'application/json': { schema: ERROR_REF } } };
+    for (const range of ['4XX', '5XX'])
+      if (op.responses?.[range]) op.responses[range] = { description: 'An error of the registry (x-bothub-error-codes).', content: { 'application/json': { schema: ERROR_REF } } };
     if (route.stream) streamResponses(key as StreamRouteName, route, op);
   }
   return generated;
