@@ -57,8 +57,13 @@ export function execStream(transport: Transport, sandbox: string, cmd: string | 
   return new Promise<ExecResult>((resolve, reject) => {
     deadline.check();
     const ws = new WebSocket(url, { headers: transport.headers() });
-    const out = { stdout: '', stderr: '', id: '', timedOut: false };
-    const decoders = { [Channel.Stdout]: new TextDecoder(), [Channel.Stderr]: new TextDecoder() };
+    const out = { id: '', timedOut: false };
+    const streams = {
+      [Channel.Stdout]: { text: '', decoder: new TextDecoder(), on: opts.onStdout },
+      [Channel.Stderr]: { text: '', decoder: new TextDecoder(), on: opts.onStderr },
+    };
+    /** The rest of a stream's text, once the command ended. */
+    const rest = (s: (typeof streams)[1]) => s.text + s.decoder.decode();
     let settled = false;
     let grace: NodeJS.Timeout | undefined;
     const finish = (fn: () => void) => {
@@ -95,12 +100,11 @@ export function execStream(transport: Transport, sandbox: string, cmd: string | 
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
-        const tag = data[0] as typeof Channel.Stdout | typeof Channel.Stderr;
-        const decoder = decoders[tag];
-        if (!decoder) return;
-        const text = decoder.decode(data.subarray(1), { stream: true });
-        if (tag === Channel.Stdout) ((out.stdout += text), opts.onStdout?.(text));
-        else ((out.stderr += text), opts.onStderr?.(text));
+        const stream = streams[data[0] as keyof typeof streams] as (typeof streams)[1] | undefined;
+        if (!stream) return;
+        const text = stream.decoder.decode(data.subarray(1), { stream: true });
+        stream.text += text;
+        stream.on?.(text);
         return;
       }
       const msg = JSON.parse(data.toString()) as ExecServerMessageT;
@@ -111,8 +115,8 @@ export function execStream(transport: Transport, sandbox: string, cmd: string | 
           id: out.id,
           exitCode: msg.exitCode,
           signal: msg.signal,
-          stdout: out.stdout + decoders[Channel.Stdout].decode(),
-          stderr: out.stderr + decoders[Channel.Stderr].decode(),
+          stdout: rest(streams[Channel.Stdout]),
+          stderr: rest(streams[Channel.Stderr]),
           oomKilled: msg.oomKilled,
           timedOut: out.timedOut,
           durationMs: Date.now() - begun,
