@@ -221,6 +221,23 @@ describe('TypeScript SDK against a real daemon', () => {
     assert.deepEqual((await box.unpublish(8000)).info.urls, []);
   });
 
+  it('polls events without skipping any when more happened between two polls than one batch holds', async () => {
+    const last = (await bothub.call('listEvents', { query: { sandbox: 'sdk-box', limit: 1 } })).at(-1)?.id ?? 0;
+    for (let port = 9000; port < 9055; port++) await box.publish(port);
+    for (let port = 9000; port < 9055; port++) await box.unpublish(port);
+    const ctl = new AbortController();
+    const guard = setTimeout(() => ctl.abort(), 30_000);
+    const seen: EventT[] = [];
+    for await (const e of box.events({ after: last, signal: ctl.signal })) if (seen.push(e) === 110) ctl.abort();
+    clearTimeout(guard);
+    assert.equal(seen.length, 110, 'all 110 events, though the first poll asks for 100');
+    assert.deepEqual(
+      seen.map((e) => e.detail),
+      [...Array(55).keys()].map((i) => `port ${9000 + i}`).concat([...Array(55).keys()].map((i) => `port ${9000 + i}`)),
+    );
+    assert.ok(seen.every((e, i) => i === 0 || e.id > seen[i - 1]!.id));
+  });
+
   it('pauses, freezes and resumes, and reports each change as an event', async () => {
     const ctl = new AbortController();
     const seen: EventT[] = [];
