@@ -44,7 +44,7 @@ export class Files {
 
   /** Writes a file (at most 64 MiB), making its parent directories; `mode` is octal, default "0644". */
   write(path: string, data: UploadBody, opts: CallOptions & { mode?: string } = {}): Promise<FileStatT> {
-    return this.transport.upload('writeFile', { params: this.params, query: { path, mode: opts.mode }, upload: data }, opts);
+    return this.transport.json('writeFile', { params: this.params, query: { path, mode: opts.mode }, upload: data }, opts);
   }
 
   /**
@@ -54,7 +54,7 @@ export class Files {
   async upload(localPath: string, remoteDir: string, opts: CallOptions = {}): Promise<void> {
     const isDir = (await stat(localPath)).isDirectory();
     const pack = isDir ? create({ cwd: localPath, portable: true }, ['.']) : create({ cwd: dirname(localPath), portable: true }, [basename(localPath)]);
-    await this.transport.upload('putArchive', { params: this.params, query: { path: remoteDir }, upload: pack as unknown as AsyncIterable<Uint8Array> }, this.long(opts));
+    await this.transport.json('putArchive', { params: this.params, query: { path: remoteDir }, upload: pack as unknown as AsyncIterable<Uint8Array> }, this.long(opts));
   }
 
   /**

@@ -88,10 +88,7 @@ export class Transport {
 
   /** A JSON route: its typed reply (undefined for 204). */
   call<K extends JsonRouteName>(route: K, args: CallArgs<K>, opts?: CallOptions): Promise<ReplyOf<K>> {
-    return this.run(opts, this.options.timeoutMs, async (signal) => {
-      const res = await this.send(route, args as RequestArgs, signal);
-      return (res.status === 204 ? undefined : await res.json()) as ReplyOf<K>;
-    });
+    return this.json<ReplyOf<K>>(route, args as RequestArgs, opts);
   }
 
   /** A bytes route (file content, logs): the whole body and its headers. */
@@ -102,8 +99,8 @@ export class Transport {
     });
   }
 
-  /** An upload route with a JSON reply (or none). */
-  upload<T>(route: RouteName, args: RequestArgs, opts?: CallOptions): Promise<T> {
+  /** Any route answered with one JSON body, or none (204): JSON routes, and uploads. */
+  json<T>(route: RouteName, args: RequestArgs, opts?: CallOptions): Promise<T> {
     return this.run(opts, this.options.timeoutMs, async (signal) => {
       const res = await this.send(route, args, signal);
       return (res.status === 204 ? undefined : await res.json()) as T;
