@@ -23,6 +23,7 @@ import { dashboardHandlers } from './handlers/dashboard-handlers.js';
 import { registerWebApp } from './web-app.js';
 import { WebSessions } from '../services/web-sessions.js';
 import { StatsService } from '../services/stats-service.js';
+import { completeOpenApi } from './openapi-complete.js';
 import { validatorCompiler } from './validation.js';
 
 /** The HTTP API: the route table, its handlers, the OpenAPI document; and the web dashboard when webDir is given. */
@@ -74,6 +75,6 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir
   });
   await registerPreviewProxy(app, ctx, previewDomain);
   if (webDir) await registerWebApp(app, webDir);
-  app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => app.swagger());
+  app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => completeOpenApi(app.swagger()));
   return app;
 }

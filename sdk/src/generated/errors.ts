@@ -1,0 +1,54 @@
+// GENERATED from src/core/errors.ts by sdk/scripts/generate.mjs — do not edit; run `npm run generate -w @bothub/sdk`.
+/**
+ * The error registry: every failure a user can see has a stable code, an HTTP
+ * status and a CLI exit code. Messages say what to do next.
+ */
+export const ERROR_CODES = {
+  INVALID_INPUT: { status: 400, exit: 2, doc: 'A field of the request is malformed or out of range.' },
+  UNAUTHORIZED: { status: 401, exit: 77, doc: 'No API key, or a wrong one.' },
+  FORBIDDEN: { status: 403, exit: 77, doc: 'The API key is valid but may not do this (admin only).' },
+  NOT_FOUND: { status: 404, exit: 3, doc: 'No such sandbox, image or route.' },
+  NAME_TAKEN: { status: 409, exit: 4, doc: 'The name is used by another sandbox or image.' },
+  INVALID_STATE: { status: 409, exit: 5, doc: 'The sandbox is not in a state that allows this.' },
+  IN_USE: { status: 409, exit: 5, doc: 'The resource is used by a sandbox.' },
+  LIMIT_EXCEEDED: { status: 422, exit: 6, doc: 'A request exceeds what this host can give.' },
+  RATE_LIMITED: { status: 429, exit: 75, doc: 'Too many failed attempts; wait and retry.' },
+  ABORTED: { status: 499, exit: 130, doc: 'The operation was cancelled.' },
+  RUNTIME_FAILED: { status: 500, exit: 70, doc: 'runc, the network or the filesystem failed.' },
+  INTERNAL: { status: 500, exit: 70, doc: 'An unexpected failure; see the daemon log.' },
+  UNAVAILABLE: { status: 503, exit: 69, doc: 'The daemon is shutting down or not reachable.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class BothubError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BothubError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.exitCode = ERROR_CODES[code].exit;
+  }
+}
+
+export const isBothubError = (e: unknown): e is BothubError => e instanceof BothubError;
+
+export function invalid(message: string): BothubError {
+  return new BothubError('INVALID_INPUT', message);
+}
+
+export function notFound(kind: string, name: string, hint: string): BothubError {
+  return new BothubError('NOT_FOUND', `no ${kind} named "${name}"; ${hint}`);
+}
+
+/** The shape of every error reply of the API. */
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+}

@@ -1,0 +1,12 @@
+export { Bothub, type BothubOptions } from './client.js';
+export { Sandbox, type OperationOptions, type PreviewUrl } from './sandbox.js';
+export { Command, Commands } from './commands.js';
+export { Files } from './files.js';
+export type { ExecOptions, ExecResult } from './exec.js';
+export type { LogChunk, LogReadOptions } from './logs.js';
+export { pollEvents, type EventSource, type EventsOptions } from './events.js';
+export type { CallOptions } from './deadline.js';
+export { Transport, type CallArgs, type UploadBody, type ProgressHandler } from './transport.js';
+export * from './errors.js';
+export { routes, type RouteName, type JsonRouteName } from './generated/routes.js';
+export * from './generated/schemas.js';
