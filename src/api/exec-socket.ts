@@ -1,8 +1,53 @@
+import { Type, type Static } from 'typebox';
+import { ExecStart, Nullable } from './schemas.js';
+import { SocketError, type SocketDef } from './socket-def.js';
+
 /**
  * The exec WebSocket's framing, shared by the daemon and every client: binary
  * messages carry one channel tag byte and then bytes; text messages are JSON.
  */
 export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2 } as const;
 
+const TerminalSize = { rows: Type.Integer({ minimum: 1, maximum: 1000 }), cols: Type.Integer({ minimum: 1, maximum: 1000 }) };
+
 /** Client → daemon control messages (after the first, an ExecStart for a new command). */
-export type ExecControl = { type: 'eof' } | { type: 'resize'; rows: number; cols: number } | { type: 'signal'; signal: number };
+export const ExecControl = Type.Union([
+  Type.Object({ type: Type.Literal('eof') }, { additionalProperties: false, description: 'No more stdin.' }),
+  Type.Object({ type: Type.Literal('resize'), ...TerminalSize }, { additionalProperties: false, description: 'The terminal changed size.' }),
+  Type.Object(
+    { type: Type.Literal('signal'), signal: Type.Integer({ minimum: 1, maximum: 64 }) },
+    { additionalProperties: false, description: "A signal for the command's process group." },
+  ),
+]);
+
+/** Daemon → client messages. */
+export const ExecServerMessage = Type.Union([
+  Type.Object({ type: Type.Literal('started'), id: Type.String({ description: 'The exec id, as `bothub ps` shows it.' }) }),
+  Type.Object({
+    type: Type.Literal('exit'),
+    exitCode: Type.Integer({ description: 'Exit code; 128+N when killed by signal N.' }),
+    signal: Nullable(Type.Integer()),
+    oomKilled: Type.Boolean(),
+  }),
+  SocketError,
+]);
+
+/** A new command: an ExecStart first, then stdin frames and control messages. */
+export const ExecSocket = {
+  start: ExecStart,
+  client: ExecControl,
+  clientChannels: [Channel.Stdin],
+  server: ExecServerMessage,
+  serverChannels: [Channel.Stdout, Channel.Stderr],
+} as const satisfies SocketDef;
+
+/** A running interactive command re-joined: no start message; the rest as on ExecSocket. */
+export const AttachSocket = {
+  client: ExecControl,
+  clientChannels: [Channel.Stdin],
+  server: ExecServerMessage,
+  serverChannels: [Channel.Stdout],
+} as const satisfies SocketDef;
+
+export type ExecControlT = Static<typeof ExecControl>;
+export type ExecServerMessageT = Static<typeof ExecServerMessage>;
