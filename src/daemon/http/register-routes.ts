@@ -84,6 +84,8 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
       ...(route.params ? { params: route.params } : {}),
       ...(route.query ? { querystring: route.query } : {}),
       ...(route.body ? { body: route.body } : {}),
+      // The socket's messages, both ways, in the OpenAPI document (an extension: OpenAPI has no words for WebSocket messages).
+      ...(route.stream === 'websocket' ? { 'x-websocket': route.socket } : {}),
       response: {
         ...(route.reply ? { [route.status ?? 200]: route.reply } : route.status ? { [route.status]: { type: 'null', description: 'No content' } } : {}),
         '4xx': ErrorReply,
