@@ -189,6 +189,14 @@ describe('bad input that once took the daemon down, or answered 500', () => {
       assert.equal(reply.code, 'INVALID_INPUT');
       assert.match(reply.message, message);
     }
+    // Found by the fuzzer: an archive unpacked onto a file was a 500.
+    const onFile = await fetch(`${t.url}/api/v1/sandboxes/box/archive?path=/etc/hostname`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'application/x-tar' },
+      body: 'not a tar',
+    });
+    assert.equal(onFile.status, 400);
+    assert.match(((await onFile.json()) as { message: string }).message, /\/etc\/hostname in sandbox "box" is not a directory; unpack into a directory/);
     // On the exec socket too: the same schema, the same words.
     const p = probe(t.api, 'execStream', { name: 'box' });
     await p.opened;
