@@ -135,7 +135,8 @@ export const routes = {
   execStream: {
     method: 'GET',
     url: '/api/v1/sandboxes/:name/exec/ws',
-    summary: 'WebSocket: first message an ExecStart (JSON); then binary frames tagged 0 stdin / 1 stdout / 2 stderr, and JSON control messages (eof, resize, signal, exit).',
+    summary:
+      'WebSocket: first message an ExecStart (JSON); then binary frames tagged 0 stdin / 1 stdout / 2 stderr, and JSON control messages (eof, resize, signal; started, exit, error). Messages are in x-websocket; one that does not fit gets an `error` message and close 1008.',
     params: S.NameParams,
     stream: 'websocket',
     socket: ExecSocket,

@@ -12,7 +12,7 @@ import {
   type SocketRouteName,
   type SocketStartOf,
 } from '../../api/index.js';
-import type { Actor } from '../../core/index.js';
+import { BothubError, type Actor } from '../../core/index.js';
 import { toErrorBody } from './errors.js';
 import { clientMessageReader, type ClientMessage } from './socket-messages.js';
 import { jsonValidator } from './validation.js';
@@ -52,6 +52,9 @@ export interface SocketHandler<K extends SocketRouteName> {
   /** The socket is open: set up, and say what to do with the client's messages (which wait until this resolves). */
   open(session: SocketSession<K>, req: SocketRequest<K>): SocketListeners<K> | Promise<SocketListeners<K>>;
 }
+
+/** The most a client may have sent that the handler has not taken yet (four times the WebSocket message limit). */
+const MAX_WAITING_BYTES = 64 * 1024 * 1024;
 
 /** Ends a socket with an `error` message (the API's error shape), then close 1008 for a refusal (4xx) or 1011 for a failure of ours (5xx). */
 export function failSocket(ws: WebSocket, err: unknown, req: { id: string; log: FastifyBaseLogger }): void {
@@ -113,6 +116,7 @@ export function serveSocket<K extends SocketRouteName>(ws: WebSocket, def: Socke
       fail(e);
       return undefined;
     });
+  let waiting = 0;
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (failed) return;
     let msg: ClientMessage;
@@ -121,7 +125,12 @@ export function serveSocket<K extends SocketRouteName>(ws: WebSocket, def: Socke
     } catch (e) {
       return fail(e);
     }
+    // What waits for a slow start is held in memory: a client may not pile up without bound.
+    waiting += data.length;
+    if (waiting > MAX_WAITING_BYTES)
+      return fail(new BothubError('LIMIT_EXCEEDED', `more than ${MAX_WAITING_BYTES} bytes sent before the daemon took the first ones; wait for the \`started\` message`));
     queue = queue.then(async (listeners) => {
+      waiting -= data.length;
       if (!listeners || failed) return listeners;
       try {
         await deliver(listeners, msg);
