@@ -12,6 +12,7 @@ import type { ProgressEventT } from '../api/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { put, sh, snapshot, until } from './helpers/sandbox.js';
+import { probe } from './helpers/socket.js';
 import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
 
 describe('fleet hosts over SSH', () => {
@@ -57,6 +58,29 @@ describe('fleet hosts over SSH', () => {
     // The private key is stored sealed: not in the database in clear.
     const raw = await t.daemon.ctx.db.selectFrom('hosts').select('key_sealed').where('name', '=', 'host-a').executeTakeFirstOrThrow();
     assert.equal(raw.key_sealed.includes(Buffer.from('OPENSSH PRIVATE KEY')), false);
+  });
+
+  it("the exec socket of a host's sandbox is relayed, and a bad message is refused at the edge (1008), the relay and daemon going on", async () => {
+    await t.api.call('createSandbox', { body: { name: 'relayed', host: 'host-a' } });
+    try {
+      const good = probe(t.api, 'execStream', { name: 'relayed' });
+      await good.opened;
+      good.sendJson({ command: ['sh', '-c', 'read x; echo "relayed $x"'] });
+      good.stdin('hello\n');
+      good.sendJson({ type: 'eof' });
+      assert.equal(await good.closed, 1000);
+      assert.equal(good.output(), 'relayed hello\n');
+      const bad = probe(t.api, 'execStream', { name: 'relayed' });
+      await bad.opened;
+      bad.sendJson({ command: ['cat'] });
+      bad.ws.send('not json');
+      assert.equal(await bad.closed, 1008);
+      assert.equal(bad.error()?.code, 'INVALID_INPUT');
+      assert.match(bad.error()?.message ?? '', /^a text message must be JSON/);
+      assert.equal((await t.api.call('exec', { params: { name: 'relayed' }, body: { command: ['echo', 'still'] } })).stdout, 'still\n');
+    } finally {
+      await t.api.call('destroySandbox', { params: { name: 'relayed' } });
+    }
   });
 
   it('refuses bad input with one clear line each', async () => {
