@@ -46,7 +46,22 @@ type Role = (typeof ROLES)[number];
 
 // Inputs: the strings, numbers and values that break code.
 const nasty = fc.oneof(
-  fc.constantFrom('', 'a\u0000b', '\u0000', '/tmp/a\u0000b', '../../etc/passwd', '/etc/hostname', '/tmp', 'alice-box', 'debian', 'local', '\uD800', '%00', '💥'.repeat(50), 'x'.repeat(70_000)),
+  fc.constantFrom(
+    '',
+    'a\u0000b',
+    '\u0000',
+    '/tmp/a\u0000b',
+    '../../etc/passwd',
+    '/etc/hostname',
+    '/tmp',
+    'alice-box',
+    'debian',
+    'local',
+    '\uD800',
+    '%00',
+    '💥'.repeat(50),
+    'x'.repeat(70_000),
+  ),
   fc.string({ maxLength: 30 }),
   fc.string({ unit: 'binary', maxLength: 30 }),
 );
@@ -57,7 +72,12 @@ const controlish = fc.record(
   { requiredKeys: ['type'] },
 );
 const startish = fc.record(
-  { command: fc.oneof(fc.array(nasty, { maxLength: 3 }), value), env: fc.oneof(fc.dictionary(nasty, nasty, { maxKeys: 2 }), value), workdir: value, tty: fc.oneof(fc.record({ rows: number, cols: number }), value) },
+  {
+    command: fc.oneof(fc.array(nasty, { maxLength: 3 }), value),
+    env: fc.oneof(fc.dictionary(nasty, nasty, { maxKeys: 2 }), value),
+    workdir: value,
+    tty: fc.oneof(fc.record({ rows: number, cols: number }), value),
+  },
   { requiredKeys: [] },
 );
 /** Starts that are valid and end by themselves (a plain `cat` ends on eof or when its client goes). */
@@ -89,7 +109,16 @@ const validControl = fc.oneof(
 const session = fc.oneof(
   fc.array(action, { maxLength: 6 }),
   fc
-    .tuple(validStart, fc.array(fc.oneof(validControl.map((v) => ({ kind: 'json' as const, value: v })), action), { maxLength: 3 }))
+    .tuple(
+      validStart,
+      fc.array(
+        fc.oneof(
+          validControl.map((v) => ({ kind: 'json' as const, value: v })),
+          action,
+        ),
+        { maxLength: 3 },
+      ),
+    )
     .map(([start, rest]): Action[] => [{ kind: 'json', value: start }, ...rest, { kind: 'json', value: { type: 'eof' } }]),
 );
 /** How the client ends: a clean close, a dropped connection, waiting for the daemon, or (raw) a frame cut off or one claiming more than the limit. */
@@ -270,7 +299,9 @@ describe('fuzzing sockets and streams, for every role', () => {
   }
 
   const queryPart = fc.oneof(
-    fc.tuple(fc.constantFrom('path', 'offset', 'limit', 'follow', 'length', 'mode', 'name', 'x'), fc.oneof(nasty, number.map(String))).map(([k, v]) => `${k}=${encodeURIComponent(Buffer.from(v).toString())}`),
+    fc
+      .tuple(fc.constantFrom('path', 'offset', 'limit', 'follow', 'length', 'mode', 'name', 'x'), fc.oneof(nasty, number.map(String)))
+      .map(([k, v]) => `${k}=${encodeURIComponent(Buffer.from(v).toString())}`),
     fc.constantFrom('path=%FF%FE', 'path=%', 'path=/tmp/%00', 'offset=-1', 'limit=99999999999999999999', 'follow=true', 'path=/etc/hostname', 'mode=0644', 'name=debian'),
   );
   /** Random parts, or a query a route takes (so the handlers are reached, not only the validator). */

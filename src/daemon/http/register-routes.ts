@@ -107,8 +107,7 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
         preHandler: async (req) => (req.agentSocket ? undefined : socket.precheck(socketRequest(req))),
         handler: async (_req, reply) =>
           reply.code(426).send({ statusCode: 426, code: 'INVALID_INPUT', error: 'Upgrade Required', message: 'this route is a WebSocket; connect with a WebSocket client' }),
-        wsHandler: (ws: WebSocket, req: FastifyRequest) =>
-          req.agentSocket ? relayChecked(ws, req.agentSocket, def, req) : serveSocket(ws, def, socket, socketRequest(req)),
+        wsHandler: (ws: WebSocket, req: FastifyRequest) => (req.agentSocket ? relayChecked(ws, req.agentSocket, def, req) : serveSocket(ws, def, socket, socketRequest(req))),
       });
     } else if (route.stream) {
       const stream = handler as StreamHandler<HttpStreamRouteName>;
