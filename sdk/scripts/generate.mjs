@@ -12,6 +12,8 @@ const SOURCES = {
   'schemas.ts': 'src/api/schemas.ts',
   'routes.ts': 'src/api/routes.ts',
   'exec-socket.ts': 'src/api/exec-socket.ts',
+  'socket-def.ts': 'src/api/socket-def.ts',
+  'dashboard-sockets.ts': 'src/api/dashboard-sockets.ts',
   'errors.ts': 'src/core/errors.ts',
 };
 const out = join(root, 'sdk', 'src', 'generated');

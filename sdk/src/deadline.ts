@@ -48,7 +48,7 @@ export class Deadline {
   /** The abort or timeout error, once either fired. */
   fired(): BothubError | undefined {
     if (this.caller?.aborted) return new AbortedError('ABORTED', 'cancelled by the caller’s AbortSignal', { cause: this.caller.reason });
-    if (this.timeout?.aborted) return new TimeoutError('ABORTED', `timed out after ${this.timeoutMs} ms; pass { timeoutMs } for a longer deadline (0: none)`);
+    if (this.timeout?.aborted) return new TimeoutError('TIMED_OUT', `timed out after ${this.timeoutMs} ms; pass { timeoutMs } for a longer deadline (0: none)`);
     return undefined;
   }
 

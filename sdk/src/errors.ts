@@ -41,7 +41,7 @@ export class AuthError extends BothubError {}
 export class ServerError extends BothubError {}
 /** The call was cancelled through its AbortSignal (ABORTED). */
 export class AbortedError extends BothubError {}
-/** The call ran past its timeout (code ABORTED: it was cancelled by its deadline). */
+/** The call ran past its deadline (TIMED_OUT); an AbortedError too, since the deadline cancelled it. */
 export class TimeoutError extends AbortedError {}
 
 /** Which class each code of the registry maps to; a new code must be placed here (the type says so). */
@@ -56,6 +56,7 @@ export const ERROR_CLASSES: Record<ErrorCode, new (code: ErrorCode, message: str
   IN_USE: WrongStateError,
   LIMIT_EXCEEDED: QuotaError,
   ABORTED: AbortedError,
+  TIMED_OUT: TimeoutError,
   RUNTIME_FAILED: ServerError,
   INTERNAL: ServerError,
   UNAVAILABLE: UnreachableError,

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { Deadline, type CallOptions } from './deadline.js';
 import { AbortedError, CommandExitError, errorFromBody, errorFromResponse, TimeoutError, UnreachableError } from './errors.js';
-import { Channel, type ExecControl, type ExecServerMessageT } from './generated/exec-socket.js';
+import { Channel, type ExecControlT, type ExecServerMessageT } from './generated/exec-socket.js';
 import type { ExecStartT } from './generated/schemas.js';
 import type { Transport } from './transport.js';
 
@@ -75,7 +75,7 @@ export function execStream(transport: Transport, sandbox: string, cmd: string | 
       else ws.close();
       fn();
     };
-    const control = (msg: ExecControl) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(msg));
+    const control = (msg: ExecControlT) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(msg));
 
     function onAbort() {
       const fired = deadline.fired() ?? new AbortedError('ABORTED', 'cancelled');
@@ -139,5 +139,5 @@ async function sendStdin(ws: WebSocket, stdin: ExecOptions['stdin']): Promise<vo
       frame(chunk);
     }
   }
-  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'eof' } satisfies ExecControl));
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'eof' } satisfies ExecControlT));
 }

@@ -1,12 +1,15 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import * as S from './schemas.js';
+import { AttachSocket, ExecSocket } from './exec-socket.js';
+import { EventsSocket, StatsSocket } from './dashboard-sockets.js';
+import type { SocketDef } from './socket-def.js';
 
 /**
  * The route table. The daemon registers exactly these routes, with these
  * schemas, and must give each a handler; the OpenAPI document and the client
  * come from the same table.
  */
-export interface RouteDef {
+interface RouteBase {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   summary: string;
@@ -16,8 +19,6 @@ export interface RouteDef {
   /** JSON reply schema; absent for routes that stream (see `stream`). */
   reply?: TSchema;
   status?: number;
-  /** Streams: raw bytes, NDJSON progress, or a WebSocket. Handled outside the JSON path. */
-  stream?: 'bytes' | 'ndjson' | 'websocket' | 'upload';
   /** Who may call it: anyone, any user with a key (the default), or the admin only. */
   auth?: 'none' | 'user' | 'admin';
   /** A client's default time limit for this route when it is longer than the usual one (the first create builds the image). */
@@ -26,6 +27,12 @@ export interface RouteDef {
 
 /** For routes that may checkpoint, restore, build an image or install an agent: minutes, not seconds. */
 const LONG_MS = 30 * 60_000;
+/**
+ * A route answered with JSON, or streamed: raw bytes, NDJSON progress, or an
+ * upload (the request body is the stream). A WebSocket route also says what
+ * its messages are, both ways (`socket`).
+ */
+export type RouteDef = RouteBase & ({ stream?: 'bytes' | 'ndjson' | 'upload'; socket?: never } | { stream: 'websocket'; socket: SocketDef });
 
 export const routes = {
   health: { method: 'GET', url: '/api/v1/health', summary: 'Liveness; needs no key.', reply: S.Health, auth: 'none' },
@@ -113,6 +120,7 @@ export const routes = {
     summary: 'WebSocket: every new event you may see, as JSON text messages (the Event schema), in order with no gaps; ?after=ID sends the backlog first.',
     query: S.EventsStreamQuery,
     stream: 'websocket',
+    socket: EventsSocket,
   },
   listEvents: { method: 'GET', url: '/api/v1/events', summary: 'State changes of sandboxes, oldest first; ?sandbox= for one.', query: S.EventsQuery, reply: Type.Array(S.Event) },
   sandboxStats: {
@@ -129,6 +137,7 @@ export const routes = {
     params: S.NameParams,
     query: S.StatsStreamQuery,
     stream: 'websocket',
+    socket: StatsSocket,
   },
   publish: {
     method: 'POST',
@@ -171,9 +180,11 @@ export const routes = {
   execStream: {
     method: 'GET',
     url: '/api/v1/sandboxes/:name/exec/ws',
-    summary: 'WebSocket: first message an ExecStart (JSON); then binary frames tagged 0 stdin / 1 stdout / 2 stderr, and JSON control messages (eof, resize, signal, exit).',
+    summary:
+      'WebSocket: first message an ExecStart (JSON); then binary frames tagged 0 stdin / 1 stdout / 2 stderr, and JSON control messages (eof, resize, signal; started, exit, error). Messages are in x-websocket; one that does not fit gets an `error` message and close 1008.',
     params: S.NameParams,
     stream: 'websocket',
+    socket: ExecSocket,
   },
   logs: {
     method: 'GET',
@@ -224,6 +235,7 @@ export const routes = {
     summary: 'WebSocket: re-join a running interactive command. First the recent screen (scrollback), then the same frames as exec/ws.',
     params: S.ExecParams,
     stream: 'websocket',
+    socket: AttachSocket,
   },
 
   statFile: {
@@ -376,6 +388,18 @@ export type ReplyOf<K extends RouteName> = StaticOr<Routes[K] extends { reply: i
 /** Routes answered with one JSON body (or none), as opposed to streams. */
 export type JsonRouteName = { [K in RouteName]: Routes[K] extends { stream: string } ? never : K }[RouteName];
 export type StreamRouteName = Exclude<RouteName, JsonRouteName>;
+export type SocketRouteName = { [K in RouteName]: Routes[K] extends { stream: 'websocket' } ? K : never }[RouteName];
+/** Streams over HTTP (bytes, NDJSON, uploads), as opposed to WebSockets. */
+export type HttpStreamRouteName = Exclude<StreamRouteName, SocketRouteName>;
+export type UploadRouteName = { [K in RouteName]: Routes[K] extends { stream: 'upload' } ? K : never }[RouteName];
+
+type SocketOf<K extends SocketRouteName> = Routes[K]['socket'];
+/** The first message a socket route's client sends (undefined: it sends none). */
+export type SocketStartOf<K extends SocketRouteName> = StaticOr<SocketOf<K> extends { start: infer T } ? T : undefined, undefined>;
+/** The text messages a socket route's client sends after the start. */
+export type ClientMessageOf<K extends SocketRouteName> = StaticOr<SocketOf<K> extends { client: infer T } ? T : undefined, never>;
+/** The text messages the daemon sends on a socket route. */
+export type ServerMessageOf<K extends SocketRouteName> = Static<SocketOf<K>['server']>;
 
 /** Fills the :params of a route's URL. */
 export function routeUrl(url: string, params: Record<string, string> | undefined): string {

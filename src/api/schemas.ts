@@ -7,8 +7,25 @@ import { Type, type Static, type TSchema } from 'typebox';
 /** T or null ("no limit", "not yet"). */
 export const Nullable = <T extends TSchema>(t: T, options?: Parameters<typeof Type.Union>[1]) => Type.Union([Type.Null(), t], options);
 
-export const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$', description: 'Lowercase letters, digits and dashes; a DNS label.' });
-const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 65536 }), { description: 'Environment variables.' });
+export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$';
+export const Name = Type.String({ pattern: NAME_PATTERN, description: 'Lowercase letters, digits and dashes; a DNS label.' });
+
+/**
+ * Text that becomes a process argument, an environment variable or a path:
+ * the kernel takes none of them with a NUL byte, so the schema refuses one
+ * (a 400 that names the field) before it can reach a spawn.
+ */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';
+export const ABSOLUTE_PATH_PATTERN = '^/[^\\u0000]*$';
+/** What the patterns above mean, in words, for error messages. */
+export const PATTERN_RULES: Readonly<Record<string, string>> = {
+  [NO_NUL_PATTERN]: 'must not contain a NUL byte (\\0): no process argument, environment variable or path can hold one; remove it',
+  [ABSOLUTE_PATH_PATTERN]: 'must be an absolute path (starting with /) with no NUL byte (\\0) in it',
+};
+const ArgText = (options: { maxLength: number; description?: string }) => Type.String({ ...options, pattern: NO_NUL_PATTERN });
+const AbsolutePath = (options: { maxLength: number; description?: string }) => Type.String({ minLength: 1, ...options, pattern: ABSOLUTE_PATH_PATTERN });
+
+const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), ArgText({ maxLength: 65536 }), { description: 'Environment variables.' });
 const Timestamp = Type.String({ format: 'date-time' });
 
 export const SecretName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' });
@@ -73,7 +90,7 @@ export const CreateSandbox = Type.Object(
     memoryMb: Type.Optional(Type.Integer({ minimum: 16, maximum: 16777216 })),
     env: Type.Optional(Env),
     network: Type.Optional(NetworkMode),
-    command: Type.Optional(Type.Array(Type.String({ maxLength: 65536 }), { maxItems: 4096, description: 'Main process, run by init; its output goes to the console log.' })),
+    command: Type.Optional(Type.Array(ArgText({ maxLength: 65536 }), { maxItems: 4096, description: 'Main process, run by init; its output goes to the console log.' })),
     secrets: Type.Optional(Type.Array(SecretName, { maxItems: 256, uniqueItems: true, description: "The owner's secrets to expose as environment variables." })),
     idleWarmMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before freezing in place; 0 disables.' })),
     idleColdMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before going to disk; 0 disables.' })),
@@ -92,9 +109,9 @@ export const CreateSandbox = Type.Object(
 
 export const ExecRequest = Type.Object(
   {
-    command: Type.Array(Type.String({ maxLength: 131072 }), { minItems: 1, maxItems: 4096 }),
+    command: Type.Array(ArgText({ maxLength: 131072 }), { minItems: 1, maxItems: 4096 }),
     env: Type.Optional(Env),
-    workdir: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })),
+    workdir: Type.Optional(AbsolutePath({ maxLength: 4096 })),
     stdin: Type.Optional(Type.String({ maxLength: 16 * 1024 * 1024, description: 'Written to the command, then closed.' })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000 })),
   },
@@ -117,7 +134,7 @@ export const ExecStart = Type.Object(
   {
     command: ExecRequest.properties.command,
     env: Type.Optional(Env),
-    workdir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    workdir: Type.Optional(AbsolutePath({ maxLength: 4096 })),
     tty: Type.Optional(Type.Object({ rows: Type.Integer({ minimum: 1, maximum: 1000 }), cols: Type.Integer({ minimum: 1, maximum: 1000 }) })),
   },
   { additionalProperties: false },
@@ -141,7 +158,7 @@ export const ExecBackground = Type.Object(
   {
     command: ExecRequest.properties.command,
     env: Type.Optional(Env),
-    workdir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    workdir: Type.Optional(AbsolutePath({ maxLength: 4096 })),
   },
   { additionalProperties: false },
 );
@@ -169,7 +186,7 @@ export const KillExec = Type.Object(
   { additionalProperties: false },
 );
 
-const SandboxPath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^/', description: 'Absolute path inside the sandbox.' });
+const SandboxPath = AbsolutePath({ maxLength: 4096, description: 'Absolute path inside the sandbox.' });
 
 export const FileQuery = Type.Object({ path: SandboxPath }, { additionalProperties: false });
 
@@ -316,7 +333,7 @@ export const ImportSandbox = Type.Object(
     memoryMb: Nullable(Type.Integer({ minimum: 16 })),
     pidsLimit: Type.Integer({ minimum: 1 }),
     network: NetworkMode,
-    command: Type.Array(Type.String()),
+    command: Type.Array(ArgText({ maxLength: 65536 }), { maxItems: 4096 }),
     env: Env,
     idleWarmMs: Nullable(Type.Integer({ minimum: 0 })),
     idleColdMs: Nullable(Type.Integer({ minimum: 0 })),
@@ -367,7 +384,7 @@ export const RemoveUserQuery = Type.Object(
 
 export const SecretParams = Type.Object({ name: SecretName }, { additionalProperties: false });
 export const Secret = Type.Object({ name: Type.String(), createdAt: Timestamp, updatedAt: Timestamp });
-export const SetSecret = Type.Object({ value: Type.String({ maxLength: 65536 }) }, { additionalProperties: false });
+export const SetSecret = Type.Object({ value: ArgText({ maxLength: 65536, description: 'Exposed to sandboxes as an environment variable.' }) }, { additionalProperties: false });
 
 export const WhoAmI = Type.Object({ name: Type.String(), admin: Type.Boolean() });
 
@@ -458,13 +475,5 @@ export const StatsStreamQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** A WebSocket route's error: sent as the last message before the close. */
-export const SocketError = Type.Object({ type: Type.Literal('error'), statusCode: Type.Integer(), code: Type.String(), error: Type.String(), message: Type.String() });
-/** Server messages of GET /api/v1/events/ws: each event as it is recorded, or the error that ends the stream. */
-export const EventsSocketMessage = Type.Union([Event, SocketError]);
-/** Server messages of GET /api/v1/sandboxes/:name/stats/ws: one sample each interval, or the error that ends the stream. */
-export const StatsSocketMessage = Type.Union([SandboxStats, SocketError]);
-
 export type WebSessionT = Static<typeof WebSession>;
 export type SandboxStatsT = Static<typeof SandboxStats>;
-export type SocketErrorT = Static<typeof SocketError>;

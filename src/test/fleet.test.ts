@@ -12,6 +12,7 @@ import type { ProgressEventT } from '../api/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { put, sh, snapshot, until } from './helpers/sandbox.js';
+import { probe } from './helpers/socket.js';
 import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
 
 describe('fleet hosts over SSH', () => {
@@ -26,8 +27,12 @@ describe('fleet hosts over SSH', () => {
   const reachable = (name: string) =>
     until(`${name} reachable`, async () => ((await t.api.call('getHost', { params: { name } })).status === 'reachable' ? true : undefined), 20_000);
   after(async () => {
-    await t.cleanup();
-    await Promise.all([a.cleanup(), b.cleanup()]);
+    // The hosts go even when the daemon's own check fails: their sshd and agents would keep the run alive.
+    try {
+      await t.cleanup();
+    } finally {
+      await Promise.all([a.cleanup(), b.cleanup()]);
+    }
   });
 
   it('adds hosts: pins the host key, checks them, records their fingerprints', async () => {
@@ -57,6 +62,29 @@ describe('fleet hosts over SSH', () => {
     // The private key is stored sealed: not in the database in clear.
     const raw = await t.daemon.ctx.db.selectFrom('hosts').select('key_sealed').where('name', '=', 'host-a').executeTakeFirstOrThrow();
     assert.equal(raw.key_sealed.includes(Buffer.from('OPENSSH PRIVATE KEY')), false);
+  });
+
+  it("the exec socket of a host's sandbox is relayed, and a bad message is refused at the edge (1008), the relay and daemon going on", async () => {
+    await t.api.call('createSandbox', { body: { name: 'relayed', host: 'host-a' } });
+    try {
+      const good = probe(t.api, 'execStream', { name: 'relayed' });
+      await good.opened;
+      good.sendJson({ command: ['sh', '-c', 'read x; echo "relayed $x"'] });
+      good.stdin('hello\n');
+      good.sendJson({ type: 'eof' });
+      assert.equal(await good.closed, 1000);
+      assert.equal(good.output(), 'relayed hello\n');
+      const bad = probe(t.api, 'execStream', { name: 'relayed' });
+      await bad.opened;
+      bad.sendJson({ command: ['cat'] });
+      bad.ws.send('not json');
+      assert.equal(await bad.closed, 1008);
+      assert.equal(bad.error()?.code, 'INVALID_INPUT');
+      assert.match(bad.error()?.message ?? '', /^a text message must be JSON/);
+      assert.equal((await t.api.call('exec', { params: { name: 'relayed' }, body: { command: ['echo', 'still'] } })).stdout, 'still\n');
+    } finally {
+      await t.api.call('destroySandbox', { params: { name: 'relayed' } });
+    }
   });
 
   it('refuses bad input with one clear line each', async () => {

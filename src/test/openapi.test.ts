@@ -58,8 +58,8 @@ describe('the OpenAPI document', () => {
         );
       for (const type of types.length ? types : ['']) assert.match(type, STREAM_TYPES[route.stream], `${key} (${route.stream}) replies ${type}`);
     }
-    const ws = doc.paths['/api/v1/sandboxes/{name}/exec/ws']?.get as unknown as { 'x-bothub-websocket': Json };
-    assert.deepEqual(Object.keys(ws['x-bothub-websocket']).sort(), ['channels', 'client', 'clientFirst', 'server']);
+    const ws = doc.paths['/api/v1/sandboxes/{name}/exec/ws']?.get as unknown as { 'x-websocket': Json };
+    assert.deepEqual(Object.keys(ws['x-websocket']).sort(), ['client', 'clientChannels', 'server', 'serverChannels', 'start']);
   });
 
   it('lists every error code, with its status, and every error reply refers to it', () => {

@@ -107,7 +107,7 @@ describe('TypeScript SDK against a real daemon', () => {
       const slow = new Bothub({ url, token: 'k', timeoutMs: 200 });
       const timedOut = await failure(slow.sandboxes.list({ signal: new AbortController().signal }));
       assert.ok(timedOut instanceof TimeoutError);
-      assert.equal(timedOut.code, 'ABORTED');
+      assert.equal(timedOut.code, 'TIMED_OUT');
       const ctl = new AbortController();
       const pending = slow.sandboxes.list({ signal: ctl.signal, timeoutMs: 60_000 });
       ctl.abort();

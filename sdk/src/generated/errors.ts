@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   LIMIT_EXCEEDED: { status: 422, exit: 6, doc: 'A request exceeds what this host can give.' },
   RATE_LIMITED: { status: 429, exit: 75, doc: 'Too many failed attempts; wait and retry.' },
   ABORTED: { status: 499, exit: 130, doc: 'The operation was cancelled.' },
+  TIMED_OUT: { status: 504, exit: 124, doc: 'No answer came within the time limit; the operation may still finish on the daemon.' },
   RUNTIME_FAILED: { status: 500, exit: 70, doc: 'runc, the network or the filesystem failed.' },
   INTERNAL: { status: 500, exit: 70, doc: 'An unexpected failure; see the daemon log.' },
   UNAVAILABLE: { status: 503, exit: 69, doc: 'The daemon is shutting down or not reachable.' },

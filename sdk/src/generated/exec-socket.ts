@@ -1,5 +1,7 @@
 // GENERATED from src/api/exec-socket.ts by sdk/scripts/generate.mjs — do not edit; run `npm run generate -w @bothub/sdk`.
 import { Type, type Static } from 'typebox';
+import { ExecStart, Nullable } from './schemas.js';
+import { SocketError, type SocketDef } from './socket-def.js';
 
 /**
  * The exec WebSocket's framing, shared by the daemon and every client: binary
@@ -7,23 +9,46 @@ import { Type, type Static } from 'typebox';
  */
 export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2 } as const;
 
-/** Client → daemon control messages (after the first, an ExecStart for a new command). */
-export const ExecControlMessage = Type.Union([
-  Type.Object({ type: Type.Literal('eof') }, { description: 'Close the command’s stdin.' }),
-  Type.Object({ type: Type.Literal('resize'), rows: Type.Integer({ minimum: 1 }), cols: Type.Integer({ minimum: 1 }) }, { description: 'Resize its terminal.' }),
-  Type.Object({ type: Type.Literal('signal'), signal: Type.Integer({ minimum: 1, maximum: 64 }) }, { description: 'Send it a signal by number.' }),
-]);
-export type ExecControl = Static<typeof ExecControlMessage>;
+const TerminalSize = { rows: Type.Integer({ minimum: 1, maximum: 1000 }), cols: Type.Integer({ minimum: 1, maximum: 1000 }) };
 
-/** Daemon → client JSON messages: the command's ledger id once it runs, then its exit or an error. */
+/** Client → daemon control messages (after the first, an ExecStart for a new command). */
+export const ExecControl = Type.Union([
+  Type.Object({ type: Type.Literal('eof') }, { additionalProperties: false, description: 'No more stdin.' }),
+  Type.Object({ type: Type.Literal('resize'), ...TerminalSize }, { additionalProperties: false, description: 'The terminal changed size.' }),
+  Type.Object(
+    { type: Type.Literal('signal'), signal: Type.Integer({ minimum: 1, maximum: 64 }) },
+    { additionalProperties: false, description: "A signal for the command's process group." },
+  ),
+]);
+
+/** Daemon → client messages. */
 export const ExecServerMessage = Type.Union([
-  Type.Object({ type: Type.Literal('started'), id: Type.String({ description: 'The command’s id in the exec ledger.' }) }),
+  Type.Object({ type: Type.Literal('started'), id: Type.String({ description: 'The exec id, as `bothub ps` shows it.' }) }),
   Type.Object({
     type: Type.Literal('exit'),
-    exitCode: Type.Integer({ description: '128+N when killed by signal N.' }),
-    signal: Type.Union([Type.Null(), Type.Integer()]),
+    exitCode: Type.Integer({ description: 'Exit code; 128+N when killed by signal N.' }),
+    signal: Nullable(Type.Integer()),
     oomKilled: Type.Boolean(),
   }),
-  Type.Object({ type: Type.Literal('error'), statusCode: Type.Integer(), code: Type.String(), error: Type.String(), message: Type.String() }),
+  SocketError,
 ]);
+
+/** A new command: an ExecStart first, then stdin frames and control messages. */
+export const ExecSocket = {
+  start: ExecStart,
+  client: ExecControl,
+  clientChannels: [Channel.Stdin],
+  server: ExecServerMessage,
+  serverChannels: [Channel.Stdout, Channel.Stderr],
+} as const satisfies SocketDef;
+
+/** A running interactive command re-joined: no start message; the rest as on ExecSocket. */
+export const AttachSocket = {
+  client: ExecControl,
+  clientChannels: [Channel.Stdin],
+  server: ExecServerMessage,
+  serverChannels: [Channel.Stdout],
+} as const satisfies SocketDef;
+
+export type ExecControlT = Static<typeof ExecControl>;
 export type ExecServerMessageT = Static<typeof ExecServerMessage>;

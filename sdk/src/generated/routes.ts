@@ -1,13 +1,16 @@
 // GENERATED from src/api/routes.ts by sdk/scripts/generate.mjs — do not edit; run `npm run generate -w @bothub/sdk`.
 import { Type, type Static, type TSchema } from 'typebox';
 import * as S from './schemas.js';
+import { AttachSocket, ExecSocket } from './exec-socket.js';
+import { EventsSocket, StatsSocket } from './dashboard-sockets.js';
+import type { SocketDef } from './socket-def.js';
 
 /**
  * The route table. The daemon registers exactly these routes, with these
  * schemas, and must give each a handler; the OpenAPI document and the client
  * come from the same table.
  */
-export interface RouteDef {
+interface RouteBase {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   summary: string;
@@ -17,15 +20,36 @@ export interface RouteDef {
   /** JSON reply schema; absent for routes that stream (see `stream`). */
   reply?: TSchema;
   status?: number;
-  /** Streams: raw bytes, NDJSON progress, or a WebSocket. Handled outside the JSON path. */
-  stream?: 'bytes' | 'ndjson' | 'websocket' | 'upload';
   /** Who may call it: anyone, any user with a key (the default), or the admin only. */
   auth?: 'none' | 'user' | 'admin';
+  /** A client's default time limit for this route when it is longer than the usual one (the first create builds the image). */
+  timeoutMs?: number;
 }
+
+/** For routes that may checkpoint, restore, build an image or install an agent: minutes, not seconds. */
+const LONG_MS = 30 * 60_000;
+/**
+ * A route answered with JSON, or streamed: raw bytes, NDJSON progress, or an
+ * upload (the request body is the stream). A WebSocket route also says what
+ * its messages are, both ways (`socket`).
+ */
+export type RouteDef = RouteBase & ({ stream?: 'bytes' | 'ndjson' | 'upload'; socket?: never } | { stream: 'websocket'; socket: SocketDef });
 
 export const routes = {
   health: { method: 'GET', url: '/api/v1/health', summary: 'Liveness; needs no key.', reply: S.Health, auth: 'none' },
   whoami: { method: 'GET', url: '/api/v1/whoami', summary: 'The user the API key belongs to.', reply: S.WhoAmI },
+
+  createSession: {
+    method: 'POST',
+    url: '/api/v1/session',
+    summary:
+      'Sign in with an API key (the web dashboard): sets an HttpOnly, SameSite=Strict session cookie; calls that change state with it need header X-Bothub-CSRF: <csrfToken>.',
+    body: S.CreateSession,
+    reply: S.WebSession,
+    auth: 'none',
+  },
+  getSession: { method: 'GET', url: '/api/v1/session', summary: 'The signed-in session, with its CSRF token.', reply: S.WebSession },
+  deleteSession: { method: 'DELETE', url: '/api/v1/session', summary: 'Sign out: ends the session and clears its cookie.', status: 204 },
 
   listUsers: { method: 'GET', url: '/api/v1/users', summary: 'List users (admin).', reply: Type.Array(S.User), auth: 'admin' },
   createUser: {
@@ -74,22 +98,48 @@ export const routes = {
     body: S.CreateSandbox,
     reply: S.Sandbox,
     status: 201,
+    timeoutMs: LONG_MS,
   },
   getSandbox: { method: 'GET', url: '/api/v1/sandboxes/:name', summary: 'Inspect a sandbox.', params: S.NameParams, reply: S.Sandbox },
   stopSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/stop', summary: 'Stop every process; the files stay.', params: S.NameParams, reply: S.Sandbox },
-  startSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/start', summary: 'Start a stopped sandbox.', params: S.NameParams, reply: S.Sandbox },
+  startSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/start', summary: 'Start a stopped sandbox.', params: S.NameParams, reply: S.Sandbox, timeoutMs: LONG_MS },
   destroySandbox: { method: 'DELETE', url: '/api/v1/sandboxes/:name', summary: 'Remove a sandbox and everything it holds.', params: S.NameParams, status: 204 },
 
   pauseSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/pause', summary: 'Freeze in place (warm): no CPU, memory kept.', params: S.NameParams, reply: S.Sandbox },
-  resumeSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/resume', summary: 'Wake a warm or cold sandbox.', params: S.NameParams, reply: S.Sandbox },
+  resumeSandbox: { method: 'POST', url: '/api/v1/sandboxes/:name/resume', summary: 'Wake a warm or cold sandbox.', params: S.NameParams, reply: S.Sandbox, timeoutMs: LONG_MS },
   freezeSandbox: {
     method: 'POST',
     url: '/api/v1/sandboxes/:name/freeze',
     summary: 'Put to disk now (cold): processes gone, memory free; the next request wakes it.',
     params: S.NameParams,
     reply: S.Sandbox,
+    timeoutMs: LONG_MS,
+  },
+  eventsStream: {
+    method: 'GET',
+    url: '/api/v1/events/ws',
+    summary: 'WebSocket: every new event you may see, as JSON text messages (the Event schema), in order with no gaps; ?after=ID sends the backlog first.',
+    query: S.EventsStreamQuery,
+    stream: 'websocket',
+    socket: EventsSocket,
   },
   listEvents: { method: 'GET', url: '/api/v1/events', summary: 'State changes of sandboxes, oldest first; ?sandbox= for one.', query: S.EventsQuery, reply: Type.Array(S.Event) },
+  sandboxStats: {
+    method: 'GET',
+    url: '/api/v1/sandboxes/:name/stats',
+    summary: "CPU, memory and processes from the sandbox's cgroup; zeros (with its state) when it has no processes (stopped, cold).",
+    params: S.NameParams,
+    reply: S.SandboxStats,
+  },
+  sandboxStatsStream: {
+    method: 'GET',
+    url: '/api/v1/sandboxes/:name/stats/ws',
+    summary: 'WebSocket: a SandboxStats JSON message every ?interval ms (default 1000, at least 250).',
+    params: S.NameParams,
+    query: S.StatsStreamQuery,
+    stream: 'websocket',
+    socket: StatsSocket,
+  },
   publish: {
     method: 'POST',
     url: '/api/v1/sandboxes/:name/publish',
@@ -125,13 +175,17 @@ export const routes = {
     params: S.NameParams,
     body: S.ExecRequest,
     reply: S.ExecResult,
+    // A command runs as long as it runs: its own timeoutMs bounds it, and the caller's signal still cancels.
+    timeoutMs: 0,
   },
   execStream: {
     method: 'GET',
     url: '/api/v1/sandboxes/:name/exec/ws',
-    summary: 'WebSocket: first message an ExecStart (JSON); then binary frames tagged 0 stdin / 1 stdout / 2 stderr, and JSON control messages (eof, resize, signal, exit).',
+    summary:
+      'WebSocket: first message an ExecStart (JSON); then binary frames tagged 0 stdin / 1 stdout / 2 stderr, and JSON control messages (eof, resize, signal; started, exit, error). Messages are in x-websocket; one that does not fit gets an `error` message and close 1008.',
     params: S.NameParams,
     stream: 'websocket',
+    socket: ExecSocket,
   },
   logs: {
     method: 'GET',
@@ -182,6 +236,7 @@ export const routes = {
     summary: 'WebSocket: re-join a running interactive command. First the recent screen (scrollback), then the same frames as exec/ws.',
     params: S.ExecParams,
     stream: 'websocket',
+    socket: AttachSocket,
   },
 
   statFile: {
@@ -242,6 +297,7 @@ export const routes = {
     reply: S.Host,
     status: 201,
     auth: 'admin',
+    timeoutMs: LONG_MS,
   },
   getHost: { method: 'GET', url: '/api/v1/hosts/:name', summary: 'One host with its fingerprint.', params: S.NameParams, reply: S.Host },
   checkHost: {
@@ -251,6 +307,7 @@ export const routes = {
     params: S.NameParams,
     reply: S.Host,
     auth: 'admin',
+    timeoutMs: LONG_MS,
   },
   removeHost: { method: 'DELETE', url: '/api/v1/hosts/:name', summary: 'Forget a host; refused while it has sandboxes (admin).', params: S.NameParams, status: 204, auth: 'admin' },
   snapshotHosts: {
@@ -297,6 +354,7 @@ export const routes = {
     reply: S.Sandbox,
     status: 201,
     auth: 'admin',
+    timeoutMs: LONG_MS,
   },
   doctor: { method: 'GET', url: '/api/v1/doctor', summary: 'What this host can do: kernel, runc, CRIU, capabilities, snapshots.', reply: S.Doctor },
 
@@ -331,6 +389,18 @@ export type ReplyOf<K extends RouteName> = StaticOr<Routes[K] extends { reply: i
 /** Routes answered with one JSON body (or none), as opposed to streams. */
 export type JsonRouteName = { [K in RouteName]: Routes[K] extends { stream: string } ? never : K }[RouteName];
 export type StreamRouteName = Exclude<RouteName, JsonRouteName>;
+export type SocketRouteName = { [K in RouteName]: Routes[K] extends { stream: 'websocket' } ? K : never }[RouteName];
+/** Streams over HTTP (bytes, NDJSON, uploads), as opposed to WebSockets. */
+export type HttpStreamRouteName = Exclude<StreamRouteName, SocketRouteName>;
+export type UploadRouteName = { [K in RouteName]: Routes[K] extends { stream: 'upload' } ? K : never }[RouteName];
+
+type SocketOf<K extends SocketRouteName> = Routes[K]['socket'];
+/** The first message a socket route's client sends (undefined: it sends none). */
+export type SocketStartOf<K extends SocketRouteName> = StaticOr<SocketOf<K> extends { start: infer T } ? T : undefined, undefined>;
+/** The text messages a socket route's client sends after the start. */
+export type ClientMessageOf<K extends SocketRouteName> = StaticOr<SocketOf<K> extends { client: infer T } ? T : undefined, never>;
+/** The text messages the daemon sends on a socket route. */
+export type ServerMessageOf<K extends SocketRouteName> = Static<SocketOf<K>['server']>;
 
 /** Fills the :params of a route's URL. */
 export function routeUrl(url: string, params: Record<string, string> | undefined): string {

@@ -8,8 +8,25 @@ import { Type, type Static, type TSchema } from 'typebox';
 /** T or null ("no limit", "not yet"). */
 export const Nullable = <T extends TSchema>(t: T, options?: Parameters<typeof Type.Union>[1]) => Type.Union([Type.Null(), t], options);
 
-export const Name = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$', description: 'Lowercase letters, digits and dashes; a DNS label.' });
-const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 65536 }), { description: 'Environment variables.' });
+export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$';
+export const Name = Type.String({ pattern: NAME_PATTERN, description: 'Lowercase letters, digits and dashes; a DNS label.' });
+
+/**
+ * Text that becomes a process argument, an environment variable or a path:
+ * the kernel takes none of them with a NUL byte, so the schema refuses one
+ * (a 400 that names the field) before it can reach a spawn.
+ */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';
+export const ABSOLUTE_PATH_PATTERN = '^/[^\\u0000]*$';
+/** What the patterns above mean, in words, for error messages. */
+export const PATTERN_RULES: Readonly<Record<string, string>> = {
+  [NO_NUL_PATTERN]: 'must not contain a NUL byte (\\0): no process argument, environment variable or path can hold one; remove it',
+  [ABSOLUTE_PATH_PATTERN]: 'must be an absolute path (starting with /) with no NUL byte (\\0) in it',
+};
+const ArgText = (options: { maxLength: number; description?: string }) => Type.String({ ...options, pattern: NO_NUL_PATTERN });
+const AbsolutePath = (options: { maxLength: number; description?: string }) => Type.String({ minLength: 1, ...options, pattern: ABSOLUTE_PATH_PATTERN });
+
+const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), ArgText({ maxLength: 65536 }), { description: 'Environment variables.' });
 const Timestamp = Type.String({ format: 'date-time' });
 
 export const SecretName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' });
@@ -74,7 +91,7 @@ export const CreateSandbox = Type.Object(
     memoryMb: Type.Optional(Type.Integer({ minimum: 16, maximum: 16777216 })),
     env: Type.Optional(Env),
     network: Type.Optional(NetworkMode),
-    command: Type.Optional(Type.Array(Type.String({ maxLength: 65536 }), { maxItems: 4096, description: 'Main process, run by init; its output goes to the console log.' })),
+    command: Type.Optional(Type.Array(ArgText({ maxLength: 65536 }), { maxItems: 4096, description: 'Main process, run by init; its output goes to the console log.' })),
     secrets: Type.Optional(Type.Array(SecretName, { maxItems: 256, uniqueItems: true, description: "The owner's secrets to expose as environment variables." })),
     idleWarmMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before freezing in place; 0 disables.' })),
     idleColdMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000, description: 'Idle time before going to disk; 0 disables.' })),
@@ -93,9 +110,9 @@ export const CreateSandbox = Type.Object(
 
 export const ExecRequest = Type.Object(
   {
-    command: Type.Array(Type.String({ maxLength: 131072 }), { minItems: 1, maxItems: 4096 }),
+    command: Type.Array(ArgText({ maxLength: 131072 }), { minItems: 1, maxItems: 4096 }),
     env: Type.Optional(Env),
-    workdir: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })),
+    workdir: Type.Optional(AbsolutePath({ maxLength: 4096 })),
     stdin: Type.Optional(Type.String({ maxLength: 16 * 1024 * 1024, description: 'Written to the command, then closed.' })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000 })),
   },
@@ -103,6 +120,7 @@ export const ExecRequest = Type.Object(
 );
 
 export const ExecResult = Type.Object({
+  id: Type.String({ description: "The command's id in the exec ledger, which keeps its whole output (`execLogs`)." }),
   exitCode: Type.Integer({ description: 'Exit code; 128+N when killed by signal N.' }),
   signal: Nullable(Type.Integer()),
   stdout: Type.String(),
@@ -117,7 +135,7 @@ export const ExecStart = Type.Object(
   {
     command: ExecRequest.properties.command,
     env: Type.Optional(Env),
-    workdir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    workdir: Type.Optional(AbsolutePath({ maxLength: 4096 })),
     tty: Type.Optional(Type.Object({ rows: Type.Integer({ minimum: 1, maximum: 1000 }), cols: Type.Integer({ minimum: 1, maximum: 1000 }) })),
   },
   { additionalProperties: false },
@@ -141,7 +159,7 @@ export const ExecBackground = Type.Object(
   {
     command: ExecRequest.properties.command,
     env: Type.Optional(Env),
-    workdir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    workdir: Type.Optional(AbsolutePath({ maxLength: 4096 })),
   },
   { additionalProperties: false },
 );
@@ -169,7 +187,7 @@ export const KillExec = Type.Object(
   { additionalProperties: false },
 );
 
-const SandboxPath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^/', description: 'Absolute path inside the sandbox.' });
+const SandboxPath = AbsolutePath({ maxLength: 4096, description: 'Absolute path inside the sandbox.' });
 
 export const FileQuery = Type.Object({ path: SandboxPath }, { additionalProperties: false });
 
@@ -316,7 +334,7 @@ export const ImportSandbox = Type.Object(
     memoryMb: Nullable(Type.Integer({ minimum: 16 })),
     pidsLimit: Type.Integer({ minimum: 1 }),
     network: NetworkMode,
-    command: Type.Array(Type.String()),
+    command: Type.Array(ArgText({ maxLength: 65536 }), { maxItems: 4096 }),
     env: Env,
     idleWarmMs: Nullable(Type.Integer({ minimum: 0 })),
     idleColdMs: Nullable(Type.Integer({ minimum: 0 })),
@@ -367,11 +385,20 @@ export const RemoveUserQuery = Type.Object(
 
 export const SecretParams = Type.Object({ name: SecretName }, { additionalProperties: false });
 export const Secret = Type.Object({ name: Type.String(), createdAt: Timestamp, updatedAt: Timestamp });
-export const SetSecret = Type.Object({ value: Type.String({ maxLength: 65536 }) }, { additionalProperties: false });
+export const SetSecret = Type.Object({ value: ArgText({ maxLength: 65536, description: 'Exposed to sandboxes as an environment variable.' }) }, { additionalProperties: false });
 
 export const WhoAmI = Type.Object({ name: Type.String(), admin: Type.Boolean() });
 
-export const Event = Type.Object({ id: Type.Integer(), sandbox: Type.String(), type: Type.String(), detail: Nullable(Type.String()), at: Timestamp });
+export const Event = Type.Object({
+  id: Type.Integer({ description: 'Increasing; resume a stream with ?after=<the last id seen>.' }),
+  sandbox: Type.String(),
+  type: Type.String({
+    description:
+      'created, destroyed, moved (detail "from A to B"), a new status (running, stopped, exited, error, snapshotted, moving; detail the reason), warm, cold, woke, wake-failed, published, unpublished, shared.',
+  }),
+  detail: Nullable(Type.String()),
+  at: Timestamp,
+});
 export const EventsQuery = Type.Object({ sandbox: Type.Optional(Name), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }, { additionalProperties: false });
 export const Publish = Type.Object(
   { port: Type.Integer({ minimum: 1, maximum: 65535 }), public: Type.Optional(Type.Boolean({ description: "Open to anyone; otherwise the owner's key is needed." })) },
@@ -413,3 +440,41 @@ export type FileEntryT = Static<typeof FileEntry>;
 export type ProgressEventT = Static<typeof ProgressEvent>;
 export type MoveResultT = Static<typeof MoveResult>;
 export type ImportSandboxT = Static<typeof ImportSandbox>;
+
+/* The web dashboard: a sign-in session, live events, resource use. */
+
+export const CreateSession = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 512, description: 'An API key; it is checked once and never stored in the session.' }) },
+  { additionalProperties: false },
+);
+export const WebSession = Type.Object({
+  user: WhoAmI,
+  csrfToken: Type.String({ description: 'Send as header X-Bothub-CSRF on every call that changes state (not GET/HEAD) made with the session cookie.' }),
+  expiresAt: Timestamp,
+});
+
+export const EventsStreamQuery = Type.Object(
+  {
+    sandbox: Type.Optional(Name),
+    after: Type.Optional(Type.Integer({ minimum: 0, description: 'Send the events after this id first (the backlog), then live ones; absent: live ones only.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const SandboxStats = Type.Object({
+  at: Timestamp,
+  status: SandboxStatus,
+  thermal: Sandbox.properties.thermal,
+  cpuUsageNs: Type.Number({ description: 'CPU time used by all its processes since it (re)started, in ns.' }),
+  cpuPercent: Nullable(Type.Number({ description: '100 is one core busy; null on the first sample (no interval yet).' })),
+  memoryBytes: Type.Number({ description: 'Working set: memory in use less the inactive file cache the kernel reclaims first.' }),
+  memoryLimitBytes: Nullable(Type.Number(), { description: 'null: no limit.' }),
+  pids: Type.Integer(),
+});
+export const StatsStreamQuery = Type.Object(
+  { interval: Type.Optional(Type.Integer({ minimum: 250, maximum: 3_600_000, description: 'Milliseconds between samples; default 1000.' })) },
+  { additionalProperties: false },
+);
+
+export type WebSessionT = Static<typeof WebSession>;
+export type SandboxStatsT = Static<typeof SandboxStats>;

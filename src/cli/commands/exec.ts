@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import type WebSocket from 'ws';
 import { constants } from 'node:os';
 import { parseEnvPairs } from '../../core/index.js';
-import { Channel, errorFrom } from '../../api/index.js';
-import { BothubError, type ErrorCode } from '../../core/index.js';
+import { Channel, errorFrom, type ExecControlT, type ExecServerMessageT, type ExecStartT } from '../../api/index.js';
+import { BothubError, ERROR_CODES, type ErrorCode } from '../../core/index.js';
 import { printJson } from '../output/format.js';
 import { action, collect } from '../runner.js';
 import type { CliContext } from '../context.js';
@@ -32,8 +32,13 @@ async function execStream(ctx: CliContext, name: string, command: string[], opts
  * one): output to our stdout/stderr, our stdin and terminal size to it, and
  * its exit code back as ours.
  */
-export function streamCommand(ctx: CliContext, ws: WebSocket, opts: { start?: object; tty: boolean; forwardStdin: boolean }): Promise<number> {
+export function streamCommand(ctx: CliContext, ws: WebSocket, opts: { start?: ExecStartT; tty: boolean; forwardStdin: boolean }): Promise<number> {
   const { tty, forwardStdin } = opts;
+  // After the close, a late resize or Ctrl-C has nowhere to go.
+  const send = (msg: ExecStartT | ExecControlT | Buffer) => {
+    if (ws.readyState === ws.OPEN) ws.send(Buffer.isBuffer(msg) ? msg : JSON.stringify(msg));
+  };
+  const resize = (): ExecControlT => ({ type: 'resize', rows: process.stdout.rows, cols: process.stdout.columns });
   return new Promise<number>((resolve, reject) => {
     let settled = false;
     const finish = (fn: () => void) => {
@@ -54,21 +59,21 @@ export function streamCommand(ctx: CliContext, ws: WebSocket, opts: { start?: ob
       ),
     );
     ws.on('open', () => {
-      if (opts.start) ws.send(JSON.stringify(opts.start));
+      if (opts.start) send(opts.start);
       if (tty) {
         process.stdin.setRawMode(true);
-        if (!opts.start) ws.send(JSON.stringify({ type: 'resize', rows: process.stdout.rows, cols: process.stdout.columns }));
-        process.stdout.on('resize', () => ws.send(JSON.stringify({ type: 'resize', rows: process.stdout.rows, cols: process.stdout.columns })));
+        if (!opts.start) send(resize());
+        process.stdout.on('resize', () => send(resize()));
       }
       if (forwardStdin) {
-        process.stdin.on('data', (b: Buffer) => ws.send(Buffer.concat([Buffer.from([Channel.Stdin]), b])));
-        process.stdin.on('end', () => ws.send(JSON.stringify({ type: 'eof' })));
+        process.stdin.on('data', (b: Buffer) => send(Buffer.concat([Buffer.from([Channel.Stdin]), b])));
+        process.stdin.on('end', () => send({ type: 'eof' }));
       } else if (opts.start) {
-        ws.send(JSON.stringify({ type: 'eof' }));
+        send({ type: 'eof' });
       }
       if (!tty) {
         for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-          process.on(sig, () => ws.send(JSON.stringify({ type: 'signal', signal: constants.signals[sig] })));
+          process.on(sig, () => send({ type: 'signal', signal: constants.signals[sig] }));
         }
       }
     });
@@ -77,12 +82,19 @@ export function streamCommand(ctx: CliContext, ws: WebSocket, opts: { start?: ob
         (data[0] === Channel.Stderr ? process.stderr : process.stdout).write(data.subarray(1));
         return;
       }
-      const msg = JSON.parse(data.toString()) as { type: string; exitCode?: number; oomKilled?: boolean; code?: ErrorCode; message?: string };
+      let msg: ExecServerMessageT;
+      try {
+        // The daemon validates what it sends against the same schema (ExecServerMessage).
+        msg = JSON.parse(data.toString()) as ExecServerMessageT;
+      } catch {
+        return finish(() => reject(new BothubError('INTERNAL', 'the daemon sent a message that is not JSON; is --url a bothub daemon?')));
+      }
       if (msg.type === 'exit') {
         if (msg.oomKilled) process.stderr.write('bothub: the command was killed for exceeding the sandbox memory limit (--memory)\n');
-        finish(() => resolve(msg.exitCode ?? 1));
+        finish(() => resolve(msg.exitCode));
       } else if (msg.type === 'error') {
-        finish(() => reject(new BothubError(msg.code ?? 'INTERNAL', msg.message ?? 'exec failed')));
+        const code = msg.code in ERROR_CODES ? (msg.code as ErrorCode) : 'INTERNAL';
+        finish(() => reject(new BothubError(code, msg.message)));
       }
     });
     ws.on('close', () => finish(() => reject(new BothubError('UNAVAILABLE', 'the daemon closed the connection before the command finished'))));

@@ -24,6 +24,7 @@ import { registerWebApp } from './web-app.js';
 import { WebSessions } from '../services/web-sessions.js';
 import { StatsService } from '../services/stats-service.js';
 import { completeOpenApi } from './openapi-complete.js';
+import { closeWithSession } from './session-sockets.js';
 import { validatorCompiler } from './validation.js';
 
 /** The HTTP API: the route table, its handlers, the OpenAPI document; and the web dashboard when webDir is given. */
@@ -71,8 +72,8 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir
     ...userHandlers(ctx),
     ...thermalHandlers(ctx),
     ...sessionHandlers(ctx, sessions, limiter),
-    ...dashboardHandlers(ctx, new StatsService(ctx.runtime), sessions),
-  });
+    ...dashboardHandlers(ctx, new StatsService(ctx.runtime)),
+  }, { onSocket: (ws, req) => closeWithSession(ws, req, sessions) });
   await registerPreviewProxy(app, ctx, previewDomain);
   if (webDir) await registerWebApp(app, webDir);
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => completeOpenApi(app.swagger()));

@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BothubError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../../core/index.js';
 import { STATUS_CODES } from 'node:http';
+import { PATTERN_RULES } from '../../api/index.js';
+import { describeValidationError } from './validation.js';
 
 export function errorBody(code: ErrorCode, message: string, status: number = ERROR_CODES[code].status): ErrorBody {
   return { statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message };
@@ -16,6 +18,9 @@ export function toErrorBody(err: unknown, requestId: string): ErrorBody {
     if (first?.keyword === 'pattern' && /\/name$/.test(first.instancePath)) {
       return errorBody('INVALID_INPUT', 'invalid name: use 1-48 lowercase letters, digits and dashes, starting and ending with a letter or digit');
     }
+    if (first?.keyword === 'pattern' && PATTERN_RULES[String(first.params.pattern)]) {
+      return errorBody('INVALID_INPUT', `invalid request: ${describeValidationError(first, fe.validationContext ?? 'request')}`);
+    }
     return errorBody('INVALID_INPUT', `invalid request: ${fe.message}; see /api/v1/openapi.json for the expected shape`);
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_JSON' || fe instanceof SyntaxError) {
@@ -24,6 +29,11 @@ export function toErrorBody(err: unknown, requestId: string): ErrorBody {
   if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return errorBody('INVALID_INPUT', 'the request body is empty; send a JSON object');
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return errorBody('INVALID_INPUT', `unsupported content type; send application/json`, 415);
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return errorBody('INVALID_INPUT', fe.message, fe.statusCode);
+  // The schemas refuse NUL bytes where text becomes an argument or a path; this is the net under them:
+  // node refuses such a spawn or file call, and that is the caller's input, not our failure.
+  if (fe.code === 'ERR_INVALID_ARG_VALUE' && /null bytes/.test(fe.message)) {
+    return errorBody('INVALID_INPUT', 'an argument, environment variable or path contains a NUL byte (\\0), which the kernel cannot take; remove it');
+  }
   return errorBody('INTERNAL', `internal error; see the daemon log for request ${requestId}`);
 }
 

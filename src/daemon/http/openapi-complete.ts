@@ -59,15 +59,10 @@ const ndjsonLine = (result: TSchema) => ({
   ],
 });
 
+/** The upgrade; the messages, both ways, are the operation's `x-websocket` (the route's `socket` in the table). */
 const WEBSOCKET = {
   description:
-    'Upgrade to a WebSocket (101). Binary messages: one channel byte (0 stdin from the client; 1 stdout, 2 stderr from the daemon) then the bytes. Text messages: JSON, below.',
-  'x-bothub-websocket': {
-    clientFirst: S.ExecStart,
-    client: S.ExecControlMessage,
-    server: S.ExecServerMessage,
-    channels: S.Channel,
-  },
+    'Upgrade to a WebSocket (101). Binary messages: one channel byte (0 stdin from the client; 1 stdout, 2 stderr from the daemon) then the bytes. Text messages: JSON, as the operation\'s x-websocket says.',
 };
 
 function streamResponses(key: StreamRouteName, route: RouteDef, op: Operation): void {
@@ -75,7 +70,6 @@ function streamResponses(key: StreamRouteName, route: RouteDef, op: Operation): 
   const responses = (op.responses ??= {});
   if (route.stream === 'websocket') {
     responses['101'] = WEBSOCKET;
-    Object.assign(op, { 'x-bothub-websocket': WEBSOCKET['x-bothub-websocket'] });
   } else if (d.result) {
     responses['200'] = { description: 'NDJSON progress, then the result.', content: { 'application/x-ndjson': { schema: ndjsonLine(d.result) } } };
   } else if (d.reply) {

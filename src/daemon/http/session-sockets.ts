@@ -2,14 +2,14 @@ import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { BothubError } from '../../core/index.js';
 import type { WebSessions } from '../services/web-sessions.js';
-import { closeWithError } from './socket-errors.js';
+import { failSocket } from './socket-route.js';
 
 /** How often a long-lived socket opened with the session cookie checks that its session still holds (a rotated key, a removed user). */
 const RECHECK_MS = 60_000;
 
 /**
- * A socket opened with the dashboard's session lives no longer than the
- * session: sign-out closes it at once, a rotated key or a removed user within
+ * A socket opened with the dashboard's session (any route: exec, attach,
+ * events, stats) lives no longer than the session: sign-out closes it at once, a rotated key or a removed user within
  * a minute. Bearer sockets are left alone (their key was checked at the upgrade,
  * as for every other route).
  */
@@ -18,7 +18,7 @@ export function closeWithSession(socket: WebSocket, req: FastifyRequest, session
   if (!session) return;
   const end = () => {
     stop();
-    closeWithError(socket, new BothubError('UNAUTHORIZED', 'your dashboard session has ended; sign in again'), req.id);
+    failSocket(socket, new BothubError('UNAUTHORIZED', 'your dashboard session has ended; sign in again'), req);
   };
   const unsubscribe = sessions.onSignOut(session.id, end);
   const timer = setInterval(() => {

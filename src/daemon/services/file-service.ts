@@ -56,6 +56,9 @@ export class FileService {
     if (/No such file or directory/.test(stderr)) return new BothubError('NOT_FOUND', `no such file or directory in sandbox "${name}": ${path}`);
     if (/Is a directory/.test(stderr))
       return new BothubError('INVALID_INPUT', `${path} in sandbox "${name}" is a directory; list it, or copy it with \`bothub cp ${name}:${path} .\``);
+    // mkdir -p on a file: an archive is unpacked into a directory.
+    if (/cannot create directory .*File exists/.test(stderr))
+      return new BothubError('INVALID_INPUT', `${path} in sandbox "${name}" is not a directory; unpack into a directory (made if missing)`);
     if (/Not a directory/.test(stderr)) return new BothubError('INVALID_INPUT', `a parent of ${path} in sandbox "${name}" is not a directory`);
     if (/Permission denied|Read-only file system/.test(stderr)) return new BothubError('FORBIDDEN', `${path} in sandbox "${name}": ${stderr.trim().split('\n')[0]}`);
     return new BothubError('RUNTIME_FAILED', `file access in sandbox "${name}" failed: ${stderr.trim().split('\n')[0] || `exit ${code}`}`);

@@ -1,7 +1,4 @@
-import type { Static } from 'typebox';
-import type { MoveSandbox } from '../../../api/index.js';
 import type { DaemonContext } from '../../context.js';
-import { actorOf } from '../auth.js';
 import { streamOperation } from '../ndjson.js';
 import type { Handlers } from '../register-routes.js';
 
@@ -9,10 +6,7 @@ type FleetRoutes = 'moveSandbox' | 'importSandbox';
 
 export function fleetHandlers(ctx: DaemonContext): Pick<Handlers, FleetRoutes> {
   return {
-    moveSandbox: async (req, reply) => {
-      const { name } = req.params as { name: string };
-      const { to } = req.body as Static<typeof MoveSandbox>;
-      const actor = actorOf(req);
+    moveSandbox: async ({ actor, params: { name }, body: { to } }, reply) => {
       // Checked before the stream starts, so a missing sandbox or host is a plain 404.
       await Promise.all([ctx.sandboxes.row(name, actor), ctx.hosts.get(to)]);
       await streamOperation(reply, (onProgress, signal) => ctx.moves.move(name, to, actor, { onProgress, signal }));

@@ -1,6 +1,4 @@
-import type { Readable } from 'node:stream';
 import { BothubError, SYSTEM } from '../../../core/index.js';
-import { actorOf } from '../auth.js';
 import { DEBIAN_IMAGE } from '../../../runtime/index.js';
 import type { DaemonContext } from '../../context.js';
 import { streamOperation } from '../ndjson.js';
@@ -12,17 +10,13 @@ export function imageHandlers(ctx: DaemonContext): Pick<Handlers, ImageRoutes> {
   return {
     listImages: ({ actor }) => ctx.images.listFor(actor),
     getImage: ({ actor, params }) => ctx.images.requireFor(params.name, actor),
-    buildImage: async (req, reply) => {
-      const { name } = req.params as { name: string };
+    buildImage: async ({ params: { name } }, reply) => {
       if (name !== DEBIAN_IMAGE)
         throw new BothubError('INVALID_INPUT', `only the default image "${DEBIAN_IMAGE}" is built here; bring others with \`bothub image import PATH --name ${name}\``);
       await streamOperation(reply, (onProgress, signal) => ctx.images.ensureDebian({ onProgress, signal }));
     },
-    importImage: async (req, reply) => {
-      const { name } = req.query as { name: string };
-      if (!req.body) throw new BothubError('INVALID_INPUT', 'send the archive as the request body (application/octet-stream)');
-      const actor = actorOf(req);
-      await streamOperation(reply, (onProgress, signal) => ctx.images.importArchive(name, req.body as Readable, { onProgress, signal }, actor.admin ? null : actor.id));
+    importImage: async ({ actor, query: { name }, body }, reply) => {
+      await streamOperation(reply, (onProgress, signal) => ctx.images.importArchive(name, body, { onProgress, signal }, actor.admin ? null : actor.id));
     },
     removeImage: async ({ actor, params }) => {
       const image = await ctx.images.requireFor(params.name, actor);

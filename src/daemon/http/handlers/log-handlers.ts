@@ -1,10 +1,8 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Static } from 'typebox';
-import type { LogsQuery } from '../../../api/index.js';
+import type { FastifyReply } from 'fastify';
+import type { QueryOf } from '../../../api/index.js';
 import type { DaemonContext } from '../../context.js';
 import type { LogSource } from '../../services/console-logs.js';
 import type { Handlers } from '../register-routes.js';
-import { actorOf } from '../auth.js';
 
 const DEFAULT_LIMIT = 1024 * 1024;
 
@@ -12,7 +10,7 @@ const DEFAULT_LIMIT = 1024 * 1024;
  * Sends a log from a byte offset: one read (with the next offset in a
  * header), or, with follow, everything new until `alive` says the writer is gone.
  */
-async function sendLog(ctx: DaemonContext, reply: FastifyReply, src: LogSource, q: Static<typeof LogsQuery>, sandboxId: string, alive: () => Promise<boolean>): Promise<void> {
+async function sendLog(ctx: DaemonContext, reply: FastifyReply, src: LogSource, q: QueryOf<'logs'>, sandboxId: string, alive: () => Promise<boolean>): Promise<void> {
   if (!q.follow) {
     const chunk = await ctx.logs.read(src, q.offset ?? 0, q.limit ?? DEFAULT_LIMIT);
     return void reply.header('x-bothub-offset', String(chunk.start)).header('x-bothub-next-offset', String(chunk.next)).type('application/octet-stream').send(chunk.data);
@@ -37,24 +35,20 @@ async function sendLog(ctx: DaemonContext, reply: FastifyReply, src: LogSource, 
 
 export function logHandlers(ctx: DaemonContext): Pick<Handlers, 'logs' | 'execLogs'> {
   return {
-    logs: async (req: FastifyRequest, reply: FastifyReply) => {
-      const { name } = req.params as { name: string };
-      const actor = actorOf(req);
+    logs: async ({ actor, params: { name }, query }, reply) => {
       const { row } = await ctx.sandboxes.require(name, 'logs', actor);
       if (row.status === 'running') await ctx.thermal.ready(name, 'logs', actor);
       const paths = ctx.runtime.paths(row.id);
       await ctx.logs.enforceCap(paths);
       const alive = async () => (await ctx.sandboxes.get(name, actor).catch(() => undefined))?.status === 'running';
-      await sendLog(ctx, reply, ctx.logs.console(paths), req.query as Static<typeof LogsQuery>, row.id, alive);
+      await sendLog(ctx, reply, ctx.logs.console(paths), query, row.id, alive);
     },
-    execLogs: async (req: FastifyRequest, reply: FastifyReply) => {
-      const { name, id } = req.params as { name: string; id: string };
-      const actor = actorOf(req);
+    execLogs: async ({ actor, params: { name, id }, query }, reply) => {
       const { row } = await ctx.sandboxes.require(name, 'logs', actor);
       await ctx.exec.record(name, id, actor); // 404 for an id that is not this sandbox's
       const paths = ctx.runtime.paths(row.id);
       const alive = async () => (await ctx.exec.record(name, id, actor).catch(() => undefined))?.status === 'running';
-      await sendLog(ctx, reply, ctx.logs.exec(paths, id), req.query as Static<typeof LogsQuery>, row.id, alive);
+      await sendLog(ctx, reply, ctx.logs.exec(paths, id), query, row.id, alive);
     },
   };
 }

@@ -1,18 +1,12 @@
-import type { Static } from 'typebox';
-import type { CreateSnapshot, RestoreSnapshot } from '../../../api/index.js';
 import type { DaemonContext } from '../../context.js';
 import { streamOperation } from '../ndjson.js';
 import type { Handlers } from '../register-routes.js';
-import { actorOf } from '../auth.js';
 
 type SnapshotRoutes = 'createSnapshot' | 'listSnapshots' | 'getSnapshot' | 'deleteSnapshot' | 'restoreSnapshot' | 'doctor';
 
 export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRoutes> {
   return {
-    createSnapshot: async (req, reply) => {
-      const { name } = req.params as { name: string };
-      const body = req.body as Static<typeof CreateSnapshot>;
-      const actor = actorOf(req);
+    createSnapshot: async ({ actor, params: { name }, body }, reply) => {
       // Checked before the stream starts, so a missing sandbox is a plain 404, not a 200 with an error line.
       await ctx.thermal.ready(name, 'snapshot', actor);
       await streamOperation(reply, (onProgress, signal) => ctx.snapshots.create(name, body, actor, { onProgress, signal }));
@@ -20,10 +14,7 @@ export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRou
     listSnapshots: ({ actor, query }) => ctx.snapshots.list(actor, query.sandbox),
     getSnapshot: ({ actor, params }) => ctx.snapshots.get(params.name, actor),
     deleteSnapshot: ({ actor, params }) => ctx.snapshots.delete(params.name, actor),
-    restoreSnapshot: async (req, reply) => {
-      const { name } = req.params as { name: string };
-      const body = req.body as Static<typeof RestoreSnapshot>;
-      const actor = actorOf(req);
+    restoreSnapshot: async ({ actor, params: { name }, body }, reply) => {
       await ctx.snapshots.get(name, actor);
       const elsewhere = body.host && body.host !== 'local' ? { ...body, host: body.host } : undefined;
       if (elsewhere) await ctx.hosts.get(elsewhere.host);
