@@ -87,8 +87,8 @@ export class ApiClient {
     return last as T;
   }
 
-  websocket(route: RouteName, params: Record<string, string>): WebSocket {
-    const url = this.url(route, params).replace(/^http/, 'ws');
+  websocket(route: RouteName, params: Record<string, string> = {}, query?: Record<string, unknown>): WebSocket {
+    const url = this.url(route, params, query).replace(/^http/, 'ws');
     const open = this.options.openStream;
     return new WebSocket(url, { headers: this.headers(), ...(open ? { createConnection: connectionOver(open) as never } : {}) });
   }

@@ -26,6 +26,18 @@ export const routes = {
   health: { method: 'GET', url: '/api/v1/health', summary: 'Liveness; needs no key.', reply: S.Health, auth: 'none' },
   whoami: { method: 'GET', url: '/api/v1/whoami', summary: 'The user the API key belongs to.', reply: S.WhoAmI },
 
+  createSession: {
+    method: 'POST',
+    url: '/api/v1/session',
+    summary:
+      'Sign in with an API key (the web dashboard): sets an HttpOnly, SameSite=Strict session cookie; calls that change state with it need header X-Bothub-CSRF: <csrfToken>.',
+    body: S.CreateSession,
+    reply: S.WebSession,
+    auth: 'none',
+  },
+  getSession: { method: 'GET', url: '/api/v1/session', summary: 'The signed-in session, with its CSRF token.', reply: S.WebSession },
+  deleteSession: { method: 'DELETE', url: '/api/v1/session', summary: 'Sign out: ends the session and clears its cookie.', status: 204 },
+
   listUsers: { method: 'GET', url: '/api/v1/users', summary: 'List users (admin).', reply: Type.Array(S.User), auth: 'admin' },
   createUser: {
     method: 'POST',
@@ -88,7 +100,29 @@ export const routes = {
     params: S.NameParams,
     reply: S.Sandbox,
   },
+  eventsStream: {
+    method: 'GET',
+    url: '/api/v1/events/ws',
+    summary: 'WebSocket: every new event you may see, as JSON text messages (the Event schema), in order with no gaps; ?after=ID sends the backlog first.',
+    query: S.EventsStreamQuery,
+    stream: 'websocket',
+  },
   listEvents: { method: 'GET', url: '/api/v1/events', summary: 'State changes of sandboxes, oldest first; ?sandbox= for one.', query: S.EventsQuery, reply: Type.Array(S.Event) },
+  sandboxStats: {
+    method: 'GET',
+    url: '/api/v1/sandboxes/:name/stats',
+    summary: "CPU, memory and processes from the sandbox's cgroup; zeros (with its state) when it has no processes (stopped, cold).",
+    params: S.NameParams,
+    reply: S.SandboxStats,
+  },
+  sandboxStatsStream: {
+    method: 'GET',
+    url: '/api/v1/sandboxes/:name/stats/ws',
+    summary: 'WebSocket: a SandboxStats JSON message every ?interval ms (default 1000, at least 250).',
+    params: S.NameParams,
+    query: S.StatsStreamQuery,
+    stream: 'websocket',
+  },
   publish: {
     method: 'POST',
     url: '/api/v1/sandboxes/:name/publish',

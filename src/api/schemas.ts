@@ -370,7 +370,16 @@ export const SetSecret = Type.Object({ value: Type.String({ maxLength: 65536 }) 
 
 export const WhoAmI = Type.Object({ name: Type.String(), admin: Type.Boolean() });
 
-export const Event = Type.Object({ id: Type.Integer(), sandbox: Type.String(), type: Type.String(), detail: Nullable(Type.String()), at: Timestamp });
+export const Event = Type.Object({
+  id: Type.Integer({ description: 'Increasing; resume a stream with ?after=<the last id seen>.' }),
+  sandbox: Type.String(),
+  type: Type.String({
+    description:
+      'created, destroyed, moved (detail "from A to B"), a new status (running, stopped, exited, error, snapshotted, moving; detail the reason), warm, cold, woke, wake-failed, published, unpublished, shared.',
+  }),
+  detail: Nullable(Type.String()),
+  at: Timestamp,
+});
 export const EventsQuery = Type.Object({ sandbox: Type.Optional(Name), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }, { additionalProperties: false });
 export const Publish = Type.Object(
   { port: Type.Integer({ minimum: 1, maximum: 65535 }), public: Type.Optional(Type.Boolean({ description: "Open to anyone; otherwise the owner's key is needed." })) },
@@ -412,3 +421,49 @@ export type FileEntryT = Static<typeof FileEntry>;
 export type ProgressEventT = Static<typeof ProgressEvent>;
 export type MoveResultT = Static<typeof MoveResult>;
 export type ImportSandboxT = Static<typeof ImportSandbox>;
+
+/* The web dashboard: a sign-in session, live events, resource use. */
+
+export const CreateSession = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 512, description: 'An API key; it is checked once and never stored in the session.' }) },
+  { additionalProperties: false },
+);
+export const WebSession = Type.Object({
+  user: WhoAmI,
+  csrfToken: Type.String({ description: 'Send as header X-Bothub-CSRF on every call that changes state (not GET/HEAD) made with the session cookie.' }),
+  expiresAt: Timestamp,
+});
+
+export const EventsStreamQuery = Type.Object(
+  {
+    sandbox: Type.Optional(Name),
+    after: Type.Optional(Type.Integer({ minimum: 0, description: 'Send the events after this id first (the backlog), then live ones; absent: live ones only.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const SandboxStats = Type.Object({
+  at: Timestamp,
+  status: SandboxStatus,
+  thermal: Sandbox.properties.thermal,
+  cpuUsageNs: Type.Number({ description: 'CPU time used by all its processes since it (re)started, in ns.' }),
+  cpuPercent: Nullable(Type.Number({ description: '100 is one core busy; null on the first sample (no interval yet).' })),
+  memoryBytes: Type.Number({ description: 'Working set: memory in use less the inactive file cache the kernel reclaims first.' }),
+  memoryLimitBytes: Nullable(Type.Number(), { description: 'null: no limit.' }),
+  pids: Type.Integer(),
+});
+export const StatsStreamQuery = Type.Object(
+  { interval: Type.Optional(Type.Integer({ minimum: 250, maximum: 3_600_000, description: 'Milliseconds between samples; default 1000.' })) },
+  { additionalProperties: false },
+);
+
+/** A WebSocket route's error: sent as the last message before the close. */
+export const SocketError = Type.Object({ type: Type.Literal('error'), statusCode: Type.Integer(), code: Type.String(), error: Type.String(), message: Type.String() });
+/** Server messages of GET /api/v1/events/ws: each event as it is recorded, or the error that ends the stream. */
+export const EventsSocketMessage = Type.Union([Event, SocketError]);
+/** Server messages of GET /api/v1/sandboxes/:name/stats/ws: one sample each interval, or the error that ends the stream. */
+export const StatsSocketMessage = Type.Union([SandboxStats, SocketError]);
+
+export type WebSessionT = Static<typeof WebSession>;
+export type SandboxStatsT = Static<typeof SandboxStats>;
+export type SocketErrorT = Static<typeof SocketError>;

@@ -9,6 +9,7 @@ import { register as inspect } from './commands/inspect.js';
 import { register as lifecycle } from './commands/lifecycle.js';
 import { register as list } from './commands/list.js';
 import { register as logs } from './commands/logs.js';
+import { register as stats } from './commands/stats.js';
 import { register as hosts } from './commands/host/commands.js';
 import { register as sessions } from './commands/session/commands.js';
 import { register as cp } from './commands/cp.js';
@@ -36,7 +37,7 @@ const program = new Command('bothub')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .configureOutput({ outputError: (text, write) => write(`bothub: ${text.trim().replace(/^error: /, '')} (see bothub --help)\n`) });
 
-for (const register of [serve, setup, create, run, list, inspect, exec, sessions, logs, cp, lifecycle, move, thermal, doctor, users, secrets, hosts]) register(program);
+for (const register of [serve, setup, create, run, list, inspect, exec, sessions, logs, stats, cp, lifecycle, move, thermal, doctor, users, secrets, hosts]) register(program);
 const image = program.command('image').description('manage images');
 for (const register of [imageList, imageBuild, imageImport]) register(image);
 const snapshot = program.command('snapshot').description('checkpoint, resume and branch sandboxes');

@@ -34,6 +34,8 @@ export interface DaemonConfig {
   /** How often fleet hosts are asked whether they are there, in ms; 0 disables. */
   heartbeatMs: number;
   logLevel: string;
+  /** The built web dashboard served at / (env BOTHUB_WEB_DIR; default the package's web/dist). */
+  webDir: string;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7070';
@@ -75,5 +77,6 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     idleColdMs: parseDuration(env.BOTHUB_IDLE_COLD ?? '30m'),
     heartbeatMs: parseDuration(env.BOTHUB_HEARTBEAT ?? '15s'),
     logLevel: env.BOTHUB_LOG_LEVEL ?? 'info',
+    webDir: env.BOTHUB_WEB_DIR || fileURLToPath(new URL('../../web/dist', import.meta.url)),
   };
 }

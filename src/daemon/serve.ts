@@ -23,6 +23,7 @@ import { SecretService } from './services/secret-service.js';
 import { UserService } from './services/user-service.js';
 import { Sealer } from './security/master-key.js';
 import { EventLog } from './services/event-log.js';
+import { recordSandboxChange } from './services/sandbox-events.js';
 import { ShareService } from './services/share-service.js';
 import { ThermalService } from './services/thermal-service.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
@@ -83,6 +84,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const cuda = existsSync(config.cudaCheckpoint) ? new CudaHelper(host, config.cudaCheckpoint) : null;
   const checkpointer = new Checkpointer(host, runtime, criu, log, { helper: cuda, nvidiaSmi: config.nvidiaSmi });
   const events = new EventLog(db);
+  sandboxes.onChange = recordSandboxChange(events, log);
   const preview: PreviewConfig = { domain: config.previewDomain, authority: `${config.host}:${config.port}` };
   const publish = new PublishService(db, events, preview);
   sandboxes.urlsOf = (row) => publish.urlsOf(row);
@@ -187,7 +189,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   }, RECONCILE_EVERY_MS);
   timer.unref();
 
-  const app = await buildApp(ctx, config.previewDomain);
+  // A fleet agent (on its Unix socket) serves the API only.
+  const app = await buildApp(ctx, config.previewDomain, config.socket ? undefined : config.webDir);
   let url: string;
   if (config.socket) {
     await rm(config.socket, { force: true }); // left by an agent that was killed

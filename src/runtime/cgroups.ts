@@ -59,6 +59,35 @@ export class CgroupReader {
     return Number(text.trim()) || 0;
   }
 
+  /** CPU time all its processes used since the cgroup was made, in ns. */
+  cpuUsageNs(): number {
+    if (!this.v2) return Number(read(this.file('cpuacct', 'cpuacct.usage'), '0').trim()) || 0;
+    const m = /^usage_usec (\d+)$/m.exec(read(this.file('', 'cpu.stat'), ''));
+    return m ? Number(m[1]) * 1000 : 0;
+  }
+
+  /**
+   * The working set: memory charged to the sandbox less the inactive file
+   * cache, which the kernel reclaims first when the limit nears (what
+   * cAdvisor and kubelet report). RSS alone would miss tmpfs and shared
+   * memory, which count against the limit and cannot be dropped; "usage
+   * minus cache" misses them too, as they are accounted as cache.
+   */
+  workingSetBytes(): number {
+    const usage = this.memoryBytes();
+    const stat = read(this.v2 ? this.file('', 'memory.stat') : this.file('memory', 'memory.stat'), '');
+    const m = (this.v2 ? /^inactive_file (\d+)$/m : /^total_inactive_file (\d+)$/m).exec(stat);
+    const inactive = m ? Number(m[1]) : 0;
+    return Math.max(0, usage - inactive);
+  }
+
+  /** The memory limit in bytes; null when there is none (v1 writes "none" as a huge number). */
+  memoryLimitBytes(): number | null {
+    const text = read(this.v2 ? this.file('', 'memory.max') : this.file('memory', 'memory.limit_in_bytes'), 'max').trim();
+    const n = Number(text);
+    return text === 'max' || !Number.isFinite(n) || n >= 2 ** 62 ? null : n;
+  }
+
   /** Every process of the sandbox, by its PID on the host. */
   processes(): number[] {
     return read(this.file('pids', 'cgroup.procs'), '').split('\n').filter(Boolean).map(Number);

@@ -35,6 +35,10 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
   return {
     health: async () => ({}),
     whoami: async () => ({}),
+    createSession: async () => ({ body: { token: t.adminKey } }),
+    // Bearer callers have no dashboard session to show.
+    getSession: async () => ({ other: [401], owner: [401], admin: [401] }),
+    deleteSession: async () => ({}),
     listUsers: async () => ({}),
     createUser: async (fresh) => ({ body: { name: fresh } }),
     rotateUserKey: async () => ({ params: { name: 'carol' } }),
@@ -64,6 +68,10 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     resumeSandbox: async () => ({ params: { name: 'alice-box' } }),
     freezeSandbox: async (fresh) => ({ params: { name: await sandbox(fresh) } }),
     listEvents: async () => ({}),
+    // A plain GET of a WebSocket route: 426 once the key is checked.
+    eventsStream: async () => ({ other: [426] }),
+    sandboxStats: async () => ({ params: { name: 'alice-box' } }),
+    sandboxStatsStream: async () => ({ params: { name: 'alice-box' } }),
     publish: async () => ({ params: { name: 'alice-box' }, body: { port: 8000 } }),
     unpublish: async () => {
       await alice.call('publish', { params: { name: 'alice-box' }, body: { port: 8001 } });

@@ -203,4 +203,20 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_web_sessions': {
+    async up(db: Kysely<any>) {
+      // Dashboard sign-ins: only a hash of the cookie's id is kept. A session is
+      // bound to the key it was opened with (rotating the key ends it) and goes with its user.
+      await db.schema
+        .createTable('web_sessions')
+        .addColumn('id_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('csrf_token', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('web_sessions_user').on('web_sessions').column('user_id').execute();
+    },
+  },
 };

@@ -138,6 +138,18 @@ export interface HostRow {
   agent_key_sealed: Buffer | null;
 }
 
+/** A dashboard sign-in; the cookie holds the id, this table only its hash. */
+export interface WebSessionRow {
+  id_hash: string;
+  user_id: string;
+  /** The user's key id when the session opened: a rotated key ends the session. */
+  key_id: string;
+  csrf_token: string;
+  created_at: string;
+  /** Slides forward with use. */
+  expires_at: string;
+}
+
 export interface Tables {
   hosts: HostRow;
   execs: ExecRow;
@@ -148,4 +160,5 @@ export interface Tables {
   events: EventRow;
   shares: ShareRow;
   secrets: SecretRow;
+  web_sessions: WebSessionRow;
 }

@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -17,10 +18,15 @@ import { thermalHandlers } from './handlers/thermal-handlers.js';
 import { registerPreviewProxy } from './preview-proxy.js';
 import { installAuth } from './auth.js';
 import { registerRoutes } from './register-routes.js';
+import { sessionHandlers } from './handlers/session-handlers.js';
+import { dashboardHandlers } from './handlers/dashboard-handlers.js';
+import { registerWebApp } from './web-app.js';
+import { WebSessions } from '../services/web-sessions.js';
+import { StatsService } from '../services/stats-service.js';
 import { validatorCompiler } from './validation.js';
 
-/** The HTTP API: the route table, its handlers, the OpenAPI document. */
-export async function buildApp(ctx: DaemonContext, previewDomain: string): Promise<FastifyInstance> {
+/** The HTTP API: the route table, its handlers, the OpenAPI document; and the web dashboard when webDir is given. */
+export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir?: string): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     // Requests are logged once, by our onResponse hook, with their duration.
@@ -43,7 +49,9 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string): Promi
   });
   await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
 
-  installAuth(app, ctx.users, ctx.authMaxFailures);
+  await app.register(cookie);
+  const sessions = new WebSessions(ctx.db);
+  const limiter = installAuth(app, ctx.users, sessions, ctx.authMaxFailures);
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
   });
@@ -61,8 +69,11 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string): Promi
     ...snapshotHandlers(ctx),
     ...userHandlers(ctx),
     ...thermalHandlers(ctx),
+    ...sessionHandlers(ctx, sessions, limiter),
+    ...dashboardHandlers(ctx, new StatsService(ctx.runtime)),
   });
   await registerPreviewProxy(app, ctx, previewDomain);
+  if (webDir) await registerWebApp(app, webDir);
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => app.swagger());
   return app;
 }

@@ -1,12 +1,15 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BothubError, type Actor } from '../../core/index.js';
 import type { UserService } from '../services/user-service.js';
+import { WebSessions, type OpenSession } from '../services/web-sessions.js';
 import { errorBody } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     actor?: Actor;
+    /** Set when the caller came with the dashboard's session cookie rather than a Bearer key. */
+    webSession?: OpenSession & { id: string };
   }
   interface FastifyContextConfig {
     auth?: 'none' | 'user' | 'admin';
@@ -20,7 +23,7 @@ const FAILURE_DELAY_MS = 100;
  * Failed attempts per client address: each costs a delay, and past
  * maxFailures in a minute the address gets 429 until the window ends.
  */
-class FailureLimiter {
+export class FailureLimiter {
   private failures = new Map<string, { count: number; resetAt: number }>();
 
   constructor(private readonly maxFailures: number) {}
@@ -45,22 +48,65 @@ export function bearer(req: FastifyRequest): string | undefined {
   return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
 }
 
-/** Every route needs a key unless its table entry says auth: 'none'; admin routes need the admin's. */
-export function installAuth(app: FastifyInstance, users: UserService, maxFailures: number): void {
+/** The dashboard's sign-in cookie; it holds a random session id, never the API key. */
+export const SESSION_COOKIE = 'bothub_session';
+/** Calls made with the session cookie that change state must carry the session's CSRF token in this header. */
+export const CSRF_HEADER = 'x-bothub-csrf';
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * A WebSocket opened with the cookie must come from a page of this daemon:
+ * the browser sends the cookie on a cross-site upgrade too, and a WebSocket
+ * has no CSRF header, so the Origin it cannot forge is what is checked.
+ */
+function sameOrigin(req: FastifyRequest): boolean {
+  const origin = req.headers.origin;
+  if (!origin || !req.headers.host) return false;
+  try {
+    const u = new URL(origin);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.host === req.headers.host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** Checks a session cookie: the error reply to send, or the session. */
+async function cookieAuth(req: FastifyRequest, sessions: WebSessions, id: string): Promise<{ status: 401 | 403; message: string } | OpenSession> {
+  const session = await sessions.find(id);
+  if (!session) return { status: 401, message: 'your dashboard session has ended (signed out, expired, or the API key was rotated); sign in again with an API key' };
+  if (req.headers.upgrade?.toLowerCase() === 'websocket') {
+    if (!sameOrigin(req)) return { status: 403, message: `a WebSocket opened with the session cookie must come from this daemon's own pages (Origin ${req.headers.origin ?? 'missing'} is not ${req.headers.host})` };
+  } else if (!SAFE_METHODS.has(req.method) && !WebSessions.csrfMatches(session, req.headers[CSRF_HEADER] as string | undefined)) {
+    return { status: 403, message: 'a call that changes state with the session cookie needs header X-Bothub-CSRF set to the csrfToken that sign-in (POST /api/v1/session) returned' };
+  }
+  return session;
+}
+
+/**
+ * Every route needs a key unless its table entry says auth: 'none'; admin
+ * routes need the admin's. The key comes as a Bearer token, or a signed-in
+ * dashboard's session cookie stands for it. Returns the failure limiter, which
+ * sign-in shares.
+ */
+export function installAuth(app: FastifyInstance, users: UserService, sessions: WebSessions, maxFailures: number): FailureLimiter {
   const limiter = new FailureLimiter(maxFailures);
   app.addHook('onRequest', async (req, reply) => {
     const level = req.routeOptions.config?.auth ?? 'user';
     if (level === 'none') return;
     const wait = limiter.blockedFor(req.ip);
-    if (wait > 0) {
-      void reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      return reply.code(429).send(errorBody('RATE_LIMITED', `too many failed attempts from ${req.ip}; wait ${Math.ceil(wait / 1000)} s and check your API key`));
-    }
+    if (wait > 0) return tooMany(reply, req.ip, wait);
     const token = bearer(req);
-    const actor = token ? await users.authenticate(token) : undefined;
+    const cookie = token ? undefined : req.cookies[SESSION_COOKIE];
+    let actor: Actor | undefined;
+    if (cookie) {
+      // Not counted as a failed attempt: a stale cookie is common and its 256-bit id cannot be guessed.
+      const result = await cookieAuth(req, sessions, cookie);
+      if ('status' in result) return reply.code(result.status).send(errorBody(result.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', result.message));
+      req.webSession = { ...result, id: cookie };
+      actor = result.actor;
+    } else actor = token ? await users.authenticate(token) : undefined;
     if (!actor) {
-      limiter.fail(req.ip);
-      await sleep(FAILURE_DELAY_MS);
+      await failedAttempt(limiter, req.ip);
       const message = token
         ? 'the API key is not valid; check --token / BOTHUB_TOKEN, or ask the admin for a new key'
         : 'this route needs an API key: pass --token or BOTHUB_TOKEN, or run `bothub setup --url URL --token KEY`';
@@ -71,6 +117,18 @@ export function installAuth(app: FastifyInstance, users: UserService, maxFailure
     }
     req.actor = actor;
   });
+  return limiter;
+}
+
+export function tooMany(reply: FastifyReply, ip: string, waitMs: number): FastifyReply {
+  void reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
+  return reply.code(429).send(errorBody('RATE_LIMITED', `too many failed attempts from ${ip}; wait ${Math.ceil(waitMs / 1000)} s and check your API key`));
+}
+
+/** Counts a failed attempt and slows the caller down. */
+export async function failedAttempt(limiter: FailureLimiter, ip: string): Promise<void> {
+  limiter.fail(ip);
+  await sleep(FAILURE_DELAY_MS);
 }
 
 /** The authenticated caller; the auth hook guarantees one on every non-public route. */

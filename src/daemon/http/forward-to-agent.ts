@@ -18,8 +18,8 @@ declare module 'fastify' {
   }
 }
 
-function openAgentSocket(agent: ApiClient, route: RouteName, params: Record<string, string>): Promise<WebSocket> {
-  const ws = agent.websocket(route, params);
+function openAgentSocket(agent: ApiClient, route: RouteName, params: Record<string, string>, query: Record<string, unknown>): Promise<WebSocket> {
+  const ws = agent.websocket(route, params, query);
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => {
@@ -62,7 +62,7 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
     const agent = await ctx.sandboxes.remote.agent(row.host);
     if (def.stream === 'websocket') {
       // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.
-      req.agentSocket = await openAgentSocket(agent, route, req.params as Record<string, string>);
+      req.agentSocket = await openAgentSocket(agent, route, req.params as Record<string, string>, (req.query ?? {}) as Record<string, unknown>);
       return;
     }
     const json = (req.headers['content-type'] ?? '').startsWith('application/json');

@@ -23,6 +23,8 @@ export interface JsonRequest<K extends JsonRouteName> {
   query: QueryOf<K>;
   body: BodyOf<K>;
   raw: FastifyRequest;
+  /** For the few routes that set headers or cookies beside their body (sign-in). */
+  reply: FastifyReply;
 }
 
 type JsonHandler<K extends JsonRouteName> = (req: JsonRequest<K>) => Promise<ReplyOf<K>>;
@@ -79,7 +81,7 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers): void {
         schema,
         config,
         handler: async (req, reply) => {
-          const result = await json({ actor: req.actor ?? ANONYMOUS, params: req.params, query: req.query, body: req.body, raw: req } as JsonRequest<JsonRouteName>);
+          const result = await json({ actor: req.actor ?? ANONYMOUS, params: req.params, query: req.query, body: req.body, raw: req, reply } as JsonRequest<JsonRouteName>);
           reply.code(route.status ?? 200);
           return route.status === 204 ? reply.send() : result;
         },

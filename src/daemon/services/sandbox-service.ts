@@ -188,6 +188,8 @@ export class SandboxService {
   remote: RemoteSandboxes = NO_FLEET;
   /** Where a new sandbox goes when no host is asked for; set by the scheduler. */
   place: (req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }) => Promise<string> = async () => LOCAL;
+  /** Told of every record made, changed or removed (the event log); set once the event log exists. */
+  onChange: (before: SandboxRow | undefined, after: SandboxRow | undefined) => Promise<void> = async () => undefined;
 
   constructor(private readonly deps: SandboxServiceDeps) {}
 
@@ -479,6 +481,7 @@ export class SandboxService {
   async forget(row: SandboxRow): Promise<void> {
     await this.deps.db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
     await this.deps.db.deleteFrom('execs').where('sandbox_id', '=', row.id).execute();
+    await this.onChange(row, undefined);
     if (row.network === 'peers') await this.syncPeers();
   }
 
@@ -530,6 +533,7 @@ export class SandboxService {
           return row;
         })
         .then(async (inserted) => {
+          await this.onChange(undefined, inserted);
           if (inserted.network === 'peers') await this.syncPeers();
           return inserted;
         });
@@ -551,12 +555,15 @@ export class SandboxService {
   }
 
   async setStatus(id: string, status: SandboxStatus, reason: string | null, extra: Partial<SandboxRow> = {}): Promise<SandboxRow> {
+    const before = await this.deps.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst();
     await this.deps.db
       .updateTable('sandboxes')
       .set({ ...extra, status, status_reason: reason, updated_at: new Date().toISOString() })
       .where('id', '=', id)
       .execute();
-    return this.deps.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const after = await this.deps.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    if (before) await this.onChange(before, after);
+    return after;
   }
 
   /** Forgets a cold sandbox's disk state; set by the thermal service. */
