@@ -6,7 +6,7 @@ import { BothubError, SYSTEM } from '../../core/index.js';
 import type { DaemonContext } from '../context.js';
 import { PublishService } from '../services/publish-service.js';
 import { SHARE_PARAM } from '../services/share-service.js';
-import { bearer } from './auth.js';
+import { bearer, SESSION_COOKIE } from './auth.js';
 import { errorBody } from './errors.js';
 import { relay } from './ws-relay.js';
 
@@ -94,6 +94,13 @@ function shareToken(req: FastifyRequest, target: Target): string | undefined {
 function forwardHeaders(req: FastifyRequest): http.OutgoingHttpHeaders {
   const headers: http.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
+  // The dashboard's session cookie is the visitor's credential here, never the sandbox's to see (/p/ paths share the daemon's origin).
+  const cookies = req.headers.cookie
+    ?.split(';')
+    .filter((c) => c.trim().split('=')[0] !== SESSION_COOKIE)
+    .join(';');
+  if (cookies?.trim()) headers.cookie = cookies;
+  else delete headers.cookie;
   headers['x-forwarded-for'] = req.ip;
   headers['x-forwarded-host'] = req.headers.host;
   headers['x-forwarded-proto'] = 'http';
