@@ -276,7 +276,7 @@ describe('dashboard', () => {
     const have = (await t.api.call('listSandboxes')).length;
     const queue = Array.from({ length: 200 - have }, (_, i) => `fleet-${String(i).padStart(3, '0')}`);
     const worker = async () => {
-      for (let name = queue.shift(); name; name = queue.shift()) await t.api.call('createSandbox', { body: { name, network: 'none' } });
+      for (let name = queue.shift(); name; name = queue.shift()) await t.api.call('createSandbox', { body: { name, network: 'none', memoryMb: 32 } });
     };
     const created = Date.now();
     await Promise.all([worker(), worker(), worker()]);

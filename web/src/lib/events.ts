@@ -1,7 +1,8 @@
 import { useEffect, useRef } from 'react';
-import type { EventT } from '../../../src/api/schemas.js';
-import { call, socketUrl } from './api.js';
-import { eventsSocketPath } from './routes.js';
+import type { EventT, SocketErrorT } from '../../../src/api/schemas.js';
+
+type EventsSocketMessage = EventT | SocketErrorT;
+import { call, routeUrl, socketUrl } from './api.js';
 
 /**
  * Follows the event stream: the latest event id first (so nothing between the
@@ -29,10 +30,11 @@ export function useEvents(onBatch: (events: EventT[]) => void, sandbox?: string)
     };
     const connect = () => {
       if (stopped) return;
-      socket = new WebSocket(socketUrl(eventsSocketPath(after, sandbox)));
+      socket = new WebSocket(socketUrl(routeUrl('eventsStream', {}, { after, sandbox })));
       socket.onopen = () => (pause = 500);
       socket.onmessage = (m) => {
-        const e = JSON.parse(String(m.data)) as EventT;
+        const e = JSON.parse(String(m.data)) as EventsSocketMessage;
+        if (!('id' in e)) return; // an error: the close that follows reconnects
         if (after !== undefined && e.id <= after) return;
         after = e.id;
         pending.push(e);

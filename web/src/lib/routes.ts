@@ -7,6 +7,11 @@ import type { Routes } from '../../../src/api/routes.js';
  */
 export const ROUTES = {
   whoami: { method: 'GET', url: '/api/v1/whoami' },
+  createSession: { method: 'POST', url: '/api/v1/session' },
+  getSession: { method: 'GET', url: '/api/v1/session' },
+  deleteSession: { method: 'DELETE', url: '/api/v1/session' },
+  eventsStream: { method: 'GET', url: '/api/v1/events/ws' },
+  sandboxStatsStream: { method: 'GET', url: '/api/v1/sandboxes/:name/stats/ws' },
   listUsers: { method: 'GET', url: '/api/v1/users' },
   createUser: { method: 'POST', url: '/api/v1/users' },
   rotateUserKey: { method: 'POST', url: '/api/v1/users/:name/rotate-key' },
@@ -51,23 +56,3 @@ export const ROUTES = {
 
 export type UsedRoute = keyof typeof ROUTES;
 
-/** Routes the daemon serves for browsers (session, events, stats): agreed with the daemon side of issue 17. */
-export const SESSION_URL = '/api/v1/session';
-export const eventsSocketPath = (after?: number, sandbox?: string) => {
-  const q = new URLSearchParams();
-  if (sandbox) q.set('sandbox', sandbox);
-  if (after !== undefined) q.set('after', String(after));
-  const s = q.toString();
-  return `/api/v1/events/ws${s ? `?${s}` : ''}`;
-};
-export const statsSocketPath = (name: string, intervalMs = 1000) => `/api/v1/sandboxes/${encodeURIComponent(name)}/stats/ws?interval=${intervalMs}`;
-
-/** One sample of the stats stream. */
-export interface StatsSample {
-  at: string;
-  cpuUsageNs: number;
-  cpuPercent: number | null;
-  memoryBytes: number;
-  memoryLimitBytes: number | null;
-  pids: number;
-}

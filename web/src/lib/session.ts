@@ -1,19 +1,13 @@
 import { createContext, useContext } from 'react';
-import type { ReplyOf } from '../../../src/api/routes.js';
-import { ApiError, request, setCsrfToken } from './api.js';
-import { SESSION_URL } from './routes.js';
+import type { WebSessionT } from '../../../src/api/schemas.js';
+import { ApiError, call, setCsrfToken } from './api.js';
 
-export type WhoAmI = ReplyOf<'whoami'>;
-export interface Session {
-  user: WhoAmI;
-  csrfToken: string;
-}
+export type Session = WebSessionT;
 
 /** The session the daemon's cookie holds, or undefined when signed out. */
 export async function currentSession(): Promise<Session | undefined> {
   try {
-    const res = await request('GET', SESSION_URL);
-    return adopt((await res.json()) as Session);
+    return adopt(await call('getSession'));
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return undefined;
     throw e;
@@ -21,12 +15,11 @@ export async function currentSession(): Promise<Session | undefined> {
 }
 
 export async function signIn(token: string): Promise<Session> {
-  const res = await request('POST', SESSION_URL, { json: { token } });
-  return adopt((await res.json()) as Session);
+  return adopt(await call('createSession', { body: { token } }));
 }
 
 export async function signOut(): Promise<void> {
-  await request('DELETE', SESSION_URL);
+  await call('deleteSession');
   setCsrfToken('');
 }
 

@@ -1,15 +1,14 @@
 import { useEffect, useState } from 'react';
-import type { SandboxT } from '../../../../src/api/schemas.js';
-import { socketUrl } from '../../lib/api.js';
+import type { SandboxStatsT, SandboxT, SocketErrorT } from '../../../../src/api/schemas.js';
+import { routeUrl, socketUrl } from '../../lib/api.js';
 import { bytes } from '../../lib/format.js';
-import { statsSocketPath, type StatsSample } from '../../lib/routes.js';
 
 /** Five minutes at one sample a second. */
 const KEEP = 300;
 
 /** CPU and memory over time, from the stats stream (reconnects after a drop). */
 export function Stats({ sandbox }: { sandbox: SandboxT }) {
-  const [samples, setSamples] = useState<StatsSample[]>([]);
+  const [samples, setSamples] = useState<SandboxStatsT[]>([]);
   const [state, setState] = useState('connecting');
   useEffect(() => {
     let stopped = false;
@@ -17,14 +16,14 @@ export function Stats({ sandbox }: { sandbox: SandboxT }) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let pause = 1000;
     const connect = () => {
-      ws = new WebSocket(socketUrl(statsSocketPath(sandbox.name)));
+      ws = new WebSocket(socketUrl(routeUrl('sandboxStatsStream', { name: sandbox.name }, { interval: 1000 })));
       ws.onopen = () => {
         setState('live');
         pause = 1000;
       };
       ws.onmessage = (m) => {
-        const sample = JSON.parse(String(m.data)) as StatsSample & { type?: string; message?: string };
-        if (sample.type === 'error') return setState(sample.message ?? 'error');
+        const sample = JSON.parse(String(m.data)) as SandboxStatsT | SocketErrorT;
+        if ('type' in sample) return setState(sample.message);
         setSamples((old) => [...old.slice(-(KEEP - 1)), sample]);
       };
       ws.onclose = () => {
