@@ -18,12 +18,17 @@ export function ConfirmButton(props: {
   onConfirm: () => Promise<unknown>;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
+  const ok = useRef<HTMLButtonElement>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   const [open, setOpen] = useState(false);
   useEffect(() => {
-    if (open) dialog.current?.showModal();
-  }, [open]);
+    if (!open) return;
+    dialog.current?.showModal();
+    // The focus starts on the safe choice: Cancel for what cannot be undone, else the action.
+    (props.danger ? cancel : ok).current?.focus();
+  }, [open, props.danger]);
   const confirm = async () => {
     setBusy(true);
     setError(undefined);
@@ -60,10 +65,10 @@ export function ConfirmButton(props: {
           </p>
         )}
         <div className="row end">
-          <button type="button" onClick={() => dialog.current?.close()} disabled={busy}>
+          <button type="button" ref={cancel} onClick={() => dialog.current?.close()} disabled={busy}>
             Cancel
           </button>
-          <button type="button" className={props.danger ? 'danger' : 'primary'} onClick={confirm} disabled={busy} autoFocus>
+          <button type="button" className={props.danger ? 'danger' : 'primary'} ref={ok} onClick={confirm} disabled={busy}>
             {busy ? 'Working…' : (props.confirmLabel ?? props.label)}
           </button>
         </div>
