@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { checkPage, focused, launchBrowser } from './helpers/browser.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { startDropProxy, type DropProxy } from './helpers/drop-proxy.js';
@@ -109,7 +109,10 @@ describe('dashboard', () => {
   let shellId = '';
   it('terminal: a shell over the exec WebSocket; typing, resize, paste; attach with its scrollback', async () => {
     await tile('web1').getByRole('link', { name: 'web1' }).click();
-    await page.getByTestId('terminal-state').getByText(/connected/).waitFor();
+    await page
+      .getByTestId('terminal-state')
+      .getByText(/connected/)
+      .waitFor();
     await page.locator('.xterm').click();
     await page.keyboard.type('echo "answer-$((6*7))"\n');
     await until('the shell answers', async () => ((await terminalText()).includes('answer-42') ? true : undefined));
@@ -124,9 +127,12 @@ describe('dashboard', () => {
       return now && now !== first ? now : undefined;
     });
     await page.setViewportSize({ width: 1280, height: 900 });
-    // Paste from the clipboard.
-    await page.evaluate('navigator.clipboard.writeText("echo pasted-$((1+1))\\n")');
+    // Paste from the clipboard (the shell takes it as a bracketed paste: Enter runs it).
+    await page.evaluate('navigator.clipboard.writeText("echo pasted-$((1+1))")');
     await page.getByRole('button', { name: 'Paste' }).click();
+    await until('the pasted text', async () => ((await terminalText()).includes('echo pasted-$((1+1))') ? true : undefined));
+    await page.locator('.xterm').click();
+    await page.keyboard.press('Enter');
     await until('pasted text runs', async () => ((await terminalText()).includes('pasted-2') ? true : undefined));
     await checkPage(page, 'sandbox-terminal');
     shellId = (await page.getByTestId('terminal-state').innerText()).match(/Shell ([0-9a-f]{8})/)![1]!;
@@ -189,7 +195,7 @@ describe('dashboard', () => {
     assert.equal(Buffer.concat(chunks).toString(), 'hello from the browser\n');
     const r = await t.api.call('exec', { params: { name: 'web1' }, body: { command: ['cat', '/root/notes.txt'] } });
     assert.equal(r.stdout, 'hello from the browser\n');
-    await page.getByLabel('Directory').fill('/etc');
+    await page.getByLabel('Directory', { exact: true }).fill('/etc');
     await page.getByRole('button', { name: 'Go' }).click();
     await page.getByRole('button', { name: 'hostname' }).waitFor();
     await checkPage(page, 'sandbox-files');
@@ -200,12 +206,12 @@ describe('dashboard', () => {
     await page.getByLabel('Snapshot name').fill('web1-snap');
     await page.getByRole('button', { name: 'Take snapshot' }).click();
     const row = page.locator('tr[data-snapshot="web1-snap"]');
-    await row.waitFor({ timeout: 120_000 });
+    await appearsOrFails(page, row, 120_000);
     assert.match(await row.innerText(), /\d+(\.\d)? (KiB|MiB|GiB)/);
     await checkPage(page, 'sandbox-snapshots');
     await row.getByLabel('Name of the branch of web1-snap').fill('web1-branch');
     await row.getByRole('button', { name: 'Branch' }).click();
-    await page.getByRole('heading', { name: 'web1-branch' }).waitFor({ timeout: 120_000 });
+    await appearsOrFails(page, page.getByRole('heading', { name: 'web1-branch' }), 120_000);
     const branch = await t.api.call('getSandbox', { params: { name: 'web1-branch' } });
     assert.equal(branch.status, 'running');
     // The branch has the file the original had when the snapshot was taken.
@@ -238,21 +244,26 @@ describe('dashboard', () => {
 
   it('hosts: fingerprints and health; for a snapshot, an unreachable host greyed out with its reason', async () => {
     host = await startSshHost();
-    await t.api.call('addHost', { body: { name: 'far', ssh: `root@${host.address}`, privateKey: await readFile(host.keyFile, 'utf8'), dataDir: host.dataDir } });
+    const privateKey = await readFile(host.keyFile, 'utf8');
+    await until('far added', () => t.api.call('addHost', { body: { name: 'far', ssh: `root@${host!.address}`, privateKey, dataDir: host!.dataDir } }), 60_000);
     await host.stopSshd();
     await until('far unreachable', async () => ((await t.api.call('getHost', { params: { name: 'far' } })).status === 'unreachable' ? true : undefined), 30_000);
     await page.goto(`${base}/#/hosts/web1-snap`);
     const far = page.locator('li.verdict[data-host="far"]');
     await far.getByText(/host is unreachable/).waitFor();
     assert.equal(await far.getAttribute('aria-disabled'), 'true');
-    assert.equal(await far.getByRole('button', { name: 'Restore web1-snap on far' }).isDisabled(), true);
+    assert.equal(await far.getByRole('button', { name: 'Restore here: web1-snap on far' }).isDisabled(), true);
     assert.equal(await page.locator('li.verdict[data-host="local"]').getAttribute('aria-disabled'), 'false');
     await page.locator('section[data-host="far"]').getByText('unreachable').first().waitFor();
-    await page.locator('section[data-host="local"]').getByText(/criu|CRIU/i).first().waitFor();
+    await page
+      .locator('section[data-host="local"]')
+      .getByText(/criu|CRIU/i)
+      .first()
+      .waitFor();
     await checkPage(page, 'hosts');
   });
 
-  it('admin: a user is made and its key shown once; that user sees none of the admin\'s sandboxes, then signs out', async () => {
+  it("admin: a user is made and its key shown once; that user sees none of the admin's sandboxes, then signs out", async () => {
     await page.goto(`${base}/#/admin`);
     await page.getByRole('form', { name: 'New user' }).getByLabel('Name').fill('alice');
     await page.getByRole('button', { name: 'Create user' }).click();
@@ -296,11 +307,26 @@ describe('dashboard', () => {
     await fresh.getByTestId('fleet-count').getByText('200 of 200 sandboxes').waitFor();
     await fresh.getByRole('button', { name: 'Pause fleet-000' }).waitFor();
     const usable = Date.now() - start;
-    const nav = (await fresh.evaluate('JSON.stringify(performance.getEntriesByType("navigation")[0])')) as string;
-    console.log(`# first page usable: ${usable} ms with 200 sandboxes (DOMContentLoaded ${Math.round(JSON.parse(nav).domContentLoadedEventEnd)} ms)`);
+    const timing = JSON.parse(
+      (await fresh.evaluate(
+        'JSON.stringify({ dcl: performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd, api: performance.getEntriesByType("resource").filter((r) => r.name.includes("/api/")).map((r) => [new URL(r.name).pathname, Math.round(r.startTime), Math.round(r.duration)]) })',
+      )) as string,
+    ) as { dcl: number; api: [string, number, number][] };
+    const listStart = Date.now();
+    await t.api.call('listSandboxes');
+    console.log(
+      `# first page usable: ${usable} ms with 200 sandboxes; DOMContentLoaded ${Math.round(timing.dcl)} ms; ` +
+        `API calls [path, start ms, duration ms]: ${JSON.stringify(timing.api)}; the list alone from node: ${Date.now() - listStart} ms`,
+    );
     assert.equal(await fresh.locator('li[data-sandbox]').count(), 200);
     await checkPage(fresh, 'fleet-200');
     await fresh.close();
   });
 });
 
+/** Waits for what an action shows on success; if the page shows an error instead, fails with its whole text. */
+async function appearsOrFails(page: Page, success: Locator, timeout: number): Promise<void> {
+  const error = page.getByRole('alert');
+  await success.or(error).first().waitFor({ timeout });
+  if (await error.count()) assert.fail(`the page says: ${(await error.allInnerTexts()).join(' | ')}`);
+}

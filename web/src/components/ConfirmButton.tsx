@@ -56,23 +56,23 @@ export function ConfirmButton(props: {
         {props.label}
       </button>
       {open && (
-      <dialog ref={dialog} aria-label={props.title} onClose={() => setOpen(false)}>
-        <h2>{props.title}</h2>
-        <p>{props.warning}</p>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
-        <div className="row end">
-          <button type="button" ref={cancel} onClick={() => dialog.current?.close()} disabled={busy}>
-            Cancel
-          </button>
-          <button type="button" className={props.danger ? 'danger' : 'primary'} ref={ok} onClick={confirm} disabled={busy}>
-            {busy ? 'Working…' : (props.confirmLabel ?? props.label)}
-          </button>
-        </div>
-      </dialog>
+        <dialog ref={dialog} aria-label={props.title} onClose={() => setOpen(false)}>
+          <h2>{props.title}</h2>
+          <p>{props.warning}</p>
+          {error && (
+            <p role="alert" className="error">
+              {error}
+            </p>
+          )}
+          <div className="row end">
+            <button type="button" ref={cancel} onClick={() => dialog.current?.close()} disabled={busy}>
+              Cancel
+            </button>
+            <button type="button" className={props.danger ? 'danger' : 'primary'} ref={ok} onClick={confirm} disabled={busy}>
+              {busy ? 'Working…' : (props.confirmLabel ?? props.label)}
+            </button>
+          </div>
+        </dialog>
       )}
     </>
   );

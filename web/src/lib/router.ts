@@ -1,11 +1,7 @@
 import { useEffect, useState } from 'react';
 
 /** Pages live in the URL's hash (#/sandboxes/NAME/terminal), so the daemon serves one file for all. */
-export type Route =
-  | { page: 'fleet' }
-  | { page: 'sandbox'; name: string; tab: string; arg?: string }
-  | { page: 'hosts'; snapshot?: string }
-  | { page: 'admin' };
+export type Route = { page: 'fleet' } | { page: 'sandbox'; name: string; tab: string; arg?: string } | { page: 'hosts'; snapshot?: string } | { page: 'admin' };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);

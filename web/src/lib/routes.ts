@@ -55,4 +55,3 @@ export const ROUTES = {
 } as const satisfies { [K in keyof Routes]?: Pick<Routes[K], 'method' | 'url'> };
 
 export type UsedRoute = keyof typeof ROUTES;
-

@@ -3,6 +3,7 @@ import type { UserT } from '../../../src/api/schemas.js';
 import { ConfirmButton } from '../components/ConfirmButton.js';
 import { CopyButton } from '../components/CopyButton.js';
 import { ErrorNote } from '../components/ErrorNote.js';
+import { Table } from '../components/Table.js';
 import { call } from '../lib/api.js';
 import { bytes, time } from '../lib/format.js';
 import { useAction, useLoad } from '../lib/hooks.js';
@@ -61,47 +62,32 @@ function Users() {
         </p>
       )}
       <ErrorNote error={action.error ?? users.error} />
-      <div className="table-wrap">
-        <table>
-          <caption>Users and quotas</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Since</th>
-              <th scope="col">Max sandboxes</th>
-              <th scope="col">Max memory</th>
-              <th scope="col">Max snapshots</th>
-              <th scope="col">Key</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(users.data ?? []).map((u: UserT) => (
-              <tr key={u.name} data-user={u.name}>
-                <td>
-                  {u.name}
-                  {u.admin && <span className="badge">admin</span>}
-                </td>
-                <td>{time(u.createdAt)}</td>
-                <td>{limit(u.quota.maxSandboxes)}</td>
-                <td>{limit(u.quota.maxMemoryMb, (n) => bytes(n * 1024 * 1024))}</td>
-                <td>{limit(u.quota.maxSnapshotBytes, bytes)}</td>
-                <td>
-                  <ConfirmButton
-                    label="Rotate key"
-                    ariaLabel={`Rotate the key of ${u.name}`}
-                    title={`Rotate the API key of ${u.name}?`}
-                    warning="A new key is made and shown once; the old one stops working at once."
-                    onConfirm={async () => {
-                      const r = await call('rotateUserKey', { params: { name: u.name } });
-                      setNewKey({ user: r.user.name, key: r.key });
-                    }}
-                  />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table caption="Users and quotas" columns={['Name', 'Since', 'Max sandboxes', 'Max memory', 'Max snapshots', 'Key']}>
+        {(users.data ?? []).map((u: UserT) => (
+          <tr key={u.name} data-user={u.name}>
+            <td>
+              {u.name}
+              {u.admin && <span className="badge">admin</span>}
+            </td>
+            <td>{time(u.createdAt)}</td>
+            <td>{limit(u.quota.maxSandboxes)}</td>
+            <td>{limit(u.quota.maxMemoryMb, (n) => bytes(n * 1024 * 1024))}</td>
+            <td>{limit(u.quota.maxSnapshotBytes, bytes)}</td>
+            <td>
+              <ConfirmButton
+                label="Rotate key"
+                ariaLabel={`Rotate key of ${u.name}`}
+                title={`Rotate the API key of ${u.name}?`}
+                warning="A new key is made and shown once; the old one stops working at once."
+                onConfirm={async () => {
+                  const r = await call('rotateUserKey', { params: { name: u.name } });
+                  setNewKey({ user: r.user.name, key: r.key });
+                }}
+              />
+            </td>
+          </tr>
+        ))}
+      </Table>
     </section>
   );
 }

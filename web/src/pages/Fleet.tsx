@@ -7,6 +7,7 @@ import { ApiError, call } from '../lib/api.js';
 import { useEvents } from '../lib/events.js';
 import { age, displayState, STATE_LABEL, type DisplayState } from '../lib/format.js';
 import { useLoad } from '../lib/hooks.js';
+import { fleetList } from '../lib/prefetch.js';
 import { sandboxHref } from '../lib/router.js';
 import { CreateSandbox } from './CreateSandbox.js';
 
@@ -14,7 +15,7 @@ import { CreateSandbox } from './CreateSandbox.js';
 const RELOAD_OVER = 20;
 
 export function Fleet() {
-  const list = useLoad((signal) => call('listSandboxes', { signal }), []);
+  const list = useLoad(fleetList, []);
   const [query, setQuery] = useState('');
   const [stateFilter, setStateFilter] = useState<DisplayState | ''>('');
   const { reload, setData } = list;
@@ -76,7 +77,11 @@ export function Fleet() {
         </span>
       </div>
       <ErrorNote error={list.error} />
-      {list.data && total === 0 && <p className="empty">No sandboxes yet. Create one above, or with <code>bothub create</code>.</p>}
+      {list.data && total === 0 && (
+        <p className="empty">
+          No sandboxes yet. Create one above, or with <code>bothub create</code>.
+        </p>
+      )}
       {groups.map(([host, sandboxes]) => (
         <section key={host} className="host-group" aria-labelledby={`host-${host}`}>
           <h2 id={`host-${host}`}>

@@ -77,7 +77,12 @@ function HostCard({ h, sandboxes }: { h: HostT; sandboxes: string[] }) {
                   #{g.index} {g.name} {bytes(g.memoryMb * 1024 * 1024)}
                 </span>
               ))}
-          {f.gpu && <span className="muted"> driver {f.gpu.driverVersion}, CUDA {f.gpu.cudaVersion}</span>}
+          {f.gpu && (
+            <span className="muted">
+              {' '}
+              driver {f.gpu.driverVersion}, CUDA {f.gpu.cudaVersion}
+            </span>
+          )}
         </dd>
         <dt>Sandboxes</dt>
         <dd>

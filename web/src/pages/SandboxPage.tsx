@@ -29,7 +29,10 @@ const TABS = [
 export function SandboxPage({ name, tab, arg }: { name: string; tab: string; arg?: string }) {
   const sb = useLoad((signal) => call('getSandbox', { params: { name }, signal }), [name]);
   const { reload } = sb;
-  useEvents(useCallback(() => reload(), [reload]), name);
+  useEvents(
+    useCallback(() => reload(), [reload]),
+    name,
+  );
   const s = sb.data;
   if (!s) return sb.error ? <ErrorNote error={sb.error} /> : <p className="loading">Loading…</p>;
   const state = displayState(s);

@@ -43,7 +43,7 @@ export function MoveSandbox({ hosts, sandboxes, onMoved }: { hosts: HostT[]; san
                 <div className="row wrap">
                   <strong>{h.name}</strong>
                   {why && <span className="muted">{why}</span>}
-                  <button type="button" disabled={!!why || action.busy} onClick={() => void move(h.name)} aria-label={`Move ${name} to ${h.name}`}>
+                  <button type="button" disabled={!!why || action.busy} onClick={() => void move(h.name)} aria-label={`Move here: ${name} to ${h.name}`}>
                     Move here
                   </button>
                 </div>

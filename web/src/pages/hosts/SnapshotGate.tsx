@@ -50,7 +50,7 @@ export function SnapshotGate({ initial }: { initial?: string }) {
                 <strong>{v.host}</strong>
                 <span className="badge">{v.compatible ? '✓ can take it' : '✕ cannot take it'}</span>
                 <span className="muted">{v.status}</span>
-                <button type="button" disabled={!v.compatible || action.busy} onClick={() => void restoreOn(v.host)} aria-label={`Restore ${chosen} on ${v.host}`}>
+                <button type="button" disabled={!v.compatible || action.busy} onClick={() => void restoreOn(v.host)} aria-label={`Restore here: ${chosen} on ${v.host}`}>
                   Restore here
                 </button>
               </div>

@@ -3,6 +3,7 @@ import type { ExecRecordT } from '../../../../src/api/schemas.js';
 import { ConfirmButton } from '../../components/ConfirmButton.js';
 import { ErrorNote } from '../../components/ErrorNote.js';
 import { LogView } from '../../components/LogView.js';
+import { Table } from '../../components/Table.js';
 import { call, routeUrl } from '../../lib/api.js';
 import { useFollowLog } from '../../lib/follow-log.js';
 import { time } from '../../lib/format.js';
@@ -39,31 +40,14 @@ export function Commands({ name, selected }: { name: string; selected?: string }
         </button>
       </form>
       <ErrorNote error={action.error ?? execs.error} />
-      <div className="table-wrap">
-        <table>
-          <caption>Every command run in {name}, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">ID</th>
-              <th scope="col">Command</th>
-              <th scope="col">Who</th>
-              <th scope="col">Started</th>
-              <th scope="col">Ended</th>
-              <th scope="col">Status</th>
-              <th scope="col">Exit</th>
-              <th scope="col">Output</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(execs.data ?? [])
-              .slice()
-              .reverse()
-              .map((x) => (
-                <ExecRow key={x.id} x={x} name={name} selected={x.id === selected} onChanged={execs.reload} />
-              ))}
-          </tbody>
-        </table>
-      </div>
+      <Table caption={<>Every command run in {name}, newest first</>} columns={['ID', 'Command', 'Who', 'Started', 'Ended', 'Status', 'Exit', 'Output']}>
+        {(execs.data ?? [])
+          .slice()
+          .reverse()
+          .map((x) => (
+            <ExecRow key={x.id} x={x} name={name} selected={x.id === selected} onChanged={execs.reload} />
+          ))}
+      </Table>
       {chosen && <ExecOutput key={chosen.id} name={name} x={chosen} />}
     </>
   );

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { FileEntryT } from '../../../../src/api/schemas.js';
 import { ErrorNote } from '../../components/ErrorNote.js';
+import { Table } from '../../components/Table.js';
 import { request, routeUrl } from '../../lib/api.js';
 import { call } from '../../lib/api.js';
 import { bytes, time } from '../../lib/format.js';
@@ -34,7 +35,9 @@ export function Files({ name }: { name: string }) {
       list.reload();
     });
 
-  const entries = (list.data ?? []).slice().sort((a, b) => (a.type === 'directory') === (b.type === 'directory') ? a.name.localeCompare(b.name) : a.type === 'directory' ? -1 : 1);
+  const entries = (list.data ?? [])
+    .slice()
+    .sort((a, b) => ((a.type === 'directory') === (b.type === 'directory') ? a.name.localeCompare(b.name) : a.type === 'directory' ? -1 : 1));
   return (
     <>
       <form
@@ -63,51 +66,37 @@ export function Files({ name }: { name: string }) {
         </a>
       </form>
       <ErrorNote error={list.error ?? action.error} />
-      <div className="table-wrap">
-        <table>
-          <caption>{dir}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Size</th>
-              <th scope="col">Mode</th>
-              <th scope="col">Modified</th>
-              <th scope="col">Download</th>
-            </tr>
-          </thead>
-          <tbody>
-            {entries.map((e) => (
-              <tr key={e.name}>
-                <td>
-                  {e.type === 'directory' ? (
-                    <button type="button" className="link" onClick={() => setDir(join(dir, e.name))}>
-                      {e.name}/
-                    </button>
-                  ) : e.type === 'file' ? (
-                    <button type="button" className="link" onClick={() => void view(e)}>
-                      {e.name}
-                    </button>
-                  ) : (
-                    `${e.name} (${e.type})`
-                  )}
-                </td>
-                <td>{e.type === 'file' ? bytes(e.size) : ''}</td>
-                <td>
-                  <code>{e.mode}</code>
-                </td>
-                <td>{time(e.modifiedAt)}</td>
-                <td>
-                  {e.type === 'file' && (
-                    <a href={routeUrl('readFile', { name }, { path: join(dir, e.name) })} download={e.name} aria-label={`Download ${e.name}`}>
-                      Download
-                    </a>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table caption={dir} columns={['Name', 'Size', 'Mode', 'Modified', 'Download']}>
+        {entries.map((e) => (
+          <tr key={e.name}>
+            <td>
+              {e.type === 'directory' ? (
+                <button type="button" className="link" onClick={() => setDir(join(dir, e.name))}>
+                  {e.name}/
+                </button>
+              ) : e.type === 'file' ? (
+                <button type="button" className="link" onClick={() => void view(e)}>
+                  {e.name}
+                </button>
+              ) : (
+                `${e.name} (${e.type})`
+              )}
+            </td>
+            <td>{e.type === 'file' ? bytes(e.size) : ''}</td>
+            <td>
+              <code>{e.mode}</code>
+            </td>
+            <td>{time(e.modifiedAt)}</td>
+            <td>
+              {e.type === 'file' && (
+                <a href={routeUrl('readFile', { name }, { path: join(dir, e.name) })} download={e.name} aria-label={`Download ${e.name}`}>
+                  Download
+                </a>
+              )}
+            </td>
+          </tr>
+        ))}
+      </Table>
       {viewing && (
         <section aria-label={`Contents of ${viewing.path}`}>
           <h2>

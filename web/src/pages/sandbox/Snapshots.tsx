@@ -3,6 +3,7 @@ import type { ProgressEventT, SandboxT, SnapshotT } from '../../../../src/api/sc
 import { ConfirmButton } from '../../components/ConfirmButton.js';
 import { ErrorNote } from '../../components/ErrorNote.js';
 import { Progress } from '../../components/Progress.js';
+import { Table } from '../../components/Table.js';
 import { call, progress } from '../../lib/api.js';
 import { bytes, time } from '../../lib/format.js';
 import { useAction, useLoad } from '../../lib/hooks.js';
@@ -42,25 +43,11 @@ export function Snapshots({ sandbox, onChanged }: { sandbox: SandboxT; onChanged
       </form>
       <Progress p={step} />
       <ErrorNote error={action.error ?? snaps.error} />
-      <div className="table-wrap">
-        <table>
-          <caption>Snapshots of {name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Size</th>
-              <th scope="col">Taken</th>
-              <th scope="col">Frozen for</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(snaps.data ?? []).map((s) => (
-              <SnapshotRow key={s.id} s={s} onChanged={() => (snaps.reload(), onChanged())} />
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table caption={<>Snapshots of {name}</>} columns={['Name', 'Size', 'Taken', 'Frozen for', 'Actions']}>
+        {(snaps.data ?? []).map((s) => (
+          <SnapshotRow key={s.id} s={s} onChanged={() => (snaps.reload(), onChanged())} />
+        ))}
+      </Table>
     </>
   );
 }

@@ -69,7 +69,9 @@ export function Stats({ sandbox }: { sandbox: SandboxT }) {
 function Chart({ title, now, values, max }: { title: string; now: string; values: number[]; max: number }) {
   const w = 600;
   const h = 120;
-  const points = values.map((v, i) => `${(i / Math.max(1, KEEP - 1)) * w},${h - (v / max) * h}`).join(' ');
+  // The time axis spans at least a minute, and grows to five as samples come.
+  const span = Math.max(60, values.length) - 1;
+  const points = values.map((v, i) => `${(i / span) * w},${h - (v / max) * h}`).join(' ');
   return (
     <figure className="chart">
       <figcaption>

@@ -62,11 +62,7 @@ export function Terminal({ name, attachId }: { name: string; attachId?: string }
       } else if (msg.type === 'error') setError(msg.message);
     };
     ws.onclose = () => setState((s) => (s === 'exited' ? s : 'disconnected'));
-    const subs = [
-      t.onData((d) => send(d)),
-      t.onBinary((d) => send(Uint8Array.from(d, (c) => c.charCodeAt(0)))),
-      t.onResize(resize),
-    ];
+    const subs = [t.onData((d) => send(d)), t.onBinary((d) => send(Uint8Array.from(d, (c) => c.charCodeAt(0)))), t.onResize(resize)];
     // Ctrl+Shift+C / Ctrl+Shift+V copy and paste, as in desktop terminals (Ctrl+C stays an interrupt).
     t.attachCustomKeyEventHandler((e) => {
       if (e.type !== 'keydown' || !e.ctrlKey || !e.shiftKey) return true;
@@ -110,7 +106,7 @@ export function Terminal({ name, attachId }: { name: string; attachId?: string }
         )}
       </div>
       <ErrorNote error={error} />
-      <div className="terminal" ref={box} aria-label="Terminal" data-testid="terminal" />
+      <div className="terminal" ref={box} data-testid="terminal" />
     </div>
   );
 }
