@@ -134,8 +134,8 @@ describe('dashboard', () => {
     await page.locator('.xterm').click();
     await page.keyboard.press('Enter');
     await until('pasted text runs', async () => ((await terminalText()).includes('pasted-2') ? true : undefined));
-    await checkPage(page, 'sandbox-terminal');
     shellId = (await page.getByTestId('terminal-state').innerText()).match(/Shell ([0-9a-f]{8})/)![1]!;
+    await checkPage(page, 'sandbox-terminal');
 
     // The shell lives on without the page; attaching replays its screen.
     await page.getByRole('link', { name: 'Commands' }).click();
@@ -182,13 +182,20 @@ describe('dashboard', () => {
     assert.match(shellRow, /admin/, 'who ran the shell');
     assert.match(shellRow, /running/);
     await checkPage(page, 'sandbox-commands');
+    // A live interactive command keeps a sandbox from being checkpointed: end the shell from here.
+    await page.getByRole('button', { name: `Kill ${shellId}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Kill' }).click();
+    await until('the shell killed', async () => {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      return /killed|exited/.test(await page.locator(`tr[data-exec="${shellId}"]`).innerText()) ? true : undefined;
+    });
   });
 
   it('files: browse, view text, upload and download', async () => {
     await page.goto(`${base}/#/sandboxes/web1/files`);
     await page.locator('input[type=file]').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello from the browser\n') });
     await page.getByRole('button', { name: 'notes.txt' }).click();
-    await page.getByTestId('file-view').getByText('hello from the browser').waitFor();
+    await appearsOrFails(page, page.getByTestId('file-view').getByText('hello from the browser'), 30_000);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download notes.txt' }).click()]);
     const chunks: Buffer[] = [];
     for await (const c of (await download.createReadStream()) as AsyncIterable<Buffer>) chunks.push(c);

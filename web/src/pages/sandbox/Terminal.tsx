@@ -1,6 +1,7 @@
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal as XTerm } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
+import './terminal.css';
 import { useEffect, useRef, useState } from 'react';
 import { ErrorNote } from '../../components/ErrorNote.js';
 import { routeUrl, socketUrl } from '../../lib/api.js';
@@ -10,6 +11,30 @@ import { sandboxHref } from '../../lib/router.js';
 const SHELL = ['/bin/sh', '-c', 'if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi'];
 const STDIN = 0;
 const encoder = new TextEncoder();
+/** Kept the same as terminal.css, which stands in for the styles xterm.js would inject. */
+const FONT = "ui-monospace, 'DejaVu Sans Mono', monospace";
+const THEME = {
+  background: '#1d2126',
+  foreground: '#e8ebef',
+  cursor: '#e8ebef',
+  cursorAccent: '#1d2126',
+  black: '#2e3436',
+  red: '#cc0000',
+  green: '#4e9a06',
+  yellow: '#c4a000',
+  blue: '#3465a4',
+  magenta: '#75507b',
+  cyan: '#06989a',
+  white: '#d3d7cf',
+  brightBlack: '#555753',
+  brightRed: '#ef2929',
+  brightGreen: '#8ae234',
+  brightYellow: '#fce94f',
+  brightBlue: '#729fcf',
+  brightMagenta: '#ad7fa8',
+  brightCyan: '#34e2e2',
+  brightWhite: '#eeeeec',
+};
 
 type Control = { type: 'started'; id: string } | { type: 'exit'; exitCode: number; signal: number | null } | { type: 'error'; code: string; message: string };
 
@@ -27,7 +52,7 @@ export function Terminal({ name, attachId }: { name: string; attachId?: string }
   const [generation, setGeneration] = useState(0);
 
   useEffect(() => {
-    const t = new XTerm({ cursorBlink: true, fontSize: 14, scrollback: 5000, theme: { background: '#1d2126' } });
+    const t = new XTerm({ cursorBlink: true, fontSize: 14, fontFamily: FONT, scrollback: 5000, theme: THEME });
     const fit = new FitAddon();
     t.loadAddon(fit);
     t.open(box.current!);
