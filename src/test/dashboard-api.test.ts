@@ -9,6 +9,7 @@ import type { ApiClient, EventT, SandboxStatsT, WebSessionT } from '../api/index
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { until } from './helpers/sandbox.js';
+import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
 
 interface SignedIn {
   cookie: string;
@@ -83,7 +84,11 @@ describe('dashboard API', () => {
     assert.deepEqual(s.session.user, { name: 'alice', admin: false });
     assert.ok(!JSON.stringify(s.session).includes(aliceKey), 'the reply does not echo the key');
     assert.ok(s.session.csrfToken.length >= 32);
-    const wrong = await fetch(`${t.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'bh_aaaaaaaaaaaa_bbbb' }) });
+    const wrong = await fetch(`${t.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'bh_aaaaaaaaaaaa_bbbb' }),
+    });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.headers.getSetCookie().length, 0);
   });
@@ -130,10 +135,19 @@ describe('dashboard API', () => {
 
   it('sign-out ends the session and clears the cookie', async () => {
     const s = await signIn(t, aliceKey);
+    const live = await openSocket(`${t.url}/api/v1/events/ws`, { cookie: s.cookie, origin: t.url });
+    assert.ok(live instanceof WebSocket);
+    const closed = new Promise<number>((resolve) => live.once('close', resolve));
     assert.equal((await withCookie(t, s, '/api/v1/session', { method: 'DELETE' })).status, 403, 'sign-out is a change too: it needs the CSRF header');
     const out = await withCookie(t, s, '/api/v1/session', { method: 'DELETE', csrf: s.session.csrfToken });
     assert.equal(out.status, 204);
     assert.match(out.headers.getSetCookie().join('\n'), /bothub_session=;.*Expires=Thu, 01 Jan 1970/i);
+    // Its open sockets close with it.
+    assert.equal(await closed, 1008);
+    assert.deepEqual(
+      collect<{ type: string; code: string }>(live).map((m) => [m.type, m.code]),
+      [['error', 'UNAUTHORIZED']],
+    );
     const after = await withCookie(t, s, '/api/v1/whoami');
     assert.equal(after.status, 401);
     assert.match(((await after.json()) as { message: string }).message, /sign in again/);
@@ -150,7 +164,12 @@ describe('dashboard API', () => {
     const carol = await signIn(t, carolKey);
     await t.api.call('removeUser', { params: { name: 'carol' }, query: {} });
     assert.equal((await withCookie(t, carol, '/api/v1/whoami')).status, 401);
-    const left = await t.daemon.ctx.db.selectFrom('web_sessions').innerJoin('users', 'users.id', 'web_sessions.user_id').select('users.name').where('users.name', '=', 'carol').execute();
+    const left = await t.daemon.ctx.db
+      .selectFrom('web_sessions')
+      .innerJoin('users', 'users.id', 'web_sessions.user_id')
+      .select('users.name')
+      .where('users.name', '=', 'carol')
+      .execute();
     assert.equal(left.length, 0, "a removed user's sessions are gone from the database");
   });
 
@@ -167,7 +186,11 @@ describe('dashboard API', () => {
     await alice.call('destroySandbox', { params: { name: 'dash-live' } });
     await until('the destroyed event', async () => seen.find((e) => e.sandbox === 'dash-live' && e.type === 'destroyed'));
     const ids = seen.map((e) => e.id);
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'in order');
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+      'in order',
+    );
     assert.equal(new Set(ids).size, ids.length, 'each once');
 
     // Bob's first event is his own: none of alice's came before it.
@@ -241,13 +264,46 @@ describe('dashboard API', () => {
     assert.equal(r.code, 0, r.stderr);
     const sample = JSON.parse(r.stdout) as SandboxStatsT;
     assert.ok(sample.memoryBytes > 0 && sample.pids >= 1 && sample.cpuPercent !== null);
+    const missing = await cli(t.url, ['stats', 'no-such-box']);
+    assert.equal(missing.code, 3, missing.stderr);
+    assert.match(missing.stderr, /^bothub: .*no-such-box.*\n$/);
     const text = await cli(t.url, ['stats', 'dash-stats']);
     assert.match(text.stdout, /^CPU +\d+\.\d%   MEM \d.*B \/ 256\.0MB   PIDS \d+\n$/);
 
+    // Warm (frozen in place): still read, memory held, no CPU spent.
+    await alice.call('pauseSandbox', { params: { name: 'dash-stats' } });
+    const warm = await until('a frozen sandbox to spend no CPU', async () => {
+      const s = await stats();
+      return s.cpuPercent !== null && s.cpuPercent < 1 ? s : undefined;
+    });
+    assert.equal(warm.thermal, 'warm');
+    assert.ok(warm.memoryBytes > 0 && warm.pids >= 1);
+    assert.equal((await alice.call('getSandbox', { params: { name: 'dash-stats' } })).thermal, 'warm', 'reading does not wake it');
+
     await alice.call('stopSandbox', { params: { name: 'dash-stats' } });
     const stopped = await stats();
-    assert.deepEqual({ ...stopped, at: '' }, { at: '', status: 'stopped', thermal: 'hot', cpuUsageNs: 0, cpuPercent: null, memoryBytes: 0, memoryLimitBytes: 256 * 1024 * 1024, pids: 0 });
+    assert.deepEqual(
+      { ...stopped, at: '' },
+      { at: '', status: 'stopped', thermal: 'hot', cpuUsageNs: 0, cpuPercent: null, memoryBytes: 0, memoryLimitBytes: 256 * 1024 * 1024, pids: 0 },
+    );
     assert.match((await cli(t.url, ['stats', 'dash-stats'])).stdout, /PIDS 0   \(stopped, hot\)/);
+  });
+
+  it('failed sign-ins count toward the failed-auth limit (429), which then holds for Bearer calls too', async () => {
+    const limited = await startTestDaemon({ authMaxFailures: 2 });
+    try {
+      const key = limited.adminKey;
+      const attempt = (token: string) =>
+        fetch(`${limited.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+      assert.equal((await attempt('bh_aaaaaaaaaaaa_nope')).status, 401);
+      assert.equal((await attempt('bh_aaaaaaaaaaaa_nope')).status, 401);
+      const blocked = await attempt(key);
+      assert.equal(blocked.status, 429, 'even the right key waits out the window');
+      assert.ok(Number(blocked.headers.get('retry-after')) > 0);
+      assert.equal((await fetch(`${limited.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${key}` } })).status, 429);
+    } finally {
+      await limited.cleanup();
+    }
   });
 
   it('serves the dashboard at / (index.html for app paths, long cache for hashed assets, a strict CSP), and says how to build it when absent', async () => {
@@ -290,5 +346,42 @@ describe('dashboard API', () => {
     );
     assert.equal(preview.status, 404);
     assert.match(preview.body, /nothing is published/);
+  });
+});
+
+describe('dashboard API for a sandbox on a fleet host', () => {
+  let t: TestDaemon;
+  let host: TestSshHost;
+  before(async () => {
+    t = await startTestDaemon();
+    host = await startSshHost();
+  });
+  after(async () => {
+    try {
+      await t.cleanup();
+    } finally {
+      await host.cleanup();
+    }
+  });
+
+  it("stats come from the host's agent, the stream with its interval; the create is in the events here", async () => {
+    const add = await cli(t.url, ['host', 'add', 'far', '--ssh', `root@${host.address}`, '--key', host.keyFile, '--dir', host.dataDir]);
+    assert.equal(add.code, 0, add.stderr);
+    await t.api.call('createSandbox', { body: { name: 'far-box', host: 'far', memoryMb: 128 } });
+    const s = await t.api.call('sandboxStats', { params: { name: 'far-box' } });
+    assert.equal(s.status, 'running');
+    assert.ok(s.memoryBytes > 0 && s.pids >= 1);
+    assert.equal(s.memoryLimitBytes, 128 * 1024 * 1024);
+    const ws = await openSocket(`${t.url}/api/v1/sandboxes/far-box/stats/ws?interval=250`, { authorization: `Bearer ${t.adminKey}` });
+    assert.ok(ws instanceof WebSocket);
+    const samples = await until('three samples', async () => (collect<SandboxStatsT>(ws).length >= 3 ? collect<SandboxStatsT>(ws) : undefined));
+    ws.close();
+    // The agent took the interval: its samples are not the default 1000 ms apart.
+    const gap = Date.parse(samples[2]!.at) - Date.parse(samples[1]!.at);
+    assert.ok(gap >= 250 && gap < 1000, `samples ${gap} ms apart`);
+    assert.ok(samples[2]!.cpuPercent !== null);
+    const types = (await t.api.call('listEvents', { query: { sandbox: 'far-box' } })).map((e) => e.type);
+    assert.deepEqual(types.slice(0, 2), ['created', 'running']);
+    await t.api.call('destroySandbox', { params: { name: 'far-box' } });
   });
 });

@@ -70,7 +70,7 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir
     ...userHandlers(ctx),
     ...thermalHandlers(ctx),
     ...sessionHandlers(ctx, sessions, limiter),
-    ...dashboardHandlers(ctx, new StatsService(ctx.runtime)),
+    ...dashboardHandlers(ctx, new StatsService(ctx.runtime), sessions),
   });
   await registerPreviewProxy(app, ctx, previewDomain);
   if (webDir) await registerWebApp(app, webDir);

@@ -75,9 +75,16 @@ async function cookieAuth(req: FastifyRequest, sessions: WebSessions, id: string
   const session = await sessions.find(id);
   if (!session) return { status: 401, message: 'your dashboard session has ended (signed out, expired, or the API key was rotated); sign in again with an API key' };
   if (req.headers.upgrade?.toLowerCase() === 'websocket') {
-    if (!sameOrigin(req)) return { status: 403, message: `a WebSocket opened with the session cookie must come from this daemon's own pages (Origin ${req.headers.origin ?? 'missing'} is not ${req.headers.host})` };
+    if (!sameOrigin(req))
+      return {
+        status: 403,
+        message: `a WebSocket opened with the session cookie must come from this daemon's own pages (Origin ${req.headers.origin ?? 'missing'} is not ${req.headers.host})`,
+      };
   } else if (!SAFE_METHODS.has(req.method) && !WebSessions.csrfMatches(session, req.headers[CSRF_HEADER] as string | undefined)) {
-    return { status: 403, message: 'a call that changes state with the session cookie needs header X-Bothub-CSRF set to the csrfToken that sign-in (POST /api/v1/session) returned' };
+    return {
+      status: 403,
+      message: 'a call that changes state with the session cookie needs header X-Bothub-CSRF set to the csrfToken that sign-in (POST /api/v1/session) returned',
+    };
   }
   return session;
 }
@@ -94,7 +101,7 @@ export function installAuth(app: FastifyInstance, users: UserService, sessions: 
     const level = req.routeOptions.config?.auth ?? 'user';
     if (level === 'none') return;
     const wait = limiter.blockedFor(req.ip);
-    if (wait > 0) return tooMany(reply, req.ip, wait);
+    if (wait > 0) throw rateLimited(reply, req.ip, wait);
     const token = bearer(req);
     const cookie = token ? undefined : req.cookies[SESSION_COOKIE];
     let actor: Actor | undefined;
@@ -120,9 +127,10 @@ export function installAuth(app: FastifyInstance, users: UserService, sessions: 
   return limiter;
 }
 
-export function tooMany(reply: FastifyReply, ip: string, waitMs: number): FastifyReply {
+/** Refuses a caller past the failure limit: 429 with the seconds to wait (sign-in throws the same). */
+export function rateLimited(reply: FastifyReply, ip: string, waitMs: number): BothubError {
   void reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
-  return reply.code(429).send(errorBody('RATE_LIMITED', `too many failed attempts from ${ip}; wait ${Math.ceil(waitMs / 1000)} s and check your API key`));
+  return new BothubError('RATE_LIMITED', `too many failed attempts from ${ip}; wait ${Math.ceil(waitMs / 1000)} s and check your API key`);
 }
 
 /** Counts a failed attempt and slows the caller down. */

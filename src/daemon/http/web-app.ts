@@ -72,7 +72,9 @@ export async function registerWebApp(app: FastifyInstance, webDir: string): Prom
         return reply.callNotFound(); // a malformed %-escape
       }
       if (file.startsWith(root + sep) && isFile(file)) {
-        return HASHED.test(path) ? reply.sendFile(file.slice(root.length + 1), { maxAge: '365d', immutable: true }) : noCache(reply).sendFile(file.slice(root.length + 1), { cacheControl: false });
+        return HASHED.test(path)
+          ? reply.sendFile(file.slice(root.length + 1), { maxAge: '365d', immutable: true })
+          : noCache(reply).sendFile(file.slice(root.length + 1), { cacheControl: false });
       }
       // A missing script or image is a 404; any other path is a page of the app.
       const lastSegment = path.slice(path.lastIndexOf('/') + 1);

@@ -41,7 +41,10 @@ export class EventLog {
 
   /** The newest event's id (0 when none): where a reader of live events only starts. */
   async lastId(): Promise<number> {
-    const row = await this.db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
     return Number(row?.id ?? 0);
   }
 
@@ -65,7 +68,7 @@ export class EventLog {
       try {
         do {
           again = false;
-          for (let n = BATCH; n === BATCH && !stopped; ) {
+          for (let n = BATCH; n === BATCH && !stopped;) {
             const rows = await this.query(filter).where('id', '>', last).orderBy('id').limit(BATCH).execute();
             for (const r of rows) if (!stopped) send(toApi(r));
             if (rows.length) last = rows[rows.length - 1]!.id;

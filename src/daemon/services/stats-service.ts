@@ -6,7 +6,11 @@ import type { SandboxRow } from '../db/tables.js';
 interface Previous {
   atNs: bigint;
   cpuUsageNs: number;
+  cpuPercent: number | null;
 }
+
+/** Two readers sampling the same sandbox moments apart would measure CPU over a few microseconds: below this, the last figure stands. */
+const MIN_INTERVAL_NS = 100_000_000n;
 
 /**
  * Resource use of local sandboxes, read from their cgroups. A warm sandbox
@@ -32,11 +36,16 @@ export class StatsService {
     const atNs = process.hrtime.bigint();
     const cpuUsageNs = cgroup.cpuUsageNs();
     const before = this.previous.get(row.id);
-    this.previous.set(row.id, { atNs, cpuUsageNs });
-    if (this.previous.size > 10_000) this.previous.delete(this.previous.keys().next().value!);
-    // A restart or a restore starts the counter again: no interval to measure over then.
-    const elapsedNs = before ? Number(atNs - before.atNs) : 0;
-    const cpuPercent = before && elapsedNs > 0 && cpuUsageNs >= before.cpuUsageNs ? Math.round(((cpuUsageNs - before.cpuUsageNs) / elapsedNs) * 1000) / 10 : null;
+    let cpuPercent: number | null;
+    if (before && atNs - before.atNs < MIN_INTERVAL_NS) cpuPercent = before.cpuPercent;
+    else {
+      // A restart or a restore starts the counter again: no interval to measure over then.
+      const elapsedNs = before ? Number(atNs - before.atNs) : 0;
+      cpuPercent = before && cpuUsageNs >= before.cpuUsageNs ? Math.round(((cpuUsageNs - before.cpuUsageNs) / elapsedNs) * 1000) / 10 : null;
+      this.previous.delete(row.id); // re-inserted last: the map's first entries are the least recently read
+      this.previous.set(row.id, { atNs, cpuUsageNs, cpuPercent });
+      if (this.previous.size > 10_000) this.previous.delete(this.previous.keys().next().value!);
+    }
     return { ...state, cpuUsageNs, cpuPercent, memoryBytes: cgroup.workingSetBytes(), memoryLimitBytes: cgroup.memoryLimitBytes(), pids: cgroup.pids() };
   }
 }

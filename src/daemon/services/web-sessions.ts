@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { WebSessionT } from '../../api/index.js';
 import { hashSecret, type Actor } from '../../core/index.js';
 import type { Db } from '../db/database.js';
@@ -23,6 +24,9 @@ const expiry = (now: number) => new Date(now + SESSION_IDLE_MS).toISOString();
  * signed in with: rotating the key or removing the user ends every session.
  */
 export class WebSessions {
+  /** Says which session was signed out, so its open sockets close at once. */
+  private readonly ended = new EventEmitter().setMaxListeners(0);
+
   constructor(private readonly db: Db) {}
 
   /** Opens a session for a user who just proved their API key; returns the cookie's id. */
@@ -66,6 +70,14 @@ export class WebSessions {
 
   async close(id: string): Promise<void> {
     await this.db.deleteFrom('web_sessions').where('id_hash', '=', hashSecret(id)).execute();
+    this.ended.emit(hashSecret(id));
+  }
+
+  /** Calls `fn` when the session is signed out; returns the function that stops listening. */
+  onSignOut(id: string, fn: () => void): () => void {
+    const key = hashSecret(id);
+    this.ended.once(key, fn);
+    return () => this.ended.off(key, fn);
   }
 
   static csrfMatches(session: OpenSession, header: string | undefined): boolean {

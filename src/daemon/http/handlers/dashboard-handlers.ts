@@ -1,25 +1,19 @@
 import type { FastifyRequest } from 'fastify';
-import type { WebSocket } from 'ws';
-import type { SocketErrorT } from '../../../api/index.js';
+import { BothubError } from '../../../core/index.js';
 import type { DaemonContext } from '../../context.js';
 import type { StatsService } from '../../services/stats-service.js';
+import type { WebSessions } from '../../services/web-sessions.js';
+import { closeWithSession } from '../session-sockets.js';
+import { closeWithError } from '../socket-errors.js';
 import { actorOf } from '../auth.js';
-import { errorBody, toErrorBody } from '../errors.js';
 import type { Handlers } from '../register-routes.js';
 
 type DashboardRoutes = 'eventsStream' | 'sandboxStats' | 'sandboxStatsStream';
 
 const DEFAULT_INTERVAL_MS = 1000;
 
-/** Ends a socket on any failure: the error as the last message (the SocketError schema), then close 1011. */
-export function closeWithError(socket: WebSocket, err: unknown, requestId: string): void {
-  const message: SocketErrorT = { type: 'error', ...toErrorBody(err, requestId) };
-  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
-  socket.close(1011, message.code);
-}
-
 /** Live views for the dashboard: the event stream and resource use of a sandbox. */
-export function dashboardHandlers(ctx: DaemonContext, stats: StatsService): Pick<Handlers, DashboardRoutes> {
+export function dashboardHandlers(ctx: DaemonContext, stats: StatsService, sessions: WebSessions): Pick<Handlers, DashboardRoutes> {
   /** Where each events socket starts, fixed before the upgrade is answered: an event recorded once the client sees the socket open is never missed. */
   const startAt = new WeakMap<FastifyRequest, number>();
   const sample = async (req: FastifyRequest) => stats.sample(await ctx.sandboxes.row((req.params as { name: string }).name, actorOf(req)));
@@ -41,12 +35,11 @@ export function dashboardHandlers(ctx: DaemonContext, stats: StatsService): Pick
           );
           socket.on('close', stop);
           socket.on('error', stop);
+          closeWithSession(socket, req, sessions);
           // Nothing is read from the client; a message is a misuse, answered like any bad message.
           socket.on('message', () => {
             stop();
-            const message: SocketErrorT = { type: 'error', ...errorBody('INVALID_INPUT', 'this socket only sends events; send it nothing') };
-            socket.send(JSON.stringify(message));
-            socket.close(1008, 'INVALID_INPUT');
+            closeWithError(socket, new BothubError('INVALID_INPUT', 'this socket only sends events; send it nothing'), req.id);
           });
         } catch (e) {
           closeWithError(socket, e, req.id);
@@ -56,7 +49,7 @@ export function dashboardHandlers(ctx: DaemonContext, stats: StatsService): Pick
     sandboxStats: async ({ raw }) => sample(raw),
     sandboxStatsStream: {
       precheck: async (req) => {
-        await sample(req);
+        await ctx.sandboxes.row((req.params as { name: string }).name, actorOf(req));
       },
       handle: (socket, req) => {
         const { interval } = req.query as { interval?: number };
@@ -80,6 +73,7 @@ export function dashboardHandlers(ctx: DaemonContext, stats: StatsService): Pick
         };
         socket.on('close', stop);
         socket.on('error', stop);
+        closeWithSession(socket, req, sessions);
         void tick();
       },
     },

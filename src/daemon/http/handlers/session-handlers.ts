@@ -1,7 +1,7 @@
 import { BothubError } from '../../../core/index.js';
 import type { DaemonContext } from '../../context.js';
 import { WebSessions } from '../../services/web-sessions.js';
-import { failedAttempt, SESSION_COOKIE, type FailureLimiter } from '../auth.js';
+import { failedAttempt, SESSION_COOKIE, rateLimited, type FailureLimiter } from '../auth.js';
 import type { Handlers } from '../register-routes.js';
 
 type SessionRoutes = 'createSession' | 'getSession' | 'deleteSession';
@@ -16,10 +16,7 @@ export function sessionHandlers(ctx: DaemonContext, sessions: WebSessions, limit
   return {
     createSession: async ({ body, raw, reply }) => {
       const wait = limiter.blockedFor(raw.ip);
-      if (wait > 0) {
-        void reply.header('retry-after', String(Math.ceil(wait / 1000)));
-        throw new BothubError('RATE_LIMITED', `too many failed attempts from ${raw.ip}; wait ${Math.ceil(wait / 1000)} s and check your API key`);
-      }
+      if (wait > 0) throw rateLimited(reply, raw.ip, wait);
       const actor = await ctx.users.authenticate(body.token);
       if (!actor) {
         await failedAttempt(limiter, raw.ip);
