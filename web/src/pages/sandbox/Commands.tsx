@@ -53,6 +53,12 @@ export function Commands({ name, selected }: { name: string; selected?: string }
   );
 }
 
+/** Terminate asks (an interactive shell ignores it); Kill does not. */
+const SIGNALS = [
+  ['Terminate', 'TERM', 'SIGTERM goes to its process group: it may clean up and exit. An interactive shell ignores it.'],
+  ['Kill', 'KILL', 'SIGKILL goes to its process group: it ends at once, without cleaning up.'],
+] as const;
+
 function ExecRow({ x, name, selected, onChanged }: { x: ExecRecordT; name: string; selected: boolean; onChanged: () => void }) {
   return (
     <tr aria-selected={selected} data-exec={x.id}>
@@ -78,19 +84,21 @@ function ExecRow({ x, name, selected, onChanged }: { x: ExecRecordT; name: strin
             Attach
           </a>
         )}
-        {x.status === 'running' && (
-          <ConfirmButton
-            label="Kill"
-            ariaLabel={`Kill ${x.id}`}
-            title={`Kill command ${x.id}?`}
-            warning="SIGTERM goes to its process group."
-            danger
-            onConfirm={async () => {
-              await call('killExec', { params: { name, id: x.id }, body: {} });
-              onChanged();
-            }}
-          />
-        )}
+        {x.status === 'running' &&
+          SIGNALS.map(([label, signal, warning]) => (
+            <ConfirmButton
+              key={signal}
+              label={label}
+              ariaLabel={`${label} ${x.id}`}
+              title={`${label} command ${x.id}?`}
+              warning={warning}
+              danger
+              onConfirm={async () => {
+                await call('killExec', { params: { name, id: x.id }, body: { signal } });
+                onChanged();
+              }}
+            />
+          ))}
       </td>
     </tr>
   );
