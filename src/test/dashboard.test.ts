@@ -316,13 +316,14 @@ describe('dashboard', () => {
     const usable = Date.now() - start;
     const timing = JSON.parse(
       (await fresh.evaluate(
-        'JSON.stringify({ dcl: performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd, api: performance.getEntriesByType("resource").filter((r) => r.name.includes("/api/")).map((r) => [new URL(r.name).pathname, Math.round(r.startTime), Math.round(r.duration)]) })',
+        'JSON.stringify({ dcl: performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd, shown: performance.getEntriesByName("bothub:fleet-usable")[0].startTime, api: performance.getEntriesByType("resource").filter((r) => r.name.includes("/api/")).map((r) => [new URL(r.name).pathname, Math.round(r.startTime), Math.round(r.duration)]) })',
       )) as string,
-    ) as { dcl: number; api: [string, number, number][] };
+    ) as { dcl: number; shown: number; api: [string, number, number][] };
     const listStart = Date.now();
     await t.api.call('listSandboxes');
     console.log(
-      `# first page usable: ${usable} ms with 200 sandboxes; DOMContentLoaded ${Math.round(timing.dcl)} ms; ` +
+      `# first page usable: ${Math.round(timing.shown)} ms after navigation by the page's own clock (${usable} ms as Playwright saw it) with 200 sandboxes; ` +
+        `DOMContentLoaded ${Math.round(timing.dcl)} ms; ` +
         `API calls [path, start ms, duration ms]: ${JSON.stringify(timing.api)}; the list alone from node: ${Date.now() - listStart} ms`,
     );
     assert.equal(await fresh.locator('li[data-sandbox]').count(), 200);

@@ -1,4 +1,4 @@
-import { memo, useCallback, useMemo, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useState } from 'react';
 import type { EventT, SandboxT } from '../../../src/api/schemas.js';
 import { ErrorNote } from '../components/ErrorNote.js';
 import { SandboxActions } from '../components/SandboxActions.js';
@@ -47,6 +47,12 @@ export function Fleet() {
     for (const s of shown) byHost.set(s.host, [...(byHost.get(s.host) ?? []), s]);
     return [...byHost.entries()].sort(([a], [b]) => (a === 'local' ? -1 : b === 'local' ? 1 : a.localeCompare(b)));
   }, [list.data, query, stateFilter]);
+
+  const loaded = list.data !== undefined;
+  useEffect(() => {
+    // When the first list is on screen (after React committed it): what "first page usable" is measured by.
+    if (loaded && !performance.getEntriesByName('bothub:fleet-usable').length) performance.mark('bothub:fleet-usable');
+  }, [loaded]);
 
   const total = list.data?.length ?? 0;
   const shownCount = groups.reduce((n, [, g]) => n + g.length, 0);
