@@ -1,7 +1,8 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
-import './styles.css';
+import './base.css';
+import './pages.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
