@@ -331,7 +331,4 @@ export type ReplyOf<K extends RouteName> = StaticOr<Routes[K] extends { reply: i
 export type JsonRouteName = { [K in RouteName]: Routes[K] extends { stream: string } ? never : K }[RouteName];
 export type StreamRouteName = Exclude<RouteName, JsonRouteName>;
 
-/** Fills the :params of a route's URL. */
-export function routeUrl(url: string, params: Record<string, string> | undefined): string {
-  return url.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(params?.[k] ?? ''));
-}
+export { routeUrl } from './route-client.js';

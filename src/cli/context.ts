@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ApiClient } from '../api/index.js';
+import { RouteClient } from '../api/route-client.js';
 import { readConfig } from './config-file.js';
+import { routePaths } from './route-paths.js';
 
 export interface GlobalOptions {
   url?: string;
@@ -15,7 +16,7 @@ const DEFAULT_DATA_DIR = '/var/lib/bothub';
 
 /** What every command gets: the API client and how to print. */
 export interface CliContext {
-  api: ApiClient;
+  api: RouteClient;
   json: boolean;
   url: string;
 }
@@ -39,8 +40,8 @@ export function resolveToken(opts: GlobalOptions, url: string, env: NodeJS.Proce
   }
 }
 
-export function cliContext(cmd: Command): CliContext {
+export async function cliContext(cmd: Command): Promise<CliContext> {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
   const url = opts.url ?? process.env.BOTHUB_URL ?? readConfig().url ?? DEFAULT_URL;
-  return { api: new ApiClient(url, { token: resolveToken(opts, url) }), json: !!opts.json, url };
+  return { api: new RouteClient(url, { token: resolveToken(opts, url) }, await routePaths()), json: !!opts.json, url };
 }

@@ -1,0 +1,133 @@
+import { createRequire } from 'node:module';
+import type WebSocket from 'ws';
+import { BothubError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../core/index.js';
+import type { BodyOf, JsonRouteName, ParamsOf, QueryOf, ReplyOf, RouteDef, RouteName } from './routes.js';
+import type { ProgressEventT } from './schemas.js';
+import { connectionOver, fetchOver, type OpenStream } from './stream-transport.js';
+
+type Part<Key extends string, T> = T extends undefined ? { [P in Key]?: undefined } : { [P in Key]: T };
+export type CallArgs<K extends RouteName> = Part<'params', ParamsOf<K>> & Part<'query', QueryOf<K>> & Part<'body', BodyOf<K>>;
+
+export interface ClientOptions {
+  token?: string;
+  signal?: AbortSignal;
+  /** Names the daemon, and what to do, when it cannot be reached (a fleet host's agent). */
+  unreachable?: { what: string; hint: string };
+  /** Every connection (HTTP and WebSocket) runs on a stream this opens: how the control plane reaches fleet agents, through SSH. */
+  openStream?: OpenStream;
+}
+
+/** What a client needs of the route table: each route's method and URL, not its schemas. */
+export type RoutePaths = Record<RouteName, Pick<RouteDef, 'method' | 'url'>>;
+
+/** Fills the :params of a route's URL. */
+export function routeUrl(url: string, params: Record<string, string> | undefined): string {
+  return url.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(params?.[k] ?? ''));
+}
+
+// ws is loaded by the first WebSocket, so commands that make none start without it.
+const load = createRequire(import.meta.url);
+
+/**
+ * The typed API client over a route table. Every method's arguments and reply
+ * come from the route table, so the CLI cannot drift from the daemon.
+ * `ApiClient` is this over the full table; the CLI passes only the method and
+ * URL of each route, so a command starts without loading the schemas.
+ */
+export class RouteClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly options: ClientOptions,
+    private readonly routes: RoutePaths,
+  ) {}
+
+  url(route: RouteName, params?: Record<string, string>, query?: Record<string, unknown>): string {
+    const u = new URL(routeUrl(this.routes[route].url, params), this.baseUrl);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}), ...extra };
+  }
+
+  /** Sends a request and turns connection failures and error replies into BothubErrors. */
+  async fetch(route: RouteName, args: { params?: unknown; query?: unknown; body?: unknown; rawBody?: BodyInit; signal?: AbortSignal }): Promise<Response> {
+    const def = this.routes[route];
+    const url = this.url(route, args.params as Record<string, string>, args.query as Record<string, unknown>);
+    const json = args.body !== undefined;
+    let res: Response;
+    try {
+      res = await (this.options.openStream ? fetchOver(this.options.openStream) : fetch)(url, {
+        method: def.method,
+        headers: this.headers(json ? { 'content-type': 'application/json' } : args.rawBody ? { 'content-type': 'application/octet-stream' } : {}),
+        body: json ? JSON.stringify(args.body) : args.rawBody,
+        signal: args.signal ?? this.options.signal,
+        ...(args.rawBody ? { duplex: 'half' } : {}),
+      } as RequestInit);
+    } catch (e) {
+      throw unreachable(this.baseUrl, e, this.options.unreachable);
+    }
+    if (!res.ok) throw await errorFrom(res);
+    return res;
+  }
+
+  async call<K extends JsonRouteName>(route: K, args: CallArgs<K> = {} as CallArgs<K>): Promise<ReplyOf<K>> {
+    const res = await this.fetch(route, args);
+    if (res.status === 204) return undefined as ReplyOf<K>;
+    return (await res.json()) as ReplyOf<K>;
+  }
+
+  /** Reads an NDJSON progress stream; the last line is the result. */
+  async progress<T>(route: RouteName, args: { params?: unknown; query?: unknown; body?: unknown; rawBody?: BodyInit }, onProgress: (p: ProgressEventT) => void): Promise<T> {
+    const res = await this.fetch(route, args);
+    let last: unknown;
+    let buffered = '';
+    const decoder = new TextDecoder();
+    const handle = (line: string) => {
+      if (!line.trim()) return;
+      const msg = JSON.parse(line) as { progress?: ProgressEventT; result?: unknown; error?: ErrorBody };
+      if (msg.error) throw new BothubError(msg.error.code, msg.error.message);
+      if (msg.progress) onProgress(msg.progress);
+      if ('result' in msg) last = msg.result;
+    };
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      lines.forEach(handle);
+    }
+    handle(buffered);
+    if (last === undefined) throw new BothubError('INTERNAL', 'the daemon ended the stream without a result; see the daemon log');
+    return last as T;
+  }
+
+  websocket(route: RouteName, params: Record<string, string>): WebSocket {
+    const url = this.url(route, params).replace(/^http/, 'ws');
+    const open = this.options.openStream;
+    const WebSocketClass = load('ws') as typeof WebSocket;
+    return new WebSocketClass(url, { headers: this.headers(), ...(open ? { createConnection: connectionOver(open) as never } : {}) });
+  }
+}
+
+export function unreachable(
+  baseUrl: string,
+  e: unknown,
+  named = { what: `the bothub daemon at ${baseUrl}`, hint: 'start it with `bothub serve` or `systemctl start bothub`, or point --url / BOTHUB_URL at it' },
+): BothubError {
+  if (e instanceof BothubError) return e;
+  const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+  if ((e as Error).name === 'AbortError') return new BothubError('ABORTED', 'cancelled');
+  return new BothubError('UNAVAILABLE', `cannot reach ${named.what} (${cause}); ${named.hint}`);
+}
+
+export async function errorFrom(res: Response): Promise<BothubError> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as ErrorBody;
+    const code = (body.code in ERROR_CODES ? body.code : 'INTERNAL') as ErrorCode;
+    return new BothubError(code, body.message);
+  } catch {
+    return new BothubError('INTERNAL', `the daemon answered ${res.status}: ${text.slice(0, 200)}`);
+  }
+}
