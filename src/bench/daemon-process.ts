@@ -11,7 +11,7 @@ import { LocalHost } from '../hostexec/index.js';
 import { removeBridge } from '../runtime/index.js';
 import { TEST_IMAGES_DIR } from '../test/helpers/daemon.js';
 
-const BIN = fileURLToPath(new URL('../../bin/bothub', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/bothub', import.meta.url));
 
 /**
  * The daemon as its own process, as users run it: the benchmark's client and
@@ -19,9 +19,15 @@ const BIN = fileURLToPath(new URL('../../bin/bothub', import.meta.url));
  */
 export interface DaemonProcess {
   api: ApiClient;
+  url: string;
+  /** The admin's API key, for CLI processes run against it. */
+  token: string;
   dataDir: string;
   stop(): Promise<void>;
 }
+
+/** The environment a CLI process needs to talk to this daemon as its admin. */
+export const cliEnv = (t: DaemonProcess): NodeJS.ProcessEnv => ({ ...process.env, BOTHUB_URL: t.url, BOTHUB_TOKEN: t.token });
 
 export async function startDaemonProcess(): Promise<DaemonProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bothub-bench-'));
@@ -44,9 +50,13 @@ export async function startDaemonProcess(): Promise<DaemonProcess> {
     if (i > 200 || child.exitCode !== null) throw new Error('the daemon did not start');
     await sleep(50);
   }
-  const api = new ApiClient(`http://127.0.0.1:${port}`, { token: (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim() });
+  const url = `http://127.0.0.1:${port}`;
+  const token = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim();
+  const api = new ApiClient(url, { token });
   return {
     api,
+    url,
+    token,
     dataDir,
     async stop() {
       for (const s of await api.call('listSandboxes')) await api.call('destroySandbox', { params: { name: s.name } });

@@ -1,9 +1,12 @@
 /**
  * bothub benchmark: prints p50 and p99 of the operations users wait on.
- *   npm run bench [-- --runs 30] [--only sandboxes|snapshots|thermal]
+ *   npm run bench [-- --runs 30] [--only sandboxes|cli|snapshots|thermal] [--vs podman]
  * It starts its own daemon process on a temporary data dir, measures through
- * the HTTP API as a client would, and removes everything it made.
+ * the HTTP API as a client would and through the CLI as a whole process, and
+ * removes everything it made. `--vs podman` measures podman's CLI on the same
+ * rootfs in the same run, interleaved (installing podman if it is missing).
  */
+import { benchCliStartup } from './cli-startup.js';
 import { startDaemonProcess } from './daemon-process.js';
 import { benchSnapshots } from './snapshots.js';
 import { benchThermal } from './thermal.js';
@@ -17,6 +20,10 @@ const t = await startDaemonProcess();
 const api = t.api;
 try {
   if (!only || only === 'sandboxes') await benchSandboxes();
+  if (!only || only === 'cli') {
+    console.log('\nCLI start-up (whole processes, against Node on this machine)\n');
+    for (const line of await benchCliStartup(t, runs)) console.log(line);
+  }
   if (!only || only === 'snapshots') {
     console.log('\nsnapshots (CRIU)\n');
     for (const line of await benchSnapshots(t, Math.min(runs, 10))) console.log(line);

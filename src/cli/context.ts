@@ -40,8 +40,11 @@ export function resolveToken(opts: GlobalOptions, url: string, env: NodeJS.Proce
   }
 }
 
+/** The CLI's client: the typed API client over the routes' paths alone (see route-paths.ts). */
+export const cliClient = async (url: string, token: string | undefined) => new RouteClient(url, { token }, await routePaths());
+
 export async function cliContext(cmd: Command): Promise<CliContext> {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
   const url = opts.url ?? process.env.BOTHUB_URL ?? readConfig().url ?? DEFAULT_URL;
-  return { api: new RouteClient(url, { token: resolveToken(opts, url) }, await routePaths()), json: !!opts.json, url };
+  return { api: await cliClient(url, resolveToken(opts, url)), json: !!opts.json, url };
 }
