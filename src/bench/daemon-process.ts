@@ -23,6 +23,8 @@ export interface DaemonProcess {
   /** The admin's API key, for CLI processes run against it. */
   token: string;
   dataDir: string;
+  /** The image store it runs from (the test images, built once). */
+  imagesDir: string;
   stop(): Promise<void>;
 }
 
@@ -47,7 +49,11 @@ export async function startDaemonProcess(): Promise<DaemonProcess> {
       )
     )
       break;
-    if (i > 200 || child.exitCode !== null) throw new Error('the daemon did not start');
+    // A minute: on a loaded machine the daemon's own start is slow. A daemon that never answers is not left behind.
+    if (i > 1200 || child.exitCode !== null) {
+      child.kill('SIGTERM');
+      throw new Error('the daemon did not start');
+    }
     await sleep(50);
   }
   const url = `http://127.0.0.1:${port}`;
@@ -58,6 +64,7 @@ export async function startDaemonProcess(): Promise<DaemonProcess> {
     url,
     token,
     dataDir,
+    imagesDir: TEST_IMAGES_DIR,
     async stop() {
       for (const s of await api.call('listSandboxes')) await api.call('destroySandbox', { params: { name: s.name } });
       child.kill('SIGTERM');
