@@ -31,12 +31,13 @@ export interface DaemonProcess {
 /** The environment a CLI process needs to talk to this daemon as its admin. */
 export const cliEnv = (t: DaemonProcess): NodeJS.ProcessEnv => ({ ...process.env, BOTHUB_URL: t.url, BOTHUB_TOKEN: t.token });
 
-export async function startDaemonProcess(): Promise<DaemonProcess> {
+/** `nodeArgs` go to the daemon's node, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it under the benchmark. */
+export async function startDaemonProcess(nodeArgs: string[] = []): Promise<DaemonProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bothub-bench-'));
   const port = 20000 + (process.pid % 20000);
   const bridge = `bhb${randomBytes(2).toString('hex')}`;
   const subnet = `10.250.${process.pid % 250}.0/24`;
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     env: { ...process.env, BOTHUB_IMAGES_DIR: TEST_IMAGES_DIR, BOTHUB_BRIDGE: bridge, BOTHUB_SUBNET: subnet, BOTHUB_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -2,6 +2,7 @@
  * bothub benchmark: prints p50 and p99 of the operations users wait on.
  *   npm run bench [-- --runs 30] [--only sandboxes|cli|snapshots|thermal]
  *   npm run bench -- --vs podman [--runs 20]
+ *   npm run bench -- --only sandboxes --cpu-prof-daemon DIR   (the daemon's CPU profile)
  * It starts its own daemon process on a temporary data dir, measures through
  * the HTTP API as a client would and through the CLI as a whole process, and
  * removes everything it made. `--vs podman` measures podman's CLI on the same
@@ -23,7 +24,9 @@ if (vs !== undefined && vs !== 'podman') throw new Error(`--vs ${vs}: only podma
 const sections = only ? [only] : vs ? ['sandboxes', 'cli'] : ['sandboxes', 'cli', 'snapshots', 'thermal'];
 const want = (section: string) => sections.includes(section);
 
-const t = await startDaemonProcess();
+// --cpu-prof-daemon DIR: the daemon writes a V8 CPU profile there when the bench stops it.
+const profileDir = arg('--cpu-prof-daemon');
+const t = await startDaemonProcess(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
 const api = t.api;
 try {
   if (want('sandboxes')) await benchSandboxes();
