@@ -26,3 +26,18 @@ export function timeProcess(command: string, args: string[], env: NodeJS.Process
     });
   });
 }
+
+export interface ProcessCost {
+  ms: number;
+  /** CPU time (user + system) the process used, all its threads: less sensitive to a busy machine than its wall time. */
+  cpuMs: number;
+}
+
+/** Times a whole process with bash's `time` (getrusage of the child): its wall time and its CPU time. */
+export function costOfProcess(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ProcessCost> {
+  const script = 'TIMEFORMAT="%3R %3U %3S"; { time "$@" >/dev/null 2>&1; } 2>&1';
+  return timeProcess('bash', ['-c', script, 'bash', command, ...args], env).then(({ stdout }) => {
+    const [real, user, sys] = stdout.trim().split('\n').pop()!.split(' ').map(Number);
+    return { ms: real! * 1000, cpuMs: (user! + sys!) * 1000 };
+  });
+}
