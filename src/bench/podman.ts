@@ -56,17 +56,19 @@ export async function startPodman(rootfs: string, subnet: string): Promise<Podma
     PATH: `${CRIU_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}`,
   };
   const run = (args: string[]) => timeProcess('podman', args, env);
-  await importRootfs(rootfs, env);
-  return {
-    version: (await run(['--version'])).stdout.trim(),
-    run,
-    async close() {
-      await run(['rm', '--all', '--force', '--time', '0']);
-      await run(['rmi', '--all', '--force']);
-      if (!hadBridge && existsSync(`/sys/class/net/${BRIDGE}`)) execFileSync('ip', ['link', 'delete', BRIDGE]);
-      await rm(dir, { recursive: true, force: true });
-    },
+  const close = async () => {
+    await run(['rm', '--all', '--force', '--time', '0']);
+    await run(['rmi', '--all', '--force']);
+    if (!hadBridge && existsSync(`/sys/class/net/${BRIDGE}`)) execFileSync('ip', ['link', 'delete', BRIDGE]);
+    await rm(dir, { recursive: true, force: true });
   };
+  try {
+    await importRootfs(rootfs, env);
+    return { version: (await run(['--version'])).stdout.trim(), run, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
 
 /** `tar -C rootfs -c . | podman import - IMAGE`: the same files bothub's default image runs. */
