@@ -29,6 +29,8 @@ const profileDir = arg('--cpu-prof-daemon');
 const t = await startDaemonProcess(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
 const api = t.api;
 try {
+  // A fresh machine has no default image yet: built once, as `bothub create` would.
+  await api.call('getImage', { params: { name: 'debian' } }).catch(() => api.progress('buildImage', { params: { name: 'debian' } }, () => undefined));
   if (want('sandboxes')) await benchSandboxes();
   if (want('cli')) {
     console.log('\nCLI start-up (whole processes, against Node on this machine)\n');
