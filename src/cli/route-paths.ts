@@ -1,16 +1,19 @@
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RoutePaths } from '../api/route-client.js';
 
 const SOURCE = fileURLToPath(new URL('../api/routes.js', import.meta.url));
-const CACHE = fileURLToPath(new URL('./route-paths.json', import.meta.url));
+// Outside dist/: a fleet agent's release is dist/ as built, and this file comes and goes with CLI runs.
+const CACHE = fileURLToPath(new URL('../../.cache/cli-route-paths.json', import.meta.url));
 
 /**
  * The method and URL of every route, for the CLI's client. Loading the route
  * table itself means loading TypeBox and building every schema, most of a
- * command's start-up; so the CLI keeps this part of it in a file beside its
- * code, stamped with the size and time of the compiled route table it came
- * from: a rebuilt table is read again on the next command, never served stale.
+ * command's start-up; so the CLI keeps this part of it in a file of the
+ * checkout (.cache/), stamped with the size and time of the compiled route
+ * table it came from: a rebuilt table is read again on the next command,
+ * never served stale.
  */
 export async function routePaths(): Promise<RoutePaths> {
   const { size, mtimeMs } = statSync(SOURCE);
@@ -26,6 +29,7 @@ export async function routePaths(): Promise<RoutePaths> {
   try {
     // Renamed into place, so a command running alongside never reads half a file.
     const tmp = `${CACHE}.${process.pid}`;
+    mkdirSync(dirname(CACHE), { recursive: true });
     writeFileSync(tmp, JSON.stringify({ stamp, routes: paths }));
     renameSync(tmp, CACHE);
   } catch {
