@@ -13,6 +13,8 @@ const SOURCES = {
   'routes.ts': 'src/api/routes.ts',
   'exec-socket.ts': 'src/api/exec-socket.ts',
   'socket-def.ts': 'src/api/socket-def.ts',
+  'channels.ts': 'src/api/channels.ts',
+  'route-url.ts': 'src/api/route-url.ts',
   'dashboard-sockets.ts': 'src/api/dashboard-sockets.ts',
   'errors.ts': 'src/core/errors.ts',
 };

@@ -401,7 +401,4 @@ export type ClientMessageOf<K extends SocketRouteName> = StaticOr<SocketOf<K> ex
 /** The text messages the daemon sends on a socket route. */
 export type ServerMessageOf<K extends SocketRouteName> = Static<SocketOf<K>['server']>;
 
-/** Fills the :params of a route's URL. */
-export function routeUrl(url: string, params: Record<string, string> | undefined): string {
-  return url.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(params?.[k] ?? ''));
-}
+export { routeUrl } from './route-url.js';

@@ -1,27 +1,50 @@
 /**
  * bothub benchmark: prints p50 and p99 of the operations users wait on.
- *   npm run bench [-- --runs 30] [--only sandboxes|snapshots|thermal]
+ *   npm run bench [-- --runs 30] [--only sandboxes|cli|snapshots|thermal]
+ *   npm run bench -- --vs podman [--runs 20]
+ *   npm run bench -- --only sandboxes --cpu-prof-daemon DIR   (the daemon's CPU profile)
  * It starts its own daemon process on a temporary data dir, measures through
- * the HTTP API as a client would, and removes everything it made.
+ * the HTTP API as a client would and through the CLI as a whole process, and
+ * removes everything it made. `--vs podman` measures podman's CLI on the same
+ * rootfs in the same run, interleaved (installing podman if it is missing),
+ * after the API's and the CLI's own figures.
  */
+import { benchCliStartup } from './cli-startup.js';
 import { startDaemonProcess } from './daemon-process.js';
 import { benchSnapshots } from './snapshots.js';
+import { benchVsPodman } from './vs-podman.js';
 import { benchThermal } from './thermal.js';
 import { row, time } from './stats.js';
 
 const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
 const runs = Number(arg('--runs')) || 30;
 const only = arg('--only');
+const vs = arg('--vs');
+if (vs !== undefined && vs !== 'podman') throw new Error(`--vs ${vs}: only podman is measured against`);
+const sections = only ? [only] : vs ? ['sandboxes', 'cli'] : ['sandboxes', 'cli', 'snapshots', 'thermal'];
+const want = (section: string) => sections.includes(section);
 
-const t = await startDaemonProcess();
+// --cpu-prof-daemon DIR: the daemon writes a V8 CPU profile there when the bench stops it.
+const profileDir = arg('--cpu-prof-daemon');
+const t = await startDaemonProcess(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
 const api = t.api;
 try {
-  if (!only || only === 'sandboxes') await benchSandboxes();
-  if (!only || only === 'snapshots') {
+  // A fresh machine has no default image yet: built once, as `bothub create` would.
+  await api.call('getImage', { params: { name: 'debian' } }).catch(() => api.progress('buildImage', { params: { name: 'debian' } }, () => undefined));
+  if (want('sandboxes')) await benchSandboxes();
+  if (want('cli')) {
+    console.log('\nCLI start-up (whole processes, against Node on this machine)\n');
+    for (const line of await benchCliStartup(t, runs)) console.log(line);
+  }
+  if (vs === 'podman') {
+    console.log('\nagainst podman (whole CLI processes, interleaved)\n');
+    for (const line of await benchVsPodman(t, Math.min(runs, 20))) console.log(line);
+  }
+  if (want('snapshots')) {
     console.log('\nsnapshots (CRIU)\n');
     for (const line of await benchSnapshots(t, Math.min(runs, 10))) console.log(line);
   }
-  if (!only || only === 'thermal') {
+  if (want('thermal')) {
     console.log('\nthermal states (through the preview proxy)\n');
     for (const line of await benchThermal(t, runs)) console.log(line);
   }

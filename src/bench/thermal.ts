@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { CgroupReader, cgroupsPath } from '../runtime/index.js';
 import type { DaemonProcess } from './daemon-process.js';
 import { row, time } from './stats.js';
 
@@ -13,15 +13,19 @@ socketserver.TCPServer.request_queue_size = 128
 socketserver.TCPServer(('0.0.0.0', 8000), H).serve_forever()
 `;
 
-/** Memory in use on the host, from the kernel's own accounting (MemTotal - MemAvailable). */
-function hostMemoryMb(): number {
-  const info = readFileSync('/proc/meminfo', 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(info)![1]);
-  return (kb('MemTotal') - kb('MemAvailable')) / 1024;
+/**
+ * The memory the kernel charges to these sandboxes' cgroups (their processes'
+ * pages and the page cache they brought in), summed. The host's free memory
+ * would also count every other process on a shared machine; a sandbox gone
+ * cold has no cgroup left, so it holds none.
+ */
+function cgroupMemoryMb(ids: string[]): number {
+  return ids.reduce((sum, id) => sum + new CgroupReader(cgroupsPath(id)).memoryBytes(), 0) / 1024 / 1024;
 }
 
-async function web(t: DaemonProcess, name: string): Promise<string> {
-  await t.api.call('createSandbox', { body: { name, idleWarmMs: 0, idleColdMs: 0 } });
+/** A sandbox serving HTTP on port 8000, published; its public URL and its id. */
+async function web(t: DaemonProcess, name: string): Promise<{ url: string; id: string }> {
+  const { id } = await t.api.call('createSandbox', { body: { name, idleWarmMs: 0, idleColdMs: 0 } });
   await t.api.call('exec', { params: { name }, body: { command: ['sh', '-c', 'cat > /root/s.py'], stdin: SERVER } });
   await t.api.call('exec', {
     params: { name },
@@ -34,12 +38,12 @@ async function web(t: DaemonProcess, name: string): Promise<string> {
     },
   });
   const sb = await t.api.call('publish', { params: { name }, body: { port: 8000, public: true } });
-  return sb.urls[0]!.pathUrl;
+  return { url: sb.urls[0]!.pathUrl, id };
 }
 
 export async function benchThermal(t: DaemonProcess, runs: number): Promise<string[]> {
   const out: string[] = [];
-  const url = await web(t, 'wake');
+  const { url } = await web(t, 'wake');
   await fetch(url).then((r) => r.text());
   const warm: number[] = [];
   const cold: number[] = [];
@@ -59,12 +63,12 @@ export async function benchThermal(t: DaemonProcess, runs: number): Promise<stri
   await t.api.call('destroySandbox', { params: { name: 'wake' } });
 
   // 20 idle sandboxes, each a python web server: hot, then all cold.
-  const before = hostMemoryMb();
-  for (let i = 0; i < 20; i++) await web(t, `idle-${i}`);
-  const hotMb = hostMemoryMb() - before;
+  const ids: string[] = [];
+  for (let i = 0; i < 20; i++) ids.push((await web(t, `idle-${i}`)).id);
+  const hotMb = cgroupMemoryMb(ids);
   for (let i = 0; i < 20; i++) await t.api.call('freezeSandbox', { params: { name: `idle-${i}` } });
-  const coldMb = hostMemoryMb() - before;
-  out.push(`20 idle sandboxes, host memory  hot ${hotMb.toFixed(0)} MB → cold ${coldMb.toFixed(0)} MB`);
+  const coldMb = cgroupMemoryMb(ids);
+  out.push(`20 idle sandboxes, memory their cgroups hold  hot ${hotMb.toFixed(0)} MB → cold ${coldMb.toFixed(0)} MB`);
   for (let i = 0; i < 20; i++) await t.api.call('destroySandbox', { params: { name: `idle-${i}` } });
   return out;
 }

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ApiClient } from '../api/index.js';
+import { RouteClient } from '../api/route-client.js';
 import { parseDuration } from '../core/index.js';
 import { readConfig } from './config-file.js';
+import { routePaths } from './route-paths.js';
 
 export interface GlobalOptions {
   url?: string;
@@ -16,7 +17,7 @@ const DEFAULT_DATA_DIR = '/var/lib/bothub';
 
 /** What every command gets: the API client and how to print. */
 export interface CliContext {
-  api: ApiClient;
+  api: RouteClient;
   json: boolean;
   url: string;
 }
@@ -40,10 +41,13 @@ export function resolveToken(opts: GlobalOptions, url: string, env: NodeJS.Proce
   }
 }
 
-export function cliContext(cmd: Command): CliContext {
+/** The CLI's client: the typed API client over the routes' paths alone (see route-paths.ts). */
+export const cliClient = async (url: string, token: string | undefined, timeoutMs?: number) => new RouteClient(url, { token, timeoutMs }, await routePaths());
+
+export async function cliContext(cmd: Command): Promise<CliContext> {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
   const url = opts.url ?? process.env.BOTHUB_URL ?? readConfig().url ?? DEFAULT_URL;
   // BOTHUB_TIMEOUT replaces the client's default limit (routes that checkpoint or build keep their longer ones).
   const timeoutMs = process.env.BOTHUB_TIMEOUT ? parseDuration(process.env.BOTHUB_TIMEOUT) : undefined;
-  return { api: new ApiClient(url, { token: resolveToken(opts, url), timeoutMs }), json: !!opts.json, url };
+  return { api: await cliClient(url, resolveToken(opts, url), timeoutMs), json: !!opts.json, url };
 }

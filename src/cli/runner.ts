@@ -10,7 +10,7 @@ export function action<A extends unknown[]>(fn: (ctx: CliContext, ...args: A) =>
   return async (...args: unknown[]): Promise<void> => {
     const cmd = args[args.length - 1] as Command;
     try {
-      const code = await fn(cliContext(cmd), ...(args.slice(0, -1) as A));
+      const code = await fn(await cliContext(cmd), ...(args.slice(0, -1) as A));
       process.exitCode = code ?? 0;
     } catch (e) {
       process.exitCode = reportError(e);

@@ -3,11 +3,9 @@ import { Type, type Static } from 'typebox';
 import { ExecStart, Nullable } from './schemas.js';
 import { SocketError, type SocketDef } from './socket-def.js';
 
-/**
- * The exec WebSocket's framing, shared by the daemon and every client: binary
- * messages carry one channel tag byte and then bytes; text messages are JSON.
- */
-export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2 } as const;
+import { Channel } from './channels.js';
+
+export { Channel };
 
 const TerminalSize = { rows: Type.Integer({ minimum: 1, maximum: 1000 }), cols: Type.Integer({ minimum: 1, maximum: 1000 }) };
 

@@ -2,7 +2,11 @@ import type { Command } from 'commander';
 import type WebSocket from 'ws';
 import { constants } from 'node:os';
 import { parseEnvPairs } from '../../core/index.js';
-import { Channel, errorFrom, type ExecControlT, type ExecServerMessageT, type ExecStartT } from '../../api/index.js';
+// Only what this command uses at run time: not the schemas (a command must start fast).
+import { Channel } from '../../api/channels.js';
+import type { ExecControlT, ExecServerMessageT } from '../../api/exec-socket.js';
+import type { ExecStartT } from '../../api/schemas.js';
+import { errorFrom } from '../../api/route-client.js';
 import { BothubError, ERROR_CODES, type ErrorCode } from '../../core/index.js';
 import { printJson } from '../output/format.js';
 import { action, collect } from '../runner.js';

@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .description('serve the MCP tools on stdin/stdout against the daemon this CLI is configured for (for desktop MCP clients)')
     .action(async (_opts: unknown, cmd: Command) => {
       try {
-        const { url } = cliContext(cmd);
+        const { url } = await cliContext(cmd);
         const token = resolveToken(cmd.optsWithGlobals<GlobalOptions>(), url);
         // Loaded only here: other commands do not pay for the MCP SDK.
         const { serveMcpStdio } = await import('../../mcp/stdio.js');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { ApiClient } from '../../api/index.js';
 import { configPath, writeConfig } from '../config-file.js';
+import { cliClient } from '../context.js';
 import { printJson } from '../output/format.js';
 import { action } from '../runner.js';
 
@@ -14,8 +14,9 @@ export function register(program: Command): void {
       action(async (ctx, opts: { url: string; token?: string }) => {
         const token = opts.token ?? process.env.BOTHUB_TOKEN;
         // Check the key before saving it: a typo found now beats one found later.
-        const me = await new ApiClient(opts.url, { token }).call('whoami');
-        const sandboxes = await new ApiClient(opts.url, { token }).call('listSandboxes');
+        const api = await cliClient(opts.url, token);
+        const me = await api.call('whoami');
+        const sandboxes = await api.call('listSandboxes');
         writeConfig({ url: opts.url, token });
         if (ctx.json) return printJson({ url: opts.url, user: me.name, sandboxes: sandboxes.length, config: configPath() });
         process.stdout.write(`authenticated as ${me.name} (${sandboxes.length} sandboxes); saved to ${configPath()}\n`);
