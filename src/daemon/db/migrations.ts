@@ -203,4 +203,12 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_disk_limits': {
+    async up(db: Kysely<any>) {
+      // A sandbox's writable layer size (null: unlimited, as every sandbox before this was); users' disk and GPU quotas.
+      await db.schema.alterTable('sandboxes').addColumn('disk_mb', 'integer').execute();
+      await db.schema.alterTable('users').addColumn('max_disk_mb', 'integer').execute();
+      await db.schema.alterTable('users').addColumn('max_gpus', 'integer').execute();
+    },
+  },
 };

@@ -250,7 +250,7 @@ export class SnapshotService {
     return sandboxes.lock.run(current.id, async () => {
       const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays
-      return sandboxes.withGpus(sb, async (claimed) => {
+      return sandboxes.claim(sb, async (claimed) => {
         await checkpointer.restore(sandboxes.definition(claimed), dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
         await this.deps.ledger.rewind(sb.id, ((await this.manifest(row)).execs ?? []) as ExecRow[]);
         return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
@@ -264,10 +264,12 @@ export class SnapshotService {
     // The original's identity stays behind: the branch gets its own id, name and address.
     const { id: _id, name: _name, address: _address, ...spec } = manifest.sandbox;
     const gpus = spec.gpus ?? 0; // manifests from before GPUs have no count
+    // Through the one quota rule, like every new sandbox: a branch is a sandbox more, with the same limits.
     const record = await sandboxes.insert(
       newSandboxRow({
         ...spec,
         gpus,
+        diskMb: spec.diskMb ?? null, // manifests from before disk limits: as unlimited as their sandbox was
         name,
         // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
         ownerId: actor.admin && row.owner_id ? row.owner_id : actor.id,
