@@ -278,12 +278,12 @@ export class SandboxService {
   async claim<T>(row: SandboxRow, fn: (row: SandboxRow) => Promise<T>): Promise<T> {
     const gpus = row.gpus > 0 && row.host === LOCAL ? await this.deps.gpus() : null;
     const claimed = await this.deps.db.transaction().execute(async (tx) => {
-      let next: SandboxRow = { ...row, status: 'running', thermal: 'hot' };
+      // The owner's limits first: over them, which GPUs happen to be free does not matter.
+      const next = await enforceQuota(tx, { ...row, status: 'running', thermal: 'hot' }, this.claims);
       if (row.gpus > 0 && row.host === LOCAL) {
         const prefer = JSON.parse(row.gpu_uuids_json) as string[];
         next.gpu_uuids_json = JSON.stringify(await this.chooseGpus(tx, row.id, { request: { kind: 'count', count: row.gpus }, prefer }, gpus));
       }
-      next = await enforceQuota(tx, next, this.claims);
       this.claims.set(row.id, next);
       await tx.updateTable('sandboxes').set({ gpu_uuids_json: next.gpu_uuids_json, memory_mb: next.memory_mb }).where('id', '=', row.id).execute();
       return { ...row, gpu_uuids_json: next.gpu_uuids_json, memory_mb: next.memory_mb };
