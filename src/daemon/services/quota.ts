@@ -107,3 +107,19 @@ export async function enforceQuota<R extends Counted & Pick<SandboxRow, 'owner_i
   }
   return next;
 }
+
+/**
+ * Snapshots are not sandboxes: their bytes are known only once written, so a
+ * user under --max-snapshot-bytes may take one more, and the next is refused.
+ */
+export async function enforceSnapshotQuota(db: Db, ownerId: string | null): Promise<void> {
+  if (!ownerId) return;
+  const user = await db.selectFrom('users').selectAll().where('id', '=', ownerId).executeTakeFirst();
+  if (!user || user.admin || user.max_snapshot_bytes === null) return;
+  const used = (await db.selectFrom('snapshots').select('size_bytes').where('owner_id', '=', ownerId).execute()).reduce((n, r) => n + r.size_bytes, 0);
+  if (used >= user.max_snapshot_bytes)
+    throw new BothubError(
+      'LIMIT_EXCEEDED',
+      `user ${user.name}'s snapshots use ${used} of ${user.max_snapshot_bytes} bytes; delete some with \`bothub snapshot delete SNAP\`, or ask the admin to raise --max-snapshot-bytes`,
+    );
+}

@@ -20,6 +20,7 @@ import {
 import type { Db } from '../db/database.js';
 import type { ExecRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
+import { enforceSnapshotQuota } from './quota.js';
 import { newSandboxRow, specOf, type SandboxService } from './sandbox-service.js';
 
 export interface SnapshotServiceDeps {
@@ -127,7 +128,7 @@ export class SnapshotService {
     const { db, sandboxes, checkpointer, host } = this.deps;
     validateName('snapshot', req.name);
     const { row: sb } = await sandboxes.require(sandboxName, 'snapshot', actor);
-    await this.checkQuota(sb.owner_id);
+    await enforceSnapshotQuota(db, sb.owner_id);
     return sandboxes.lock.run(sb.id, async () => {
       const { row, def } = await sandboxes.require(sandboxName, 'snapshot', actor);
       if (await db.selectFrom('snapshots').select('id').where('name', '=', req.name).executeTakeFirst()) {
@@ -197,18 +198,6 @@ export class SnapshotService {
         throw e;
       }
     });
-  }
-
-  private async checkQuota(ownerId: string | null): Promise<void> {
-    if (!ownerId) return;
-    const user = await this.deps.db.selectFrom('users').selectAll().where('id', '=', ownerId).executeTakeFirst();
-    if (!user || user.admin || user.max_snapshot_bytes === null) return;
-    const used = (await this.deps.db.selectFrom('snapshots').select('size_bytes').where('owner_id', '=', ownerId).execute()).reduce((n, r) => n + r.size_bytes, 0);
-    if (used >= user.max_snapshot_bytes)
-      throw new BothubError(
-        'LIMIT_EXCEEDED',
-        `quota reached: ${user.name}'s snapshots use ${used} of ${user.max_snapshot_bytes} bytes; delete some with \`bothub snapshot delete SNAP\``,
-      );
   }
 
   /** Removes every snapshot an owner has (a user removed with --force). */
