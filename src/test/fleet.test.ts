@@ -318,15 +318,23 @@ describe('fleet hosts over SSH', () => {
     const mover = t.as(key);
     await mover.call('createSandbox', { body: { name: 'nomad', diskMb: 128 } });
     await put(t, 'nomad', '/root/n', 'here\n');
-    for (const to of ['host-b', 'local']) {
+    for (const to of ['host-a', 'local']) {
       const r = await mover.progress<MoveResultT>('moveSandbox', { params: { name: 'nomad' }, body: { to } }, () => undefined);
       assert.equal(r.sandbox.host, to);
       assert.equal(r.sandbox.diskMb, 128, 'its disk limit goes with it');
       assert.ok(Number((await sh(t, 'nomad', 'df -m --output=size / | tail -1')).trim()) <= 128, `the kernel enforces it on ${to}`);
+      if (to !== 'host-a') continue;
+      // Stopped on the host, its place is free here; starting it there again is the control plane's quota to keep.
+      await mover.call('stopSandbox', { params: { name: 'nomad' } });
+      await mover.call('createSandbox', { body: { name: 'stay', diskMb: 64 } });
+      const start = await mover.call('startSandbox', { params: { name: 'nomad' } }).catch((e: unknown) => e);
+      assert.ok(start instanceof BothubError && /user mover may run 1 sandbox\(es\) and has 1 \(stay\)/.test(start.message), String(start));
+      await mover.call('destroySandbox', { params: { name: 'stay' } });
+      assert.equal((await mover.call('startSandbox', { params: { name: 'nomad' } })).status, 'running');
     }
     assert.equal(await sh(t, 'nomad', 'cat /root/n'), 'here\n');
     await mover.progress('createSnapshot', { params: { name: 'nomad' }, body: { name: 'nomad-snap', leaveRunning: true } }, () => undefined);
-    const refused = await mover.progress('restoreSnapshot', { params: { name: 'nomad-snap' }, body: { name: 'nomad-2', host: 'host-b' } }, () => undefined).catch((e: unknown) => e);
+    const refused = await mover.progress('restoreSnapshot', { params: { name: 'nomad-snap' }, body: { name: 'nomad-2', host: 'host-a' } }, () => undefined).catch((e: unknown) => e);
     assert.ok(refused instanceof BothubError && refused.code === 'LIMIT_EXCEEDED', String(refused));
     assert.match(refused.message, /user mover may run 1 sandbox\(es\) and has 1 \(nomad\)/);
     assert.deepEqual(
