@@ -314,6 +314,7 @@ describe('fleet hosts over SSH', () => {
   });
 
   it('quota: a user at --max-sandboxes moves a sandbox out and home (its one place counted once, its --disk kept); a branch onto a host is refused', async () => {
+    await reachable('host-a');
     const { key } = await t.api.call('createUser', { body: { name: 'mover', quota: { maxSandboxes: 1 } } });
     const mover = t.as(key);
     await mover.call('createSandbox', { body: { name: 'nomad', diskMb: 128 } });
