@@ -78,8 +78,15 @@ export const Sandbox = Type.Object({
   owner: Nullable(Type.String()),
   host: Type.String({ description: 'Where it runs: "local" (the daemon\'s machine) or a fleet host.' }),
   gpus: Type.Array(Type.String(), { description: 'UUIDs of its NVIDIA GPUs (held while it runs; the ones it held last while it sleeps).' }),
+  diskMb: Nullable(Type.Integer(), { description: 'Size limit of its writable layer, MB (writes beyond it get ENOSPC); null: none.' }),
   createdAt: Timestamp,
   startedAt: Nullable(Timestamp),
+});
+
+const DiskMb = Type.Integer({
+  minimum: 32,
+  maximum: 16 * 1024 * 1024,
+  description: "Size limit of the writable layer, MB: its own ext4 image, so a full disk is ENOSPC inside and nothing outside; absent: the daemon's default (BOTHUB_DISK).",
 });
 
 export const CreateSandbox = Type.Object(
@@ -103,6 +110,7 @@ export const CreateSandbox = Type.Object(
         description: 'NVIDIA GPUs: "all", a count such as "2", or UUIDs (GPU-…) comma-separated. Each is held by this sandbox alone.',
       }),
     ),
+    diskMb: Type.Optional(DiskMb),
   },
   { additionalProperties: false },
 );
@@ -339,6 +347,7 @@ export const ImportSandbox = Type.Object(
     idleColdMs: Nullable(Type.Integer({ minimum: 0 })),
     keepHot: Type.Boolean(),
     gpus: Type.Integer({ minimum: 0, description: 'How many GPUs (of the model its GPU state was checkpointed on) it takes here.' }),
+    diskMb: Type.Optional(Nullable(DiskMb, { description: 'Its writable layer keeps this limit here; null: none.' })),
     dir: Type.String({ pattern: '^[a-z0-9-]{1,64}$', description: "The state's directory under the agent's incoming/." }),
     execs: Type.Array(ExecRecord, { maxItems: 100000 }),
   },
@@ -367,6 +376,8 @@ const Quota = Type.Object(
     maxSandboxes: Nullable(Type.Integer({ minimum: 0 })),
     maxMemoryMb: Nullable(Type.Integer({ minimum: 0 })),
     maxSnapshotBytes: Nullable(Type.Integer({ minimum: 0 })),
+    maxDiskMb: Nullable(Type.Integer({ minimum: 0, description: "MB of all their sandboxes' writable layers together (each counts its --disk)." })),
+    maxGpus: Nullable(Type.Integer({ minimum: 0, description: 'GPUs their running sandboxes hold at once.' })),
   },
   { description: 'null: no limit.' },
 );

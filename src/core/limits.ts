@@ -46,3 +46,36 @@ export function parseEnvPairs(pairs: readonly string[]): Record<string, string> 
   }
   return env;
 }
+
+/** The smallest writable layer: ext4's own metadata (journal, inode tables) needs room too. */
+export const MIN_DISK_MB = 32;
+/** 16 TiB: far beyond any host, small enough to stay an exact integer everywhere. */
+export const MAX_DISK_MB = 16 * 1024 * 1024;
+
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i;
+const UNIT_MB: Record<string, number> = { K: 1 / 1024, M: 1, G: 1024, T: 1024 * 1024 };
+
+/**
+ * Parses a size such as "512M", "2G", "1.5G" or "64MiB" into whole megabytes
+ * (binary units; a bare number is megabytes, as --memory is). `flag` names
+ * where it came from, for the error.
+ */
+export function parseSizeMb(text: string, flag = 'size'): number {
+  const m = SIZE_RE.exec(text.trim());
+  if (!m) throw invalid(`invalid ${flag} "${text}": give a size such as 512M, 2G or 1T (a bare number is megabytes)`);
+  return Math.ceil(Number(m[1]) * UNIT_MB[(m[2] || 'M').toUpperCase()]!);
+}
+
+/** A writable layer's size limit in MB. */
+export function validateDiskMb(diskMb: number, flag = '--disk'): number {
+  if (!Number.isInteger(diskMb) || diskMb < MIN_DISK_MB || diskMb > MAX_DISK_MB)
+    throw invalid(`invalid ${flag} ${formatMb(diskMb)}: give at least ${MIN_DISK_MB}M and at most ${formatMb(MAX_DISK_MB)}`);
+  return diskMb;
+}
+
+/** "512M", "2G": how sizes are shown back. */
+export function formatMb(mb: number): string {
+  if (mb >= 1024 * 1024 && mb % (1024 * 1024) === 0) return `${mb / 1024 / 1024}T`;
+  if (mb >= 1024 && mb % 1024 === 0) return `${mb / 1024}G`;
+  return `${mb}M`;
+}

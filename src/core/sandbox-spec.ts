@@ -25,4 +25,6 @@ export interface SandboxSpec {
   keepHot: boolean;
   /** NVIDIA GPUs it holds (which ones is the host's choice, by UUID). */
   gpus: number;
+  /** Size limit of its writable layer, MB (an ext4 image of its own); null: none, it shares the data dir's disk. */
+  diskMb: number | null;
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { invalid, parseDuration } from '../core/index.js';
+import { invalid, parseDuration, parseSizeMb, validateDiskMb } from '../core/index.js';
 
 export interface DaemonConfig {
   host: string;
@@ -31,6 +31,8 @@ export interface DaemonConfig {
   /** Daemon defaults for idle sandboxes, in ms; 0 disables. */
   idleWarmMs: number;
   idleColdMs: number;
+  /** Writable-layer limit of a sandbox created without --disk, MB (env BOTHUB_DISK, default 10G; 0: none). */
+  diskMb: number | null;
   /** How often fleet hosts are asked whether they are there, in ms; 0 disables. */
   heartbeatMs: number;
   logLevel: string;
@@ -78,6 +80,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     idleWarmMs: parseDuration(env.BOTHUB_IDLE_WARM ?? '5m'),
     idleColdMs: parseDuration(env.BOTHUB_IDLE_COLD ?? '30m'),
     heartbeatMs: parseDuration(env.BOTHUB_HEARTBEAT ?? '15s'),
+    diskMb: parseDiskDefault(env.BOTHUB_DISK ?? '10G'),
     logLevel: env.BOTHUB_LOG_LEVEL ?? 'info',
     mcpOrigins: (env.BOTHUB_MCP_ORIGINS ?? '')
       .split(',')
@@ -85,4 +88,10 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
       .filter(Boolean),
     webDir: env.BOTHUB_WEB_DIR || fileURLToPath(new URL('../../web/dist', import.meta.url)),
   };
+}
+
+/** BOTHUB_DISK: a size such as 10G, or 0 for sandboxes whose writable layer shares the data dir's disk. */
+function parseDiskDefault(text: string): number | null {
+  const mb = parseSizeMb(text, 'BOTHUB_DISK');
+  return mb === 0 ? null : validateDiskMb(mb, 'BOTHUB_DISK');
 }

@@ -81,6 +81,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     subnet,
     capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) },
     gpus: () => probeGpus(host, config.nvidiaSmi),
+    diskMb: config.diskMb,
     log,
   });
   const criu = criuBinary(config.criu);

@@ -5,6 +5,7 @@ export * from './oci-spec.js';
 export * from './cgroups.js';
 export * from './undo-stack.js';
 export * from './overlay.js';
+export * from './writable-layer.js';
 export * from './exec/protocol.js';
 export * from './exec/client.js';
 export * from './network/bridge.js';

@@ -40,11 +40,19 @@ export class SandboxPaths {
   get rootfs(): string {
     return join(this.dir, 'rootfs');
   }
+  /** The writable layer: its own ext4 image mounted here when it has a size limit (see writable-layer.ts). */
+  get layer(): string {
+    return join(this.dir, 'layer');
+  }
+  /** That image: a sparse file. */
+  get disk(): string {
+    return join(this.dir, 'disk.img');
+  }
   get upper(): string {
-    return join(this.dir, 'upper');
+    return join(this.layer, 'upper');
   }
   get work(): string {
-    return join(this.dir, 'work');
+    return join(this.layer, 'work');
   }
   /** Bind-mounted at /.bothub inside: init's socket, the console log, detached command logs. */
   get guest(): string {

@@ -14,6 +14,7 @@ import { writePeerRules } from './network/peers.js';
 import { discoverNvidiaDriver, gpuAttachment, GUEST_NVIDIA_DIR } from './gpu/nvidia-driver.js';
 import { buildOciSpec } from './oci-spec.js';
 import { mountOverlay, unmount } from './overlay.js';
+import { detachStrayLoops, mountLayer, unmountLayer } from './writable-layer.js';
 import { DataLayout, SandboxPaths } from './paths.js';
 import type { LongOperation } from './progress.js';
 import { isAlive, Runc, type RuncState } from './runc.js';
@@ -33,6 +34,8 @@ export interface SandboxDefinition {
   address: string | null;
   /** UUIDs of the NVIDIA GPUs it holds. */
   gpus: readonly string[];
+  /** Size limit of its writable layer, MB; null: none. */
+  diskMb: number | null;
 }
 
 export interface RuntimeConfig {
@@ -87,7 +90,7 @@ export class SandboxRuntime {
     try {
       await mkdir(p.dir, { recursive: true });
       undo.push('sandbox directory', () => rm(p.dir, { recursive: true, force: true }));
-      await Promise.all([p.upper, p.work, p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+      await Promise.all([p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
       await this.boot(def, undo, op);
       undo.commit();
     } catch (e) {
@@ -117,7 +120,9 @@ export class SandboxRuntime {
     // Independent steps, run together; each registers its undo only once it is done.
     const lower = this.imageLower(def);
     const steps = await Promise.allSettled([
-      mountOverlay(this.host, lower, p.upper, p.work, p.rootfs).then(() => undo.push('overlay mount', () => unmount(this.host, p.rootfs))),
+      this.mountLayer(def, undo).then(() =>
+        mountOverlay(this.host, lower, p.upper, p.work, p.rootfs).then(() => undo.push('overlay mount', () => unmount(this.host, p.rootfs))),
+      ),
       def.address ? this.createNetwork(def).then(() => undo.push('network', () => removeSandboxNetwork(this.host, def.id))) : undefined,
     ]);
     const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -133,6 +138,13 @@ export class SandboxRuntime {
     await this.runc.run(containerId(def.id), p.dir, op.signal);
     // Ready means init answers on its socket: the next exec cannot fail on a race.
     (await connectInit(p.execSocket, 5000)).destroy();
+  }
+
+  /** Mounts the writable layer (making its image on first use); `undo` releases it again. */
+  async mountLayer(def: SandboxDefinition, undo: UndoStack): Promise<void> {
+    const p = this.paths(def.id);
+    undo.push('writable layer', () => unmountLayer(this.host, p));
+    await mountLayer(this.host, p, def.diskMb);
   }
 
   /** Writes the OCI config; annotations reach runc (org.criu.config names a CRIU config file). */
@@ -206,7 +218,26 @@ export class SandboxRuntime {
     }
     await this.runc.killNow(id);
     // With init dead nothing holds the mount or the namespace: all three at once.
-    await Promise.all([this.runc.delete(id), unmount(this.host, this.paths(def.id).rootfs), def.address ? removeSandboxNetwork(this.host, def.id) : undefined]);
+    const p = this.paths(def.id);
+    await Promise.all([this.runc.delete(id), unmount(this.host, p.rootfs), def.address ? removeSandboxNetwork(this.host, def.id) : undefined]);
+    // Below the root: released once the root is.
+    await unmountLayer(this.host, p);
+  }
+
+  /**
+   * At daemon start, for a sandbox that has no container on purpose (stopped,
+   * cold, in a snapshot): a mount a crash left (its root, its layer and the
+   * layer's loop device) goes. Its files and network stay.
+   */
+  async releaseMounts(def: Pick<SandboxDefinition, 'id'>): Promise<void> {
+    const p = this.paths(def.id);
+    await unmount(this.host, p.rootfs);
+    await unmountLayer(this.host, p);
+  }
+
+  /** At daemon start: loop devices of this data dir that nothing mounts any more are detached. */
+  detachStrayLoops(): Promise<string[]> {
+    return detachStrayLoops(this.host, this.config.layout.dataDir);
   }
 
   /** Removes everything; the directory is renamed away at once and deleted after. */

@@ -9,6 +9,9 @@ import {
   generateName,
   parseDuration,
   parseEnvPairs,
+  parseSizeMb,
+  validateDiskMb,
+  formatMb,
   parseSubnet,
   validateCpus,
   validateMemoryMb,
@@ -53,6 +56,21 @@ describe('core: limits', () => {
     assert.throws(() => validateMemoryMb(-5, host), /at least 16/);
     assert.throws(() => validateMemoryMb(1.5, host), /whole megabytes/);
     assert.throws(() => validateMemoryMb(1 << 30, host), /more than this host has/);
+  });
+  it('parses sizes into megabytes, and checks a disk limit', () => {
+    assert.equal(parseSizeMb('512M'), 512);
+    assert.equal(parseSizeMb('2G'), 2048);
+    assert.equal(parseSizeMb('1.5g'), 1536);
+    assert.equal(parseSizeMb('64MiB'), 64);
+    assert.equal(parseSizeMb('1T'), 1024 * 1024);
+    assert.equal(parseSizeMb('100'), 100, 'a bare number is megabytes, as --memory is');
+    assert.equal(parseSizeMb('1536K'), 2, 'rounded up to whole megabytes');
+    assert.throws(() => parseSizeMb('lots', '--disk'), /invalid --disk "lots": give a size such as 512M, 2G or 1T/);
+    assert.throws(() => parseSizeMb('-1G'), /invalid size/);
+    assert.equal(validateDiskMb(32), 32);
+    assert.throws(() => validateDiskMb(16), /invalid --disk 16M: give at least 32M and at most 16T/);
+    assert.throws(() => validateDiskMb(17 * 1024 * 1024), /at most 16T/);
+    assert.deepEqual([formatMb(64), formatMb(10240), formatMb(1536), formatMb(2 * 1024 * 1024)], ['64M', '10G', '1536M', '2T']);
   });
   it('parses durations and env pairs', () => {
     assert.equal(parseDuration('30s'), 30_000);

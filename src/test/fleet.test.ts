@@ -7,8 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { LocalHost, SshHost } from '../hostexec/index.js';
 import { copyTree } from '../runtime/index.js';
-import { SYSTEM, type HostFingerprint } from '../core/index.js';
-import type { ProgressEventT } from '../api/index.js';
+import { BothubError, SYSTEM, type HostFingerprint } from '../core/index.js';
+import type { MoveResultT, ProgressEventT } from '../api/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { put, sh, snapshot, until } from './helpers/sandbox.js';
@@ -340,6 +340,38 @@ describe('fleet hosts over SSH', () => {
     for (const name of ['roamer', 'roamer-b', 'kv']) assert.equal((await cli(t.url, ['destroy', name])).code, 0);
     await t.api.call('deleteSnapshot', { params: { name: snap.name } });
     assert.match((await cli(t.url, ['host', 'list'])).stdout, /^host-b\s+reachable\s+0\s/m);
+  });
+
+  it('quota: a user at --max-sandboxes moves a sandbox out and home (its one place counted once, its --disk kept); a branch onto a host is refused', async () => {
+    await reachable('host-a');
+    const { key } = await t.api.call('createUser', { body: { name: 'mover', quota: { maxSandboxes: 1 } } });
+    const mover = t.as(key);
+    await mover.call('createSandbox', { body: { name: 'nomad', diskMb: 128 } });
+    await put(t, 'nomad', '/root/n', 'here\n');
+    for (const to of ['host-a', 'local']) {
+      const r = await mover.progress<MoveResultT>('moveSandbox', { params: { name: 'nomad' }, body: { to } }, () => undefined);
+      assert.equal(r.sandbox.host, to);
+      assert.equal(r.sandbox.diskMb, 128, 'its disk limit goes with it');
+      assert.ok(Number((await sh(t, 'nomad', 'df -m --output=size / | tail -1')).trim()) <= 128, `the kernel enforces it on ${to}`);
+      if (to !== 'host-a') continue;
+      // Stopped on the host, its place is free here; starting it there again is the control plane's quota to keep.
+      await mover.call('stopSandbox', { params: { name: 'nomad' } });
+      await mover.call('createSandbox', { body: { name: 'stay', diskMb: 64 } });
+      const start = await mover.call('startSandbox', { params: { name: 'nomad' } }).catch((e: unknown) => e);
+      assert.ok(start instanceof BothubError && /user mover may run 1 sandbox\(es\) and has 1 \(stay\)/.test(start.message), String(start));
+      await mover.call('destroySandbox', { params: { name: 'stay' } });
+      assert.equal((await mover.call('startSandbox', { params: { name: 'nomad' } })).status, 'running');
+    }
+    assert.equal(await sh(t, 'nomad', 'cat /root/n'), 'here\n');
+    await mover.progress('createSnapshot', { params: { name: 'nomad' }, body: { name: 'nomad-snap', leaveRunning: true } }, () => undefined);
+    const refused = await mover.progress('restoreSnapshot', { params: { name: 'nomad-snap' }, body: { name: 'nomad-2', host: 'host-a' } }, () => undefined).catch((e: unknown) => e);
+    assert.ok(refused instanceof BothubError && refused.code === 'LIMIT_EXCEEDED', String(refused));
+    assert.match(refused.message, /user mover may run 1 sandbox\(es\) and has 1 \(nomad\)/);
+    assert.deepEqual(
+      (await mover.call('listSandboxes')).map((s) => s.name),
+      ['nomad'],
+    );
+    await t.api.call('removeUser', { params: { name: 'mover' }, query: { force: true } });
   });
 
   it('refuses a host whose key changed from the pinned one', async () => {

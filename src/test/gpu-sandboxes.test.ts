@@ -229,6 +229,27 @@ describe('GPU sandboxes (stand-in driver and CUDA helper)', () => {
       ['g1-snap'],
     );
   });
+
+  it('a wake that would take its owner past --max-gpus is refused, and the sandbox stays cold', async () => {
+    for (const name of ['g1', 'g1-branch']) await t.api.call('destroySandbox', { params: { name } });
+    const { key } = await t.api.call('createUser', { body: { name: 'gina', quota: { maxGpus: 1 } } });
+    const gina = t.as(key);
+    const refusal = (e: unknown, held: string) =>
+      e instanceof BothubError && e.code === 'LIMIT_EXCEEDED' && new RegExp(`user gina may hold 1 GPU\\(s\\) and holds 1 \\(${held}\\); this needs 1 more`).test(e.message);
+    await gina.call('createSandbox', { body: { name: 'gq1', gpus: '1', diskMb: 64 } });
+    const second = await gina.call('createSandbox', { body: { name: 'gq2', gpus: '1', diskMb: 64 } }).catch((e: unknown) => e);
+    assert.ok(refusal(second, 'gq1'), String(second));
+    // Cold, gq1 has let its GPU go: gq2 may have one now.
+    await gina.call('freezeSandbox', { params: { name: 'gq1' } });
+    await gina.call('createSandbox', { body: { name: 'gq2', gpus: '1', diskMb: 64 } });
+    // The host has a GPU free, but waking gq1 would make two for gina.
+    const wake = await gina.call('resumeSandbox', { params: { name: 'gq1' } }).catch((e: unknown) => e);
+    assert.ok(refusal(wake, 'gq2'), String(wake));
+    assert.equal((await gina.call('getSandbox', { params: { name: 'gq1' } })).thermal, 'cold');
+    await gina.call('destroySandbox', { params: { name: 'gq2' } });
+    assert.equal((await gina.call('resumeSandbox', { params: { name: 'gq1' } })).thermal, 'hot');
+    await t.api.call('removeUser', { params: { name: 'gina' }, query: { force: true } });
+  });
 });
 
 /** The host PID of a sandbox's process that holds /dev/nvidiactl. */

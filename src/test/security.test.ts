@@ -287,14 +287,14 @@ describe('users, keys and access', () => {
   it('enforces quotas', async () => {
     const { key } = await t.api.call('createUser', { body: { name: 'dave', quota: { maxSandboxes: 1, maxMemoryMb: 600 } } });
     const dave = t.as(key);
-    await assert.rejects(dave.call('createSandbox', { body: { name: 'dave-big', memoryMb: 700 } }), /quota reached: dave may use 600 MB/);
+    await assert.rejects(dave.call('createSandbox', { body: { name: 'dave-big', memoryMb: 700 } }), /user dave may use 600 MB of memory and has 0 MB; this needs 700 MB more/);
     await dave.call('createSandbox', { body: { name: 'dave-1', memoryMb: 256 } });
-    await assert.rejects(dave.call('createSandbox', { body: { name: 'dave-2', memoryMb: 64 } }), /quota reached: dave may have 1 sandbox/);
+    await assert.rejects(dave.call('createSandbox', { body: { name: 'dave-2', memoryMb: 64 } }), /user dave may run 1 sandbox\(es\) and has 1 \(dave-1\); destroy or stop one, or ask the admin to raise --max-sandboxes/);
     await t.api.call('removeUser', { params: { name: 'dave' }, query: { force: true } });
     await assert.rejects(t.api.call('getSandbox', { params: { name: 'dave-1' } }), /no sandbox named/);
     // null is "no limit", and stays null (a coercing validator once made it 0: "nothing allowed").
     const erin = await t.api.call('createUser', { body: { name: 'erin', quota: { maxSandboxes: null, maxMemoryMb: 256 } } });
-    assert.deepEqual(erin.user.quota, { maxSandboxes: null, maxMemoryMb: 256, maxSnapshotBytes: null });
+    assert.deepEqual(erin.user.quota, { maxSandboxes: null, maxMemoryMb: 256, maxSnapshotBytes: null, maxDiskMb: null, maxGpus: null });
     await t.api.call('removeUser', { params: { name: 'erin' }, query: {} });
   });
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BothubError, NETWORK_MODES, parseDuration, parseEnvPairs, parseGpuRequest, type NetworkMode } from '../../core/index.js';
+import { BothubError, NETWORK_MODES, parseDuration, parseEnvPairs, parseGpuRequest, parseSizeMb, validateDiskMb, type NetworkMode } from '../../core/index.js';
 import type { SandboxT } from '../../api/index.js';
 import { printJson } from '../output/format.js';
 import { action, collect } from '../runner.js';
@@ -19,7 +19,13 @@ interface CreateOptions {
   keepHot?: boolean;
   host?: string;
   gpus?: string;
+  disk?: string;
 }
+
+/** --disk SIZE as megabytes, checked before anything is built or sent. */
+export const diskOption = (text: string | undefined) => (text === undefined ? undefined : validateDiskMb(parseSizeMb(text, '--disk')));
+
+export const DISK_HELP = "size limit of its writable layer, e.g. 512M or 2G (default: the daemon's BOTHUB_DISK); writes beyond it fail with ENOSPC";
 
 function number(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -37,6 +43,7 @@ export function register(program: Command): void {
     .option('--image <image>', 'image to run', 'debian')
     .option('--cpus <n>', 'CPU limit, e.g. 0.5 or 2')
     .option('--memory <mb>', 'memory limit in MB')
+    .option('--disk <size>', DISK_HELP)
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
     .option('--network <mode>', 'default (own address, outbound NAT), peers (also reach your other peers sandboxes) or none (loopback only)', 'default')
     .option('--idle-warm <duration>', 'idle time before freezing in place, e.g. 30s, 5m (0 disables)')
@@ -49,6 +56,7 @@ export function register(program: Command): void {
       action(async (ctx: CliContext, command: string[], opts: CreateOptions) => {
         if (!NETWORK_MODES.includes(opts.network as NetworkMode)) throw new BothubError('INVALID_INPUT', `invalid --network "${opts.network}": use ${NETWORK_MODES.join(', ')}`);
         if (opts.gpus !== undefined) parseGpuRequest(opts.gpus); // before any image is built
+        const diskMb = diskOption(opts.disk);
         // A fleet host's agent builds its own default image.
         if (opts.image === 'debian' && (opts.host ?? 'local') === 'local') await ensureDefaultImage(ctx);
         const sandbox: SandboxT = await ctx.api.call('createSandbox', {
@@ -66,6 +74,7 @@ export function register(program: Command): void {
             keepHot: opts.keepHot,
             host: opts.host,
             gpus: opts.gpus,
+            diskMb,
           },
         });
         if (ctx.json) printJson(sandbox);

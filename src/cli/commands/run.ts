@@ -8,6 +8,7 @@ import { BothubError, parseEnvPairs } from '../../core/index.js';
 import { printJson } from '../output/format.js';
 import { action, collect } from '../runner.js';
 import { ensureDefaultImage } from './image/build.js';
+import { DISK_HELP, diskOption } from './create.js';
 
 const WORKSPACE = '/workspace';
 /** Where the sandbox remembers which command `run` started, so a re-run can replace it. */
@@ -53,10 +54,11 @@ export function register(program: Command): void {
     .argument('<command...>', 'command and arguments (after --)')
     .option('--name <name>', 'sandbox name (default: this directory’s name); re-running updates it')
     .option('--image <image>', 'image for a new sandbox')
+    .option('--disk <size>', `for a new sandbox: ${DISK_HELP}`)
     .option('-p, --port <port>', 'port to publish (repeatable)', collect, [])
     .option('-e, --env <KEY=VALUE>', 'environment variable for the command (repeatable)', collect, [])
     .action(
-      action(async (ctx, command: string[], opts: { name?: string; image?: string; port: string[]; env: string[] }) => {
+      action(async (ctx, command: string[], opts: { name?: string; image?: string; disk?: string; port: string[]; env: string[] }) => {
         const root = process.cwd();
         const name = opts.name ?? slug(root);
         const ports = opts.port.map((p) => {
@@ -65,6 +67,7 @@ export function register(program: Command): void {
           return n;
         });
         const env = parseEnvPairs(opts.env);
+        const diskMb = diskOption(opts.disk);
         const say = (text: string) => !ctx.json && process.stderr.write(`${text}\n`);
 
         const existing = await ctx.api.call('getSandbox', { params: { name } }).catch((e: BothubError) => {
@@ -74,7 +77,7 @@ export function register(program: Command): void {
         if (!existing) {
           if (!opts.image) await ensureDefaultImage(ctx);
           say(`creating sandbox ${name}`);
-          await ctx.api.call('createSandbox', { body: { name, image: opts.image } });
+          await ctx.api.call('createSandbox', { body: { name, image: opts.image, diskMb } });
         } else {
           // The previous run's command gives way to the new one.
           const state = await ctx.api

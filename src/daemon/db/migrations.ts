@@ -219,4 +219,12 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('web_sessions_user').on('web_sessions').column('user_id').execute();
     },
   },
+  '0012_disk_limits': {
+    async up(db: Kysely<any>) {
+      // A sandbox's writable layer size (null: unlimited, as every sandbox before this was); users' disk and GPU quotas.
+      await db.schema.alterTable('sandboxes').addColumn('disk_mb', 'integer').execute();
+      await db.schema.alterTable('users').addColumn('max_disk_mb', 'integer').execute();
+      await db.schema.alterTable('users').addColumn('max_gpus', 'integer').execute();
+    },
+  },
 };

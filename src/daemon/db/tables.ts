@@ -33,6 +33,8 @@ export interface SandboxRow {
   gpus: number;
   /** Their UUIDs: held while it runs, released (and claimed again on waking) while it sleeps or is stopped. */
   gpu_uuids_json: string;
+  /** Size limit of its writable layer, MB; null: none (records from before limits, or BOTHUB_DISK=0). */
+  disk_mb: number | null;
 }
 
 export interface PublicationRow {
@@ -71,6 +73,10 @@ export interface UserRow {
   max_sandboxes: number | null;
   max_memory_mb: number | null;
   max_snapshot_bytes: number | null;
+  /** Disk of all their sandboxes' writable layers together, MB. */
+  max_disk_mb: number | null;
+  /** GPUs their running sandboxes hold at once. */
+  max_gpus: number | null;
   created_at: string;
 }
 

@@ -43,7 +43,7 @@ export class ImportService {
     validateName('sandbox', req.name);
     const dir = await this.stateDir(req.dir, req.image, op);
     const { dir: _dir, execs, ...spec } = req;
-    const record = await this.deps.sandboxes.insert(newSandboxRow({ ...spec, secrets: [], ownerId: actor.id }));
+    const record = await this.deps.sandboxes.insert(newSandboxRow({ ...spec, diskMb: spec.diskMb ?? null, secrets: [], ownerId: actor.id }));
     return this.deps.sandboxes.present(await this.restoreInto(record, dir, execs, op, () => this.deps.sandboxes.forget(record)));
   }
 
@@ -74,7 +74,7 @@ export class ImportService {
       let running: SandboxRow;
       try {
         // GPUs of this machine, as many as it had (a new record has them already): the CUDA restore remaps its state onto them.
-        running = await sandboxes.withGpus(row, async (claimed) => {
+        running = await sandboxes.claim(row, async (claimed) => {
           await checkpointer.restore(sandboxes.definition(claimed), dir, { ...op, branch: true });
           await ledger.copyInto(
             row.id,

@@ -139,7 +139,8 @@ export class MoveService {
     const manifest = await snapshots.manifest(snap);
     if (manifest.encrypted) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" is encrypted (its sandbox held secrets); it can be restored on this machine only`);
     const dst = await hosts.endpoint(req.host);
-    if (!dst.agent) throw new BothubError('INTERNAL', 'a restore here does not go through the fleet');
+    const agent = dst.agent;
+    if (!agent) throw new BothubError('INTERNAL', 'a restore here does not go through the fleet');
     if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${req.host}" is unreachable; see \`bothub host list\``);
     const verdict = checkCompatibility(manifest.host, dst.fingerprint, { gpu: manifest.gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on host "${req.host}": ${verdict.reasons.join('; ')}`);
@@ -155,26 +156,31 @@ export class MoveService {
       assertAllowed(own.name, own.status as SandboxStatus, 'restore');
     }
     const name = req.name ? validateName('sandbox', req.name) : own!.name;
-    const record = own ?? (await sandboxes.insert(newSandboxRow({ ...spec, secrets: [], name, ownerId: actor.admin && snap.owner_id ? snap.owner_id : actor.id, host: req.host })));
-    const moveId = randomBytes(6).toString('hex');
-    const targetDir = join(incomingDir(dst.dataDir), moveId);
-    try {
-      await this.transfer(new LocalHost(), dir, dst.exec, targetDir, op);
-      op.onProgress?.({ step: 'restore' });
-      const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);
-      const there = await dst.agent.call('importSandbox', { body: { ...travellingSpec({ ...record, name }), dir: moveId, execs } });
-      if (own) {
-        // It lives there now: what it held here (network, files) goes.
-        await runtime.destroy(sandboxes.definition(own)).catch((err) => this.deps.log.warn({ err, sandbox: name }, 'releasing the restored sandbox here failed'));
-        await ledger.forget(own.id);
-        await sandboxes.setStatus(own.id, 'running', null, { host: req.host, snapshot_id: null });
+    const ownerId = actor.admin && snap.owner_id ? snap.owner_id : actor.id;
+    // A branch is a new record (its quota checked as it is inserted); the snapshot's own sandbox claims its place to run again.
+    const record = own ?? (await sandboxes.insert(newSandboxRow({ ...spec, diskMb: spec.diskMb ?? null, secrets: [], name, ownerId, host: req.host })));
+    const restoreThere = async () => {
+      const moveId = randomBytes(6).toString('hex');
+      const targetDir = join(incomingDir(dst.dataDir), moveId);
+      try {
+        await this.transfer(new LocalHost(), dir, dst.exec, targetDir, op);
+        op.onProgress?.({ step: 'restore' });
+        const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);
+        const there = await agent.call('importSandbox', { body: { ...travellingSpec({ ...record, name }), dir: moveId, execs } });
+        if (own) {
+          // It lives there now: what it held here (network, files) goes.
+          await runtime.destroy(sandboxes.definition(own)).catch((err) => this.deps.log.warn({ err, sandbox: name }, 'releasing the restored sandbox here failed'));
+          await ledger.forget(own.id);
+          await sandboxes.setStatus(own.id, 'running', null, { host: req.host, snapshot_id: null });
+        }
+        return sandboxes.present(await sandboxes.follow(record.id, there));
+      } catch (e) {
+        await dst.exec.run('rm', ['-rf', '--', targetDir]).catch(() => undefined);
+        if (!own) await sandboxes.forget(record);
+        throw e;
       }
-      return sandboxes.present(await sandboxes.follow(record.id, there));
-    } catch (e) {
-      await dst.exec.run('rm', ['-rf', '--', targetDir]).catch(() => undefined);
-      if (!own) await sandboxes.forget(record);
-      throw e;
-    }
+    };
+    return own ? sandboxes.claim({ ...own, host: req.host }, restoreThere) : restoreThere();
   }
 
   /** Checkpoints it where it is (cold), marked moving so nothing wakes it meanwhile. */

@@ -8,6 +8,13 @@ import { actorOf } from './auth.js';
 
 /** Routes on a sandbox answered from the control plane's own records, wherever the sandbox runs. */
 const HERE: ReadonlySet<RouteName> = new Set<RouteName>(['getSandbox', 'destroySandbox', 'moveSandbox', 'publish', 'unpublish', 'createShare', 'listShares']);
+/**
+ * Routes that make a sandbox of a fleet host run again: its owner's quota is
+ * the control plane's to keep (the agent acts as the admin), so they go
+ * through the same claim as here. An implicit wake by another route (an exec
+ * on a cold sandbox) is the agent's own.
+ */
+const CLAIMS: ReadonlySet<RouteName> = new Set<RouteName>(['startSandbox', 'resumeSandbox']);
 /** Headers that describe the agent's hop, not the reply. */
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
 
@@ -66,12 +73,14 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
       return;
     }
     const json = (req.headers['content-type'] ?? '').startsWith('application/json');
-    const res = await agent.fetch(route, {
-      params: req.params,
-      query: req.query,
-      ...(def.body && json ? { body: req.body } : {}),
-      ...(!json && req.body instanceof Readable ? { rawBody: req.body as unknown as BodyInit } : {}),
-    });
+    const forward = () =>
+      agent.fetch(route, {
+        params: req.params,
+        query: req.query,
+        ...(def.body && json ? { body: req.body } : {}),
+        ...(!json && req.body instanceof Readable ? { rawBody: req.body as unknown as BodyInit } : {}),
+      });
+    const res = CLAIMS.has(route) ? await ctx.sandboxes.claim(row, forward) : await forward();
     reply.code(res.status);
     if (def.reply === Sandbox) {
       const followed = await ctx.sandboxes.follow(row.id, (await res.json()) as SandboxT);

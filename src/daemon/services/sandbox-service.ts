@@ -12,6 +12,7 @@ import {
   parseGpuRequest,
   SYSTEM,
   validateCpus,
+  validateDiskMb,
   validateMemoryMb,
   validateName,
   type Actor,
@@ -30,6 +31,9 @@ import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { RemoteSandboxes } from '../fleet/remote-sandboxes.js';
+import { enforceQuota, holdsGpus } from './quota.js';
+
+export { holdsGpus, QUOTA_DEFAULT_MEMORY_MB } from './quota.js';
 
 /** The daemon's own machine, as a host name. */
 export const LOCAL = 'local';
@@ -52,11 +56,10 @@ export interface SandboxServiceDeps {
   capacity: HostCapacity;
   /** This machine's NVIDIA GPUs now; null: none. */
   gpus: () => Promise<GpuInfo | null>;
+  /** The writable-layer limit of a sandbox created without --disk, MB; null: none. */
+  diskMb: number | null;
   log: Logger;
 }
-
-/** A running sandbox holds its GPUs; a stopped, cold or moving one has let them go and claims them again to run. */
-export const holdsGpus = (r: Pick<SandboxRow, 'status' | 'thermal'>) => (r.status === 'running' || r.status === 'creating') && r.thermal !== 'cold';
 
 /** How a new record gets its GPUs: what was asked for, and the ones to take first when free. */
 export interface GpuClaim {
@@ -71,9 +74,6 @@ const NOT_FOUND_HINT = 'see `bothub list`';
  * purpose (a warm one is frozen on purpose), and a moved one lives on another host.
  */
 const expectsContainer = (row: SandboxRow) => row.host === LOCAL && row.status === 'running' && row.thermal !== 'cold';
-
-/** What a sandbox without --memory counts for against a user's memory quota. */
-export const QUOTA_DEFAULT_MEMORY_MB = 512;
 
 export interface PublishedUrl {
   port: number;
@@ -90,6 +90,7 @@ export function toApi(row: SandboxRow, ownerName: string | null = null, urls: Pu
     statusReason: hostDown ? `host "${row.host}" does not answer; its last known status was ${row.status}` : row.status_reason,
     host: row.host,
     gpus: JSON.parse(row.gpu_uuids_json) as string[],
+    diskMb: row.disk_mb,
     image: row.image,
     cpus: row.cpus,
     memoryMb: row.memory_mb,
@@ -133,6 +134,7 @@ export function specOf(row: SandboxRow): SandboxSpec {
     idleColdMs: row.idle_cold_ms,
     keepHot: row.keep_hot === 1,
     gpus: row.gpus,
+    diskMb: row.disk_mb,
   };
 }
 
@@ -166,6 +168,7 @@ export function newSandboxRow(n: NewSandbox): SandboxRow {
     host: n.host ?? 'local',
     gpus: n.gpus,
     gpu_uuids_json: '[]',
+    disk_mb: n.diskMb,
   };
 }
 
@@ -179,8 +182,12 @@ export class SandboxService {
   /** Commands with a live connection to init, per sandbox id: CRIU cannot checkpoint those connections. */
   private readonly attached = new Map<string, number>();
   private peerSync: Promise<void> = Promise.resolve();
-  /** GPUs claimed by sandboxes on their way to running (waking, starting, coming here): held, though no record says so yet. */
-  private readonly claiming = new Map<string, readonly string[]>();
+  /**
+   * Sandboxes on their way to running (starting, waking, restoring, coming
+   * here), as their records will be: what they claimed (a place, memory,
+   * GPUs) counts as held, though no record says so yet.
+   */
+  private readonly claims = new Map<string, SandboxRow>();
 
   /** Preview URLs of a sandbox; set by the publishing service once it exists. */
   urlsOf: (row: SandboxRow) => Promise<PublishedUrl[]> = async () => [];
@@ -243,6 +250,7 @@ export class SandboxService {
       pidsLimit: row.pids_limit,
       address: row.address,
       gpus: JSON.parse(row.gpu_uuids_json) as string[],
+      diskMb: row.disk_mb,
     };
   }
 
@@ -250,7 +258,7 @@ export class SandboxService {
   private async heldGpus(tx: Db, exceptId: string): Promise<Set<string>> {
     const rows = await tx.selectFrom('sandboxes').select(['id', 'status', 'thermal', 'gpu_uuids_json']).where('host', '=', LOCAL).where('gpus', '>', 0).execute();
     const held = new Set(rows.filter((r) => r.id !== exceptId && holdsGpus(r)).flatMap((r) => JSON.parse(r.gpu_uuids_json) as string[]));
-    for (const [id, uuids] of this.claiming) if (id !== exceptId) for (const u of uuids) held.add(u);
+    for (const [id, claim] of this.claims) if (id !== exceptId && claim.host === LOCAL) for (const u of JSON.parse(claim.gpu_uuids_json) as string[]) held.add(u);
     return held;
   }
 
@@ -263,28 +271,29 @@ export class SandboxService {
   }
 
   /**
-   * Runs `fn` (a start, a wake, a restore) with the sandbox's GPUs claimed
-   * again: the ones it had when free, else as many others of that model (the
-   * CUDA restore remaps them). They count as held until `fn` is done.
+   * Runs `fn` (a start, a wake, a restore, a move here) with what the sandbox
+   * takes to run claimed in one transaction: its place and memory against its
+   * owner's quota, and its GPUs again (the ones it had when free, else as many
+   * others of that model: the CUDA restore remaps them). The claim counts as
+   * held until `fn` is done, by when its record says so itself (or it failed).
    */
-  async withGpus<T>(row: SandboxRow, fn: (row: SandboxRow) => Promise<T>): Promise<T> {
-    if (row.gpus === 0 || row.host !== LOCAL) return fn(row);
-    const gpus = await this.deps.gpus();
+  async claim<T>(row: SandboxRow, fn: (row: SandboxRow) => Promise<T>): Promise<T> {
+    const gpus = row.gpus > 0 && row.host === LOCAL ? await this.deps.gpus() : null;
     const claimed = await this.deps.db.transaction().execute(async (tx) => {
-      const prefer = JSON.parse(row.gpu_uuids_json) as string[];
-      const uuids = await this.chooseGpus(tx, row.id, { request: { kind: 'count', count: row.gpus }, prefer }, gpus);
-      this.claiming.set(row.id, uuids);
-      await tx
-        .updateTable('sandboxes')
-        .set({ gpu_uuids_json: JSON.stringify(uuids) })
-        .where('id', '=', row.id)
-        .execute();
-      return { ...row, gpu_uuids_json: JSON.stringify(uuids) };
+      // The owner's limits first: over them, which GPUs happen to be free does not matter.
+      const next = await enforceQuota(tx, { ...row, status: 'running', thermal: 'hot' }, this.claims);
+      if (row.gpus > 0 && row.host === LOCAL) {
+        const prefer = JSON.parse(row.gpu_uuids_json) as string[];
+        next.gpu_uuids_json = JSON.stringify(await this.chooseGpus(tx, row.id, { request: { kind: 'count', count: row.gpus }, prefer }, gpus));
+      }
+      this.claims.set(row.id, next);
+      await tx.updateTable('sandboxes').set({ gpu_uuids_json: next.gpu_uuids_json, memory_mb: next.memory_mb }).where('id', '=', row.id).execute();
+      return { ...row, gpu_uuids_json: next.gpu_uuids_json, memory_mb: next.memory_mb };
     });
     try {
       return await fn(claimed);
     } finally {
-      this.claiming.delete(row.id);
+      this.claims.delete(row.id);
     }
   }
 
@@ -312,10 +321,10 @@ export class SandboxService {
     const gpus = req.gpus === undefined ? undefined : parseGpuRequest(req.gpus);
     const host = req.host ?? (await this.place({ cpus: req.cpus ?? null, memoryMb: req.memoryMb ?? null, gpus }));
     const cpus = req.cpus === undefined ? null : host === LOCAL ? validateCpus(req.cpus, capacity) : req.cpus;
-    let memoryMb = req.memoryMb === undefined ? null : host === LOCAL ? validateMemoryMb(req.memoryMb, capacity) : req.memoryMb;
-    memoryMb = await this.checkQuota(actor, memoryMb);
+    const memoryMb = req.memoryMb === undefined ? null : host === LOCAL ? validateMemoryMb(req.memoryMb, capacity) : req.memoryMb;
+    const diskMb = req.diskMb === undefined ? this.deps.diskMb : validateDiskMb(req.diskMb);
     await secrets.requireAll(actor.id, req.secrets ?? []);
-    if (host !== LOCAL) return this.createElsewhere(host, { ...req, name, image, cpus, memoryMb }, actor);
+    if (host !== LOCAL) return this.createElsewhere(host, { ...req, name, image, cpus, memoryMb, diskMb }, actor);
     if (image === DEBIAN_IMAGE) await images.ensureDebian(op);
     else await images.requireFor(image, actor);
 
@@ -335,6 +344,7 @@ export class SandboxService {
         idleColdMs: req.idleColdMs ?? null,
         keepHot: !!req.keepHot,
         gpus: 0,
+        diskMb,
       }),
       gpus && { request: gpus },
     );
@@ -358,7 +368,7 @@ export class SandboxService {
    */
   private async createElsewhere(
     host: string,
-    req: Omit<CreateSandboxT, 'cpus' | 'memoryMb'> & { name: string; image: string; cpus: number | null; memoryMb: number | null },
+    req: Omit<CreateSandboxT, 'cpus' | 'memoryMb' | 'diskMb'> & { name: string; image: string; cpus: number | null; memoryMb: number | null; diskMb: number | null },
     actor: Actor,
   ): Promise<SandboxT> {
     if (req.secrets?.length)
@@ -385,11 +395,13 @@ export class SandboxService {
         keepHot: !!req.keepHot,
         host,
         gpus: 0,
+        diskMb: req.diskMb,
       }),
     );
     try {
       const { host: _h, ...body } = req;
-      const there = await agent.call('createSandbox', { body: { ...body, cpus: req.cpus ?? undefined, memoryMb: req.memoryMb ?? undefined } });
+      // The quota may have given it a memory limit: the agent's record keeps the same one.
+      const there = await agent.call('createSandbox', { body: { ...body, cpus: req.cpus ?? undefined, memoryMb: row.memory_mb ?? undefined, diskMb: req.diskMb ?? undefined } });
       return this.present(await this.follow(row.id, there));
     } catch (e) {
       await this.forget(row);
@@ -456,27 +468,6 @@ export class SandboxService {
     await session.started;
   }
 
-  /** Refuses what exceeds the user's quota; returns the memory to give the sandbox. */
-  private async checkQuota(actor: Actor, memoryMb: number | null): Promise<number | null> {
-    if (actor.admin) return memoryMb;
-    const user = await this.deps.db.selectFrom('users').selectAll().where('id', '=', actor.id).executeTakeFirst();
-    if (!user) return memoryMb;
-    const owned = await this.deps.db.selectFrom('sandboxes').select(['memory_mb']).where('owner_id', '=', actor.id).execute();
-    if (user.max_sandboxes !== null && owned.length >= user.max_sandboxes) {
-      throw new BothubError('LIMIT_EXCEEDED', `quota reached: ${actor.name} may have ${user.max_sandboxes} sandbox(es); destroy one first or ask the admin for more`);
-    }
-    if (user.max_memory_mb === null) return memoryMb;
-    const mb = memoryMb ?? QUOTA_DEFAULT_MEMORY_MB;
-    const used = owned.reduce((n, s) => n + (s.memory_mb ?? QUOTA_DEFAULT_MEMORY_MB), 0);
-    if (used + mb > user.max_memory_mb) {
-      throw new BothubError(
-        'LIMIT_EXCEEDED',
-        `quota reached: ${actor.name} may use ${user.max_memory_mb} MB in all and has ${used} MB; ask for less --memory or destroy a sandbox`,
-      );
-    }
-    return mb;
-  }
-
   /** Removes the record; its address stops being anyone's peer. */
   async forget(row: SandboxRow): Promise<void> {
     await this.deps.db.deleteFrom('sandboxes').where('id', '=', row.id).execute();
@@ -511,7 +502,8 @@ export class SandboxService {
 
   /**
    * Inserts the record, taking a free address (and its GPUs: as asked for, or
-   * as many as its spec says) in the same transaction.
+   * as many as its spec says) and its place in its owner's quota in the same
+   * transaction: every new sandbox (a create, a branch, an import) comes here.
    */
   async insert(row: SandboxRow, gpuClaim?: GpuClaim): Promise<SandboxRow> {
     const claim = gpuClaim ?? (row.gpus > 0 ? { request: { kind: 'count' as const, count: row.gpus } } : undefined);
@@ -529,6 +521,7 @@ export class SandboxService {
             const used = await tx.selectFrom('sandboxes').select('address').where('host', '=', LOCAL).where('address', 'is not', null).execute();
             row.address = allocateAddress(this.deps.subnet, new Set(used.map((u) => u.address!)));
           }
+          row = await enforceQuota(tx, row, this.claims);
           await tx.insertInto('sandboxes').values(row).execute();
           return row;
         })
@@ -587,7 +580,7 @@ export class SandboxService {
       const { row: fresh, def } = await this.require(name, 'start', actor);
       // Whatever a crash left (a dead container, a mount) goes before the new start.
       await this.deps.runtime.release(def);
-      return this.withGpus(fresh, async (claimed) => {
+      return this.claim(fresh, async (claimed) => {
         await this.boot(claimed, op, (d, o) => this.deps.runtime.start(d, o));
         return this.present(await this.setStatus(row.id, 'running', null, { started_at: new Date().toISOString() }));
       });
@@ -637,7 +630,12 @@ export class SandboxService {
         await this.forget(row);
         continue;
       }
-      if (!expectsContainer(row)) continue;
+      if (!expectsContainer(row)) {
+        // A daemon that died mid-stop, mid-freeze or mid-restore may have left its layer mounted (and a loop device with it).
+        if (atStartup && !state)
+          await runtime.releaseMounts(row).catch((err) => log.error({ err, sandbox: row.name }, 'releasing the mounts of a sandbox without a container failed'));
+        continue;
+      }
       if (atStartup && state?.status === 'paused' && row.thermal !== 'warm') {
         // Frozen by a snapshot the daemon died in: thaw it.
         log.warn({ sandbox: row.name }, 'thawing a sandbox left frozen by an interrupted snapshot');
@@ -664,6 +662,8 @@ export class SandboxService {
         log.warn({ container: id }, 'removing a container no sandbox record owns');
         await runtime.runc.delete(id).catch(() => undefined);
       }
+      const detached = await runtime.detachStrayLoops().catch((err) => (log.error({ err }, 'detaching stray loop devices failed'), []));
+      if (detached.length) log.warn({ devices: detached }, 'detached loop devices nothing mounted');
     }
   }
 }

@@ -20,6 +20,7 @@ import {
 import type { Db } from '../db/database.js';
 import type { ExecRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
+import { enforceSnapshotQuota } from './quota.js';
 import { newSandboxRow, specOf, type SandboxService } from './sandbox-service.js';
 
 export interface SnapshotServiceDeps {
@@ -127,7 +128,7 @@ export class SnapshotService {
     const { db, sandboxes, checkpointer, host } = this.deps;
     validateName('snapshot', req.name);
     const { row: sb } = await sandboxes.require(sandboxName, 'snapshot', actor);
-    await this.checkQuota(sb.owner_id);
+    await enforceSnapshotQuota(db, sb.owner_id);
     return sandboxes.lock.run(sb.id, async () => {
       const { row, def } = await sandboxes.require(sandboxName, 'snapshot', actor);
       if (await db.selectFrom('snapshots').select('id').where('name', '=', req.name).executeTakeFirst()) {
@@ -199,18 +200,6 @@ export class SnapshotService {
     });
   }
 
-  private async checkQuota(ownerId: string | null): Promise<void> {
-    if (!ownerId) return;
-    const user = await this.deps.db.selectFrom('users').selectAll().where('id', '=', ownerId).executeTakeFirst();
-    if (!user || user.admin || user.max_snapshot_bytes === null) return;
-    const used = (await this.deps.db.selectFrom('snapshots').select('size_bytes').where('owner_id', '=', ownerId).execute()).reduce((n, r) => n + r.size_bytes, 0);
-    if (used >= user.max_snapshot_bytes)
-      throw new BothubError(
-        'LIMIT_EXCEEDED',
-        `quota reached: ${user.name}'s snapshots use ${used} of ${user.max_snapshot_bytes} bytes; delete some with \`bothub snapshot delete SNAP\``,
-      );
-  }
-
   /** Removes every snapshot an owner has (a user removed with --force). */
   async removeAllOf(ownerId: string): Promise<void> {
     for (const row of await this.deps.db.selectFrom('snapshots').selectAll().where('owner_id', '=', ownerId).execute()) {
@@ -250,7 +239,7 @@ export class SnapshotService {
     return sandboxes.lock.run(current.id, async () => {
       const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays
-      return sandboxes.withGpus(sb, async (claimed) => {
+      return sandboxes.claim(sb, async (claimed) => {
         await checkpointer.restore(sandboxes.definition(claimed), dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
         await this.deps.ledger.rewind(sb.id, ((await this.manifest(row)).execs ?? []) as ExecRow[]);
         return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
@@ -264,10 +253,12 @@ export class SnapshotService {
     // The original's identity stays behind: the branch gets its own id, name and address.
     const { id: _id, name: _name, address: _address, ...spec } = manifest.sandbox;
     const gpus = spec.gpus ?? 0; // manifests from before GPUs have no count
+    // Through the one quota rule, like every new sandbox: a branch is a sandbox more, with the same limits.
     const record = await sandboxes.insert(
       newSandboxRow({
         ...spec,
         gpus,
+        diskMb: spec.diskMb ?? null, // manifests from before disk limits: as unlimited as their sandbox was
         name,
         // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
         ownerId: actor.admin && row.owner_id ? row.owner_id : actor.id,

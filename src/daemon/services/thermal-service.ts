@@ -102,8 +102,8 @@ export class ThermalService {
     if (row.thermal === 'warm') {
       await this.deps.runtime.cgroup(row.id).setFrozen(false);
     } else if (row.thermal === 'cold') {
-      // Its GPUs were let go while it slept: it claims them (or others of the model) again.
-      return this.deps.sandboxes.withGpus(row, async (claimed) => {
+      // Its GPUs were let go while it slept: it claims them (or others of the model) again, within its owner's quota.
+      return this.deps.sandboxes.claim(row, async (claimed) => {
         try {
           await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), this.coldDir(row.id), { branch: false, key: this.deps.deriveKey(coldKeyPurpose(row.id)) });
         } catch (e) {

@@ -10,7 +10,7 @@ const toApi = (u: UserRow): UserT => ({
   name: u.name,
   admin: u.admin === 1,
   createdAt: u.created_at,
-  quota: { maxSandboxes: u.max_sandboxes, maxMemoryMb: u.max_memory_mb, maxSnapshotBytes: u.max_snapshot_bytes },
+  quota: { maxSandboxes: u.max_sandboxes, maxMemoryMb: u.max_memory_mb, maxSnapshotBytes: u.max_snapshot_bytes, maxDiskMb: u.max_disk_mb, maxGpus: u.max_gpus },
 });
 
 const newKey = () => ({
@@ -50,6 +50,8 @@ export class UserService {
         max_sandboxes: null,
         max_memory_mb: null,
         max_snapshot_bytes: null,
+        max_disk_mb: null,
+        max_gpus: null,
         created_at: new Date().toISOString(),
       })
       .execute();
@@ -93,6 +95,8 @@ export class UserService {
       max_sandboxes: req.quota?.maxSandboxes ?? null,
       max_memory_mb: req.quota?.maxMemoryMb ?? null,
       max_snapshot_bytes: req.quota?.maxSnapshotBytes ?? null,
+      max_disk_mb: req.quota?.maxDiskMb ?? null,
+      max_gpus: req.quota?.maxGpus ?? null,
       created_at: new Date().toISOString(),
     };
     try {

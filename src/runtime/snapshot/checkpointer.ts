@@ -7,6 +7,7 @@ import { CommandError, type Host } from '../../hostexec/index.js';
 import { connectInit } from '../exec/client.js';
 import { netnsName, removeSandboxNetwork } from '../network/netns.js';
 import { mountOverlay, unmount } from '../overlay.js';
+import { unmountLayer } from '../writable-layer.js';
 import type { LongOperation } from '../progress.js';
 import { containerId, type SandboxDefinition, type SandboxRuntime } from '../sandbox-runtime.js';
 import { StepError } from '../step-error.js';
@@ -215,6 +216,8 @@ export class Checkpointer {
       // runc removed the container; keep the network namespace so a restore gets the same address.
       await this.runtime.runc.delete(id);
       await unmount(this.host, p.rootfs);
+      // The layer's files are in the snapshot (and stay in its image): its mount and loop device go too.
+      await unmountLayer(this.host, p);
     }
     await rm(work, { recursive: true, force: true });
     return Math.round(frozenMs * 10) / 10;
@@ -265,7 +268,9 @@ export class Checkpointer {
         step = 'filesystem';
       }
       op.onProgress?.({ step });
-      await Promise.all([p.upper, p.work, p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+      await Promise.all([p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+      // The layer keeps its size limit (a branch's image is made here): the snapshot's files are unpacked inside it.
+      await this.runtime.mountLayer(def, undo);
       await rm(p.upper, { recursive: true, force: true });
       await rm(p.work, { recursive: true, force: true });
       await Promise.all([mkdir(p.upper, { mode: 0o755 }), mkdir(p.work, { mode: 0o700 }), rm(work, { recursive: true, force: true })]);

@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LocalHost } from '../../hostexec/index.js';
+import { loopDevicesUnder } from '../../runtime/index.js';
+import { until } from './sandbox.js';
 
 /**
- * Fails when a test left runc containers, overlay mounts or network
- * namespaces of its data dir behind: tests must clean up after themselves.
+ * Fails when a test left runc containers, overlay mounts, loop devices or
+ * network namespaces of its data dir behind: tests must clean up after themselves.
  */
 export async function assertNothingLeft(dataDir: string): Promise<void> {
   const problems: string[] = [];
@@ -14,6 +17,11 @@ export async function assertNothingLeft(dataDir: string): Promise<void> {
     .split('\n')
     .filter((l) => l.includes(dataDir));
   if (mounts.length) problems.push(`mounts: ${mounts.join('; ')}`);
+  // The kernel detaches a loop device when the last user of its filesystem goes, which a lazy unmount lets happen a moment later.
+  const loops = await until('loop devices to be detached', async () => ((await loopDevicesUnder(new LocalHost(), dataDir)).length ? undefined : []), 5000).catch(() =>
+    loopDevicesUnder(new LocalHost(), dataDir),
+  );
+  if (loops.length) problems.push(`loop devices: ${loops.map((l) => `${l.device} (${l.backingFile})`).join('; ')}`);
   if (problems.length) throw new Error(`test left behind: ${problems.join(', ')}`);
 }
 

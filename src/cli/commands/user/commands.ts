@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BothubError } from '../../../core/index.js';
+import { BothubError, formatMb, parseSizeMb } from '../../../core/index.js';
 import { ago, bytes, printJson, table } from '../../output/format.js';
 import { action } from '../../runner.js';
 
@@ -19,8 +19,10 @@ export function register(program: Command): void {
     .option('--max-sandboxes <n>', 'quota: sandboxes at once')
     .option('--max-memory <mb>', 'quota: memory of all sandboxes together, MB')
     .option('--max-snapshot-bytes <bytes>', 'quota: bytes of all snapshots together')
+    .option('--max-disk <size>', "quota: disk of all sandboxes' writable layers together, e.g. 20G (each counts its --disk)")
+    .option('--max-gpus <n>', 'quota: GPUs held at once')
     .action(
-      action(async (ctx, opts: { name: string; maxSandboxes?: string; maxMemory?: string; maxSnapshotBytes?: string }) => {
+      action(async (ctx, opts: { name: string; maxSandboxes?: string; maxMemory?: string; maxSnapshotBytes?: string; maxDisk?: string; maxGpus?: string }) => {
         const r = await ctx.api.call('createUser', {
           body: {
             name: opts.name,
@@ -28,6 +30,8 @@ export function register(program: Command): void {
               maxSandboxes: quotaNumber('--max-sandboxes', opts.maxSandboxes),
               maxMemoryMb: quotaNumber('--max-memory', opts.maxMemory),
               maxSnapshotBytes: quotaNumber('--max-snapshot-bytes', opts.maxSnapshotBytes),
+              maxDiskMb: opts.maxDisk === undefined ? undefined : parseSizeMb(opts.maxDisk, '--max-disk'),
+              maxGpus: quotaNumber('--max-gpus', opts.maxGpus),
             },
           },
         });
@@ -47,12 +51,14 @@ export function register(program: Command): void {
         const q = (n: number | null, f: (n: number) => string = String) => (n === null ? '-' : f(n));
         process.stdout.write(
           table(
-            ['NAME', 'ROLE', 'MAX SANDBOXES', 'MAX MEMORY', 'MAX SNAPSHOTS', 'CREATED'],
+            ['NAME', 'ROLE', 'MAX SANDBOXES', 'MAX MEMORY', 'MAX DISK', 'MAX GPUS', 'MAX SNAPSHOTS', 'CREATED'],
             users.map((u) => [
               u.name,
               u.admin ? 'admin' : 'user',
               q(u.quota.maxSandboxes),
               q(u.quota.maxMemoryMb, (n) => `${n}MB`),
+              q(u.quota.maxDiskMb, formatMb),
+              q(u.quota.maxGpus),
               q(u.quota.maxSnapshotBytes, bytes),
               ago(u.createdAt),
             ]),
