@@ -19,6 +19,7 @@ import { HostService } from './services/host-service.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
+import { ConsistencyChecker } from './services/consistency.js';
 import { SecretService } from './services/secret-service.js';
 import { UserService } from './services/user-service.js';
 import { Sealer } from './security/master-key.js';
@@ -143,6 +144,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     execLocal: async (name) => (await exec.run(name, { command: ['true'], timeoutMs: 10_000 }, SYSTEM)).exitCode,
     log,
   });
+  const consistency = new ConsistencyChecker({
+    db,
+    host,
+    runtime,
+    layout,
+    bridge: config.bridge,
+    sandboxes,
+    snapshots,
+    hosts,
+    remote: sandboxes.remote,
+    coldDir: (id) => thermal.coldDir(id),
+    log,
+  });
   const ctx: DaemonContext = {
     version: await packageVersion(),
     authMaxFailures: config.authMaxFailures,
@@ -159,6 +173,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     logs: new ConsoleLogs(host, config.consoleCapBytes),
     snapshots,
     doctor: () => doctor(host, runtime.runc, criu),
+    consistency: (opts) => consistency.check(opts),
     users,
     secrets,
     thermal,

@@ -76,6 +76,11 @@ export class SnapshotService {
     return join(this.deps.dir, id);
   }
 
+  /** The directory that holds every snapshot's directory. */
+  get dir(): string {
+    return this.deps.dir;
+  }
+
   /** Where a snapshot's files are (tests and tools look inside). */
   dirOf(id: string): string {
     return this.path(id);

@@ -5,7 +5,7 @@ import { streamOperation } from '../ndjson.js';
 import type { Handlers } from '../register-routes.js';
 import { actorOf } from '../auth.js';
 
-type SnapshotRoutes = 'createSnapshot' | 'listSnapshots' | 'getSnapshot' | 'deleteSnapshot' | 'restoreSnapshot' | 'doctor';
+type SnapshotRoutes = 'createSnapshot' | 'listSnapshots' | 'getSnapshot' | 'deleteSnapshot' | 'restoreSnapshot' | 'doctor' | 'doctorConsistency';
 
 export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRoutes> {
   return {
@@ -32,5 +32,6 @@ export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRou
       );
     },
     doctor: () => ctx.doctor(),
+    doctorConsistency: ({ query }) => ctx.consistency({ deep: query.deep }),
   };
 }
