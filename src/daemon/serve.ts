@@ -194,6 +194,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
       await users.remove(name);
     },
   };
+  await thermal.recover();
   await sandboxes.reconcile(true);
   // ensureBridge closed the peer chain; open it again for the peers on record.
   await sandboxes.syncPeers();
