@@ -59,6 +59,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const layout = new DataLayout(config.dataDir, config.imagesDir);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await Promise.all([layout.sandboxesDir, layout.runcRoot].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+  // Destroyed sandboxes' files are deleted in the background: a daemon that died meanwhile finishes here.
+  await rm(layout.trashDir, { recursive: true, force: true });
   const subnet = parseSubnet(config.subnet);
   await ensureBridge(host, { name: config.bridge, subnet, allowedHostPorts: config.allowedHostPorts });
 
