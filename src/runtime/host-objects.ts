@@ -52,7 +52,7 @@ async function cgroupIds(): Promise<Set<string>> {
   return ids;
 }
 
-async function mountsUnder(dir: string): Promise<string[]> {
+export async function mountsUnder(dir: string): Promise<string[]> {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
   const mounts = await readFile('/proc/self/mounts', 'utf8');
   return mounts

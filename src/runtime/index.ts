@@ -23,3 +23,4 @@ export * from './gpu/nvidia-driver.js';
 export * from './step-error.js';
 export * from './transfer/copy-tree.js';
 export * from './host-objects.js';
+export * from './container-remains.js';

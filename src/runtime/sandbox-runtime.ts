@@ -18,6 +18,7 @@ import { DataLayout, SandboxPaths } from './paths.js';
 import type { LongOperation } from './progress.js';
 import { isAlive, Runc, type RuncState } from './runc.js';
 import { UndoStack } from './undo-stack.js';
+import { removeContainerRemains } from './container-remains.js';
 
 /** Everything the runtime needs to know to run one sandbox. */
 export interface SandboxDefinition {
@@ -207,6 +208,7 @@ export class SandboxRuntime {
     await this.runc.killNow(id);
     // With init dead nothing holds the mount or the namespace: all three at once.
     await Promise.all([this.runc.delete(id), unmount(this.host, this.paths(def.id).rootfs), def.address ? removeSandboxNetwork(this.host, def.id) : undefined]);
+    await removeContainerRemains(this.host, join(this.config.layout.runcRoot, id), cgroupsPath(def.id));
   }
 
   /** Removes everything; the directory is renamed away at once and deleted after. */

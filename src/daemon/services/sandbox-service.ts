@@ -1,4 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
   allocateAddress,
@@ -25,7 +27,7 @@ import {
   type Subnet,
 } from '../../core/index.js';
 import type { CreateSandboxT, SandboxT } from '../../api/index.js';
-import { containerId, DEBIAN_IMAGE, GUEST, type ImageStore, type LongOperation, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
+import { containerId, DEBIAN_IMAGE, GUEST, mountsUnder, type ImageStore, type LongOperation, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -65,6 +67,9 @@ export interface GpuClaim {
 }
 
 const NOT_FOUND_HINT = 'see `bothub list`';
+
+/** Statuses with no container, in which a start or restore cut short may have left one. */
+const LEFT_OVER_FROM = new Set(['stopped', 'exited', 'snapshotted']);
 
 /**
  * Whether a record says a container should exist here: a cold sandbox has none on
@@ -614,6 +619,7 @@ export class SandboxService {
     const states = new Map((await runtime.runc.list()).map((s) => [s.id, s]));
     const rows = await db.selectFrom('sandboxes').selectAll().where('host', '=', LOCAL).execute();
     const known = new Set(rows.map((r) => containerId(r.id)));
+    const mounts = new Set(atStartup ? await mountsUnder(runtime.paths('').dir) : []);
     if (atStartup) {
       // A move the daemon died in: the sandbox is still where it was (cold there); the next request wakes it.
       const moving = await db.selectFrom('sandboxes').select(['id', 'name']).where('status', '=', 'moving').execute();
@@ -630,7 +636,14 @@ export class SandboxService {
         await this.forget(row);
         continue;
       }
-      if (!expectsContainer(row)) continue;
+      if (!expectsContainer(row)) {
+        if (atStartup && LEFT_OVER_FROM.has(row.status) && (state || mounts.has(runtime.paths(row.id).rootfs) || existsSync(join(runtime.runc.root, containerId(row.id))))) {
+          // A start or restore the daemon died in left a container, a mount or a cgroup; the namespace of a snapshotted one stays for its restore.
+          log.warn({ sandbox: row.name }, 'removing what an interrupted start or restore left');
+          await runtime.release({ ...this.definition(row), address: row.status === 'snapshotted' ? null : row.address }).catch((err) => log.error({ err, sandbox: row.name }, 'release failed'));
+        }
+        continue;
+      }
       if (atStartup && state?.status === 'paused' && row.thermal !== 'warm') {
         // Frozen by a snapshot the daemon died in: thaw it.
         log.warn({ sandbox: row.name }, 'thawing a sandbox left frozen by an interrupted snapshot');

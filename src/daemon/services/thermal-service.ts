@@ -197,7 +197,7 @@ export class ThermalService {
         continue;
       } else if (row?.thermal === 'cold' && row.status === 'running') {
         // A restore cut short may have left a dead container or a mount: the next wake needs neither.
-        if (state) await runtime.release({ ...this.deps.sandboxes.definition(row), address: null });
+        await runtime.release({ ...this.deps.sandboxes.definition(row), address: null });
         continue;
       } else if (dirs.has(id)) {
         log.warn({ sandbox: row?.name, id }, 'removing the checkpoint of an interrupted freeze or wake');
