@@ -99,13 +99,14 @@ async function addFleetHost(d: DaemonProcess): Promise<TestSshHost> {
 }
 
 const d = await startDaemonProcess({ env: { BOTHUB_IDLE_WARM: '20s', BOTHUB_IDLE_COLD: '0', BOTHUB_HEARTBEAT: '2s' }, logFile: arg('--log') });
-const sshHost = withMove ? await addFleetHost(d) : undefined;
+let sshHost: TestSshHost | undefined;
 const model = new ChaosModel();
-const ops = new ChaosOps(d.api, model, sshHost ? 'far' : undefined);
 const started = Date.now();
 let stopping = false;
 process.once('SIGINT', () => (stopping = true));
 try {
+  sshHost = withMove ? await addFleetHost(d) : undefined;
+  const ops = new ChaosOps(d.api, model, sshHost ? 'far' : undefined);
   for (round = 1; round <= kills && !stopping; round++) {
     if (minutes && Date.now() - started > minutes * 60_000) break;
     await ops.trim();
