@@ -94,7 +94,12 @@ async function killDuring(d: DaemonProcess, ops: ChaosOps, op: Op): Promise<void
 
 async function addFleetHost(d: DaemonProcess): Promise<TestSshHost> {
   const host = await startSshHost();
-  await d.api.call('addHost', { body: { name: 'far', ssh: `root@${host.address}`, privateKey: await readFile(host.keyFile, 'utf8'), dataDir: host.dataDir } });
+  try {
+    await d.api.call('addHost', { body: { name: 'far', ssh: `root@${host.address}`, privateKey: await readFile(host.keyFile, 'utf8'), dataDir: host.dataDir } });
+  } catch (e) {
+    await host.cleanup();
+    throw e;
+  }
   return host;
 }
 
