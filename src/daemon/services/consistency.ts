@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ConsistencyProblemT, ConsistencyReportT } from '../../api/index.js';
+import type { ConsistencyProblemT, ConsistencyReportT, SandboxT } from '../../api/index.js';
 import { SYSTEM } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
 import { containerId, readHostObjects, SNAPSHOT_PARTS, verifyTree, type DataLayout, type HostObjects, type RuncState, type SandboxRuntime } from '../../runtime/index.js';
@@ -59,9 +59,11 @@ export class ConsistencyChecker {
     let restored = local.restored;
     for (const h of hosts) {
       try {
-        const there = await (await this.deps.remote.agent(h.name)).call('doctorConsistency', { query: opts.deep ? { deep: true } : {} });
+        const agent = await this.deps.remote.agent(h.name);
+        const there = await agent.call('doctorConsistency', { query: opts.deep ? { deep: true } : {} });
         problems.push(...there.problems.map((p) => ({ ...p, host: h.name })));
         restored += there.checked.restored;
+        problems.push(...(await this.fleetRecords(h.name, await agent.call('listSandboxes'))).map((p) => ({ ...p, host: h.name })));
       } catch (e) {
         problems.push({ host: h.name, kind: 'host-unreachable', subject: h.name, detail: `its agent did not answer: ${(e as Error).message}`, fix: `run \`bothub host check ${h.name}\`` });
       }
@@ -97,6 +99,23 @@ export class ConsistencyChecker {
       }
     }
     return { problems, restored, sandboxes: rows.length, snapshots: snapshots.length, skipped: busy.map((r) => r.name) };
+  }
+
+  /** The records placing sandboxes on a fleet host against what its agent has: one each, in the same status. */
+  private async fleetRecords(host: string, there: SandboxT[]): Promise<Problem[]> {
+    const rows = await this.deps.db.selectFrom('sandboxes').selectAll().where('host', '=', host).execute();
+    const out: Problem[] = [];
+    const byName = new Map(there.map((s) => [s.name, s]));
+    for (const row of rows) {
+      if (IN_FLIGHT.has(row.status) || this.deps.sandboxes.lock.held(row.id)) continue;
+      const s = byName.get(row.name);
+      if (!s) out.push({ kind: 'record-mismatch', subject: row.name, detail: `recorded on host "${host}", whose agent does not have it`, fix: `\`bothub destroy ${row.name}\`` });
+      else if (s.status !== row.status) out.push({ kind: 'record-mismatch', subject: row.name, detail: `recorded ${row.status}, its agent says ${s.status}`, fix: 'wait for the next heartbeat, or run `bothub host check`' });
+    }
+    for (const s of there)
+      if (!rows.some((r) => r.name === s.name))
+        out.push({ kind: 'orphan-sandbox', subject: s.name, detail: `host "${host}"'s agent runs it but no record here places it there (a move cut short?)`, fix: `destroy it on the agent, or check \`bothub list\` for a copy here` });
+    return out;
   }
 
   /** One record against its container, mount, namespace, cgroup and directories. */
