@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient, SandboxT } from '../api/index.js';
 
 /** What the client was told, and so may count on after any crash. */
@@ -35,6 +36,19 @@ export async function readFiles(api: ApiClient, name: string): Promise<Map<strin
   );
 }
 
+/**
+ * The sandboxes, once every fleet host answers again: a restarted daemon
+ * marks a host unreachable until its first heartbeat gets through.
+ */
+async function settled(api: ApiClient, timeoutMs = 90_000): Promise<SandboxT[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const list = await api.call('listSandboxes');
+    if (!list.some((s) => s.status === 'unknown') || Date.now() > deadline) return list;
+    await sleep(500);
+  }
+}
+
 export class ChaosModel {
   readonly sandboxes = new Map<string, SandboxModel>();
   readonly snapshots = new Map<string, SnapshotModel>();
@@ -60,7 +74,7 @@ export class ChaosModel {
    */
   async verify(api: ApiClient): Promise<string[]> {
     const problems: string[] = [];
-    const real = new Map((await api.call('listSandboxes')).map((s) => [s.name, s]));
+    const real = new Map((await settled(api)).map((s) => [s.name, s]));
     const snaps = new Set((await api.call('listSnapshots', { query: {} })).map((s) => s.name));
     for (const snap of this.snapshots.values()) {
       if (snaps.has(snap.name)) continue;

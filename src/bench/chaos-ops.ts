@@ -63,7 +63,7 @@ export class ChaosOps {
         return {
           name,
           sandbox,
-          run: () => api.call('createSandbox', { body: { name: sandbox, network } }),
+          run: () => api.call('createSandbox', { body: { name: sandbox, network, host: 'local' } }),
           acknowledged: () => model.sandboxes.set(sandbox, { name: sandbox, files: new Map(), expect: 'running', host: 'local' }),
         };
       }
