@@ -68,6 +68,9 @@ export interface GpuClaim {
 
 const NOT_FOUND_HINT = 'see `bothub list`';
 
+/** The status reason of a sandbox being destroyed; one a crash cut short is destroyed at the next start. */
+const DESTROY_CUT_SHORT = 'being destroyed (if this stays, the destroy was cut short: run `bothub destroy` again)';
+
 /** Statuses with no container, in which a start or restore cut short may have left one. */
 const LEFT_OVER_FROM = new Set(['stopped', 'exited', 'snapshotted']);
 
@@ -598,6 +601,8 @@ export class SandboxService {
       try {
         if (row.host !== LOCAL) await this.remote.destroy(row).catch((e: BothubError) => (e.code === 'NOT_FOUND' ? undefined : Promise.reject(e)));
         else {
+          // Recorded first: a crash past this point leaves a record the next start finishes destroying, never a half-removed sandbox that looks alive.
+          await this.setStatus(row.id, 'error', DESTROY_CUT_SHORT);
           await this.discardCold(row.id);
           await this.deps.runtime.destroy(this.definition(row));
         }
@@ -629,6 +634,11 @@ export class SandboxService {
       }
     }
     for (const row of rows) {
+      if (atStartup && row.status === 'error' && row.status_reason === DESTROY_CUT_SHORT) {
+        log.warn({ sandbox: row.name }, 'finishing a destroy interrupted by a daemon stop');
+        await this.destroy(row.name, SYSTEM).catch((err) => log.error({ err, sandbox: row.name }, 'finishing a destroy failed'));
+        continue;
+      }
       const state = states.get(containerId(row.id));
       if (row.status === 'creating' && atStartup) {
         log.warn({ sandbox: row.name }, 'rolling back a create interrupted by a daemon stop');
