@@ -20,6 +20,7 @@ import { SandboxService } from './services/sandbox-service.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
 import { ConsistencyChecker } from './services/consistency.js';
+import { recoverCutShortSnapshots } from './services/snapshot-recovery.js';
 import { SecretService } from './services/secret-service.js';
 import { UserService } from './services/user-service.js';
 import { Sealer } from './security/master-key.js';
@@ -133,6 +134,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     ledger,
     log,
   });
+  await recoverCutShortSnapshots({ db, runtime, sandboxes, snapshotsDir: snapshots.dir, coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
   const moves = new MoveService({

@@ -146,7 +146,8 @@ export class SnapshotService {
         );
 
       const id = randomBytes(6).toString('hex');
-      const partial = join(this.deps.dir, `${PARTIAL}${id}`);
+      // Named with its sandbox: a crash recovery can give the processes a stopping snapshot ended back to it (snapshot-recovery.ts).
+      const partial = join(this.deps.dir, `${PARTIAL}${id}.${row.id}`);
       const leaveRunning = req.leaveRunning ?? false;
       const createdAt = new Date().toISOString();
       try {
