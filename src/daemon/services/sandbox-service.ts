@@ -69,7 +69,7 @@ export interface GpuClaim {
 const NOT_FOUND_HINT = 'see `bothub list`';
 
 /** The status reason of a sandbox being destroyed; one a crash cut short is destroyed at the next start. */
-const DESTROY_CUT_SHORT = 'being destroyed (if this stays, the destroy was cut short: run `bothub destroy` again)';
+export const DESTROY_CUT_SHORT = 'being destroyed (if this stays, the destroy was cut short: run `bothub destroy` again)';
 
 /** Statuses with no container, in which a start or restore cut short may have left one. */
 const LEFT_OVER_FROM = new Set(['stopped', 'exited', 'snapshotted']);
