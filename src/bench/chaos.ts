@@ -92,15 +92,23 @@ async function killDuring(d: DaemonProcess, ops: ChaosOps, op: Op): Promise<void
   console.log(`round ${round}: killed ${Math.round(delay)} ms into ${op.name} ${op.sandbox}${acked ? ' (it had finished)' : ''}; restart ${Math.round(restarts.at(-1)!)} ms`);
 }
 
+/**
+ * A fleet host in a network namespace, as the fleet tests make them. Its
+ * address comes from this process's PID, and on a shared machine another
+ * run's host may hold it already: then the next one is tried.
+ */
 async function addFleetHost(d: DaemonProcess): Promise<TestSshHost> {
-  const host = await startSshHost();
-  try {
-    await d.api.call('addHost', { body: { name: 'far', ssh: `root@${host.address}`, privateKey: await readFile(host.keyFile, 'utf8'), dataDir: host.dataDir } });
-  } catch (e) {
-    await host.cleanup();
-    throw e;
+  for (let attempt = 1; ; attempt++) {
+    const host = await startSshHost();
+    try {
+      await d.api.call('addHost', { body: { name: 'far', ssh: `root@${host.address}`, privateKey: await readFile(host.keyFile, 'utf8'), dataDir: host.dataDir } });
+      return host;
+    } catch (e) {
+      await host.cleanup();
+      if (attempt >= 5) throw e;
+      console.log(`fleet host at ${host.address} refused (${(e as Error).message}); trying another address`);
+    }
   }
-  return host;
 }
 
 const d = await startDaemonProcess({ env: { BOTHUB_IDLE_WARM: '20s', BOTHUB_IDLE_COLD: '0', BOTHUB_HEARTBEAT: '2s' }, logFile: arg('--log') });

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { openDatabase, type Db } from '../daemon/db/database.js';
 import { DESTROY_CUT_SHORT } from '../daemon/services/sandbox-service.js';
 import { containerId } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
@@ -18,8 +19,12 @@ const cgroup = (id: string) => (existsSync('/sys/fs/cgroup/memory') ? `/sys/fs/c
  */
 describe('start-up recovery of operations a crash cut short', () => {
   let t: TestDaemon;
-  const db = () => t.daemon.ctx.db;
-  const setRow = (id: string, values: Record<string, unknown>) => db().updateTable('sandboxes').set(values).where('id', '=', id).execute();
+  /** The records as the dead daemon left them: written with the daemon stopped. */
+  const offline = async (fn: (db: Db) => Promise<unknown>) => {
+    const db = await openDatabase(join(t.config.dataDir, 'bothub.db'));
+    await fn(db).finally(() => db.destroy());
+  };
+  const setRow = (id: string, values: Record<string, unknown>) => offline((db) => db.updateTable('sandboxes').set(values).where('id', '=', id).execute());
   const consistent = async () => assert.deepEqual((await t.api.call('doctorConsistency', { query: {} })).problems, []);
   /** A process that must survive: its PID is written down. */
   const holdProcess = async (name: string) => sh(t, name, 'nohup sleep 100000 >/dev/null 2>&1 & echo $! > /root/held.pid');
@@ -82,7 +87,7 @@ describe('start-up recovery of operations a crash cut short', () => {
     const dir = t.daemon.ctx.snapshots.dirOf(snap.id);
     renameSync(dir, join(t.daemon.ctx.snapshots.dir, `.partial-${snap.id}.${sb.id}`));
     rmSync(join(dir, '..', `.partial-${snap.id}.${sb.id}`, 'manifest.json'));
-    await db().deleteFrom('snapshots').where('id', '=', snap.id).execute();
+    await offline((db) => db.deleteFrom('snapshots').where('id', '=', snap.id).execute());
     await setRow(sb.id, { status: 'running', status_reason: null, snapshot_id: null });
     await t.restart();
     assert.deepEqual(await t.api.call('listSnapshots', { query: {} }), []);
