@@ -59,6 +59,8 @@ export const cgroupsPath = (id: string) => `/bothub/${id}`;
  */
 export class SandboxRuntime {
   readonly runc: Runc;
+  /** Destroyed sandboxes' directories being deleted in the background now. */
+  readonly deleting = new Set<string>();
 
   constructor(
     private readonly host: Host,
@@ -219,7 +221,10 @@ export class SandboxRuntime {
     await mkdir(this.config.layout.trashDir, { recursive: true });
     const doomed = join(this.config.layout.trashDir, `${def.id}-${Date.now()}`);
     await rename(p.dir, doomed);
-    rm(doomed, { recursive: true, force: true }).catch((err) => this.log.warn({ err, dir: doomed }, 'could not delete a destroyed sandbox directory'));
+    this.deleting.add(doomed);
+    rm(doomed, { recursive: true, force: true })
+      .catch((err) => this.log.warn({ err, dir: doomed }, 'could not delete a destroyed sandbox directory'))
+      .finally(() => this.deleting.delete(doomed));
   }
 
   async state(def: Pick<SandboxDefinition, 'id'>): Promise<RuncState | undefined> {

@@ -87,7 +87,7 @@ export class ConsistencyChecker {
     const settled = rows.filter((r) => !skip.has(r.id));
 
     const problems: Problem[] = [];
-    for (const row of settled) problems.push(...(await this.checkRecord(row, containers.get(containerId(row.id)), objects, snapshots)));
+    for (const row of settled) problems.push(...(await this.recheckedRecord(row, containers.get(containerId(row.id)), objects, snapshots)));
     problems.push(...(await this.orphans(rows, snapshots, containers, objects, skip.size > 0)));
     problems.push(...(await this.checkSnapshots(snapshots)));
     let restored = 0;
@@ -116,6 +116,22 @@ export class ConsistencyChecker {
       if (!rows.some((r) => r.name === s.name))
         out.push({ kind: 'orphan-sandbox', subject: s.name, detail: `host "${host}"'s agent runs it but no record here places it there (a move cut short?)`, fix: `destroy it on the agent, or check \`bothub list\` for a copy here` });
     return out;
+  }
+
+  /**
+   * A record is read before the containers and objects: an operation that
+   * starts and ends in between (an idle sandbox going warm) would look like a
+   * mismatch. What does not match is read again, fresh, inside the sandbox's lock.
+   */
+  private async recheckedRecord(row: SandboxRow, state: RuncState | undefined, objects: HostObjects, snapshots: SnapshotRow[]): Promise<Problem[]> {
+    if (!(await this.checkRecord(row, state, objects, snapshots)).length) return [];
+    const { db, runtime, host, layout } = this.deps;
+    return this.deps.sandboxes.lock.run(row.id, async () => {
+      const fresh = await db.selectFrom('sandboxes').selectAll().where('id', '=', row.id).executeTakeFirst();
+      if (!fresh || IN_FLIGHT.has(fresh.status) || fresh.host !== LOCAL) return [];
+      const freshObjects = await readHostObjects(host, { bridge: this.deps.bridge, dataDir: layout.dataDir });
+      return this.checkRecord(fresh, await runtime.state(fresh), freshObjects, await db.selectFrom('snapshots').selectAll().execute());
+    });
   }
 
   /** One record against its container, mount, namespace, cgroup and directories. */
@@ -187,7 +203,8 @@ export class ConsistencyChecker {
       if (!coldIds.has(id)) out.push({ kind: 'orphan-dir', subject: join(layout.dataDir, 'cold', id), detail: 'a cold checkpoint no cold sandbox owns', fix: `\`rm -rf ${join(layout.dataDir, 'cold', id)}\`` });
     // A destroy deletes in the background; what is left once nothing runs was cut short.
     if (!anyBusy)
-      for (const e of await entries(layout.trashDir)) out.push({ kind: 'orphan-dir', subject: join(layout.trashDir, e), detail: 'a destroyed sandbox whose files were not deleted', fix: `\`rm -rf ${join(layout.trashDir, e)}\`` });
+      for (const e of await entries(layout.trashDir))
+        if (!runtime.deleting.has(join(layout.trashDir, e))) out.push({ kind: 'orphan-dir', subject: join(layout.trashDir, e), detail: 'a destroyed sandbox whose files were not deleted', fix: `\`rm -rf ${join(layout.trashDir, e)}\`` });
     const snapIds = new Set(snapshots.map((s) => s.id));
     for (const e of await entries(this.deps.snapshots.dir)) {
       // A partial directory is a snapshot being taken; one a crash left is removed at the next start.
