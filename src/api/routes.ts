@@ -355,6 +355,15 @@ export const routes = {
     auth: 'admin',
     timeoutMs: LONG_MS,
   },
+  doctorConsistency: {
+    method: 'GET',
+    url: '/api/v1/doctor/consistency',
+    summary:
+      'Compares the records with what runs on each host: containers, mounts, network namespaces, veths, cgroups, rules, directories and snapshot files; one entry per problem, with what to do (admin).',
+    query: S.ConsistencyQuery,
+    reply: S.ConsistencyReport,
+    auth: 'admin',
+  },
   doctor: { method: 'GET', url: '/api/v1/doctor', summary: 'What this host can do: kernel, runc, CRIU, capabilities, snapshots.', reply: S.Doctor },
 
   listImages: { method: 'GET', url: '/api/v1/images', summary: 'List images.', reply: Type.Array(S.Image) },

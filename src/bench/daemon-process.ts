@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { openSync, closeSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,8 @@ export const BIN = fileURLToPath(new URL('../../bin/bothub', import.meta.url));
 
 /**
  * The daemon as its own process, as users run it: the benchmark's client and
- * the daemon then do not share one event loop.
+ * the daemon then do not share one event loop, and it can be killed and
+ * started again on the same data dir, as a service manager would.
  */
 export interface DaemonProcess {
   api: ApiClient;
@@ -25,51 +27,79 @@ export interface DaemonProcess {
   dataDir: string;
   /** The image store it runs from (the test images, built once). */
   imagesDir: string;
+  bridge: string;
+  /** The daemon's PID now (it changes at each restart). */
+  pid(): number;
+  /** SIGKILL: no clean-up of any kind, as a crash or the OOM killer. */
+  kill9(): Promise<void>;
+  /** Starts it again on the same data dir, port and bridge; resolves when it answers. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface DaemonProcessOptions {
+  /** More environment for the daemon (BOTHUB_IDLE_WARM...). */
+  env?: Record<string, string>;
+  /** Where its stderr and stdout go (appended); default: this process's. */
+  logFile?: string;
+  /** Arguments for the daemon's node, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it under the benchmark. */
+  nodeArgs?: string[];
 }
 
 /** The environment a CLI process needs to talk to this daemon as its admin. */
 export const cliEnv = (t: DaemonProcess): NodeJS.ProcessEnv => ({ ...process.env, BOTHUB_URL: t.url, BOTHUB_TOKEN: t.token });
 
-/** `nodeArgs` go to the daemon's node, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it under the benchmark. */
-export async function startDaemonProcess(nodeArgs: string[] = []): Promise<DaemonProcess> {
+export async function startDaemonProcess(opts: DaemonProcessOptions = {}): Promise<DaemonProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bothub-bench-'));
   const port = 20000 + (process.pid % 20000);
   const bridge = `bhb${randomBytes(2).toString('hex')}`;
   const subnet = `10.250.${process.pid % 250}.0/24`;
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-    env: { ...process.env, BOTHUB_IMAGES_DIR: TEST_IMAGES_DIR, BOTHUB_BRIDGE: bridge, BOTHUB_SUBNET: subnet, BOTHUB_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const env = { ...process.env, BOTHUB_IMAGES_DIR: TEST_IMAGES_DIR, BOTHUB_BRIDGE: bridge, BOTHUB_SUBNET: subnet, BOTHUB_LOG_LEVEL: 'warn', ...opts.env };
   const probe = new ApiClient(`http://127.0.0.1:${port}`);
-  for (let i = 0; ; i++) {
-    if (
-      await probe.call('health').then(
-        () => true,
-        () => false,
+
+  let child: ChildProcess;
+  const spawnDaemon = async () => {
+    const out = opts.logFile ? openSync(opts.logFile, 'a') : 'inherit';
+    child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], { env, stdio: ['ignore', out, out] });
+    if (typeof out === 'number') closeSync(out);
+    // Polled: the daemon says nothing on its own when it is ready.
+    for (let i = 0; ; i++) {
+      if (
+        await probe.call('health').then(
+          () => true,
+          () => false,
+        )
       )
-    )
-      break;
-    // A minute: on a loaded machine the daemon's own start is slow. A daemon that never answers is not left behind.
-    if (i > 1200 || child.exitCode !== null) {
-      child.kill('SIGTERM');
-      throw new Error('the daemon did not start');
+        return;
+      if (i > 2400 || child.exitCode !== null) throw new Error(`the daemon did not start (exit code ${child.exitCode})`);
+      await sleep(25);
     }
-    await sleep(50);
-  }
+  };
+  await spawnDaemon();
   const url = `http://127.0.0.1:${port}`;
   const token = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim();
   const api = new ApiClient(url, { token });
+  const exited = () => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r())));
   return {
     api,
     url,
     token,
     dataDir,
     imagesDir: TEST_IMAGES_DIR,
+    bridge,
+    pid: () => child.pid!,
+    async kill9() {
+      const gone = exited();
+      child.kill('SIGKILL');
+      await gone;
+    },
+    restart: spawnDaemon,
     async stop() {
       for (const s of await api.call('listSandboxes')) await api.call('destroySandbox', { params: { name: s.name } });
+      for (const s of await api.call('listSnapshots', { query: {} })) await api.call('deleteSnapshot', { params: { name: s.name } });
+      const gone = exited();
       child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await gone;
       await removeBridge(new LocalHost(), { name: bridge, subnet: parseSubnet(subnet) });
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -26,7 +26,7 @@ const want = (section: string) => sections.includes(section);
 
 // --cpu-prof-daemon DIR: the daemon writes a V8 CPU profile there when the bench stops it.
 const profileDir = arg('--cpu-prof-daemon');
-const t = await startDaemonProcess(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+const t = await startDaemonProcess({ nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
 const api = t.api;
 try {
   // A fresh machine has no default image yet: built once, as `bothub create` would.

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DoctorT } from '../api/index.js';
+import type { ConsistencyReportT, DoctorT } from '../api/index.js';
 import type { ImageStore, SandboxRuntime } from '../runtime/index.js';
 import type { Db } from './db/database.js';
 import type { ConsoleLogs } from './services/console-logs.js';
@@ -36,6 +36,8 @@ export interface DaemonContext {
   logs: ConsoleLogs;
   snapshots: SnapshotService;
   doctor: () => Promise<DoctorT>;
+  /** Records against reality on every host (`bothub doctor --consistency`). */
+  consistency: (opts: { deep?: boolean }) => Promise<ConsistencyReportT>;
   users: UserService;
   thermal: ThermalService;
   publish: PublishService;

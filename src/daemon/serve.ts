@@ -19,6 +19,8 @@ import { HostService } from './services/host-service.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
+import { ConsistencyChecker } from './services/consistency.js';
+import { recoverCutShortSnapshots } from './services/snapshot-recovery.js';
 import { SecretService } from './services/secret-service.js';
 import { UserService } from './services/user-service.js';
 import { Sealer } from './security/master-key.js';
@@ -63,6 +65,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   await Promise.all([layout.sandboxesDir, layout.runcRoot].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
   // Read first: a key file that cannot be used stops the start before anything is set up.
   const sealer = await Sealer.load(join(config.dataDir, 'master.key'));
+  // Destroyed sandboxes' files are deleted in the background: a daemon that died meanwhile finishes here.
+  await rm(layout.trashDir, { recursive: true, force: true });
   const subnet = parseSubnet(config.subnet);
   await ensureBridge(host, { name: config.bridge, subnet, allowedHostPorts: config.allowedHostPorts });
 
@@ -136,6 +140,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     ledger,
     log,
   });
+  await recoverCutShortSnapshots({ db, runtime, sandboxes, snapshotsDir: snapshots.dir, coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
   const moves = new MoveService({
@@ -147,6 +152,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     runtime,
     ledger,
     execLocal: async (name) => (await exec.run(name, { command: ['true'], timeoutMs: 10_000 }, SYSTEM)).exitCode,
+    log,
+  });
+  const consistency = new ConsistencyChecker({
+    db,
+    host,
+    runtime,
+    layout,
+    bridge: config.bridge,
+    sandboxes,
+    snapshots,
+    hosts,
+    remote: sandboxes.remote,
+    coldDir: (id) => thermal.coldDir(id),
     log,
   });
   const ctx: DaemonContext = {
@@ -165,6 +183,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     logs: new ConsoleLogs(host, config.consoleCapBytes),
     snapshots,
     doctor: () => doctor(host, runtime.runc, criu),
+    consistency: (opts) => consistency.check(opts),
     users,
     secrets,
     thermal,
@@ -185,6 +204,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
       await users.remove(name);
     },
   };
+  await thermal.recover();
   await sandboxes.reconcile(true);
   // ensureBridge closed the peer chain; open it again for the peers on record.
   await sandboxes.syncPeers();

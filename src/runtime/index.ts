@@ -23,3 +23,5 @@ export * from './gpu/gpu-processes.js';
 export * from './gpu/nvidia-driver.js';
 export * from './step-error.js';
 export * from './transfer/copy-tree.js';
+export * from './host-objects.js';
+export * from './container-remains.js';

@@ -19,6 +19,7 @@ import { DataLayout, SandboxPaths } from './paths.js';
 import type { LongOperation } from './progress.js';
 import { isAlive, Runc, type RuncState } from './runc.js';
 import { UndoStack } from './undo-stack.js';
+import { removeContainerRemains } from './container-remains.js';
 
 /** Everything the runtime needs to know to run one sandbox. */
 export interface SandboxDefinition {
@@ -61,6 +62,8 @@ export const cgroupsPath = (id: string) => `/bothub/${id}`;
  */
 export class SandboxRuntime {
   readonly runc: Runc;
+  /** Destroyed sandboxes' directories being deleted in the background now. */
+  readonly deleting = new Set<string>();
 
   constructor(
     private readonly host: Host,
@@ -222,6 +225,7 @@ export class SandboxRuntime {
     await Promise.all([this.runc.delete(id), unmount(this.host, p.rootfs), def.address ? removeSandboxNetwork(this.host, def.id) : undefined]);
     // Below the root: released once the root is.
     await unmountLayer(this.host, p);
+    await removeContainerRemains(this.host, join(this.config.layout.runcRoot, id), cgroupsPath(def.id));
   }
 
   /**
@@ -248,7 +252,10 @@ export class SandboxRuntime {
     await mkdir(this.config.layout.trashDir, { recursive: true });
     const doomed = join(this.config.layout.trashDir, `${def.id}-${Date.now()}`);
     await rename(p.dir, doomed);
-    rm(doomed, { recursive: true, force: true }).catch((err) => this.log.warn({ err, dir: doomed }, 'could not delete a destroyed sandbox directory'));
+    this.deleting.add(doomed);
+    rm(doomed, { recursive: true, force: true })
+      .catch((err) => this.log.warn({ err, dir: doomed }, 'could not delete a destroyed sandbox directory'))
+      .finally(() => this.deleting.delete(doomed));
   }
 
   async state(def: Pick<SandboxDefinition, 'id'>): Promise<RuncState | undefined> {

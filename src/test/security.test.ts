@@ -113,6 +113,7 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     },
     restoreSnapshot: async (fresh) => ({ params: { name: 'alice-snap' }, body: { name: fresh } }),
     doctor: async () => ({}),
+    doctorConsistency: async () => ({}),
     listHosts: async () => ({}),
     // Not a key: refused before any connection.
     addHost: async (fresh) => ({ body: { name: fresh, ssh: 'root@127.0.0.1:1', privateKey: 'not a key' } }),

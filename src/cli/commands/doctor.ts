@@ -1,13 +1,33 @@
 import type { Command } from 'commander';
+import type { ConsistencyReportT } from '../../api/index.js';
 import { printJson } from '../output/format.js';
 import { action } from '../runner.js';
+
+/** One line per problem, saying what to do; a summary line last. */
+function printConsistency(r: ConsistencyReportT): void {
+  const lines = r.problems.map((p) => `${p.host === 'local' ? '' : `${p.host}: `}${p.kind} ${p.subject}: ${p.detail} — ${p.fix}`);
+  const restored = r.checked.restored ? `, ${r.checked.restored} restored as a throw-away branch` : '';
+  const skipped = r.skipped.length ? ` (skipped, busy: ${r.skipped.join(', ')})` : '';
+  lines.push(
+    `${r.problems.length ? `${r.problems.length} problem(s)` : 'consistent'}: ${r.checked.sandboxes} sandbox(es), ${r.checked.snapshots} snapshot(s)${restored}, ${r.checked.hosts} host(s) checked${skipped}`,
+  );
+  process.stdout.write(lines.join('\n') + '\n');
+}
 
 export function register(program: Command): void {
   program
     .command('doctor')
     .description('what this host can do: kernel, runc, CRIU, capabilities, and what that means for snapshots')
+    .option('--consistency', 'compare the records with what each host really runs and holds; one line per problem, non-zero exit if any (admin)')
+    .option('--deep', 'with --consistency: also restore every snapshot as a throw-away branch')
     .action(
-      action(async (ctx) => {
+      action(async (ctx, opts: { consistency?: boolean; deep?: boolean }) => {
+        if (opts.consistency) {
+          const r = await ctx.api.call('doctorConsistency', { query: opts.deep ? { deep: true } : {} });
+          if (ctx.json) printJson(r);
+          else printConsistency(r);
+          return r.ok ? 0 : 1;
+        }
         const d = await ctx.api.call('doctor');
         if (ctx.json) return printJson(d);
         const lines = [

@@ -5,6 +5,11 @@
 export class KeyedMutex {
   private tails = new Map<string, Promise<unknown>>();
 
+  /** Whether an operation on `key` is running or waiting. */
+  held(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const result = previous.catch(() => undefined).then(work);

@@ -1,4 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
   allocateAddress,
@@ -26,7 +28,7 @@ import {
   type Subnet,
 } from '../../core/index.js';
 import type { CreateSandboxT, SandboxT } from '../../api/index.js';
-import { containerId, DEBIAN_IMAGE, GUEST, type ImageStore, type LongOperation, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
+import { containerId, DEBIAN_IMAGE, GUEST, mountsUnder, type ImageStore, type LongOperation, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -68,6 +70,12 @@ export interface GpuClaim {
 }
 
 const NOT_FOUND_HINT = 'see `bothub list`';
+
+/** The status reason of a sandbox being destroyed; one a crash cut short is destroyed at the next start. */
+export const DESTROY_CUT_SHORT = 'being destroyed (if this stays, the destroy was cut short: run `bothub destroy` again)';
+
+/** Statuses with no container, in which a start or restore cut short may have left one. */
+const LEFT_OVER_FROM = new Set(['stopped', 'exited', 'snapshotted']);
 
 /**
  * Whether a record says a container should exist here: a cold sandbox has none on
@@ -593,6 +601,8 @@ export class SandboxService {
       try {
         if (row.host !== LOCAL) await this.remote.destroy(row).catch((e: BothubError) => (e.code === 'NOT_FOUND' ? undefined : Promise.reject(e)));
         else {
+          // Recorded first: a crash past this point leaves a record the next start finishes destroying, never a half-removed sandbox that looks alive.
+          await this.setStatus(row.id, 'error', DESTROY_CUT_SHORT);
           await this.discardCold(row.id);
           await this.deps.runtime.destroy(this.definition(row));
         }
@@ -614,6 +624,7 @@ export class SandboxService {
     const states = new Map((await runtime.runc.list()).map((s) => [s.id, s]));
     const rows = await db.selectFrom('sandboxes').selectAll().where('host', '=', LOCAL).execute();
     const known = new Set(rows.map((r) => containerId(r.id)));
+    const mounts = new Set(atStartup ? await mountsUnder(runtime.paths('').dir) : []);
     if (atStartup) {
       // A move the daemon died in: the sandbox is still where it was (cold there); the next request wakes it.
       const moving = await db.selectFrom('sandboxes').select(['id', 'name']).where('status', '=', 'moving').execute();
@@ -623,6 +634,11 @@ export class SandboxService {
       }
     }
     for (const row of rows) {
+      if (atStartup && row.status === 'error' && row.status_reason === DESTROY_CUT_SHORT) {
+        log.warn({ sandbox: row.name }, 'finishing a destroy interrupted by a daemon stop');
+        await this.destroy(row.name, SYSTEM).catch((err) => log.error({ err, sandbox: row.name }, 'finishing a destroy failed'));
+        continue;
+      }
       const state = states.get(containerId(row.id));
       if (row.status === 'creating' && atStartup) {
         log.warn({ sandbox: row.name }, 'rolling back a create interrupted by a daemon stop');
@@ -631,8 +647,11 @@ export class SandboxService {
         continue;
       }
       if (!expectsContainer(row)) {
-        // A daemon that died mid-stop, mid-freeze or mid-restore may have left its layer mounted (and a loop device with it).
-        if (atStartup && !state)
+        if (atStartup && LEFT_OVER_FROM.has(row.status) && (state || mounts.has(runtime.paths(row.id).rootfs) || existsSync(join(runtime.runc.root, containerId(row.id))))) {
+          // A start or restore the daemon died in left a container, a mount or a cgroup; the namespace of a snapshotted one stays for its restore.
+          log.warn({ sandbox: row.name }, 'removing what an interrupted start or restore left');
+          await runtime.release({ ...this.definition(row), address: row.status === 'snapshotted' ? null : row.address }).catch((err) => log.error({ err, sandbox: row.name }, 'release failed'));
+        } else if (atStartup && !state)
           await runtime.releaseMounts(row).catch((err) => log.error({ err, sandbox: row.name }, 'releasing the mounts of a sandbox without a container failed'));
         continue;
       }

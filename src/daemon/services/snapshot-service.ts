@@ -77,6 +77,11 @@ export class SnapshotService {
     return join(this.deps.dir, id);
   }
 
+  /** The directory that holds every snapshot's directory. */
+  get dir(): string {
+    return this.deps.dir;
+  }
+
   /** Where a snapshot's files are (tests and tools look inside). */
   dirOf(id: string): string {
     return this.path(id);
@@ -142,7 +147,8 @@ export class SnapshotService {
         );
 
       const id = randomBytes(6).toString('hex');
-      const partial = join(this.deps.dir, `${PARTIAL}${id}`);
+      // Named with its sandbox: a crash recovery can give the processes a stopping snapshot ended back to it (snapshot-recovery.ts).
+      const partial = join(this.deps.dir, `${PARTIAL}${id}.${row.id}`);
       const leaveRunning = req.leaveRunning ?? false;
       const createdAt = new Date().toISOString();
       try {

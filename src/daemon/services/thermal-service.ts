@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BothubError, type Actor, type SandboxAction } from '../../core/index.js';
-import type { Checkpointer, SandboxDefinition, SandboxRuntime } from '../../runtime/index.js';
+import { SNAPSHOT_PARTS, type Checkpointer, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import type { EventLog } from './event-log.js';
@@ -168,6 +168,42 @@ export class ThermalService {
       await this.deps.events.record(now, 'cold', reason);
       return this.deps.sandboxes.setStatus(now.id, status, null, { thermal: 'cold' });
     });
+  }
+
+  /**
+   * At start-up, before the records are reconciled with runc: a freeze or a
+   * wake the daemon died in is finished or undone by what is on disk. A freeze
+   * whose dump completed (CRIU had written its inventory and ended the
+   * processes) is cold; one cut short left its processes running, and its
+   * partial checkpoint goes. A wake whose restore completed is hot, and its
+   * checkpoint goes.
+   */
+  async recover(): Promise<void> {
+    const { db, runtime, log } = this.deps;
+    const rows = new Map((await db.selectFrom('sandboxes').selectAll().where('host', '=', 'local').execute()).map((r) => [r.id, r]));
+    const dirs = new Set(await readdir(this.deps.dir).catch(() => [] as string[]));
+    for (const id of new Set([...dirs, ...[...rows.values()].filter((r) => r.thermal === 'cold').map((r) => r.id)])) {
+      const row = rows.get(id);
+      const state = row && (await runtime.state(row));
+      const alive = state?.status === 'running' || state?.status === 'paused';
+      const complete = existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.criu, 'inventory.img')) || existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.sealedMarker));
+      if (row?.status === 'running' && row.thermal === 'cold' && alive) {
+        log.warn({ sandbox: row.name }, 'a wake was interrupted after its restore: the sandbox is hot');
+        await this.deps.sandboxes.setStatus(id, 'running', row.status_reason, { thermal: 'hot' });
+      } else if (row?.status === 'running' && row.thermal !== 'cold' && !alive && complete) {
+        log.warn({ sandbox: row.name }, 'a freeze was interrupted after its checkpoint: the sandbox is cold');
+        await runtime.release({ ...this.deps.sandboxes.definition(row), address: null });
+        await this.deps.sandboxes.setStatus(id, 'running', row.status_reason, { thermal: 'cold' });
+        continue;
+      } else if (row?.thermal === 'cold' && row.status === 'running') {
+        // A restore cut short may have left a dead container or a mount: the next wake needs neither.
+        await runtime.release({ ...this.deps.sandboxes.definition(row), address: null });
+        continue;
+      } else if (dirs.has(id)) {
+        log.warn({ sandbox: row?.name, id }, 'removing the checkpoint of an interrupted freeze or wake');
+      }
+      await rm(this.coldDir(id), { recursive: true, force: true });
+    }
   }
 
   /** Forgets a cold sandbox's disk state (it was stopped or destroyed instead of woken). */

@@ -2,7 +2,7 @@ import type { DaemonContext } from '../../context.js';
 import { streamOperation } from '../ndjson.js';
 import type { Handlers } from '../register-routes.js';
 
-type SnapshotRoutes = 'createSnapshot' | 'listSnapshots' | 'getSnapshot' | 'deleteSnapshot' | 'restoreSnapshot' | 'doctor';
+type SnapshotRoutes = 'createSnapshot' | 'listSnapshots' | 'getSnapshot' | 'deleteSnapshot' | 'restoreSnapshot' | 'doctor' | 'doctorConsistency';
 
 export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRoutes> {
   return {
@@ -23,5 +23,6 @@ export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRou
       );
     },
     doctor: () => ctx.doctor(),
+    doctorConsistency: ({ query }) => ctx.consistency({ deep: query.deep }),
   };
 }

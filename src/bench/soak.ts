@@ -1,0 +1,121 @@
+/**
+ * bothub soak run: snapshot-and-restore cycles of a stateful workload, with
+ * its state checked every cycle.
+ *   npm run soak -- [--cycles 1000] [--mib 256] [--minutes 60] [--log FILE] [--out FILE]
+ * Cycles alternate: resume (snapshot that stops the sandbox, restore the same
+ * sandbox) and branch-and-destroy (snapshot that leaves it running, branch,
+ * check the branch, destroy it). The server holds `--mib` MiB and a counter;
+ * a client in another sandbox holds one TCP connection to it through every
+ * resume. Each cycle checks the bytes' sha256, the counter and that the
+ * connection is the same one; the daemon's RSS and open fds are sampled from
+ * /proc each cycle; at the end everything is destroyed and nothing may be left.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { SandboxT, SnapshotT } from '../api/index.js';
+import { startDaemonProcess } from './daemon-process.js';
+import { leftovers } from './leftovers.js';
+import { askDirect, askThroughClient, startWorkload } from './soak-workload.js';
+import { row, time } from './stats.js';
+
+const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
+const cycles = Number(arg('--cycles') ?? 1000);
+const mib = Number(arg('--mib') ?? 256);
+const minutes = Number(arg('--minutes') ?? 0);
+const out = arg('--out');
+
+const d = await startDaemonProcess({ env: { BOTHUB_IDLE_WARM: '0', BOTHUB_IDLE_COLD: '0' }, logFile: arg('--log') });
+const api = d.api;
+const times = new Map<string, number[]>();
+const lost: string[] = [];
+const rss: number[] = [];
+const fds: number[] = [];
+const ids = new Set<string>();
+const started = Date.now();
+let done = 0;
+let stopping = false;
+process.once('SIGINT', () => (stopping = true));
+
+async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
+  const [ms, r] = await time(fn);
+  times.set(label, [...(times.get(label) ?? []), ms]);
+  return r;
+}
+
+function sample(): void {
+  const status = readFileSync(`/proc/${d.pid()}/status`, 'utf8');
+  rss.push(Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]) / 1024);
+  fds.push(readdirSync(`/proc/${d.pid()}/fd`).length);
+}
+
+function check(cycle: number, what: string, got: string, want: string): void {
+  if (got === want) return;
+  lost.push(`cycle ${cycle}: ${what}: got "${got}", expected "${want}"`);
+  console.log(`  LOST ${lost.at(-1)}`);
+}
+
+const snapshot = (name: string, snap: string, leaveRunning: boolean) =>
+  api.progress<SnapshotT>('createSnapshot', { params: { name }, body: { name: snap, leaveRunning } }, () => undefined);
+const restore = (snap: string, name?: string) => api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body: name ? { name } : {} }, () => undefined);
+
+const stats = (xs: number[]) => {
+  const tenth = Math.max(1, Math.floor(xs.length / 10));
+  const avg = (ys: number[]) => ys.reduce((a, b) => a + b, 0) / ys.length;
+  return `first 10% avg ${avg(xs.slice(0, tenth)).toFixed(1)}, last 10% avg ${avg(xs.slice(-tenth)).toFixed(1)}, min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}`;
+};
+
+let problems: string[] = [];
+try {
+  for (const [name, memoryMb] of [
+    ['server', mib * 3 + 256],
+    ['client', 256],
+  ] as const)
+    ids.add((await api.call('createSandbox', { body: { name, network: 'peers', memoryMb } })).id);
+  const w = await startWorkload(api, 'server', 'client', mib);
+  let counter = 0;
+  sample();
+  for (let cycle = 1; cycle <= cycles && !stopping; cycle++) {
+    if (minutes && Date.now() - started > minutes * 60_000) break;
+    const snap = `soak-${cycle}`;
+    if (cycle % 2 === 1) {
+      await timed('snapshot (stops it)', () => snapshot('server', snap, false));
+      await timed('resume (same sandbox)', () => restore(snap));
+    } else {
+      await timed('snapshot (leave running)', () => snapshot('server', snap, true));
+      const branch = `branch-${cycle}`;
+      ids.add((await timed('branch', () => restore(snap, branch))).id);
+      const [branchSum, branchCounter] = await timed('check branch', async () => [await askDirect(api, branch, 'sum'), await askDirect(api, branch, 'get')]);
+      check(cycle, 'branch sha256', branchSum!, w.expectedSum);
+      check(cycle, 'branch counter', branchCounter!, String(counter));
+      await timed('destroy branch', () => api.call('destroySandbox', { params: { name: branch } }));
+    }
+    await timed('delete snapshot', () => api.call('deleteSnapshot', { params: { name: snap } }));
+    const [sum, inc] = await timed('check (sha256, counter)', async () => [await askThroughClient(api, 'client', 'sum'), await askThroughClient(api, 'client', 'inc')]);
+    counter++;
+    check(cycle, 'sha256 through the held connection', sum!, `${w.expectedSum} ${w.clientPort}`);
+    check(cycle, 'counter through the held connection', inc!, `${counter} ${w.clientPort}`);
+    sample();
+    done = cycle;
+    if (cycle % 10 === 0) console.log(`cycle ${cycle}: ${lost.length} lost, daemon RSS ${rss.at(-1)!.toFixed(0)} MiB, ${fds.at(-1)} fds`);
+  }
+  const report = await api.call('doctorConsistency', { query: {} });
+  problems = report.problems.map((p) => `doctor: ${p.kind} ${p.subject}: ${p.detail}`);
+  for (const s of await api.call('listSandboxes')) await api.call('destroySandbox', { params: { name: s.name } });
+  for (const s of await api.call('listSnapshots', { query: {} })) await api.call('deleteSnapshot', { params: { name: s.name } });
+  problems.push(...(await leftovers(d, ids)));
+} finally {
+  const lines = [
+    `\nbothub soak: ${done} of ${cycles} cycles in ${((Date.now() - started) / 60_000).toFixed(1)} min, ${mib} MiB held, alternating resume and branch-and-destroy`,
+    `state lost: ${lost.length}`,
+    ...lost.map((l) => `  ${l}`),
+    `daemon RSS (MiB): ${rss.length ? stats(rss) : '-'}`,
+    `daemon open fds: ${fds.length ? stats(fds) : '-'}`,
+    `leftovers after destroying everything: ${problems.length ? '' : 'none'}`,
+    ...problems.map((p) => `  ${p}`),
+    '',
+    `${'operation'.padEnd(28)} ${'p50'.padStart(10)} ${'p99'.padStart(10)}`,
+    ...[...times].map(([k, v]) => row(k, v)),
+  ];
+  console.log(lines.join('\n'));
+  if (out) writeFileSync(out, lines.join('\n') + '\n');
+  await d.stop().catch((e: Error) => console.log(`clean-up: ${e.message}`));
+}

@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { MANIFEST, SNAPSHOT_PARTS, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
+import type { Db } from '../db/database.js';
+import type { SandboxRow } from '../db/tables.js';
+import { LOCAL, type SandboxService } from './sandbox-service.js';
+
+export interface SnapshotRecoveryDeps {
+  db: Db;
+  runtime: SandboxRuntime;
+  sandboxes: SandboxService;
+  snapshotsDir: string;
+  coldDir: (id: string) => string;
+  log: Logger;
+}
+
+/** `.partial-<snapshot id>.<sandbox id>`: how a snapshot being written is named (see SnapshotService.create). */
+const PARTIAL_OF = /^\.partial-[0-9a-f]{12}\.([0-9a-f]{12})$/;
+
+/**
+ * At start-up, before unfinished snapshot directories are removed: a snapshot
+ * that stops its sandbox ends the processes as soon as CRIU's dump is done,
+ * long before the snapshot is recorded (checksums, sync, rename, record). A
+ * crash in that window must not lose the processes:
+ *  - recorded, but the sandbox not yet marked: it is stopped into that snapshot;
+ *  - written but not recorded: its images are the processes' only copy, so they
+ *    become the sandbox's cold state and it wakes on the next request (the
+ *    snapshot itself was never acknowledged and does not appear).
+ * Encrypted images are sealed with the snapshot's key, not the cold one: those stay lost.
+ */
+export async function recoverCutShortSnapshots(deps: SnapshotRecoveryDeps): Promise<void> {
+  const { db, runtime, sandboxes, log } = deps;
+  const orphaned = async (row: SandboxRow | undefined): Promise<boolean> => {
+    if (!row || row.host !== LOCAL || row.status !== 'running' || row.thermal === 'cold') return false;
+    const state = await runtime.state(row);
+    return state?.status !== 'running' && state?.status !== 'paused';
+  };
+  const rowOf = (id: string) => db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst();
+
+  for (const row of await db.selectFrom('sandboxes').selectAll().where('host', '=', LOCAL).where('status', '=', 'running').execute()) {
+    const last = await db.selectFrom('snapshots').selectAll().where('sandbox_id', '=', row.id).orderBy('created_at', 'desc').executeTakeFirst();
+    if (!last || last.leave_running || (row.started_at && last.created_at < row.started_at) || !(await orphaned(row))) continue;
+    log.warn({ sandbox: row.name, snapshot: last.name }, 'a snapshot was recorded but its sandbox not yet marked stopped into it');
+    await runtime.release({ ...sandboxes.definition(row), address: null });
+    await sandboxes.setStatus(row.id, 'snapshotted', `stopped into snapshot "${last.name}"; resume with \`bothub snapshot restore ${last.name}\``, { snapshot_id: last.id, started_at: null });
+  }
+
+  const recorded = new Set((await db.selectFrom('snapshots').select('id').execute()).map((r) => r.id));
+  for (const entry of await readdir(deps.snapshotsDir).catch(() => [] as string[])) {
+    const dir = join(deps.snapshotsDir, entry);
+    let sandboxId = PARTIAL_OF.exec(entry)?.[1];
+    if (!sandboxId && !entry.startsWith('.') && !recorded.has(entry) && existsSync(join(dir, MANIFEST)))
+      sandboxId = (JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as SnapshotManifest).sandbox.id;
+    if (!sandboxId || !existsSync(join(dir, SNAPSHOT_PARTS.criu, 'inventory.img')) || existsSync(join(dir, SNAPSHOT_PARTS.sealedMarker))) continue;
+    const row = await rowOf(sandboxId);
+    if (!(await orphaned(row))) continue;
+    log.warn({ sandbox: row!.name, entry }, 'a snapshot was cut short after its dump ended the processes: keeping them as the cold state');
+    try {
+      const cold = deps.coldDir(sandboxId);
+      await rm(cold, { recursive: true, force: true });
+      await mkdir(dirname(cold), { recursive: true });
+      await rename(dir, cold);
+    } catch (err) {
+      log.error({ err, sandbox: row!.name }, 'could not keep the images of a cut-short snapshot');
+      continue;
+    }
+    await runtime.release({ ...sandboxes.definition(row!), address: null });
+    await sandboxes.setStatus(sandboxId, 'running', 'a snapshot was cut short by a daemon stop; its processes were kept on disk (cold) and wake on the next request', {
+      thermal: 'cold',
+    });
+  }
+}
