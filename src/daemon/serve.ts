@@ -20,6 +20,8 @@ import { SandboxService } from './services/sandbox-service.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
 import { SecretService } from './services/secret-service.js';
+import { RegistryCredentialService } from './services/registry-credentials.js';
+import { ImageSaveService } from './services/image-save-service.js';
 import { UserService } from './services/user-service.js';
 import { Sealer } from './security/master-key.js';
 import { EventLog } from './services/event-log.js';
@@ -70,6 +72,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const users = new UserService(db, log);
   await users.ensureAdmin(join(config.dataDir, 'admin.key'));
   const secrets = new SecretService(db, sealer);
+  const registries = new RegistryCredentialService(db, sealer);
   const sandboxes = new SandboxService({
     db,
     runtime,
@@ -162,6 +165,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     doctor: () => doctor(host, runtime.runc, criu),
     users,
     secrets,
+    registries,
+    imageSaves: new ImageSaveService({ host, images, sandboxes, runtime }),
     thermal,
     publish,
     events,

@@ -22,3 +22,6 @@ export * from './gpu/gpu-processes.js';
 export * from './gpu/nvidia-driver.js';
 export * from './step-error.js';
 export * from './transfer/copy-tree.js';
+export * from './images/reference.js';
+export * from './images/skopeo.js';
+export * from './images/oci-layout.js';
