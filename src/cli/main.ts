@@ -5,6 +5,8 @@ import { register as exec } from './commands/exec.js';
 import { register as imageBuild } from './commands/image/build.js';
 import { register as imageImport } from './commands/image/import.js';
 import { register as imageList } from './commands/image/list.js';
+import { register as imageTransfer } from './commands/image/transfer.js';
+import { register as registries } from './commands/registry/commands.js';
 import { register as inspect } from './commands/inspect.js';
 import { register as lifecycle } from './commands/lifecycle.js';
 import { register as list } from './commands/list.js';
@@ -36,9 +38,9 @@ const program = new Command('bothub')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .configureOutput({ outputError: (text, write) => write(`bothub: ${text.trim().replace(/^error: /, '')} (see bothub --help)\n`) });
 
-for (const register of [serve, setup, create, run, list, inspect, exec, sessions, logs, cp, lifecycle, move, thermal, doctor, users, secrets, hosts]) register(program);
+for (const register of [serve, setup, create, run, list, inspect, exec, sessions, logs, cp, lifecycle, move, thermal, doctor, users, secrets, hosts, registries]) register(program);
 const image = program.command('image').description('manage images');
-for (const register of [imageList, imageBuild, imageImport]) register(image);
+for (const register of [imageList, imageBuild, imageImport, imageTransfer]) register(image);
 const snapshot = program.command('snapshot').description('checkpoint, resume and branch sandboxes');
 for (const register of [snapshotCreate, snapshotManage, snapshotRestore]) register(snapshot);
 

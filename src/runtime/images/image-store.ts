@@ -15,6 +15,7 @@ import { copyIntoStore, unpackManifest, type OciStore, type StoredOciImage } fro
 import { defaultImageName, parseReference } from './reference.js';
 import { Skopeo, type RegistryCredentials } from './skopeo.js';
 import { buildManifest, copyOut } from './oci-build.js';
+import { resolveImageUser } from './image-user.js';
 import type { OciConfigFile } from './oci-layout.js';
 
 export type ImageSource = 'debootstrap' | 'tarball' | 'docker-archive' | 'registry' | 'oci-archive' | 'saved';
@@ -85,6 +86,13 @@ export class ImageStore {
     const layers = this.infoSync(name)?.layers;
     if (!layers?.length) return this.rootfs(name);
     return [...layers].reverse().map((id) => this.layers.path(id)).join(':');
+  }
+
+  /** What the image says its main command runs as, and where (OCI config User and WorkingDir). */
+  mainProcessOf(name: string): { cwd?: string; user?: { uid: number; gid: number } } {
+    const config = this.infoSync(name)?.config;
+    if (!config) return {};
+    return { cwd: config.workingDir || undefined, user: resolveImageUser(config.user, this.lowerDir(name).split(':')) };
   }
 
   /** Removes builds a crash left behind. */
