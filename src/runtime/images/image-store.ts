@@ -99,8 +99,12 @@ export class ImageStore {
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await this.layers.init();
-    await rm(this.oci.tmp, { recursive: true, force: true });
     await mkdir(this.oci.tmp, { recursive: true, mode: 0o700 });
+    // Copies a crash cut short; a day old, so another daemon sharing the directory is never cut short.
+    for (const e of await readdir(this.oci.tmp)) {
+      const at = await stat(join(this.oci.tmp, e)).then((s) => s.mtimeMs, () => Date.now());
+      if (Date.now() - at > 86_400_000) await rm(join(this.oci.tmp, e), { recursive: true, force: true });
+    }
     for (const entry of await readdir(this.dir)) {
       if (entry.startsWith(PARTIAL)) await rm(join(this.dir, entry), { recursive: true, force: true });
     }
