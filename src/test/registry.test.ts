@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, symlinkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ImageT } from '../api/index.js';
 import { cli } from './helpers/cli.js';
-import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { startTestDaemon, TEST_IMAGES_DIR, type TestDaemon } from './helpers/daemon.js';
 import { LayoutBuilder, startRegistry, tinyRootfs, type TestRegistry } from './helpers/registry.js';
 import { sh, until } from './helpers/sandbox.js';
 
@@ -28,6 +28,9 @@ describe('images from registries', () => {
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'bothub-reg-'));
     [open, locked] = await Promise.all([startRegistry(), startRegistry({ username: USER, password: PASSWORD })]);
+    // A store of its own (layer counts are checked), with the shared default image linked in.
+    mkdirSync(join(work, 'images'));
+    symlinkSync(join(TEST_IMAGES_DIR, 'debian'), join(work, 'images', 'debian'));
     t = await startTestDaemon({ imagesDir: join(work, 'images'), logLevel: 'debug' });
 
     // Layer 1: a small root with a user, a file to delete and a directory to make opaque.
@@ -70,7 +73,7 @@ describe('images from registries', () => {
   });
 
   after(async () => {
-    for (const i of (await t?.api.call('listImages').catch(() => [] as ImageT[])) ?? []) await t.api.call('removeImage', { params: { name: i.name } }).catch(() => undefined);
+    for (const i of (await t?.api.call('listImages').catch(() => [] as ImageT[])) ?? []) if (i.name !== 'debian') await t.api.call('removeImage', { params: { name: i.name } }).catch(() => undefined);
     await t?.cleanup();
     await Promise.all([open?.stop(), locked?.stop()]);
     rmSync(work, { recursive: true, force: true });
@@ -91,6 +94,8 @@ describe('images from registries', () => {
     const out = await until('the entrypoint wrote its line', async () => {
       const s = await t.api.call('exec', { params: { name: 'from-app' }, body: { command: ['cat', '/home/app/out'] } });
       return s.exitCode === 0 ? s.stdout : undefined;
+    }).catch(async (e: Error) => {
+      throw new Error(`${e.message}; console: ${(await cli(t.url, ['logs', 'from-app'])).stdout}`);
     });
     assert.equal(out, 'uid=1000 cwd=/home/app greeting=hello arch=amd64\n');
     const files = await sh(t, 'from-app', 'cat /etc/added; test -e /etc/doomed && echo doomed-still-there; ls /opt/keep');
@@ -137,7 +142,7 @@ describe('images from registries', () => {
           })();
           if (cmd.includes(PASSWORD) || cmd.includes(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'))) seen = true;
         }
-        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setTimeout(r, 20));
       }
     })();
     const pulled = await cli(t.url, ['image', 'pull', ref, '--name', 'private']);
