@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -92,6 +92,8 @@ export class SandboxRuntime {
       await mkdir(p.dir, { recursive: true });
       undo.push('sandbox directory', () => rm(p.dir, { recursive: true, force: true }));
       await Promise.all([p.upper, p.work, p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+      // The upper dir's mode is the sandbox's `/`: an image that runs as a non-root user must be able to enter it.
+      await chmod(p.upper, 0o755);
       await this.boot(def, undo, op);
       undo.commit();
     } catch (e) {
