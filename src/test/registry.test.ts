@@ -74,9 +74,12 @@ describe('images from registries', () => {
 
   after(async () => {
     for (const i of (await t?.api.call('listImages').catch(() => [] as ImageT[])) ?? []) if (i.name !== 'debian') await t.api.call('removeImage', { params: { name: i.name } }).catch(() => undefined);
-    await t?.cleanup();
-    await Promise.all([open?.stop(), locked?.stop()]);
-    rmSync(work, { recursive: true, force: true });
+    try {
+      await t?.cleanup();
+    } finally {
+      await Promise.all([open?.stop(), locked?.stop()]);
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('pulls by tag: layers with whiteouts and opaque dirs, the config honoured by create and shown by inspect', async () => {

@@ -54,7 +54,7 @@ export async function startRegistry(auth?: { username: string; password: string 
 
 /** A root filesystem of a few MB: the host's sh, coreutils it needs, and their libraries. */
 export function tinyRootfs(root: string): void {
-  const tools = ['/bin/sh', '/bin/cat', '/bin/ls', '/usr/bin/id', '/usr/bin/env', '/bin/sleep', '/bin/mkdir', '/bin/echo', '/bin/pwd', '/usr/bin/test'];
+  const tools = ['/bin/sh', '/bin/cat', '/bin/ls', '/usr/bin/id', '/usr/bin/env', '/bin/sleep', '/bin/mkdir', '/bin/rm', '/bin/echo', '/bin/pwd', '/usr/bin/test'];
   for (const d of ['usr/bin', 'usr/lib', 'usr/lib64', 'etc', 'tmp', 'proc', 'dev', 'sys', 'root']) mkdirSync(join(root, d), { recursive: true });
   for (const [link, to] of [['bin', 'usr/bin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64'], ['sbin', 'usr/bin']]) execFileSync('ln', ['-sfn', to!, join(root, link!)]);
   const files = new Set<string>();
