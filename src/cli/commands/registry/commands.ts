@@ -3,14 +3,7 @@ import { BothubError } from '../../../core/index.js';
 import { ago, printJson, table } from '../../output/format.js';
 import { action } from '../../runner.js';
 import { removeCommand } from '../remove-command.js';
-
-async function readPassword(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
-}
+import { readStdin } from '../secret/commands.js';
 
 /** Logins to OCI registries, kept sealed by the daemon and used by `image pull` and `image push`. */
 export function register(program: Command): void {
@@ -24,7 +17,7 @@ export function register(program: Command): void {
     .action(
       action(async (ctx, host: string, opts: { username: string; passwordStdin?: boolean }) => {
         if (!opts.passwordStdin) throw new BothubError('INVALID_INPUT', 'pass --password-stdin and pipe the password in, e.g. `printf %s "$PASS" | bothub registry login HOST --username U --password-stdin`');
-        const password = await readPassword();
+        const password = await readStdin();
         if (!password) throw new BothubError('INVALID_INPUT', 'no password on stdin');
         const r = await ctx.api.call('registryLogin', { params: { host }, body: { username: opts.username, password } });
         ctx.json ? printJson(r) : process.stdout.write(`logged in to ${r.host} as ${r.username}\n`);
