@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -589,6 +590,10 @@ static void reap(void)
 		exit(0);
 }
 
+/* The image's WorkingDir and User for the main process (OCI config): init itself stays root. */
+static const char *main_cwd;
+static long main_uid = -1, main_gid = -1;
+
 static int start_main(char **argv)
 {
 	pid_t pid = fork();
@@ -601,6 +606,21 @@ static int start_main(char **argv)
 		dup2(null_fd, 0);
 		dup2(console_fd, 1);
 		dup2(console_fd, 2);
+		if (main_cwd && chdir(main_cwd) < 0 && (errno != ENOENT || mkdir(main_cwd, 0755) < 0 || chdir(main_cwd) < 0)) {
+			dprintf(2, "[bothub-init] cannot enter %s: %s\n", main_cwd, strerror(errno));
+			_exit(126);
+		}
+		if (main_gid >= 0) {
+			gid_t g = (gid_t)main_gid;
+			if (setgroups(1, &g) < 0 || setgid(g) < 0) {
+				dprintf(2, "[bothub-init] cannot become group %ld: %s\n", main_gid, strerror(errno));
+				_exit(126);
+			}
+		}
+		if (main_uid >= 0 && setuid((uid_t)main_uid) < 0) {
+			dprintf(2, "[bothub-init] cannot become user %ld: %s\n", main_uid, strerror(errno));
+			_exit(126);
+		}
 		execvp(argv[0], argv);
 		dprintf(2, "[bothub-init] cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
@@ -672,12 +692,20 @@ int main(int argc, char **argv)
 			sock_path = argv[++i];
 		else if (!strcmp(argv[i], "--console") && i + 1 < argc)
 			console_path = argv[++i];
+		else if (!strcmp(argv[i], "--cwd") && i + 1 < argc)
+			main_cwd = argv[++i];
+		else if (!strcmp(argv[i], "--user") && i + 1 < argc) {
+			if (sscanf(argv[++i], "%ld:%ld", &main_uid, &main_gid) != 2 || main_uid < 0 || main_gid < 0) {
+				fprintf(stderr, "bothub-init: --user wants UID:GID\n");
+				return 2;
+			}
+		}
 		else if (!strcmp(argv[i], "--")) {
 			if (i + 1 < argc)
 				main_argv = argv + i + 1;
 			break;
 		} else if (!strcmp(argv[i], "--help")) {
-			printf("usage: bothub-init --socket PATH --console PATH [-- CMD ARGS...]\n");
+			printf("usage: bothub-init --socket PATH --console PATH [--cwd DIR] [--user UID:GID] [-- CMD ARGS...]\n");
 			return 0;
 		} else {
 			fprintf(stderr, "bothub-init: unknown argument %s\n", argv[i]);

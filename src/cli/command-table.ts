@@ -33,6 +33,7 @@ export const COMMANDS: CommandModule[] = [
   { names: ['host'], load: () => import('./commands/host/commands.js') },
   { names: ['image'], load: () => import('./commands/image/commands.js') },
   { names: ['snapshot'], load: () => import('./commands/snapshot/commands.js') },
+  { names: ['registry'], load: () => import('./commands/registry/commands.js') },
   { names: ['mcp'], load: () => import('./commands/mcp.js') },
 ];
 

@@ -9,6 +9,8 @@ import type { HostService } from './services/host-service.js';
 import type { SandboxService } from './services/sandbox-service.js';
 import type { SnapshotService } from './services/snapshot-service.js';
 import type { SecretService } from './services/secret-service.js';
+import type { RegistryCredentialService } from './services/registry-credentials.js';
+import type { ImageSaveService } from './services/image-save-service.js';
 import type { UserService } from './services/user-service.js';
 import type { ThermalService } from './services/thermal-service.js';
 import type { PublishService } from './services/publish-service.js';
@@ -44,6 +46,8 @@ export interface DaemonContext {
   events: EventLog;
   shares: ShareService;
   secrets: SecretService;
+  registries: RegistryCredentialService;
+  imageSaves: ImageSaveService;
   /** Removes a user; with force, first destroys what it owns. */
   removeUser: (name: string, force: boolean, actor: Actor) => Promise<void>;
 }

@@ -22,6 +22,8 @@ import { doctor } from './services/doctor.js';
 import { ConsistencyChecker } from './services/consistency.js';
 import { recoverCutShortSnapshots } from './services/snapshot-recovery.js';
 import { SecretService } from './services/secret-service.js';
+import { RegistryCredentialService } from './services/registry-credentials.js';
+import { ImageSaveService } from './services/image-save-service.js';
 import { UserService } from './services/user-service.js';
 import { Sealer } from './security/master-key.js';
 import { EventLog } from './services/event-log.js';
@@ -77,6 +79,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const users = new UserService(db, log);
   await users.ensureAdmin(join(config.dataDir, 'admin.key'));
   const secrets = new SecretService(db, sealer);
+  const registries = new RegistryCredentialService(db, sealer);
   const sandboxes = new SandboxService({
     db,
     runtime,
@@ -186,6 +189,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     consistency: (opts) => consistency.check(opts),
     users,
     secrets,
+    registries,
+    imageSaves: new ImageSaveService({ host, images, sandboxes, runtime }),
     thermal,
     publish,
     events,

@@ -25,3 +25,6 @@ export * from './step-error.js';
 export * from './transfer/copy-tree.js';
 export * from './host-objects.js';
 export * from './container-remains.js';
+export * from './images/reference.js';
+export * from './images/skopeo.js';
+export * from './images/oci-layout.js';

@@ -13,6 +13,9 @@ export interface ContainerSpec {
   etcDir: string;
   /** Command the init runs as the sandbox's main process; empty for none. */
   command: readonly string[];
+  /** The main process's working directory and numeric user (the image's WorkingDir and User); init stays root in /. */
+  mainCwd?: string;
+  mainUser?: { uid: number; gid: number };
   env: readonly string[];
   cpus?: number;
   memoryMb?: number;
@@ -153,7 +156,16 @@ export function buildOciSpec(spec: ContainerSpec): object {
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
-      args: [GUEST.init, '--socket', GUEST.socket, '--console', GUEST.console, ...(spec.command.length ? ['--', ...spec.command] : [])],
+      args: [
+        GUEST.init,
+        '--socket',
+        GUEST.socket,
+        '--console',
+        GUEST.console,
+        ...(spec.mainCwd ? ['--cwd', spec.mainCwd] : []),
+        ...(spec.mainUser ? ['--user', `${spec.mainUser.uid}:${spec.mainUser.gid}`] : []),
+        ...(spec.command.length ? ['--', ...spec.command] : []),
+      ],
       env: spec.env,
       cwd: '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps, ambient: [] },

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -25,8 +25,12 @@ import { removeContainerRemains } from './container-remains.js';
 export interface SandboxDefinition {
   id: string;
   name: string;
+  /** The overlay lowerdir: the image's layer directories, top first, joined by ':'. */
   imageRootfs: string;
   command: readonly string[];
+  /** The image's WorkingDir and User, for the main command. */
+  mainCwd?: string;
+  mainUser?: { uid: number; gid: number };
   env: Record<string, string>;
   cpus: number | null;
   memoryMb: number | null;
@@ -160,6 +164,8 @@ export class SandboxRuntime {
       guestDir: p.guest,
       etcDir: p.etc,
       command: def.command,
+      mainCwd: def.mainCwd,
+      mainUser: def.mainUser,
       env: sandboxEnv(def),
       cpus: def.cpus ?? undefined,
       memoryMb: def.memoryMb ?? undefined,
@@ -193,7 +199,7 @@ export class SandboxRuntime {
   }
 
   private imageLower(def: SandboxDefinition): string {
-    if (!existsSync(def.imageRootfs)) throw new BothubError('NOT_FOUND', `the image of sandbox "${def.name}" is gone (${def.imageRootfs}); destroy the sandbox`);
+    if (!def.imageRootfs.split(':').every((dir) => existsSync(dir))) throw new BothubError('NOT_FOUND', `the image of sandbox "${def.name}" is gone (${def.imageRootfs}); destroy the sandbox`);
     return def.imageRootfs;
   }
 

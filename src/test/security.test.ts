@@ -147,6 +147,15 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     buildImage: async () => ({ params: { name: 'debian' }, other: [200] }),
     importImage: async (fresh) => ({ query: { name: fresh }, body: 'not a tar' }),
     removeImage: async () => ({ params: { name: 'no-such-image' }, other: [404], owner: [404] }),
+    // A malformed reference is refused before anything leaves the host.
+    pullImage: async () => ({ body: { reference: 'Not A Ref' }, other: [400], owner: [400], admin: [400] }),
+    saveImage: async (fresh) => ({ params: { name: 'alice-box' }, body: { name: fresh } }),
+    pushImage: async () => ({ params: { name: 'no-such-image' }, body: { reference: '127.0.0.1:1/x/y' }, other: [404], owner: [404], admin: [404] }),
+    exportImage: async () => ({ params: { name: 'no-such-image' }, other: [404], owner: [404], admin: [404] }),
+    listRegistries: async () => ({}),
+    // Logins are each user's own: anyone may store theirs.
+    registryLogin: async () => ({ params: { host: 'registry.example' }, body: { username: 'u', password: 'p' }, other: [200] }),
+    registryLogout: async () => ({ params: { host: 'nothing.example' }, other: [404], owner: [404], admin: [404] }),
   };
 }
 

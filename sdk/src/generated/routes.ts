@@ -356,6 +356,15 @@ export const routes = {
     auth: 'admin',
     timeoutMs: LONG_MS,
   },
+  doctorConsistency: {
+    method: 'GET',
+    url: '/api/v1/doctor/consistency',
+    summary:
+      'Compares the records with what runs on each host: containers, mounts, network namespaces, veths, cgroups, rules, directories and snapshot files; one entry per problem, with what to do (admin).',
+    query: S.ConsistencyQuery,
+    reply: S.ConsistencyReport,
+    auth: 'admin',
+  },
   doctor: { method: 'GET', url: '/api/v1/doctor', summary: 'What this host can do: kernel, runc, CRIU, capabilities, snapshots.', reply: S.Doctor },
 
   listImages: { method: 'GET', url: '/api/v1/images', summary: 'List images.', reply: Type.Array(S.Image) },
@@ -374,7 +383,52 @@ export const routes = {
     query: S.ImportImageQuery,
     stream: 'upload',
   },
-  removeImage: { method: 'DELETE', url: '/api/v1/images/:name', summary: 'Remove an image no sandbox uses.', params: S.NameParams, status: 204 },
+  removeImage: { method: 'DELETE', url: '/api/v1/images/:name', summary: 'Remove an image no sandbox uses; frees the layers no other image uses.', params: S.NameParams, status: 204 },
+  pullImage: {
+    method: 'POST',
+    url: '/api/v1/images/pull',
+    summary: "Pull an image from an OCI or Docker registry with your credentials for its host (NDJSON progress in bytes, last line the image).",
+    body: S.PullImage,
+    stream: 'ndjson',
+    timeoutMs: LONG_MS,
+  },
+  saveImage: {
+    method: 'POST',
+    url: '/api/v1/sandboxes/:name/save-image',
+    summary: "Save a sandbox's files as a new image: its writable layer, copied while frozen, on top of its image's layers (NDJSON progress, last line the image).",
+    params: S.NameParams,
+    body: S.SaveImage,
+    stream: 'ndjson',
+    timeoutMs: LONG_MS,
+  },
+  pushImage: {
+    method: 'POST',
+    url: '/api/v1/images/:name/push',
+    summary: 'Push an image to a registry with your credentials for its host (NDJSON progress, last line {reference, digest}).',
+    params: S.NameParams,
+    body: S.PushImage,
+    stream: 'ndjson',
+    timeoutMs: LONG_MS,
+  },
+  exportImage: {
+    method: 'GET',
+    url: '/api/v1/images/:name/export',
+    summary: 'The image as an OCI archive (application/x-tar), for `image import` here or `skopeo copy oci-archive:FILE …` anywhere.',
+    params: S.NameParams,
+    stream: 'bytes',
+    timeoutMs: LONG_MS,
+  },
+
+  listRegistries: { method: 'GET', url: '/api/v1/registries', summary: 'Registries you are logged in to (no passwords).', reply: Type.Array(S.RegistryCredential) },
+  registryLogin: {
+    method: 'PUT',
+    url: '/api/v1/registries/:host',
+    summary: 'Store your credentials for a registry host, sealed at rest; pulls and pushes to that host use them.',
+    params: S.RegistryHostParams,
+    body: S.RegistryLogin,
+    reply: S.RegistryCredential,
+  },
+  registryLogout: { method: 'DELETE', url: '/api/v1/registries/:host', summary: 'Forget your credentials for a registry host.', params: S.RegistryHostParams, status: 204 },
 } as const satisfies Record<string, RouteDef>;
 
 export type Routes = typeof routes;

@@ -79,8 +79,15 @@ export const Sandbox = Type.Object({
   owner: Nullable(Type.String()),
   host: Type.String({ description: 'Where it runs: "local" (the daemon\'s machine) or a fleet host.' }),
   gpus: Type.Array(Type.String(), { description: 'UUIDs of its NVIDIA GPUs (held while it runs; the ones it held last while it sleeps).' }),
+  diskMb: Nullable(Type.Integer(), { description: 'Size limit of its writable layer, MB (writes beyond it get ENOSPC); null: none.' }),
   createdAt: Timestamp,
   startedAt: Nullable(Timestamp),
+});
+
+const DiskMb = Type.Integer({
+  minimum: 32,
+  maximum: 16 * 1024 * 1024,
+  description: "Size limit of the writable layer, MB: its own ext4 image, so a full disk is ENOSPC inside and nothing outside; absent: the daemon's default (BOTHUB_DISK).",
 });
 
 export const CreateSandbox = Type.Object(
@@ -104,6 +111,7 @@ export const CreateSandbox = Type.Object(
         description: 'NVIDIA GPUs: "all", a count such as "2", or UUIDs (GPU-…) comma-separated. Each is held by this sandbox alone.',
       }),
     ),
+    diskMb: Type.Optional(DiskMb),
   },
   { additionalProperties: false },
 );
@@ -222,12 +230,56 @@ export const FileEntry = Type.Object({
   modifiedAt: Timestamp,
 });
 
+export const ImageConfig = Type.Object(
+  {
+    entrypoint: Type.Array(Type.String()),
+    cmd: Type.Array(Type.String()),
+    env: Type.Array(Type.String()),
+    workingDir: Type.String(),
+    user: Type.String(),
+  },
+  { description: "The image's OCI config: what `create` with no command runs, with which environment, where and as whom." },
+);
+
 export const Image = Type.Object({
   name: Type.String(),
-  source: Type.Union([Type.Literal('debootstrap'), Type.Literal('tarball'), Type.Literal('docker-archive')]),
-  sizeBytes: Type.Integer(),
+  source: Type.Union([
+    Type.Literal('debootstrap'),
+    Type.Literal('tarball'),
+    Type.Literal('docker-archive'),
+    Type.Literal('registry'),
+    Type.Literal('oci-archive'),
+    Type.Literal('saved'),
+  ]),
+  sizeBytes: Type.Integer({ description: 'Bytes of its layers (shared layers are stored once).' }),
   createdAt: Timestamp,
+  reference: Type.Optional(Type.String({ description: 'Where it was pulled from.' })),
+  digest: Type.Optional(Type.String({ description: 'Its OCI manifest digest.' })),
+  layers: Type.Optional(Type.Array(Type.String(), { description: 'Its layers in the shared layer store, bottom first.' })),
+  base: Type.Optional(Type.String({ description: 'The image a saved one was made on.' })),
+  config: Type.Optional(ImageConfig),
 });
+
+export const PullImage = Type.Object(
+  {
+    reference: Type.String({ minLength: 1, maxLength: 512, description: '[HOST/]NAME[:TAG][@sha256:DIGEST]; short names are Docker Hub.' }),
+    name: Type.Optional(Name),
+  },
+  { additionalProperties: false },
+);
+export const SaveImage = Type.Object({ name: Name }, { additionalProperties: false });
+export const PushImage = Type.Object(
+  { reference: Type.String({ minLength: 1, maxLength: 512, description: 'Where to push: HOST/NAME[:TAG].' }) },
+  { additionalProperties: false },
+);
+export const PushResult = Type.Object({ reference: Type.String(), digest: Type.String() });
+
+export const RegistryHostParams = Type.Object({ host: Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9.\\[\\]:-]+$' }) }, { additionalProperties: false });
+export const RegistryLogin = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 256 }), password: Type.String({ minLength: 1, maxLength: 65536 }) },
+  { additionalProperties: false },
+);
+export const RegistryCredential = Type.Object({ host: Type.String(), username: Type.String(), createdAt: Timestamp });
 
 export const ImportImageQuery = Type.Object({ name: Name }, { additionalProperties: false });
 
@@ -340,6 +392,7 @@ export const ImportSandbox = Type.Object(
     idleColdMs: Nullable(Type.Integer({ minimum: 0 })),
     keepHot: Type.Boolean(),
     gpus: Type.Integer({ minimum: 0, description: 'How many GPUs (of the model its GPU state was checkpointed on) it takes here.' }),
+    diskMb: Type.Optional(Nullable(DiskMb, { description: 'Its writable layer keeps this limit here; null: none.' })),
     dir: Type.String({ pattern: '^[a-z0-9-]{1,64}$', description: "The state's directory under the agent's incoming/." }),
     execs: Type.Array(ExecRecord, { maxItems: 100000 }),
   },
@@ -363,11 +416,33 @@ export const Doctor = Type.Object({
   snapshots: Type.Object({ available: Type.Boolean(), detail: Type.String() }),
 });
 
+export const ConsistencyQuery = Type.Object(
+  { deep: Type.Optional(Type.Boolean({ description: 'Also restore every snapshot as a throw-away branch, to prove it restores.' })) },
+  { additionalProperties: false },
+);
+
+export const ConsistencyProblem = Type.Object({
+  host: Type.String({ description: '"local", or the fleet host whose agent found it.' }),
+  kind: Type.String({ description: 'What is wrong: record-mismatch, orphan-container, orphan-mount, orphan-netns, orphan-veth, orphan-cgroup, orphan-rule, orphan-dir, orphan-sandbox (on a fleet host), damaged-snapshot, unrestorable-snapshot, host-unreachable.' }),
+  subject: Type.String({ description: 'The sandbox, snapshot, path or kernel object concerned.' }),
+  detail: Type.String(),
+  fix: Type.String({ description: 'What to do about it.' }),
+});
+
+export const ConsistencyReport = Type.Object({
+  ok: Type.Boolean(),
+  checked: Type.Object({ sandboxes: Type.Integer(), snapshots: Type.Integer(), restored: Type.Integer({ description: 'Snapshots restored as a throw-away branch (--deep).' }), hosts: Type.Integer() }),
+  skipped: Type.Array(Type.String(), { description: 'Sandboxes left out because an operation on them was in flight.' }),
+  problems: Type.Array(ConsistencyProblem),
+});
+
 const Quota = Type.Object(
   {
     maxSandboxes: Nullable(Type.Integer({ minimum: 0 })),
     maxMemoryMb: Nullable(Type.Integer({ minimum: 0 })),
     maxSnapshotBytes: Nullable(Type.Integer({ minimum: 0 })),
+    maxDiskMb: Nullable(Type.Integer({ minimum: 0, description: "MB of all their sandboxes' writable layers together (each counts its --disk)." })),
+    maxGpus: Nullable(Type.Integer({ minimum: 0, description: 'GPUs their running sandboxes hold at once.' })),
   },
   { description: 'null: no limit.' },
 );
@@ -424,6 +499,8 @@ export type CreateUserT = Static<typeof CreateUser>;
 export type SecretT = Static<typeof Secret>;
 export type SnapshotT = Static<typeof Snapshot>;
 export type DoctorT = Static<typeof Doctor>;
+export type ConsistencyReportT = Static<typeof ConsistencyReport>;
+export type ConsistencyProblemT = Static<typeof ConsistencyProblem>;
 export type SandboxT = Static<typeof Sandbox>;
 export type CreateSandboxT = Static<typeof CreateSandbox>;
 export type ExecRequestT = Static<typeof ExecRequest>;
@@ -431,6 +508,8 @@ export type ExecResultT = Static<typeof ExecResult>;
 export type ExecStartT = Static<typeof ExecStart>;
 export type ExecBackgroundT = Static<typeof ExecBackground>;
 export type ImageT = Static<typeof Image>;
+export type PushResultT = Static<typeof PushResult>;
+export type RegistryCredentialT = Static<typeof RegistryCredential>;
 export type HostT = Static<typeof Host>;
 export type AddHostT = Static<typeof AddHost>;
 export type HostVerdictT = Static<typeof HostVerdict>;

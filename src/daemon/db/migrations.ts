@@ -227,4 +227,18 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('max_gpus', 'integer').execute();
     },
   },
+  '0013_registry_credentials': {
+    async up(db: Kysely<any>) {
+      // A user's logins to OCI registries: the password sealed with the master key, bound to owner and host.
+      await db.schema
+        .createTable('registry_credentials')
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('password_sealed', 'blob', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('registry_credentials_pk', ['owner_id', 'host'])
+        .execute();
+    },
+  },
 };

@@ -89,6 +89,16 @@ export interface SecretRow {
   updated_at: string;
 }
 
+export interface RegistryCredentialRow {
+  owner_id: string;
+  /** Registry host as references name it (docker.io, ghcr.io, 127.0.0.1:5000). */
+  host: string;
+  username: string;
+  /** The password, sealed (iv | tag | AES-256-GCM) with context owner+host. */
+  password_sealed: Buffer;
+  created_at: string;
+}
+
 export interface SnapshotRow {
   id: string;
   name: string;
@@ -167,4 +177,5 @@ export interface Tables {
   shares: ShareRow;
   secrets: SecretRow;
   web_sessions: WebSessionRow;
+  registry_credentials: RegistryCredentialRow;
 }

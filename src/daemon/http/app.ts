@@ -5,6 +5,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { DaemonContext } from '../context.js';
 import { errorBody, errorHandler } from './errors.js';
 import { execHandlers } from './handlers/exec-handlers.js';
+import { imageTransferHandlers } from './handlers/image-transfer-handlers.js';
+import { registryHandlers } from './handlers/registry-handlers.js';
 import { imageHandlers } from './handlers/image-handlers.js';
 import { fileHandlers } from './handlers/file-handlers.js';
 import { hostHandlers } from './handlers/host-handlers.js';
@@ -68,6 +70,8 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir
     ...hostHandlers(ctx),
     ...fleetHandlers(ctx),
     ...imageHandlers(ctx),
+    ...imageTransferHandlers(ctx),
+    ...registryHandlers(ctx),
     ...snapshotHandlers(ctx),
     ...userHandlers(ctx),
     ...thermalHandlers(ctx),

@@ -47,6 +47,10 @@ const STREAMS: Record<StreamRouteName, StreamDoc> = {
   moveSandbox: { result: S.MoveResult },
   buildImage: { result: S.Image },
   importImage: { upload: ['application/x-tar', 'application/octet-stream'], result: S.Image },
+  pullImage: { result: S.Image },
+  saveImage: { result: S.Image },
+  pushImage: { result: S.PushResult },
+  exportImage: { reply: { status: 200, types: ['application/x-tar'] } },
 };
 
 /** One line of an NDJSON progress stream. */

@@ -247,10 +247,13 @@ export class SandboxService {
   }
 
   definition(row: SandboxRow): SandboxDefinition {
+    const main = this.mainProcessOf(row.image);
     return {
       id: row.id,
       name: row.name,
-      imageRootfs: this.deps.images.rootfs(row.image),
+      imageRootfs: this.deps.images.lowerDir(row.image),
+      mainCwd: main.cwd,
+      mainUser: main.user,
       command: JSON.parse(row.command_json) as string[],
       env: JSON.parse(row.env_json) as Record<string, string>,
       cpus: row.cpus,
@@ -260,6 +263,15 @@ export class SandboxService {
       gpus: JSON.parse(row.gpu_uuids_json) as string[],
       diskMb: row.disk_mb,
     };
+  }
+
+  /** The image's User and WorkingDir; an image whose user cannot be resolved runs as root (create already refused it). */
+  private mainProcessOf(image: string): { cwd?: string; user?: { uid: number; gid: number } } {
+    try {
+      return this.deps.images.mainProcessOf(image);
+    } catch {
+      return {};
+    }
   }
 
   /** GPUs of this machine that other sandboxes hold or are claiming. */
@@ -333,8 +345,12 @@ export class SandboxService {
     const diskMb = req.diskMb === undefined ? this.deps.diskMb : validateDiskMb(req.diskMb);
     await secrets.requireAll(actor.id, req.secrets ?? []);
     if (host !== LOCAL) return this.createElsewhere(host, { ...req, name, image, cpus, memoryMb, diskMb }, actor);
-    if (image === DEBIAN_IMAGE) await images.ensureDebian(op);
-    else await images.requireFor(image, actor);
+    const imageInfo = image === DEBIAN_IMAGE ? await images.ensureDebian(op) : await images.requireFor(image, actor);
+    // The image's config (a pulled one's Entrypoint, Cmd and Env) fills what the request leaves out.
+    const imageConfig = imageInfo.config;
+    if (imageConfig) images.mainProcessOf(image);
+    const defaultCommand = imageConfig ? [...imageConfig.entrypoint, ...imageConfig.cmd] : [];
+    const imageEnv = Object.fromEntries((imageConfig?.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=') >>> 0), kv.slice(kv.indexOf('=') + 1)]).filter(([k]) => k));
 
     const row = await this.insert(
       newSandboxRow({
@@ -344,8 +360,8 @@ export class SandboxService {
         memoryMb,
         pidsLimit: DEFAULT_PIDS_LIMIT,
         network: req.network ?? 'default',
-        command: req.command ?? [],
-        env: req.env ?? {},
+        command: req.command ?? defaultCommand,
+        env: { ...imageEnv, ...req.env },
         secrets: req.secrets ?? [],
         ownerId: actor.id,
         idleWarmMs: req.idleWarmMs ?? null,

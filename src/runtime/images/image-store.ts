@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -9,8 +9,16 @@ import type { Host } from '../../hostexec/index.js';
 import type { LongOperation } from '../progress.js';
 import { debootstrapDebian, DEBIAN_IMAGE } from './debootstrap.js';
 import { extractImageArchive } from './archive.js';
+import { LayerStore } from './layers.js';
+import { BlobStore, type Descriptor, type ImageConfig } from './oci-layout.js';
+import { copyIntoStore, unpackManifest, type OciStore, type StoredOciImage } from './oci-copy.js';
+import { defaultImageName, parseReference } from './reference.js';
+import { Skopeo, type RegistryCredentials } from './skopeo.js';
+import { buildManifest, copyOut } from './oci-build.js';
+import { resolveImageUser } from './image-user.js';
+import type { OciConfigFile } from './oci-layout.js';
 
-export type ImageSource = 'debootstrap' | 'tarball' | 'docker-archive';
+export type ImageSource = 'debootstrap' | 'tarball' | 'docker-archive' | 'registry' | 'oci-archive' | 'saved';
 
 export interface ImageInfo {
   name: string;
@@ -19,6 +27,20 @@ export interface ImageInfo {
   createdAt: string;
   /** Owner's user id; absent for shared images such as the default one. */
   owner?: string | null;
+  /** Layered images: their layers in the shared layer store, bottom first. Others have one rootfs directory. */
+  layers?: string[];
+  /** The OCI manifest (in the shared blob store) the layers came from, for a pulled or imported image. */
+  digest?: string;
+  /** Where it was pulled from. */
+  reference?: string;
+  /** What its sandboxes run by default, and how. */
+  config?: ImageConfig;
+  /** The layers' blobs, where known (pulled ones; built ones once pushed or exported). */
+  layerBlobs?: Descriptor[];
+  /** The image this one was saved on top of. */
+  base?: string;
+  /** The layers' uncompressed digests, aligned with layerBlobs. */
+  diffIds?: string[];
 }
 
 const META = 'image.json';
@@ -30,20 +52,59 @@ const PARTIAL = '.partial-';
  */
 export class ImageStore {
   private building = new Map<string, Promise<ImageInfo>>();
+  /** Pulls, imports and saves in flight: layer collection waits for none. */
+  private active = 0;
+  readonly layers: LayerStore;
+  readonly oci: OciStore;
 
   constructor(
     private readonly host: Host,
     readonly dir: string,
     private readonly debianMirror: string,
-  ) {}
+  ) {
+    this.layers = new LayerStore(host, join(dir, '.layers'));
+    const tmp = join(dir, '.tmp');
+    this.oci = { skopeo: new Skopeo(host, tmp), blobs: new BlobStore(join(dir, '.blobs')), layers: this.layers, tmp };
+  }
 
+  /** The rootfs directory of a single-directory image (debootstrap, tarball, docker archive). */
   rootfs(name: string): string {
     return join(this.dir, name, 'rootfs');
+  }
+
+  /** Read synchronously: a sandbox's definition is built without awaiting. */
+  infoSync(name: string): ImageInfo | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, name, META), 'utf8')) as ImageInfo;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The overlay lowerdir of a sandbox on this image: its layers, top first, joined by ':'; or its one rootfs. */
+  lowerDir(name: string): string {
+    const layers = this.infoSync(name)?.layers;
+    if (!layers?.length) return this.rootfs(name);
+    return [...layers].reverse().map((id) => this.layers.path(id)).join(':');
+  }
+
+  /** What the image says its main command runs as, and where (OCI config User and WorkingDir). */
+  mainProcessOf(name: string): { cwd?: string; user?: { uid: number; gid: number } } {
+    const config = this.infoSync(name)?.config;
+    if (!config) return {};
+    return { cwd: config.workingDir || undefined, user: resolveImageUser(config.user, this.lowerDir(name).split(':')) };
   }
 
   /** Removes builds a crash left behind. */
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    await this.layers.init();
+    await mkdir(this.oci.tmp, { recursive: true, mode: 0o700 });
+    // Copies a crash cut short; a day old, so another daemon sharing the directory is never cut short.
+    for (const e of await readdir(this.oci.tmp)) {
+      const at = await stat(join(this.oci.tmp, e)).then((s) => s.mtimeMs, () => Date.now());
+      if (Date.now() - at > 86_400_000) await rm(join(this.oci.tmp, e), { recursive: true, force: true });
+    }
     for (const entry of await readdir(this.dir)) {
       if (entry.startsWith(PARTIAL)) await rm(join(this.dir, entry), { recursive: true, force: true });
     }
@@ -116,8 +177,7 @@ export class ImageStore {
   /** Imports a rootfs tarball or a `docker save` archive streamed to us. */
   async importArchive(name: string, body: Readable, op: LongOperation = {}, owner: string | null = null): Promise<ImageInfo> {
     validateName('image', name);
-    if ((await this.get(name)) || this.building.has(name))
-      throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another --name or remove it with \`bothub image rm ${name}\``);
+    await this.assertFree(name);
     const work = await this.partialDir(name);
     const upload = join(work, 'upload.tar');
     try {
@@ -127,7 +187,163 @@ export class ImageStore {
       await rm(work, { recursive: true, force: true });
       throw e;
     }
+    const members = await this.host.run('tar', ['-tf', upload], { signal: op.signal, allowFailure: true });
+    if (members.code === 0 && /^(\.\/)?oci-layout$/m.test(members.stdout)) {
+      try {
+        return await this.holding(async () => this.commitLayered(name, 'oci-archive', await copyIntoStore(this.oci, `oci-archive:${upload}`, [], op), { owner }));
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+    }
     return this.commit(name, (rootfs) => extractImageArchive(this.host, upload, rootfs, op), owner, work);
+  }
+
+  /** A single-directory image as a layer: hard links, so it costs no data and outlives the image. */
+  private async legacyLayer(info: ImageInfo): Promise<string> {
+    const id = `rootfs-${info.name}-${Date.parse(info.createdAt).toString(36)}`;
+    if (this.layers.has(id)) return id;
+    const work = await this.layers.partial();
+    await this.host.run('cp', ['-al', `${this.rootfs(info.name)}/.`, work]);
+    await this.layers.commit(work, id);
+    return id;
+  }
+
+  /** The layers of an image, bottom first (a single-directory image becomes one layer). */
+  async layersOf(info: ImageInfo): Promise<string[]> {
+    return info.layers?.length ? info.layers : [await this.legacyLayer(info)];
+  }
+
+  /**
+   * A new image: `upper` (a sandbox's writable layer, copied by the caller
+   * while it is frozen) on top of the base image's layers.
+   */
+  async save(name: string, base: ImageInfo, fill: (dir: string) => Promise<void>, owner: string | null, op: LongOperation = {}): Promise<ImageInfo> {
+    validateName('image', name);
+    await this.assertFree(name);
+    return this.holding(() => this.saveHeld(name, base, fill, owner, op));
+  }
+
+  private async saveHeld(name: string, base: ImageInfo, fill: (dir: string) => Promise<void>, owner: string | null, op: LongOperation): Promise<ImageInfo> {
+    const below = await this.layersOf(base);
+    const work = await this.layers.partial();
+    try {
+      op.onProgress?.({ step: 'copy' });
+      await fill(work);
+    } catch (e) {
+      await rm(work, { recursive: true, force: true });
+      throw e;
+    }
+    const id = `saved-${randomBytes(12).toString('hex')}`;
+    await this.layers.commit(work, id);
+    const config = base.config ?? { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' };
+    return this.commitLayered(
+      name,
+      'saved',
+      { manifest: '', layers: [...below, id], config, layerBlobs: base.layers?.length ? (base.layerBlobs ?? []) : [] },
+      { owner, base: base.name, diffIds: base.layers?.length ? (base.diffIds ?? []) : [] },
+    );
+  }
+
+  /** The image's OCI manifest, built (and remembered) when it has none yet. */
+  private async manifestOf(info: ImageInfo, op: LongOperation): Promise<Descriptor> {
+    if (info.digest && this.oci.blobs.has(info.digest)) {
+      const { size } = await stat(this.oci.blobs.path(info.digest));
+      return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: info.digest, size };
+    }
+    const layers = await this.layersOf(info);
+    const built = await buildManifest(
+      this.oci,
+      {
+        layerDirs: layers.map((id) => this.layers.path(id)),
+        layerBlobs: info.layerBlobs ?? [],
+        diffIds: info.diffIds ?? [],
+        config: info.config ?? { entrypoint: [], cmd: [], env: [], workingDir: '', user: '' },
+      },
+      op,
+    );
+    const updated: ImageInfo = { ...info, layers, digest: built.manifest.digest, layerBlobs: built.layerBlobs, diffIds: built.diffIds };
+    if (info.layers?.length) await this.rewriteInfo(updated);
+    return built.manifest;
+  }
+
+  private async rewriteInfo(info: ImageInfo): Promise<void> {
+    const file = join(this.dir, info.name, META);
+    await writeFile(`${file}.tmp`, JSON.stringify(info, null, 2));
+    await rename(`${file}.tmp`, file);
+  }
+
+  /** Pushes the image to REF; returns the manifest digest the registry has. */
+  async push(name: string, ref: string, credentials: RegistryCredentials | undefined, op: LongOperation = {}): Promise<{ reference: string; digest: string }> {
+    const parsed = parseReference(ref);
+    const manifest = await this.manifestOf(await this.require(name), op);
+    const digest = await copyOut(this.oci, manifest, `docker://${parsed.full}`, [{ host: parsed.host, credentials }], op);
+    return { reference: parsed.full, digest };
+  }
+
+  /** Writes the image as an OCI archive to `file`. */
+  async exportArchive(name: string, file: string, op: LongOperation = {}): Promise<void> {
+    const manifest = await this.manifestOf(await this.require(name), op);
+    await copyOut(this.oci, manifest, `oci-archive:${file}`, [], op);
+  }
+
+  /**
+   * Pulls REF from its registry: layers already in the store are not fetched
+   * again (that is also how an interrupted pull resumes).
+   */
+  async pull(ref: string, opts: { name?: string; credentials?: RegistryCredentials; owner?: string | null }, op: LongOperation = {}): Promise<ImageInfo> {
+    const parsed = parseReference(ref);
+    const name = validateName('image', opts.name ?? defaultImageName(parsed));
+    await this.assertFree(name);
+    const access = [{ host: parsed.host, credentials: opts.credentials }];
+    const repo = `${parsed.host}/${parsed.repository}`;
+    return this.holding(async () => {
+      const stored = await copyIntoStore(this.oci, `docker://${parsed.full}`, access, op, repo);
+      return this.commitLayered(name, 'registry', stored, { owner: opts.owner ?? null, reference: parsed.full });
+    });
+  }
+
+  private async holding<T>(fn: () => Promise<T>): Promise<T> {
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async assertFree(name: string): Promise<void> {
+    if ((await this.get(name)) || this.building.has(name))
+      throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another --name or remove it with \`bothub image rm ${name}\``);
+  }
+
+  /** Writes a layered image's image.json (its only file: the layers are shared). */
+  async commitLayered(name: string, source: ImageSource, stored: StoredOciImage & { layerBlobs?: Descriptor[] }, extra: Partial<ImageInfo>): Promise<ImageInfo> {
+    const manifest = stored.manifest ? await this.oci.blobs.readJson<{ layers: Descriptor[] }>(stored.manifest).catch(() => undefined) : undefined;
+    let sizeBytes = 0;
+    for (const id of stored.layers) sizeBytes += Number((await this.host.run('du', ['-sb', this.layers.path(id)])).stdout.split('\t')[0]);
+    const configFile = manifest ? await this.oci.blobs.readJson<OciConfigFile>((manifest as unknown as { config: Descriptor }).config.digest).catch(() => undefined) : undefined;
+    const info: ImageInfo = {
+      diffIds: configFile?.rootfs?.diff_ids,
+      name,
+      source,
+      sizeBytes,
+      createdAt: new Date().toISOString(),
+      owner: null,
+      ...extra,
+      layers: stored.layers,
+      digest: stored.manifest || undefined,
+      config: stored.config,
+      layerBlobs: stored.layerBlobs ?? manifest?.layers,
+    };
+    const work = join(this.dir, `${PARTIAL}${name}-${randomBytes(4).toString('hex')}`);
+    await mkdir(work, { recursive: true });
+    await writeFile(join(work, META), JSON.stringify(info, null, 2));
+    await rename(work, join(this.dir, name)).catch(async (e: NodeJS.ErrnoException) => {
+      await rm(work, { recursive: true, force: true });
+      if (e.code === 'ENOTEMPTY' || e.code === 'EEXIST') throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another --name`);
+      throw e;
+    });
+    return info;
   }
 
   async remove(name: string): Promise<void> {
@@ -136,6 +352,28 @@ export class ImageStore {
     const doomed = join(this.dir, `${PARTIAL}rm-${name}-${randomBytes(4).toString('hex')}`);
     await rename(join(this.dir, name), doomed);
     await rm(doomed, { recursive: true, force: true });
+    await this.collectLayers();
+  }
+
+  /**
+   * Frees the layers no image uses (sandboxes and snapshots hold their image
+   * by name, and an image in use is never removed), and the blobs no image names.
+   */
+  async collectLayers(): Promise<void> {
+    const images = await this.list();
+    const used = new Set(images.flatMap((i) => i.layers ?? []));
+    if (this.active > 0) return; // a pull or save in flight holds layers and blobs no image.json names yet
+    for (const id of await this.layers.ids()) if (!used.has(id)) await this.layers.remove(id);
+    const blobs = new Set<string>();
+    for (const i of images) {
+      if (!i.digest) continue;
+      blobs.add(i.digest);
+      for (const b of i.layerBlobs ?? []) blobs.add(b.digest);
+      const m = await this.oci.blobs.readJson<{ config?: Descriptor }>(i.digest).catch(() => undefined);
+      if (m?.config) blobs.add(m.config.digest);
+    }
+    const dir = join(this.oci.blobs.dir, 'sha256');
+    for (const f of await readdir(dir).catch(() => [] as string[])) if (!blobs.has(`sha256:${f}`)) await rm(join(dir, f), { force: true });
   }
 
   private async partialDir(name: string): Promise<string> {

@@ -20,5 +20,10 @@ export function register(image: Command): void {
         );
       }),
     );
+  image
+    .command('inspect')
+    .description("show an image: where it came from, its layers, and its config (entrypoint, cmd, env, working dir, user)")
+    .argument('<name>')
+    .action(action(async (ctx, name: string) => printJson(await ctx.api.call('getImage', { params: { name } }))));
   removeCommand(image, 'rm', 'remove an image (refused while a sandbox uses it)', (ctx, name) => ctx.api.call('removeImage', { params: { name } }));
 }

@@ -4,7 +4,8 @@ import { ago, printJson, table } from '../../output/format.js';
 import { action } from '../../runner.js';
 import { removeCommand } from '../remove-command.js';
 
-async function readStdin(): Promise<string> {
+/** A value piped in on stdin, without a trailing newline (shared with `registry login --password-stdin`). */
+export async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('value (end with Ctrl-D): ');
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(Buffer.from(c as Buffer));
