@@ -321,7 +321,9 @@ describe('dashboard API', () => {
     assert.equal(index.status, 200);
     assert.match(await index.text(), /app-1a2b3c\.js/);
     assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'.*connect-src 'self' ws: wss:/);
-    assert.doesNotMatch(index.headers.get('content-security-policy') ?? '', /unsafe-inline/);
+    // Scripts only from the daemon, never inline (xterm.js's run-time <style> elements are the one inline thing allowed).
+    assert.match(index.headers.get('content-security-policy') ?? '', /script-src 'self';/);
+    assert.doesNotMatch(index.headers.get('content-security-policy') ?? '', /script-src[^;]*unsafe-inline/);
     assert.equal(index.headers.get('cache-control'), 'no-cache');
     const page = await fetch(`${t.url}/sandboxes/some-box`, { headers: { accept: 'text/html' } });
     assert.equal(page.status, 200);

@@ -170,7 +170,11 @@ export class ConsistencyChecker {
       bad('orphan-netns', `recorded ${row.status} but its network namespace bothub-${row.id} is still there`, `\`ip netns del bothub-${row.id}\``);
     if (wantNetns && !objects.veths.has(row.id)) bad('record-mismatch', `its veth bh${row.id} is not on bridge ${this.deps.bridge}`, restartFix);
     if (!wantNetns && row.status !== 'error' && objects.veths.has(row.id)) bad('orphan-veth', `recorded ${row.status} but its veth bh${row.id} is still on the bridge`, `\`ip link del bh${row.id}\``);
-    // Another helper adds per-sandbox disk limits on loop devices: a "loop device attached ⇔ record wants one" rule belongs here.
+    // A disk-limited writable layer is its own ext4 image, loop-mounted exactly while the sandbox runs (the loop device goes with the mount).
+    const layer = this.deps.runtime.paths(row.id).layer;
+    const layerMounted = objects.mounts.includes(layer);
+    if (wantContainer && row.disk_mb !== null && !layerMounted) bad('record-mismatch', `recorded running with --disk but its layer (${layer}) is not mounted`, restartFix);
+    if (!wantContainer && row.status !== 'error' && layerMounted) bad('orphan-mount', `recorded ${cold ? 'cold' : row.status} but its layer ${layer} is still mounted`, `\`umount ${layer}\``);
     return out;
   }
 
@@ -189,7 +193,7 @@ export class ConsistencyChecker {
     for (const id of objects.netns) if (!ids.has(id) && ours(id)) out.push({ kind: 'orphan-netns', subject: `bothub-${id}`, detail: 'a network namespace no record owns', fix: `\`ip netns del bothub-${id}\`` });
     for (const id of objects.veths) if (!ids.has(id)) out.push({ kind: 'orphan-veth', subject: `bh${id}`, detail: `a veth on bridge ${this.deps.bridge} no record owns`, fix: `\`ip link del bh${id}\`` });
     for (const id of objects.cgroups) if (!ids.has(id) && ours(id)) out.push({ kind: 'orphan-cgroup', subject: `/bothub/${id}`, detail: 'a cgroup no record owns', fix: `\`cgdelete -r -g pids,memory,cpu,freezer:/bothub/${id}\`` });
-    const expectedMounts = new Set(rows.map((r) => runtime.paths(r.id).rootfs));
+    const expectedMounts = new Set(rows.flatMap((r) => [runtime.paths(r.id).rootfs, runtime.paths(r.id).layer]));
     // Scratch mounts of an encrypted snapshot being taken are in flight too.
     if (!anyBusy) for (const m of objects.mounts) if (!expectedMounts.has(m)) out.push({ kind: 'orphan-mount', subject: m, detail: 'a mount in the data directory no record owns', fix: `\`umount --lazy ${m}\`` });
     const peerAddresses = new Set(rows.filter((r) => r.network === 'peers' && r.address).map((r) => r.address!));
