@@ -60,6 +60,9 @@ export class FileService {
     if (/cannot create directory .*File exists/.test(stderr))
       return new BothubError('INVALID_INPUT', `${path} in sandbox "${name}" is not a directory; unpack into a directory (made if missing)`);
     if (/Not a directory/.test(stderr)) return new BothubError('INVALID_INPUT', `a parent of ${path} in sandbox "${name}" is not a directory`);
+    // A file the runtime mounts over (/etc/hostname, /etc/hosts, /etc/resolv.conf) cannot be replaced by a rename.
+    if (/Device or resource busy/.test(stderr))
+      return new BothubError('IN_USE', `${path} in sandbox "${name}" is a mount point the sandbox's runtime keeps; it cannot be replaced (write it from inside, e.g. \`bothub exec ${name} -- sh -c 'cat > ${path}'\`)`);
     if (/Permission denied|Read-only file system/.test(stderr)) return new BothubError('FORBIDDEN', `${path} in sandbox "${name}": ${stderr.trim().split('\n')[0]}`);
     return new BothubError('RUNTIME_FAILED', `file access in sandbox "${name}" failed: ${stderr.trim().split('\n')[0] || `exit ${code}`}`);
   }
