@@ -348,9 +348,15 @@ export class SandboxService {
     const imageInfo = image === DEBIAN_IMAGE ? await images.ensureDebian(op) : await images.requireFor(image, actor);
     // The image's config (a pulled one's Entrypoint, Cmd and Env) fills what the request leaves out.
     const imageConfig = imageInfo.config;
+    // An image whose User names no user of its own /etc/passwd is refused here, before any record exists.
     if (imageConfig) images.mainProcessOf(image);
     const defaultCommand = imageConfig ? [...imageConfig.entrypoint, ...imageConfig.cmd] : [];
-    const imageEnv = Object.fromEntries((imageConfig?.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=') >>> 0), kv.slice(kv.indexOf('=') + 1)]).filter(([k]) => k));
+    const imageEnv = Object.fromEntries(
+      (imageConfig?.env ?? []).flatMap((kv) => {
+        const eq = kv.indexOf('=');
+        return eq > 0 ? [[kv.slice(0, eq), kv.slice(eq + 1)] as const] : [];
+      }),
+    );
 
     const row = await this.insert(
       newSandboxRow({
