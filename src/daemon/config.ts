@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { invalid, parseDuration, parseSizeMb, validateDiskMb } from '../core/index.js';
+import { DataLayout } from '../runtime/index.js';
+import { parseDatabaseUrl, type DatabaseTarget } from './db/database-url.js';
 
 export interface DaemonConfig {
   host: string;
@@ -7,6 +9,8 @@ export interface DaemonConfig {
   /** Listen on this Unix socket instead of host:port (the fleet agent). */
   socket?: string;
   dataDir: string;
+  /** PostgreSQL for the state instead of SQLite in the data dir (env BOTHUB_DATABASE_URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE). */
+  databaseUrl?: string;
   /** Image store; tests share one across data dirs so the default image is built once. */
   imagesDir?: string;
   /** Snapshot store; defaults to <data-dir>/snapshots. */
@@ -59,6 +63,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     host,
     port,
     dataDir: flags.dataDir ?? env.BOTHUB_DATA_DIR ?? DEFAULT_DATA_DIR,
+    databaseUrl: env.BOTHUB_DATABASE_URL ? parseDatabaseUrl(env.BOTHUB_DATABASE_URL) : undefined,
     imagesDir: env.BOTHUB_IMAGES_DIR || undefined,
     snapshotsDir: env.BOTHUB_SNAPSHOTS_DIR || undefined,
     criu: env.BOTHUB_CRIU || undefined,
@@ -94,4 +99,9 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
 function parseDiskDefault(text: string): number | null {
   const mb = parseSizeMb(text, 'BOTHUB_DISK');
   return mb === 0 ? null : validateDiskMb(mb, 'BOTHUB_DISK');
+}
+
+/** The state database: PostgreSQL when BOTHUB_DATABASE_URL names one, else SQLite in the data dir. */
+export function databaseTarget(config: Pick<DaemonConfig, 'dataDir' | 'databaseUrl'>): DatabaseTarget {
+  return config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', file: new DataLayout(config.dataDir).db };
 }

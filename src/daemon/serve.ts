@@ -7,7 +7,7 @@ import { LocalHost } from '../hostexec/index.js';
 import { join } from 'node:path';
 import type { HostFingerprint } from '../core/index.js';
 import { Checkpointer, criuBinary, CudaHelper, DataLayout, ensureBridge, hostFingerprint, ImageStore, probeGpus, SandboxRuntime } from '../runtime/index.js';
-import type { DaemonConfig } from './config.js';
+import { databaseTarget, type DaemonConfig } from './config.js';
 import type { DaemonContext } from './context.js';
 import { openDatabase } from './db/database.js';
 import { buildApp } from './http/app.js';
@@ -65,14 +65,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const layout = new DataLayout(config.dataDir, config.imagesDir);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await Promise.all([layout.sandboxesDir, layout.runcRoot].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
-  // Read first: a key file that cannot be used stops the start before anything is set up.
+  // Read first: a key file or a database that cannot be used stops the start before anything is set up.
   const sealer = await Sealer.load(join(config.dataDir, 'master.key'));
+  const db = await openDatabase(databaseTarget(config), log);
   // Destroyed sandboxes' files are deleted in the background: a daemon that died meanwhile finishes here.
   await rm(layout.trashDir, { recursive: true, force: true });
   const subnet = parseSubnet(config.subnet);
   await ensureBridge(host, { name: config.bridge, subnet, allowedHostPorts: config.allowedHostPorts });
 
-  const db = await openDatabase(layout.db);
   const runtime = new SandboxRuntime(host, { layout, initBinary: config.initBinary, bridgeName: config.bridge, subnet, nvidiaDriverRoot: config.nvidiaDriverRoot }, log);
   const images = new ImageStore(host, layout.imagesDir, config.debianMirror);
   await images.init();

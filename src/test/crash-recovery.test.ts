@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { databaseTarget } from '../daemon/config.js';
 import { openDatabase, type Db } from '../daemon/db/database.js';
 import { DESTROY_CUT_SHORT } from '../daemon/services/sandbox-service.js';
 import { containerId } from '../runtime/index.js';
@@ -21,7 +22,7 @@ describe('start-up recovery of operations a crash cut short', () => {
   let t: TestDaemon;
   /** The records as the dead daemon left them: written with the daemon stopped. */
   const offline = async (fn: (db: Db) => Promise<unknown>) => {
-    const db = await openDatabase(join(t.config.dataDir, 'bothub.db'));
+    const db = await openDatabase(databaseTarget(t.config));
     await fn(db).finally(() => db.destroy());
   };
   const setRow = (id: string, values: Record<string, unknown>) => offline((db) => db.updateTable('sandboxes').set(values).where('id', '=', id).execute());

@@ -35,7 +35,8 @@ export function register(program: Command): void {
         const config = daemonConfig(opts);
         const pidFile = join(config.dataDir, 'agent.pid');
         // No TCP port, no heartbeats of its own: only the control plane talks to it, through SSH.
-        const daemon = await startDaemon({ ...config, socket: join(config.dataDir, 'agent.sock'), heartbeatMs: 0 });
+        // Its records are the runtime's own, on its own disk: never the control plane's database.
+        const daemon = await startDaemon({ ...config, databaseUrl: undefined, socket: join(config.dataDir, 'agent.sock'), heartbeatMs: 0 });
         await writeFile(pidFile, `${process.pid}\n`);
         const stop = () => void daemon.close().then(() => rm(pidFile, { force: true }).then(() => process.exit(0)));
         process.once('SIGINT', stop);

@@ -1,8 +1,15 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { isPostgres } from './dialect.js';
 
 /**
  * Versioned migrations, applied in name order at every start. Never edit one
  * that has shipped: add the next.
+ *
+ * The same migrations run on SQLite and PostgreSQL. Write them with Kysely's
+ * schema builder in SQLite's types ('text', 'integer', 'real', 'blob';
+ * booleans as integer 0/1; times as ISO text the code writes; autoIncrement
+ * keys): on PostgreSQL PortableSchemaPlugin maps those types. Raw SQL only
+ * where the two differ, behind `isPostgres(db)`, as in 0009.
  */
 export const migrations: Record<string, Migration> = {
   '0001_sandboxes': {
@@ -179,6 +186,11 @@ export const migrations: Record<string, Migration> = {
   '0009_addresses_per_host': {
     async up(db: Kysely<any>) {
       // Each host's bridge hands out its own addresses: unique per host, not across the fleet.
+      if (isPostgres(db)) {
+        await sql`alter table sandboxes drop constraint sandboxes_address_key`.execute(db);
+        await db.schema.createIndex('sandboxes_host_address').unique().on('sandboxes').columns(['host', 'address']).execute();
+        return;
+      }
       // SQLite cannot drop a column's UNIQUE, so the table is rebuilt without it (same columns, same rows).
       const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'sandboxes'`.execute(db);
       const create = rows[0]!.sql.replace(/"address" text unique/i, '"address" text');

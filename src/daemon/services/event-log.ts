@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { EventT } from '../../api/index.js';
 import type { Actor } from '../../core/index.js';
 import type { Db } from '../db/database.js';
+import { lockEventOrder } from '../db/dialect.js';
 import type { Selectable } from 'kysely';
 import type { EventRow, SandboxRow } from '../db/tables.js';
 
@@ -23,7 +24,10 @@ export class EventLog {
   constructor(private readonly db: Db) {}
 
   async record(row: Pick<SandboxRow, 'id' | 'name' | 'owner_id'>, type: string, detail: string | null = null): Promise<void> {
-    await this.db.insertInto('events').values({ sandbox_id: row.id, sandbox_name: row.name, owner_id: row.owner_id, type, detail, at: new Date().toISOString() }).execute();
+    await this.db.transaction().execute(async (tx) => {
+      await lockEventOrder(tx);
+      await tx.insertInto('events').values({ sandbox_id: row.id, sandbox_name: row.name, owner_id: row.owner_id, type, detail, at: new Date().toISOString() }).execute();
+    });
     this.recorded.emit('recorded');
   }
 
@@ -51,7 +55,7 @@ export class EventLog {
   /**
    * Sends every event after `after` that the filter lets through, oldest
    * first, then each new one as it is recorded, until the returned function is
-   * called. SQLite hands out ids in commit order and each catch-up reads past
+   * called. Ids commit in order (lockEventOrder) and each catch-up reads past
    * the last id sent, so nothing is skipped or sent twice.
    */
   follow(filter: EventFilter, after: number, send: (e: EventT) => void, onError: (e: unknown) => void): () => void {

@@ -1,5 +1,6 @@
 import { BothubError, formatMb } from '../../core/index.js';
 import type { Db } from '../db/database.js';
+import { lockPlacement } from '../db/dialect.js';
 import type { SandboxRow, UserRow } from '../db/tables.js';
 
 /**
@@ -8,7 +9,8 @@ import type { SandboxRow, UserRow } from '../db/tables.js';
  * GPUs) calls `enforceQuota` inside the transaction that records it, with the
  * record as it is about to be: what the owner holds then is counted from the
  * records in that same transaction, so two requests can never both take the
- * last place.
+ * last place. SQLite runs one transaction at a time; on PostgreSQL the
+ * transaction takes the placement lock (lockPlacement) before it reads.
  *
  * What counts:
  * - a place and its memory: sandboxes running or on their way to (creating,
@@ -75,6 +77,8 @@ const RULES: Rule[] = [
  */
 export async function enforceQuota<R extends Counted & Pick<SandboxRow, 'owner_id'>>(tx: Db, next: R, pending: ReadonlyMap<string, Counted> = new Map()): Promise<R> {
   if (!next.owner_id) return next;
+  // Callers that read addresses or GPUs first have taken it already; a second take is free.
+  await lockPlacement(tx);
   const user = await tx.selectFrom('users').selectAll().where('id', '=', next.owner_id).executeTakeFirst();
   if (!user || user.admin) return next;
   if (next.memory_mb === null && user.max_memory_mb !== null) next = { ...next, memory_mb: QUOTA_DEFAULT_MEMORY_MB };

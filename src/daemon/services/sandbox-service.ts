@@ -34,6 +34,7 @@ import type { SandboxRow } from '../db/tables.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { RemoteSandboxes } from '../fleet/remote-sandboxes.js';
 import { enforceQuota, holdsGpus } from './quota.js';
+import { isUniqueViolation, lockPlacement } from '../db/dialect.js';
 
 export { holdsGpus, QUOTA_DEFAULT_MEMORY_MB } from './quota.js';
 
@@ -300,6 +301,7 @@ export class SandboxService {
   async claim<T>(row: SandboxRow, fn: (row: SandboxRow) => Promise<T>): Promise<T> {
     const gpus = row.gpus > 0 && row.host === LOCAL ? await this.deps.gpus() : null;
     const claimed = await this.deps.db.transaction().execute(async (tx) => {
+      await lockPlacement(tx);
       // The owner's limits first: over them, which GPUs happen to be free does not matter.
       const next = await enforceQuota(tx, { ...row, status: 'running', thermal: 'hot' }, this.claims);
       if (row.gpus > 0 && row.host === LOCAL) {
@@ -469,6 +471,7 @@ export class SandboxService {
   /** Takes a local address for a record coming to this machine (a move here). */
   async placeLocally(row: SandboxRow): Promise<SandboxRow> {
     return this.deps.db.transaction().execute(async (tx) => {
+      await lockPlacement(tx);
       let address: string | null = null;
       if (row.network !== 'none') {
         const used = await tx.selectFrom('sandboxes').select('address').where('host', '=', LOCAL).where('address', 'is not', null).execute();
@@ -542,6 +545,7 @@ export class SandboxService {
       return await this.deps.db
         .transaction()
         .execute(async (tx) => {
+          await lockPlacement(tx);
           if (claim && row.host === LOCAL) {
             const uuids = await this.chooseGpus(tx, row.id, claim, gpus);
             row.gpus = uuids.length;
@@ -561,7 +565,7 @@ export class SandboxService {
           return inserted;
         });
     } catch (e) {
-      if (/UNIQUE constraint failed: sandboxes.name/.test(String(e))) {
+      if (isUniqueViolation(e, 'sandboxes', 'name')) {
         throw new BothubError('NAME_TAKEN', `a sandbox named "${row.name}" already exists; pick another --name or destroy it with \`bothub destroy ${row.name}\``);
       }
       throw e;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { CreateUserT, UserT } from '../../api/index.js';
 import { BothubError, formatApiKey, hashSecret, notFound, parseApiKey, secretMatches, validateName, type Actor } from '../../core/index.js';
 import type { Db } from '../db/database.js';
+import { isUniqueViolation } from '../db/dialect.js';
 import type { UserRow } from '../db/tables.js';
 
 const toApi = (u: UserRow): UserT => ({
@@ -102,7 +103,7 @@ export class UserService {
     try {
       await this.db.insertInto('users').values(row).execute();
     } catch (e) {
-      if (/UNIQUE constraint failed: users.name/.test(String(e))) throw new BothubError('NAME_TAKEN', `a user named "${req.name}" already exists; pick another --name`);
+      if (isUniqueViolation(e, 'users', 'name')) throw new BothubError('NAME_TAKEN', `a user named "${req.name}" already exists; pick another --name`);
       throw e;
     }
     return { user: toApi(row), key: formatApiKey(keyId, secret) };

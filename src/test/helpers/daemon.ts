@@ -12,6 +12,7 @@ import { removeBridge } from '../../runtime/index.js';
 import { readFileSync } from 'node:fs';
 import { assertNothingLeft, bothubNetns } from './leftovers.js';
 import { registerToken } from './cli.js';
+import { sharedPostgres, testOnPostgres } from './postgres.js';
 
 /** Shared by every test daemon so the default image is built once per machine. */
 export const TEST_IMAGES_DIR = process.env.BOTHUB_TEST_IMAGES_DIR ?? '/var/lib/bothub-test/images';
@@ -40,6 +41,8 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
   const tag = randomBytes(2).toString('hex');
   // Each test daemon gets its own bridge and subnet: tests never share a network.
   const octet = 100 + ((process.pid + counter++) % 100);
+  // BOTHUB_TEST_DB=postgres: a database of its own on the test process's PostgreSQL server.
+  const ownDatabase = testOnPostgres() && !('databaseUrl' in overrides) ? await (await sharedPostgres()).createDatabase() : undefined;
   const config: DaemonConfig = {
     ...daemonConfig({ listen: '127.0.0.1:0', dataDir }, {}),
     imagesDir: TEST_IMAGES_DIR,
@@ -49,6 +52,7 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
     // Nothing cools down by itself unless a test asks for it.
     idleWarmMs: 0,
     idleColdMs: 0,
+    databaseUrl: ownDatabase,
     ...overrides,
   };
   const logFile = overrides.logLevel || process.env.BOTHUB_TEST_LOG ? `${dataDir}.log` : undefined;
@@ -70,6 +74,7 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
       for (const s of await t.api.call('listSandboxes').catch(() => [])) await t.api.call('destroySandbox', { params: { name: s.name } }).catch(() => undefined);
       await t.daemon.close();
       await removeBridge(new LocalHost(), { name: config.bridge, subnet: parseSubnet(config.subnet) });
+      if (ownDatabase) await (await sharedPostgres()).dropDatabase(ownDatabase);
       await assertNothingLeft(dataDir);
       const newNetns = bothubNetns().filter((n) => !netnsBefore.has(n));
       // The data dir goes either way: the netns check can also see another test's sandbox made meanwhile.
