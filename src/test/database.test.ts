@@ -153,15 +153,18 @@ for (const [engine, target] of engines) {
         () => 'created',
         (e: BothubError) => e.code,
       );
-      if (isPostgres(db)) {
-        // Seen waiting on the placement lock, not past it.
-        await until('the second create to wait for the placement lock', async () => {
-          const { rows } = await sql<{ n: number }>`select count(*) as n from pg_locks where locktype = 'advisory' and not granted`.execute(db);
-          return rows[0]!.n === 1 ? true : undefined;
-        });
+      try {
+        if (isPostgres(db)) {
+          // Seen waiting on the placement lock, not past it.
+          await until('the second create to wait for the placement lock', async () => {
+            const { rows } = await sql<{ n: number }>`select count(*) as n from pg_locks where locktype = 'advisory' and not granted`.execute(db);
+            return rows[0]!.n === 1 ? true : undefined;
+          });
+        }
+      } finally {
+        release();
+        await first;
       }
-      release();
-      await first;
       assert.equal(await second, 'LIMIT_EXCEEDED');
       assert.deepEqual((await db.selectFrom('sandboxes').select('name').where('owner_id', '=', alice.id).execute()).map((r) => r.name), ['one']);
       await db.deleteFrom('sandboxes').where('owner_id', '=', alice.id).execute();
