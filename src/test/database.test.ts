@@ -8,6 +8,7 @@ import { BothubError, SYSTEM, type Actor } from '../core/index.js';
 import { daemonConfig } from '../daemon/config.js';
 import { openDatabase, type DatabaseTarget, type Db } from '../daemon/db/database.js';
 import { isPostgres } from '../daemon/db/dialect.js';
+import { toErrorBody } from '../daemon/http/errors.js';
 import { Sealer } from '../daemon/security/master-key.js';
 import { EventLog } from '../daemon/services/event-log.js';
 import { enforceQuota } from '../daemon/services/quota.js';
@@ -30,7 +31,23 @@ const caught = (p: Promise<unknown>) =>
   );
 
 const sandbox = (ownerId: string, name: string) =>
-  newSandboxRow({ name, image: 'debian', cpus: 0.5, memoryMb: 64, pidsLimit: 64, network: 'none', command: [], env: {}, ownerId, secrets: [], idleWarmMs: null, idleColdMs: null, keepHot: false, gpus: 0, diskMb: 64 });
+  newSandboxRow({
+    name,
+    image: 'debian',
+    cpus: 0.5,
+    memoryMb: 64,
+    pidsLimit: 64,
+    network: 'none',
+    command: [],
+    env: {},
+    ownerId,
+    secrets: [],
+    idleWarmMs: null,
+    idleColdMs: null,
+    keepHot: false,
+    gpus: 0,
+    diskMb: 64,
+  });
 
 /** What the daemon does for every new sandbox, without the runtime: the quota check and the insert, in one transaction. */
 const insertChecked = (db: Db, row: ReturnType<typeof sandbox>, whileOpen: () => Promise<void> = async () => undefined) =>
@@ -86,7 +103,16 @@ for (const [engine, target] of engines) {
       assert.equal(row.max_snapshot_bytes, 5_000_000_000);
       await db
         .insertInto('snapshots')
-        .values({ id: 's1', name: 'big', sandbox_id: 'x', sandbox_name: 'x', size_bytes: 3_000_000_000, leave_running: 0, created_at: new Date().toISOString(), owner_id: alice.id })
+        .values({
+          id: 's1',
+          name: 'big',
+          sandbox_id: 'x',
+          sandbox_name: 'x',
+          size_bytes: 3_000_000_000,
+          leave_running: 0,
+          created_at: new Date().toISOString(),
+          owner_id: alice.id,
+        })
         .execute();
       assert.equal((await db.selectFrom('snapshots').select('size_bytes').executeTakeFirstOrThrow()).size_bytes, 3_000_000_000);
       const { n } = await db
@@ -127,14 +153,33 @@ for (const [engine, target] of engines) {
       assert.equal((await db.selectFrom('web_sessions').selectAll().execute()).length, 0);
     });
 
+    it('text with a NUL byte: SQLite keeps it; PostgreSQL refuses it, and the API says 400, not 500', async () => {
+      const write = db
+        .insertInto('events')
+        .values({ sandbox_id: 'x', sandbox_name: 'x', owner_id: null, type: 'test', detail: 'a\u0000b', at: new Date().toISOString() })
+        .execute();
+      if (!isPostgres(db)) return void (await write);
+      const body = toErrorBody(await caught(write), 'req-1');
+      assert.equal(body.statusCode, 400);
+      assert.match(body.message, /NUL byte/);
+    });
+
     it('event ids rise in commit order, even for events recorded at once', async () => {
       const events = new EventLog(db);
       const seen: number[] = [];
-      const stop = events.follow({ actor: SYSTEM }, await events.lastId(), (e) => seen.push(e.id), (e) => assert.fail(String(e)));
+      const stop = events.follow(
+        { actor: SYSTEM },
+        await events.lastId(),
+        (e) => seen.push(e.id),
+        (e) => assert.fail(String(e)),
+      );
       await Promise.all(Array.from({ length: 20 }, (_, i) => events.record({ id: `e${i}`, name: `e${i}`, owner_id: null }, 'created')));
       await until('every event to reach the follower', async () => (seen.length === 20 ? true : undefined));
       stop();
-      assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+      assert.deepEqual(
+        seen,
+        [...seen].sort((a, b) => a - b),
+      );
       assert.equal(await events.lastId(), seen.at(-1));
     });
 
@@ -166,7 +211,10 @@ for (const [engine, target] of engines) {
         await first;
       }
       assert.equal(await second, 'LIMIT_EXCEEDED');
-      assert.deepEqual((await db.selectFrom('sandboxes').select('name').where('owner_id', '=', alice.id).execute()).map((r) => r.name), ['one']);
+      assert.deepEqual(
+        (await db.selectFrom('sandboxes').select('name').where('owner_id', '=', alice.id).execute()).map((r) => r.name),
+        ['one'],
+      );
       await db.deleteFrom('sandboxes').where('owner_id', '=', alice.id).execute();
     });
 
@@ -217,7 +265,10 @@ describe('BOTHUB_DATABASE_URL at start-up: one clear line', () => {
     }
     // `bothub serve` says the same in one line and exits, having set nothing up.
     const dataDir = join(dir, 'serve-unreachable');
-    const r = await cli('http://127.0.0.1:1', ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], undefined, { BOTHUB_DATABASE_URL: closed.toString(), BOTHUB_BRIDGE: 'bhtpgnone' });
+    const r = await cli('http://127.0.0.1:1', ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], undefined, {
+      BOTHUB_DATABASE_URL: closed.toString(),
+      BOTHUB_BRIDGE: 'bhtpgnone',
+    });
     assert.equal(r.code, 69, r.stderr);
     assert.match(r.stderr, /^bothub: BOTHUB_DATABASE_URL: cannot connect to PostgreSQL at .*ECONNREFUSED/);
     assert.equal(r.stderr.trim().split('\n').length, 1);

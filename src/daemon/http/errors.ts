@@ -34,6 +34,8 @@ export function toErrorBody(err: unknown, requestId: string): ErrorBody {
   if (fe.code === 'ERR_INVALID_ARG_VALUE' && /null bytes/.test(fe.message)) {
     return errorBody('INVALID_INPUT', 'an argument, environment variable or path contains a NUL byte (\\0), which the kernel cannot take; remove it');
   }
+  // PostgreSQL cannot store NUL in text (SQLite can): SQLSTATE 22021, the same caller's input as above.
+  if (fe.code === '22021' && /0x00/.test(fe.message)) return errorBody('INVALID_INPUT', 'a text field contains a NUL byte (\\0), which cannot be stored; remove it');
   return errorBody('INTERNAL', `internal error; see the daemon log for request ${requestId}`);
 }
 

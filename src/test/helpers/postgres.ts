@@ -85,7 +85,10 @@ export async function startPostgres(): Promise<TestPostgres> {
   process.once('exit', stopNow);
   try {
     const data = join(dir, 'data');
-    await run([...wrap, join(bin, 'initdb'), '-D', data, '-U', USER, `--pwfile=${join(dir, 'password')}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'], log);
+    await run(
+      [...wrap, join(bin, 'initdb'), '-D', data, '-U', USER, `--pwfile=${join(dir, 'password')}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'],
+      log,
+    );
     const port = await freePort();
     const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: dir, fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '200' };
     const argv = [...wrap, join(bin, 'postgres'), '-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
@@ -93,18 +96,22 @@ export async function startPostgres(): Promise<TestPostgres> {
     const exited = once(server, 'exit');
     const admin = { host: '127.0.0.1', port, user: USER, password, database: 'postgres' };
     // Ready once it accepts a login; a server that exits (its port taken meanwhile) fails the start at once.
-    await until('the test PostgreSQL server to accept connections', async () => {
-      if (server!.exitCode !== null) throw new Error(`the test PostgreSQL server exited: ${readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000)}`);
-      const client = new pg.Client(admin);
-      try {
-        await client.connect();
-        return true;
-      } catch {
-        return undefined;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    }, 30_000);
+    await until(
+      'the test PostgreSQL server to accept connections',
+      async () => {
+        if (server!.exitCode !== null) throw new Error(`the test PostgreSQL server exited: ${readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000)}`);
+        const client = new pg.Client(admin);
+        try {
+          await client.connect();
+          return true;
+        } catch {
+          return undefined;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      30_000,
+    );
     const query = async (text: string) => {
       const client = new pg.Client(admin);
       await client.connect();
