@@ -250,7 +250,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     close: () =>
       (closing ??= (async () => {
         clearInterval(timer);
-        thermal.stop();
+        await thermal.stop();
         await hosts.stop();
         await thermal.flush();
         await app.close();

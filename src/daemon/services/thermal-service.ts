@@ -49,6 +49,7 @@ export class ThermalService {
   private readonly waking = new Map<string, Promise<SandboxRow>>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  private current: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: ThermalDeps) {}
 
@@ -63,12 +64,16 @@ export class ThermalService {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.timer = setInterval(() => {
+      if (!this.ticking) this.current = this.tick().catch((err: unknown) => this.deps.log.warn({ err }, 'a thermal tick failed'));
+    }, TICK_MS);
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Waits for a tick in progress: the daemon closes the database right after. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.current;
   }
 
   /**
