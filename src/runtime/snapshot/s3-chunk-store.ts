@@ -72,6 +72,8 @@ export class S3ChunkStore {
   constructor(
     private readonly client: S3Client,
     readonly location: S3Location,
+    /** Keys per listing request; S3's own most (1,000) unless a test wants many pages of few. */
+    private readonly pageSize = 1000,
   ) {}
 
   key(hash: string): string {
@@ -121,12 +123,14 @@ export class S3ChunkStore {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(hash) }), { abortSignal: signal });
   }
 
-  /** Every chunk under the prefix, a page (up to 1,000) at a time; objects that are not chunks are skipped. */
+  /** Every chunk under the prefix, a page at a time; objects that are not chunks are skipped. */
   async *list(signal?: AbortSignal): AsyncIterable<{ hash: string; size: number }> {
     const prefix = this.chunksPrefix();
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: this.pageSize }), {
+        abortSignal: signal,
+      });
       for (const o of page.Contents ?? []) {
         const [dir, name] = (o.Key ?? '').slice(prefix.length).split('/');
         if (name && HASH.test(name) && dir === name.slice(0, 2)) yield { hash: name, size: o.Size ?? 0 };

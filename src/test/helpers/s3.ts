@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import S3rver from 's3rver';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 
-/** An S3-compatible server (s3rver: S3's REST protocol, signatures checked) on a free loopback port, its objects in a temporary directory. */
+/** An S3-compatible server (s3rver: S3's REST protocol, key ids checked) on a free loopback port, its objects in a temporary directory. */
 export interface TestS3 {
   /** AWS_ENDPOINT_URL for it. */
   endpoint: string;
@@ -15,16 +18,29 @@ export interface TestS3 {
 
 export async function startS3(bucket = 'bothub-test'): Promise<TestS3> {
   const directory = await mkdtemp(join(tmpdir(), 'bothub-s3-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
-  const { port } = await server.run();
-  const endpoint = `http://127.0.0.1:${port}`;
-  return {
-    endpoint,
-    bucket,
-    env: { AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
-    async stop() {
-      await server.close();
-      await rm(directory, { recursive: true, force: true });
-    },
+  const script = fileURLToPath(new URL('./s3rver-process.js', import.meta.url));
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', script, directory, bucket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await rm(directory, { recursive: true, force: true });
   };
+  try {
+    const [line] = (await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), exited.then(() => [undefined])])) as [string | undefined];
+    if (!line) throw new Error('s3rver exited before it listened');
+    const { port } = JSON.parse(line) as { port: number };
+    const endpoint = `http://127.0.0.1:${port}`;
+    return {
+      endpoint,
+      bucket,
+      env: { AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 }
