@@ -144,10 +144,15 @@ export class RouteClient {
     return last as T;
   }
 
+  /** How long a WebSocket's handshake may take: the client's default time limit (0: none). */
+  get handshakeTimeoutMs(): number {
+    return this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
   websocket(route: RouteName, params: Record<string, string> = {}, query?: Record<string, unknown>): WebSocket {
     const url = this.url(route, params, query).replace(/^http/, 'ws');
     const open = this.options.openStream;
-    const handshakeTimeout = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const handshakeTimeout = this.handshakeTimeoutMs;
     const WebSocketClass = load('ws') as typeof WebSocket;
     return new WebSocketClass(url, { headers: this.headers(), ...(handshakeTimeout ? { handshakeTimeout } : {}), ...(open ? { createConnection: connectionOver(open) as never } : {}) });
   }

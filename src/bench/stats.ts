@@ -1,3 +1,5 @@
+import os from 'node:os';
+
 /** Percentiles of a sample, nearest-rank. */
 export function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -26,3 +28,12 @@ export function compareRow(label: string, ours: number[], theirs: number[], targ
 
 export const compareHeader = (ours: string, theirs: string) =>
   `${'operation'.padEnd(24)} ${`${ours} p50`.padStart(10)} ${`${ours} p99`.padStart(10)} ${`${theirs} p50`.padStart(10)} ${`${theirs} p99`.padStart(10)} ${'ratio'.padStart(7)}`;
+
+/** The machine a figure was measured on: CPU model and count, memory, kernel. */
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length}× ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}`;
+}
+
+/** The load average now (1, 5, 15 min): on a shared machine, what the figures beside it were measured under. */
+export const loadNow = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;

@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CgroupReader, cgroupsPath } from '../runtime/index.js';
 import type { DaemonProcess } from './daemon-process.js';
 import { row, time } from './stats.js';
@@ -13,15 +16,45 @@ socketserver.TCPServer.request_queue_size = 128
 socketserver.TCPServer(('0.0.0.0', 8000), H).serve_forever()
 `;
 
-/**
- * The memory the kernel charges to these sandboxes' cgroups (their processes'
- * pages and the page cache they brought in), summed. The host's free memory
- * would also count every other process on a shared machine; a sandbox gone
- * cold has no cgroup left, so it holds none.
- */
-function cgroupMemoryMb(ids: string[]): number {
-  return ids.reduce((sum, id) => sum + new CgroupReader(cgroupsPath(id)).memoryBytes(), 0) / 1024 / 1024;
+const IS_V2 = !existsSync('/sys/fs/cgroup/memory');
+
+interface HeldMemory {
+  /** Cgroups of these sandboxes that exist now (a cold sandbox has none). */
+  cgroups: number;
+  /** What the kernel charges them (memory.usage_in_bytes, v2 memory.current), MiB. */
+  usageMb: number;
+  /** Of which their processes' own pages (v1 total_rss, v2 anon) and page cache (total_cache, file), MiB. */
+  rssMb: number;
+  cacheMb: number;
 }
+
+/**
+ * The memory the kernel charges to these sandboxes' cgroups, summed from
+ * their memory controller (cgroup v1 memory.usage_in_bytes and memory.stat,
+ * or v2's files). The host's free memory would also count every other
+ * process on a shared machine; a sandbox gone cold has no cgroup left, so it
+ * holds none, and its cost is the disk its frozen state takes instead.
+ */
+function heldMemory(ids: string[]): HeldMemory {
+  const held: HeldMemory = { cgroups: 0, usageMb: 0, rssMb: 0, cacheMb: 0 };
+  const MiB = 1024 * 1024;
+  for (const id of ids) {
+    const dir = IS_V2 ? `/sys/fs/cgroup${cgroupsPath(id)}` : `/sys/fs/cgroup/memory${cgroupsPath(id)}`;
+    if (!existsSync(dir)) continue;
+    held.cgroups++;
+    held.usageMb += new CgroupReader(cgroupsPath(id)).memoryBytes() / MiB;
+    const stat = readFileSync(`${dir}/memory.stat`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(stat)?.[1] ?? 0) / MiB;
+    held.rssMb += field(IS_V2 ? 'anon' : 'total_rss');
+    held.cacheMb += field(IS_V2 ? 'file' : 'total_cache');
+  }
+  return held;
+}
+
+const describeHeld = (m: HeldMemory) => `${m.cgroups} cgroups hold ${m.usageMb.toFixed(0)} MiB (${m.rssMb.toFixed(0)} MiB process pages, ${m.cacheMb.toFixed(0)} MiB page cache)`;
+
+/** Bytes under a directory (du's apparent size would count holes; this counts allocated blocks, as the disk sees them). */
+const diskMb = (dir: string) => Number(execFileSync('du', ['-s', '--block-size=1M', dir], { encoding: 'utf8' }).split('\t')[0]);
 
 /** A sandbox serving HTTP on port 8000, published; its public URL and its id. */
 async function web(t: DaemonProcess, name: string): Promise<{ url: string; id: string }> {
@@ -65,10 +98,11 @@ export async function benchThermal(t: DaemonProcess, runs: number): Promise<stri
   // 20 idle sandboxes, each a python web server: hot, then all cold.
   const ids: string[] = [];
   for (let i = 0; i < 20; i++) ids.push((await web(t, `idle-${i}`)).id);
-  const hotMb = cgroupMemoryMb(ids);
+  const heldHot = heldMemory(ids);
   for (let i = 0; i < 20; i++) await t.api.call('freezeSandbox', { params: { name: `idle-${i}` } });
-  const coldMb = cgroupMemoryMb(ids);
-  out.push(`20 idle sandboxes, memory their cgroups hold  hot ${hotMb.toFixed(0)} MB → cold ${coldMb.toFixed(0)} MB`);
+  const heldCold = heldMemory(ids);
+  out.push(`20 idle sandboxes, hot:  ${describeHeld(heldHot)}`);
+  out.push(`20 idle sandboxes, cold: ${describeHeld(heldCold)}; their frozen state on disk ${diskMb(join(t.dataDir, 'cold'))} MiB`);
   for (let i = 0; i < 20; i++) await t.api.call('destroySandbox', { params: { name: `idle-${i}` } });
   return out;
 }

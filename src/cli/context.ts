@@ -20,6 +20,8 @@ export interface CliContext {
   api: RouteClient;
   json: boolean;
   url: string;
+  /** The API key the client sends (for a connection the client does not make itself: exec's plain WebSocket). */
+  token?: string;
 }
 
 const isLocal = (url: string) => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
@@ -44,10 +46,13 @@ export function resolveToken(opts: GlobalOptions, url: string, env: NodeJS.Proce
 /** The CLI's client: the typed API client over the routes' paths alone (see route-paths.ts). */
 export const cliClient = async (url: string, token: string | undefined, timeoutMs?: number) => new RouteClient(url, { token, timeoutMs }, await routePaths());
 
-export async function cliContext(cmd: Command): Promise<CliContext> {
-  const opts = cmd.optsWithGlobals<GlobalOptions>();
+export const cliContext = (cmd: Command): Promise<CliContext> => contextFrom(cmd.optsWithGlobals<GlobalOptions>());
+
+/** The context for these global options (commander's, or none when `bothub exec` runs without commander). */
+export async function contextFrom(opts: GlobalOptions): Promise<CliContext> {
   const url = opts.url ?? process.env.BOTHUB_URL ?? readConfig().url ?? DEFAULT_URL;
   // BOTHUB_TIMEOUT replaces the client's default limit (routes that checkpoint or build keep their longer ones).
   const timeoutMs = process.env.BOTHUB_TIMEOUT ? parseDuration(process.env.BOTHUB_TIMEOUT) : undefined;
-  return { api: await cliClient(url, resolveToken(opts, url), timeoutMs), json: !!opts.json, url };
+  const token = resolveToken(opts, url);
+  return { api: await cliClient(url, token, timeoutMs), json: !!opts.json, url, token };
 }

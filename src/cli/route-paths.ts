@@ -40,4 +40,4 @@ export async function routePaths(): Promise<RoutePaths> {
 }
 
 // `node dist/cli/route-paths.js` writes the file (scripts/setup, after the build).
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await routePaths();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void routePaths();

@@ -9,13 +9,17 @@ import { cliContext, type CliContext } from './context.js';
 export function action<A extends unknown[]>(fn: (ctx: CliContext, ...args: A) => Promise<number | void>) {
   return async (...args: unknown[]): Promise<void> => {
     const cmd = args[args.length - 1] as Command;
-    try {
-      const code = await fn(await cliContext(cmd), ...(args.slice(0, -1) as A));
-      process.exitCode = code ?? 0;
-    } catch (e) {
-      process.exitCode = reportError(e);
-    }
+    process.exitCode = await exitCodeOf(async () => fn(await cliContext(cmd), ...(args.slice(0, -1) as A)));
   };
+}
+
+/** Runs a command's body: its exit code, or its error as one line on stderr and the exit code of its error code. */
+export async function exitCodeOf(fn: () => Promise<number | void>): Promise<number> {
+  try {
+    return (await fn()) ?? 0;
+  } catch (e) {
+    return reportError(e);
+  }
 }
 
 export function reportError(e: unknown): number {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -50,6 +51,16 @@ describe('sandbox lifecycle against real runc', () => {
     assert.equal(r.code, 5);
     assert.equal(r.stdout, 'from stdin\n');
     assert.equal(r.stderr, 'to-err\n');
+    // Frames past 64 KiB each way (the plain WebSocket's longest length form), byte for byte.
+    const big = randomBytes(200_000).toString('base64');
+    const echoed = await cli(t.url, ['exec', 'clie', '--', 'sh', '-c', 'cat; head -c 300000 /dev/zero | tr "\\0" z >&2'], big);
+    assert.equal(echoed.code, 0);
+    assert.equal(echoed.stdout, big);
+    assert.equal(echoed.stderr, 'z'.repeat(300_000));
+    // With options, the command goes through the parser: the same exec, the same answer.
+    assert.deepEqual(await cli(t.url, ['exec', '-w', '/tmp', '-e', 'A=b', 'clie', '--', 'sh', '-c', 'echo $PWD $A']), { code: 0, stdout: '/tmp b\n', stderr: '' });
+    const missing = await cli(t.url, ['exec', 'ghost', '--', 'true']);
+    assert.deepEqual([missing.code, missing.stderr], [3, 'bothub: no sandbox named "ghost"; see `bothub list`\n']);
     const list = await cli(t.url, ['list']);
     assert.match(list.stdout, /^NAME\s+STATUS\s+THERMAL\s+HOST\s+IMAGE\s+ADDRESS\s+CREATED\s+URL\n/);
     assert.match(list.stdout, /clie\s+running\s+hot\s+local\s+debian\s+10\./);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type WebSocket from 'ws';
 import { constants } from 'node:os';
 import { parseEnvPairs } from '../../core/index.js';
 // Only what this command uses at run time: not the schemas (a command must start fast).
@@ -9,8 +8,9 @@ import type { ExecStartT } from '../../api/schemas.js';
 import { errorFrom } from '../../api/route-client.js';
 import { BothubError, ERROR_CODES, type ErrorCode } from '../../core/index.js';
 import { printJson } from '../output/format.js';
-import { action, collect } from '../runner.js';
-import type { CliContext } from '../context.js';
+import { action, collect, exitCodeOf } from '../runner.js';
+import { contextFrom, type CliContext } from '../context.js';
+import { PlainWebSocket, type CommandSocket } from '../plain-websocket.js';
 
 interface ExecOptions {
   workdir?: string;
@@ -26,7 +26,11 @@ interface ExecOptions {
  */
 async function execStream(ctx: CliContext, name: string, command: string[], opts: ExecOptions): Promise<number> {
   const tty = !!opts.tty && process.stdin.isTTY && process.stdout.isTTY;
-  const ws = ctx.api.websocket('execStream', { name });
+  // Plain HTTP (the usual daemon on this host): a WebSocket client without the `ws` library, for start-up's sake.
+  const url = ctx.api.url('execStream', { name });
+  const ws = url.startsWith('http:')
+    ? new PlainWebSocket(url.replace(/^http/, 'ws'), ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}, ctx.api.handshakeTimeoutMs)
+    : ctx.api.websocket('execStream', { name });
   const start = { command, workdir: opts.workdir, env: parseEnvPairs(opts.env), ...(tty ? { tty: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}) };
   return streamCommand(ctx, ws, { start, tty, forwardStdin: !!opts.interactive || !process.stdin.isTTY });
 }
@@ -36,7 +40,7 @@ async function execStream(ctx: CliContext, name: string, command: string[], opts
  * one): output to our stdout/stderr, our stdin and terminal size to it, and
  * its exit code back as ours.
  */
-export function streamCommand(ctx: CliContext, ws: WebSocket, opts: { start?: ExecStartT; tty: boolean; forwardStdin: boolean }): Promise<number> {
+export function streamCommand(ctx: CliContext, ws: CommandSocket, opts: { start?: ExecStartT; tty: boolean; forwardStdin: boolean }): Promise<number> {
   const { tty, forwardStdin } = opts;
   // After the close, a late resize or Ctrl-C has nowhere to go.
   const send = (msg: ExecStartT | ExecControlT | Buffer) => {
@@ -52,12 +56,12 @@ export function streamCommand(ctx: CliContext, ws: WebSocket, opts: { start?: Ex
       process.stdin.pause();
       fn();
     };
-    ws.on('unexpected-response', (_req, res) => {
+    ws.on('unexpected-response', (_req: unknown, res: import('node:http').IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => void errorFrom(new Response(Buffer.concat(chunks), { status: res.statusCode })).then((e) => finish(() => reject(e))));
     });
-    ws.on('error', (e) =>
+    ws.on('error', (e: Error) =>
       finish(() =>
         reject(new BothubError('UNAVAILABLE', `cannot reach the bothub daemon at ${ctx.url} (${(e as NodeJS.ErrnoException).code ?? e.message}); start it with \`bothub serve\``)),
       ),
@@ -133,6 +137,15 @@ export function register(program: Command): void {
         return execStream(ctx, name, command, opts);
       }),
     );
+}
+
+/**
+ * `bothub exec NAME -- COMMAND...` with no options, as bin/bothub recognises
+ * it: the same command without loading commander or any other command's
+ * modules, for the command agents run most, one process per call.
+ */
+export async function execWithoutParser(name: string, command: string[]): Promise<void> {
+  process.exitCode = await exitCodeOf(async () => execStream(await contextFrom({ json: false }), name, command, { env: [] }));
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

@@ -5,7 +5,7 @@ import { GUEST, type ExecExit, type ExecSession, type SandboxDefinition, type Sa
 import type { SandboxRow } from '../db/tables.js';
 import { newExecId, toExecRecord, type ExecLedger } from './exec-ledger.js';
 import { LiveTerminals } from './live-terminals.js';
-import { OutputLog } from './output-log.js';
+import { createEmptyLog, OutputLog } from './output-log.js';
 import type { SandboxService } from './sandbox-service.js';
 import type { ThermalService } from './thermal-service.js';
 
@@ -106,7 +106,7 @@ export class ExecService {
     // Secrets reach the command in its environment only, opened for this one exec.
     const env = { ...(await this.sandboxes.secretEnv(row)), ...req.env };
     const cwd = req.workdir ?? '/';
-    // The ledger row and the log file are made while the command starts: they are on the exec path.
+    // The ledger row is written while the command starts (it is on the exec path); the log file when output comes.
     const rec = { id: newExecId() };
     const recorded = this.ledger.begin(def.id, rec.id, { command: req.command, cwd, actor: actor.name, tty: req.tty !== undefined, detached: false });
     // Awaited later (at the command's end); until then a failed insert must not count as unhandled.
@@ -161,9 +161,7 @@ export class ExecService {
     const finishLost = () => this.ledger.finish(def.id, rec.id, { exitCode: null, signal: null, outputBytes: 0, lost: true });
     try {
       // Made here, so init's open of the log never fails for a missing directory.
-      let failed: unknown;
-      await new OutputLog(this.runtime.paths(def.id).execLog(rec.id), (err) => (failed = err)).close();
-      if (failed) throw failed;
+      await createEmptyLog(this.runtime.paths(def.id).execLog(rec.id));
       const session = await this.runtime.exec(def, { argv: req.command, cwd, env, detach: { logPath: GUEST.execLog(rec.id), exitPath: GUEST.execExit(rec.id) } });
       const pid = await Promise.race([session.started, session.done.then(() => null)]);
       if (pid === null) {

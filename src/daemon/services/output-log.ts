@@ -15,22 +15,35 @@ async function openLog(file: string): Promise<WriteStream> {
   return createWriteStream('', { fd: fh });
 }
 
+/** Makes a command's log, empty, under the same checks: a background command's, which init then opens and writes. */
+export async function createEmptyLog(file: string): Promise<void> {
+  const out = await openLog(file);
+  await new Promise<void>((resolve) => out.end(() => resolve()));
+}
+
 /**
  * A foreground command's output, written as it arrives to its log in the
  * sandbox's guest directory. That directory is writable from inside, so the
  * file is created new (O_EXCL) and never through a link (O_NOFOLLOW), in a
- * directory checked to be a real one. Opening runs alongside the command's
- * start (it is on the exec path); output that comes first waits in memory.
+ * directory checked to be a real one. The file is made when the first byte
+ * comes (output that comes meanwhile waits in memory): most commands an agent
+ * runs print little or nothing, and a command with no output has no file,
+ * which reads as empty at every offset (ConsoleLogs.read).
  */
 export class OutputLog {
   private stored = 0;
   private failed = false;
   private pending: Buffer[] = [];
   private out: WriteStream | undefined;
-  private readonly opened: Promise<WriteStream | undefined>;
+  private opened: Promise<WriteStream | undefined> | undefined;
 
-  constructor(file: string, onError: (err: unknown) => void) {
-    this.opened = openLog(file).then(
+  constructor(
+    private readonly file: string,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  private open(): Promise<WriteStream | undefined> {
+    return openLog(this.file).then(
       (out) => {
         for (const b of this.pending) out.write(b);
         this.pending = [];
@@ -38,7 +51,7 @@ export class OutputLog {
       },
       (err) => {
         this.failed = true;
-        onError(err);
+        this.onError(err);
         this.pending = [];
         return undefined;
       },
@@ -47,11 +60,12 @@ export class OutputLog {
 
   add(b: Buffer): void {
     const room = STORED_LIMIT - this.stored;
-    if (room <= 0) return;
+    if (room <= 0 || this.failed || b.length === 0) return;
     const part = b.length > room ? b.subarray(0, room) : b;
     this.stored += part.length;
     if (this.out) this.out.write(part);
     else this.pending.push(part);
+    this.opened ??= this.open();
   }
 
   /** The log's size once flushed (0 if it could not be kept). */

@@ -283,11 +283,13 @@ export class Checkpointer {
       await Promise.all([rm(p.execSocket, { force: true }), this.runtime.writeEtc(def)]);
 
       step = 'network';
+      op.onProgress?.({ step });
       if (def.address && !existsSync(`/run/netns/${netnsName(def.id)}`)) {
         await this.runtime.createNetwork(def);
         undo.push('network', () => removeSandboxNetwork(this.host, def.id));
       }
       step = 'mount';
+      op.onProgress?.({ step });
       await mountOverlay(this.host, def.imageRootfs, p.upper, p.work, p.rootfs);
       undo.push('overlay mount', () => unmount(this.host, p.rootfs));
       // A branch has a new address: connections of the original cannot follow it, so CRIU restores them closed.
@@ -309,6 +311,7 @@ export class Checkpointer {
         await thawGpuProcesses(this.cuda(), restored, remapPairs(gpu.uuids, def.gpus), op);
       } else await criuRestore();
       step = 'ready';
+      op.onProgress?.({ step });
       (await connectInit(p.execSocket, 5000)).destroy();
       undo.commit();
       await rm(work, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { BothubError, type GpuNeeds, type HostFingerprint, type SandboxSpec } from '../../core/index.js';
 
@@ -47,15 +47,36 @@ export async function sha256File(path: string, signal?: AbortSignal): Promise<st
   return hash.digest('hex');
 }
 
-/** Checksums every file under `dir` (the manifest itself excluded). */
+/** Read whole below this size (one read, no stream); streamed in 1 MiB chunks above it. */
+const READ_WHOLE = 4 * 1024 * 1024;
+
+async function checksumFile(path: string, signal?: AbortSignal): Promise<SnapshotFile> {
+  signal?.throwIfAborted();
+  const { size } = await stat(path);
+  if (size > READ_WHOLE) return { size, sha256: await sha256File(path, signal) };
+  const data = await readFile(path, { signal });
+  return { size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+}
+
+/** Files hashed at once: a snapshot is a few big files and some thirty small ones, each a few round trips to the thread pool. */
+const HASHING_AT_ONCE = 8;
+
+/**
+ * Checksums every file under `dir` (the manifest itself excluded), several
+ * at a time: one after the other, the small files' opens, stats and reads
+ * waited on the thread pool in turn, and that wait was most of a small
+ * sandbox's checksum step (and of a restore's verify step).
+ */
 export async function checksumTree(dir: string, signal?: AbortSignal): Promise<Record<string, SnapshotFile>> {
-  const files: Record<string, SnapshotFile> = {};
-  for await (const path of walk(dir)) {
-    const rel = relative(dir, path);
-    if (rel === MANIFEST) continue;
-    files[rel] = { size: (await stat(path)).size, sha256: await sha256File(path, signal) };
-  }
-  return files;
+  const paths: string[] = [];
+  for await (const path of walk(dir)) if (relative(dir, path) !== MANIFEST) paths.push(path);
+  const sums: SnapshotFile[] = new Array<SnapshotFile>(paths.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < paths.length; i = next++) sums[i] = await checksumFile(paths[i]!, signal);
+  };
+  await Promise.all(Array.from({ length: Math.min(HASHING_AT_ONCE, paths.length) }, worker));
+  return Object.fromEntries(paths.map((path, i) => [relative(dir, path), sums[i]!]));
 }
 
 /** Refuses a snapshot whose files are missing, extra or changed: restoring it could crash or corrupt. */
