@@ -1,3 +1,4 @@
+import { LocalHost } from '../hostexec/index.js';
 import { CgroupReader, cgroupsPath } from '../runtime/index.js';
 import type { DaemonProcess } from './daemon-process.js';
 import { row, time } from './stats.js';
@@ -19,8 +20,10 @@ socketserver.TCPServer(('0.0.0.0', 8000), H).serve_forever()
  * would also count every other process on a shared machine; a sandbox gone
  * cold has no cgroup left, so it holds none.
  */
-function cgroupMemoryMb(ids: string[]): number {
-  return ids.reduce((sum, id) => sum + new CgroupReader(cgroupsPath(id)).memoryBytes(), 0) / 1024 / 1024;
+async function cgroupMemoryMb(ids: string[]): Promise<number> {
+  const host = new LocalHost();
+  const bytes = await Promise.all(ids.map((id) => new CgroupReader(host, cgroupsPath(id)).memoryBytes()));
+  return bytes.reduce((sum, b) => sum + b, 0) / 1024 / 1024;
 }
 
 /** A sandbox serving HTTP on port 8000, published; its public URL and its id. */
@@ -65,9 +68,9 @@ export async function benchThermal(t: DaemonProcess, runs: number): Promise<stri
   // 20 idle sandboxes, each a python web server: hot, then all cold.
   const ids: string[] = [];
   for (let i = 0; i < 20; i++) ids.push((await web(t, `idle-${i}`)).id);
-  const hotMb = cgroupMemoryMb(ids);
+  const hotMb = await cgroupMemoryMb(ids);
   for (let i = 0; i < 20; i++) await t.api.call('freezeSandbox', { params: { name: `idle-${i}` } });
-  const coldMb = cgroupMemoryMb(ids);
+  const coldMb = await cgroupMemoryMb(ids);
   out.push(`20 idle sandboxes, memory their cgroups hold  hot ${hotMb.toFixed(0)} MB → cold ${coldMb.toFixed(0)} MB`);
   for (let i = 0; i < 20; i++) await t.api.call('destroySandbox', { params: { name: `idle-${i}` } });
   return out;
