@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LocalHost } from '../hostexec/index.js';
 import { CgroupReader, cgroupsPath } from '../runtime/index.js';
 import type { DaemonProcess } from './daemon-process.js';
 import { row, time } from './stats.js';
@@ -35,14 +36,15 @@ interface HeldMemory {
  * process on a shared machine; a sandbox gone cold has no cgroup left, so it
  * holds none, and its cost is the disk its frozen state takes instead.
  */
-function heldMemory(ids: string[]): HeldMemory {
+async function heldMemory(ids: string[]): Promise<HeldMemory> {
+  const host = new LocalHost();
   const held: HeldMemory = { cgroups: 0, usageMb: 0, rssMb: 0, cacheMb: 0 };
   const MiB = 1024 * 1024;
   for (const id of ids) {
     const dir = IS_V2 ? `/sys/fs/cgroup${cgroupsPath(id)}` : `/sys/fs/cgroup/memory${cgroupsPath(id)}`;
     if (!existsSync(dir)) continue;
     held.cgroups++;
-    held.usageMb += new CgroupReader(cgroupsPath(id)).memoryBytes() / MiB;
+    held.usageMb += (await new CgroupReader(host, cgroupsPath(id)).memoryBytes()) / MiB;
     const stat = readFileSync(`${dir}/memory.stat`, 'utf8');
     const field = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(stat)?.[1] ?? 0) / MiB;
     held.rssMb += field(IS_V2 ? 'anon' : 'total_rss');
@@ -98,9 +100,9 @@ export async function benchThermal(t: DaemonProcess, runs: number): Promise<stri
   // 20 idle sandboxes, each a python web server: hot, then all cold.
   const ids: string[] = [];
   for (let i = 0; i < 20; i++) ids.push((await web(t, `idle-${i}`)).id);
-  const heldHot = heldMemory(ids);
+  const heldHot = await heldMemory(ids);
   for (let i = 0; i < 20; i++) await t.api.call('freezeSandbox', { params: { name: `idle-${i}` } });
-  const heldCold = heldMemory(ids);
+  const heldCold = await heldMemory(ids);
   out.push(`20 idle sandboxes, hot:  ${describeHeld(heldHot)}`);
   out.push(`20 idle sandboxes, cold: ${describeHeld(heldCold)}; their frozen state on disk ${diskMb(join(t.dataDir, 'cold'))} MiB`);
   for (let i = 0; i < 20; i++) await t.api.call('destroySandbox', { params: { name: `idle-${i}` } });

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { HostFiles } from './host-files.js';
 
 export interface RunOptions {
   /** Bytes written to the program's stdin, which is then closed. */
@@ -26,10 +27,11 @@ export interface RunResult {
 }
 
 /**
- * Where programs run. Higher layers never touch child_process: the same calls
- * run on this machine, or on a fleet host over SSH.
+ * Where programs run and files live (devcontainers' CLIHost). Higher layers
+ * never touch child_process or node:fs: the same calls run on this machine,
+ * or on a fleet host over SSH.
  */
-export interface Host {
+export interface Host extends HostFiles {
   readonly name: string;
   run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
 }

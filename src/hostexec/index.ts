@@ -1,4 +1,5 @@
 export * from './host.js';
+export * from './host-files.js';
 export * from './local-host.js';
 export * from './ssh-host.js';
 export * from './pipe.js';

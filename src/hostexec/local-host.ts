@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { BothubError } from '../core/index.js';
 import { CommandError, type Host, type RunOptions, type RunResult } from './host.js';
+import { LocalFiles } from './local-files.js';
 
-/** Runs programs on this machine, always with an argument array, never a shell. */
-export class LocalHost implements Host {
+/** Runs programs on this machine, always with an argument array, never a shell; its files are LocalFiles'. */
+export class LocalHost extends LocalFiles implements Host {
   readonly name = 'local';
 
   run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import ssh2, { type ConnectConfig } from 'ssh2';
+import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { BothubError } from '../core/index.js';
 import { CommandError, type Host, type RunOptions, type RunResult } from './host.js';
+import { SftpFiles } from './sftp-files.js';
 
 export interface SshTarget {
   address: string;
@@ -22,10 +23,12 @@ export const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg :
  * string, so every argument is quoted for the remote shell: the same argument
  * arrays as LocalHost, never a string built from input. The host key is pinned:
  * `pinned` undefined accepts the first key seen (then read `hostKey`), any
- * other key is refused with both fingerprints in the error.
+ * other key is refused with both fingerprints in the error. Its files are
+ * SftpFiles', over the same connection.
  */
-export class SshHost implements Host {
+export class SshHost extends SftpFiles implements Host {
   private client: Promise<ssh2.Client> | undefined;
+  private sftpSession: Promise<SFTPWrapper> | undefined;
   /** The fingerprint the server presented on the last connection. */
   hostKey: string | undefined;
 
@@ -34,7 +37,9 @@ export class SshHost implements Host {
     private readonly target: SshTarget,
     private readonly pinned: string | undefined,
     private readonly timeoutMs = 10_000,
-  ) {}
+  ) {
+    super();
+  }
 
   private connect(): Promise<ssh2.Client> {
     if (this.client) return this.client;
@@ -76,7 +81,10 @@ export class SshHost implements Host {
             ),
           );
       });
-      c.on('close', () => (this.client = undefined));
+      c.on('close', () => {
+        this.client = undefined;
+        this.sftpSession = undefined;
+      });
       c.connect(config);
     });
     return this.client;
@@ -125,12 +133,27 @@ export class SshHost implements Host {
     });
   }
 
+  /** The connection's SFTP session, opened on first use and again after it closes. */
+  protected sftp(): Promise<SFTPWrapper> {
+    if (this.sftpSession) return this.sftpSession;
+    const session = this.channel<SFTPWrapper>(
+      (done) => void this.connect().then((c) => c.sftp(done), done),
+      (err) => `does not offer SFTP (${err.message}); its sshd_config needs \`Subsystem sftp internal-sftp\` (Debian's default has it)`,
+    );
+    const forget = () => {
+      if (this.sftpSession === session) this.sftpSession = undefined;
+    };
+    session.then((s) => s.once('close', forget), forget);
+    this.sftpSession = session;
+    return session;
+  }
+
   /**
    * A stream to a Unix socket on the host (OpenSSH's direct-streamlocal): how
    * the control plane reaches the host's agent, authenticated by this SSH session.
    */
   async openSocket(path: string): Promise<Duplex> {
-    return this.channel(
+    return this.channel<ssh2.Channel>(
       (done) => void this.connect().then((c) => c.openssh_forwardOutStreamLocal(path, done), done),
       (err) => `bothub's agent does not answer at ${path} (${err.message}); run \`bothub host check ${this.name}\``,
     );
@@ -138,7 +161,7 @@ export class SshHost implements Host {
 
   /** A TCP connection made from the host (direct-tcpip): reaches a sandbox's address on that host's bridge. */
   async openTcp(address: string, port: number): Promise<Duplex> {
-    return this.channel(
+    return this.channel<ssh2.Channel>(
       (done) => void this.connect().then((c) => c.forwardOut('127.0.0.1', 0, address, port, done), done),
       (err) => `could not connect to ${address}:${port} (${err.message})`,
     );
@@ -149,7 +172,7 @@ export class SshHost implements Host {
    * connection unanswered until keepalives give up: a channel that does not
    * open in time drops the connection, so the next call starts a fresh one.
    */
-  private channel<T extends ssh2.Channel>(open: (done: (err: Error | undefined, ch?: T) => void) => void, failure: (err: Error) => string, dropOnError = false): Promise<T> {
+  private channel<T extends ssh2.Channel | SFTPWrapper>(open: (done: (err: Error | undefined, ch?: T) => void) => void, failure: (err: Error) => string, dropOnError = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let late = false;
       const timer = setTimeout(() => {
@@ -159,7 +182,7 @@ export class SshHost implements Host {
       }, this.timeoutMs);
       open((err, ch) => {
         clearTimeout(timer);
-        if (late) return void ch?.close();
+        if (late) return void ch?.end();
         if (err instanceof BothubError) return reject(err); // the connection itself failed, and says why
         if (err || !ch) {
           if (dropOnError) this.drop();
@@ -176,9 +199,11 @@ export class SshHost implements Host {
       () => undefined,
     );
     this.client = undefined;
+    this.sftpSession = undefined;
   }
 
   async close(): Promise<void> {
+    this.sftpSession = undefined;
     const c = await this.client?.catch(() => undefined);
     c?.end();
     this.client = undefined;

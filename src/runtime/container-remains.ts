@@ -1,29 +1,20 @@
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host } from '../hostexec/index.js';
+import { CGROUP_ROOT, isCgroupV2 } from './cgroups.js';
 import { mountsUnder } from './host-objects.js';
 
-const CGROUP_ROOT = '/sys/fs/cgroup';
-const IS_V2 = !existsSync(join(CGROUP_ROOT, 'memory'));
-
 /** Every directory of the cgroup: one per controller on v1, one on v2. */
-function cgroupDirs(cgroupsPath: string): string[] {
-  if (IS_V2) return [join(CGROUP_ROOT, cgroupsPath)].filter((d) => existsSync(d));
-  return readdirSync(CGROUP_ROOT)
-    .map((c) => join(CGROUP_ROOT, c, cgroupsPath))
-    .filter((d) => existsSync(d));
+async function cgroupDirs(host: Host, cgroupsPath: string): Promise<string[]> {
+  const candidates = (await isCgroupV2(host))
+    ? [join(CGROUP_ROOT, cgroupsPath)]
+    : (await host.readdir(CGROUP_ROOT)).map((c) => join(CGROUP_ROOT, c.name, cgroupsPath));
+  const present = await Promise.all(candidates.map((d) => host.exists(d)));
+  return candidates.filter((_, i) => present[i]);
 }
 
-const procsOf = (dirs: string[]) =>
-  dirs.flatMap((d) => {
-    try {
-      return readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-    } catch {
-      return [];
-    }
-  });
+const procsOf = async (host: Host, dirs: string[]) =>
+  (await Promise.all(dirs.map((d) => host.readTextFile(join(d, 'cgroup.procs')).catch(() => '')))).flatMap((text) => text.split('\n').filter(Boolean).map(Number));
 
 /**
  * What `runc delete` does not know of: a `runc run` or `runc restore` cut
@@ -33,32 +24,25 @@ const procsOf = (dirs: string[]) =>
  * given ID already exists"). Removes them; a no-op when nothing is left.
  */
 export async function removeContainerRemains(host: Host, stateDir: string, cgroupsPath: string): Promise<void> {
-  if (existsSync(stateDir)) {
-    for (const m of (await mountsUnder(stateDir)).reverse()) await host.run('umount', ['--lazy', m], { allowFailure: true });
-    await rm(stateDir, { recursive: true, force: true });
+  if (await host.exists(stateDir)) {
+    for (const m of (await mountsUnder(host, stateDir)).reverse()) await host.run('umount', ['--lazy', m], { allowFailure: true });
+    await host.rm(stateDir, { recursive: true, force: true });
   }
-  const dirs = cgroupDirs(cgroupsPath);
+  const dirs = await cgroupDirs(host, cgroupsPath);
   if (!dirs.length) return;
   // A frozen process cannot die: thaw first.
-  const freezer = IS_V2 ? join(CGROUP_ROOT, cgroupsPath, 'cgroup.freeze') : join(CGROUP_ROOT, 'freezer', cgroupsPath, 'freezer.state');
-  if (existsSync(freezer)) writeFileSync(freezer, IS_V2 ? '0' : 'THAWED');
-  for (let i = 0; i < 200 && procsOf(dirs).length; i++) {
-    for (const pid of procsOf(dirs)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+  const v2 = await isCgroupV2(host);
+  const freezer = v2 ? join(CGROUP_ROOT, cgroupsPath, 'cgroup.freeze') : join(CGROUP_ROOT, 'freezer', cgroupsPath, 'freezer.state');
+  if (await host.exists(freezer)) await host.writeFile(freezer, v2 ? '0' : 'THAWED');
+  for (let i = 0; i < 200; i++) {
+    const pids = await procsOf(host, dirs);
+    if (!pids.length) break;
+    await Promise.all(pids.map((pid) => host.kill(pid, 'SIGKILL').catch(() => false)));
     await sleep(10);
   }
   // Children first: rmdir removes only empty cgroups.
   for (const d of dirs) {
-    for (const child of readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory())) rmdirSync(join(d, child.name), { recursive: false });
-    try {
-      rmdirSync(d);
-    } catch {
-      // still busy: the consistency check reports it
-    }
+    for (const child of (await host.readdir(d)).filter((e) => e.kind === 'directory')) await host.rmdir(join(d, child.name));
+    await host.rmdir(d).catch(() => undefined); // still busy: the consistency check reports it
   }
 }

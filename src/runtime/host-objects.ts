@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import type { Host } from '../hostexec/index.js';
+import { CGROUP_ROOT, isCgroupV2 } from './cgroups.js';
 import { peerChain } from './network/peers.js';
 
 /**
@@ -43,18 +42,18 @@ async function bridgeVethIds(host: Host, bridge: string): Promise<Set<string>> {
 }
 
 /** v2: /sys/fs/cgroup/bothub; v1: every controller has its own tree, the pids one is always there. */
-async function cgroupIds(): Promise<Set<string>> {
-  const roots = existsSync('/sys/fs/cgroup/memory') ? ['pids', 'memory', 'cpu', 'freezer'].map((c) => `/sys/fs/cgroup/${c}/bothub`) : ['/sys/fs/cgroup/bothub'];
+async function cgroupIds(host: Host): Promise<Set<string>> {
+  const roots = (await isCgroupV2(host)) ? [`${CGROUP_ROOT}/bothub`] : ['pids', 'memory', 'cpu', 'freezer'].map((c) => `${CGROUP_ROOT}/${c}/bothub`);
   const ids = new Set<string>();
   for (const root of roots) {
-    for (const e of await readdir(root, { withFileTypes: true }).catch(() => [])) if (e.isDirectory() && ID.test(e.name)) ids.add(e.name);
+    for (const e of await host.readdir(root).catch(() => [])) if (e.kind === 'directory' && ID.test(e.name)) ids.add(e.name);
   }
   return ids;
 }
 
-export async function mountsUnder(dir: string): Promise<string[]> {
+export async function mountsUnder(host: Host, dir: string): Promise<string[]> {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-  const mounts = await readFile('/proc/self/mounts', 'utf8');
+  const mounts = await host.readTextFile('/proc/self/mounts');
   return mounts
     .split('\n')
     .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
@@ -72,8 +71,8 @@ export async function readHostObjects(host: Host, opts: { bridge: string; dataDi
   const [netns, veths, cgroups, mounts, peers] = await Promise.all([
     netnsIds(host),
     bridgeVethIds(host, opts.bridge),
-    cgroupIds(),
-    mountsUnder(opts.dataDir),
+    cgroupIds(host),
+    mountsUnder(host, opts.dataDir),
     peerRuleAddresses(host, opts.bridge),
   ]);
   return { netns, veths, cgroups, mounts, peerRuleAddresses: peers };

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Host } from '../hostexec/index.js';
 
 /** The sandbox's root: the read-only image below, its own writable layer above. */
@@ -6,12 +5,12 @@ export async function mountOverlay(host: Host, lower: string, upper: string, wor
   await host.run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target]);
 }
 
-export async function isMounted(target: string): Promise<boolean> {
-  const mounts = await readFile('/proc/self/mounts', 'utf8');
+export async function isMounted(host: Host, target: string): Promise<boolean> {
+  const mounts = await host.readTextFile('/proc/self/mounts');
   return mounts.split('\n').some((line) => line.split(' ')[1] === target);
 }
 
 /** Unmounts if mounted; lazy, so a straggling process cannot keep the sandbox's files alive. */
 export async function unmount(host: Host, target: string): Promise<void> {
-  if (await isMounted(target)) await host.run('umount', ['--lazy', target]);
+  if (await isMounted(host, target)) await host.run('umount', ['--lazy', target]);
 }

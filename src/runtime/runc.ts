@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host, RunOptions } from '../hostexec/index.js';
@@ -41,9 +40,9 @@ export class Runc {
    * PID of the container's init as runc recorded it, read from runc's state
    * file: spawning runc just to ask costs ~10 ms.
    */
-  initPid(id: string): number | undefined {
+  async initPid(id: string): Promise<number | undefined> {
     try {
-      const state = JSON.parse(readFileSync(join(this.root, id, 'state.json'), 'utf8')) as { init_process_pid?: number };
+      const state = JSON.parse(await this.host.readTextFile(join(this.root, id, 'state.json'))) as { init_process_pid?: number };
       return state.init_process_pid || undefined;
     } catch {
       return undefined;
@@ -52,15 +51,10 @@ export class Runc {
 
   /** SIGKILLs the container's init (the kernel then kills its whole PID namespace) and waits for it to die. */
   async killNow(id: string, timeoutMs = 2000): Promise<void> {
-    const pid = this.initPid(id);
-    if (!pid || !isAlive(pid)) return;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      return;
-    }
-    const deadline = Date.now() + timeoutMs;
-    for (let delay = 1; isAlive(pid) && Date.now() < deadline; delay = Math.min(delay * 2, 20)) await sleep(delay);
+    const pid = await this.initPid(id);
+    if (!pid || !(await isAlive(this.host, pid))) return;
+    if (!(await this.host.kill(pid, 'SIGKILL').catch(() => false))) return;
+    await waitForExit(this.host, pid, timeoutMs, 20);
   }
 
   async resume(id: string): Promise<void> {
@@ -87,11 +81,21 @@ export class Runc {
 }
 
 /** Alive and not a zombie: a killed init lingers as a zombie until its parent reaps it. */
-export function isAlive(pid: number): boolean {
+export async function isAlive(host: Host, pid: number): Promise<boolean> {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = await host.readTextFile(`/proc/${pid}/stat`);
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
+}
+
+/** Polls until the process is gone (or a zombie), backing off up to `maxDelayMs`; false when it outlived the timeout. */
+export async function waitForExit(host: Host, pid: number, timeoutMs: number, maxDelayMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 1; await isAlive(host, pid); delay = Math.min(delay * 2, maxDelayMs)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(delay);
+  }
+  return true;
 }

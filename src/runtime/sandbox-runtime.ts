@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { BothubError, type Subnet } from '../core/index.js';
 import type { Host } from '../hostexec/index.js';
@@ -17,9 +14,10 @@ import { mountOverlay, unmount } from './overlay.js';
 import { detachStrayLoops, mountLayer, unmountLayer } from './writable-layer.js';
 import { DataLayout, SandboxPaths } from './paths.js';
 import type { LongOperation } from './progress.js';
-import { isAlive, Runc, type RuncState } from './runc.js';
+import { isAlive, Runc, waitForExit, type RuncState } from './runc.js';
 import { UndoStack } from './undo-stack.js';
 import { removeContainerRemains } from './container-remains.js';
+import { mountsUnder } from './host-objects.js';
 
 /** Everything the runtime needs to know to run one sandbox. */
 export interface SandboxDefinition {
@@ -87,7 +85,7 @@ export class SandboxRuntime {
   }
 
   cgroup(id: string): CgroupReader {
-    return new CgroupReader(cgroupsPath(id));
+    return new CgroupReader(this.host, cgroupsPath(id));
   }
 
   /** First start of a sandbox: its directory and writable layer are made here. */
@@ -95,9 +93,9 @@ export class SandboxRuntime {
     const p = this.paths(def.id);
     const undo = new UndoStack();
     try {
-      await mkdir(p.dir, { recursive: true });
-      undo.push('sandbox directory', () => rm(p.dir, { recursive: true, force: true }));
-      await Promise.all([p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+      await this.host.mkdir(p.dir, { recursive: true });
+      undo.push('sandbox directory', () => this.host.rm(p.dir, { recursive: true, force: true }));
+      await Promise.all([p.rootfs, p.guest, p.etc].map((d) => this.host.mkdir(d, { recursive: true, mode: 0o700 })));
       await this.boot(def, undo, op);
       undo.commit();
     } catch (e) {
@@ -121,11 +119,11 @@ export class SandboxRuntime {
   private async boot(def: SandboxDefinition, undo: UndoStack, op: LongOperation): Promise<void> {
     const p = this.paths(def.id);
     op.signal?.throwIfAborted();
-    await Promise.all([this.writeEtc(def), rm(p.execSocket, { force: true })]);
+    await Promise.all([this.writeEtc(def), this.host.rm(p.execSocket, { force: true })]);
 
     op.onProgress?.({ step: 'mount and network' });
     // Independent steps, run together; each registers its undo only once it is done.
-    const lower = this.imageLower(def);
+    const lower = await this.imageLower(def);
     const steps = await Promise.allSettled([
       this.mountLayer(def, undo).then(() =>
         mountOverlay(this.host, lower, p.upper, p.work, p.rootfs).then(() => undo.push('overlay mount', () => unmount(this.host, p.rootfs))),
@@ -144,7 +142,7 @@ export class SandboxRuntime {
     undo.push('container', () => this.runc.delete(containerId(def.id)));
     await this.runc.run(containerId(def.id), p.dir, op.signal);
     // Ready means init answers on its socket: the next exec cannot fail on a race.
-    (await connectInit(p.execSocket, 5000)).destroy();
+    (await connectInit(p.execSocket, 5000, this.host)).destroy();
   }
 
   /** Mounts the writable layer (making its image on first use); `undo` releases it again. */
@@ -173,19 +171,19 @@ export class SandboxRuntime {
       netnsPath: def.address ? netnsPath(def.id) : undefined,
       cgroupsPath: cgroupsPath(def.id),
       annotations,
-      gpu: def.gpus.length ? gpuAttachment(await discoverNvidiaDriver(this.config.nvidiaDriverRoot), def.gpus) : undefined,
+      gpu: def.gpus.length ? gpuAttachment(await discoverNvidiaDriver(this.host, this.config.nvidiaDriverRoot), def.gpus) : undefined,
     });
-    await writeFile(p.config, JSON.stringify(spec));
+    await this.host.writeFile(p.config, JSON.stringify(spec));
   }
 
   /** The files bind-mounted over /etc/resolv.conf, /etc/hosts and /etc/hostname. */
   async writeEtc(def: SandboxDefinition): Promise<void> {
     const etc = this.paths(def.id).etc;
-    await mkdir(etc, { recursive: true, mode: 0o700 });
+    await this.host.mkdir(etc, { recursive: true, mode: 0o700 });
     await Promise.all([
-      writeFile(join(etc, 'resolv.conf'), await sandboxResolvConf()),
-      writeFile(join(etc, 'hosts'), sandboxHosts(def.name, def.address ?? undefined)),
-      writeFile(join(etc, 'hostname'), `${def.name}\n`),
+      this.host.writeFile(join(etc, 'resolv.conf'), await sandboxResolvConf(this.host)),
+      this.host.writeFile(join(etc, 'hosts'), sandboxHosts(def.name, def.address ?? undefined)),
+      this.host.writeFile(join(etc, 'hostname'), `${def.name}\n`),
     ]);
   }
 
@@ -198,20 +196,16 @@ export class SandboxRuntime {
     if (def.address) await createSandboxNetwork(this.host, def.id, def.address, this.config.subnet, this.config.bridgeName);
   }
 
-  private imageLower(def: SandboxDefinition): string {
-    if (!def.imageRootfs.split(':').every((dir) => existsSync(dir))) throw new BothubError('NOT_FOUND', `the image of sandbox "${def.name}" is gone (${def.imageRootfs}); destroy the sandbox`);
+  private async imageLower(def: SandboxDefinition): Promise<string> {
+    if (!(await Promise.all(def.imageRootfs.split(':').map((dir) => this.host.exists(dir)))).every(Boolean)) throw new BothubError('NOT_FOUND', `the image of sandbox "${def.name}" is gone (${def.imageRootfs}); destroy the sandbox`);
     return def.imageRootfs;
   }
 
   /** Stops every process (SIGTERM, then SIGKILL after the grace period) and releases mount and network. */
   async stop(def: SandboxDefinition, graceMs = STOP_GRACE_MS): Promise<void> {
-    const pid = this.runc.initPid(containerId(def.id));
-    if (pid && isAlive(pid)) {
-      // init passes SIGTERM to every process and exits when the last is gone.
-      process.kill(pid, 'SIGTERM');
-      const deadline = Date.now() + graceMs;
-      for (let delay = 1; isAlive(pid) && Date.now() < deadline; delay = Math.min(delay * 2, 50)) await sleep(delay);
-    }
+    const pid = await this.runc.initPid(containerId(def.id));
+    // init passes SIGTERM to every process and exits when the last is gone.
+    if (pid && (await isAlive(this.host, pid)) && (await this.host.kill(pid, 'SIGTERM'))) await waitForExit(this.host, pid, graceMs, 50);
     await this.release(def);
   }
 
@@ -219,11 +213,10 @@ export class SandboxRuntime {
   async release(def: SandboxDefinition): Promise<void> {
     const id = containerId(def.id);
     if (def.cpus !== null) {
-      try {
-        this.cgroup(def.id).setCpuLimit(null); // see setCpuLimit: dying needs CPU
-      } catch {
-        // no cgroup: nothing is running
-      }
+      // See setCpuLimit: dying needs CPU. No cgroup: nothing is running.
+      await this.cgroup(def.id)
+        .setCpuLimit(null)
+        .catch(() => undefined);
     }
     await this.runc.killNow(id);
     // With init dead nothing holds the mount or the namespace: all three at once.
@@ -245,6 +238,11 @@ export class SandboxRuntime {
     await unmountLayer(this.host, p);
   }
 
+  /** Mount points under `dir` on this runtime's host. */
+  mountsUnder(dir: string): Promise<string[]> {
+    return mountsUnder(this.host, dir);
+  }
+
   /** At daemon start: loop devices of this data dir that nothing mounts any more are detached. */
   detachStrayLoops(): Promise<string[]> {
     return detachStrayLoops(this.host, this.config.layout.dataDir);
@@ -254,12 +252,13 @@ export class SandboxRuntime {
   async destroy(def: SandboxDefinition): Promise<void> {
     await this.release(def);
     const p = this.paths(def.id);
-    if (!existsSync(p.dir)) return;
-    await mkdir(this.config.layout.trashDir, { recursive: true });
+    if (!(await this.host.exists(p.dir))) return;
+    await this.host.mkdir(this.config.layout.trashDir, { recursive: true });
     const doomed = join(this.config.layout.trashDir, `${def.id}-${Date.now()}`);
-    await rename(p.dir, doomed);
+    await this.host.rename(p.dir, doomed);
     this.deleting.add(doomed);
-    rm(doomed, { recursive: true, force: true })
+    this.host
+      .rm(doomed, { recursive: true, force: true })
       .catch((err) => this.log.warn({ err, dir: doomed }, 'could not delete a destroyed sandbox directory'))
       .finally(() => this.deleting.delete(doomed));
   }
@@ -269,7 +268,7 @@ export class SandboxRuntime {
   }
 
   async exec(def: SandboxDefinition, request: Omit<InitRequest, 'env'> & { env?: Record<string, string> }): Promise<ExecSession> {
-    return startExec(this.paths(def.id).execSocket, { ...request, env: sandboxEnv({ ...def, env: { ...def.env, ...request.env } }) });
+    return startExec(this.host, this.paths(def.id).execSocket, { ...request, env: sandboxEnv({ ...def, env: { ...def.env, ...request.env } }) });
   }
 }
 

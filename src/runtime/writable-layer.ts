@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import type { Host } from '../hostexec/index.js';
 import { isMounted, unmount } from './overlay.js';
 import type { SandboxPaths } from './paths.js';
@@ -18,13 +16,13 @@ import type { SandboxPaths } from './paths.js';
  * daemon that died between the two leaves one that `detachStrayLoops` finds.
  */
 export async function mountLayer(host: Host, p: SandboxPaths, diskMb: number | null): Promise<void> {
-  await mkdir(p.layer, { recursive: true, mode: 0o700 });
+  await host.mkdir(p.layer, { recursive: true, mode: 0o700 });
   if (diskMb !== null) {
-    if (!existsSync(p.disk)) await makeImage(host, p.disk, diskMb);
+    if (!(await host.exists(p.disk))) await makeImage(host, p.disk, diskMb);
     // noinit_itable: no background zeroing of inode tables, which would fill the sparse file for nothing.
-    if (!(await isMounted(p.layer))) await host.run('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noinit_itable', p.disk, p.layer]);
+    if (!(await isMounted(host, p.layer))) await host.run('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noinit_itable', p.disk, p.layer]);
   }
-  await Promise.all([mkdir(p.upper, { recursive: true, mode: 0o755 }), mkdir(p.work, { recursive: true, mode: 0o700 })]);
+  await Promise.all([host.mkdir(p.upper, { recursive: true, mode: 0o755 }), host.mkdir(p.work, { recursive: true, mode: 0o700 })]);
 }
 
 /** Releases the layer's mount (and with it the loop device); its files stay in the image. Safe to call when not mounted. */
@@ -36,13 +34,13 @@ export function unmountLayer(host: Host, p: SandboxPaths): Promise<void> {
 async function makeImage(host: Host, file: string, diskMb: number): Promise<void> {
   const partial = `${file}.partial`;
   try {
-    const fh = await open(partial, 'w', 0o600);
-    await fh.truncate(diskMb * 1024 * 1024).finally(() => fh.close());
+    await host.writeFile(partial, '', { mode: 0o600 });
+    await host.truncate(partial, diskMb * 1024 * 1024);
     // -m 0: root inside is the only user, so nothing is held back for it; lazy inits keep the file sparse.
     await host.run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'nodiscard,lazy_itable_init=1,lazy_journal_init=1', partial]);
-    await rename(partial, file);
+    await host.rename(partial, file);
   } catch (e) {
-    await rm(partial, { force: true });
+    await host.rm(partial, { force: true });
     throw e;
   }
 }
@@ -66,7 +64,7 @@ export async function loopDevicesUnder(host: Host, dir: string): Promise<LoopDev
  * after its image was deleted) are detached.
  */
 export async function detachStrayLoops(host: Host, dataDir: string): Promise<string[]> {
-  const mounts = await readFile('/proc/self/mounts', 'utf8');
+  const mounts = await host.readTextFile('/proc/self/mounts');
   const mounted = new Set(mounts.split('\n').map((l) => l.split(' ')[0]));
   const stray = (await loopDevicesUnder(host, dataDir)).filter((l) => !mounted.has(l.device));
   for (const l of stray) await host.run('losetup', ['--detach', l.device], { allowFailure: true });

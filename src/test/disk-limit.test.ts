@@ -62,7 +62,7 @@ describe('per-sandbox disk limits', () => {
     await put(t, 'small', '/root/keep', 'kept\n');
     await t.api.call('stopSandbox', { params: { name: 'small' } });
     await released('small');
-    assert.equal(await isMounted(join(t.config.dataDir, 'sandboxes', await id('small'), 'layer')), false);
+    assert.equal(await isMounted(new LocalHost(), join(t.config.dataDir, 'sandboxes', await id('small'), 'layer')), false);
     await t.api.call('startSandbox', { params: { name: 'small' } });
     assert.equal(await sh(t, 'small', 'cat /root/keep'), 'kept\n');
     assert.equal((await loops('small')).length, 1);
@@ -92,7 +92,7 @@ describe('per-sandbox disk limits', () => {
     assert.equal((await loops('small')).length, 1);
     await t.restart();
     await released('small');
-    assert.equal(await isMounted(layer), false);
+    assert.equal(await isMounted(new LocalHost(), layer), false);
     await t.api.call('startSandbox', { params: { name: 'small' } });
     assert.equal(await sh(t, 'small', 'cat /root/keep'), 'kept\n');
   });

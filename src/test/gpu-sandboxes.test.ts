@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { BothubError } from '../core/index.js';
+import { LocalHost } from '../hostexec/index.js';
 import { buildOciSpec, discoverNvidiaDriver, gpuAttachment, type SnapshotManifest } from '../runtime/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
@@ -14,7 +15,7 @@ describe('the NVIDIA driver, found as the container toolkit finds it', () => {
   it('finds the nodes, each GPU by UUID and minor, and the driver files by name; the OCI config gets them read-only', async () => {
     const gpu = fakeGpuHost();
     try {
-      const driver = await discoverNvidiaDriver(gpu.root);
+      const driver = await discoverNvidiaDriver(new LocalHost(), gpu.root);
       assert.ok(driver);
       assert.deepEqual(driver.control, [
         { path: '/dev/nvidiactl', major: 1, minor: 3 },
@@ -47,7 +48,7 @@ describe('the NVIDIA driver, found as the container toolkit finds it', () => {
       assert.equal(binds.length, driver.files.length);
       assert.ok(binds.every((m) => m.options.includes('ro')));
       assert.throws(() => gpuAttachment(driver, ['GPU-99999999-0000-0000-0000-000000000000']), /has no GPU GPU-9999/);
-      assert.equal(await discoverNvidiaDriver('/nonexistent'), null);
+      assert.equal(await discoverNvidiaDriver(new LocalHost(), '/nonexistent'), null);
       assert.throws(() => gpuAttachment(null, [gpu.gpus[0]!.uuid]), /the NVIDIA driver is not loaded on this host/);
     } finally {
       gpu.cleanup();

@@ -43,29 +43,27 @@ class Capped {
  */
 export function killUntilGone(session: ExecSession, runtime: SandboxRuntime, def: SandboxDefinition): () => void {
   let tries = 0;
-  let lifted = false;
+  /** Settles true once the limit is lifted; false when there was no cgroup (the sandbox is gone, and its processes with it). */
+  let lifting: Promise<boolean> | undefined;
   session.signal(9);
   const timer = setInterval(() => {
     session.signal(9);
-    if (++tries === 10 && def.cpus !== null) {
-      try {
-        runtime.cgroup(def.id).setCpuLimit(null);
-        lifted = true;
-      } catch {
-        // the sandbox is gone, and its processes with it
-      }
-    }
+    if (++tries === 10 && def.cpus !== null)
+      lifting = runtime
+        .cgroup(def.id)
+        .setCpuLimit(null)
+        .then(
+          () => true,
+          () => false,
+        );
   }, 100);
   return () => {
     clearInterval(timer);
-    if (lifted) {
-      lifted = false;
-      try {
-        runtime.cgroup(def.id).setCpuLimit(def.cpus);
-      } catch {
-        // the sandbox is gone
-      }
-    }
+    // Put back once lifted; the sandbox may be gone by then.
+    void lifting?.then(async (lifted) => {
+      if (lifted) await runtime.cgroup(def.id).setCpuLimit(def.cpus).catch(() => undefined);
+    });
+    lifting = undefined;
   };
 }
 
@@ -102,7 +100,7 @@ export class ExecService {
   async start(name: string, req: ExecStartT, actor: Actor): Promise<StartedExec> {
     // A warm or cold sandbox wakes first; the caller sees only a slower answer.
     const { row, def } = await this.thermal.ready(name, 'exec', actor);
-    const oomBefore = this.runtime.cgroup(def.id).oomKills();
+    const oomBefore = await this.runtime.cgroup(def.id).oomKills();
     // Secrets reach the command in its environment only, opened for this one exec.
     const env = { ...(await this.sandboxes.secretEnv(row)), ...req.env };
     const cwd = req.workdir ?? '/';
@@ -222,7 +220,7 @@ export class ExecService {
 
   /** Any OOM kill in the sandbox while the command ran (a shell may have wrapped the victim). */
   async oomKilledSince(sandboxId: string, before: number): Promise<boolean> {
-    return this.runtime.cgroup(sandboxId).oomKills() > before;
+    return (await this.runtime.cgroup(sandboxId).oomKills()) > before;
   }
 
   /** A foreground command with a buffered reply. */

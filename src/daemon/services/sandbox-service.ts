@@ -28,7 +28,7 @@ import {
   type Subnet,
 } from '../../core/index.js';
 import type { CreateSandboxT, SandboxT } from '../../api/index.js';
-import { containerId, DEBIAN_IMAGE, GUEST, mountsUnder, type ImageStore, type LongOperation, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
+import { containerId, DEBIAN_IMAGE, GUEST, type ImageStore, type LongOperation, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -650,7 +650,7 @@ export class SandboxService {
     const states = new Map((await runtime.runc.list()).map((s) => [s.id, s]));
     const rows = await db.selectFrom('sandboxes').selectAll().where('host', '=', LOCAL).execute();
     const known = new Set(rows.map((r) => containerId(r.id)));
-    const mounts = new Set(atStartup ? await mountsUnder(runtime.paths('').dir) : []);
+    const mounts = new Set(atStartup ? await runtime.mountsUnder(runtime.paths('').dir) : []);
     if (atStartup) {
       // A move the daemon died in: the sandbox is still where it was (cold there); the next request wakes it.
       const moving = await db.selectFrom('sandboxes').select(['id', 'name']).where('status', '=', 'moving').execute();

@@ -25,7 +25,7 @@ export class StatsService {
 
   constructor(private readonly runtime: SandboxRuntime) {}
 
-  sample(row: SandboxRow): SandboxStatsT {
+  async sample(row: SandboxRow): Promise<SandboxStatsT> {
     const at = new Date().toISOString();
     const state = { at, status: row.status as SandboxStatus, thermal: row.thermal as SandboxStatsT['thermal'] };
     if (row.status !== 'running' || row.thermal === 'cold') {
@@ -34,7 +34,7 @@ export class StatsService {
     }
     const cgroup = this.runtime.cgroup(row.id);
     const atNs = process.hrtime.bigint();
-    const cpuUsageNs = cgroup.cpuUsageNs();
+    const cpuUsageNs = await cgroup.cpuUsageNs();
     const before = this.previous.get(row.id);
     let cpuPercent: number | null;
     if (before && atNs - before.atNs < MIN_INTERVAL_NS) cpuPercent = before.cpuPercent;
@@ -46,6 +46,7 @@ export class StatsService {
       this.previous.set(row.id, { atNs, cpuUsageNs, cpuPercent });
       if (this.previous.size > 10_000) this.previous.delete(this.previous.keys().next().value!);
     }
-    return { ...state, cpuUsageNs, cpuPercent, memoryBytes: cgroup.workingSetBytes(), memoryLimitBytes: cgroup.memoryLimitBytes(), pids: cgroup.pids() };
+    const [memoryBytes, memoryLimitBytes, pids] = await Promise.all([cgroup.workingSetBytes(), cgroup.memoryLimitBytes(), cgroup.pids()]);
+    return { ...state, cpuUsageNs, cpuPercent, memoryBytes, memoryLimitBytes, pids };
   }
 }

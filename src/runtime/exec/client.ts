@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { lstatSync } from 'node:fs';
-import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BothubError } from '../../core/index.js';
+import { isFileError, type Host } from '../../hostexec/index.js';
+import { LEGACY_LOCAL_HOST } from '../legacy-local.js';
 import { encodeRequest, frame, FrameReader, FrameType, type InitRequest } from './protocol.js';
 
 export interface ExecExit {
@@ -27,7 +28,7 @@ export class ExecSession extends EventEmitter<ExecSessionEvents> {
   readonly started: Promise<number>;
   private settled = false;
 
-  constructor(private readonly socket: net.Socket) {
+  constructor(private readonly socket: Duplex) {
     super();
     const reader = new FrameReader();
     this.started = new Promise<number>((resolve, reject) => {
@@ -105,33 +106,22 @@ export class ExecSession extends EventEmitter<ExecSessionEvents> {
   }
 }
 
-function connectOnce(path: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.createConnection(path);
-    s.once('connect', () => {
-      s.removeListener('error', reject);
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
-
 /**
- * Connects to init's socket. The socket's directory is writable from inside the
- * sandbox, so refuse anything but a real socket there (a planted symlink would
- * send us to a socket on the host).
+ * Connects to init's socket on the sandbox's host. The socket's directory is
+ * writable from inside the sandbox, so refuse anything but a real socket there
+ * (a planted symlink would send us to a socket on the host). The host defaults
+ * to this machine only for the checkpointer, which does not pass one yet (see
+ * legacy-local.ts).
  */
-export async function connectInit(socketPath: string, waitMs = 0): Promise<net.Socket> {
+export async function connectInit(socketPath: string, waitMs = 0, host: Host = LEGACY_LOCAL_HOST): Promise<Duplex> {
   const deadline = Date.now() + waitMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
     try {
-      const st = lstatSync(socketPath, { throwIfNoEntry: false });
-      if (st && !st.isSocket()) throw new BothubError('RUNTIME_FAILED', `${socketPath} is not a socket; the sandbox tampered with its control directory`);
-      if (st) return await connectOnce(socketPath);
+      const st = await host.lstat(socketPath);
+      if (st.kind !== 'socket') throw new BothubError('RUNTIME_FAILED', `${socketPath} is not a socket; the sandbox tampered with its control directory`);
+      return await host.openSocket(socketPath);
     } catch (e) {
-      if (e instanceof BothubError) throw e;
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
+      if (e instanceof BothubError || !isFileError(e, 'ENOENT', 'ECONNREFUSED')) throw e;
     }
     if (Date.now() >= deadline)
       throw new BothubError('RUNTIME_FAILED', "the sandbox's init is not answering; see `bothub logs NAME` and restart it with `bothub stop NAME && bothub start NAME`");
@@ -139,8 +129,8 @@ export async function connectInit(socketPath: string, waitMs = 0): Promise<net.S
   }
 }
 
-export async function startExec(socketPath: string, request: InitRequest): Promise<ExecSession> {
-  const socket = await connectInit(socketPath);
+export async function startExec(host: Host, socketPath: string, request: InitRequest): Promise<ExecSession> {
+  const socket = await connectInit(socketPath, 0, host);
   const session = new ExecSession(socket);
   socket.write(encodeRequest(request));
   return session;

@@ -1,5 +1,5 @@
-import { readdir, readFile, readlink } from 'node:fs/promises';
 import type { Host } from '../../hostexec/index.js';
+import { LEGACY_LOCAL_HOST } from '../legacy-local.js';
 
 /** A process of a sandbox: its PID on the host, and inside the sandbox's PID namespace (which CRIU keeps). */
 export interface SandboxProcess {
@@ -8,25 +8,29 @@ export interface SandboxProcess {
 }
 
 /** The innermost PID of a host PID (the last of /proc/PID/status's NSpid). */
-async function nsPidOf(pid: number): Promise<number | undefined> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+async function nsPidOf(host: Host, pid: number): Promise<number | undefined> {
+  const status = await host.readTextFile(`/proc/${pid}/status`).catch(() => '');
   const last = /^NSpid:\s*(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).at(-1);
   return last ? Number(last) : undefined;
 }
 
 /** cuInit opens /dev/nvidiactl and keeps it open: a process holding an NVIDIA device has CUDA state. */
-async function holdsNvidiaDevice(pid: number): Promise<boolean> {
-  const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
-  for (const fd of fds) if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')).startsWith('/dev/nvidia')) return true;
+async function holdsNvidiaDevice(host: Host, pid: number): Promise<boolean> {
+  const fds = await host.readdir(`/proc/${pid}/fd`).catch(() => []);
+  for (const fd of fds) if ((await host.readlink(`/proc/${pid}/fd/${fd.name}`).catch(() => '')).startsWith('/dev/nvidia')) return true;
   return false;
 }
 
-/** The processes among `pids` (a sandbox's) that use a GPU. */
-export async function findGpuProcesses(pids: readonly number[]): Promise<SandboxProcess[]> {
+/**
+ * The processes among `pids` (a sandbox's, as CgroupReader.processes gives
+ * them) that use a GPU. The host defaults to this machine only for the
+ * checkpointer, which does not pass one yet (see legacy-local.ts).
+ */
+export async function findGpuProcesses(pids: readonly number[] | Promise<readonly number[]>, host: Host = LEGACY_LOCAL_HOST): Promise<SandboxProcess[]> {
   const found: SandboxProcess[] = [];
-  for (const pid of pids) {
-    if (!(await holdsNvidiaDevice(pid))) continue;
-    const nsPid = await nsPidOf(pid);
+  for (const pid of await pids) {
+    if (!(await holdsNvidiaDevice(host, pid))) continue;
+    const nsPid = await nsPidOf(host, pid);
     if (nsPid !== undefined) found.push({ pid, nsPid });
   }
   return found;
@@ -36,10 +40,10 @@ export async function findGpuProcesses(pids: readonly number[]): Promise<Sandbox
  * The host PIDs of restored processes: CRIU gives them their PIDs inside the
  * sandbox back, while their host PIDs are new. A missing one is an error.
  */
-export async function hostPidsOf(pids: readonly number[], nsPids: readonly number[]): Promise<number[]> {
+export async function hostPidsOf(pids: readonly number[] | Promise<readonly number[]>, nsPids: readonly number[], host: Host = LEGACY_LOCAL_HOST): Promise<number[]> {
   const byNs = new Map<number, number>();
-  for (const pid of pids) {
-    const ns = await nsPidOf(pid);
+  for (const pid of await pids) {
+    const ns = await nsPidOf(host, pid);
     if (ns !== undefined) byNs.set(ns, pid);
   }
   return nsPids.map((ns) => {

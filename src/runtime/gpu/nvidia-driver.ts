@@ -1,6 +1,6 @@
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BothubError } from '../../core/index.js';
+import type { Host } from '../../hostexec/index.js';
 
 /** A character device as the OCI config passes it into a container. */
 export interface DeviceNode {
@@ -48,21 +48,18 @@ const CONTROL_NODES = ['nvidiactl', 'nvidia-uvm', 'nvidia-uvm-tools', 'nvidia-mo
 
 const LIBRARY_NAME = new RegExp(`^(${LIBRARIES.map((l) => l.replace(/[-.]/g, '\\$&')).join('|')})\\.so(\\.\\d+)*$`);
 
-async function deviceNode(root: string, name: string): Promise<DeviceNode | undefined> {
-  const st = await stat(join(root, 'dev', name), { bigint: true }).catch(() => undefined);
-  if (!st?.isCharacterDevice()) return undefined;
-  // glibc's encoding of dev_t (gnu_dev_major / gnu_dev_minor).
-  const major = Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn));
-  const minor = Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn));
-  return { path: `/dev/${name}`, major, minor };
+async function deviceNode(host: Host, root: string, name: string): Promise<DeviceNode | undefined> {
+  const st = await host.stat(join(root, 'dev', name)).catch(() => undefined);
+  if (st?.kind !== 'char-device' || !st.device) return undefined;
+  return { path: `/dev/${name}`, ...st.device };
 }
 
 /** UUID → device minor, from what the kernel module reports of each GPU. */
-async function gpuMinors(root: string): Promise<Map<string, number>> {
+async function gpuMinors(host: Host, root: string): Promise<Map<string, number>> {
   const dir = join(root, 'proc/driver/nvidia/gpus');
   const minors = new Map<string, number>();
-  for (const bus of await readdir(dir).catch(() => [])) {
-    const info = await readFile(join(dir, bus, 'information'), 'utf8').catch(() => '');
+  for (const { name: bus } of await host.readdir(dir).catch(() => [])) {
+    const info = await host.readTextFile(join(dir, bus, 'information')).catch(() => '');
     const uuid = /^GPU UUID:\s*(\S+)/m.exec(info)?.[1];
     const minor = /^Device Minor:\s*(\d+)/m.exec(info)?.[1];
     if (uuid && minor) minors.set(uuid, Number(minor));
@@ -70,16 +67,16 @@ async function gpuMinors(root: string): Promise<Map<string, number>> {
   return minors;
 }
 
-async function driverFiles(root: string): Promise<DriverFile[]> {
+async function driverFiles(host: Host, root: string): Promise<DriverFile[]> {
   const files = new Map<string, DriverFile>();
   const collect = async (dirs: string[], match: (name: string) => boolean, guestDir: string) => {
     for (const dir of dirs) {
-      for (const name of await readdir(join(root, dir)).catch(() => [] as string[])) {
+      for (const { name } of await host.readdir(join(root, dir)).catch(() => [])) {
         const guest = `${guestDir}/${name}`;
         if (!match(name) || files.has(guest)) continue;
         // Each name (libcuda.so.1 → libcuda.so.550.54.15) binds the file it resolves to: no symlink has to resolve inside.
-        const source = await realpath(join(root, dir, name)).catch(() => undefined);
-        if (source && (await stat(source)).isFile()) files.set(guest, { source, guest });
+        const source = await host.realpath(join(root, dir, name)).catch(() => undefined);
+        if (source && (await host.stat(source)).kind === 'file') files.set(guest, { source, guest });
       }
     }
   };
@@ -93,20 +90,20 @@ async function driverFiles(root: string): Promise<DriverFile[]> {
  * the way the NVIDIA container toolkit does: the device nodes, the GPUs'
  * minors, the user-space libraries and tools. null: no NVIDIA driver here.
  */
-export async function discoverNvidiaDriver(root: string): Promise<NvidiaDriver | null> {
-  const ctl = await deviceNode(root, 'nvidiactl');
+export async function discoverNvidiaDriver(host: Host, root: string): Promise<NvidiaDriver | null> {
+  const ctl = await deviceNode(host, root, 'nvidiactl');
   if (!ctl) return null;
   const control = [ctl];
   for (const name of CONTROL_NODES.slice(1)) {
-    const node = await deviceNode(root, name);
+    const node = await deviceNode(host, root, name);
     if (node) control.push(node);
   }
   const gpus = new Map<string, DeviceNode>();
-  for (const [uuid, minor] of await gpuMinors(root)) {
-    const node = await deviceNode(root, `nvidia${minor}`);
+  for (const [uuid, minor] of await gpuMinors(host, root)) {
+    const node = await deviceNode(host, root, `nvidia${minor}`);
     if (node) gpus.set(uuid, node);
   }
-  return { control, gpus, files: await driverFiles(root) };
+  return { control, gpus, files: await driverFiles(host, root) };
 }
 
 /** The device nodes and driver files for these GPUs; a UUID the driver does not know is refused. */

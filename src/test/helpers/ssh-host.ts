@@ -84,6 +84,7 @@ export async function startSshHost(): Promise<TestSshHost> {
       'KbdInteractiveAuthentication no',
       'UsePAM no',
       'StrictModes no',
+      'Subsystem sftp internal-sftp', // SshHost's file operations
       `PidFile ${join(dir, 'sshd.pid')}`,
       '',
     ].join('\n'),

@@ -1,0 +1,159 @@
+import { existsSync, readFileSync, writeFileSync, type BigIntStats, type Dirent } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import net from 'node:net';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { assertPid, deviceNumbers, HostFileError, kindOfMode, type DirEntry, type FileKind, type FileStat, type HostFiles, type WriteFileOptions } from './host-files.js';
+
+/**
+ * procfs, sysfs and cgroupfs files are made by the kernel from memory on
+ * each read: a sync call there costs microseconds, less than the thread-pool
+ * hop of node:fs/promises, and never blocks on a disk. The runtime's hot
+ * paths (cgroup counters, the freezer, a process's state) read and write only these.
+ */
+const isKernelFile = (path: string) => path.startsWith('/proc/') || path.startsWith('/sys/');
+
+function toStat(st: BigIntStats): FileStat {
+  const kind = kindOfMode(Number(st.mode));
+  return {
+    kind,
+    size: Number(st.size),
+    mode: Number(st.mode) & 0o7777,
+    mtimeMs: Number(st.mtimeMs),
+    ...(kind === 'char-device' || kind === 'block-device' ? { device: deviceNumbers(st.rdev) } : {}),
+  };
+}
+
+function direntKind(d: Dirent): FileKind {
+  if (d.isFile()) return 'file';
+  if (d.isDirectory()) return 'directory';
+  if (d.isSymbolicLink()) return 'symlink';
+  if (d.isSocket()) return 'socket';
+  if (d.isCharacterDevice()) return 'char-device';
+  if (d.isBlockDevice()) return 'block-device';
+  if (d.isFIFO()) return 'fifo';
+  return 'other';
+}
+
+/** This machine's files and processes, with node:fs: the one place outside tests where the runtime's file access meets the OS. */
+export abstract class LocalFiles implements HostFiles {
+  abstract readonly name: string;
+
+  /** A node:fs error as a HostFileError that names the host, the operation and the path. */
+  private async attempt<T>(op: string, path: string, call: () => Promise<T> | T): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new HostFileError(code, op, path, this.name, (e as Error).message);
+      throw e;
+    }
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    return this.attempt('read', path, () => (isKernelFile(path) ? readFileSync(path) : fs.readFile(path)));
+  }
+
+  readTextFile(path: string): Promise<string> {
+    return this.attempt('read', path, () => (isKernelFile(path) ? readFileSync(path, 'utf8') : fs.readFile(path, 'utf8')));
+  }
+
+  writeFile(path: string, data: string | Uint8Array, options: WriteFileOptions = {}): Promise<void> {
+    return this.attempt('write', path, async () => {
+      if (isKernelFile(path)) return writeFileSync(path, data);
+      if (!options.fsync) return fs.writeFile(path, data, { mode: options.mode });
+      const fh = await fs.open(path, 'w', options.mode);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    });
+  }
+
+  async mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): Promise<void> {
+    await this.attempt('create directory', path, () => fs.mkdir(path, options));
+  }
+
+  rm(path: string, options: { recursive?: boolean; force?: boolean } = {}): Promise<void> {
+    return this.attempt('remove', path, () => fs.rm(path, options));
+  }
+
+  rmdir(path: string): Promise<void> {
+    return this.attempt('remove directory', path, () => fs.rmdir(path));
+  }
+
+  stat(path: string): Promise<FileStat> {
+    return this.attempt('stat', path, async () => toStat(await fs.stat(path, { bigint: true })));
+  }
+
+  lstat(path: string): Promise<FileStat> {
+    return this.attempt('stat', path, async () => toStat(await fs.lstat(path, { bigint: true })));
+  }
+
+  readdir(path: string): Promise<DirEntry[]> {
+    return this.attempt('list', path, async () => (await fs.readdir(path, { withFileTypes: true })).map((d) => ({ name: d.name, kind: direntKind(d) })));
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.attempt('rename', from, () => fs.rename(from, to));
+  }
+
+  async exists(path: string): Promise<boolean> {
+    if (isKernelFile(path)) return existsSync(path);
+    return fs.access(path).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  realpath(path: string): Promise<string> {
+    return this.attempt('resolve', path, () => fs.realpath(path));
+  }
+
+  readlink(path: string): Promise<string> {
+    return this.attempt('read link', path, () => fs.readlink(path));
+  }
+
+  truncate(path: string, bytes: number): Promise<void> {
+    return this.attempt('truncate', path, () => fs.truncate(path, bytes));
+  }
+
+  async createReadStream(path: string): Promise<Readable> {
+    const fh = await this.attempt('read', path, () => fs.open(path, 'r'));
+    return fh.createReadStream();
+  }
+
+  async createWriteStream(path: string, options: { mode?: number } = {}): Promise<Writable> {
+    const fh = await this.attempt('write', path, () => fs.open(path, 'w', options.mode));
+    return fh.createWriteStream();
+  }
+
+  async kill(pid: number, signal: NodeJS.Signals): Promise<boolean> {
+    assertPid(pid);
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+      throw new HostFileError((e as NodeJS.ErrnoException).code ?? 'EPERM', `send ${signal} to process`, String(pid), this.name, (e as Error).message);
+    }
+  }
+
+  /** A Unix socket here; connection errors keep their errno code (ENOENT, ECONNREFUSED), callers retry on them. */
+  openSocket(path: string): Promise<Duplex> {
+    return this.attempt(
+      'connect to',
+      path,
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const s = net.createConnection(path);
+          s.once('connect', () => {
+            s.removeListener('error', reject);
+            resolve(s);
+          });
+          s.once('error', reject);
+        }),
+    );
+  }
+}

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, before, describe, it } from 'node:test';
+import { HostFileError, LocalHost, SshHost, type Host } from '../hostexec/index.js';
+import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
+
+/** The same checks for every Host: the runtime must not be able to tell this machine from a fleet host. */
+function fileOperations(label: string, open: () => Promise<Host>, close: () => Promise<void>) {
+  describe(`${label}: file operations`, () => {
+    let host: Host;
+    let dir: string;
+    before(async () => {
+      host = await open();
+      dir = mkdtempSync(join(tmpdir(), 'bothub-hostfiles-')); // the SSH test host shares this machine's files
+    });
+    after(async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await close();
+    });
+
+    it('writes and reads files, with the mode asked for and a durable write', async () => {
+      const f = join(dir, 'a.txt');
+      await host.writeFile(f, 'hello\n', { mode: 0o600, fsync: true });
+      assert.equal(await host.readTextFile(f), 'hello\n');
+      assert.deepEqual(await host.readFile(f), Buffer.from('hello\n'));
+      const st = await host.stat(f);
+      assert.equal(st.kind, 'file');
+      assert.equal(st.size, 6);
+      assert.equal(st.mode, 0o600);
+      await host.writeFile(f, Buffer.from('replaced'));
+      assert.equal(readFileSync(f, 'utf8'), 'replaced', 'a second write replaces the contents');
+    });
+
+    it('makes, lists, renames and removes directories and files', async () => {
+      const deep = join(dir, 'x', 'y', 'z');
+      await host.mkdir(deep, { recursive: true, mode: 0o700 });
+      await host.mkdir(deep, { recursive: true }); // exists: fine
+      await assert.rejects(host.mkdir(deep), (e: unknown) => e instanceof HostFileError && e.code === 'EEXIST');
+      assert.equal((await host.stat(deep)).mode, 0o700);
+      await host.writeFile(join(dir, 'x', 'f'), '1');
+      await host.writeFile(join(dir, 'x', 'g'), '2');
+      const entries = (await host.readdir(join(dir, 'x'))).sort((p, q) => p.name.localeCompare(q.name));
+      assert.deepEqual(entries, [
+        { name: 'f', kind: 'file' },
+        { name: 'g', kind: 'file' },
+        { name: 'y', kind: 'directory' },
+      ]);
+      await host.rename(join(dir, 'x', 'f'), join(dir, 'x', 'g')); // replaces, as rename(2)
+      assert.equal(await host.readTextFile(join(dir, 'x', 'g')), '1');
+      assert.equal(await host.exists(join(dir, 'x', 'f')), false);
+      await host.rmdir(deep);
+      assert.equal(await host.exists(deep), false);
+      await host.rm(join(dir, 'x', 'g'));
+      await host.rm(join(dir, 'x'), { recursive: true, force: true });
+      assert.equal(await host.exists(join(dir, 'x')), false);
+      await host.rm(join(dir, 'x'), { recursive: true, force: true }); // gone already: fine with force
+      await host.rm(join(dir, 'nothing'), { force: true });
+    });
+
+    it('tells symlinks, device nodes and sparse files apart', async () => {
+      const target = join(dir, 'target');
+      await host.writeFile(target, 'x');
+      const link = join(dir, 'link');
+      await host.run('ln', ['-s', target, link]);
+      assert.equal((await host.lstat(link)).kind, 'symlink');
+      assert.equal((await host.stat(link)).kind, 'file');
+      assert.equal(await host.readlink(link), target);
+      assert.equal(await host.realpath(link), target);
+      assert.deepEqual((await host.stat('/dev/null')).device, { major: 1, minor: 3 });
+      const sparse = join(dir, 'sparse');
+      await host.writeFile(sparse, '', { mode: 0o600 });
+      await host.truncate(sparse, 64 * 1024 * 1024);
+      assert.equal((await host.stat(sparse)).size, 64 * 1024 * 1024);
+    });
+
+    it('reads /proc and /sys files, whose size the kernel gives as 0', async () => {
+      assert.equal(await host.readTextFile('/proc/version'), readFileSync('/proc/version', 'utf8'));
+      assert.match(await host.readTextFile('/proc/self/mounts'), / \/proc proc /);
+      assert.equal(await host.exists('/sys/fs/cgroup'), true);
+    });
+
+    it('streams big files both ways', async () => {
+      const data = randomBytes(5 * 1024 * 1024 + 7);
+      const f = join(dir, 'big');
+      await pipeline(Readable.from([data.subarray(0, 1_000_000), data.subarray(1_000_000)]), await host.createWriteStream(f, { mode: 0o600 }));
+      assert.equal((await host.stat(f)).size, data.length);
+      const hash = createHash('sha256');
+      await pipeline(await host.createReadStream(f), hash);
+      assert.equal(hash.digest('hex'), createHash('sha256').update(data).digest('hex'));
+    });
+
+    it('says which file is missing, and where', async () => {
+      const missing = join(dir, 'missing', 'file');
+      const says = (op: string) => (e: unknown) => {
+        assert.ok(e instanceof HostFileError, String(e));
+        assert.equal(e.code, 'ENOENT');
+        assert.equal(e.message, `cannot ${op} ${missing} on host "${host.name}": it does not exist`);
+        return true;
+      };
+      await assert.rejects(host.readFile(missing), says('read'));
+      await assert.rejects(host.createReadStream(missing), says('read'));
+      await assert.rejects(host.writeFile(missing, 'x'), says('write'));
+      await assert.rejects(host.stat(missing), says('stat'));
+      await assert.rejects(host.readdir(missing), says('list'));
+      await assert.rejects(host.rm(missing), says('remove'));
+      await assert.rejects(host.rename(missing, join(dir, 'b')), says('rename'));
+      assert.equal(await host.exists(missing), false);
+    });
+
+    it('says when it may not', async () => {
+      // A read-only sysfs attribute refuses writing even to root (kernfs answers EACCES).
+      await assert.rejects(host.writeFile('/sys/kernel/uevent_seqnum', '1'), (e: unknown) => {
+        assert.ok(e instanceof HostFileError, String(e));
+        assert.equal(e.code, 'EACCES');
+        assert.equal(e.message, `cannot write /sys/kernel/uevent_seqnum on host "${host.name}": permission denied; bothub must run as root there`);
+        return true;
+      });
+    });
+
+    it('signals processes by pid, and says when one is gone', async () => {
+      // The SSH test host shares this machine's PID namespace: a child of ours is a process there too.
+      const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+      assert.equal(await host.kill(child.pid!, 'SIGTERM'), true);
+      assert.equal(await exited, 'SIGTERM');
+      assert.equal(await host.kill(child.pid!, 'SIGKILL'), false, 'reaped: no such process');
+      await assert.rejects(host.kill(0, 'SIGKILL'), /not a process id/);
+      await assert.rejects(host.kill(-1, 'SIGKILL'), /not a process id/);
+    });
+
+    it('opens a Unix socket on the host', async () => {
+      const path = join(dir, 'echo.sock');
+      const server = createServer((s) => s.pipe(s));
+      await new Promise<void>((resolve) => server.listen(path, resolve));
+      try {
+        const s = await host.openSocket(path);
+        const echoed = new Promise<string>((resolve) => s.once('data', (b: Buffer) => resolve(b.toString())));
+        s.write('ping');
+        assert.equal(await echoed, 'ping');
+        s.destroy();
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+  });
+}
+
+fileOperations(
+  'LocalHost',
+  async () => new LocalHost(),
+  async () => undefined,
+);
+
+let sshd: TestSshHost | undefined;
+let ssh: SshHost | undefined;
+fileOperations(
+  'SshHost',
+  async () => {
+    sshd = await startSshHost();
+    ssh = new SshHost('fleet-1', { address: sshd.address, port: 22, username: 'root', privateKey: readFileSync(sshd.keyFile, 'utf8') }, undefined);
+    return ssh;
+  },
+  async () => {
+    await ssh?.close();
+    await sshd?.cleanup();
+  },
+);
