@@ -8,7 +8,7 @@ import { copyTree, StepError, verifyTree, type CopyResult, type LongOperation, t
 import type { ExecRow } from '../db/tables.js';
 import type { SandboxRow } from '../db/tables.js';
 import { toExecRecord, type ExecLedger } from '../services/exec-ledger.js';
-import type { HostEndpoint, HostService } from '../services/host-service.js';
+import type { HostEndpoint, HostService } from './host-service.js';
 import { LOCAL, newSandboxRow, type SandboxService } from '../services/sandbox-service.js';
 import type { SnapshotService } from '../services/snapshot-service.js';
 import type { ThermalService } from '../services/thermal-service.js';
