@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Copies the API's pure modules (route table, schemas, exec framing, error
 // registry) into sdk/src/generated, so the SDK is typed from the same source
-// as the daemon yet ships without any daemon code. `--check` exits 1 when a
+// as the daemon yet ships without any daemon code (the few pure core modules
+// the schemas use come along). `--check` exits 1 when a
 // copy has drifted from its source, or a copy is left whose source is gone
 // (the test suite runs it).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ const FILES = {
   'route-url.ts': 'src/api/route-url.ts',
   'dashboard-sockets.ts': 'src/api/dashboard-sockets.ts',
   'errors.ts': 'src/core/errors.ts',
+  'vocabulary.ts': 'src/core/vocabulary.ts',
 };
 /** Folders copied whole (one module per resource): every .ts file in them. */
 const FOLDERS = { schemas: 'src/api/schemas', routes: 'src/api/routes' };
@@ -28,15 +30,23 @@ for (const [folder, source] of Object.entries(FOLDERS)) {
   for (const file of readdirSync(join(root, source)).filter((f) => f.endsWith('.ts')).sort()) SOURCES[`${folder}/${file}`] = `${source}/${file}`;
 }
 
-/** The copy's text: a banner, then the source unchanged; imports must stay inside the copied set. */
+/** Where each source is copied to, by its path in the repository. */
+const COPY_OF = Object.fromEntries(Object.entries(SOURCES).map(([file, source]) => [source, file]));
+
+/**
+ * The copy's text: a banner, then the source with each relative import
+ * pointed at the copy of what it imports (the copies sit flatter than the
+ * sources: core's modules beside the API's); imports must stay inside the
+ * copied set.
+ */
 function generated(file, source) {
-  const text = readFileSync(join(root, source), 'utf8');
-  for (const [, spec] of text.matchAll(/from '([^']+)'/g)) {
-    const target = spec.startsWith('.') ? posix.normalize(posix.join(posix.dirname(file), spec)).replace(/\.js$/, '.ts') : null;
-    if (spec !== 'typebox' && !(target && target in SOURCES)) {
-      throw new Error(`${source} imports ${spec}: the SDK may only copy pure modules that import each other or typebox`);
-    }
-  }
+  const text = readFileSync(join(root, source), 'utf8').replace(/from '([^']+)'/g, (whole, spec) => {
+    if (spec === 'typebox') return whole;
+    const target = spec.startsWith('.') ? COPY_OF[posix.join(posix.dirname(source), spec).replace(/\.js$/, '.ts')] : undefined;
+    if (!target) throw new Error(`${source} imports ${spec}: the SDK may only copy pure modules that import each other or typebox`);
+    const rel = posix.relative(posix.dirname(file), target).replace(/\.ts$/, '.js');
+    return `from '${rel.startsWith('.') ? rel : `./${rel}`}'`;
+  });
   return `// GENERATED from ${source} by sdk/scripts/generate.mjs — do not edit; run \`npm run generate -w @bothub/sdk\`.\n${text}`;
 }
 

@@ -1,11 +1,17 @@
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static, type TLiteral, type TSchema, type TUnion } from 'typebox';
+import { NAME_PATTERN } from '../../core/vocabulary.js';
+
+export { NAME_PATTERN };
 
 /** Building blocks every resource uses: names, argument text, paths, timestamps, the error body, progress. */
 
 /** T or null ("no limit", "not yet"). */
 export const Nullable = <T extends TSchema>(t: T, options?: Parameters<typeof Type.Union>[1]) => Type.Union([Type.Null(), t], options);
 
-export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$';
+type LiteralsOf<V extends readonly string[]> = { -readonly [K in keyof V]: TLiteral<V[K]> };
+/** One of a fixed list of words (the lists are core's); the cast keeps the tuple that map() widens to an array. */
+export const Literals = <const V extends readonly string[]>(values: V, options?: Parameters<typeof Type.Union>[1]): TUnion<LiteralsOf<V>> =>
+  Type.Union(values.map((v) => Type.Literal(v)), options) as unknown as TUnion<LiteralsOf<V>>;
 
 export const Name = Type.String({ pattern: NAME_PATTERN, description: 'Lowercase letters, digits and dashes; a DNS label.' });
 

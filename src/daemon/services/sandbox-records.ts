@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { canSee, notFound, SYSTEM, type Actor, type NetworkMode, type SandboxSpec, type SandboxStatus } from '../../core/index.js';
+import { canSee, notFound, SYSTEM, type Actor, type SandboxSpec, type SandboxStatus } from '../../core/index.js';
 import type { SandboxT } from '../../api/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
@@ -20,7 +20,7 @@ export function toApi(row: SandboxRow, ownerName: string | null = null, urls: Pu
   return {
     id: row.id,
     name: row.name,
-    status: hostDown ? 'unknown' : (row.status as SandboxStatus),
+    status: hostDown ? 'unknown' : row.status,
     statusReason: hostDown ? `host "${row.host}" does not answer; its last known status was ${row.status}` : row.status_reason,
     host: row.host,
     gpus: JSON.parse(row.gpu_uuids_json) as string[],
@@ -29,13 +29,13 @@ export function toApi(row: SandboxRow, ownerName: string | null = null, urls: Pu
     cpus: row.cpus,
     memoryMb: row.memory_mb,
     pidsLimit: row.pids_limit,
-    network: row.network as NetworkMode,
+    network: row.network,
     address: row.address,
     command: JSON.parse(row.command_json) as string[],
     env: JSON.parse(row.env_json) as Record<string, string>,
     secrets: JSON.parse(row.secrets_json) as string[],
     owner: ownerName,
-    thermal: row.thermal as 'hot' | 'warm' | 'cold',
+    thermal: row.thermal,
     idleWarmMs: row.idle_warm_ms,
     idleColdMs: row.idle_cold_ms,
     keepHot: row.keep_hot === 1,
@@ -60,7 +60,7 @@ export function specOf(row: SandboxRow): SandboxSpec {
     cpus: row.cpus,
     memoryMb: row.memory_mb,
     pidsLimit: row.pids_limit,
-    network: row.network as NetworkMode,
+    network: row.network,
     command: JSON.parse(row.command_json) as string[],
     env: JSON.parse(row.env_json) as Record<string, string>,
     secrets: JSON.parse(row.secrets_json) as string[],

@@ -158,7 +158,7 @@ export class SandboxService {
   /** The sandbox, checked to allow `action` in its current status. */
   async require(name: string, action: SandboxAction, actor: Actor = SYSTEM): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
     const row = await this.row(name, actor);
-    assertAllowed(name, row.status as SandboxStatus, action);
+    assertAllowed(name, row.status, action);
     return { row, def: this.definition(row) };
   }
 

@@ -4,11 +4,14 @@ import { Nullable, Name, ArgText, AbsolutePath, Env, Timestamp } from './common.
 
 /** Commands run in a sandbox: to completion, streamed, or in the background (the exec ledger). */
 
+/** Where a command starts inside the sandbox: one rule for every way to run one. */
+const Workdir = AbsolutePath({ maxLength: 4096 });
+
 export const ExecRequest = Type.Object(
   {
     command: Type.Array(ArgText({ maxLength: 131072 }), { minItems: 1, maxItems: 4096 }),
     env: Type.Optional(Env),
-    workdir: Type.Optional(AbsolutePath({ maxLength: 4096 })),
+    workdir: Type.Optional(Workdir),
     stdin: Type.Optional(Type.String({ maxLength: 16 * 1024 * 1024, description: 'Written to the command, then closed.' })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000 })),
   },
@@ -31,7 +34,7 @@ export const ExecStart = Type.Object(
   {
     command: ExecRequest.properties.command,
     env: Type.Optional(Env),
-    workdir: Type.Optional(AbsolutePath({ maxLength: 4096 })),
+    workdir: Type.Optional(Workdir),
     tty: Type.Optional(Type.Object({ rows: Type.Integer({ minimum: 1, maximum: 1000 }), cols: Type.Integer({ minimum: 1, maximum: 1000 }) })),
   },
   { additionalProperties: false },
@@ -55,7 +58,7 @@ export const ExecBackground = Type.Object(
   {
     command: ExecRequest.properties.command,
     env: Type.Optional(Env),
-    workdir: Type.Optional(AbsolutePath({ maxLength: 4096 })),
+    workdir: Type.Optional(Workdir),
   },
   { additionalProperties: false },
 );

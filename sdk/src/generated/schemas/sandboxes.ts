@@ -1,23 +1,15 @@
 // GENERATED from src/api/schemas/sandboxes.ts by sdk/scripts/generate.mjs — do not edit; run `npm run generate -w @bothub/sdk`.
 import { Type, type Static } from 'typebox';
-import { Nullable, Name, ArgText, Env, Timestamp } from './common.js';
+import { NETWORK_MODES, SANDBOX_STATUSES, THERMAL_STATES } from '../vocabulary.js';
+import { Literals, Nullable, Name, ArgText, Env, Timestamp } from './common.js';
 import { ExecRecord } from './exec.js';
 import { SecretName } from './secrets.js';
 
 /** Sandboxes: the record, creating one, moving one between hosts, and its resource use. */
 
-export const SandboxStatus = Type.Union([
-  Type.Literal('creating'),
-  Type.Literal('running'),
-  Type.Literal('stopped'),
-  Type.Literal('exited'),
-  Type.Literal('snapshotted'),
-  Type.Literal('error'),
-  Type.Literal('moving'),
-  Type.Literal('unknown'),
-]);
+export const SandboxStatus = Literals(SANDBOX_STATUSES);
 
-const NetworkMode = Type.Union([Type.Literal('default'), Type.Literal('peers'), Type.Literal('none')], {
+const NetworkMode = Literals(NETWORK_MODES, {
   description: "default: own address and outbound NAT; peers: also reach the owner's other peers sandboxes; none: loopback only.",
 });
 
@@ -35,7 +27,7 @@ export const Sandbox = Type.Object({
   command: Type.Array(Type.String()),
   env: Env,
   secrets: Type.Array(Type.String(), { description: 'Names of the secrets exposed to it; values are never shown.' }),
-  thermal: Type.Union([Type.Literal('hot'), Type.Literal('warm'), Type.Literal('cold')], { description: 'hot: running; warm: frozen in place; cold: on disk, processes gone.' }),
+  thermal: Literals(THERMAL_STATES, { description: 'hot: running; warm: frozen in place; cold: on disk, processes gone.' }),
   idleWarmMs: Nullable(Type.Integer(), { description: "Idle time before it goes warm; null: the daemon's default; 0: never." }),
   idleColdMs: Nullable(Type.Integer()),
   keepHot: Type.Boolean(),
