@@ -1,10 +1,12 @@
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RoutePaths } from '../api/route-client.js';
 import type { RouteDef } from '../api/routes.js';
 
 const SOURCE = fileURLToPath(new URL('../api/routes.js', import.meta.url));
+/** The per-resource route files the table is spread from: a change to any of them is a new table. */
+const PARTS = fileURLToPath(new URL('../api/routes/', import.meta.url));
 // Outside dist/: a fleet agent's release is dist/ as built, and this file comes and goes with CLI runs.
 const CACHE = fileURLToPath(new URL('../../.cache/cli-route-paths.json', import.meta.url));
 
@@ -13,12 +15,12 @@ const CACHE = fileURLToPath(new URL('../../.cache/cli-route-paths.json', import.
  * table itself means loading TypeBox and building every schema, most of a
  * command's start-up; so the CLI keeps this part of it in a file of the
  * checkout (.cache/), stamped with the size and time of the compiled route
- * table it came from: a rebuilt table is read again on the next command,
- * never served stale.
+ * table and of each per-resource file it is spread from: a rebuilt table is
+ * read again on the next command, never served stale.
  */
 export async function routePaths(): Promise<RoutePaths> {
-  const { size, mtimeMs } = statSync(SOURCE);
-  const stamp = `${size}:${mtimeMs}`;
+  const files = [SOURCE, ...readdirSync(PARTS).filter((f) => f.endsWith('.js')).sort().map((f) => join(PARTS, f))];
+  const stamp = files.map((f) => statSync(f)).map(({ size, mtimeMs }) => `${size}:${mtimeMs}`).join(',');
   try {
     const cached = JSON.parse(readFileSync(CACHE, 'utf8')) as { stamp: string; routes: RoutePaths };
     if (cached.stamp === stamp) return cached.routes;

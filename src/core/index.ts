@@ -1,3 +1,4 @@
+export * from './vocabulary.js';
 export * from './errors.js';
 export * from './names.js';
 export * from './limits.js';

@@ -1,15 +1,11 @@
 import { invalid } from './errors.js';
+import { NAME_PATTERN, NAME_RULE } from './vocabulary.js';
 
-/**
- * Sandbox and image names double as DNS labels in preview URLs
- * (NAME-PORT.localhost), so they follow DNS label rules and stay short enough
- * for the port suffix to fit.
- */
-const NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
+const NAME_RE = new RegExp(NAME_PATTERN);
 
 export function validateName(kind: string, name: string): string {
   if (!NAME_RE.test(name)) {
-    throw invalid(`invalid ${kind} name "${name}": use 1-48 lowercase letters, digits and dashes, starting and ending with a letter or digit`);
+    throw invalid(`invalid ${kind} name "${name}": ${NAME_RULE}`);
   }
   return name;
 }

@@ -1,10 +1,4 @@
-/**
- * default: own address, outbound NAT, no other sandbox reachable.
- * peers: the same, and the owner's other `peers` sandboxes reachable both ways.
- * none: loopback only.
- */
-export type NetworkMode = 'default' | 'peers' | 'none';
-export const NETWORK_MODES: readonly NetworkMode[] = ['default', 'peers', 'none'];
+import type { NetworkMode } from './vocabulary.js';
 
 /**
  * What defines a sandbox, apart from its identity and state: what a create

@@ -1,13 +1,5 @@
 import { BothubError } from './errors.js';
-
-/**
- * The life of a sandbox. `exited` is a sandbox whose processes vanished without
- * bothub stopping it (a crash, a host reboot): kept, so the user can see it and
- * start it again. `moving` is a sandbox on its way to another host; `unknown`
- * one whose host does not answer (shown, never stored).
- */
-export const SANDBOX_STATUSES = ['creating', 'running', 'stopped', 'exited', 'snapshotted', 'error', 'moving', 'unknown'] as const;
-export type SandboxStatus = (typeof SANDBOX_STATUSES)[number];
+import type { SandboxStatus } from './vocabulary.js';
 
 export type SandboxAction = 'exec' | 'stop' | 'start' | 'destroy' | 'logs' | 'snapshot' | 'restore' | 'move';
 

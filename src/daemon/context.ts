@@ -1,11 +1,10 @@
 import type { Logger } from 'pino';
 import type { ConsistencyReportT, DoctorT } from '../api/index.js';
-import type { ImageStore, SandboxRuntime } from '../runtime/index.js';
-import type { Db } from './db/database.js';
+import type { ImageStore } from '../runtime/index.js';
 import type { ConsoleLogs } from './services/console-logs.js';
 import type { ExecService } from './services/exec-service.js';
 import type { FileService } from './services/file-service.js';
-import type { HostService } from './services/host-service.js';
+import type { HostService } from './fleet/host-service.js';
 import type { SandboxService } from './services/sandbox-service.js';
 import type { SnapshotService } from './services/snapshot-service.js';
 import type { SecretService } from './services/secret-service.js';
@@ -16,18 +15,20 @@ import type { ThermalService } from './services/thermal-service.js';
 import type { PublishService } from './services/publish-service.js';
 import type { EventLog } from './services/event-log.js';
 import type { ShareService } from './services/share-service.js';
-import type { Actor } from '../core/index.js';
+import type { StatsService } from './services/stats-service.js';
+import type { WebSessions } from './services/web-sessions.js';
 import type { ImportService } from './fleet/import-service.js';
 import type { MoveService } from './fleet/move-service.js';
 
-/** What request handlers may use; built once by startDaemon. */
+/**
+ * What request handlers may use; built once by startDaemon. Services only:
+ * handlers never reach the database or the runtime themselves.
+ */
 export interface DaemonContext {
   version: string;
   /** Failed authentications per address and minute before 429. */
   authMaxFailures: number;
   log: Logger;
-  db: Db;
-  runtime: SandboxRuntime;
   images: ImageStore;
   sandboxes: SandboxService;
   exec: ExecService;
@@ -45,9 +46,12 @@ export interface DaemonContext {
   publish: PublishService;
   events: EventLog;
   shares: ShareService;
+  /** The web dashboard's sign-in sessions. */
+  webSessions: WebSessions;
+  stats: StatsService;
   secrets: SecretService;
   registries: RegistryCredentialService;
   imageSaves: ImageSaveService;
   /** Removes a user; with force, first destroys what it owns. */
-  removeUser: (name: string, force: boolean, actor: Actor) => Promise<void>;
+  removeUser: (name: string, force: boolean) => Promise<void>;
 }

@@ -9,14 +9,16 @@ import type { HostFingerprint } from '../core/index.js';
 import { Checkpointer, criuBinary, CudaHelper, DataLayout, ensureBridge, hostFingerprint, ImageStore, probeGpus, SandboxRuntime } from '../runtime/index.js';
 import { databaseTarget, type DaemonConfig } from './config.js';
 import type { DaemonContext } from './context.js';
-import { openDatabase } from './db/database.js';
+import { openDatabase, type Db } from './db/database.js';
 import { buildApp } from './http/app.js';
 import { ConsoleLogs } from './services/console-logs.js';
 import { ExecService } from './services/exec-service.js';
 import { ExecLedger } from './services/exec-ledger.js';
 import { FileService } from './services/file-service.js';
-import { HostService } from './services/host-service.js';
+import { HostService } from './fleet/host-service.js';
 import { SandboxService } from './services/sandbox-service.js';
+import { SandboxRecords } from './services/sandbox-records.js';
+import { userRemover } from './services/user-removal.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
 import { ConsistencyChecker } from './services/consistency.js';
@@ -29,19 +31,24 @@ import { Sealer } from './security/master-key.js';
 import { EventLog } from './services/event-log.js';
 import { recordSandboxChange } from './services/sandbox-events.js';
 import { ShareService } from './services/share-service.js';
+import { StatsService } from './services/stats-service.js';
+import { WebSessions } from './services/web-sessions.js';
 import { ThermalService } from './services/thermal-service.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
-import { BothubError, SYSTEM } from '../core/index.js';
+import { SYSTEM } from '../core/index.js';
 import { ImportService } from './fleet/import-service.js';
 import { MoveService } from './fleet/move-service.js';
 import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
-import { placeSandbox } from './fleet/placement.js';
+import { mirrorAgentSandboxes } from './fleet/sandbox-mirror.js';
 import { ApiClient } from '../api/index.js';
 import { mcpOriginHosts, registerMcpRoute } from '../mcp/index.js';
 
 export interface RunningDaemon {
   url: string;
   ctx: DaemonContext;
+  /** For tests that check what the records or the runtime hold; handlers see only ctx. */
+  db: Db;
+  runtime: SandboxRuntime;
   /** Stops serving. Sandboxes keep running; a later start finds them again. */
   close(): Promise<void>;
 }
@@ -80,26 +87,48 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   await users.ensureAdmin(join(config.dataDir, 'admin.key'));
   const secrets = new SecretService(db, sealer);
   const registries = new RegistryCredentialService(db, sealer);
+  const criu = criuBinary(config.criu);
+  const cuda = existsSync(config.cudaCheckpoint) ? new CudaHelper(host, config.cudaCheckpoint) : null;
+  const checkpointer = new Checkpointer(host, runtime, criu, log, { helper: cuda, nvidiaSmi: config.nvidiaSmi });
+  const events = new EventLog(db);
+  const preview: PreviewConfig = { domain: config.previewDomain, authority: `${config.host}:${config.port}` };
+  const publish = new PublishService(db, events, preview);
+  let fingerprint: Promise<HostFingerprint> | undefined;
+  // Fixed facts are probed once; the GPUs' memory in use is read fresh each time (the gate compares it).
+  const localFingerprint = async (): Promise<HostFingerprint> => {
+    const fp = await (fingerprint ??= hostFingerprint(host, criu, config.nvidiaSmi));
+    return fp.gpu ? { ...fp, gpu: await probeGpus(host, config.nvidiaSmi) } : fp;
+  };
+  const ledger = new ExecLedger(db);
+  // Some services call each other both ways (a heartbeat updates the records; a stop discards
+  // a cold sandbox's state, and thermal acts on sandboxes): those calls are closures over
+  // services made further down, run only once the daemon is up.
+  const hosts: HostService = new HostService({
+    db,
+    sealer,
+    localFingerprint: localFingerprint,
+    heartbeatMs: config.heartbeatMs,
+    dataDir: config.dataDir,
+    onAgentSandboxes: (name, list): Promise<void> => mirrorAgentSandboxes(db, records, name, list),
+    log,
+  });
+  const fleet = new RemoteSandboxes(hosts, db);
+  const records = new SandboxRecords({ db, urlsOf: (row) => publish.urlsOf(row), unreachable: () => fleet.unreachable(), onChange: recordSandboxChange(events, log) });
   const sandboxes = new SandboxService({
     db,
     runtime,
     images,
     secrets,
+    records,
+    fleet,
+    discardCold: (id): Promise<void> => thermal.discard(id),
     subnet,
     capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) },
     gpus: () => probeGpus(host, config.nvidiaSmi),
     diskMb: config.diskMb,
     log,
   });
-  const criu = criuBinary(config.criu);
-  const cuda = existsSync(config.cudaCheckpoint) ? new CudaHelper(host, config.cudaCheckpoint) : null;
-  const checkpointer = new Checkpointer(host, runtime, criu, log, { helper: cuda, nvidiaSmi: config.nvidiaSmi });
-  const events = new EventLog(db);
-  sandboxes.onChange = recordSandboxChange(events, log);
-  const preview: PreviewConfig = { domain: config.previewDomain, authority: `${config.host}:${config.port}` };
-  const publish = new PublishService(db, events, preview);
-  sandboxes.urlsOf = (row) => publish.urlsOf(row);
-  const thermal = new ThermalService({
+  const thermal: ThermalService = new ThermalService({
     db,
     sandboxes,
     runtime,
@@ -110,25 +139,6 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     deriveKey: (purpose) => sealer.deriveKey(purpose),
     log,
   });
-  sandboxes.discardCold = (id) => thermal.discard(id);
-  let fingerprint: Promise<HostFingerprint> | undefined;
-  // Fixed facts are probed once; the GPUs' memory in use is read fresh each time (the gate compares it).
-  const localFingerprint = async (): Promise<HostFingerprint> => {
-    const fp = await (fingerprint ??= hostFingerprint(host, criu, config.nvidiaSmi));
-    return fp.gpu ? { ...fp, gpu: await probeGpus(host, config.nvidiaSmi) } : fp;
-  };
-  const ledger = new ExecLedger(db);
-  const hosts = new HostService({
-    db,
-    sealer,
-    localFingerprint: localFingerprint,
-    heartbeatMs: config.heartbeatMs,
-    dataDir: config.dataDir,
-    onAgentSandboxes: (name, list) => sandboxes.mirror(name, list),
-    log,
-  });
-  sandboxes.remote = new RemoteSandboxes(hosts);
-  sandboxes.place = (req) => placeSandbox(db, hosts, req);
   const imports = new ImportService({ sandboxes, checkpointer, runtime, images, ledger, dataDir: config.dataDir });
   await ledger.loseForeground();
   const snapshots = new SnapshotService({
@@ -165,8 +175,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     bridge: config.bridge,
     sandboxes,
     snapshots,
-    hosts,
-    remote: sandboxes.remote,
+    fleet,
     coldDir: (id) => thermal.coldDir(id),
     log,
   });
@@ -174,8 +183,6 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     version: await packageVersion(),
     authMaxFailures: config.authMaxFailures,
     log,
-    db,
-    runtime,
     images,
     sandboxes,
     exec,
@@ -183,7 +190,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     hosts,
     imports,
     moves,
-    logs: new ConsoleLogs(host, config.consoleCapBytes),
+    logs: new ConsoleLogs(host, config.consoleCapBytes, (id) => runtime.paths(id)),
     snapshots,
     doctor: () => doctor(host, runtime.runc, criu),
     consistency: (opts) => consistency.check(opts),
@@ -195,19 +202,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     publish,
     events,
     shares: new ShareService(db, sealer, events),
-    removeUser: async (name, force) => {
-      const user = await users.row(name);
-      const owned = (await sandboxes.list(SYSTEM)).filter((s) => s.owner === user.name);
-      if (owned.length && !force) {
-        throw new BothubError(
-          'IN_USE',
-          `user "${name}" owns ${owned.length} sandbox(es) (${owned.map((s) => s.name).join(', ')}); destroy them first or pass --force to destroy them`,
-        );
-      }
-      for (const s of owned) await sandboxes.destroy(s.name, SYSTEM);
-      await snapshots.removeAllOf(user.id);
-      await users.remove(name);
-    },
+    webSessions: new WebSessions(db),
+    stats: new StatsService(runtime),
+    removeUser: userRemover({ users, sandboxes, snapshots }),
   };
   await thermal.recover();
   await sandboxes.reconcile(true);
@@ -247,6 +244,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   return {
     url,
     ctx,
+    db,
+    runtime,
     close: () =>
       (closing ??= (async () => {
         clearInterval(timer);

@@ -57,7 +57,7 @@ describe('doctor --consistency', () => {
     const strayDir = join(t.daemon.ctx.snapshots.dir, '0123456789ab');
     await mkdir(strayDir);
     const liar = await t.api.call('createSandbox', { body: { name: 'liar' } });
-    await t.daemon.ctx.db.updateTable('sandboxes').set({ status: 'stopped' }).where('id', '=', liar.id).execute();
+    await t.daemon.db.updateTable('sandboxes').set({ status: 'stopped' }).where('id', '=', liar.id).execute();
     try {
       const found = kinds(await check());
       assert.ok(found.includes(`orphan-netns bothub-${strayId}`), found.join('\n'));
@@ -76,7 +76,7 @@ describe('doctor --consistency', () => {
     } finally {
       await removeSandboxNetwork(host, strayId);
       await rm(strayDir, { recursive: true, force: true });
-      await t.daemon.ctx.db.updateTable('sandboxes').set({ status: 'running' }).where('id', '=', liar.id).execute();
+      await t.daemon.db.updateTable('sandboxes').set({ status: 'running' }).where('id', '=', liar.id).execute();
     }
     assert.deepEqual(kinds(await check()), []);
   });

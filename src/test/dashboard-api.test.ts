@@ -164,7 +164,7 @@ describe('dashboard API', () => {
     const carol = await signIn(t, carolKey);
     await t.api.call('removeUser', { params: { name: 'carol' }, query: {} });
     assert.equal((await withCookie(t, carol, '/api/v1/whoami')).status, 401);
-    const left = await t.daemon.ctx.db
+    const left = await t.daemon.db
       .selectFrom('web_sessions')
       .innerJoin('users', 'users.id', 'web_sessions.user_id')
       .select('users.name')

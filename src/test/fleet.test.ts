@@ -60,7 +60,7 @@ describe('fleet hosts over SSH', () => {
     assert.ok(host.fingerprint.cpuFlags.length > 10);
 
     // The private key is stored sealed: not in the database in clear.
-    const raw = await t.daemon.ctx.db.selectFrom('hosts').select('key_sealed').where('name', '=', 'host-a').executeTakeFirstOrThrow();
+    const raw = await t.daemon.db.selectFrom('hosts').select('key_sealed').where('name', '=', 'host-a').executeTakeFirstOrThrow();
     assert.equal(raw.key_sealed.includes(Buffer.from('OPENSSH PRIVATE KEY')), false);
   });
 
@@ -113,11 +113,11 @@ describe('fleet hosts over SSH', () => {
       ],
     );
     // host-b, as recorded, loses a CPU flag the snapshot's host has, and runs an old CRIU.
-    const row = await t.daemon.ctx.db.selectFrom('hosts').select('fingerprint_json').where('name', '=', 'host-b').executeTakeFirstOrThrow();
+    const row = await t.daemon.db.selectFrom('hosts').select('fingerprint_json').where('name', '=', 'host-b').executeTakeFirstOrThrow();
     const fp = JSON.parse(row.fingerprint_json) as HostFingerprint;
     const flag = fp.cpuFlags.includes('avx2') ? 'avx2' : fp.cpuFlags.find((f) => f === 'sse4_2' || f === 'aes')!;
     const altered = { ...fp, cpuFlags: fp.cpuFlags.filter((f) => f !== flag), criuVersion: '3.17' };
-    await t.daemon.ctx.db
+    await t.daemon.db
       .updateTable('hosts')
       .set({ fingerprint_json: JSON.stringify(altered) })
       .where('name', '=', 'host-b')
@@ -325,8 +325,8 @@ describe('fleet hosts over SSH', () => {
     assert.equal((await t.api.call('getSandbox', { params: { name: 'roamer-b' } })).host, 'host-b');
     assert.equal(await sh(t, 'roamer-b', 'cat /root/notes.txt'), 'written before the move\n');
     // host-a as recorded now runs another CRIU: restore there and moves there are refused up front, with the reason.
-    const row = await t.daemon.ctx.db.selectFrom('hosts').select('fingerprint_json').where('name', '=', 'host-a').executeTakeFirstOrThrow();
-    await t.daemon.ctx.db
+    const row = await t.daemon.db.selectFrom('hosts').select('fingerprint_json').where('name', '=', 'host-a').executeTakeFirstOrThrow();
+    await t.daemon.db
       .updateTable('hosts')
       .set({ fingerprint_json: JSON.stringify({ ...(JSON.parse(row.fingerprint_json) as HostFingerprint), criuVersion: '3.17' }) })
       .where('name', '=', 'host-a')

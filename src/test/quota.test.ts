@@ -38,7 +38,7 @@ describe('quotas: one rule on every path', () => {
 
   async function user(name: string, quota: { maxSandboxes?: number; maxMemoryMb?: number; maxDiskMb?: number }): Promise<{ api: ApiClient; key: string; actor: Actor }> {
     const { key } = await t.api.call('createUser', { body: { name, quota } });
-    const row = await t.daemon.ctx.db.selectFrom('users').select('id').where('name', '=', name).executeTakeFirstOrThrow();
+    const row = await t.daemon.db.selectFrom('users').select('id').where('name', '=', name).executeTakeFirstOrThrow();
     return { api: t.as(key), key, actor: { id: row.id, name, admin: false } };
   }
   const names = async (api: ApiClient) => (await api.call('listSandboxes')).map((s) => `${s.name}:${s.status}`).sort();

@@ -39,7 +39,7 @@ describe('sandbox lifecycle against real runc', () => {
     const kept = await t.api.call('exec', { params: { name: 'life' }, body: { command: ['cat', '/root/file'] } });
     assert.equal(kept.stdout, 'kept\n', 'files written survive stop/start');
 
-    const dir = t.daemon.ctx.runtime.paths(created.id).dir;
+    const dir = t.daemon.runtime.paths(created.id).dir;
     await t.api.call('destroySandbox', { params: { name: 'life' } });
     assert.equal(existsSync(dir), false, 'the sandbox directory is gone');
     await assert.rejects(t.api.call('getSandbox', { params: { name: 'life' } }), /no sandbox named "life"/);

@@ -87,7 +87,7 @@ describe('thermal states, preview URLs and wake on request', () => {
     await until('cold', async () => ((await thermal('web')) === 'cold' ? true : undefined), 8000);
     const sb = await t.api.call('getSandbox', { params: { name: 'web' } });
     assert.equal(sb.status, 'running');
-    assert.equal(await t.daemon.ctx.runtime.runc.initPid(containerId(sb.id)), undefined, 'no container, so no process');
+    assert.equal(await t.daemon.runtime.runc.initPid(containerId(sb.id)), undefined, 'no container, so no process');
     assert.equal(existsSync(`/sys/fs/cgroup/pids/bothub/${sb.id}`), false, 'its cgroup is gone too');
     const woken = await get(url);
     assert.deepEqual(woken, { status: 200, text: 'count 4\n' });

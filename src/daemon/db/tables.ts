@@ -1,15 +1,16 @@
 import type { Generated } from 'kysely';
+import type { NetworkMode, SandboxStatus, ThermalState } from '../../core/index.js';
 
 export interface SandboxRow {
   id: string;
   name: string;
   image: string;
-  status: string;
+  status: SandboxStatus;
   status_reason: string | null;
   cpus: number | null;
   memory_mb: number | null;
   pids_limit: number;
-  network: string;
+  network: NetworkMode;
   address: string | null;
   command_json: string;
   env_json: string;
@@ -21,7 +22,7 @@ export interface SandboxRow {
   /** Names of the owner's secrets exposed as environment variables; values are never stored here. */
   secrets_json: string;
   /** hot (running), warm (frozen in place), cold (on disk, processes gone). */
-  thermal: string;
+  thermal: ThermalState;
   /** null: the daemon's default; 0: never. */
   idle_warm_ms: number | null;
   idle_cold_ms: number | null;

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ExecRecordT, MoveResultT, SandboxT } from '../../api/index.js';
-import { assertAllowed, BothubError, checkCompatibility, gpuNeedsOf, SYSTEM, validateName, type Actor, type SandboxStatus } from '../../core/index.js';
+import { assertAllowed, BothubError, checkCompatibility, gpuNeedsOf, SYSTEM, validateName, type Actor } from '../../core/index.js';
 import { LocalHost, type Host } from '../../hostexec/index.js';
 import { copyTree, StepError, verifyTree, type CopyResult, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
 import type { ExecRow } from '../db/tables.js';
 import type { SandboxRow } from '../db/tables.js';
 import { toExecRecord, type ExecLedger } from '../services/exec-ledger.js';
-import type { HostEndpoint, HostService } from '../services/host-service.js';
+import type { HostEndpoint, HostService } from './host-service.js';
 import { LOCAL, newSandboxRow, type SandboxService } from '../services/sandbox-service.js';
 import type { SnapshotService } from '../services/snapshot-service.js';
 import type { ThermalService } from '../services/thermal-service.js';
@@ -52,7 +52,7 @@ export class MoveService {
     const { sandboxes, hosts } = this.deps;
     const row = await sandboxes.row(name, actor);
     if (row.host === to) throw new BothubError('INVALID_INPUT', `sandbox "${name}" is on host "${to}" already`);
-    assertAllowed(name, row.status as SandboxStatus, 'move');
+    assertAllowed(name, row.status, 'move');
     if (sandboxes.holdsSecrets(row))
       throw new BothubError('INVALID_STATE', `sandbox "${name}" holds secrets, whose values never leave the control plane's machine; it cannot move for now`);
     if (row.network === 'peers') throw new BothubError('INVALID_STATE', `sandbox "${name}" is on a peers network, which joins sandboxes of one machine; it cannot move`);
@@ -153,7 +153,7 @@ export class MoveService {
     if (!req.name) {
       if (!own || own.id !== manifest.sandbox.id)
         throw new BothubError('NOT_FOUND', `sandbox "${snap.sandbox_name}" of snapshot "${snapName}" no longer exists; branch one with --name NEW`);
-      assertAllowed(own.name, own.status as SandboxStatus, 'restore');
+      assertAllowed(own.name, own.status, 'restore');
     }
     const name = req.name ? validateName('sandbox', req.name) : own!.name;
     const ownerId = actor.admin && snap.owner_id ? snap.owner_id : actor.id;

@@ -1,6 +1,6 @@
 import { BothubError, pickHost, type GpuRequest, type PlacementCandidate } from '../../core/index.js';
 import type { Db } from '../db/database.js';
-import type { HostService } from '../services/host-service.js';
+import type { HostService } from './host-service.js';
 import { holdsGpus, QUOTA_DEFAULT_MEMORY_MB } from '../services/quota.js';
 
 /** What the sandboxes on record hold per host (a sandbox without --memory counts as the quota default). */

@@ -1,10 +1,15 @@
 import type { ApiClient, SandboxT } from '../../api/index.js';
+import type { GpuRequest } from '../../core/index.js';
+import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
-import type { HostService } from '../services/host-service.js';
+import type { FleetPort } from '../services/fleet-port.js';
+import { LOCAL } from '../services/sandbox-records.js';
+import type { HostService } from './host-service.js';
+import { placeSandbox } from './placement.js';
 
-/** Operations on a sandbox that lives on a fleet host, done by that host's agent. */
-export class RemoteSandboxes {
-  constructor(private readonly hosts: HostService) {}
+/** Operations on a sandbox that lives on a fleet host, done by that host's agent; what services/ knows of the fleet. */
+export class RemoteSandboxes implements FleetPort {
+  constructor(private readonly hosts: HostService, private readonly db: Db) {}
 
   async agent(host: string): Promise<ApiClient> {
     return (await this.hosts.endpoint(host)).agent!;
@@ -21,5 +26,13 @@ export class RemoteSandboxes {
 
   unreachable(): Promise<Set<string>> {
     return this.hosts.unreachable();
+  }
+
+  async remoteHosts(): Promise<string[]> {
+    return (await this.hosts.list()).map((h) => h.name).filter((name) => name !== LOCAL);
+  }
+
+  place(req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }): Promise<string> {
+    return placeSandbox(this.db, this.hosts, req);
   }
 }

@@ -23,8 +23,6 @@ import { registerRoutes } from './register-routes.js';
 import { sessionHandlers } from './handlers/session-handlers.js';
 import { dashboardHandlers } from './handlers/dashboard-handlers.js';
 import { registerWebApp } from './web-app.js';
-import { WebSessions } from '../services/web-sessions.js';
-import { StatsService } from '../services/stats-service.js';
 import { completeOpenApi } from './openapi-complete.js';
 import { closeWithSession } from './session-sockets.js';
 import { validatorCompiler } from './validation.js';
@@ -54,7 +52,7 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir
   await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
 
   await app.register(cookie);
-  const sessions = new WebSessions(ctx.db);
+  const sessions = ctx.webSessions;
   const limiter = installAuth(app, ctx.users, sessions, ctx.authMaxFailures);
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
@@ -76,7 +74,7 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir
     ...userHandlers(ctx),
     ...thermalHandlers(ctx),
     ...sessionHandlers(ctx, sessions, limiter),
-    ...dashboardHandlers(ctx, new StatsService(ctx.runtime)),
+    ...dashboardHandlers(ctx, ctx.stats),
   }, { onSocket: (ws, req) => closeWithSession(ws, req, sessions) });
   await registerPreviewProxy(app, ctx, previewDomain);
   if (webDir) await registerWebApp(app, webDir);

@@ -9,8 +9,7 @@ import type { Host } from '../../hostexec/index.js';
 import { containerId, readHostObjects, SNAPSHOT_PARTS, verifyTree, type DataLayout, type HostObjects, type RuncState, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow, SnapshotRow } from '../db/tables.js';
-import type { RemoteSandboxes } from '../fleet/remote-sandboxes.js';
-import type { HostService } from './host-service.js';
+import type { FleetPort } from './fleet-port.js';
 import { LOCAL, type SandboxService } from './sandbox-service.js';
 import type { SnapshotService } from './snapshot-service.js';
 
@@ -22,8 +21,8 @@ export interface ConsistencyDeps {
   bridge: string;
   sandboxes: SandboxService;
   snapshots: SnapshotService;
-  hosts: HostService;
-  remote: RemoteSandboxes;
+  /** The fleet hosts, whose agents check their own machine. */
+  fleet: FleetPort;
   /** Where a cold sandbox's checkpoint is. */
   coldDir: (id: string) => string;
   log: Logger;
@@ -55,11 +54,11 @@ export class ConsistencyChecker {
     const problems: ConsistencyProblemT[] = [];
     const local = await this.checkLocal(opts.deep ?? false);
     problems.push(...local.problems.map((p) => ({ host: LOCAL, ...p })));
-    const hosts = (await this.deps.hosts.list()).filter((h) => h.name !== LOCAL);
+    const hosts = (await this.deps.fleet.remoteHosts()).map((name) => ({ name }));
     let restored = local.restored;
     for (const h of hosts) {
       try {
-        const agent = await this.deps.remote.agent(h.name);
+        const agent = await this.deps.fleet.agent(h.name);
         const there = await agent.call('doctorConsistency', { query: opts.deep ? { deep: true } : {} });
         problems.push(...there.problems.map((p) => ({ ...p, host: h.name })));
         restored += there.checked.restored;

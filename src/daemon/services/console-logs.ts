@@ -31,19 +31,22 @@ export class ConsoleLogs {
   constructor(
     private readonly host: Host,
     private readonly capBytes: number,
+    /** Where a sandbox's files are (the runtime's layout). */
+    private readonly paths: (sandboxId: string) => SandboxPaths,
   ) {}
 
   private async retainedStart(p: SandboxPaths): Promise<number> {
     return Number(await readFile(`${p.dir}/console.start`, 'utf8').catch(() => '0')) || 0;
   }
 
-  console(p: SandboxPaths): LogSource {
+  console(sandboxId: string): LogSource {
+    const p = this.paths(sandboxId);
     return { file: p.consoleLog, retainedStart: () => this.retainedStart(p) };
   }
 
   /** A command's output is kept whole: it has no cap of its own. */
-  exec(p: SandboxPaths, execId: string): LogSource {
-    return { file: p.execLog(execId), retainedStart: async () => 0 };
+  exec(sandboxId: string, execId: string): LogSource {
+    return { file: this.paths(sandboxId).execLog(execId), retainedStart: async () => 0 };
   }
 
   async read(src: LogSource, offset: number, limit: number): Promise<LogChunk> {
@@ -89,7 +92,8 @@ export class ConsoleLogs {
   }
 
   /** Frees the oldest bytes once the log passes its cap. */
-  async enforceCap(p: SandboxPaths): Promise<void> {
+  async enforceCap(sandboxId: string): Promise<void> {
+    const p = this.paths(sandboxId);
     const fh = await open(p.consoleLog, constants.O_RDWR | constants.O_NOFOLLOW).catch(() => undefined);
     if (!fh) return;
     try {

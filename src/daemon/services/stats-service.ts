@@ -1,5 +1,4 @@
 import type { SandboxStatsT } from '../../api/index.js';
-import type { SandboxStatus } from '../../core/index.js';
 import type { SandboxRuntime } from '../../runtime/index.js';
 import type { SandboxRow } from '../db/tables.js';
 
@@ -27,7 +26,7 @@ export class StatsService {
 
   async sample(row: SandboxRow): Promise<SandboxStatsT> {
     const at = new Date().toISOString();
-    const state = { at, status: row.status as SandboxStatus, thermal: row.thermal as SandboxStatsT['thermal'] };
+    const state = { at, status: row.status, thermal: row.thermal };
     if (row.status !== 'running' || row.thermal === 'cold') {
       this.previous.delete(row.id);
       return { ...state, cpuUsageNs: 0, cpuPercent: null, memoryBytes: 0, memoryLimitBytes: row.memory_mb === null ? null : row.memory_mb * 1024 * 1024, pids: 0 };

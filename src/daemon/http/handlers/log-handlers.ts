@@ -38,17 +38,15 @@ export function logHandlers(ctx: DaemonContext): Pick<Handlers, 'logs' | 'execLo
     logs: async ({ actor, params: { name }, query }, reply) => {
       const { row } = await ctx.sandboxes.require(name, 'logs', actor);
       if (row.status === 'running') await ctx.thermal.ready(name, 'logs', actor);
-      const paths = ctx.runtime.paths(row.id);
-      await ctx.logs.enforceCap(paths);
+      await ctx.logs.enforceCap(row.id);
       const alive = async () => (await ctx.sandboxes.get(name, actor).catch(() => undefined))?.status === 'running';
-      await sendLog(ctx, reply, ctx.logs.console(paths), query, row.id, alive);
+      await sendLog(ctx, reply, ctx.logs.console(row.id), query, row.id, alive);
     },
     execLogs: async ({ actor, params: { name, id }, query }, reply) => {
       const { row } = await ctx.sandboxes.require(name, 'logs', actor);
       await ctx.exec.record(name, id, actor); // 404 for an id that is not this sandbox's
-      const paths = ctx.runtime.paths(row.id);
       const alive = async () => (await ctx.exec.record(name, id, actor).catch(() => undefined))?.status === 'running';
-      await sendLog(ctx, reply, ctx.logs.exec(paths, id), query, row.id, alive);
+      await sendLog(ctx, reply, ctx.logs.exec(row.id, id), query, row.id, alive);
     },
   };
 }

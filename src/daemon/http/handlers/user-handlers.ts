@@ -9,7 +9,7 @@ export function userHandlers(ctx: DaemonContext): Pick<Handlers, UserRoutes> {
     listUsers: () => ctx.users.list(),
     createUser: ({ body }) => ctx.users.create(body),
     rotateUserKey: ({ params }) => ctx.users.rotateKey(params.name),
-    removeUser: ({ actor, params, query }) => ctx.removeUser(params.name, !!query.force, actor),
+    removeUser: ({ params, query }) => ctx.removeUser(params.name, !!query.force),
     listSecrets: ({ actor }) => ctx.secrets.list(actor),
     setSecret: ({ actor, params, body }) => ctx.secrets.set(actor, params.name, body.value),
     removeSecret: ({ actor, params }) => ctx.secrets.remove(actor, params.name),

@@ -7,8 +7,8 @@ import { BothubError, checkCompatibility, notFound, validateName, type GpuNeeds,
 import { LocalHost, SshHost, type Host, type SshTarget } from '../../hostexec/index.js';
 import { hostFingerprint } from '../../runtime/index.js';
 import { DEFAULT_DATA_DIR } from '../config.js';
-import { currentRelease, installRelease, startAgent } from '../fleet/agent-release.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { currentRelease, installRelease, startAgent } from './agent-release.js';
+import { KeyedMutex } from '../services/keyed-mutex.js';
 import type { Db } from '../db/database.js';
 import type { HostRow } from '../db/tables.js';
 import type { Sealer } from '../security/master-key.js';

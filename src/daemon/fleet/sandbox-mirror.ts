@@ -1,0 +1,22 @@
+import type { SandboxT } from '../../api/index.js';
+import type { Db } from '../db/database.js';
+import type { SandboxRecords } from '../services/sandbox-records.js';
+
+/**
+ * What a host's agent reported at its heartbeat, mirrored into the records
+ * here; sandboxes it no longer knows are marked so, never dropped.
+ */
+export async function mirrorAgentSandboxes(db: Db, records: SandboxRecords, host: string, there: SandboxT[]): Promise<void> {
+  const byName = new Map(there.map((s) => [s.name, s]));
+  const rows = await db.selectFrom('sandboxes').selectAll().where('host', '=', host).execute();
+  for (const row of rows) {
+    if (row.status === 'moving' || row.status === 'creating') continue;
+    const s = byName.get(row.name);
+    if (s) {
+      const changed = s.status !== row.status || s.thermal !== row.thermal || s.address !== row.address || s.statusReason !== row.status_reason;
+      if (changed || JSON.stringify(s.gpus) !== row.gpu_uuids_json) await records.follow(row.id, s);
+    } else if (row.status !== 'error') {
+      await records.setStatus(row.id, 'error', `host "${host}"'s agent no longer has this sandbox; destroy it with \`bothub destroy ${row.name}\``);
+    }
+  }
+}

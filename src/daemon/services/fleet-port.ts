@@ -1,0 +1,23 @@
+import type { ApiClient, SandboxT } from '../../api/index.js';
+import type { GpuRequest } from '../../core/index.js';
+import type { SandboxRow } from '../db/tables.js';
+
+/**
+ * What the services need of the fleet, as an interface: fleet/ builds on
+ * services/ (a move is a snapshot, a transfer and a restore), so services/
+ * never imports fleet/; fleet/remote-sandboxes.ts implements this and the
+ * daemon's start-up hands it in.
+ */
+export interface FleetPort {
+  /** The API client of a fleet host's agent. */
+  agent(host: string): Promise<ApiClient>;
+  /** Its agent wakes a sandbox that went warm or cold there. */
+  wake(row: SandboxRow): Promise<SandboxT>;
+  destroy(row: SandboxRow): Promise<void>;
+  /** Fleet hosts whose agent does not answer now. */
+  unreachable(): Promise<Set<string>>;
+  /** The fleet hosts besides this machine. */
+  remoteHosts(): Promise<string[]>;
+  /** Where a new sandbox goes when no host is asked for (the scheduler). */
+  place(req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }): Promise<string>;
+}
