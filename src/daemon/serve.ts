@@ -31,7 +31,7 @@ import { recordSandboxChange } from './services/sandbox-events.js';
 import { ShareService } from './services/share-service.js';
 import { ThermalService } from './services/thermal-service.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
-import { BothubError, SYSTEM } from '../core/index.js';
+import { BothubError, SYSTEM, type Clock } from '../core/index.js';
 import { ImportService } from './fleet/import-service.js';
 import { MoveService } from './fleet/move-service.js';
 import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
@@ -60,7 +60,13 @@ export const daemonLogger = (level: string, file?: string): Logger =>
     file ? pino.destination({ dest: file, sync: true }) : undefined,
   );
 
-export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogger(config.logLevel)): Promise<RunningDaemon> {
+/** What a test may put in place of the real thing. */
+export interface DaemonSeams {
+  /** What idle sandboxes and share links measure time by. */
+  clock?: Clock;
+}
+
+export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogger(config.logLevel), seams: DaemonSeams = {}): Promise<RunningDaemon> {
   const host = new LocalHost();
   const layout = new DataLayout(config.dataDir, config.imagesDir);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -109,6 +115,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     defaults: { idleWarmMs: config.idleWarmMs, idleColdMs: config.idleColdMs },
     deriveKey: (purpose) => sealer.deriveKey(purpose),
     log,
+    clock: seams.clock,
   });
   sandboxes.discardCold = (id) => thermal.discard(id);
   let fingerprint: Promise<HostFingerprint> | undefined;
@@ -194,7 +201,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     thermal,
     publish,
     events,
-    shares: new ShareService(db, sealer, events),
+    shares: new ShareService(db, sealer, events, seams.clock),
     removeUser: async (name, force) => {
       const user = await users.row(name);
       const owned = (await sandboxes.list(SYSTEM)).filter((s) => s.owner === user.name);

@@ -8,7 +8,7 @@ import { FRAME_HEADER, FRAME_MAX, FrameType, PROTOCOL_VERSION } from '../runtime
 
 const HEADER = new URL('../../native/init/protocol.h', import.meta.url);
 
-/** `#define NAME value` lines (guards without a value are skipped), each value evaluated: a char literal, a string, or integer arithmetic. */
+/** `#define NAME value` lines (guards without a value are skipped), each value evaluated: a char literal, a string, or a product of integers. */
 function cDefines(text: string): Map<string, number | string> {
   const defines = new Map<string, number | string>();
   for (const [, name, raw] of text.matchAll(/^#define[ \t]+(\w+)[ \t]+(.+?)[ \t]*$/gm)) {
@@ -17,7 +17,7 @@ function cDefines(text: string): Map<string, number | string> {
     const str = /^"(.*)"$/.exec(value);
     if (char) defines.set(name!, char[1]!.charCodeAt(0));
     else if (str) defines.set(name!, str[1]!);
-    else if (/^[\d\s()*+<-]+$/.test(value)) defines.set(name!, Function(`return (${value});`)() as number);
+    else if (/^\(?[\d\s*]+\)?$/.test(value)) defines.set(name!, value.replace(/[()]/g, '').split('*').reduce((a, n) => a * Number(n), 1));
     else throw new Error(`protocol.h: cannot read the value of ${name}: ${value}`);
   }
   return defines;

@@ -161,8 +161,9 @@ export class ExecService {
     const finishLost = () => this.ledger.finish(def.id, rec.id, { exitCode: null, signal: null, outputBytes: 0, lost: true });
     try {
       // Made here, so init's open of the log never fails for a missing directory.
-      let failed: unknown;
-      await new OutputLog(this.runtime.paths(def.id).execLog(rec.id), (err) => (failed = err)).close();
+      let failed: Error | undefined;
+      // What fails here is the file system, whose errors are Errors.
+      await new OutputLog(this.runtime.paths(def.id).execLog(rec.id), (err) => (failed = err as Error)).close();
       if (failed) throw failed;
       const session = await this.runtime.exec(def, { argv: req.command, cwd, env, detach: { logPath: GUEST.execLog(rec.id), exitPath: GUEST.execExit(rec.id) } });
       const pid = await Promise.race([session.started, session.done.then(() => null)]);
