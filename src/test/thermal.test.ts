@@ -88,9 +88,10 @@ describe('thermal states, preview URLs and wake on request', () => {
     assert.equal(byHost, 'count 3\n', 'the host-name URL reaches the same server');
     assert.equal(await thermal('web'), 'hot');
     clock.advance(1000);
-    await until('warm', async () => ((await thermal('web')) === 'warm' ? true : undefined));
+    await until('warm', async () => ((await thermal('web')) === 'warm' ? true : undefined), 30_000);
     clock.advance(1500);
-    await until('cold', async () => ((await thermal('web')) === 'cold' ? true : undefined));
+    // Going cold is a CRIU dump: seconds, more on a busy machine.
+    await until('cold', async () => ((await thermal('web')) === 'cold' ? true : undefined), 60_000);
     const sb = await t.api.call('getSandbox', { params: { name: 'web' } });
     assert.equal(sb.status, 'running');
     assert.equal(t.daemon.ctx.runtime.runc.initPid(containerId(sb.id)), undefined, 'no container, so no process');
@@ -157,14 +158,12 @@ describe('thermal states, preview URLs and wake on request', () => {
 
   it('never cools a keep-hot sandbox', async () => {
     await t.api.call('createSandbox', { body: { name: 'hotty', idleWarmMs: 300, idleColdMs: 600, keepHot: true } });
-    await t.api.call('createSandbox', { body: { name: 'coolie', idleWarmMs: 300, idleColdMs: 600_000 } });
     // An exec is activity: both idle clocks start now, on the test's clock.
-    for (const name of ['hotty', 'coolie']) await sh(t, name, 'true');
+    for (const name of ['hotty', 'web']) await sh(t, name, 'true');
     clock.advance(1500);
-    // The periodic tick runs for both: once the other one has cooled, the keep-hot one has been passed over.
-    await until('the other one warm', async () => ((await thermal('coolie')) === 'warm' ? true : undefined));
+    // One tick judges both: once "web" (warm after 1 s) has cooled, the keep-hot one has been passed over.
+    await until('"web" warm', async () => ((await thermal('web')) === 'warm' ? true : undefined), 30_000);
     assert.equal(await thermal('hotty'), 'hot');
-    await t.api.call('destroySandbox', { params: { name: 'coolie' } });
     await t.api.call('destroySandbox', { params: { name: 'hotty' } });
   });
 
