@@ -1,6 +1,7 @@
 /*
  * The exec protocol between the bothub daemon and bothub-init.
- * Mirrored in src/runtime/exec/protocol.ts; change both together.
+ * Mirrored in src/runtime/exec/protocol.ts; src/test/init-protocol.test.ts
+ * parses this file and fails when the two disagree.
  *
  * A frame is: 1 byte type, 4 bytes big-endian payload length, payload.
  *
@@ -22,6 +23,9 @@
  */
 #ifndef BOTHUB_PROTOCOL_H
 #define BOTHUB_PROTOCOL_H
+
+/* The first field of every request. */
+#define PROTOCOL_VERSION "1"
 
 #define FRAME_HEADER 5
 #define FRAME_MAX (1024 * 1024)

@@ -54,7 +54,7 @@ export class Files {
   async upload(localPath: string, remoteDir: string, opts: CallOptions = {}): Promise<void> {
     const isDir = (await stat(localPath)).isDirectory();
     const pack = isDir ? create({ cwd: localPath, portable: true }, ['.']) : create({ cwd: dirname(localPath), portable: true }, [basename(localPath)]);
-    await this.transport.json('putArchive', { params: this.params, query: { path: remoteDir }, upload: pack as unknown as AsyncIterable<Uint8Array> }, this.long(opts));
+    await this.transport.json('putArchive', { params: this.params, query: { path: remoteDir }, upload: pack }, this.long(opts));
   }
 
   /**

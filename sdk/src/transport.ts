@@ -81,7 +81,7 @@ export class Transport {
       headers: this.headers(json ? { 'content-type': 'application/json' } : args.upload !== undefined ? { 'content-type': 'application/octet-stream' } : {}),
       signal,
       ...init,
-    } as RequestInit);
+    });
     if (!res.ok) throw await errorFromResponse(res);
     return res;
   }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type WebSocket from 'ws';
-import { BothubError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../core/index.js';
+import { BothubError, ERROR_CODES, type ErrorBody } from '../core/index.js';
 import type { BodyOf, JsonRouteName, ParamsOf, QueryOf, ReplyOf, RouteDef, RouteName } from './routes.js';
 import type { ProgressEventT } from './schemas.js';
 import { routeUrl } from './route-url.js';
@@ -59,7 +59,8 @@ export class RouteClient {
 
   url(route: RouteName, params?: Record<string, string>, query?: Record<string, unknown>): string {
     const u = new URL(routeUrl(this.routes[route].url, params), this.baseUrl);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    // Query schemas allow scalars only.
+    for (const [k, v] of Object.entries(query ?? {}) as [string, string | number | boolean | undefined][]) if (v !== undefined) u.searchParams.set(k, String(v));
     return u.toString();
   }
 
@@ -112,7 +113,7 @@ export class RouteClient {
         body: json ? JSON.stringify(args.body) : args.rawBody,
         signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals),
         ...(args.rawBody ? { duplex: 'half' } : {}),
-      } as RequestInit);
+      });
     } catch (e) {
       throw limit.error(e) ?? unreachable(this.baseUrl, e, this.options.unreachable);
     }
@@ -174,7 +175,7 @@ export async function errorFrom(res: Response): Promise<BothubError> {
   const text = await res.text();
   try {
     const body = JSON.parse(text) as ErrorBody;
-    const code = (body.code in ERROR_CODES ? body.code : 'INTERNAL') as ErrorCode;
+    const code = (body.code in ERROR_CODES ? body.code : 'INTERNAL');
     return new BothubError(code, body.message);
   } catch {
     return new BothubError('INTERNAL', `the daemon answered ${res.status}: ${text.slice(0, 200)}`);

@@ -51,5 +51,5 @@ export function fetchOver(open: OpenStream): typeof fetch {
       else if (body instanceof ReadableStream) Readable.fromWeb(body as import('node:stream/web').ReadableStream).pipe(req);
       else reject(new TypeError('fetchOver: unsupported body type'));
     });
-  }) as typeof fetch;
+  });
 }

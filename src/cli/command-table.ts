@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 /** A line of the command table: the top-level commands (and aliases) a module registers, and how to load it. */
 export interface CommandModule {
   names: string[];
-  load: () => Promise<{ register(program: Command): void }>;
+  load: () => Promise<{ register: (program: Command) => void }>;
 }
 
 /**

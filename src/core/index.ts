@@ -11,3 +11,4 @@ export * from './sandbox-spec.js';
 export * from './signals.js';
 export * from './scheduler.js';
 export * from './gpus.js';
+export * from './clock.js';

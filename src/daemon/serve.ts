@@ -35,7 +35,7 @@ import { StatsService } from './services/stats-service.js';
 import { WebSessions } from './services/web-sessions.js';
 import { ThermalService } from './services/thermal-service.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
-import { SYSTEM } from '../core/index.js';
+import { SYSTEM, type Clock } from '../core/index.js';
 import { ImportService } from './fleet/import-service.js';
 import { MoveService } from './fleet/move-service.js';
 import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
@@ -67,7 +67,13 @@ export const daemonLogger = (level: string, file?: string): Logger =>
     file ? pino.destination({ dest: file, sync: true }) : undefined,
   );
 
-export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogger(config.logLevel)): Promise<RunningDaemon> {
+/** What a test may put in place of the real thing. */
+export interface DaemonSeams {
+  /** What idle sandboxes and share links measure time by. */
+  clock?: Clock;
+}
+
+export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogger(config.logLevel), seams: DaemonSeams = {}): Promise<RunningDaemon> {
   const host = new LocalHost();
   const layout = new DataLayout(config.dataDir, config.imagesDir);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -138,6 +144,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     defaults: { idleWarmMs: config.idleWarmMs, idleColdMs: config.idleColdMs },
     deriveKey: (purpose) => sealer.deriveKey(purpose),
     log,
+    clock: seams.clock,
   });
   const imports = new ImportService({ sandboxes, checkpointer, runtime, images, ledger, dataDir: config.dataDir });
   await ledger.loseForeground();
@@ -201,7 +208,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     thermal,
     publish,
     events,
-    shares: new ShareService(db, sealer, events),
+    shares: new ShareService(db, sealer, events, seams.clock),
     webSessions: new WebSessions(db),
     stats: new StatsService(runtime),
     removeUser: userRemover({ users, sandboxes, snapshots }),

@@ -230,7 +230,7 @@ describe('dashboard', () => {
     await page.getByLabel('Port', { exact: true }).first().fill('8000');
     await page.getByRole('button', { name: 'Publish' }).click();
     await page.getByRole('button', { name: /^Copy URL: / }).click();
-    const copied = (await page.evaluate('navigator.clipboard.readText()')) as string;
+    const copied = await page.evaluate<string>('navigator.clipboard.readText()');
     assert.equal(copied, (await t.api.call('getSandbox', { params: { name: 'web1' } })).urls[0]?.url);
     await page.getByRole('button', { name: 'Create link' }).click();
     await page.getByText('New link (shown once)').waitFor();
@@ -315,9 +315,9 @@ describe('dashboard', () => {
     await fresh.getByRole('button', { name: 'Pause fleet-000' }).waitFor();
     const usable = Date.now() - start;
     const timing = JSON.parse(
-      (await fresh.evaluate(
+      await fresh.evaluate<string>(
         'JSON.stringify({ dcl: performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd, shown: performance.getEntriesByName("bothub:fleet-usable")[0].startTime, api: performance.getEntriesByType("resource").filter((r) => r.name.includes("/api/")).map((r) => [new URL(r.name).pathname, Math.round(r.startTime), Math.round(r.duration)]) })',
-      )) as string,
+      ),
     ) as { dcl: number; shown: number; api: [string, number, number][] };
     const listStart = Date.now();
     await t.api.call('listSandboxes');

@@ -266,7 +266,7 @@ describe('fleet hosts over SSH', () => {
     // Every key: the dataset's digest is the same; and a client on host B reads them at the new address.
     assert.equal(await digest(), before);
     const client = `const s=require('net').connect(6379,process.argv[1]);let b='';s.on('data',d=>{b+=d;if(b.split('\\r\\n').length>3){process.stdout.write(b);s.end()}});s.write('*1\\r\\n$6\\r\\nDBSIZE\\r\\n*2\\r\\n$3\\r\\nGET\\r\\n$8\\r\\ngreeting\\r\\n')`;
-    const answer = execFileSync('nsenter', [`--net=/run/netns/${b.netns}`, process.execPath, '-e', client, result.sandbox.address!], { encoding: 'utf8', timeout: 10_000 });
+    const answer = execFileSync('nsenter', [`--net=/run/netns/${b.netns}`, process.execPath, '-e', client, result.sandbox.address], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(answer, ':200001\r\n$17\r\nhello from host-a\r\n');
     // Gone from host A; its history came along.
     assert.deepEqual(await agentA.call('listSandboxes'), []);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gatewayOf, parseSubnet } from '../core/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { until } from './helpers/sandbox.js';
 
 describe('networking', () => {
   let t: TestDaemon;
@@ -40,13 +40,7 @@ describe('networking', () => {
       params: { name: 'net' },
       body: { command: ['sh', '-c', 'mkdir -p /srv && echo served > /srv/index.html && cd /srv && nohup python3 -m http.server 8000 >/dev/null 2>&1 &'] },
     });
-    let body = '';
-    for (let i = 0; i < 100 && !body; i++) {
-      body = await fetch(`http://${sb.address}:8000/index.html`)
-        .then((r) => r.text())
-        .catch(() => '');
-      if (!body) await sleep(50);
-    }
+    const body = await until('the server in the sandbox', async () => (await fetch(`http://${sb.address}:8000/index.html`)).text());
     assert.equal(body, 'served\n');
   });
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { until } from './helpers/sandbox.js';
@@ -69,19 +68,23 @@ describe('sandbox lifecycle against real runc', () => {
 
   it('reads the console log by byte offset: nothing missed, nothing repeated', async () => {
     await t.api.call('createSandbox', { body: { name: 'logs', command: ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; sleep 0.5; for i in 4 5; do echo line$i; done'] } });
-    let first = await t.api.fetch('logs', { params: { name: 'logs' }, query: { offset: 0 } });
-    for (let i = 0; i < 100 && !(await first.clone().text()).includes('line3'); i++) {
-      await sleep(20);
-      first = await t.api.fetch('logs', { params: { name: 'logs' }, query: { offset: 0 } });
-    }
+    const first = await until('the first three lines', async () => {
+      const res = await t.api.fetch('logs', { params: { name: 'logs' }, query: { offset: 0 } });
+      return (await res.clone().text()).includes('line3') ? res : undefined;
+    });
     const part1 = await first.text();
     const next = Number(first.headers.get('x-bothub-next-offset'));
     assert.equal(next, Buffer.byteLength(part1));
-    await sleep(800);
-    // A reconnecting client passes the offset it was given.
-    const second = await t.api.fetch('logs', { params: { name: 'logs' }, query: { offset: next } });
+    // A reconnecting client passes the offset it was given (again and again, until the command has ended).
+    const [second, rest] = await until('the rest of the log', async () => {
+      const res = await t.api.fetch('logs', { params: { name: 'logs' }, query: { offset: next } });
+      const text = await res.text();
+      // On a slow machine the first read may already have had it all.
+      if (!(part1 + text).includes('main command exited')) throw new Error(`read from ${next}: ${JSON.stringify(text)}`);
+      return [res, text] as const;
+    });
     assert.equal(Number(second.headers.get('x-bothub-offset')), next);
-    const all = part1 + (await second.text());
+    const all = part1 + rest;
     assert.match(all, /^line1\nline2\nline3\nline4\nline5\n\[bothub-init\] main command exited with code 0\n$/);
 
     const viaCli = await cli(t.url, ['logs', 'logs', '--offset', String(next), '--json']);
@@ -114,8 +117,9 @@ describe('exec on a terminal', () => {
       await see(/^42\r?$/m);
       type('import os; os.get_terminal_size()\r');
       await see(/columns=100, lines=30/);
-      type('import time; time.sleep(60)\r');
-      await new Promise((r) => setTimeout(r, 300));
+      // Interrupted while it runs, not at the prompt: the line it prints says it is running.
+      type('import time; print("sleep" + "ing", flush=True); time.sleep(60)\r');
+      await see(/^sleeping\r?$/m);
       type('\x03');
       await see(/KeyboardInterrupt/);
       type('exit(3)\r');

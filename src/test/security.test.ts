@@ -9,7 +9,7 @@ import { routes, routeUrl, type RouteName } from '../api/index.js';
 import { parseApiKey } from '../core/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
-import { sh, snapshot } from './helpers/sandbox.js';
+import { sh, snapshot, until } from './helpers/sandbox.js';
 
 interface Call {
   params?: Record<string, string>;
@@ -211,11 +211,11 @@ describe('users, keys and access', () => {
         "except ConnectionRefusedError: print('refused')",
       ].join('\n');
       // The server may still be starting: a refusal is retried; the firewall drops, so a timeout is final.
-      for (let i = 0; ; i++) {
+      return until(`an answer from ${to} other than a refusal`, async () => {
         const r = await api.call('exec', { params: { name: from }, body: { command: ['python3', '-c', script] } });
-        if (r.stdout !== 'refused\n' || i === 20) return r.stdout.trim();
-        await new Promise((res) => setTimeout(res, 100));
-      }
+        if (r.stdout === 'refused\n') throw new Error(`${from} → ${to}: connection refused`);
+        return r.stdout.trim();
+      }, 30_000);
     };
     assert.equal(await probe(alice, 'alice-p1', a2.address!), 'open', 'same owner, both peers');
     assert.equal(await probe(alice, 'alice-p2', a1.address!), 'open', 'both ways');
@@ -274,7 +274,7 @@ describe('users, keys and access', () => {
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 12; i++) statuses.push((await fetch(`${limited.url}/api/v1/sandboxes`, { headers: { authorization: 'Bearer nope' } })).status);
-      assert.deepEqual(statuses, [...Array(10).fill(401), 429, 429]);
+      assert.deepEqual(statuses, [...Array<number>(10).fill(401), 429, 429]);
       assert.equal((await limited.api.call('health')).status, 'ok', 'public routes still answer');
     } finally {
       await limited.cleanup();

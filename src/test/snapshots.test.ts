@@ -3,7 +3,6 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { ourDescendants } from './helpers/processes.js';
 import { put, restore, sh, snapshot, until } from './helpers/sandbox.js';
@@ -91,8 +90,7 @@ describe('snapshots with CRIU', () => {
 
     await restore(t, 'count-1');
     const resumed = await count(t, 'counter');
-    await sleep(300);
-    assert.ok((await count(t, 'counter')) > resumed, 'it keeps counting');
+    await until('it to keep counting', async () => ((await count(t, 'counter')) > resumed ? true : undefined));
     assert.equal(await sh(t, 'counter', 'cat /root/before'), 'before\n');
 
     // --leave-running: the sandbox goes on; a file written after the snapshot is gone after a restore.
@@ -120,9 +118,12 @@ describe('snapshots with CRIU', () => {
     assert.equal(addresses.size, 5, 'each branch has its own address');
     await sh(t, 'b1', 'echo only-b1 > /root/mine');
     const first = await Promise.all(names.map((n) => count(t, n)));
-    await sleep(400);
-    const second = await Promise.all(names.map((n) => count(t, n)));
-    second.forEach((c, i) => assert.ok(c > first[i]!, `${names[i]} counts on`));
+    await until('every branch to count on', async () => {
+      const second = await Promise.all(names.map((n) => count(t, n)));
+      const stuck = names.filter((_, i) => second[i]! <= first[i]!);
+      if (stuck.length) throw new Error(`${stuck.join(', ')} did not count on`);
+      return true;
+    });
     assert.equal((await t.api.call('exec', { params: { name: 'b2' }, body: { command: ['test', '-e', '/root/mine'] } })).exitCode, 1, 'files are per branch');
     assert.equal((await t.api.call('getSandbox', { params: { name: 'counter' } })).status, 'running', 'the original is untouched');
     for (const n of names) await t.api.call('destroySandbox', { params: { name: n } });
@@ -202,7 +203,7 @@ describe('snapshots with CRIU', () => {
     writeFileSync(file, bytes);
     await assert.rejects(restore(t, 'count-1'), /snapshot "count-1" is damaged \(criu\/pages-\d+\.img does not match its checksum\)/);
     assert.equal((await t.api.call('getSandbox', { params: { name: 'counter' } })).status, 'stopped', 'nothing started');
-    bytes[mid] = bytes[mid]! ^ 0xff;
+    bytes[mid] = bytes[mid] ^ 0xff;
     writeFileSync(file, bytes);
 
     const manifestFile = join(dir, 'manifest.json');

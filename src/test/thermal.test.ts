@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { ManualClock } from '../core/index.js';
 import { containerId } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { put, sh, until } from './helpers/sandbox.js';
@@ -53,8 +54,10 @@ while True:
 describe('thermal states, preview URLs and wake on request', () => {
   let t: TestDaemon;
   let url: string;
+  // Idle periods and share-link lifetimes are stepped over, not slept through.
+  const clock = new ManualClock();
   before(async () => {
-    t = await startTestDaemon();
+    t = await startTestDaemon({}, { clock });
     await t.api.call('createSandbox', { body: { name: 'web', idleWarmMs: 1000, idleColdMs: 2500 } });
     await put(t, 'web', '/root/counter.py', COUNTER);
     await sh(t, 'web', 'nohup python3 /root/counter.py >/dev/null 2>&1 &');
@@ -83,8 +86,12 @@ describe('thermal states, preview URLs and wake on request', () => {
         .on('error', reject);
     });
     assert.equal(byHost, 'count 3\n', 'the host-name URL reaches the same server');
-    await until('warm', async () => ((await thermal('web')) === 'warm' ? true : undefined), 5000);
-    await until('cold', async () => ((await thermal('web')) === 'cold' ? true : undefined), 8000);
+    assert.equal(await thermal('web'), 'hot');
+    clock.advance(1000);
+    await until('warm', async () => ((await thermal('web')) === 'warm' ? true : undefined), 30_000);
+    clock.advance(1500);
+    // Going cold is a CRIU dump: seconds, more on a busy machine.
+    await until('cold', async () => ((await thermal('web')) === 'cold' ? true : undefined), 60_000);
     const sb = await t.api.call('getSandbox', { params: { name: 'web' } });
     assert.equal(sb.status, 'running');
     assert.equal(await t.daemon.runtime.runc.initPid(containerId(sb.id)), undefined, 'no container, so no process');
@@ -128,12 +135,14 @@ describe('thermal states, preview URLs and wake on request', () => {
     // freeze removed on purpose must not make it mark the sandbox exited.
     let frozen = false;
     const freeze = t.api.call('freezeSandbox', { params: { name: 'web' } }).finally(() => (frozen = true));
-    const checks: Promise<void>[] = [];
+    let checks = 0;
+    // Back to back, each awaited: every check of the freeze's duration sees some step of it.
     while (!frozen) {
-      checks.push(t.daemon.ctx.sandboxes.reconcile(false));
-      await new Promise((r) => setTimeout(r, 5));
+      await t.daemon.ctx.sandboxes.reconcile(false);
+      checks++;
     }
-    await Promise.all([freeze, ...checks]);
+    await freeze;
+    assert.ok(checks > 0);
     const sb = await t.api.call('getSandbox', { params: { name: 'web' } });
     assert.deepEqual([sb.status, sb.thermal], ['running', 'cold']);
     assert.equal(await sh(t, 'web', 'echo awake'), 'awake\n');
@@ -149,7 +158,11 @@ describe('thermal states, preview URLs and wake on request', () => {
 
   it('never cools a keep-hot sandbox', async () => {
     await t.api.call('createSandbox', { body: { name: 'hotty', idleWarmMs: 300, idleColdMs: 600, keepHot: true } });
-    await new Promise((r) => setTimeout(r, 1500));
+    // An exec is activity: both idle clocks start now, on the test's clock.
+    for (const name of ['hotty', 'web']) await sh(t, name, 'true');
+    clock.advance(1500);
+    // One tick judges both: once "web" (warm after 1 s) has cooled, the keep-hot one has been passed over.
+    await until('"web" warm', async () => ((await thermal('web')) === 'warm' ? true : undefined), 30_000);
     assert.equal(await thermal('hotty'), 'hot');
     await t.api.call('destroySandbox', { params: { name: 'hotty' } });
   });
@@ -182,7 +195,7 @@ describe('thermal states, preview URLs and wake on request', () => {
     assert.equal((await get(url, { cookie })).status, 401);
     const short = await t.api.call('createShare', { params: { name: 'web' }, body: { port: 8000, ttlSeconds: 1 } });
     assert.equal((await get(short.pathUrl)).status, 200);
-    await new Promise((r) => setTimeout(r, 2100));
+    clock.advance(2000);
     assert.equal((await get(short.pathUrl)).status, 401, 'expired');
     await t.api.call('publish', { params: { name: 'web' }, body: { port: 8000, public: true } });
   });
@@ -209,7 +222,7 @@ describe('thermal states, preview URLs and wake on request', () => {
         }),
     );
     const reply = await new Promise<string>((resolve, reject) => {
-      ws.once('message', (d) => resolve(d.toString()));
+      ws.once('message', (d: Buffer) => resolve(d.toString()));
       ws.once('close', () => reject(new Error('closed before the echo')));
       ws.send('hello');
     });

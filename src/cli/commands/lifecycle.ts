@@ -12,7 +12,8 @@ export function register(program: Command): void {
       action(async (ctx, names: string[]) => {
         for (const name of names) {
           const s = await ctx.api.call('stopSandbox', { params: { name } });
-          ctx.json ? printJson(s) : process.stdout.write(`${name}\n`);
+          if (ctx.json) printJson(s);
+          else process.stdout.write(`${name}\n`);
         }
       }),
     );
@@ -24,7 +25,8 @@ export function register(program: Command): void {
       action(async (ctx, names: string[]) => {
         for (const name of names) {
           const s = await ctx.api.call('startSandbox', { params: { name } });
-          ctx.json ? printJson(s) : process.stdout.write(`${name}\n`);
+          if (ctx.json) printJson(s);
+          else process.stdout.write(`${name}\n`);
         }
       }),
     );
@@ -37,7 +39,8 @@ export function register(program: Command): void {
       action(async (ctx, names: string[]) => {
         for (const name of names) {
           await ctx.api.call('destroySandbox', { params: { name } });
-          ctx.json ? printJson({ name, destroyed: true }) : process.stdout.write(`${name}\n`);
+          if (ctx.json) printJson({ name, destroyed: true });
+          else process.stdout.write(`${name}\n`);
         }
       }),
     );

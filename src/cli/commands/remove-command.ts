@@ -10,7 +10,8 @@ export function removeCommand(parent: Command, verb: string, description: string
   cmd.action(
     action(async (ctx, name: string) => {
       await remove(ctx, name);
-      ctx.json ? printJson({ name, removed: true }) : process.stdout.write(`${name}\n`);
+      if (ctx.json) printJson({ name, removed: true });
+      else process.stdout.write(`${name}\n`);
     }),
   );
 }

@@ -28,17 +28,17 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'state directory (env BOTHUB_DATA_DIR)', undefined)
     .action(async (opts: { dataDir?: string }) => {
       try {
-        const { join } = await import('node:path');
-        const { writeFile, rm } = await import('node:fs/promises');
+        const path = await import('node:path');
+        const fs = await import('node:fs/promises');
         const { daemonConfig } = await import('../../daemon/config.js');
         const { startDaemon } = await import('../../daemon/serve.js');
         const config = daemonConfig(opts);
-        const pidFile = join(config.dataDir, 'agent.pid');
+        const pidFile = path.join(config.dataDir, 'agent.pid');
         // No TCP port, no heartbeats of its own: only the control plane talks to it, through SSH.
         // Its records are the runtime's own, on its own disk: never the control plane's database.
-        const daemon = await startDaemon({ ...config, databaseUrl: undefined, socket: join(config.dataDir, 'agent.sock'), heartbeatMs: 0 });
-        await writeFile(pidFile, `${process.pid}\n`);
-        const stop = () => void daemon.close().then(() => rm(pidFile, { force: true }).then(() => process.exit(0)));
+        const daemon = await startDaemon({ ...config, databaseUrl: undefined, socket: path.join(config.dataDir, 'agent.sock'), heartbeatMs: 0 });
+        await fs.writeFile(pidFile, `${process.pid}\n`);
+        const stop = () => void daemon.close().then(() => fs.rm(pidFile, { force: true }).then(() => process.exit(0)));
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       } catch (e) {

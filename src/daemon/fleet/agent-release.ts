@@ -14,7 +14,10 @@ const MIN_NODE_MAJOR = 20;
 
 async function* walk(path: string): AsyncGenerator<string> {
   const s = await stat(path);
-  if (!s.isDirectory()) return yield path;
+  if (!s.isDirectory()) {
+    yield path;
+    return;
+  }
   for (const e of await readdir(path)) yield* walk(join(path, e));
 }
 

@@ -224,7 +224,8 @@ export class HostService {
       throw new BothubError('NAME_TAKEN', `a host named "${req.name}" already exists; pick another name or remove it with \`bothub host rm ${req.name}\``);
     const ssh = parseSsh(req.ssh);
     const parsed = ssh2.utils.parseKey(req.privateKey);
-    const key = parsed instanceof Error ? parsed : Array.isArray(parsed) ? parsed[0] : parsed;
+    // A file with several keys parses to a list (the types do not say so): the first one is used.
+    const key = parsed instanceof Error ? parsed : Array.isArray(parsed) ? (parsed as ssh2.ParsedKey[])[0] : parsed;
     if (!key || key instanceof Error || !key.isPrivateKey())
       throw new BothubError(
         'INVALID_INPUT',

@@ -29,8 +29,10 @@ import { validatorCompiler } from './validation.js';
 
 /** The HTTP API: the route table, its handlers, the OpenAPI document; and the web dashboard when webDir is given. */
 export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir?: string): Promise<FastifyInstance> {
+  // Typed as Fastify's logger, so the app is a plain FastifyInstance and not one generic over pino's.
+  const logger: FastifyBaseLogger = ctx.log;
   const app = Fastify({
-    loggerInstance: ctx.log as FastifyBaseLogger,
+    loggerInstance: logger,
     // Requests are logged once, by our onResponse hook, with their duration.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 32 * 1024 * 1024,

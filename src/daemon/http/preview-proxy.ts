@@ -119,7 +119,7 @@ async function proxyHttp(ctx: DaemonContext, req: FastifyRequest, reply: Fastify
       const share = (req as FastifyRequest & { shareToSet?: string }).shareToSet;
       if (share) {
         const path = req.url.startsWith('/p/') ? `/p/${target.name}/${target.port}/` : '/';
-        const cookie = `${cookieName(target)}=${encodeURIComponent(share)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${Math.max(0, Number(share.split('.')[1]) - Math.floor(Date.now() / 1000))}`;
+        const cookie = `${cookieName(target)}=${encodeURIComponent(share)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${ctx.shares.secondsLeft(share)}`;
         headers['set-cookie'] = [...(Array.isArray(headers['set-cookie']) ? headers['set-cookie'] : []), cookie];
       }
       // A page served by path shares the dashboard's origin: sandboxed, it runs in an opaque origin of

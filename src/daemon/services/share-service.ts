@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ShareT } from '../../api/index.js';
-import { BothubError, canSee, type Actor } from '../../core/index.js';
+import { BothubError, canSee, systemClock, type Actor, type Clock } from '../../core/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow, ShareRow } from '../db/tables.js';
 import type { Sealer } from '../security/master-key.js';
@@ -19,6 +19,7 @@ export class ShareService {
     private readonly db: Db,
     private readonly sealer: Sealer,
     private readonly events: EventLog,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   private payload = (id: string, sandboxId: string, port: number, exp: number) => `${id}.${sandboxId}.${port}.${exp}`;
@@ -26,7 +27,7 @@ export class ShareService {
   async create(row: SandboxRow, port: number, ttlSeconds: number): Promise<{ share: ShareRow; token: string }> {
     const published = await this.db.selectFrom('publications').select('port').where('sandbox_id', '=', row.id).where('port', '=', port).executeTakeFirst();
     if (!published) throw new BothubError('INVALID_STATE', `port ${port} of "${row.name}" is not published; publish it first with \`bothub publish ${row.name} -p ${port}\``);
-    const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+    const exp = Math.floor(this.clock.now() / 1000) + ttlSeconds;
     const share: ShareRow = {
       id: randomBytes(6).toString('hex'),
       sandbox_id: row.id,
@@ -34,18 +35,23 @@ export class ShareService {
       owner_id: row.owner_id,
       expires_at: new Date(exp * 1000).toISOString(),
       revoked: 0,
-      created_at: new Date().toISOString(),
+      created_at: new Date(this.clock.now()).toISOString(),
     };
     await this.db.insertInto('shares').values(share).execute();
     await this.events.record(row, 'shared', `port ${port} until ${share.expires_at} (share ${share.id})`);
     return { share, token: `${share.id}.${exp}.${this.sealer.sign(PURPOSE, this.payload(share.id, row.id, port, exp))}` };
   }
 
+  /** Seconds until the token expires (the Max-Age of the cookie it leaves), 0 once it has. */
+  secondsLeft(token: string): number {
+    return Math.max(0, Number(token.split('.')[1]) - Math.floor(this.clock.now() / 1000));
+  }
+
   /** Is this token a live share of this sandbox's port? */
   async valid(token: string, row: SandboxRow, port: number): Promise<boolean> {
     const [id, expText, mac] = token.split('.');
     const exp = Number(expText);
-    if (!id || !mac || !Number.isInteger(exp) || exp * 1000 < Date.now()) return false;
+    if (!id || !mac || !Number.isInteger(exp) || exp * 1000 < this.clock.now()) return false;
     if (!this.sealer.verify(PURPOSE, this.payload(id, row.id, port, exp), mac)) return false;
     const share = await this.db.selectFrom('shares').select(['revoked']).where('id', '=', id).executeTakeFirst();
     return !!share && share.revoked === 0;

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { BothubError, type Actor, type SandboxAction } from '../../core/index.js';
+import { BothubError, systemClock, type Actor, type Clock, type SandboxAction } from '../../core/index.js';
 import { SNAPSHOT_PARTS, type Checkpointer, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
@@ -30,6 +30,8 @@ export interface ThermalDeps {
   /** Keys for encrypted images, derived from the master key. */
   deriveKey: (purpose: string) => Buffer;
   log: Logger;
+  /** What idle time is measured by (tests pass a ManualClock). */
+  clock?: Clock;
 }
 
 const coldKeyPurpose = (sandboxId: string) => `cold-images:${sandboxId}`;
@@ -51,7 +53,11 @@ export class ThermalService {
   private ticking = false;
   private current: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: ThermalDeps) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: ThermalDeps) {
+    this.clock = deps.clock ?? systemClock;
+  }
 
   coldDir(id: string): string {
     return join(this.deps.dir, id);
@@ -59,7 +65,7 @@ export class ThermalService {
 
   /** Marks activity: the idle clock starts again. */
   touch(id: string): void {
-    this.lastActive.set(id, Date.now());
+    this.lastActive.set(id, this.clock.now());
     this.dirty.add(id);
   }
 
@@ -229,7 +235,7 @@ export class ThermalService {
         .where('keep_hot', '=', 0)
         .where('thermal', '!=', 'cold')
         .execute();
-      const now = Date.now();
+      const now = this.clock.now();
       for (const row of rows) {
         const last = this.lastActive.get(row.id) ?? Date.parse(row.last_active_at ?? row.started_at ?? row.created_at);
         const idle = now - last;

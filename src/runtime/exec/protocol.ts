@@ -1,7 +1,11 @@
 /**
  * Frames of the exec protocol spoken with bothub-init over its unix socket.
- * Mirrors native/init/protocol.h; change both together.
+ * Mirrors native/init/protocol.h; src/test/init-protocol.test.ts parses that
+ * header and fails when the two disagree.
  */
+/** The first field of every request. */
+export const PROTOCOL_VERSION = '1';
+
 export const FrameType = {
   Request: 0x52, // 'R'
   Stdin: 0x49, // 'I'
@@ -36,7 +40,7 @@ export function frame(type: number, payload: Buffer = Buffer.alloc(0)): Buffer {
 
 export function encodeRequest(r: InitRequest): Buffer {
   const fields = [
-    '1',
+    PROTOCOL_VERSION,
     r.cwd,
     r.tty ? '1' : '0',
     String(r.tty?.rows ?? 0),

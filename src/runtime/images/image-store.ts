@@ -11,7 +11,7 @@ import { debootstrapDebian, DEBIAN_IMAGE } from './debootstrap.js';
 import { extractImageArchive } from './archive.js';
 import { LayerStore } from './layers.js';
 import { BlobStore, type Descriptor, type ImageConfig } from './oci-layout.js';
-import { copyIntoStore, unpackManifest, type OciStore, type StoredOciImage } from './oci-copy.js';
+import { copyIntoStore, type OciStore, type StoredOciImage } from './oci-copy.js';
 import { defaultImageName, parseReference } from './reference.js';
 import { Skopeo, type RegistryCredentials } from './skopeo.js';
 import { buildManifest, copyOut } from './oci-build.js';

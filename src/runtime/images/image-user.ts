@@ -17,7 +17,7 @@ function readFromLayers(lowerDirs: readonly string[], path: string): string | un
 function lookup(file: string | undefined, name: string, field: number): number | undefined {
   for (const line of (file ?? '').split('\n')) {
     const parts = line.split(':');
-    if (parts[0] === name && parts[field] !== undefined && /^\d+$/.test(parts[field]!)) return Number(parts[field]);
+    if (parts[0] === name && parts[field] !== undefined && /^\d+$/.test(parts[field])) return Number(parts[field]);
   }
   return undefined;
 }

@@ -28,7 +28,7 @@ interface AxeViolation {
 export async function assertAccessible(page: Page, what: string): Promise<void> {
   // Evaluated through the debugging protocol: the daemon's CSP rightly refuses inline scripts.
   await page.evaluate(axeSource);
-  const violations = (await page.evaluate('axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations)')) as AxeViolation[];
+  const violations = await page.evaluate<AxeViolation[]>('axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations)');
   const bad = violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map(
@@ -49,5 +49,5 @@ export async function checkPage(page: Page, name: string): Promise<void> {
 
 /** The element that has the keyboard focus, described by its accessible label or text. */
 export function focused(page: Page): Promise<string> {
-  return page.evaluate('(() => { const e = document.activeElement; return (e?.getAttribute("aria-label") || e?.textContent || e?.id || "").trim(); })()') as Promise<string>;
+  return page.evaluate<string>('(() => { const e = document.activeElement; return (e?.getAttribute("aria-label") || e?.textContent || e?.id || "").trim(); })()');
 }

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { ApiClient } from '../../api/index.js';
 import { parseSubnet } from '../../core/index.js';
 import { daemonConfig, type DaemonConfig } from '../../daemon/config.js';
-import { daemonLogger, startDaemon, type RunningDaemon } from '../../daemon/serve.js';
+import { daemonLogger, startDaemon, type DaemonSeams, type RunningDaemon } from '../../daemon/serve.js';
 import { LocalHost } from '../../hostexec/index.js';
 import { removeBridge } from '../../runtime/index.js';
 import { readFileSync } from 'node:fs';
@@ -36,7 +36,7 @@ export interface TestDaemon {
 
 let counter = 0;
 
-export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Promise<TestDaemon> {
+export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}, seams: DaemonSeams = {}): Promise<TestDaemon> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bothub-test-'));
   const tag = randomBytes(2).toString('hex');
   // Each test daemon gets its own bridge and subnet: tests never share a network.
@@ -59,7 +59,7 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
   const log = logFile ? daemonLogger(config.logLevel, logFile) : pino({ level: 'silent' });
   const netnsBefore = new Set(bothubNetns());
   const t: TestDaemon = {
-    daemon: await startDaemon(config, log),
+    daemon: await startDaemon(config, log, seams),
     api: undefined as unknown as ApiClient,
     adminKey: '',
     logFile,
@@ -68,7 +68,7 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
     config,
     async restart() {
       await t.daemon.close();
-      t.daemon = await startDaemon({ ...config, port: Number(new URL(t.url).port) }, log);
+      t.daemon = await startDaemon({ ...config, port: Number(new URL(t.url).port) }, log, seams);
     },
     async cleanup() {
       for (const s of await t.api.call('listSandboxes').catch(() => [])) await t.api.call('destroySandbox', { params: { name: s.name } }).catch(() => undefined);

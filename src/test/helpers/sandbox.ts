@@ -8,7 +8,6 @@ export async function sh(t: TestDaemon, name: string, script: string): Promise<s
   return r.stdout;
 }
 
-/** Polls until `check` returns a value, or fails after `ms`. */
 /** Polls `check` until it gives a value; on giving up, says what it waited for and the last error `check` threw. */
 export async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -20,7 +19,7 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     });
     if (v !== undefined) return v;
     if (Date.now() > deadline)
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${lastError ? `; last error: ${(lastError as Error).message ?? String(lastError)}` : ''}`, { cause: lastError });
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${lastError ? `; last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : ''}`, { cause: lastError });
     await sleep(25);
   }
 }

@@ -2,7 +2,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TEST_IMAGES_DIR } from './daemon.js';
 
 /**
@@ -96,10 +95,19 @@ export async function startSshHost(): Promise<TestSshHost> {
     clearStaleShellLock();
     // Only the network namespace changes (`ip netns exec` would also remount /sys, hiding the cgroup mounts runc needs).
     sshd = spawn('nsenter', [`--net=/run/netns/${ns}`, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const daemon = sshd;
     let log = '';
-    sshd.stderr!.on('data', (b: Buffer) => (log += b.toString()));
-    for (let i = 0; i < 100 && !/Server listening/.test(log); i++) await sleep(20);
-    if (!/Server listening/.test(log)) throw new Error(`sshd did not start: ${log}`);
+    // Listening once it says so on stderr; an exit, or 10 s of silence, is a failure that shows its log.
+    await new Promise<void>((resolve, reject) => {
+      const fail = (why: string) => reject(new Error(`sshd did not start (${why}): ${log}`));
+      const timeout = AbortSignal.timeout(10_000);
+      timeout.addEventListener('abort', () => fail('no "Server listening" within 10 s'));
+      daemon.once('exit', (code) => fail(`exited with ${code}`));
+      daemon.stderr!.on('data', (b: Buffer) => {
+        log += b.toString();
+        if (/Server listening/.test(log)) resolve();
+      });
+    });
   };
   /** Stops sshd and the per-connection sshd processes it forked (all of them in this namespace, all ours). */
   const stopSshd = async () => {

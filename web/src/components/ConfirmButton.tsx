@@ -29,6 +29,7 @@ export function ConfirmButton(props: {
     // The focus starts on the safe choice: Cancel for what cannot be undone, else the action.
     (props.danger ? cancel : ok).current?.focus();
   }, [open, props.danger]);
+  // Never rejects: a failure is shown in the dialog.
   const confirm = async () => {
     setBusy(true);
     setError(undefined);
@@ -68,7 +69,7 @@ export function ConfirmButton(props: {
             <button type="button" ref={cancel} onClick={() => dialog.current?.close()} disabled={busy}>
               Cancel
             </button>
-            <button type="button" className={props.danger ? 'danger' : 'primary'} ref={ok} onClick={confirm} disabled={busy}>
+            <button type="button" className={props.danger ? 'danger' : 'primary'} ref={ok} onClick={() => void confirm()} disabled={busy}>
               {busy ? 'Working…' : (props.confirmLabel ?? props.label)}
             </button>
           </div>

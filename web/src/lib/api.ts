@@ -27,7 +27,8 @@ export const setOnSignedOut = (f: () => void) => (onSignedOut = f);
 export function routeUrl(route: UsedRoute, params?: Record<string, string | number>, query?: Record<string, unknown>): string {
   const path = ROUTES[route].url.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(String(params?.[k] ?? '')));
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') q.set(k, String(v));
+  // Query schemas allow scalars only.
+  for (const [k, v] of Object.entries(query ?? {}) as [string, string | number | boolean | undefined][]) if (v !== undefined && v !== '') q.set(k, String(v));
   const s = q.toString();
   return s ? `${path}?${s}` : path;
 }

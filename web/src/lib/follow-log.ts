@@ -67,7 +67,7 @@ export function useFollowLog(url: (offset: number, follow: boolean) => string, f
     };
     void run();
     return () => ac.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Only a new log or a change of follow starts again; the rest is read through refs.
   }, [key, follow]);
   return log;
 }

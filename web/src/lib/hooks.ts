@@ -34,7 +34,7 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: read
       },
     );
     return () => ac.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // The caller's deps decide when to load again (as useEffect's own list would).
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const setData = useCallback((f: (old: T | undefined) => T | undefined) => setDataState(f), []);

@@ -20,7 +20,8 @@ export function register(program: Command): void {
         const password = await readStdin();
         if (!password) throw new BothubError('INVALID_INPUT', 'no password on stdin');
         const r = await ctx.api.call('registryLogin', { params: { host }, body: { username: opts.username, password } });
-        ctx.json ? printJson(r) : process.stdout.write(`logged in to ${r.host} as ${r.username}\n`);
+        if (ctx.json) printJson(r);
+        else process.stdout.write(`logged in to ${r.host} as ${r.username}\n`);
       }),
     );
   registry

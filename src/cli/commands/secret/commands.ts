@@ -26,7 +26,8 @@ export function register(program: Command): void {
         const value = await readStdin();
         if (!value) throw new BothubError('INVALID_INPUT', 'no value on stdin; pipe it in, e.g. `printf %s "$TOKEN" | bothub secret set NAME`');
         const s = await ctx.api.call('setSecret', { params: { name }, body: { value } });
-        ctx.json ? printJson(s) : process.stdout.write(`${s.name}\n`);
+        if (ctx.json) printJson(s);
+        else process.stdout.write(`${s.name}\n`);
       }),
     );
   secret

@@ -24,7 +24,8 @@ export function register(program: Command): void {
       .action(
         action(async (ctx, name: string) => {
           const sb = await ctx.api.call(route, { params: { name } });
-          ctx.json ? printJson(sb) : process.stdout.write(`${sb.name} ${sb.thermal}\n`);
+          if (ctx.json) printJson(sb);
+          else process.stdout.write(`${sb.name} ${sb.thermal}\n`);
         }),
       );
   }
@@ -54,7 +55,8 @@ export function register(program: Command): void {
       action(async (ctx, name: string, opts: { port: string; public?: boolean }) => {
         const sb = await ctx.api.call('publish', { params: { name }, body: { port: port(opts.port), public: !!opts.public } });
         const u = sb.urls.find((x) => x.port === port(opts.port))!;
-        ctx.json ? printJson(u) : process.stdout.write(`${u.url}\n${u.pathUrl}\n`);
+        if (ctx.json) printJson(u);
+        else process.stdout.write(`${u.url}\n${u.pathUrl}\n`);
       }),
     );
   program
@@ -81,7 +83,8 @@ export function register(program: Command): void {
     .action(
       action(async (ctx, name: string, opts: { port: string }) => {
         const sb = await ctx.api.call('unpublish', { params: { name, port: port(opts.port) } });
-        ctx.json ? printJson(sb) : process.stdout.write(`${name}\n`);
+        if (ctx.json) printJson(sb);
+        else process.stdout.write(`${name}\n`);
       }),
     );
 }

@@ -73,7 +73,8 @@ export function register(program: Command): void {
     .action(
       action(async (ctx, name: string) => {
         const r = await ctx.api.call('rotateUserKey', { params: { name } });
-        ctx.json ? printJson(r) : process.stdout.write(`${r.key}\n`);
+        if (ctx.json) printJson(r);
+        else process.stdout.write(`${r.key}\n`);
       }),
     );
   user
@@ -84,7 +85,8 @@ export function register(program: Command): void {
     .action(
       action(async (ctx, name: string, opts: { force?: boolean }) => {
         await ctx.api.call('removeUser', { params: { name }, query: { force: opts.force } });
-        ctx.json ? printJson({ name, removed: true }) : process.stdout.write(`${name}\n`);
+        if (ctx.json) printJson({ name, removed: true });
+        else process.stdout.write(`${name}\n`);
       }),
     );
 }

@@ -1,0 +1,61 @@
+// The exec protocol's constants exist twice, in C for bothub-init and in
+// TypeScript for the daemon: this parses the C header and holds the two equal,
+// so a change on one side alone fails here instead of in a sandbox.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { FRAME_HEADER, FRAME_MAX, FrameType, PROTOCOL_VERSION } from '../runtime/index.js';
+
+const HEADER = new URL('../../native/init/protocol.h', import.meta.url);
+
+/** `#define NAME value` lines (guards without a value are skipped), each value evaluated: a char literal, a string, or a product of integers. */
+function cDefines(text: string): Map<string, number | string> {
+  const defines = new Map<string, number | string>();
+  for (const [, name, raw] of text.matchAll(/^#define[ \t]+(\w+)[ \t]+(.+?)[ \t]*$/gm)) {
+    const value = raw!;
+    const char = /^'(.)'$/.exec(value);
+    const str = /^"(.*)"$/.exec(value);
+    if (char) defines.set(name!, char[1]!.charCodeAt(0));
+    else if (str) defines.set(name!, str[1]!);
+    else if (/^\(?[\d\s*]+\)?$/.test(value)) defines.set(name!, value.replace(/[()]/g, '').split('*').reduce((a, n) => a * Number(n), 1));
+    else throw new Error(`protocol.h: cannot read the value of ${name}: ${value}`);
+  }
+  return defines;
+}
+
+/** C name → TypeScript name of each frame type. */
+const FRAME_NAMES: Record<string, keyof typeof FrameType> = {
+  T_REQUEST: 'Request',
+  T_STDIN: 'Stdin',
+  T_STDIN_EOF: 'StdinEof',
+  T_RESIZE: 'Resize',
+  T_SIGNAL: 'Signal',
+  T_STARTED: 'Started',
+  T_STDOUT: 'Stdout',
+  T_STDERR: 'Stderr',
+  T_EXIT: 'Exit',
+  T_ERROR: 'Error',
+};
+
+describe('init protocol', () => {
+  const defines = cDefines(readFileSync(HEADER, 'utf8'));
+
+  it('frame types agree between protocol.h and protocol.ts', () => {
+    const cFrames = [...defines.keys()].filter((k) => k.startsWith('T_')).sort();
+    assert.deepEqual(cFrames, Object.keys(FRAME_NAMES).sort(), 'every frame type in protocol.h has a TypeScript name here');
+    assert.deepEqual(Object.values(FRAME_NAMES).sort(), Object.keys(FrameType).sort(), 'every FrameType in protocol.ts is in protocol.h');
+    for (const [c, ts] of Object.entries(FRAME_NAMES)) assert.equal(FrameType[ts], defines.get(c), `${c} (C) and FrameType.${ts} (TypeScript)`);
+    assert.equal(new Set(Object.values(FrameType)).size, Object.keys(FrameType).length, 'no two frame types share a byte');
+  });
+
+  it('frame sizes and the request version agree', () => {
+    assert.equal(defines.get('FRAME_HEADER'), FRAME_HEADER);
+    assert.equal(defines.get('FRAME_MAX'), FRAME_MAX);
+    assert.equal(defines.get('PROTOCOL_VERSION'), PROTOCOL_VERSION);
+  });
+
+  it('reads the header it checks (a changed #define format fails loudly)', () => {
+    assert.throws(() => cDefines('#define T_NEW some_function()'), /cannot read the value of T_NEW/);
+    assert.deepEqual([...cDefines("#define A 'R'\n#define B (4 * 1024)\n#define C \"1\"").values()], [0x52, 4096, '1']);
+  });
+});
