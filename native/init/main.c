@@ -144,6 +144,13 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &sock_path, &console_path, &main_argv);
 	if (rc)
 		return rc == 1 ? 0 : rc;
+	/* Stopping sends SIGTERM to every process (kill -1): that is the sandbox only
+	 * when this is PID 1 of its own PID namespace. Anywhere else it would be
+	 * every process of the machine, so refuse to start. */
+	if (getpid() != 1) {
+		fprintf(stderr, "bothub-init: must be PID 1 of a sandbox's PID namespace (it is started by runc, not by hand)\n");
+		return 2;
+	}
 
 	console_fd = open(console_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (console_fd < 0) {
