@@ -3,6 +3,7 @@ import * as S from './schemas.js';
 import { AttachSocket, ExecSocket } from './exec-socket.js';
 import { EventsSocket, StatsSocket } from './dashboard-sockets.js';
 import type { SocketDef } from './socket-def.js';
+import { providerRoutes } from './routes/providers.js';
 
 /**
  * The route table. The daemon registers exactly these routes, with these
@@ -35,6 +36,7 @@ const LONG_MS = 30 * 60_000;
 export type RouteDef = RouteBase & ({ stream?: 'bytes' | 'ndjson' | 'upload'; socket?: never } | { stream: 'websocket'; socket: SocketDef });
 
 export const routes = {
+  ...providerRoutes,
   health: { method: 'GET', url: '/api/v1/health', summary: 'Liveness; needs no key.', reply: S.Health, auth: 'none' },
   whoami: { method: 'GET', url: '/api/v1/whoami', summary: 'The user the API key belongs to.', reply: S.WhoAmI },
 

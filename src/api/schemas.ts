@@ -556,3 +556,5 @@ export const StatsStreamQuery = Type.Object(
 
 export type WebSessionT = Static<typeof WebSession>;
 export type SandboxStatsT = Static<typeof SandboxStats>;
+
+export * from './schemas/providers.js';

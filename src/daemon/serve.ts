@@ -16,6 +16,7 @@ import { ExecService } from './services/exec-service.js';
 import { ExecLedger } from './services/exec-ledger.js';
 import { FileService } from './services/file-service.js';
 import { HostService } from './services/host-service.js';
+import { wireRentals } from './rent/wire.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
@@ -157,6 +158,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     execLocal: async (name) => (await exec.run(name, { command: ['true'], timeoutMs: 10_000 }, SYSTEM)).exitCode,
     log,
   });
+  const rent = wireRentals({ db, sealer, hosts, sandboxes, events, dataDir: config.dataDir, tickMs: config.socket ? 0 : config.rentTickMs, log });
   const consistency = new ConsistencyChecker({
     db,
     host,
@@ -195,6 +197,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     publish,
     events,
     shares: new ShareService(db, sealer, events),
+    ...rent,
     removeUser: async (name, force) => {
       const user = await users.row(name);
       const owned = (await sandboxes.list(SYSTEM)).filter((s) => s.owner === user.name);
@@ -241,6 +244,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   }
   thermal.start();
   hosts.start();
+  rent.rentals.start();
   log.info({ url, dataDir: config.dataDir }, 'bothub daemon listening');
 
   let closing: Promise<void> | undefined;
@@ -251,6 +255,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
       (closing ??= (async () => {
         clearInterval(timer);
         thermal.stop();
+        await rent.rentals.stop();
         await hosts.stop();
         await thermal.flush();
         await app.close();
