@@ -54,7 +54,7 @@ export const RentHost = Type.Object(
     noCheckpoint: Type.Optional(Type.Boolean({ description: 'Rent an offer that cannot checkpoint; its sandboxes can then not freeze, go cold or move.' })),
     idleReleaseSec: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400, description: 'Release it when every sandbox on it has been idle this long (0: never).' })),
     readyTimeoutSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600, description: 'How long to wait for SSH before destroying it.' })),
-    dataDir: Type.Optional(Type.String({ pattern: '^/', maxLength: 1024 })),
+    dataDir: Type.Optional(Type.String({ pattern: '^/', maxLength: 1024, description: "The agent's data directory there; {label} stands for the rental's label (bothub-<id>)." })),
   },
   { additionalProperties: false },
 );

@@ -267,6 +267,7 @@ export const migrations: Record<string, Migration> = {
         .addColumn('can_checkpoint', 'integer', (c) => c.notNull())
         .addColumn('idle_release_ms', 'integer', (c) => c.notNull())
         .addColumn('owner_id', 'text')
+        .addColumn('data_dir', 'text')
         .addColumn('key_sealed', 'blob', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('ready_at', 'text')

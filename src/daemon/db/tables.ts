@@ -189,6 +189,8 @@ export interface RentalRow {
   can_checkpoint: number;
   idle_release_ms: number;
   owner_id: string | null;
+  /** The agent's data directory there, as asked ("{label}" stands for the rental's label); null: the default. */
+  data_dir: string | null;
   /** The SSH private key generated for this rental, sealed. */
   key_sealed: Buffer;
   created_at: string;

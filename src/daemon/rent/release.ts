@@ -98,6 +98,7 @@ export class Releaser {
         ...(limit !== null && limit !== undefined ? { maxPrice: limit } : {}),
         idleReleaseSec: Math.round(before.idle_release_ms / 1000),
         ownerId: row.owner_id,
+        ...(before.data_dir ? { dataDir: before.data_dir } : {}),
       },
       op,
     );

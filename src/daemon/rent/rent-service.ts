@@ -139,6 +139,7 @@ export class RentService {
       can_checkpoint: offer.canCheckpoint ? 1 : 0,
       idle_release_ms: (req.idleReleaseSec ?? DEFAULT_IDLE_RELEASE_S) * 1000,
       owner_id: req.ownerId ?? null,
+      data_dir: req.dataDir ?? null,
       key_sealed: this.deps.sealer.seal(keys.private, keyContext(id)),
       created_at: now,
       ready_at: null,
@@ -165,7 +166,7 @@ export class RentService {
         progress({ step: 'add-host', message: `${ssh.username}@${ssh.address}:${ssh.port}: installing the agent, checking it` });
         const address = ssh.address.includes(':') ? `[${ssh.address}]` : ssh.address;
         await this.deps.hosts.add(
-          { name: host, ssh: `${ssh.username}@${address}:${ssh.port}`, privateKey: keys.private, ...(req.dataDir ? { dataDir: req.dataDir } : {}) },
+          { name: host, ssh: `${ssh.username}@${address}:${ssh.port}`, privateKey: keys.private, ...(req.dataDir ? { dataDir: req.dataDir.replaceAll('{label}', row.label) } : {}) },
           { checkpoint: offer.canCheckpoint, signal: op.signal },
         );
       } catch (e) {
