@@ -33,13 +33,13 @@ describe('rented GPU hosts', () => {
   const rentals = () => t.api.call('listRentals');
 
   it('stores provider keys sealed, after trying them; a wrong key gets one clear line', async () => {
-    const wrong = await cli(t.url, ['provider', 'add', 'vast', '--key-stdin', '--url', vast.url], 'not-the-key\n');
+    const wrong = await cli(t.url, ['provider', 'add', 'vast', '--key-stdin', '--api-url', vast.url], 'not-the-key\n');
     assert.equal(wrong.code, 77, wrong.stderr);
     assert.equal(wrong.stderr.trim().split('\n').length, 1, wrong.stderr);
     assert.match(wrong.stderr, /vast: listing instances failed: the API key was refused \(HTTP 401: Invalid user key\); check the key/);
     for (const p of [vast, runpod, hyper]) {
       const name = p === vast ? 'vast' : p === runpod ? 'runpod' : 'hyperbolic';
-      const r = await cli(t.url, ['provider', 'add', name, '--key-stdin', '--url', p.url], `${p.key}\n`);
+      const r = await cli(t.url, ['provider', 'add', name, '--key-stdin', '--api-url', p.url], `${p.key}\n`);
       assert.equal(r.code, 0, r.stderr);
     }
     const list = await cli(t.url, ['provider', 'list']);

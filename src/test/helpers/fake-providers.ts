@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtempSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_IMAGES_DIR } from './daemon.js';
 import { startSshHost, type TestSshHost } from './ssh-host.js';
 
 /**
@@ -86,11 +85,8 @@ async function startFake(name: string, key: string, handle: Handler, unauthorize
     },
     provision(inst) {
       if (state.unreachable) return;
-      // The agent's data directory the daemon names after the label, with the test image shared.
-      const dataDir = join(root, inst.label ?? inst.id);
-      mkdirSync(dataDir, { recursive: true });
-      symlinkSync(TEST_IMAGES_DIR, join(dataDir, 'images'));
-      const up = startSshHost({ dataDir }).then((host) => {
+      // The agent's data directory the daemon names after the label (the helper shares the test image there).
+      const up = startSshHost({ dataDir: join(root, inst.label ?? inst.id) }).then((host) => {
         inst.host = host;
         if (inst.status === 'destroyed') return host.cleanup();
         const ready = () => {
@@ -104,6 +100,8 @@ async function startFake(name: string, key: string, handle: Handler, unauthorize
           inst.status = 'running';
         }
       });
+      // A machine that fails to come up stays "starting": the rent's time limit is what ends it.
+      void up.catch(() => undefined);
       pending.add(up);
       void up.finally(() => pending.delete(up));
     },

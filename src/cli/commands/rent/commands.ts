@@ -35,14 +35,14 @@ export function register(program: Command): void {
     .description("store a provider's API key (read from stdin); it is tried before it is stored")
     .argument('<provider>', PROVIDERS.join(' | '))
     .option('--key-stdin', 'read the key from stdin (the only way it is taken)')
-    .option('--url <url>', "another address for the provider's API (a proxy)")
+    .option('--api-url <url>', "another address for the provider's API (a proxy)")
     .action(
-      action(async (ctx, name: string, opts: { keyStdin?: boolean; url?: string }) => {
+      action(async (ctx, name: string, opts: { keyStdin?: boolean; apiUrl?: string }) => {
         const p = providerName(name);
         if (!opts.keyStdin) throw new BothubError('INVALID_INPUT', `pass --key-stdin and pipe the key in, e.g. \`printf %s "$KEY" | bothub provider add ${p} --key-stdin\``);
         const key = await readStdin();
         if (!key) throw new BothubError('INVALID_INPUT', 'no key on stdin');
-        const r = await ctx.api.call('addProvider', { params: { provider: p }, body: { key, ...(opts.url ? { baseUrl: opts.url } : {}) } });
+        const r = await ctx.api.call('addProvider', { params: { provider: p }, body: { key, ...(opts.apiUrl ? { baseUrl: opts.apiUrl } : {}) } });
         ctx.json ? printJson(r) : process.stdout.write(`${r.name}  ${r.baseUrl}\n`);
       }),
     );
