@@ -120,7 +120,7 @@ describe('rented GPU hosts', () => {
 
     await t.api.call('createSandbox', { body: { name: 'keeper', host: 'gpu-a' } });
     const script = "import os,time; v='held in memory'; open('/tmp/pid','w').write(str(os.getpid())); time.sleep(10**6)";
-    await t.api.call('exec', { params: { name: 'keeper' }, body: { command: ['sh', '-c', `echo 42 > /root/state; nohup python3 -c "${script}" >/dev/null 2>&1 & sleep 0.5`] } });
+    await t.api.call('exec', { params: { name: 'keeper' }, body: { command: ['sh', '-c', `echo 42 > /root/state; nohup python3 -c "${script}" </dev/null >/dev/null 2>&1 & sleep 0.5`] } });
 
     // Idle past the host's setting: its sandbox goes home, then the instance goes.
     await until('gpu-a released', async () => ((await rentals()).find((r) => r.host === 'gpu-a')?.status === 'released' ? true : undefined), 90_000);

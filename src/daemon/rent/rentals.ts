@@ -135,8 +135,9 @@ export class Rentals {
       const seen = new Set<string>();
       for (const inst of instances) {
         if (!inst.label?.startsWith(LABEL_PREFIX) || inst.status === 'gone') continue;
-        const rental = live.get(inst.label);
-        if (rental && (rental.status !== 'renting' || rent.inFlight.has(rental.id))) {
+        const rental = live.get(inst.label) ?? (await releaser.live()).get(inst.label);
+        // A rent in flight here may have made it after the records were read: it is that rent's to finish or destroy.
+        if (rent.inFlight.has(inst.label.slice(LABEL_PREFIX.length)) || (rental && rental.status !== 'renting')) {
           seen.add(inst.label);
           continue;
         }
