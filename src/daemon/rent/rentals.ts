@@ -137,7 +137,7 @@ export class Rentals {
         if (!inst.label?.startsWith(LABEL_PREFIX) || inst.status === 'gone') continue;
         const rental = live.get(inst.label) ?? (await releaser.live()).get(inst.label);
         // A rent in flight here may have made it after the records were read: it is that rent's to finish or destroy.
-        if (rent.inFlight.has(inst.label.slice(LABEL_PREFIX.length)) || (rental && rental.status !== 'renting')) {
+        if (rent.inFlight.has(inst.label.slice(LABEL_PREFIX.length)) || (rental && (rental.status === 'active' || rental.status === 'releasing'))) {
           seen.add(inst.label);
           continue;
         }
@@ -150,6 +150,9 @@ export class Rentals {
           report.errors.push((e as Error).message);
         }
       }
+      // A rent a crash cut short before the provider made anything: nothing bills, the record says so.
+      for (const r of await db.selectFrom('rentals').select(['id', 'label']).where('provider', '=', provider.name).where('status', 'in', ['renting', 'starting']).execute())
+        if (!rent.inFlight.has(r.id) && !report.destroyed.some((d) => d.label === r.label)) await rent.end(r.id, 'failed', 'the rent was cut short (daemon restart); the provider has no instance of it');
       const ours = await db.selectFrom('rentals').select(['id', 'label', 'host', 'created_at']).where('provider', '=', provider.name as ProviderName).where('status', 'in', ['active', 'releasing']).execute();
       for (const r of ours) {
         if (seen.has(r.label)) continue;
