@@ -43,7 +43,8 @@ export interface HostEndpoint {
   reachable: boolean;
 }
 
-const AGENT_START_TIMEOUT_MS = 20_000;
+// The first start of an agent on a fresh machine (a rented one) can take most of a minute on a small, busy host.
+const AGENT_START_TIMEOUT_MS = 60_000;
 
 /** `user@address[:port]`, IPv6 in brackets. */
 export function parseSsh(ssh: string): { username: string; address: string; port: number } {
