@@ -100,11 +100,12 @@ export class Parking {
       const moveId = randomBytes(6).toString('hex');
       const targetDir = join(incomingDir(dst.dataDir), moveId);
       try {
+        // Moving there from now on: the host is not idle (an empty rented host would be released under it).
+        await sandboxes.setStatus(row.id, 'moving', `being restored on host "${host}"`, { host });
         op.onProgress?.({ step: 'transfer', message: `to host "${host}"` });
         await copyTree(new LocalHost(), this.dirOf(row.id), dst.exec, targetDir, op);
         op.onProgress?.({ step: 'restore', message: `on host "${host}"` });
         const execs = JSON.parse(parked.execs_json) as ExecRecordT[];
-        await sandboxes.setStatus(row.id, 'moving', `being restored on host "${host}"`, { host });
         const there = await dst.agent!.call('importSandbox', { body: { ...travellingSpec(row), dir: moveId, execs } });
         await db.deleteFrom('parked_sandboxes').where('sandbox_id', '=', row.id).execute();
         const placed = await sandboxes.follow(row.id, there);
