@@ -156,9 +156,11 @@ describe('rented GPU hosts', () => {
     const table = await cli(t.url, ['cost']);
     assert.match(table.stdout, /^gpu-a\s+vast\s+\$0\.350\s+\$0\.\d+\s+no$/m);
 
-    await t.api.call('destroySandbox', { params: { name: 'keeper' } });
-    // An empty rented host is idle too: its meter stops by itself.
-    await until('every rental ended', async () => ((await rentals()).every((x) => x.status !== 'active') ? true : undefined), 60_000);
+    // Idle again, it goes home again: the second host's meter stops too, and a parked sandbox is destroyed like any other.
+    await until('keeper parked again', async () => (/^parked/.test((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '') ? true : undefined), 120_000);
+    await until('every rental ended', async () => ((await rentals()).every((x) => x.status !== 'active' && x.status !== 'releasing') ? true : undefined), 60_000);
     assert.ok(vast.destroyed.includes(second.instanceId!));
+    await t.api.call('destroySandbox', { params: { name: 'keeper' } });
+    assert.equal((await t.api.call('listSandboxes')).length, 0);
   });
 });
