@@ -128,7 +128,8 @@ describe('rented GPU hosts', () => {
     await t.api.call('exec', { params: { name: 'keeper' }, body: { command: ['sh', '-c', `echo 42 > /root/state; nohup python3 -c "${script}" </dev/null >/dev/null 2>&1 & sleep 0.5`] } });
 
     // Idle past the host's setting: its sandbox goes home, then the instance goes.
-    await until('gpu-a released', async () => ((await rentals()).find((r) => r.host === 'gpu-a')?.status === 'released' ? true : undefined), 90_000);
+    // Checkpoint, copy home and destroy: a minute or more on a busy two-core machine.
+    await until('gpu-a released', async () => ((await rentals()).find((r) => r.host === 'gpu-a')?.status === 'released' ? true : undefined), 300_000);
     assert.ok(vast.destroyed.includes(rented.instanceId!), 'the fake saw the destroy');
     const parked = await t.api.call('getSandbox', { params: { name: 'keeper' } });
     assert.equal(parked.thermal, 'cold');
