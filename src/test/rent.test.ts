@@ -158,7 +158,7 @@ describe('rented GPU hosts', () => {
     assert.match(table.stdout, /^gpu-a\s+vast\s+\$0\.350\s+\$0\.\d+\s+no$/m);
 
     // Idle again, it goes home again: the second host's meter stops too, and a parked sandbox is destroyed like any other.
-    await until('keeper parked again', async () => (/^parked/.test((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '') ? true : undefined), 120_000);
+    await until('keeper parked again', async () => (/^parked/.test((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '') ? true : undefined), 300_000);
     await until('every rental ended', async () => ((await rentals()).every((x) => x.status !== 'active' && x.status !== 'releasing') ? true : undefined), 60_000);
     assert.ok(vast.destroyed.includes(second.instanceId!));
     await t.api.call('destroySandbox', { params: { name: 'keeper' } });
