@@ -60,6 +60,12 @@ export const ERROR_CLASSES: Record<ErrorCode, new (code: ErrorCode, message: str
   RUNTIME_FAILED: ServerError,
   INTERNAL: ServerError,
   UNAVAILABLE: UnreachableError,
+  PROVIDER_KEY_REJECTED: AuthError,
+  PROVIDER_RATE_LIMITED: UnreachableError,
+  NO_CAPACITY: QuotaError,
+  OFFER_GONE: NotFoundError,
+  PRICE_CHANGED: WrongStateError,
+  PROVIDER_FAILED: UnreachableError,
 };
 
 /** The error of the right class for a code. */

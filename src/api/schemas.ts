@@ -15,3 +15,4 @@ export * from './schemas/users.js';
 export * from './schemas/secrets.js';
 export * from './schemas/events.js';
 export * from './schemas/previews.js';
+export * from './schemas/providers.js';

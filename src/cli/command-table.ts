@@ -31,6 +31,7 @@ export const COMMANDS: CommandModule[] = [
   { names: ['user'], load: () => import('./commands/user/commands.js') },
   { names: ['secret'], load: () => import('./commands/secret/commands.js') },
   { names: ['host'], load: () => import('./commands/host/commands.js') },
+  { names: ['provider', 'offers', 'cost'], load: () => import('./commands/rent/commands.js') },
   { names: ['image'], load: () => import('./commands/image/commands.js') },
   { names: ['snapshot'], load: () => import('./commands/snapshot/commands.js') },
   { names: ['registry'], load: () => import('./commands/registry/commands.js') },

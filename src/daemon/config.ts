@@ -39,6 +39,8 @@ export interface DaemonConfig {
   diskMb: number | null;
   /** How often fleet hosts are asked whether they are there, in ms; 0 disables. */
   heartbeatMs: number;
+  /** How often rented hosts' spend is metered and idle ones released (reconciling with providers: every 10th); 0 disables. */
+  rentTickMs: number;
   logLevel: string;
   /** Origins (host names or URLs) a browser may call /mcp from, besides the daemon's own (env BOTHUB_MCP_ORIGINS, comma-separated). */
   mcpOrigins?: string[];
@@ -85,6 +87,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     idleWarmMs: parseDuration(env.BOTHUB_IDLE_WARM ?? '5m'),
     idleColdMs: parseDuration(env.BOTHUB_IDLE_COLD ?? '30m'),
     heartbeatMs: parseDuration(env.BOTHUB_HEARTBEAT ?? '15s'),
+    rentTickMs: parseDuration(env.BOTHUB_RENT_TICK ?? '30s'),
     diskMb: parseDiskDefault(env.BOTHUB_DISK ?? '10G'),
     logLevel: env.BOTHUB_LOG_LEVEL ?? 'info',
     mcpOrigins: (env.BOTHUB_MCP_ORIGINS ?? '')

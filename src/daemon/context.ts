@@ -19,6 +19,10 @@ import type { StatsService } from './services/stats-service.js';
 import type { WebSessions } from './services/web-sessions.js';
 import type { ImportService } from './fleet/import-service.js';
 import type { MoveService } from './fleet/move-service.js';
+import type { ProviderKeys } from './rent/provider-keys.js';
+import type { RentService } from './rent/rent-service.js';
+import type { Rentals } from './rent/rentals.js';
+import type { SpendMeter } from './rent/spend.js';
 
 /**
  * What request handlers may use; built once by startDaemon. Services only:
@@ -52,6 +56,11 @@ export interface DaemonContext {
   secrets: SecretService;
   registries: RegistryCredentialService;
   imageSaves: ImageSaveService;
+  /** Rented GPU hosts: provider keys, renting, releasing, spend. */
+  providerKeys: ProviderKeys;
+  rentService: RentService;
+  rentals: Rentals;
+  meter: SpendMeter;
   /** Removes a user; with force, first destroys what it owns. */
   removeUser: (name: string, force: boolean) => Promise<void>;
 }

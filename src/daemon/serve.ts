@@ -16,6 +16,7 @@ import { ExecService } from './services/exec-service.js';
 import { ExecLedger } from './services/exec-ledger.js';
 import { FileService } from './services/file-service.js';
 import { HostService } from './fleet/host-service.js';
+import { wireRentals } from './rent/wire.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SandboxRecords } from './services/sandbox-records.js';
 import { userRemover } from './services/user-removal.js';
@@ -174,6 +175,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     execLocal: async (name) => (await exec.run(name, { command: ['true'], timeoutMs: 10_000 }, SYSTEM)).exitCode,
     log,
   });
+  const rent = wireRentals({ db, sealer, hosts, sandboxes, events, dataDir: config.dataDir, tickMs: config.socket ? 0 : config.rentTickMs, log });
   const consistency = new ConsistencyChecker({
     db,
     host,
@@ -211,6 +213,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     shares: new ShareService(db, sealer, events, seams.clock),
     webSessions: new WebSessions(db),
     stats: new StatsService(runtime),
+    ...rent,
     removeUser: userRemover({ users, sandboxes, snapshots }),
   };
   await thermal.recover();
@@ -245,6 +248,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   }
   thermal.start();
   hosts.start();
+  rent.rentals.start();
   log.info({ url, dataDir: config.dataDir }, 'bothub daemon listening');
 
   let closing: Promise<void> | undefined;
@@ -257,6 +261,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
       (closing ??= (async () => {
         clearInterval(timer);
         await thermal.stop();
+        await rent.rentals.stop();
         await hosts.stop();
         await thermal.flush();
         await app.close();

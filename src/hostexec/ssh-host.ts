@@ -62,7 +62,7 @@ export class SshHost extends SftpFiles implements Host {
         },
       };
       c.once('ready', () => resolve(c));
-      c.once('error', (e: Error & { level?: string }) => {
+      c.on('error', (e: Error & { level?: string }) => {
         this.client = undefined;
         if (keyRefused)
           reject(

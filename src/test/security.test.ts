@@ -156,6 +156,17 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     // Logins are each user's own: anyone may store theirs.
     registryLogin: async () => ({ params: { host: 'registry.example' }, body: { username: 'u', password: 'p' }, other: [200] }),
     registryLogout: async () => ({ params: { host: 'nothing.example' }, other: [404], owner: [404], admin: [404] }),
+    listProviders: async () => ({}),
+    // The key is tried before it is stored: nothing answers there.
+    addProvider: async () => ({ params: { provider: 'vast' }, body: { key: 'k', baseUrl: 'http://127.0.0.1:1' }, admin: [503] }),
+    removeProvider: async () => ({ params: { provider: 'vast' } }),
+    reconcileProviders: async () => ({}),
+    listOffers: async () => ({ query: { gpu: 'H100' } }),
+    rentHost: async () => ({ body: { gpu: 'H100' } }),
+    listRentals: async () => ({}),
+    releaseHost: async () => ({ params: { name: 'no-such-host' } }),
+    getCost: async () => ({}),
+    setPriceLimit: async () => ({ params: { name: 'no-such-user' }, body: { maxUsdPerHour: 1 } }),
   };
 }
 

@@ -18,6 +18,12 @@ export const ERROR_CODES = {
   RUNTIME_FAILED: { status: 500, exit: 70, doc: 'runc, the network or the filesystem failed.' },
   INTERNAL: { status: 500, exit: 70, doc: 'An unexpected failure; see the daemon log.' },
   UNAVAILABLE: { status: 503, exit: 69, doc: 'The daemon is shutting down or not reachable.' },
+  PROVIDER_KEY_REJECTED: { status: 502, exit: 77, doc: 'A GPU provider refused the API key stored for it.' },
+  PROVIDER_RATE_LIMITED: { status: 503, exit: 75, doc: 'A GPU provider asked bothub to slow down; retry in a minute.' },
+  NO_CAPACITY: { status: 409, exit: 6, doc: 'The provider has no machine left for that offer or GPU.' },
+  OFFER_GONE: { status: 410, exit: 3, doc: 'The offer was rented by someone else or withdrawn.' },
+  PRICE_CHANGED: { status: 409, exit: 5, doc: "The offer's price changed, or exceeds the price limit." },
+  PROVIDER_FAILED: { status: 502, exit: 69, doc: 'A GPU provider answered with an error bothub does not know.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

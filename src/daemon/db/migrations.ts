@@ -253,4 +253,65 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0014_rentals': {
+    async up(db: Kysely<any>) {
+      // GPU providers' API keys, sealed like secrets; an optional other base URL (a proxy, tests).
+      await db.schema
+        .createTable('providers')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('key_sealed', 'blob', (c) => c.notNull())
+        .addColumn('base_url', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      // Every machine bothub rents, recorded before the rent call is made (an instance is never unaccounted for).
+      await db.schema
+        .createTable('rentals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('offer_id', 'text', (c) => c.notNull())
+        .addColumn('instance_id', 'text')
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('usd_per_hour', 'real', (c) => c.notNull())
+        .addColumn('gpu_model', 'text', (c) => c.notNull())
+        .addColumn('gpu_count', 'integer', (c) => c.notNull())
+        .addColumn('can_checkpoint', 'integer', (c) => c.notNull())
+        .addColumn('idle_release_ms', 'integer', (c) => c.notNull())
+        .addColumn('owner_id', 'text')
+        .addColumn('data_dir', 'text')
+        .addColumn('key_sealed', 'blob', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('ready_at', 'text')
+        .addColumn('ended_at', 'text')
+        .addColumn('metered_at', 'text', (c) => c.notNull())
+        .addColumn('failure', 'text')
+        .execute();
+      // A sandbox whose rented host was released: its checkpoint is here, and the next request places it again.
+      await db.schema
+        .createTable('parked_sandboxes')
+        .addColumn('sandbox_id', 'text', (c) => c.primaryKey())
+        .addColumn('rental_id', 'text', (c) => c.notNull())
+        .addColumn('execs_json', 'text', (c) => c.notNull())
+        .addColumn('fingerprint_json', 'text', (c) => c.notNull())
+        .addColumn('parked_at', 'text', (c) => c.notNull())
+        .execute();
+      // Spend, metered per hour bucket, rental and sandbox ('' for a host with none).
+      await db.schema
+        .createTable('rental_spend')
+        .addColumn('hour', 'text', (c) => c.notNull())
+        .addColumn('rental_id', 'text', (c) => c.notNull())
+        .addColumn('sandbox_id', 'text', (c) => c.notNull())
+        .addColumn('sandbox_name', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text')
+        .addColumn('usd', 'real', (c) => c.notNull())
+        .addPrimaryKeyConstraint('rental_spend_pk', ['hour', 'rental_id', 'sandbox_id'])
+        .execute();
+      await db.schema
+        .createTable('user_price_limits')
+        .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+        .addColumn('max_usd_per_hour', 'real', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -167,7 +167,71 @@ export interface WebSessionRow {
   expires_at: string;
 }
 
+export interface ProviderRow {
+  name: string;
+  key_sealed: Buffer;
+  base_url: string | null;
+  created_at: string;
+}
+
+export interface RentalRow {
+  id: string;
+  provider: string;
+  offer_id: string;
+  instance_id: string | null;
+  /** bothub-<id>: written on the instance, so reconciling knows it as ours. */
+  label: string;
+  host: string;
+  /** renting, starting, active, releasing, released, failed. */
+  status: string;
+  usd_per_hour: number;
+  gpu_model: string;
+  gpu_count: number;
+  can_checkpoint: number;
+  idle_release_ms: number;
+  owner_id: string | null;
+  /** The agent's data directory there, as asked ("{label}" stands for the rental's label); null: the default. */
+  data_dir: string | null;
+  /** The SSH private key generated for this rental, sealed. */
+  key_sealed: Buffer;
+  created_at: string;
+  ready_at: string | null;
+  ended_at: string | null;
+  /** Spend is metered up to here. */
+  metered_at: string;
+  failure: string | null;
+}
+
+export interface ParkedSandboxRow {
+  sandbox_id: string;
+  rental_id: string;
+  execs_json: string;
+  /** The fingerprint of the host it was checkpointed on (the gate's input for the next one). */
+  fingerprint_json: string;
+  parked_at: string;
+}
+
+export interface RentalSpendRow {
+  hour: string;
+  rental_id: string;
+  sandbox_id: string;
+  sandbox_name: string;
+  owner_id: string | null;
+  usd: number;
+}
+
+/** A user's limit on the hourly price of the rented hosts their sandboxes use (USD). */
+export interface UserPriceLimitRow {
+  user_id: string;
+  max_usd_per_hour: number;
+}
+
 export interface Tables {
+  user_price_limits: UserPriceLimitRow;
+  providers: ProviderRow;
+  rentals: RentalRow;
+  parked_sandboxes: ParkedSandboxRow;
+  rental_spend: RentalSpendRow;
   hosts: HostRow;
   execs: ExecRow;
   sandboxes: SandboxRow;

@@ -43,7 +43,8 @@ export interface HostEndpoint {
   reachable: boolean;
 }
 
-const AGENT_START_TIMEOUT_MS = 20_000;
+// The first start of an agent on a fresh machine (a rented one) can take most of a minute on a small, busy host.
+const AGENT_START_TIMEOUT_MS = 60_000;
 
 /** `user@address[:port]`, IPv6 in brackets. */
 export function parseSsh(ssh: string): { username: string; address: string; port: number } {
@@ -54,11 +55,11 @@ export function parseSsh(ssh: string): { username: string; address: string; port
 }
 
 /** Why a host cannot run and checkpoint sandboxes; empty when it can. */
-function unfit(fp: HostFingerprint): string[] {
+function unfit(fp: HostFingerprint, checkpoint = true): string[] {
   const reasons: string[] = [];
   if (fp.root === false) reasons.push('the SSH user is not root (sandboxes need root: runc, mounts, namespaces)');
   if (fp.runcVersion === 'missing') reasons.push('runc is not installed (apt-get install runc)');
-  if (fp.criuCheck !== 'ok') reasons.push(`\`criu check\` fails: ${fp.criuCheck ?? 'not run'} (run scripts/install-criu there)`);
+  if (checkpoint && fp.criuCheck !== 'ok') reasons.push(`\`criu check\` fails: ${fp.criuCheck ?? 'not run'} (run scripts/install-criu there)`);
   return reasons;
 }
 
@@ -218,7 +219,8 @@ export class HostService {
     return this.present(name === LOCAL_HOST ? undefined : await this.row(name));
   }
 
-  async add(req: AddHostT): Promise<HostT> {
+  /** `checkpoint: false`: a rented machine taken knowing it cannot checkpoint (its sandboxes then cannot freeze, go cold or move). */
+  async add(req: AddHostT, opts: { checkpoint?: boolean; signal?: AbortSignal } = {}): Promise<HostT> {
     validateName('host', req.name);
     if (req.name === LOCAL_HOST || (await this.deps.db.selectFrom('hosts').select('name').where('name', '=', req.name).executeTakeFirst()))
       throw new BothubError('NAME_TAKEN', `a host named "${req.name}" already exists; pick another name or remove it with \`bothub host rm ${req.name}\``);
@@ -236,17 +238,17 @@ export class HostService {
     const dataDir = req.dataDir ?? DEFAULT_DATA_DIR;
     try {
       let fp = await hostFingerprint(conn);
-      if (fp.root !== false && fp.runcVersion !== 'missing' && fp.criuCheck !== 'ok') {
+      if (opts.checkpoint !== false && fp.root !== false && fp.runcVersion !== 'missing' && fp.criuCheck !== 'ok') {
         // CRIU is bothub's to install, from Debian's archive, as the set-up does on this machine.
         const dir = await installRelease(conn, dataDir);
         await conn.run('bash', [join(dir, 'scripts', 'install-criu')]);
         fp = await hostFingerprint(conn);
       }
-      const problems = unfit(fp);
+      const problems = unfit(fp, opts.checkpoint);
       if (problems.length) throw new BothubError('INVALID_STATE', `host "${req.name}" cannot run bothub sandboxes: ${problems.join('; ')}`);
       const local = await this.deps.localFingerprint();
       if (fp.arch !== local.arch) throw new BothubError('INVALID_STATE', `host "${req.name}" is ${fp.arch} and this build is ${local.arch}; bothub's agent cannot run there`);
-      const agentKey = await this.ensureAgent(conn, req.name, dataDir);
+      const agentKey = await this.ensureAgent(conn, req.name, dataDir, opts.signal);
       const now = new Date().toISOString();
       const row: HostRow = {
         name: req.name,
@@ -292,6 +294,13 @@ export class HostService {
     if (name === LOCAL_HOST) throw new BothubError('INVALID_INPUT', 'the host "local" is this machine; it cannot be removed');
     const host = await this.present(await this.row(name));
     if (host.sandboxes > 0) throw new BothubError('IN_USE', `host "${name}" has ${host.sandboxes} sandbox(es); move or destroy them first`);
+    await this.connections.get(name)?.close();
+    this.connections.delete(name);
+    await this.deps.db.deleteFrom('hosts').where('name', '=', name).execute();
+  }
+
+  /** Forgets a released rented host whose sandboxes were all brought home first (their records still name it until placed again). */
+  async forget(name: string): Promise<void> {
     await this.connections.get(name)?.close();
     this.connections.delete(name);
     await this.deps.db.deleteFrom('hosts').where('name', '=', name).execute();

@@ -7,6 +7,7 @@ import { errorBody, errorHandler } from './errors.js';
 import { execHandlers } from './handlers/exec-handlers.js';
 import { imageTransferHandlers } from './handlers/image-transfer-handlers.js';
 import { registryHandlers } from './handlers/registry-handlers.js';
+import { rentHandlers } from './handlers/rent-handlers.js';
 import { imageHandlers } from './handlers/image-handlers.js';
 import { fileHandlers } from './handlers/file-handlers.js';
 import { hostHandlers } from './handlers/host-handlers.js';
@@ -72,6 +73,7 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir
     ...imageHandlers(ctx),
     ...imageTransferHandlers(ctx),
     ...registryHandlers(ctx),
+    ...rentHandlers(ctx),
     ...snapshotHandlers(ctx),
     ...userHandlers(ctx),
     ...thermalHandlers(ctx),

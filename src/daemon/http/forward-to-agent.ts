@@ -57,9 +57,12 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
   app.addHook('preHandler', async (req, reply) => {
     const route = routeOf(req);
     const name = (req.params as { name?: string } | undefined)?.name;
-    if (!route || !name || HERE.has(route) || !routes[route].url.startsWith('/api/v1/sandboxes/:name')) return;
-    const row = await ctx.sandboxes.row(name, actorOf(req)).catch(() => undefined);
-    if (!row || row.host === 'local') return; // the route's own handler answers (a 404 included)
+    if (!route || !name || !routes[route].url.startsWith('/api/v1/sandboxes/:name')) return;
+    const found = await ctx.sandboxes.row(name, actorOf(req)).catch(() => undefined);
+    if (!found || found.host === 'local') return; // the route's own handler answers (a 404 included)
+    // A sandbox parked by a released rented host is placed again first; one that cannot checkpoint is refused a freeze or move.
+    const row = await ctx.rentals.beforeForward(found, route, HERE.has(route) && route !== 'moveSandbox');
+    if (HERE.has(route)) return;
     const def: RouteDef = routes[route];
     if (route === 'createSnapshot')
       throw new BothubError(

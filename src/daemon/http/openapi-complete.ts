@@ -51,6 +51,8 @@ const STREAMS: Record<StreamRouteName, StreamDoc> = {
   saveImage: { result: S.Image },
   pushImage: { result: S.PushResult },
   exportImage: { reply: { status: 200, types: ['application/x-tar'] } },
+  rentHost: { result: S.Rental },
+  releaseHost: { result: S.Rental },
 };
 
 /** One line of an NDJSON progress stream. */

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_IMAGES_DIR } from './daemon.js';
@@ -19,6 +19,8 @@ export interface TestSshHost {
   agentPid(): number | undefined;
   /** The client key bothub connects with. */
   keyFile: string;
+  /** Lets another key in too (a rented machine takes the key given with the order). */
+  authorize(publicKey: string): void;
   /** The host key's fingerprint as OpenSSH prints it (SHA256:...). */
   hostKey(): string;
   /** Cuts every SSH connection (the per-connection sshd processes), as a network drop would; sshd and the agent stay. */
@@ -42,15 +44,16 @@ function clearStaleShellLock(): void {
   rmSync(join(process.env.HOME ?? '/root', '.pyenv', 'shims', '.pyenv-shim'), { force: true });
 }
 
-export async function startSshHost(): Promise<TestSshHost> {
+/** `dataDir`: where its agent's data directory is to be (default: in its own temporary directory). */
+export async function startSshHost(opts: { dataDir?: string } = {}): Promise<TestSshHost> {
   const n = (process.pid % 200) + ++counter;
   const tag = `${process.pid.toString(36).slice(-3)}${counter}`;
   const ns = `bhh-${tag}`;
   const veth = `bhh${tag}`;
   const address = `10.198.${n}.2`;
   const dir = mkdtempSync(join(tmpdir(), 'bothub-sshhost-'));
-  const dataDir = join(dir, 'agent-data');
-  mkdirSync(dataDir, { mode: 0o700 });
+  const dataDir = opts.dataDir ?? join(dir, 'agent-data');
+  mkdirSync(dataDir, { mode: 0o700, recursive: true });
   // The default image is built once per machine; an agent here uses the same one.
   symlinkSync(TEST_IMAGES_DIR, join(dataDir, 'images'));
   const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -159,6 +162,7 @@ export async function startSshHost(): Promise<TestSshHost> {
       clearStaleShellLock();
     },
     keyFile,
+    authorize: (publicKey) => appendFileSync(join(dir, 'authorized_keys'), `${publicKey.trim()}\n`),
     hostKey: () => execFileSync('ssh-keygen', ['-l', '-f', join(dir, 'host_key.pub')], { encoding: 'utf8' }).split(' ')[1]!,
     async replaceHostKey() {
       await stopSshd();

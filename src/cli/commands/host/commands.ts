@@ -6,6 +6,7 @@ import type { HostT } from '../../../api/index.js';
 import { BothubError } from '../../../core/index.js';
 import { bytes, printJson, table } from '../../output/format.js';
 import { action } from '../../runner.js';
+import { registerHostRent } from '../rent/host-rent.js';
 
 /** The key ssh itself would try first. */
 function defaultKey(): string {
@@ -80,6 +81,7 @@ export function register(program: Command): void {
         process.stdout.write(`${h.name}  ${h.status}  kernel ${h.fingerprint.kernel}  criu ${h.fingerprint.criuVersion}  runc ${h.fingerprint.runcVersion}\n`);
       }),
     );
+  registerHostRent(host);
   host
     .command('rm')
     .description('forget a host (refused while it has sandboxes)')

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { RentalT } from '../api/index.js';
+import { cli } from './helpers/cli.js';
+import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { fakeHyperbolic, fakeRunpod, fakeVast, type FakeProvider } from './helpers/fake-providers.js';
+import { until } from './helpers/sandbox.js';
+
+describe('rented GPU hosts', () => {
+  let t: TestDaemon;
+  let vast: FakeProvider;
+  let runpod: FakeProvider;
+  let hyper: FakeProvider;
+  before(async () => {
+    t = await startTestDaemon({ heartbeatMs: 300, rentTickMs: 300 });
+    [vast, runpod, hyper] = await Promise.all([fakeVast(), fakeRunpod(), fakeHyperbolic()]);
+    vast.offers.push(
+      { id: '101', gpuModel: 'RTX 4090', gpuCount: 1, vramMb: 24564, usdPerHour: 0.35, location: 'Norway, NO', vm: true },
+      { id: '102', gpuModel: 'RTX 4090', gpuCount: 1, vramMb: 24564, usdPerHour: 0.21, location: 'Texas, US' },
+    );
+    runpod.offers.push({ id: 'NVIDIA GeForce RTX 4090', gpuModel: 'RTX 4090', gpuCount: 1, vramMb: 24576, usdPerHour: 0.69, location: 'any' });
+    hyper.offers.push({ id: 'us-east-1/node-7', gpuModel: 'NVIDIA-H100-80GB-HBM3', gpuCount: 8, vramMb: 81559, usdPerHour: 1.5, location: 'US' });
+  });
+  after(async () => {
+    try {
+      await t.cleanup();
+    } finally {
+      await Promise.all([vast.close(), runpod.close(), hyper.close()]);
+    }
+  });
+
+  const rentals = () => t.api.call('listRentals');
+
+  it('stores provider keys sealed, after trying them; a wrong key gets one clear line', async () => {
+    const wrong = await cli(t.url, ['provider', 'add', 'vast', '--key-stdin', '--api-url', vast.url], 'not-the-key\n');
+    assert.equal(wrong.code, 77, wrong.stderr);
+    assert.equal(wrong.stderr.trim().split('\n').length, 1, wrong.stderr);
+    assert.match(wrong.stderr, /vast: listing instances failed: the API key was refused \(HTTP 401: Invalid user key\); check the key/);
+    for (const p of [vast, runpod, hyper]) {
+      const name = p === vast ? 'vast' : p === runpod ? 'runpod' : 'hyperbolic';
+      const r = await cli(t.url, ['provider', 'add', name, '--key-stdin', '--api-url', p.url], `${p.key}\n`);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const list = await cli(t.url, ['provider', 'list']);
+    assert.match(list.stdout, /^hyperbolic\s+http:\/\/127\.0\.0\.1:\d+/m);
+    assert.match(list.stdout, /^vast\s+/m);
+    const raw = await t.daemon.db.selectFrom('providers').select('key_sealed').execute();
+    for (const r of raw) assert.equal(r.key_sealed.includes(Buffer.from('test-key')), false, 'keys are sealed');
+    assert.ok(vast.calls.includes('GET /api/v0/instances/'), 'the key was tried with a listing');
+  });
+
+  it('lists offers across providers in one table, with whether each can checkpoint', async () => {
+    const r = await cli(t.url, ['offers', '--gpu', '4090']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^OFFER\s+GPU\s+VRAM\s+\$\/H\s+LOCATION\s+CHECKPOINT$/);
+    assert.match(lines[1]!, /^vast:102\s+1× RTX 4090\s+24GB\s+\$0\.210\s+Texas, US\s+no$/);
+    assert.match(lines[2]!, /^vast:101\s+1× RTX 4090\s+24GB\s+\$0\.350\s+Norway, NO\s+yes$/);
+    assert.match(lines[3]!, /^runpod:1xNVIDIA GeForce RTX 4090\s+1× RTX 4090\s+24GB\s+\$0\.690\s+any\s+no$/);
+    assert.equal(lines.length, 4, 'the H100 does not match');
+    const cheap = await t.api.call('listOffers', { query: { maxPrice: 0.3 } });
+    assert.deepEqual(cheap.offers.map((o) => o.ref), ['vast:102']);
+    const h100 = await t.api.call('listOffers', { query: { provider: 'hyperbolic', gpu: 'h100', count: 2 } });
+    assert.deepEqual(h100.offers.map((o) => [o.ref, o.gpuCount, o.usdPerHour]), [['hyperbolic:us-east-1/node-7', 2, 3]]);
+  });
+
+  it('refuses to rent an offer that cannot checkpoint unless told so, before asking the provider', async () => {
+    const r = await cli(t.url, ['host', 'rent', 'runpod:1xNVIDIA GeForce RTX 4090']);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /runpod:1xNVIDIA GeForce RTX 4090 cannot checkpoint \(runpod rents unprivileged containers.*pass --no-checkpoint/);
+    assert.equal(runpod.instances.size, 0, 'nothing was rented');
+    const byGpu = await cli(t.url, ['host', 'rent', '--provider', 'vast', '--gpu', '4090', '--max-price', '0.3']);
+    assert.equal(byGpu.code, 6, byGpu.stderr);
+    assert.match(byGpu.stderr, /1 offer\(s\) fit but none can checkpoint/);
+    const gone = await cli(t.url, ['host', 'rent', 'vast:999']);
+    assert.equal(gone.code, 3, gone.stderr);
+    assert.match(gone.stderr, /offer 999 is no longer listed/);
+  });
+
+  it('destroys a rented instance that never answers SSH', async () => {
+    vast.unreachable = true;
+    try {
+      const r = await cli(t.url, ['host', 'rent', 'vast:101', '--name', 'never', '--ready-timeout', '3s']);
+      assert.equal(r.code, 124, r.stderr);
+      assert.match(r.stderr, /did not answer SSH within 3 s .*it was destroyed/);
+      const rental = (await rentals()).find((x) => x.host === 'never')!;
+      assert.equal(rental.status, 'failed');
+      assert.ok(rental.instanceId && vast.destroyed.includes(rental.instanceId), 'the fake saw the DELETE');
+      assert.ok(vast.calls.includes(`DELETE /api/v0/instances/${rental.instanceId}/`));
+      assert.equal((await t.api.call('listHosts')).some((h) => h.name === 'never'), false);
+    } finally {
+      vast.unreachable = false;
+    }
+  });
+
+  it("finds an instance of bothub's that no rental owns and destroys it, leaving others' alone", async () => {
+    hyper.addInstance({ id: 'orphan-1', label: 'bothub-0123456789', offerId: 'us-east-1/node-7', usdPerHour: 1.5 });
+    hyper.addInstance({ id: 'theirs', label: null, offerId: 'us-east-1/node-7', usdPerHour: 1.5 });
+    // The daemon also reconciles by itself every few ticks; whichever comes first destroys it, once.
+    const report = await t.api.call('reconcileProviders');
+    const raced = report.destroyed.length === 0 && hyper.destroyed.includes('orphan-1');
+    if (!raced) assert.deepEqual(report.destroyed, [{ provider: 'hyperbolic', instanceId: 'orphan-1', label: 'bothub-0123456789' }]);
+    assert.deepEqual(hyper.destroyed, ['orphan-1']);
+    assert.ok(hyper.calls.includes('POST /v1/marketplace/instances/terminate'));
+    assert.equal(hyper.instances.get('theirs')!.status, 'running', 'an instance without our label is not ours');
+    const again = await cli(t.url, ['provider', 'reconcile']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, 'nothing to reconcile\n');
+  });
+
+  it('rents, holds state, releases when idle with the state brought home, and thaws it on a new rent at the next request', async () => {
+    const events: string[] = [];
+    const rented = await t.api.progress<RentalT>(
+      'rentHost',
+      { body: { offer: 'vast:101', name: 'gpu-a', idleReleaseSec: 4, readyTimeoutSec: 60, dataDir: join(vast.root, '{label}') } },
+      (p) => events.push(p.step),
+    );
+    assert.equal(rented.status, 'active');
+    assert.equal(rented.usdPerHour, 0.35);
+    assert.ok(events.includes('rent') && events.includes('wait-ssh') && events.includes('add-host'), events.join(','));
+    const instance = vast.instances.get(rented.instanceId!)!;
+    assert.equal(instance.label, `bothub-${rented.id}`, 'the instance carries our label');
+    assert.equal((await t.api.call('getHost', { params: { name: 'gpu-a' } })).status, 'reachable');
+
+    await t.api.call('createSandbox', { body: { name: 'keeper', host: 'gpu-a' } });
+    const script = "import os,time; v='held in memory'; open('/tmp/pid','w').write(str(os.getpid())); time.sleep(10**6)";
+    await t.api.call('exec', { params: { name: 'keeper' }, body: { command: ['sh', '-c', `echo 42 > /root/state; nohup python3 -c "${script}" </dev/null >/dev/null 2>&1 & sleep 0.5`] } });
+
+    // Idle past the host's setting: its sandbox goes home, then the instance goes.
+    // Checkpoint, copy home and destroy: a minute or more on a busy two-core machine.
+    await until('gpu-a released', async () => ((await rentals()).find((r) => r.host === 'gpu-a')?.status === 'released' ? true : undefined), 300_000);
+    assert.ok(vast.destroyed.includes(rented.instanceId!), 'the fake saw the destroy');
+    const parked = await t.api.call('getSandbox', { params: { name: 'keeper' } });
+    assert.equal(parked.thermal, 'cold');
+    assert.match(parked.statusReason ?? '', /parked: host "gpu-a" was released/);
+    assert.equal((await t.api.call('listHosts')).some((h) => h.name === 'gpu-a'), false);
+
+    // The next request places it: no idle host fits, so a new machine is rented, and it thaws there.
+    const r = await t.api.call('exec', { params: { name: 'keeper' }, body: { command: ['sh', '-c', 'cat /root/state; tr "\\0" " " < /proc/$(cat /tmp/pid)/cmdline'] } });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /^42\npython3 -c import os,time; v='held in memory'/);
+    const moved = await t.api.call('getSandbox', { params: { name: 'keeper' } });
+    assert.notEqual(moved.host, 'gpu-a');
+    assert.equal(moved.thermal, 'hot');
+    const second = (await rentals()).find((x) => x.host === moved.host)!;
+    assert.equal(second.provider, 'vast');
+    assert.notEqual(second.instanceId, rented.instanceId);
+    const types = (await t.api.call('listEvents', { query: { sandbox: 'keeper' } })).map((e) => e.type);
+    assert.ok(types.includes('parked') && types.includes('placed'), types.join(','));
+
+    // Money: the first host billed while it lived, to the sandbox on it.
+    const cost = await t.api.call('getCost', { query: {} });
+    const a = cost.hosts.find((h) => h.host === 'gpu-a')!;
+    assert.ok(a.spentUsd > 0 && !a.active, JSON.stringify(a));
+    assert.ok(cost.sandboxes.some((s) => s.sandbox === 'keeper' && s.spentUsd > 0), JSON.stringify(cost.sandboxes));
+    const table = await cli(t.url, ['cost']);
+    assert.match(table.stdout, /^gpu-a\s+vast\s+\$0\.350\s+\$0\.\d+\s+no$/m);
+
+    // Idle again, it goes home again: the second host's meter stops too, and a parked sandbox is destroyed like any other.
+    await until('keeper parked again', async () => (/^parked/.test((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '') ? true : undefined), 300_000);
+    await until('every rental ended', async () => ((await rentals()).every((x) => x.status !== 'active' && x.status !== 'releasing') ? true : undefined), 60_000);
+    assert.ok(vast.destroyed.includes(second.instanceId!));
+    await t.api.call('destroySandbox', { params: { name: 'keeper' } });
+    assert.equal((await t.api.call('listSandboxes')).length, 0);
+  });
+});
