@@ -34,6 +34,8 @@ import { PublishService, type PreviewConfig } from './services/publish-service.j
 import { BothubError, SYSTEM } from '../core/index.js';
 import { ImportService } from './fleet/import-service.js';
 import { MoveService } from './fleet/move-service.js';
+import { MoveJournal } from './fleet/move-journal.js';
+import { recoverMoves } from './fleet/move-recovery.js';
 import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
 import { placeSandbox } from './fleet/placement.js';
 import { ApiClient } from '../api/index.js';
@@ -146,7 +148,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   await recoverCutShortSnapshots({ db, runtime, sandboxes, snapshotsDir: snapshots.dir, coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
+  const journal = new MoveJournal(db);
   const moves = new MoveService({
+    journal,
     sandboxes,
     snapshots,
     thermal,
@@ -209,12 +213,17 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
       await users.remove(name);
     },
   };
+  // Before the thermal recovery: a move's cold state on its source is not an interrupted freeze's to remove.
+  let settling: Promise<void> | undefined;
+  const settleMoves = () => (settling ??= recoverMoves({ db, journal, moves, sandboxes, hosts, runtime, ledger, log }).finally(() => (settling = undefined)));
+  await settleMoves();
   await thermal.recover();
   await sandboxes.reconcile(true);
   // ensureBridge closed the peer chain; open it again for the peers on record.
   await sandboxes.syncPeers();
   const timer = setInterval(() => {
     sandboxes.reconcile(false).catch((err) => log.error({ err }, 'reconcile failed'));
+    settleMoves().catch((err) => log.error({ err }, 'settling moves cut short failed'));
   }, RECONCILE_EVERY_MS);
   timer.unref();
 
