@@ -151,6 +151,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const journal = new MoveJournal(db);
   const moves = new MoveService({
     journal,
+    images,
     sandboxes,
     snapshots,
     thermal,

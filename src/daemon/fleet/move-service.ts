@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ExecRecordT, MoveResultT, SandboxT } from '../../api/index.js';
 import { assertAllowed, BothubError, checkCompatibility, gpuNeedsOf, SYSTEM, validateName, type Actor, type SandboxStatus } from '../../core/index.js';
 import { LocalHost, type Host } from '../../hostexec/index.js';
-import { copyTree, StepError, verifyTree, type CopyResult, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
+import { copyTree, StepError, verifyTree, type CopyResult, type ImageStore, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
 import type { ExecRow } from '../db/tables.js';
 import type { SandboxRow } from '../db/tables.js';
 import { toExecRecord, type ExecLedger } from '../services/exec-ledger.js';
@@ -13,6 +13,7 @@ import { LOCAL, newSandboxRow, type SandboxService } from '../services/sandbox-s
 import type { SnapshotService } from '../services/snapshot-service.js';
 import type { ThermalService } from '../services/thermal-service.js';
 import { incomingDir, travellingSpec, type ImportService } from './import-service.js';
+import { shipImage } from './image-shipping.js';
 import type { MoveJournal } from './move-journal.js';
 
 export interface MoveDeps {
@@ -24,6 +25,7 @@ export interface MoveDeps {
   runtime: SandboxRuntime;
   ledger: ExecLedger;
   journal: MoveJournal;
+  images: ImageStore;
   /** Runs `true` in a local sandbox: the check that it runs. */
   execLocal: (name: string) => Promise<number>;
   log: Logger;
@@ -74,6 +76,9 @@ export class MoveService {
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `sandbox "${name}" cannot move to host "${to}": ${verdict.reasons.join('; ')}`);
 
     const started = performance.now();
+    // Its image first, while it still runs: only the layers the target lacks.
+    op.onProgress?.({ step: 'image' });
+    await shipImage(this.deps.images, row.image, dst, op).catch((e: Error) => Promise.reject(new StepError('image', e.message, e)));
     const moveId = randomBytes(6).toString('hex');
     const targetDir = join(incomingDir(dst.dataDir), moveId);
     const { journal } = this.deps;
@@ -192,6 +197,8 @@ export class MoveService {
       const moveId = randomBytes(6).toString('hex');
       const targetDir = join(incomingDir(dst.dataDir), moveId);
       try {
+        op.onProgress?.({ step: 'image' });
+        await shipImage(this.deps.images, spec.image, dst, op);
         await this.transfer(new LocalHost(), dir, dst.exec, targetDir, op);
         op.onProgress?.({ step: 'restore' });
         const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);

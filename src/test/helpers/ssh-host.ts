@@ -43,7 +43,8 @@ function clearStaleShellLock(): void {
   rmSync(join(process.env.HOME ?? '/root', '.pyenv', 'shims', '.pyenv-shim'), { force: true });
 }
 
-export async function startSshHost(): Promise<TestSshHost> {
+/** env: set for every SSH session there (sshd's SetEnv), so the agent started over SSH runs with it (a fake GPU driver...). */
+export async function startSshHost(opts: { env?: Record<string, string> } = {}): Promise<TestSshHost> {
   const n = (process.pid % 200) + ++counter;
   const tag = `${process.pid.toString(36).slice(-3)}${counter}`;
   const ns = `bhh-${tag}`;
@@ -85,6 +86,7 @@ export async function startSshHost(): Promise<TestSshHost> {
       'UsePAM no',
       'StrictModes no',
       `PidFile ${join(dir, 'sshd.pid')}`,
+      ...(opts.env ? [`SetEnv ${Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
       '',
     ].join('\n'),
   );
