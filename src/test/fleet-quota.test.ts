@@ -60,7 +60,6 @@ describe('quota on fleet hosts: an implicit wake goes through the one rule', () 
     assert.match(refused.message, /user alice may hold 1 GPU\(s\) and holds 1 \(holder\)/);
     const still = await t.api.call('getSandbox', { params: { name: 'sleeper' } });
     assert.equal(still.thermal, 'cold', 'it stayed asleep, holding no GPU');
-    assert.deepEqual(still.gpus, []);
 
     await alice.call('stopSandbox', { params: { name: 'holder' } });
     assert.equal((await exec('sleeper')).exitCode, 0);
