@@ -74,7 +74,7 @@ describe('images travel with their sandboxes, and GC spares what snapshots need'
   };
 
   it('moves a sandbox on a saved image to a host that lacks it: the layers go first, then its state', async () => {
-    await t.api.call('createSandbox', { body: { name: 'maker', image: 'app', command: ['sleep', '100000'] } });
+    await t.api.call('createSandbox', { body: { name: 'maker', image: 'app', command: ['sleep', '100000'], host: 'local' } });
     await put(t, 'maker', '/root/baked', 'in the saved layer\n');
     await t.api.progress<ImageT>('saveImage', { params: { name: 'maker' }, body: { name: 'baked' } }, () => undefined);
     await t.api.call('destroySandbox', { params: { name: 'maker' } });
@@ -82,7 +82,7 @@ describe('images travel with their sandboxes, and GC spares what snapshots need'
     assert.equal(baked.layers?.length, 2);
     assert.deepEqual(layerIds(hostStore()), [], 'the host has none of its layers');
 
-    await t.api.call('createSandbox', { body: { name: 'traveller', image: 'baked', command: ['sleep', '100000'] } });
+    await t.api.call('createSandbox', { body: { name: 'traveller', image: 'baked', command: ['sleep', '100000'], host: 'local' } });
     await put(t, 'traveller', '/root/state', 'written before the move\n');
     await sh(t, 'traveller', 'nohup sleep 100001 >/dev/null 2>&1 & echo $! > /root/held.pid');
     const { r, events } = await move('traveller');
@@ -96,7 +96,7 @@ describe('images travel with their sandboxes, and GC spares what snapshots need'
     assert.equal(await sh(t, 'traveller', 'kill -0 $(cat /root/held.pid) && echo alive'), 'alive\n');
 
     // A second sandbox on the pulled image below it: every layer is there already, none is sent again.
-    await t.api.call('createSandbox', { body: { name: 'second', image: 'app', command: ['sleep', '100000'] } });
+    await t.api.call('createSandbox', { body: { name: 'second', image: 'app', command: ['sleep', '100000'], host: 'local' } });
     const again = await move('second');
     assert.ok(again.events.some((e) => e.step === 'image' && /0 layer\(s\) sent, 1 there already/.test(e.message ?? '')));
     assert.equal(await sh(t, 'second', 'echo up'), 'up\n');
@@ -104,7 +104,7 @@ describe('images travel with their sandboxes, and GC spares what snapshots need'
   });
 
   it('an image a snapshot stands on is not removed (its layers stay); once the snapshot goes, only its own layer is freed', async () => {
-    await t.api.call('createSandbox', { body: { name: 'snapper', image: 'baked', command: ['sleep', '100000'] } });
+    await t.api.call('createSandbox', { body: { name: 'snapper', image: 'baked', command: ['sleep', '100000'], host: 'local' } });
     await put(t, 'snapper', '/root/kept', 'in the snapshot\n');
     await snapshot(t, 'snapper', 'on-baked');
     await t.api.call('destroySandbox', { params: { name: 'snapper' } });

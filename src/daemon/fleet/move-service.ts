@@ -117,7 +117,8 @@ export class MoveService {
         step = 'verify';
         op.onProgress?.({ step });
         const code = dst.agent ? (await dst.agent.call('exec', { params: { name }, body: { command: ['true'], timeoutMs: 10_000 } })).exitCode : await this.deps.execLocal(name);
-        if (code !== 0) throw new BothubError('RUNTIME_FAILED', `a command in the restored sandbox exited with ${code}`);
+        // 127: a minimal image without `true`; its init still ran the command, which is what is checked.
+        if (code !== 0 && code !== 127) throw new BothubError('RUNTIME_FAILED', `a command in the restored sandbox exited with ${code}`);
         restoreMs = ms(r);
         await journal.advance(moveId, 'committing');
       } catch (e) {
