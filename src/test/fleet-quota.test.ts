@@ -31,7 +31,7 @@ describe('quota on fleet hosts: an implicit wake goes through the one rule', () 
       env: { BOTHUB_NVIDIA_SMI: gpu.nvidiaSmi, BOTHUB_NVIDIA_DRIVER_ROOT: gpu.root, BOTHUB_CUDA_CHECKPOINT: FAKE_CUDA_CHECKPOINT, FAKE_CUDA_LOG: join(work, 'calls'), FAKE_CUDA_STATE: 'process' },
     });
     t = await startTestDaemon();
-    await until('host-a added', () => t.api.call('addHost', { body: { name: 'host-a', ssh: `root@${a.address}`, privateKey: readFileSync(a.keyFile, 'utf8'), dataDir: a.dataDir } }), 120_000);
+    await until('host-a added', () => t.api.call('addHost', { body: { name: 'host-a', ssh: `root@${a.address}`, privateKey: readFileSync(a.keyFile, 'utf8'), dataDir: a.dataDir } }), 300_000);
     alice = t.as((await t.api.call('createUser', { body: { name: 'alice', quota: { maxGpus: 1 } } })).key);
   });
   after(async () => {
