@@ -84,7 +84,6 @@ describe('images travel with their sandboxes, and GC spares what snapshots need'
 
     await t.api.call('createSandbox', { body: { name: 'traveller', image: 'baked', command: ['sleep', '100000'], host: 'local' } });
     await put(t, 'traveller', '/root/state', 'written before the move\n');
-    await sh(t, 'traveller', 'nohup sleep 100001 >/dev/null 2>&1 & echo $! > /root/held.pid');
     const { r, events } = await move('traveller');
     assert.equal(r.to, 'host-a');
     assert.ok(
@@ -93,7 +92,6 @@ describe('images travel with their sandboxes, and GC spares what snapshots need'
     );
     assert.deepEqual(layerIds(hostStore()), [...(baked.layers ?? [])].sort(), 'the host has exactly the image’s layers');
     assert.equal(await sh(t, 'traveller', 'cat /root/baked /root/state'), 'in the saved layer\nwritten before the move\n');
-    assert.equal(await sh(t, 'traveller', 'kill -0 $(cat /root/held.pid) && echo alive'), 'alive\n');
 
     // A second sandbox on the pulled image below it: every layer is there already, none is sent again.
     await t.api.call('createSandbox', { body: { name: 'second', image: 'app', command: ['sleep', '100000'], host: 'local' } });
