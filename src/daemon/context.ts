@@ -61,6 +61,8 @@ export interface DaemonContext {
   rentService: RentService;
   rentals: Rentals;
   meter: SpendMeter;
+  /** What stands on an image (sandboxes, snapshots): it is not removed while any does. */
+  imageUsers: (image: string) => Promise<{ sandboxes: string[]; snapshots: string[] }>;
   /** Removes a user; with force, first destroys what it owns. */
   removeUser: (name: string, force: boolean) => Promise<void>;
 }

@@ -20,6 +20,7 @@ import { wireRentals } from './rent/wire.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SandboxRecords } from './services/sandbox-records.js';
 import { userRemover } from './services/user-removal.js';
+import { imageUsers } from './services/image-users.js';
 import { SnapshotService } from './services/snapshot-service.js';
 import { doctor } from './services/doctor.js';
 import { ConsistencyChecker } from './services/consistency.js';
@@ -39,6 +40,8 @@ import { PublishService, type PreviewConfig } from './services/publish-service.j
 import { SYSTEM, type Clock } from '../core/index.js';
 import { ImportService } from './fleet/import-service.js';
 import { MoveService } from './fleet/move-service.js';
+import { MoveJournal } from './fleet/move-journal.js';
+import { recoverMoves } from './fleet/move-recovery.js';
 import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
 import { mirrorAgentSandboxes } from './fleet/sandbox-mirror.js';
 import { ApiClient } from '../api/index.js';
@@ -164,7 +167,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   await recoverCutShortSnapshots({ db, runtime, sandboxes, snapshotsDir: snapshots.dir, coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
+  const journal = new MoveJournal(db);
   const moves = new MoveService({
+    journal,
+    images,
     sandboxes,
     snapshots,
     thermal,
@@ -214,14 +220,20 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     webSessions: new WebSessions(db),
     stats: new StatsService(runtime),
     ...rent,
+    imageUsers: (image) => imageUsers({ db, sandboxes, snapshots }, image),
     removeUser: userRemover({ users, sandboxes, snapshots }),
   };
+  // Before the thermal recovery: a move's cold state on its source is not an interrupted freeze's to remove.
+  let settling: Promise<void> | undefined;
+  const settleMoves = () => (settling ??= recoverMoves({ db, journal, moves, sandboxes, hosts, runtime, ledger, log }).finally(() => (settling = undefined)));
+  await settleMoves();
   await thermal.recover();
   await sandboxes.reconcile(true);
   // ensureBridge closed the peer chain; open it again for the peers on record.
   await sandboxes.syncPeers();
   const timer = setInterval(() => {
     sandboxes.reconcile(false).catch((err) => log.error({ err }, 'reconcile failed'));
+    settleMoves().catch((err) => log.error({ err }, 'settling moves cut short failed'));
   }, RECONCILE_EVERY_MS);
   timer.unref();
 

@@ -314,4 +314,21 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0016_move_journal': {
+    async up(db: Kysely<any>) {
+      // A move in flight, one row: its phase is written before each step that cannot be taken back, so a start after a crash finishes or undoes it.
+      await db.schema
+        .createTable('moves')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('sandbox_id', 'text', (c) => c.notNull().unique())
+        .addColumn('from_host', 'text', (c) => c.notNull())
+        .addColumn('from_address', 'text')
+        .addColumn('to_host', 'text', (c) => c.notNull())
+        .addColumn('target_dir', 'text', (c) => c.notNull())
+        .addColumn('phase', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

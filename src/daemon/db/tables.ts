@@ -226,12 +226,29 @@ export interface UserPriceLimitRow {
   max_usd_per_hour: number;
 }
 
+/** A move in flight (src/daemon/fleet/move-journal.ts): gone once it finished or was undone. */
+export interface MoveRow {
+  id: string;
+  sandbox_id: string;
+  from_host: string;
+  /** Its address on the source, given back if the move is undone. */
+  from_address: string | null;
+  to_host: string;
+  /** Where its state is copied on the target. */
+  target_dir: string;
+  /** freezing, transferring, importing, committing: the step under way. */
+  phase: string;
+  started_at: string;
+  updated_at: string;
+}
+
 export interface Tables {
   user_price_limits: UserPriceLimitRow;
   providers: ProviderRow;
   rentals: RentalRow;
   parked_sandboxes: ParkedSandboxRow;
   rental_spend: RentalSpendRow;
+  moves: MoveRow;
   hosts: HostRow;
   execs: ExecRow;
   sandboxes: SandboxRow;

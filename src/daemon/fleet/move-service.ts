@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ExecRecordT, MoveResultT, SandboxT } from '../../api/index.js';
 import { assertAllowed, BothubError, checkCompatibility, gpuNeedsOf, SYSTEM, validateName, type Actor } from '../../core/index.js';
 import { LocalHost, type Host } from '../../hostexec/index.js';
-import { copyTree, StepError, verifyTree, type CopyResult, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
+import { copyTree, StepError, verifyTree, type CopyResult, type ImageStore, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
 import type { ExecRow } from '../db/tables.js';
 import type { SandboxRow } from '../db/tables.js';
 import { toExecRecord, type ExecLedger } from '../services/exec-ledger.js';
@@ -13,6 +13,8 @@ import { LOCAL, newSandboxRow, type SandboxService } from '../services/sandbox-s
 import type { SnapshotService } from '../services/snapshot-service.js';
 import type { ThermalService } from '../services/thermal-service.js';
 import { incomingDir, travellingSpec, type ImportService } from './import-service.js';
+import { shipImage } from './image-shipping.js';
+import type { MoveJournal } from './move-journal.js';
 
 export interface MoveDeps {
   sandboxes: SandboxService;
@@ -22,6 +24,8 @@ export interface MoveDeps {
   imports: ImportService;
   runtime: SandboxRuntime;
   ledger: ExecLedger;
+  journal: MoveJournal;
+  images: ImageStore;
   /** Runs `true` in a local sandbox: the check that it runs. */
   execLocal: (name: string) => Promise<number>;
   log: Logger;
@@ -46,7 +50,15 @@ interface Frozen {
  * source: it is running there again with everything it had.
  */
 export class MoveService {
+  /** Moves this daemon is running now: their journal rows are not a crash's to settle. */
+  readonly inFlight = new Set<string>();
+
   constructor(private readonly deps: MoveDeps) {}
+
+  /** Where each move's phase is written (read by the start-up recovery). */
+  get journal(): MoveJournal {
+    return this.deps.journal;
+  }
 
   async move(name: string, to: string, actor: Actor, op: LongOperation = {}): Promise<MoveResultT> {
     const { sandboxes, hosts } = this.deps;
@@ -64,67 +76,90 @@ export class MoveService {
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `sandbox "${name}" cannot move to host "${to}": ${verdict.reasons.join('; ')}`);
 
     const started = performance.now();
-    let step = 'snapshot';
-    op.onProgress?.({ step });
-    let frozen: Frozen;
-    try {
-      frozen = await this.freeze(row, src, to);
-    } catch (e) {
-      await sandboxes.setStatus(row.id, 'running', null).catch(() => undefined);
-      throw new StepError(step, (e as Error).message, e);
-    }
-    const snapshotMs = ms(started);
+    // Its image first, while it still runs: only the layers the target lacks.
+    op.onProgress?.({ step: 'image' });
+    await shipImage(this.deps.images, row.image, dst, op).catch((e: Error) => Promise.reject(new StepError('image', e.message, e)));
     const moveId = randomBytes(6).toString('hex');
     const targetDir = join(incomingDir(dst.dataDir), moveId);
-    let imported = false;
-    let copied: CopyResult;
-    let there: SandboxT;
-    let transferMs: number;
-    let restoreMs: number;
+    const { journal } = this.deps;
+    // Journalled before anything happens: a crash from here on is finished or undone at the next start (move-recovery.ts).
+    this.inFlight.add(moveId);
     try {
-      step = 'transfer';
-      const t = performance.now();
-      copied = await this.transfer(src.exec, frozen.dir, dst.exec, targetDir, op);
-      transferMs = ms(t);
-      step = 'restore';
+      await journal.begin({ id: moveId, sandbox_id: row.id, from_host: row.host, from_address: row.address, to_host: to, target_dir: targetDir });
+      let step = 'snapshot';
       op.onProgress?.({ step });
-      const r = performance.now();
-      there = await this.restoreOn(dst, row, moveId, frozen.execs, op);
-      imported = true;
-      step = 'verify';
-      op.onProgress?.({ step });
-      const code = dst.agent ? (await dst.agent.call('exec', { params: { name }, body: { command: ['true'], timeoutMs: 10_000 } })).exitCode : await this.deps.execLocal(name);
-      if (code !== 0) throw new BothubError('RUNTIME_FAILED', `a command in the restored sandbox exited with ${code}`);
-      restoreMs = ms(r);
-    } catch (e) {
-      await this.rollback(row, src, dst, targetDir, imported).catch((err: Error) => {
-        this.deps.log.error({ err, sandbox: name }, 'rolling back a failed move failed');
-        throw new StepError(step, `${(e as Error).message}; and putting it back on host "${src.name}" failed too: ${err.message}`, e);
-      });
-      throw e instanceof StepError ? e : new StepError(step, (e as Error).message, e);
+      let frozen: Frozen;
+      try {
+        frozen = await this.freeze(row, src, to);
+      } catch (e) {
+        await sandboxes.setStatus(row.id, 'running', null).catch(() => undefined);
+        await journal.end(moveId);
+        throw new StepError(step, (e as Error).message, e);
+      }
+      const snapshotMs = ms(started);
+      let imported = false;
+      let copied: CopyResult;
+      let there: SandboxT;
+      let transferMs: number;
+      let restoreMs: number;
+      try {
+        step = 'transfer';
+        await journal.advance(moveId, 'transferring');
+        const t = performance.now();
+        copied = await this.transfer(src.exec, frozen.dir, dst.exec, targetDir, op);
+        transferMs = ms(t);
+        step = 'restore';
+        op.onProgress?.({ step });
+        const r = performance.now();
+        await journal.advance(moveId, 'importing');
+        there = await this.restoreOn(dst, row, moveId, frozen.execs, op);
+        imported = true;
+        step = 'verify';
+        op.onProgress?.({ step });
+        const code = dst.agent ? (await dst.agent.call('exec', { params: { name }, body: { command: ['true'], timeoutMs: 10_000 } })).exitCode : await this.deps.execLocal(name);
+        // 127: a minimal image without `true`; its init still ran the command, which is what is checked.
+        if (code !== 0 && code !== 127) throw new BothubError('RUNTIME_FAILED', `a command in the restored sandbox exited with ${code}`);
+        restoreMs = ms(r);
+        await journal.advance(moveId, 'committing');
+      } catch (e) {
+        await this.rollback(row, src, dst, targetDir, imported).catch((err: Error) => {
+          this.deps.log.error({ err, sandbox: name }, 'rolling back a failed move failed');
+          throw new StepError(step, `${(e as Error).message}; and putting it back on host "${src.name}" failed too: ${err.message}`, e);
+        });
+        await journal.end(moveId);
+        throw e instanceof StepError ? e : new StepError(step, (e as Error).message, e);
+      }
+      // It runs on the target and answered: the move is done, whatever cleaning up the source costs.
+      op.onProgress?.({ step: 'cleanup' });
+      const moved = await this.commit(row, src, to, there);
+      await journal.end(moveId);
+      this.deps.log.info({ sandbox: name, from: src.name, to, bytes: copied.bytes, snapshotMs, transferMs, restoreMs }, 'sandbox moved');
+      return {
+        sandbox: await sandboxes.present(moved),
+        from: src.name,
+        to,
+        bytes: copied.bytes + copied.resumedBytes,
+        resumedBytes: copied.resumedBytes,
+        snapshotMs,
+        transferMs,
+        restoreMs,
+        totalMs: ms(started),
+      };
+    } finally {
+      this.inFlight.delete(moveId);
     }
-    // It runs on the target and answered: the move is done, whatever cleaning up the source costs.
-    op.onProgress?.({ step: 'cleanup' });
+  }
+
+  /** The copy on the target runs: the source's goes, and the record follows it there. */
+  async commit(row: SandboxRow, src: HostEndpoint, to: string, there: Pick<SandboxT, 'address' | 'startedAt' | 'gpus' | 'thermal'>): Promise<SandboxRow> {
     await this.removeSource(row, src);
-    const moved = await sandboxes.setStatus(row.id, 'running', null, {
+    return this.deps.sandboxes.setStatus(row.id, 'running', null, {
       host: to,
       address: there.address,
-      thermal: 'hot',
+      thermal: there.thermal,
       started_at: there.startedAt,
       gpu_uuids_json: JSON.stringify(there.gpus),
     });
-    this.deps.log.info({ sandbox: name, from: src.name, to, bytes: copied.bytes, snapshotMs, transferMs, restoreMs }, 'sandbox moved');
-    return {
-      sandbox: await sandboxes.present(moved),
-      from: src.name,
-      to,
-      bytes: copied.bytes + copied.resumedBytes,
-      resumedBytes: copied.resumedBytes,
-      snapshotMs,
-      transferMs,
-      restoreMs,
-      totalMs: ms(started),
-    };
   }
 
   /**
@@ -163,6 +198,8 @@ export class MoveService {
       const moveId = randomBytes(6).toString('hex');
       const targetDir = join(incomingDir(dst.dataDir), moveId);
       try {
+        op.onProgress?.({ step: 'image' });
+        await shipImage(this.deps.images, spec.image, dst, op);
         await this.transfer(new LocalHost(), dir, dst.exec, targetDir, op);
         op.onProgress?.({ step: 'restore' });
         const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);
@@ -218,7 +255,7 @@ export class MoveService {
   }
 
   /** The source's copy goes; the sandbox runs on the target now. */
-  private async removeSource(row: SandboxRow, src: HostEndpoint): Promise<void> {
+  async removeSource(row: SandboxRow, src: HostEndpoint): Promise<void> {
     const { sandboxes, runtime, ledger, thermal } = this.deps;
     try {
       if (src.agent) {
@@ -235,7 +272,7 @@ export class MoveService {
   }
 
   /** The target's copy goes, and the sandbox wakes where it was. */
-  private async rollback(row: SandboxRow, src: HostEndpoint, dst: HostEndpoint, targetDir: string, imported: boolean): Promise<void> {
+  async rollback(row: SandboxRow, src: HostEndpoint, dst: HostEndpoint, targetDir: string, imported: boolean): Promise<void> {
     const { sandboxes, thermal, log } = this.deps;
     const quietly = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err, sandbox: row.name, what }, 'cleanup after a failed move'));
     if (imported && dst.agent) await quietly('remove the copy on the target', dst.agent.call('destroySandbox', { params: { name: row.name } }));

@@ -11,10 +11,26 @@ const HERE: ReadonlySet<RouteName> = new Set<RouteName>(['getSandbox', 'destroyS
 /**
  * Routes that make a sandbox of a fleet host run again: its owner's quota is
  * the control plane's to keep (the agent acts as the admin), so they go
- * through the same claim as here. An implicit wake by another route (an exec
- * on a cold sandbox) is the agent's own.
+ * through the same claim as here.
  */
 const CLAIMS: ReadonlySet<RouteName> = new Set<RouteName>(['startSandbox', 'resumeSandbox']);
+/**
+ * Routes whose handler wakes a cold sandbox first (thermal.ready there). On a
+ * fleet host the agent would wake it as the admin, past its owner's quota (the
+ * GPUs it claims again): the control plane wakes it under the claim first.
+ */
+const WAKES: ReadonlySet<RouteName> = new Set<RouteName>([
+  'exec',
+  'execStream',
+  'startExec',
+  'logs',
+  'statFile',
+  'listFiles',
+  'readFile',
+  'writeFile',
+  'getArchive',
+  'putArchive',
+]);
 /** Headers that describe the agent's hop, not the reply. */
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
 
@@ -70,6 +86,8 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
         `snapshots are kept on this daemon's machine; "${name}" runs on host "${row.host}": move it here first (\`bothub move ${name} --to local\`)`,
       );
     const agent = await ctx.sandboxes.remote.agent(row.host);
+    if (WAKES.has(route) && row.status === 'running' && row.thermal === 'cold')
+      await ctx.sandboxes.claim(row, async () => ctx.sandboxes.follow(row.id, await agent.call('resumeSandbox', { params: { name } })));
     if (def.stream === 'websocket') {
       // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.
       req.agentSocket = await openAgentSocket(agent, route, req.params as Record<string, string>, (req.query ?? {}) as Record<string, unknown>);

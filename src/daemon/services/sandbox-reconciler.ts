@@ -46,7 +46,8 @@ export class SandboxReconciler {
     const mounts = new Set(atStartup ? await runtime.mountsUnder(runtime.paths('').dir) : []);
     if (atStartup) {
       // A move the daemon died in: the sandbox is still where it was (cold there); the next request wakes it.
-      const moving = await db.selectFrom('sandboxes').select(['id', 'name']).where('status', '=', 'moving').execute();
+      // (One the move journal holds is the move recovery's: it finishes or undoes it.)
+      const moving = await db.selectFrom('sandboxes').select(['id', 'name']).where('status', '=', 'moving').where('id', 'not in', db.selectFrom('moves').select('sandbox_id')).execute();
       for (const m of moving) {
         log.warn({ sandbox: m.name }, 'a move was interrupted by a daemon stop; the sandbox stays where it was');
         await sandboxes.setStatus(m.id, 'running', 'a move to another host was interrupted; it stayed here');

@@ -210,6 +210,8 @@ export class ThermalService {
         // A restore cut short may have left a dead container or a mount: the next wake needs neither.
         await runtime.release({ ...this.deps.sandboxes.definition(row), address: null });
         continue;
+      } else if (row?.status === 'moving') {
+        continue; // a move's checkpoint, settled by the move recovery
       } else if (dirs.has(id)) {
         log.warn({ sandbox: row?.name, id }, 'removing the checkpoint of an interrupted freeze or wake');
       }

@@ -44,8 +44,11 @@ function clearStaleShellLock(): void {
   rmSync(join(process.env.HOME ?? '/root', '.pyenv', 'shims', '.pyenv-shim'), { force: true });
 }
 
-/** `dataDir`: where its agent's data directory is to be (default: in its own temporary directory). */
-export async function startSshHost(opts: { dataDir?: string } = {}): Promise<TestSshHost> {
+/**
+ * `dataDir`: where its agent's data directory is to be (default: in its own temporary directory).
+ * `env`: set for every SSH session there (sshd's SetEnv), so the agent started over SSH runs with it (a fake GPU driver...).
+ */
+export async function startSshHost(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestSshHost> {
   const n = (process.pid % 200) + ++counter;
   const tag = `${process.pid.toString(36).slice(-3)}${counter}`;
   const ns = `bhh-${tag}`;
@@ -88,6 +91,7 @@ export async function startSshHost(opts: { dataDir?: string } = {}): Promise<Tes
       'StrictModes no',
       'Subsystem sftp internal-sftp', // SshHost's file operations
       `PidFile ${join(dir, 'sshd.pid')}`,
+      ...(opts.env ? [`SetEnv ${Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
       '',
     ].join('\n'),
   );

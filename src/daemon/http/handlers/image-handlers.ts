@@ -1,4 +1,4 @@
-import { BothubError, SYSTEM } from '../../../core/index.js';
+import { BothubError } from '../../../core/index.js';
 import { DEBIAN_IMAGE } from '../../../runtime/index.js';
 import type { DaemonContext } from '../../context.js';
 import { streamOperation } from '../ndjson.js';
@@ -21,8 +21,14 @@ export function imageHandlers(ctx: DaemonContext): Pick<Handlers, ImageRoutes> {
     removeImage: async ({ actor, params }) => {
       const image = await ctx.images.requireFor(params.name, actor);
       if (!image.owner && !actor.admin) throw new BothubError('FORBIDDEN', `image "${params.name}" is shared; only the admin may remove it`);
-      const users = (await ctx.sandboxes.list(SYSTEM)).filter((s) => s.image === params.name).map((s) => s.name);
-      if (users.length) throw new BothubError('IN_USE', `image "${params.name}" is used by sandbox ${users.join(', ')}; destroy ${users.length > 1 ? 'them' : 'it'} first`);
+      const users = await ctx.imageUsers(params.name);
+      if (users.sandboxes.length)
+        throw new BothubError('IN_USE', `image "${params.name}" is used by sandbox ${users.sandboxes.join(', ')}; destroy ${users.sandboxes.length > 1 ? 'them' : 'it'} first`);
+      if (users.snapshots.length)
+        throw new BothubError(
+          'IN_USE',
+          `image "${params.name}" is under snapshot ${users.snapshots.join(', ')}, whose restore needs it; delete ${users.snapshots.length > 1 ? 'them' : 'it'} first (\`bothub snapshot delete SNAP\`)`,
+        );
       await ctx.images.remove(params.name);
     },
   };
