@@ -1,4 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
+import { SnapshotStatus, SnapshotStoreStats, SnapshotUniqueBytes } from './schemas/snapshot-store.js';
+export * from './schemas/snapshot-store.js';
 
 /**
  * Every body the API takes or gives, once. These schemas validate requests,
@@ -336,6 +338,8 @@ export const Snapshot = Type.Object({
   sizeBytes: Type.Integer(),
   leaveRunning: Type.Boolean(),
   createdAt: Timestamp,
+  status: SnapshotStatus,
+  uniqueBytes: Type.Optional(SnapshotUniqueBytes),
   frozenMs: Type.Optional(Type.Number({ description: 'How long the sandbox was frozen while the snapshot was taken.' })),
   encrypted: Type.Optional(Type.Boolean({ description: 'Encrypted at rest (AES-256-GCM): the sandbox held secrets.' })),
   host: Type.Optional(
@@ -413,6 +417,7 @@ export const Doctor = Type.Object({
   }),
   capabilities: Type.Array(Type.String()),
   snapshots: Type.Object({ available: Type.Boolean(), detail: Type.String() }),
+  store: Type.Optional(SnapshotStoreStats),
 });
 
 export const ConsistencyQuery = Type.Object(

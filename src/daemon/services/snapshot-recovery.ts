@@ -40,7 +40,7 @@ export async function recoverCutShortSnapshots(deps: SnapshotRecoveryDeps): Prom
   const rowOf = (id: string) => db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst();
 
   for (const row of await db.selectFrom('sandboxes').selectAll().where('host', '=', LOCAL).where('status', '=', 'running').execute()) {
-    const last = await db.selectFrom('snapshots').selectAll().where('sandbox_id', '=', row.id).orderBy('created_at', 'desc').executeTakeFirst();
+    const last = await db.selectFrom('snapshots').selectAll().where('sandbox_id', '=', row.id).where('status', '=', 'ready').orderBy('created_at', 'desc').executeTakeFirst();
     if (!last || last.leave_running || (row.started_at && last.created_at < row.started_at) || !(await orphaned(row))) continue;
     log.warn({ sandbox: row.name, snapshot: last.name }, 'a snapshot was recorded but its sandbox not yet marked stopped into it');
     await runtime.release({ ...sandboxes.definition(row), address: null });
