@@ -145,7 +145,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     ledger,
     log,
   });
-  await recoverCutShortSnapshots({ db, runtime, sandboxes, snapshotsDir: snapshots.dir, coldDir: (id) => thermal.coldDir(id), log });
+  await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
   const moves = new MoveService({

@@ -31,7 +31,7 @@ export interface IngestDeps {
  * list) is written under a partial name, synced and renamed, and then, in one
  * transaction, the snapshot's chunk references are recorded and it becomes
  * 'ready'. Until that transaction nothing claims the snapshot is complete.
- * The staging area is released whatever happens.
+ * The staging area stays: the caller releases it (or restores from it).
  */
 export async function ingestStaged(deps: IngestDeps, staging: Staging, manifest: Omit<SnapshotManifest, 'files' | 'sizeBytes'>, signal?: AbortSignal): Promise<SnapshotManifest> {
   const { db, host, chunks, dir } = deps;
@@ -61,6 +61,5 @@ export async function ingestStaged(deps: IngestDeps, staging: Staging, manifest:
     throw e;
   } finally {
     pins.release();
-    await staging.release();
   }
 }

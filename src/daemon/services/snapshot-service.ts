@@ -250,10 +250,11 @@ export class SnapshotService {
 
   /**
    * The short freeze: CRIU dumps into a staging area (memory when it fits),
-   * the sandbox runs again, and the durable copy is made behind it. A
-   * leave-running snapshot is answered at once as 'saving'; a stopping one
-   * keeps its sandbox frozen until the copy is durable, then ends it — so a
-   * copy that fails (a full disk) leaves the sandbox running as it was.
+   * the sandbox runs again, and the durable copy is made behind it: a
+   * leave-running snapshot is answered at once as 'saving'. A stopping one
+   * (CRIU ends the processes with their TCP sockets still in repair mode, so
+   * peers see nothing) waits for its copy; if the copy fails (a full disk)
+   * the sandbox is restored from the staging area, running as it was.
    */
   private async createStaged(t: Taking, op: LongOperation): Promise<SnapshotT> {
     const { db, checkpointer, runtime, host } = this.deps;
@@ -262,11 +263,20 @@ export class SnapshotService {
     const staging = await openStaging(host, { memoryRoot: this.deps.stagingDir, diskRoot: this.deps.dir }, `${PARTIAL}${t.id}.${t.row.id}.staging`, estimate, this.deps.stagingShare);
     let frozenMs: number;
     try {
-      frozenMs = await checkpointer.checkpoint(t.def, staging.dir, { ...op, leaveRunning: t.leaveRunning, holdFrozen: !t.leaveRunning });
+      frozenMs = await checkpointer.checkpoint(t.def, staging.dir, { ...op, leaveRunning: t.leaveRunning });
     } catch (e) {
       await staging.release();
       throw e;
     }
+    // Whatever fails from here on, a stopping snapshot's sandbox comes back from the staging area.
+    const giveBack = async (err: unknown) => {
+      await db.deleteFrom('snapshots').where('id', '=', t.id).execute();
+      if (!t.leaveRunning) {
+        this.deps.log.warn({ err, snapshot: t.name }, 'a stopping snapshot could not be made durable; restoring its sandbox from the staging area');
+        await runtime.release({ ...t.def, address: null });
+        await checkpointer.restore(t.def, staging.dir, { branch: false });
+      }
+    };
     let saving: Promise<SnapshotManifest>;
     let described: Omit<SnapshotManifest, 'files' | 'sizeBytes'>;
     let sizeBytes: number;
@@ -278,27 +288,27 @@ export class SnapshotService {
       // A leave-running snapshot's copy outlives the request: the client going away must not abort it.
       saving = ingestStaged({ db, host, chunks: this.chunks, dir: this.deps.dir }, staging, described, t.leaveRunning ? undefined : op.signal);
     } catch (e) {
-      await staging.release();
-      await db.deleteFrom('snapshots').where('id', '=', t.id).execute();
-      if (!t.leaveRunning) await checkpointer.thawHeld(t.def);
+      await giveBack(e).finally(staging.release);
       throw e;
     }
     this.saving.set(t.id, saving);
     const done = saving.finally(() => this.saving.delete(t.id));
     if (t.leaveRunning) {
-      done.catch((err: unknown) => this.deps.log.error({ err, snapshot: t.name }, 'a snapshot could not be made durable; it is gone, the sandbox runs on'));
+      void done
+        .catch((err: unknown) => this.deps.log.error({ err, snapshot: t.name }, 'a snapshot could not be made durable; it is gone, the sandbox runs on'))
+        .finally(staging.release);
       return toSnapshot(this.rowOf(t, sizeBytes, 'saving'), { ...described, files: {}, sizeBytes });
     }
-    let manifest: SnapshotManifest;
     try {
-      manifest = await done;
+      const manifest = await done;
+      await this.stopped(t);
+      return toSnapshot(this.rowOf(t, manifest.sizeBytes, 'ready'), manifest);
     } catch (e) {
-      await checkpointer.thawHeld(t.def);
+      await giveBack(e);
       throw e;
+    } finally {
+      await staging.release();
     }
-    await checkpointer.stopHeld(t.def);
-    await this.stopped(t);
-    return toSnapshot(this.rowOf(t, manifest.sizeBytes, 'ready'), manifest);
   }
 
   /** Sealed and GPU snapshots: written whole into their directory while the request waits (as before the store). */

@@ -50,12 +50,6 @@ export interface CheckpointOptions extends LongOperation {
   leaveRunning: boolean;
   /** Encrypt everything written (the sandbox holds secrets); the clear images stay on a tmpfs. */
   key?: Buffer;
-  /**
-   * Dump as if leaving it running, but keep it frozen afterwards: the caller
-   * ends it with stopHeld() once the snapshot is durable, or lets it run on
-   * with thawHeld() if that fails (a stopping snapshot then costs nothing).
-   */
-  holdFrozen?: boolean;
 }
 
 export interface RestoreOptions extends LongOperation {
@@ -202,7 +196,7 @@ export class Checkpointer {
             work,
             '--tcp-established',
             '--file-locks',
-            ...(op.leaveRunning || op.holdFrozen ? ['--leave-running'] : []),
+            ...(op.leaveRunning ? ['--leave-running'] : []),
             id,
           ],
           op,
@@ -210,7 +204,7 @@ export class Checkpointer {
       } finally {
         stopWatch();
       }
-      if (!op.leaveRunning) paused = false; // the container is gone, or held frozen for the caller
+      if (!op.leaveRunning) paused = false; // the container is gone
     } catch (e) {
       throw new StepError(step, await this.reason(e, work), e);
     } finally {
@@ -218,28 +212,15 @@ export class Checkpointer {
       if (paused) await this.resume(id);
       frozenMs = frozenAt ? performance.now() - frozenAt : 0;
     }
-    if (!op.leaveRunning && !op.holdFrozen) await this.removeContainer(def);
+    if (!op.leaveRunning) {
+      // runc removed the container; keep the network namespace so a restore gets the same address.
+      await this.runtime.runc.delete(id);
+      await unmount(this.host, p.rootfs);
+      // The layer's files are in the snapshot (and stay in its image): its mount and loop device go too.
+      await unmountLayer(this.host, p);
+    }
     await rm(work, { recursive: true, force: true });
     return Math.round(frozenMs * 10) / 10;
-  }
-
-  /** After a stopping dump: the container goes; the network namespace stays so a restore gets the same address. */
-  private async removeContainer(def: SandboxDefinition): Promise<void> {
-    const p = this.runtime.paths(def.id);
-    await this.runtime.runc.delete(containerId(def.id));
-    await unmount(this.host, p.rootfs);
-    // The layer's files are in the snapshot (and stay in its image): its mount and loop device go too.
-    await unmountLayer(this.host, p);
-  }
-
-  /** Ends a sandbox a holdFrozen dump kept frozen, now that its snapshot is durable. */
-  async stopHeld(def: SandboxDefinition): Promise<void> {
-    await this.removeContainer(def);
-  }
-
-  /** Lets a sandbox a holdFrozen dump kept frozen run on (its snapshot could not be kept). */
-  async thawHeld(def: SandboxDefinition): Promise<void> {
-    await this.resume(containerId(def.id));
   }
 
   private async resume(id: string): Promise<void> {
