@@ -63,9 +63,15 @@ export class LocalChunkStore implements ChunkStore {
   async put(hash: string, bytes: Buffer): Promise<void> {
     const final = this.path(hash);
     const temp = join(this.tmp, `${hash}.${randomBytes(4).toString('hex')}`);
-    await writeFile(temp, bytes, { mode: 0o600 });
-    await mkdir(join(this.root, hash.slice(0, 2)), { recursive: true, mode: 0o700 });
-    await rename(temp, final);
+    try {
+      await writeFile(temp, bytes, { mode: 0o600 });
+      await mkdir(join(this.root, hash.slice(0, 2)), { recursive: true, mode: 0o700 });
+      await rename(temp, final);
+    } catch (e) {
+      // A write cut short by a full disk must give its space back at once.
+      await rm(temp, { force: true });
+      throw e;
+    }
   }
 
   async get(hash: string): Promise<Buffer> {
