@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, open, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, open } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { ChunkError, sha256, type ChunkStore } from './chunk-store.js';
-import type { SnapshotFile } from './manifest.js';
+import { walk, type SnapshotFile } from './manifest.js';
 
 /**
  * Files cut into fixed 1 MiB chunks. CRIU's page images keep a mapping's pages
@@ -15,14 +15,6 @@ export const CHUNK_BYTES = 1 << 20;
 
 /** How many chunk writes or reads are in flight at once: enough to overlap hashing with the disk. */
 const WINDOW = 4;
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(p);
-    else if (e.isFile()) yield p;
-  }
-}
 
 export interface StoreTreeOptions {
   signal?: AbortSignal;

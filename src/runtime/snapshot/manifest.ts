@@ -37,7 +37,8 @@ export interface SnapshotManifest {
   files: Record<string, SnapshotFile>;
 }
 
-async function* walk(dir: string): AsyncGenerator<string> {
+/** Every regular file under `dir`, depth first. */
+export async function* walk(dir: string): AsyncGenerator<string> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) yield* walk(p);
