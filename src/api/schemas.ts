@@ -16,3 +16,4 @@ export * from './schemas/secrets.js';
 export * from './schemas/events.js';
 export * from './schemas/previews.js';
 export * from './schemas/providers.js';
+export * from './schemas/snapshot-store.js';

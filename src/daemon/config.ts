@@ -15,6 +15,8 @@ export interface DaemonConfig {
   imagesDir?: string;
   /** Snapshot store; defaults to <data-dir>/snapshots. */
   snapshotsDir?: string;
+  /** The share of free memory a snapshot's in-memory staging may take (env BOTHUB_SNAPSHOT_STAGING_SHARE, 0–1, default 0.5; 0: stage on disk). */
+  snapshotStagingShare: number;
   /** CRIU binary; defaults to what scripts/install-criu installed. */
   criu?: string;
   subnet: string;
@@ -58,6 +60,12 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
+function stagingShare(value: string | undefined): number {
+  const share = Number(value ?? 0.5);
+  if (!Number.isFinite(share) || share < 0 || share > 1) throw invalid(`invalid BOTHUB_SNAPSHOT_STAGING_SHARE "${value}": use a fraction of free memory from 0 to 1, such as 0.5`);
+  return share;
+}
+
 /** Defaults, then the environment, then flags: the usual order of precedence. */
 export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const { host, port } = parseListen(flags.listen ?? env.BOTHUB_LISTEN ?? DEFAULT_LISTEN);
@@ -68,6 +76,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     databaseUrl: env.BOTHUB_DATABASE_URL ? parseDatabaseUrl(env.BOTHUB_DATABASE_URL) : undefined,
     imagesDir: env.BOTHUB_IMAGES_DIR || undefined,
     snapshotsDir: env.BOTHUB_SNAPSHOTS_DIR || undefined,
+    snapshotStagingShare: stagingShare(env.BOTHUB_SNAPSHOT_STAGING_SHARE),
     criu: env.BOTHUB_CRIU || undefined,
     subnet: env.BOTHUB_SUBNET ?? '10.77.0.0/16',
     bridge: env.BOTHUB_BRIDGE ?? 'bothub0',

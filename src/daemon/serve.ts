@@ -159,12 +159,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     runtime,
     checkpointer,
     dir: config.snapshotsDir ?? join(config.dataDir, 'snapshots'),
+    stagingDir: join(config.dataDir, 'snapshot-staging'),
+    stagingShare: config.snapshotStagingShare,
     fingerprint: localFingerprint,
     deriveKey: (purpose) => sealer.deriveKey(purpose),
     ledger,
     log,
   });
-  await recoverCutShortSnapshots({ db, runtime, sandboxes, snapshotsDir: snapshots.dir, coldDir: (id) => thermal.coldDir(id), log });
+  await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
   const journal = new MoveJournal(db);
@@ -207,7 +209,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     moves,
     logs: new ConsoleLogs(host, config.consoleCapBytes, (id) => runtime.paths(id)),
     snapshots,
-    doctor: () => doctor(host, runtime.runc, criu),
+    doctor: async () => ({ ...(await doctor(host, runtime.runc, criu)), store: await snapshots.chunks.stats() }),
     consistency: (opts) => consistency.check(opts),
     users,
     secrets,

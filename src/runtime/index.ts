@@ -28,3 +28,7 @@ export * from './container-remains.js';
 export * from './images/reference.js';
 export * from './images/skopeo.js';
 export * from './images/oci-layout.js';
+export * from './snapshot/chunk-store.js';
+export * from './snapshot/chunked-tree.js';
+export * from './snapshot/staging.js';
+export { mountScratch } from './snapshot/sealed-tree.js';

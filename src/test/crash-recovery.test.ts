@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { databaseTarget } from '../daemon/config.js';
 import { openDatabase, type Db } from '../daemon/db/database.js';
 import { DESTROY_CUT_SHORT } from '../daemon/services/sandbox-service.js';
+import type { Actor } from '../core/index.js';
 import { containerId } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { sh, snapshot, restore } from './helpers/sandbox.js';
@@ -80,15 +81,19 @@ describe('start-up recovery of operations a crash cut short', () => {
     await t.api.call('destroySandbox', { params: { name: 'waker' } });
   });
 
-  it('a stopping snapshot written but not recorded: the processes it ended come back (cold), no snapshot appears', async () => {
+  it('a stopping snapshot cut short after its dump, before it was durable: the processes it ended come back (cold), no snapshot appears', async () => {
     const sb = await t.api.call('createSandbox', { body: { name: 'snapper' } });
     await holdProcess('snapper');
     const snap = await snapshot(t, 'snapper', 'unrecorded');
+    // What the dead daemon left: the dump in its staging area, the snapshot still 'saving'.
+    const snapshots = t.daemon.ctx.snapshots;
+    const row = await snapshots.row('unrecorded', { id: 'admin', name: 'admin', admin: true } as Actor);
+    const images = await snapshots.materialize(row, await snapshots.manifest(row), {});
+    cpSync(images.dir, join(t.config.dataDir, 'snapshot-staging', `.partial-${snap.id}.${sb.id}.staging`), { recursive: true });
+    await images.release();
     await t.daemon.close();
-    const dir = t.daemon.ctx.snapshots.dirOf(snap.id);
-    renameSync(dir, join(t.daemon.ctx.snapshots.dir, `.partial-${snap.id}.${sb.id}`));
-    rmSync(join(dir, '..', `.partial-${snap.id}.${sb.id}`, 'manifest.json'));
-    await offline((db) => db.deleteFrom('snapshots').where('id', '=', snap.id).execute());
+    await offline((db) => db.updateTable('snapshots').set({ status: 'saving' }).where('id', '=', snap.id).execute());
+    rmSync(snapshots.dirOf(snap.id), { recursive: true });
     await setRow(sb.id, { status: 'running', status_reason: null, snapshot_id: null });
     await t.restart();
     assert.deepEqual(await t.api.call('listSnapshots', { query: {} }), []);

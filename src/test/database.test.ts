@@ -112,6 +112,7 @@ for (const [engine, target] of engines) {
           leave_running: 0,
           created_at: new Date().toISOString(),
           owner_id: alice.id,
+          status: 'ready',
         })
         .execute();
       assert.equal((await db.selectFrom('snapshots').select('size_bytes').executeTakeFirstOrThrow()).size_bytes, 3_000_000_000);

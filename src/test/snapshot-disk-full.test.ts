@@ -34,6 +34,12 @@ describe('a full disk during a snapshot', () => {
     assert.equal((await t.api.call('getSandbox', { params: { name: 'fat' } })).status, 'running');
     assert.equal(await sh(t, 'fat', 'test -e /tmp/ready && echo alive'), 'alive\n');
     assert.deepEqual(await t.api.call('listSnapshots', { query: {} }), []);
-    assert.deepEqual(readdirSync(store), [], 'nothing partial left in the store');
+    assert.deepEqual(
+      readdirSync(store).filter((e) => e !== '.chunks'),
+      [],
+      'nothing partial left in the store',
+    );
+    const chunks = readdirSync(join(store, '.chunks'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    assert.deepEqual(chunks, [], 'the chunks of the failed snapshot were collected');
   });
 });

@@ -3,6 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SnapshotManifest } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { ourDescendants } from './helpers/processes.js';
 import { put, restore, sh, snapshot, until } from './helpers/sandbox.js';
@@ -195,13 +197,16 @@ describe('snapshots with CRIU', () => {
     await t.api.call('stopSandbox', { params: { name: 'counter' } });
     const snap = await t.api.call('getSnapshot', { params: { name: 'count-1' } });
     const dir = t.daemon.ctx.snapshots.dirOf(snap.id);
-    const pages = readdirSync(join(dir, 'criu')).find((f) => f.startsWith('pages-'))!;
-    const file = join(dir, 'criu', pages);
+    // Its memory pages are chunks in the store: one of them damaged.
+    const files = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as SnapshotManifest).files;
+    const pages = Object.keys(files).find((f) => /^criu\/pages-/.test(f))!;
+    const chunk = files[pages]!.chunks![0]!;
+    const file = join(t.daemon.ctx.snapshots.dir, '.chunks', chunk.slice(0, 2), chunk);
     const bytes = readFileSync(file);
     const mid = bytes.length >> 1;
     bytes[mid] = bytes[mid]! ^ 0xff;
     writeFileSync(file, bytes);
-    await assert.rejects(restore(t, 'count-1'), /snapshot "count-1" is damaged \(criu\/pages-\d+\.img does not match its checksum\)/);
+    await assert.rejects(restore(t, 'count-1'), /^snapshot "count-1" is damaged \(criu\/pages-\d+\.img: chunk [0-9a-f]{12}… does not match its checksum\); it cannot be restored/);
     assert.equal((await t.api.call('getSandbox', { params: { name: 'counter' } })).status, 'stopped', 'nothing started');
     bytes[mid] = bytes[mid] ^ 0xff;
     writeFileSync(file, bytes);

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { SnapshotStoreStats } from './snapshot-store.js';
 
 /** What a host can do, and whether the records agree with what runs. */
 
@@ -15,6 +16,7 @@ export const Doctor = Type.Object({
   }),
   capabilities: Type.Array(Type.String()),
   snapshots: Type.Object({ available: Type.Boolean(), detail: Type.String() }),
+  store: Type.Optional(SnapshotStoreStats),
 });
 
 export const ConsistencyQuery = Type.Object(

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { ConsistencyReportT } from '../../api/index.js';
-import { printJson } from '../output/format.js';
+import type { ConsistencyReportT, SnapshotStoreStatsT } from '../../api/index.js';
+import { bytes, printJson } from '../output/format.js';
 import { action } from '../runner.js';
 
 /** One line per problem, saying what to do; a summary line last. */
@@ -12,6 +12,12 @@ function printConsistency(r: ConsistencyReportT): void {
     `${r.problems.length ? `${r.problems.length} problem(s)` : 'consistent'}: ${r.checked.sandboxes} sandbox(es), ${r.checked.snapshots} snapshot(s)${restored}, ${r.checked.hosts} host(s) checked${skipped}`,
   );
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** The deduplicated snapshot store in one line: what it takes, and what deduplication saves. */
+function storeLine(s: SnapshotStoreStatsT): string {
+  const pct = s.logicalBytes ? Math.round((100 * s.savedBytes) / s.logicalBytes) : 0;
+  return `${bytes(s.storedBytes)} in ${s.chunks} chunks for ${bytes(s.logicalBytes)} of snapshots: ${bytes(s.savedBytes)} saved by deduplication (${pct}%)`;
 }
 
 export function register(program: Command): void {
@@ -36,6 +42,7 @@ export function register(program: Command): void {
           `criu          ${d.criu.version || 'missing'} at ${d.criu.path}; criu check: ${d.criu.check ? 'passes' : `FAILS: ${d.criu.output.split('\n').pop()}`}`,
           `capabilities  ${d.capabilities.join(' ')}`,
           `snapshots     ${d.snapshots.detail}`,
+          ...(d.store ? [`store         ${storeLine(d.store)}`] : []),
         ];
         process.stdout.write(lines.join('\n') + '\n');
         return d.snapshots.available ? 0 : 1;

@@ -314,6 +314,24 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0015_snapshot_store': {
+    async up(db: Kysely<any>) {
+      // A snapshot is 'saving' from the dump until its durable copy is synced, 'ready' after (only 'ready' ones restore).
+      await db.schema
+        .alterTable('snapshots')
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('ready'))
+        .execute();
+      // Which store chunks each snapshot uses: reference counts for the collector and the sizes `snapshot list` shows.
+      await db.schema
+        .createTable('snapshot_chunks')
+        .addColumn('snapshot_id', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('snapshot_chunks_pk', ['snapshot_id', 'hash'])
+        .execute();
+      await db.schema.createIndex('snapshot_chunks_hash').on('snapshot_chunks').column('hash').execute();
+    },
+  },
   '0016_move_journal': {
     async up(db: Kysely<any>) {
       // A move in flight, one row: its phase is written before each step that cannot be taken back, so a start after a crash finishes or undoes it.

@@ -109,6 +109,17 @@ export interface SnapshotRow {
   leave_running: number;
   created_at: string;
   owner_id: string | null;
+  /** 'saving' until its durable copy is synced, then 'ready'. */
+  status: SnapshotStatus;
+}
+
+export type SnapshotStatus = 'saving' | 'ready';
+
+/** A chunk of the snapshot store one snapshot uses (chunk-store.ts): its reference. */
+export interface SnapshotChunkRow {
+  snapshot_id: string;
+  hash: string;
+  size: number;
 }
 
 /** One command run in a sandbox: the exec ledger. */
@@ -253,6 +264,7 @@ export interface Tables {
   execs: ExecRow;
   sandboxes: SandboxRow;
   snapshots: SnapshotRow;
+  snapshot_chunks: SnapshotChunkRow;
   users: UserRow;
   publications: PublicationRow;
   events: EventRow;

@@ -179,9 +179,8 @@ export class MoveService {
     if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${req.host}" is unreachable; see \`bothub host list\``);
     const verdict = checkCompatibility(manifest.host, dst.fingerprint, { gpu: manifest.gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on host "${req.host}": ${verdict.reasons.join('; ')}`);
-    const dir = snapshots.dirOf(snap.id);
     op.onProgress?.({ step: 'verify' });
-    await verifyTree(dir, manifest, op.signal);
+    await verifyTree(snapshots.dirOf(snap.id), manifest, op.signal, snapshots.chunks.store);
 
     const { id: _id, address: _address, secrets: _secrets, ...spec } = manifest.sandbox;
     const own = req.name ? undefined : await sandboxes.row(snap.sandbox_name, actor).catch(() => undefined);
@@ -200,7 +199,9 @@ export class MoveService {
       try {
         op.onProgress?.({ step: 'image' });
         await shipImage(this.deps.images, spec.image, dst, op);
-        await this.transfer(new LocalHost(), dir, dst.exec, targetDir, op);
+        // The snapshot's files, put together from the chunk store (every chunk checked as it is read).
+        const source = await snapshots.materialize(snap, manifest, op);
+        await this.transfer(new LocalHost(), source.dir, dst.exec, targetDir, op).finally(source.release);
         op.onProgress?.({ step: 'restore' });
         const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);
         const there = await agent.call('importSandbox', { body: { ...travellingSpec({ ...record, name }), dir: moveId, execs } });

@@ -211,7 +211,7 @@ export class ConsistencyChecker {
     const snapIds = new Set(snapshots.map((s) => s.id));
     for (const e of await entries(this.deps.snapshots.dir)) {
       // A partial directory is a snapshot being taken; one a crash left is removed at the next start.
-      if (snapIds.has(e) || (anyBusy && e.startsWith('.partial-'))) continue;
+      if (snapIds.has(e) || e === '.chunks' || (anyBusy && e.startsWith('.partial-'))) continue;
       out.push({ kind: 'orphan-dir', subject: join(this.deps.snapshots.dir, e), detail: 'a snapshot directory no record owns', fix: `\`rm -rf ${join(this.deps.snapshots.dir, e)}\`` });
     }
     return out;
@@ -220,10 +220,10 @@ export class ConsistencyChecker {
   /** Every listed snapshot's files: the manifest, and each file at its size and checksum. */
   private async checkSnapshots(snapshots: SnapshotRow[]): Promise<Problem[]> {
     const out: Problem[] = [];
-    for (const snap of snapshots) {
+    for (const snap of snapshots.filter((s) => s.status === 'ready')) {
       try {
         const manifest = await this.deps.snapshots.manifest(snap);
-        await verifyTree(this.deps.snapshots.dirOf(snap.id), manifest);
+        await verifyTree(this.deps.snapshots.dirOf(snap.id), manifest, undefined, this.deps.snapshots.chunks.store);
       } catch (e) {
         out.push({ kind: 'damaged-snapshot', subject: snap.name, detail: (e as Error).message, fix: `\`bothub snapshot delete ${snap.name}\`` });
       }

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { cp, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { MANIFEST, SNAPSHOT_PARTS, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
+import type { Host } from '../../hostexec/index.js';
+import { MANIFEST, SNAPSHOT_PARTS, unmount, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { LOCAL, type SandboxService } from './sandbox-service.js';
@@ -12,12 +13,15 @@ export interface SnapshotRecoveryDeps {
   runtime: SandboxRuntime;
   sandboxes: SandboxService;
   snapshotsDir: string;
+  /** Where dumps are staged (snapshot-service.ts): a stopping snapshot's images live there until durable. */
+  stagingDir: string;
+  host: Host;
   coldDir: (id: string) => string;
   log: Logger;
 }
 
-/** `.partial-<snapshot id>.<sandbox id>`: how a snapshot being written is named (see SnapshotService.create). */
-const PARTIAL_OF = /^\.partial-[0-9a-f]{12}\.([0-9a-f]{12})$/;
+/** `.partial-<snapshot id>.<sandbox id>[.staging]`: how a snapshot being written, or its staged dump, is named (see SnapshotService.create). */
+const PARTIAL_OF = /^\.partial-[0-9a-f]{12}\.([0-9a-f]{12})(\.staging)?$/;
 
 /**
  * At start-up, before unfinished snapshot directories are removed: a snapshot
@@ -40,7 +44,7 @@ export async function recoverCutShortSnapshots(deps: SnapshotRecoveryDeps): Prom
   const rowOf = (id: string) => db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst();
 
   for (const row of await db.selectFrom('sandboxes').selectAll().where('host', '=', LOCAL).where('status', '=', 'running').execute()) {
-    const last = await db.selectFrom('snapshots').selectAll().where('sandbox_id', '=', row.id).orderBy('created_at', 'desc').executeTakeFirst();
+    const last = await db.selectFrom('snapshots').selectAll().where('sandbox_id', '=', row.id).where('status', '=', 'ready').orderBy('created_at', 'desc').executeTakeFirst();
     if (!last || last.leave_running || (row.started_at && last.created_at < row.started_at) || !(await orphaned(row))) continue;
     log.warn({ sandbox: row.name, snapshot: last.name }, 'a snapshot was recorded but its sandbox not yet marked stopped into it');
     await runtime.release({ ...sandboxes.definition(row), address: null });
@@ -48,8 +52,10 @@ export async function recoverCutShortSnapshots(deps: SnapshotRecoveryDeps): Prom
   }
 
   const recorded = new Set((await db.selectFrom('snapshots').select('id').execute()).map((r) => r.id));
-  for (const entry of await readdir(deps.snapshotsDir).catch(() => [] as string[])) {
-    const dir = join(deps.snapshotsDir, entry);
+  const inStaging = (await readdir(deps.stagingDir).catch(() => [] as string[])).map((e) => join(deps.stagingDir, e));
+  const inSnapshots = (await readdir(deps.snapshotsDir).catch(() => [] as string[])).map((e) => join(deps.snapshotsDir, e));
+  for (const dir of [...inStaging, ...inSnapshots]) {
+    const entry = basename(dir);
     let sandboxId = PARTIAL_OF.exec(entry)?.[1];
     if (!sandboxId && !entry.startsWith('.') && !recorded.has(entry) && existsSync(join(dir, MANIFEST)))
       sandboxId = (JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as SnapshotManifest).sandbox.id;
@@ -61,7 +67,12 @@ export async function recoverCutShortSnapshots(deps: SnapshotRecoveryDeps): Prom
       const cold = deps.coldDir(sandboxId);
       await rm(cold, { recursive: true, force: true });
       await mkdir(dirname(cold), { recursive: true });
-      await rename(dir, cold);
+      if (entry.endsWith('.staging')) {
+        // A staging tmpfs: copied out of memory onto the disk, then unmounted.
+        await cp(dir, cold, { recursive: true });
+        await unmount(deps.host, dir);
+        await rm(dir, { recursive: true, force: true });
+      } else await rename(dir, cold);
     } catch (err) {
       log.error({ err, sandbox: row!.name }, 'could not keep the images of a cut-short snapshot');
       continue;

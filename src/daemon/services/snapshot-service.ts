@@ -8,20 +8,29 @@ import { BothubError, canSee, checkCompatibility, gpuNeedsOf, notFound, validate
 import type { Host } from '../../hostexec/index.js';
 import {
   checksumTree,
+  clearStaging,
+  LocalChunkStore,
   MANIFEST,
   MANIFEST_VERSION,
+  materializeTree,
+  mountScratch,
+  openStaging,
   readGpuState,
   verifyTree,
   type Checkpointer,
   type LongOperation,
+  type SandboxDefinition,
   type SandboxRuntime,
   type SnapshotManifest,
 } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
-import type { ExecRow, SnapshotRow } from '../db/tables.js';
+import type { ExecRow, SandboxRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
 import { enforceSnapshotQuota } from './quota.js';
 import { newSandboxRow, specOf, type SandboxService } from './sandbox-service.js';
+import { SnapshotChunks } from './snapshot-chunks.js';
+import { CHUNKS_DIR, PARTIAL } from './snapshot-ingest.js';
+import { SnapshotWriter, toSnapshot, type Taking } from './snapshot-writer.js';
 
 export interface SnapshotServiceDeps {
   db: Db;
@@ -30,6 +39,10 @@ export interface SnapshotServiceDeps {
   runtime: SandboxRuntime;
   checkpointer: Checkpointer;
   dir: string;
+  /** Where dumps are staged in memory (tmpfs mounts), and restores unpacked. */
+  stagingDir: string;
+  /** The share of free memory a staging tmpfs may take (BOTHUB_SNAPSHOT_STAGING_SHARE). */
+  stagingShare: number;
   fingerprint: () => Promise<HostFingerprint>;
   /** Keys for encrypted images, derived from the master key. */
   deriveKey: (purpose: string) => Buffer;
@@ -39,39 +52,28 @@ export interface SnapshotServiceDeps {
 
 const snapshotKeyPurpose = (snapshotId: string) => `snapshot-images:${snapshotId}`;
 
-const PARTIAL = '.partial-';
-
-function toSnapshot(row: SnapshotRow, manifest?: SnapshotManifest): SnapshotT {
-  return {
-    id: row.id,
-    name: row.name,
-    sandbox: row.sandbox_name,
-    sizeBytes: row.size_bytes,
-    leaveRunning: row.leave_running === 1,
-    createdAt: row.created_at,
-    ...(manifest
-      ? {
-          frozenMs: manifest.frozenMs,
-          encrypted: manifest.encrypted ?? false,
-          host: {
-            kernel: manifest.host.kernel,
-            arch: manifest.host.arch,
-            cpuModel: manifest.host.cpuModel,
-            criuVersion: manifest.host.criuVersion,
-            runcVersion: manifest.host.runcVersion,
-          },
-        }
-      : {}),
-  };
-}
-
 /**
- * Snapshots as users see them. A snapshot directory becomes visible only when
- * complete: it is written under a temporary name, synced, then renamed; a
- * crash leaves only a temporary directory, removed at the next start.
+ * Snapshots as users see them. CRIU dumps into a staging area in memory and
+ * the sandbox runs again at once; the durable copy (chunks in the
+ * deduplicated store, and a manifest directory written under a temporary
+ * name, synced, then renamed) follows, and only then is the snapshot 'ready'.
+ * A crash before that leaves a 'saving' record and temporary files, removed
+ * at the next start. Sealed (encrypted) and GPU snapshots are written whole
+ * into their directory, as before the store: see README "Snapshot store".
  */
 export class SnapshotService {
-  constructor(private readonly deps: SnapshotServiceDeps) {}
+  readonly chunks: SnapshotChunks;
+  /** Ingests under way, by snapshot id: a restore or delete of a 'saving' snapshot waits on it. */
+  private readonly saving = new Map<string, Promise<unknown>>();
+  /** Restores reading a snapshot, by id: its chunks must stay until they are read. */
+  private readonly reading = new Map<string, number>();
+
+  private readonly writer: SnapshotWriter;
+
+  constructor(private readonly deps: SnapshotServiceDeps) {
+    this.chunks = new SnapshotChunks(deps.db, new LocalChunkStore(join(deps.dir, CHUNKS_DIR), deps.host), deps.log);
+    this.writer = new SnapshotWriter(deps, this.chunks, this.saving);
+  }
 
   private path(id: string): string {
     return join(this.deps.dir, id);
@@ -93,25 +95,44 @@ export class SnapshotService {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const rows = await db.selectFrom('snapshots').selectAll().execute();
     const known = new Set(rows.map((r) => r.id));
+    // A 'saving' snapshot's ingest died with the daemon: it never became complete, and is forgotten.
+    for (const row of rows.filter((r) => r.status !== 'ready')) {
+      log.warn({ snapshot: row.name }, 'a snapshot was cut short before it was durable; forgetting it');
+      await db.deleteFrom('snapshots').where('id', '=', row.id).execute();
+      known.delete(row.id);
+    }
+    for (const name of await clearStaging(this.deps.host, this.deps.stagingDir)) log.warn({ name }, 'removed a staging area a crash left');
+    await mkdir(this.deps.stagingDir, { recursive: true, mode: 0o700 });
+    const store = this.chunks.store as LocalChunkStore;
+    await store.init();
     for (const entry of await readdir(dir)) {
+      if (entry === CHUNKS_DIR) continue;
       if (entry.startsWith(PARTIAL) || !known.has(entry)) {
         log.warn({ entry }, 'removing an unfinished snapshot directory');
         await rm(join(dir, entry), { recursive: true, force: true });
       }
     }
-    for (const row of rows) {
+    for (const row of rows.filter((r) => known.has(r.id))) {
       if (!existsSync(join(this.path(row.id), MANIFEST))) {
         log.error({ snapshot: row.name }, 'snapshot directory is missing; forgetting the record');
-        await db.deleteFrom('snapshots').where('id', '=', row.id).execute();
+        await db.transaction().execute(async (trx) => {
+          await trx.deleteFrom('snapshots').where('id', '=', row.id).execute();
+          await this.chunks.unreference(trx, row.id);
+        });
       }
     }
+    // References of records gone (a crash between deletes), then every chunk nothing references.
+    await db.deleteFrom('snapshot_chunks').where('snapshot_id', 'not in', (eb) => eb.selectFrom('snapshots').select('id')).execute();
+    await this.chunks.collect();
   }
 
   async list(actor: Actor, sandbox?: string): Promise<SnapshotT[]> {
     let q = this.deps.db.selectFrom('snapshots').selectAll().orderBy('created_at');
     if (sandbox) q = q.where('sandbox_name', '=', sandbox);
     if (!actor.admin) q = q.where('owner_id', '=', actor.id);
-    return (await q.execute()).map((r) => toSnapshot(r));
+    const unique = await this.chunks.uniqueBytes();
+    // A snapshot kept whole (sealed, GPU, or older than the store) holds all its bytes alone.
+    return (await q.execute()).map((r) => toSnapshot(r, undefined, r.status === 'ready' ? (unique.get(r.id) ?? r.size_bytes) : undefined));
   }
 
   async row(name: string, actor: Actor): Promise<SnapshotRow> {
@@ -126,7 +147,7 @@ export class SnapshotService {
 
   async get(name: string, actor: Actor): Promise<SnapshotT> {
     const row = await this.row(name, actor);
-    return toSnapshot(row, await this.manifest(row));
+    return toSnapshot(row, row.status === 'ready' ? await this.manifest(row) : undefined);
   }
 
   async create(sandboxName: string, req: { name: string; leaveRunning?: boolean }, actor: Actor, op: LongOperation = {}): Promise<SnapshotT> {
@@ -147,91 +168,100 @@ export class SnapshotService {
         );
 
       const id = randomBytes(6).toString('hex');
-      // Named with its sandbox: a crash recovery can give the processes a stopping snapshot ended back to it (snapshot-recovery.ts).
-      const partial = join(this.deps.dir, `${PARTIAL}${id}.${row.id}`);
       const leaveRunning = req.leaveRunning ?? false;
-      const createdAt = new Date().toISOString();
-      try {
-        // Memory of a sandbox with secrets holds their values: such snapshots are encrypted at rest.
-        const key = sandboxes.holdsSecrets(row) ? this.deps.deriveKey(snapshotKeyPurpose(id)) : undefined;
-        const frozenMs = await checkpointer.checkpoint(def, partial, { ...op, leaveRunning, key });
-        op.onProgress?.({ step: 'checksums' });
-        const files = await checksumTree(partial, op.signal);
-        const sizeBytes = Object.values(files).reduce((n, f) => n + f.size, 0);
-        const fingerprint = await this.deps.fingerprint();
-        const gpuState = await readGpuState(partial);
-        const gpuNeeds = gpuState && gpuNeedsOf(fingerprint.gpu, gpuState.uuids, Math.max(0, ...Object.values(gpuState.memoryMb)));
-        const manifest: SnapshotManifest = {
-          version: MANIFEST_VERSION,
-          id,
-          name: req.name,
-          createdAt,
-          // Secret names only: their values never reach a manifest.
-          sandbox: { id: row.id, name: row.name, address: row.address, ...specOf(row) },
-          host: fingerprint,
-          ...(gpuNeeds ? { gpu: { ...gpuNeeds, uuids: gpuState.uuids } } : {}),
-          sizeBytes,
-          frozenMs,
-          encrypted: key !== undefined,
-          execs: await this.deps.ledger.rows(row.id),
-          files,
-        };
-        await writeFile(join(partial, MANIFEST), JSON.stringify(manifest, null, 2));
-        // Durable before visible: every byte on disk, then one rename.
-        await host.run('sync', ['--file-system', partial]);
-        await rename(partial, this.path(id));
-        await host.run('sync', [this.deps.dir]);
-        const snap: SnapshotRow = {
-          id,
-          name: req.name,
-          sandbox_id: row.id,
-          sandbox_name: row.name,
-          size_bytes: sizeBytes,
-          leave_running: leaveRunning ? 1 : 0,
-          created_at: createdAt,
-          owner_id: row.owner_id,
-        };
-        await db.insertInto('snapshots').values(snap).execute();
-        if (!leaveRunning)
-          await sandboxes.setStatus(row.id, 'snapshotted', `stopped into snapshot "${req.name}"; resume with \`bothub snapshot restore ${req.name}\``, {
-            snapshot_id: id,
-            started_at: null,
-          });
-        return toSnapshot(snap, manifest);
-      } catch (e) {
-        await rm(partial, { recursive: true, force: true });
-        await rm(this.path(id), { recursive: true, force: true });
-        throw e;
-      }
+      // Memory of a sandbox with secrets holds their values: such snapshots are encrypted at rest.
+      const key = sandboxes.holdsSecrets(row) ? this.deps.deriveKey(snapshotKeyPurpose(id)) : undefined;
+      const taking: Taking = { id, name: req.name, row, def, leaveRunning, createdAt: new Date().toISOString() };
+      return key || def.gpus.length ? this.writer.createWhole(taking, key, op) : this.writer.createStaged(taking, op);
     });
   }
 
   /** Removes every snapshot an owner has (a user removed with --force). */
   async removeAllOf(ownerId: string): Promise<void> {
-    for (const row of await this.deps.db.selectFrom('snapshots').selectAll().where('owner_id', '=', ownerId).execute()) {
-      await this.deps.db.deleteFrom('snapshots').where('id', '=', row.id).execute();
-      await rm(this.path(row.id), { recursive: true, force: true });
-    }
+    for (const row of await this.deps.db.selectFrom('snapshots').selectAll().where('owner_id', '=', ownerId).execute()) await this.forget(row);
+  }
+
+  /** The record and its references go in one transaction, then its directory, then the chunks nothing else uses. */
+  private async forget(row: SnapshotRow): Promise<void> {
+    await this.saving.get(row.id)?.catch(() => undefined);
+    const hashes = await this.deps.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('snapshots').where('id', '=', row.id).execute();
+      return this.chunks.unreference(trx, row.id);
+    });
+    await rm(this.path(row.id), { recursive: true, force: true });
+    await this.chunks.collect(hashes);
   }
 
   async delete(name: string, actor: Actor): Promise<void> {
     const row = await this.row(name, actor);
     const holder = await this.deps.db.selectFrom('sandboxes').select(['name', 'status']).where('snapshot_id', '=', row.id).where('status', '=', 'snapshotted').executeTakeFirst();
     if (holder) throw new BothubError('IN_USE', `sandbox "${holder.name}" is stopped in snapshot "${name}"; restore it (\`bothub snapshot restore ${name}\`) or destroy it first`);
-    await this.deps.db.deleteFrom('snapshots').where('id', '=', row.id).execute();
-    await rm(this.path(row.id), { recursive: true, force: true });
+    if (this.reading.has(row.id)) throw new BothubError('IN_USE', `snapshot "${name}" is being restored; delete it when the restore is done`);
+    await this.forget(row);
+  }
+
+  /** A 'saving' snapshot restores once its durable copy is made: the restore waits for it. */
+  private async ready(snapName: string, actor: Actor, op: LongOperation): Promise<SnapshotRow> {
+    const row = await this.row(snapName, actor);
+    if (row.status === 'ready') return row;
+    op.onProgress?.({ step: 'saving' });
+    await this.saving.get(row.id)?.catch(() => undefined);
+    const now = await this.row(snapName, actor).catch(() => undefined);
+    if (now?.status !== 'ready')
+      throw new BothubError('INVALID_STATE', `snapshot "${snapName}" could not be made durable and is gone; take another with \`bothub snapshot create ${row.sandbox_name}\``);
+    return now;
+  }
+
+  /**
+   * A directory CRIU can restore from: the snapshot's own when it is kept
+   * whole, else its files put together from the store on a tmpfs (every chunk
+   * checked as it is read; a damaged one fails here, before the sandbox is touched).
+   */
+  async materialize(row: SnapshotRow, manifest: SnapshotManifest, op: LongOperation): Promise<{ dir: string; release: () => Promise<void> }> {
+    const dir = this.path(row.id);
+    if (!Object.values(manifest.files).some((f) => f.chunks)) return { dir, release: async () => undefined };
+    const out = join(this.deps.stagingDir, `restore-${randomBytes(6).toString('hex')}`);
+    const release = await mountScratch(this.deps.host, out);
+    const done = async () => {
+      await release();
+      await rm(out, { recursive: true, force: true });
+    };
+    try {
+      op.onProgress?.({ step: 'read' });
+      await materializeTree(manifest.files, dir, this.chunks.store, out, {
+        signal: op.signal,
+        damaged: (problem) =>
+          new BothubError('INVALID_STATE', `snapshot "${row.name}" is damaged (${problem}); it cannot be restored — delete it with \`bothub snapshot delete ${row.name}\``),
+      });
+      return { dir: out, release: done };
+    } catch (e) {
+      await done();
+      throw e;
+    }
   }
 
   /** Restores the snapshot's own sandbox, or branches a new one named `name`. */
   async restore(snapName: string, req: { name?: string }, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
-    const row = await this.row(snapName, actor);
+    const row = await this.ready(snapName, actor, op);
     const manifest = await this.manifest(row);
-    const dir = this.path(row.id);
     op.onProgress?.({ step: 'verify' });
-    await verifyTree(dir, manifest, op.signal);
+    await verifyTree(this.path(row.id), manifest, op.signal, this.chunks.store);
     const verdict = checkCompatibility(manifest.host, await this.deps.fingerprint(), { gpu: manifest.gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on this host: ${verdict.reasons.join('; ')}`);
-    return req.name ? this.branch(row, manifest, dir, req.name, actor, op) : this.resume(row, dir, actor, op);
+    // Its chunks stay until every one is read: a delete meanwhile is refused.
+    this.reading.set(row.id, (this.reading.get(row.id) ?? 0) + 1);
+    try {
+      const source = await this.materialize(row, manifest, op);
+      try {
+        return await (req.name ? this.branch(row, manifest, source.dir, req.name, actor, op) : this.resume(row, source.dir, actor, op));
+      } finally {
+        await source.release();
+      }
+    } finally {
+      const n = (this.reading.get(row.id) ?? 1) - 1;
+      if (n) this.reading.set(row.id, n);
+      else this.reading.delete(row.id);
+    }
   }
 
   private async resume(row: SnapshotRow, dir: string, actor: Actor, op: LongOperation): Promise<SandboxT> {

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { missingChunk as firstMissingChunk } from './chunked-tree.js';
+import type { ChunkStore } from './chunk-store.js';
 import { BothubError, type GpuNeeds, type HostFingerprint, type SandboxSpec } from '../../core/index.js';
 
 export const MANIFEST = 'manifest.json';
@@ -10,6 +12,8 @@ export const MANIFEST_VERSION = 1;
 export interface SnapshotFile {
   size: number;
   sha256: string;
+  /** Where the bytes are: chunks in the store, in order (chunked-tree.ts); absent for a file kept in the snapshot's directory. */
+  chunks?: string[];
 }
 
 /** A snapshot describes itself: what it was taken of, where, and every file's checksum. */
@@ -33,7 +37,8 @@ export interface SnapshotManifest {
   files: Record<string, SnapshotFile>;
 }
 
-async function* walk(dir: string): AsyncGenerator<string> {
+/** Every regular file under `dir`, depth first. */
+export async function* walk(dir: string): AsyncGenerator<string> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) yield* walk(p);
@@ -79,11 +84,20 @@ export async function checksumTree(dir: string, signal?: AbortSignal): Promise<R
   return Object.fromEntries(paths.map((path, i) => [relative(dir, path), sums[i]!]));
 }
 
-/** Refuses a snapshot whose files are missing, extra or changed: restoring it could crash or corrupt. */
-export async function verifyTree(dir: string, manifest: SnapshotManifest, signal?: AbortSignal): Promise<void> {
+/**
+ * Refuses a snapshot whose files are missing, extra or changed: restoring it
+ * could crash or corrupt. Files kept as chunks are checked for presence here
+ * (their bytes are checked as a restore reads them: chunked-tree.ts).
+ */
+export async function verifyTree(dir: string, manifest: SnapshotManifest, signal?: AbortSignal, store?: ChunkStore): Promise<void> {
   const actual = await checksumTree(dir, signal);
   const problems: string[] = [];
   for (const [rel, f] of Object.entries(manifest.files)) {
+    if (f.chunks) {
+      const missing = store ? await firstMissingChunk(store, f) : 'no chunk store';
+      if (missing) problems.push(`${rel}: ${missing}`);
+      continue;
+    }
     const a = actual[rel];
     if (!a) problems.push(`${rel} is missing`);
     else if (a.size !== f.size || a.sha256 !== f.sha256) problems.push(`${rel} does not match its checksum`);

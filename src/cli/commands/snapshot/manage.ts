@@ -15,8 +15,8 @@ export function register(snapshot: Command): void {
         if (ctx.json) return printJson(snaps);
         process.stdout.write(
           table(
-            ['SNAP', 'SANDBOX', 'SIZE', 'CREATED'],
-            snaps.map((s) => [s.name, s.sandbox, bytes(s.sizeBytes), ago(s.createdAt)]),
+            ['SNAP', 'SANDBOX', 'STATUS', 'SIZE', 'ALONE', 'CREATED'],
+            snaps.map((s) => [s.name, s.sandbox, s.status, bytes(s.sizeBytes), s.uniqueBytes === undefined ? '-' : bytes(s.uniqueBytes), ago(s.createdAt)]),
           ),
         );
       }),

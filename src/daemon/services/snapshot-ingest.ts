@@ -1,0 +1,65 @@
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Host } from '../../hostexec/index.js';
+import { MANIFEST, StepError, storeTree, type SnapshotManifest, type Staging } from '../../runtime/index.js';
+import type { Db } from '../db/database.js';
+import type { SnapshotChunks } from './snapshot-chunks.js';
+
+/** `.partial-<snapshot id>.<sandbox id>`: a snapshot directory not yet complete (removed at start). */
+export const PARTIAL = '.partial-';
+/** The chunk store, inside the snapshots directory (same disk, same free space). */
+export const CHUNKS_DIR = '.chunks';
+
+/** Bytes of every file under a directory (a staging area: fast to walk). */
+export async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) total += (await stat(join(e.parentPath, e.name))).size;
+  return total;
+}
+
+export interface IngestDeps {
+  db: Db;
+  host: Host;
+  chunks: SnapshotChunks;
+  /** The snapshots directory. */
+  dir: string;
+}
+
+/**
+ * Makes a staged dump durable: its files go into the chunk store as chunks
+ * the store lacks, the store is synced, the manifest (with every file's chunk
+ * list) is written under a partial name, synced and renamed, and then, in one
+ * transaction, the snapshot's chunk references are recorded and it becomes
+ * 'ready'. Until that transaction nothing claims the snapshot is complete.
+ * The staging area stays: the caller releases it (or restores from it).
+ */
+export async function ingestStaged(deps: IngestDeps, staging: Staging, manifest: Omit<SnapshotManifest, 'files' | 'sizeBytes'>, signal?: AbortSignal): Promise<SnapshotManifest> {
+  const { db, host, chunks, dir } = deps;
+  const partial = join(dir, `${PARTIAL}${manifest.id}.${manifest.sandbox.id}`);
+  const pins = chunks.pins();
+  try {
+    const files = await storeTree(staging.dir, chunks.store, { pin: pins.pin, signal }).catch((e: Error) => Promise.reject(new StepError('store', e.message, e)));
+    const full: SnapshotManifest = { ...manifest, files, sizeBytes: Object.values(files).reduce((n, f) => n + f.size, 0) };
+    await chunks.store.flush();
+    await mkdir(partial, { recursive: true, mode: 0o700 });
+    await writeFile(join(partial, MANIFEST), JSON.stringify(full, null, 2));
+    await host.run('sync', ['--file-system', partial]);
+    await rename(partial, join(dir, manifest.id));
+    await host.run('sync', [dir]);
+    await db.transaction().execute(async (trx) => {
+      await chunks.reference(trx, manifest.id, files);
+      await trx.updateTable('snapshots').set({ status: 'ready', size_bytes: full.sizeBytes }).where('id', '=', manifest.id).execute();
+    });
+    return full;
+  } catch (e) {
+    await rm(partial, { recursive: true, force: true });
+    await rm(join(dir, manifest.id), { recursive: true, force: true });
+    await db.deleteFrom('snapshots').where('id', '=', manifest.id).execute();
+    // The chunks it alone had written are garbage now; a full disk gets its space back at once.
+    pins.release();
+    await chunks.collect().catch(() => undefined);
+    throw e;
+  } finally {
+    pins.release();
+  }
+}

@@ -1,0 +1,105 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Host } from '../../hostexec/index.js';
+
+/** A chunk whose bytes no longer hash to its name (bit rot, a torn write, tampering), or one that is gone. */
+export class ChunkError extends Error {
+  constructor(
+    readonly hash: string,
+    readonly problem: 'missing' | 'damaged',
+  ) {
+    super(`chunk ${hash.slice(0, 12)}… ${problem === 'missing' ? 'is missing' : 'does not match its checksum'}`);
+  }
+}
+
+export const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Content-addressed storage of snapshot chunks, named by the sha256 of their
+ * bytes. Small on purpose: a local directory now, an object store later
+ * (issue 22) implements the same six calls.
+ */
+export interface ChunkStore {
+  /** Whether a chunk of that name and size is there (a torn write leaves a wrong size). */
+  has(hash: string, size: number): Promise<boolean>;
+  /** Stores bytes under their hash; atomic (never a partial chunk under the name), durable only after flush(). */
+  put(hash: string, bytes: Buffer): Promise<void>;
+  /** The chunk's bytes, checked against its name; ChunkError when missing or damaged. */
+  get(hash: string): Promise<Buffer>;
+  delete(hash: string): Promise<void>;
+  list(): AsyncIterable<{ hash: string; size: number }>;
+  /** Everything put so far is durable when this resolves. */
+  flush(): Promise<void>;
+}
+
+const HASH = /^[0-9a-f]{64}$/;
+
+/** Chunks as files `<root>/<first two hex digits>/<hash>` on the snapshot disk. */
+export class LocalChunkStore implements ChunkStore {
+  private readonly tmp: string;
+  constructor(
+    readonly root: string,
+    private readonly host: Host,
+  ) {
+    this.tmp = join(root, '.tmp');
+  }
+
+  /** Creates the directory and drops chunks a crash left half-written. */
+  async init(): Promise<void> {
+    await rm(this.tmp, { recursive: true, force: true });
+    await mkdir(this.tmp, { recursive: true, mode: 0o700 });
+  }
+
+  private path(hash: string): string {
+    if (!HASH.test(hash)) throw new Error(`not a chunk name: ${hash}`);
+    return join(this.root, hash.slice(0, 2), hash);
+  }
+
+  async has(hash: string, size: number): Promise<boolean> {
+    return (await stat(this.path(hash)).catch(() => undefined))?.size === size;
+  }
+
+  async put(hash: string, bytes: Buffer): Promise<void> {
+    const final = this.path(hash);
+    const temp = join(this.tmp, `${hash}.${randomBytes(4).toString('hex')}`);
+    try {
+      await writeFile(temp, bytes, { mode: 0o600 });
+      await mkdir(join(this.root, hash.slice(0, 2)), { recursive: true, mode: 0o700 });
+      await rename(temp, final);
+    } catch (e) {
+      // A write cut short by a full disk must give its space back at once.
+      await rm(temp, { force: true });
+      throw e;
+    }
+  }
+
+  async get(hash: string): Promise<Buffer> {
+    const bytes = await readFile(this.path(hash)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') throw new ChunkError(hash, 'missing');
+      throw e;
+    });
+    if (sha256(bytes) !== hash) throw new ChunkError(hash, 'damaged');
+    return bytes;
+  }
+
+  async delete(hash: string): Promise<void> {
+    await rm(this.path(hash), { force: true });
+  }
+
+  async *list(): AsyncIterable<{ hash: string; size: number }> {
+    for (const prefix of await readdir(this.root).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const name of await readdir(join(this.root, prefix)).catch(() => [] as string[])) {
+        if (!HASH.test(name)) continue;
+        const s = await stat(join(this.root, prefix, name)).catch(() => undefined);
+        if (s) yield { hash: name, size: s.size };
+      }
+    }
+  }
+
+  async flush(): Promise<void> {
+    // One syncfs for the whole store: far cheaper than an fsync per chunk.
+    await this.host.run('sync', ['--file-system', this.root]);
+  }
+}

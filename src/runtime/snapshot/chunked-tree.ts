@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, open } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { ChunkError, sha256, type ChunkStore } from './chunk-store.js';
+import { walk, type SnapshotFile } from './manifest.js';
+
+/**
+ * Files cut into fixed 1 MiB chunks. CRIU's page images keep a mapping's pages
+ * in the same place from one dump to the next, so an unchanged GiB of memory
+ * gives the same chunks again and only what changed is new. (Content-defined
+ * cut points would also survive shifts, at a hashing cost per byte that a
+ * memory-speed snapshot cannot pay in JavaScript.)
+ */
+export const CHUNK_BYTES = 1 << 20;
+
+/** How many chunk writes or reads are in flight at once: enough to overlap hashing with the disk. */
+const WINDOW = 4;
+
+export interface StoreTreeOptions {
+  signal?: AbortSignal;
+  /** Called before a chunk is looked up, so a collection running meanwhile keeps it (see ChunkPins). */
+  pin: (hash: string) => Promise<void> | void;
+  /** Files kept whole in the snapshot directory rather than chunked. */
+  skip?: (rel: string) => boolean;
+  onBytes?: (done: number) => void;
+}
+
+/** Marks a promise as handled now (it is awaited later): a rejection meanwhile must not count as unhandled. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/** Puts every file under `dir` into the store as chunks it lacks; returns each file's size, sha256 and chunk list. */
+export async function storeTree(dir: string, store: ChunkStore, opts: StoreTreeOptions): Promise<Record<string, SnapshotFile>> {
+  const files: Record<string, SnapshotFile> = {};
+  let done = 0;
+  for await (const path of walk(dir)) {
+    const rel = relative(dir, path);
+    if (opts.skip?.(rel)) continue;
+    const whole = createHash('sha256');
+    const chunks: string[] = [];
+    const inFlight: Promise<void>[] = [];
+    const fh = await open(path, 'r');
+    let size = 0;
+    try {
+      for (;;) {
+        opts.signal?.throwIfAborted();
+        const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+        const { bytesRead } = await fh.read(buf, 0, CHUNK_BYTES, size);
+        if (!bytesRead) break;
+        const bytes = buf.subarray(0, bytesRead);
+        size += bytesRead;
+        whole.update(bytes);
+        const hash = sha256(bytes);
+        chunks.push(hash);
+        await opts.pin(hash);
+        inFlight.push(handled(store.has(hash, bytesRead).then((there) => (there ? undefined : store.put(hash, bytes)))));
+        if (inFlight.length >= WINDOW) await inFlight.shift();
+        done += bytesRead;
+        opts.onBytes?.(done);
+      }
+      await Promise.all(inFlight);
+    } finally {
+      await Promise.allSettled(inFlight);
+      await fh.close();
+    }
+    files[rel] = { size, sha256: whole.digest('hex'), chunks };
+  }
+  return files;
+}
+
+/** A chunked file's chunks with their sizes (every one full but the last). */
+export function chunkSizes(file: SnapshotFile): [hash: string, size: number][] {
+  const chunks = file.chunks ?? [];
+  return chunks.map((hash, i) => [hash, i < chunks.length - 1 ? CHUNK_BYTES : file.size - CHUNK_BYTES * (chunks.length - 1)]);
+}
+
+/** What is wrong with a chunked file's chunks in the store (presence and size only), if anything. */
+export async function missingChunk(store: ChunkStore, file: SnapshotFile): Promise<string | undefined> {
+  for (const [hash, size] of chunkSizes(file)) if (!(await store.has(hash, size))) return new ChunkError(hash, 'missing').message;
+  return undefined;
+}
+
+export interface MaterializeOptions {
+  signal?: AbortSignal;
+  /** Turns a damaged or missing chunk into the error a user sees (it names the snapshot). */
+  damaged: (problem: string) => Error;
+}
+
+/**
+ * Writes the files of a manifest under `out`: chunked ones from the store,
+ * each chunk checked against its hash as it is read, whole ones copied from
+ * `dir`. Nothing outside `out` is touched, so a failure leaves the sandbox as it was.
+ */
+export async function materializeTree(files: Record<string, SnapshotFile>, dir: string, store: ChunkStore, out: string, opts: MaterializeOptions): Promise<void> {
+  for (const [rel, f] of Object.entries(files)) {
+    const dst = join(out, rel);
+    await mkdir(dirname(dst), { recursive: true });
+    if (!f.chunks) {
+      await copyFile(join(dir, rel), dst);
+      continue;
+    }
+    const fh = await open(dst, 'w', 0o600);
+    try {
+      const reads: Promise<Buffer>[] = [];
+      const chunks = f.chunks;
+      let next = 0;
+      const more = () => {
+        while (next < chunks.length && reads.length < WINDOW) reads.push(handled(store.get(chunks[next++]!)));
+      };
+      more();
+      let written = 0;
+      while (reads.length) {
+        opts.signal?.throwIfAborted();
+        const bytes = await reads.shift()!;
+        more();
+        await fh.write(bytes, 0, bytes.length, written);
+        written += bytes.length;
+      }
+      if (written !== f.size) throw opts.damaged(`${rel} is ${written} bytes, not the ${f.size} its manifest says`);
+    } catch (e) {
+      if (e instanceof ChunkError) throw opts.damaged(`${rel}: ${e.message}`);
+      throw e;
+    } finally {
+      await fh.close();
+    }
+  }
+}

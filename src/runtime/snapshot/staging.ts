@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Host } from '../../hostexec/index.js';
+import { unmount } from '../overlay.js';
+
+/**
+ * Where CRIU writes a dump: a tmpfs when the dump fits in a share of the
+ * memory the host has free, so the sandbox stands frozen only as long as it
+ * takes to copy its memory once; the disk otherwise. The durable copy is made
+ * from here after the sandbox runs again.
+ */
+export interface Staging {
+  dir: string;
+  inMemory: boolean;
+  /** Unmounts and removes it, exactly once. */
+  release(): Promise<void>;
+}
+
+/** MemAvailable from /proc/meminfo, in bytes. */
+export function availableMemoryBytes(): number {
+  const kb = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+/** Room left in a staging tmpfs beyond the estimate: CRIU's own images and the estimate's slack. */
+const HEADROOM = 64 << 20;
+
+/**
+ * A staging directory named `name` for a dump of about `neededBytes`: a tmpfs
+ * under `memoryRoot` capped at `share` of the free memory when it fits there,
+ * else a directory under `diskRoot`.
+ */
+export async function openStaging(host: Host, roots: { memoryRoot: string; diskRoot: string }, name: string, neededBytes: number, share: number): Promise<Staging> {
+  const cap = Math.floor(availableMemoryBytes() * share);
+  const inMemory = neededBytes + HEADROOM <= cap;
+  const dir = join(inMemory ? roots.memoryRoot : roots.diskRoot, name);
+  await unmount(host, dir);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (inMemory) await host.run('mount', ['-t', 'tmpfs', '-o', `size=${cap},mode=0700,nosuid,nodev`, 'tmpfs', dir]);
+  let released = false;
+  return {
+    dir,
+    inMemory,
+    release: async () => {
+      if (released) return;
+      released = true;
+      await unmount(host, dir);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every staging directory under `root` (a crash left them): unmounted and removed. Returns their names. */
+export async function clearStaging(host: Host, root: string): Promise<string[]> {
+  const names = await readdir(root).catch(() => [] as string[]);
+  for (const name of names) {
+    await unmount(host, join(root, name));
+    await rm(join(root, name), { recursive: true, force: true });
+  }
+  return names;
+}
