@@ -20,9 +20,12 @@ const NOT_YET_CONVERTED = [
   'images/oci-layout.ts',
   'images/skopeo.ts',
   'snapshot/checkpointer.ts',
+  'snapshot/chunk-store.ts',
+  'snapshot/chunked-tree.ts',
   'snapshot/criu.ts',
   'snapshot/manifest.ts',
   'snapshot/sealed-tree.ts',
+  'snapshot/staging.ts',
 ];
 
 const RUNTIME = new URL('../../src/runtime/', import.meta.url).pathname;

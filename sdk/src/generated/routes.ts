@@ -12,6 +12,7 @@ import { hostRoutes } from './routes/hosts.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { doctorRoutes } from './routes/doctor.js';
 import { imageRoutes } from './routes/images.js';
+import { providerRoutes } from './routes/providers.js';
 
 export { LONG_MS, type RouteDef } from './routes/route-def.js';
 
@@ -33,6 +34,7 @@ export const routes = {
   ...snapshotRoutes,
   ...doctorRoutes,
   ...imageRoutes,
+  ...providerRoutes,
 } as const satisfies Record<string, RouteDef>;
 
 export type Routes = typeof routes;

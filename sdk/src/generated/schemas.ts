@@ -16,3 +16,5 @@ export * from './schemas/users.js';
 export * from './schemas/secrets.js';
 export * from './schemas/events.js';
 export * from './schemas/previews.js';
+export * from './schemas/providers.js';
+export * from './schemas/snapshot-store.js';

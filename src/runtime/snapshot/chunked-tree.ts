@@ -42,6 +42,7 @@ export async function storeTree(dir: string, store: ChunkStore, opts: StoreTreeO
     const chunks: string[] = [];
     const inFlight: Promise<void>[] = [];
     const fh = await open(path, 'r');
+    const mode = (await fh.stat()).mode & 0o7777;
     let size = 0;
     try {
       for (;;) {
@@ -65,7 +66,7 @@ export async function storeTree(dir: string, store: ChunkStore, opts: StoreTreeO
       await Promise.allSettled(inFlight);
       await fh.close();
     }
-    files[rel] = { size, sha256: whole.digest('hex'), chunks };
+    files[rel] = { size, sha256: whole.digest('hex'), chunks, mode };
   }
   return files;
 }
@@ -103,6 +104,8 @@ export async function materializeTree(files: Record<string, SnapshotFile>, dir: 
     }
     const fh = await open(dst, 'w', 0o600);
     try {
+      // Set apart from open(), which the umask would trim.
+      if (f.mode !== undefined) await fh.chmod(f.mode);
       const reads: Promise<Buffer>[] = [];
       const chunks = f.chunks;
       let next = 0;

@@ -14,6 +14,11 @@ export interface SnapshotFile {
   sha256: string;
   /** Where the bytes are: chunks in the store, in order (chunked-tree.ts); absent for a file kept in the snapshot's directory. */
   chunks?: string[];
+  /**
+   * Permission bits of a chunked file, given back when it is put together:
+   * CRIU refuses to reopen a file a process held (an exec's log) whose mode changed.
+   */
+  mode?: number;
 }
 
 /** A snapshot describes itself: what it was taken of, where, and every file's checksum. */

@@ -1,5 +1,6 @@
 // GENERATED from src/api/schemas/doctor.ts by sdk/scripts/generate.mjs — do not edit; run `npm run generate -w @bothub/sdk`.
 import { Type, type Static } from 'typebox';
+import { SnapshotStoreStats } from './snapshot-store.js';
 
 /** What a host can do, and whether the records agree with what runs. */
 
@@ -16,6 +17,7 @@ export const Doctor = Type.Object({
   }),
   capabilities: Type.Array(Type.String()),
   snapshots: Type.Object({ available: Type.Boolean(), detail: Type.String() }),
+  store: Type.Optional(SnapshotStoreStats),
 });
 
 export const ConsistencyQuery = Type.Object(

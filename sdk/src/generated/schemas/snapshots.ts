@@ -1,6 +1,7 @@
 // GENERATED from src/api/schemas/snapshots.ts by sdk/scripts/generate.mjs — do not edit; run `npm run generate -w @bothub/sdk`.
 import { Type, type Static } from 'typebox';
 import { Name, Timestamp } from './common.js';
+import { SnapshotStatus, SnapshotUniqueBytes } from './snapshot-store.js';
 
 /** Snapshots: checkpoints of a running sandbox, and restoring them. */
 
@@ -11,6 +12,8 @@ export const Snapshot = Type.Object({
   sizeBytes: Type.Integer(),
   leaveRunning: Type.Boolean(),
   createdAt: Timestamp,
+  status: SnapshotStatus,
+  uniqueBytes: Type.Optional(SnapshotUniqueBytes),
   frozenMs: Type.Optional(Type.Number({ description: 'How long the sandbox was frozen while the snapshot was taken.' })),
   encrypted: Type.Optional(Type.Boolean({ description: 'Encrypted at rest (AES-256-GCM): the sandbox held secrets.' })),
   host: Type.Optional(
