@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import { databaseTarget } from '../daemon/config.js';
 import { openDatabase, type Db } from '../daemon/db/database.js';
 import { DESTROY_CUT_SHORT } from '../daemon/services/sandbox-service.js';
-import type { Actor } from '../core/index.js';
 import { containerId } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { sh, snapshot, restore } from './helpers/sandbox.js';
@@ -87,7 +86,7 @@ describe('start-up recovery of operations a crash cut short', () => {
     const snap = await snapshot(t, 'snapper', 'unrecorded');
     // What the dead daemon left: the dump in its staging area, the snapshot still 'saving'.
     const snapshots = t.daemon.ctx.snapshots;
-    const row = await snapshots.row('unrecorded', { id: 'admin', name: 'admin', admin: true } as Actor);
+    const row = await snapshots.row('unrecorded', { id: 'admin', name: 'admin', admin: true });
     const images = await snapshots.materialize(row, await snapshots.manifest(row), {});
     cpSync(images.dir, join(t.config.dataDir, 'snapshot-staging', `.partial-${snap.id}.${sb.id}.staging`), { recursive: true });
     await images.release();

@@ -9,7 +9,7 @@ import { routes, routeUrl, type RouteName } from '../api/index.js';
 import { parseApiKey } from '../core/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
-import { sh, snapshot, until } from './helpers/sandbox.js';
+import { snapshot, until } from './helpers/sandbox.js';
 
 interface Call {
   params?: Record<string, string>;

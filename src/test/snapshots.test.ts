@@ -3,7 +3,6 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { SnapshotManifest } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { ourDescendants } from './helpers/processes.js';

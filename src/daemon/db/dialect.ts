@@ -1,7 +1,7 @@
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type QueryExecutorProvider } from 'kysely';
 
 /** Whether this database (or transaction) runs on PostgreSQL; otherwise it is SQLite. */
-export function isPostgres(db: Kysely<any>): boolean {
+export function isPostgres(db: QueryExecutorProvider): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
@@ -9,7 +9,7 @@ export function isPostgres(db: Kysely<any>): boolean {
 const PLACEMENT_LOCK = 0x706c6163;
 const EVENTS_LOCK = 0x65766e74;
 
-const advisoryLock = async (tx: Kysely<any>, key: number) => {
+const advisoryLock = async (tx: QueryExecutorProvider, key: number) => {
   if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(${sql.lit(key)})`.execute(tx);
 };
 
@@ -23,7 +23,7 @@ const advisoryLock = async (tx: Kysely<any>, key: number) => {
  * by the commit or rollback. Taken first in the transaction, before the reads
  * it protects; taking it again in the same transaction is harmless.
  */
-export const lockPlacement = (tx: Kysely<any>): Promise<void> => advisoryLock(tx, PLACEMENT_LOCK);
+export const lockPlacement = (tx: QueryExecutorProvider): Promise<void> => advisoryLock(tx, PLACEMENT_LOCK);
 
 /**
  * Makes the event ids commit in order. SQLite hands out ids in commit order
@@ -32,7 +32,7 @@ export const lockPlacement = (tx: Kysely<any>): Promise<void> => advisoryLock(tx
  * had read past 6 would never see 5. Inserting under this lock, held until
  * the commit, rules that out.
  */
-export const lockEventOrder = (tx: Kysely<any>): Promise<void> => advisoryLock(tx, EVENTS_LOCK);
+export const lockEventOrder = (tx: QueryExecutorProvider): Promise<void> => advisoryLock(tx, EVENTS_LOCK);
 
 /**
  * A write refused because `table.column` must be unique. SQLite says so in its

@@ -12,8 +12,11 @@ const INT8 = 20;
 const NUMERIC = 1700;
 const asNumber = (text: string) => Number(text);
 
+/** pg's own parser for every other type (typed `any` by @types/pg). */
+const builtInParser = pg.types.getTypeParser as (oid: number, format?: 'text' | 'binary') => (value: string) => unknown;
+
 const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8 || oid === NUMERIC ? asNumber : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8 || oid === NUMERIC ? asNumber : builtInParser(oid, format))) as typeof pg.types.getTypeParser,
 };
 
 /**

@@ -54,7 +54,7 @@ export class ImportService {
     const local = await this.deps.sandboxes.placeLocally(row);
     return this.restoreInto(local, dir, execs, op, async () => {
       await this.deps.ledger.forget(row.id);
-      await this.deps.sandboxes.setStatus(row.id, row.status as 'moving', row.status_reason, { ...before, gpu_uuids_json: row.gpu_uuids_json });
+      await this.deps.sandboxes.setStatus(row.id, row.status, row.status_reason, { ...before, gpu_uuids_json: row.gpu_uuids_json });
     });
   }
 

@@ -47,7 +47,7 @@ export async function recoverMoves(deps: MoveRecoveryDeps): Promise<void> {
 }
 
 async function settle(deps: MoveRecoveryDeps, move: MoveRow): Promise<void> {
-  const { journal, sandboxes, log } = deps;
+  const { journal, log } = deps;
   const row = await deps.db.selectFrom('sandboxes').selectAll().where('id', '=', move.sandbox_id).executeTakeFirst();
   if (!row) return journal.end(move.id); // destroyed since (by hand, offline): nothing to settle
   const [src, dst] = await Promise.all([deps.hosts.endpoint(move.from_host), deps.hosts.endpoint(move.to_host)]);

@@ -9,7 +9,7 @@ import type { ExecRow } from '../db/tables.js';
 import type { SandboxRow } from '../db/tables.js';
 import { toExecRecord, type ExecLedger } from '../services/exec-ledger.js';
 import type { HostEndpoint, HostService } from './host-service.js';
-import { LOCAL, newSandboxRow, type SandboxService } from '../services/sandbox-service.js';
+import { newSandboxRow, type SandboxService } from '../services/sandbox-service.js';
 import type { SnapshotService } from '../services/snapshot-service.js';
 import type { ThermalService } from '../services/thermal-service.js';
 import { incomingDir, travellingSpec, type ImportService } from './import-service.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
-import type { OffersReplyT, OfferT, RentalT, RentHostT } from '../../api/index.js';
+import type { OffersReplyT, RentalT, RentHostT } from '../../api/index.js';
 import { BothubError, SYSTEM, validateName, type Actor, type ErrorCode } from '../../core/index.js';
 import type { LongOperation } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';

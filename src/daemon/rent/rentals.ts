@@ -4,7 +4,7 @@ import { BothubError } from '../../core/index.js';
 import type { LongOperation } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
-import { LABEL_PREFIX, type ProviderName } from '../providers/index.js';
+import { LABEL_PREFIX } from '../providers/index.js';
 import type { EventLog } from '../services/event-log.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { Parking } from './parking.js';
@@ -153,7 +153,7 @@ export class Rentals {
       // A rent a crash cut short before the provider made anything: nothing bills, the record says so.
       for (const r of await db.selectFrom('rentals').select(['id', 'label']).where('provider', '=', provider.name).where('status', 'in', ['renting', 'starting']).execute())
         if (!rent.inFlight.has(r.id) && !report.destroyed.some((d) => d.label === r.label)) await rent.end(r.id, 'failed', 'the rent was cut short (daemon restart); the provider has no instance of it');
-      const ours = await db.selectFrom('rentals').select(['id', 'label', 'host', 'created_at']).where('provider', '=', provider.name as ProviderName).where('status', 'in', ['active', 'releasing']).execute();
+      const ours = await db.selectFrom('rentals').select(['id', 'label', 'host', 'created_at']).where('provider', '=', provider.name).where('status', 'in', ['active', 'releasing']).execute();
       for (const r of ours) {
         if (seen.has(r.label)) continue;
         report.ended.push(r.host);

@@ -1,33 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SandboxT, SnapshotT } from '../../api/index.js';
-import { BothubError, canSee, checkCompatibility, gpuNeedsOf, notFound, validateName, type Actor, type HostFingerprint } from '../../core/index.js';
+import { BothubError, canSee, checkCompatibility, notFound, validateName, type Actor, type HostFingerprint } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
 import {
-  checksumTree,
   clearStaging,
   LocalChunkStore,
   MANIFEST,
-  MANIFEST_VERSION,
   materializeTree,
   mountScratch,
-  openStaging,
-  readGpuState,
   verifyTree,
   type Checkpointer,
   type LongOperation,
-  type SandboxDefinition,
   type SandboxRuntime,
   type SnapshotManifest,
 } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
-import type { ExecRow, SandboxRow, SnapshotRow } from '../db/tables.js';
+import type { ExecRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
 import { enforceSnapshotQuota } from './quota.js';
-import { newSandboxRow, specOf, type SandboxService } from './sandbox-service.js';
+import { newSandboxRow, type SandboxService } from './sandbox-service.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { CHUNKS_DIR, PARTIAL } from './snapshot-ingest.js';
 import { SnapshotWriter, toSnapshot, type Taking } from './snapshot-writer.js';
@@ -151,7 +146,7 @@ export class SnapshotService {
   }
 
   async create(sandboxName: string, req: { name: string; leaveRunning?: boolean }, actor: Actor, op: LongOperation = {}): Promise<SnapshotT> {
-    const { db, sandboxes, checkpointer, host } = this.deps;
+    const { db, sandboxes } = this.deps;
     validateName('snapshot', req.name);
     const { row: sb } = await sandboxes.require(sandboxName, 'snapshot', actor);
     await enforceSnapshotQuota(db, sb.owner_id);

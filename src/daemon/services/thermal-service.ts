@@ -134,7 +134,7 @@ export class ThermalService {
     const ms = Math.round(performance.now() - started);
     await this.deps.events.record(row, 'woke', `from ${row.thermal} in ${ms} ms`);
     this.touch(row.id);
-    return this.deps.sandboxes.setStatus(row.id, row.status as 'running', row.status_reason, { thermal: 'hot' });
+    return this.deps.sandboxes.setStatus(row.id, row.status, row.status_reason, { thermal: 'hot' });
   }
 
   /** hot → warm: frozen in place. */

@@ -14,7 +14,7 @@ export interface Staging {
   dir: string;
   inMemory: boolean;
   /** Unmounts and removes it, exactly once. */
-  release(): Promise<void>;
+  release: () => Promise<void>;
 }
 
 /** MemAvailable from /proc/meminfo, in bytes. */

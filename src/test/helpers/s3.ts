@@ -29,7 +29,7 @@ export async function startS3(bucket = 'bothub-test'): Promise<TestS3> {
     await rm(directory, { recursive: true, force: true });
   };
   try {
-    const [line] = (await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), exited.then(() => [undefined])])) as [string | undefined];
+    const [line] = (await Promise.race([once(createInterface({ input: child.stdout }), 'line'), exited.then(() => [undefined])])) as [string | undefined];
     if (!line) throw new Error('s3rver exited before it listened');
     const { port } = JSON.parse(line) as { port: number };
     const endpoint = `http://127.0.0.1:${port}`;

@@ -43,7 +43,8 @@ export function register(program: Command): void {
         const key = await readStdin();
         if (!key) throw new BothubError('INVALID_INPUT', 'no key on stdin');
         const r = await ctx.api.call('addProvider', { params: { provider: p }, body: { key, ...(opts.apiUrl ? { baseUrl: opts.apiUrl } : {}) } });
-        ctx.json ? printJson(r) : process.stdout.write(`${r.name}  ${r.baseUrl}\n`);
+        if (ctx.json) printJson(r);
+        else process.stdout.write(`${r.name}  ${r.baseUrl}\n`);
       }),
     );
   provider
