@@ -292,6 +292,7 @@ describe('fleet hosts over SSH', () => {
     assert.equal(await digest(), before, 'running on host B with every key');
     // The heartbeat starts host A's agent again.
     await until('agent of host-a back', async () => (a.agentPid() ? true : undefined), 20_000);
+    await reachable('host-a');
   });
 
   it('moves a sandbox from this machine to a host and back by CLI; its files, history and published URL go with it', async () => {

@@ -53,13 +53,16 @@ export async function shipImage(images: ImageStore, name: string, dst: HostEndpo
   const storeThere = join(dst.dataDir, 'images');
   const recordThere = join(storeThere, name, 'image.json');
   const existing = await dst.exec.run('cat', ['--', recordThere], { allowFailure: true, signal: op.signal });
-  const layers = await images.layersOf(info);
   if (existing.code === 0) {
     const there = JSON.parse(existing.stdout) as ImageInfo;
-    if (JSON.stringify(there.layers ?? []) === JSON.stringify(layers)) return { ...none, present: layers.length };
+    // An image from before layers (one root directory) is the same one where its record is: same origin, same making.
+    const sameLegacy = !info.layers?.length && !there.layers?.length && there.source === info.source && there.createdAt === info.createdAt;
+    if (sameLegacy) return { ...none, present: 1 };
+    if (info.layers?.length && JSON.stringify(there.layers ?? []) === JSON.stringify(info.layers)) return { ...none, present: info.layers.length };
     throw new BothubError('INVALID_STATE', `host "${dst.name}" has another image named "${name}"; remove it there, or use a sandbox whose image has another name`);
   }
 
+  const layers = await images.layersOf(info);
   const layersDir = join(storeThere, '.layers');
   const have = await layersThere(dst.exec, layersDir, op.signal);
   const missing = layers.filter((id) => !have.has(id));

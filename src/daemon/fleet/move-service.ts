@@ -170,7 +170,7 @@ export class MoveService {
    */
   async restoreSnapshotOn(snapName: string, req: { name?: string; host: string }, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
     const { snapshots, sandboxes, hosts, runtime, ledger } = this.deps;
-    const snap = await snapshots.row(snapName, actor);
+    const snap = await snapshots.readyRow(snapName, actor, op);
     const manifest = await snapshots.manifest(snap);
     if (manifest.encrypted) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" is encrypted (its sandbox held secrets); it can be restored on this machine only`);
     const dst = await hosts.endpoint(req.host);

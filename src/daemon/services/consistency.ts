@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ConsistencyProblemT, ConsistencyReportT, SandboxT } from '../../api/index.js';
 import { SYSTEM } from '../../core/index.js';
@@ -12,6 +12,7 @@ import type { SandboxRow, SnapshotRow } from '../db/tables.js';
 import type { FleetPort } from './fleet-port.js';
 import { LOCAL, type SandboxService } from './sandbox-service.js';
 import type { SnapshotService } from './snapshot-service.js';
+import { PARTIAL } from './snapshot-ingest.js';
 
 export interface ConsistencyDeps {
   db: Db;
@@ -193,8 +194,11 @@ export class ConsistencyChecker {
     for (const id of objects.veths) if (!ids.has(id)) out.push({ kind: 'orphan-veth', subject: `bh${id}`, detail: `a veth on bridge ${this.deps.bridge} no record owns`, fix: `\`ip link del bh${id}\`` });
     for (const id of objects.cgroups) if (!ids.has(id) && ours(id)) out.push({ kind: 'orphan-cgroup', subject: `/bothub/${id}`, detail: 'a cgroup no record owns', fix: `\`cgdelete -r -g pids,memory,cpu,freezer:/bothub/${id}\`` });
     const expectedMounts = new Set(rows.flatMap((r) => [runtime.paths(r.id).rootfs, runtime.paths(r.id).layer]));
+    // A snapshot still 'saving' keeps its dump on a staging tmpfs until its durable copy is made.
+    const saving = snapshots.filter((s) => s.status === 'saving').map((s) => `${PARTIAL}${s.id}.`);
+    const staged = (m: string) => saving.some((prefix) => basename(m).startsWith(prefix));
     // Scratch mounts of an encrypted snapshot being taken are in flight too.
-    if (!anyBusy) for (const m of objects.mounts) if (!expectedMounts.has(m)) out.push({ kind: 'orphan-mount', subject: m, detail: 'a mount in the data directory no record owns', fix: `\`umount --lazy ${m}\`` });
+    if (!anyBusy) for (const m of objects.mounts) if (!expectedMounts.has(m) && !staged(m)) out.push({ kind: 'orphan-mount', subject: m, detail: 'a mount in the data directory no record owns', fix: `\`umount --lazy ${m}\`` });
     const peerAddresses = new Set(rows.filter((r) => r.network === 'peers' && r.address).map((r) => r.address!));
     for (const a of objects.peerRuleAddresses)
       if (!peerAddresses.has(a)) out.push({ kind: 'orphan-rule', subject: a, detail: `a rule of chain BH-PEER-${this.deps.bridge} names an address no peers sandbox has`, fix: 'restart the daemon (it rewrites the chain from the records)' });

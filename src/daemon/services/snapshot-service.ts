@@ -195,8 +195,8 @@ export class SnapshotService {
     await this.forget(row);
   }
 
-  /** A 'saving' snapshot restores once its durable copy is made: the restore waits for it. */
-  private async ready(snapName: string, actor: Actor, op: LongOperation): Promise<SnapshotRow> {
+  /** Its record once durable: a 'saving' snapshot is waited for (its manifest is written last; a restore waits too). */
+  async readyRow(snapName: string, actor: Actor, op: LongOperation = {}): Promise<SnapshotRow> {
     const row = await this.row(snapName, actor);
     if (row.status === 'ready') return row;
     op.onProgress?.({ step: 'saving' });
@@ -237,7 +237,7 @@ export class SnapshotService {
 
   /** Restores the snapshot's own sandbox, or branches a new one named `name`. */
   async restore(snapName: string, req: { name?: string }, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
-    const row = await this.ready(snapName, actor, op);
+    const row = await this.readyRow(snapName, actor, op);
     const manifest = await this.manifest(row);
     op.onProgress?.({ step: 'verify' });
     await verifyTree(this.path(row.id), manifest, op.signal, this.chunks.store);

@@ -35,6 +35,38 @@ export interface TestSshHost {
 let counter = 0;
 
 /**
+ * What a failed test can leave on a host: its agent, its sandboxes'
+ * containers, overlay and loop mounts. They keep the directory busy (and
+ * the agent would keep the test run alive), so they go first, by what this
+ * host owns: the agent's pid file, its runc root, mounts under its directory.
+ */
+function removeLeftovers(dir: string, dataDir: string): void {
+  const quiet = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
+    } catch {
+      return '';
+    }
+  };
+  try {
+    process.kill(Number(readFileSync(join(dataDir, 'agent.pid'), 'utf8')), 'SIGKILL');
+  } catch {
+    // No agent running there.
+  }
+  const runcRoot = join(dataDir, 'runc');
+  for (const id of quiet('runc', ['--root', runcRoot, 'list', '-q']).split('\n').filter(Boolean)) {
+    quiet('runc', ['--root', runcRoot, 'kill', id, 'KILL']);
+    quiet('runc', ['--root', runcRoot, 'delete', '--force', id]);
+  }
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${dir}/`) || m.startsWith(`${dataDir}/`));
+  for (const m of mounts.sort().reverse()) quiet('umount', ['--lazy', m]);
+  for (const line of quiet('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE']).split('\n')) {
+    const [device, file] = line.trim().split(/\s+/);
+    if (device && file && (file.startsWith(`${dir}/`) || file.startsWith(`${dataDir}/`))) quiet('losetup', ['--detach', device]);
+  }
+}
+
+/**
  * Debian's bash runs root's ~/.bashrc for every SSH command, and on this kind
  * of machine it runs `pyenv rehash`, whose lock file outlives a session these
  * tests kill on purpose; every later SSH command then waits on it forever.
@@ -177,6 +209,7 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
     startSshd,
     async cleanup() {
       await stopSshd();
+      removeLeftovers(dir, dataDir);
       execFileSync('ip', ['netns', 'del', ns]); // takes eth0, and with it the host end of the pair
       rmSync(dir, { recursive: true, force: true });
     },

@@ -11,7 +11,7 @@ export function hostHandlers(ctx: DaemonContext): Pick<Handlers, HostRoutes> {
     checkHost: ({ params }) => ctx.hosts.check(params.name),
     removeHost: ({ params }) => ctx.hosts.remove(params.name),
     snapshotHosts: async ({ actor, params }) => {
-      const row = await ctx.snapshots.row(params.name, actor);
+      const row = await ctx.snapshots.readyRow(params.name, actor);
       const manifest = await ctx.snapshots.manifest(row);
       return ctx.hosts.verdicts(manifest.host, { gpu: manifest.gpu });
     },
