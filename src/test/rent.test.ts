@@ -157,8 +157,10 @@ describe('rented GPU hosts', () => {
     const table = await cli(t.url, ['cost']);
     assert.match(table.stdout, /^gpu-a\s+vast\s+\$0\.350\s+\$0\.\d+\s+no$/m);
 
-    // Idle again, it goes home again: the second host's meter stops too, and a parked sandbox is destroyed like any other.
-    await until('keeper parked again', async () => (/^parked/.test((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '') ? true : undefined), 300_000);
+    // Released by hand, it goes home again: the second host's meter stops too, and a parked sandbox is destroyed like any other.
+    const release = await cli(t.url, ['host', 'release', moved.host]);
+    assert.equal(release.code, 0, release.stderr);
+    assert.match((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '', /^parked/);
     await until('every rental ended', async () => ((await rentals()).every((x) => x.status !== 'active' && x.status !== 'releasing') ? true : undefined), 60_000);
     assert.ok(vast.destroyed.includes(second.instanceId!));
     await t.api.call('destroySandbox', { params: { name: 'keeper' } });
