@@ -19,6 +19,7 @@ const NOT_YET_CONVERTED = [
   'images/oci-copy.ts',
   'images/oci-layout.ts',
   'images/skopeo.ts',
+  'images/stamped-json.ts',
   'snapshot/checkpointer.ts',
   'snapshot/chunk-store.ts',
   'snapshot/chunked-tree.ts',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,7 @@ import type { LongOperation } from '../progress.js';
 import { debootstrapDebian, DEBIAN_IMAGE } from './debootstrap.js';
 import { extractImageArchive } from './archive.js';
 import { LayerStore } from './layers.js';
+import { StampedJsonCache } from './stamped-json.js';
 import { BlobStore, type Descriptor, type ImageConfig } from './oci-layout.js';
 import { copyIntoStore, type OciStore, type StoredOciImage } from './oci-copy.js';
 import { defaultImageName, parseReference } from './reference.js';
@@ -52,7 +53,7 @@ const PARTIAL = '.partial-';
  */
 export class ImageStore {
   private building = new Map<string, Promise<ImageInfo>>();
-  private readonly infoCache = new Map<string, { stamp: string; info: ImageInfo }>();
+  private readonly infoCache = new StampedJsonCache<ImageInfo>();
   /** Pulls, imports and saves in flight: layer collection waits for none. */
   private active = 0;
   readonly layers: LayerStore;
@@ -73,26 +74,9 @@ export class ImageStore {
     return join(this.dir, name, 'rootfs');
   }
 
-  /**
-   * Read synchronously: a sandbox's definition is built without awaiting, on
-   * every exec. Kept while the file's identity and time stay the same (an
-   * image removed and built again under its name is a new file): a stat
-   * instead of reading and parsing it several times per command.
-   */
+  /** Read synchronously (a sandbox's definition is built without awaiting, on every exec), parsed once per change. */
   infoSync(name: string): ImageInfo | undefined {
-    const file = join(this.dir, name, META);
-    try {
-      const st = statSync(file, { bigint: true });
-      const stamp = `${st.ino}:${st.mtimeNs}:${st.size}`;
-      const known = this.infoCache.get(file);
-      if (known?.stamp === stamp) return known.info;
-      const info = JSON.parse(readFileSync(file, 'utf8')) as ImageInfo;
-      this.infoCache.set(file, { stamp, info });
-      return info;
-    } catch {
-      this.infoCache.delete(file);
-      return undefined;
-    }
+    return this.infoCache.read(join(this.dir, name, META));
   }
 
   /** The overlay lowerdir of a sandbox on this image: its layers, top first, joined by ':'; or its one rootfs. */
