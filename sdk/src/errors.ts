@@ -33,7 +33,7 @@ export class QuotaError extends BothubError {}
 export class InvalidInputError extends BothubError {}
 /** The sandbox is not in a state that allows this, or the resource is in use (INVALID_STATE, IN_USE). */
 export class WrongStateError extends BothubError {}
-/** The daemon cannot be reached, is shutting down, or a fleet host is down (UNAVAILABLE). */
+/** The daemon cannot be reached, is shutting down, a fleet host is down, or the host was too busy to act in time (UNAVAILABLE, BUSY). */
 export class UnreachableError extends BothubError {}
 /** No key, a wrong key, a key that may not do this, or too many failed attempts (UNAUTHORIZED, FORBIDDEN, RATE_LIMITED). */
 export class AuthError extends BothubError {}
@@ -59,6 +59,7 @@ export const ERROR_CLASSES: Record<ErrorCode, new (code: ErrorCode, message: str
   TIMED_OUT: TimeoutError,
   RUNTIME_FAILED: ServerError,
   INTERNAL: ServerError,
+  BUSY: UnreachableError,
   UNAVAILABLE: UnreachableError,
   PROVIDER_KEY_REJECTED: AuthError,
   PROVIDER_RATE_LIMITED: UnreachableError,

@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { SandboxT, SnapshotT } from '../api/index.js';
+import { BothubError } from '../core/index.js';
 import { startDaemonProcess } from './daemon-process.js';
 import { leftovers } from './leftovers.js';
 import { askDirect, askThroughClient, startWorkload } from './soak-workload.js';
@@ -53,8 +54,18 @@ function check(cycle: number, what: string, got: string, want: string): void {
   console.log(`  LOST ${lost.at(-1)}`);
 }
 
-const snapshot = (name: string, snap: string, leaveRunning: boolean) =>
-  api.progress<SnapshotT>('createSnapshot', { params: { name }, body: { name: snap, leaveRunning } }, () => undefined);
+let busy = 0;
+/** A snapshot answered BUSY changed nothing, so it is retried as a client would; the count is reported. */
+async function snapshot(name: string, snap: string, leaveRunning: boolean): Promise<SnapshotT> {
+  for (;;) {
+    try {
+      return await api.progress<SnapshotT>('createSnapshot', { params: { name }, body: { name: snap, leaveRunning } }, () => undefined);
+    } catch (e) {
+      if (!(e instanceof BothubError && e.code === 'BUSY')) throw e;
+      busy++;
+    }
+  }
+}
 const restore = (snap: string, name?: string) => api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body: name ? { name } : {} }, () => undefined);
 
 const stats = (xs: number[]) => {
@@ -64,6 +75,8 @@ const stats = (xs: number[]) => {
 };
 
 let problems: string[] = [];
+let checked = false;
+let aborted: string | undefined;
 try {
   for (const [name, memoryMb] of [
     ['server', mib * 3 + 256],
@@ -102,20 +115,27 @@ try {
   for (const s of await api.call('listSandboxes')) await api.call('destroySandbox', { params: { name: s.name } });
   for (const s of await api.call('listSnapshots', { query: {} })) await api.call('deleteSnapshot', { params: { name: s.name } });
   problems.push(...(await leftovers(d, ids)));
+  checked = true;
+} catch (e) {
+  aborted = (e as Error).message.split('\n')[0];
+  process.exitCode = 1;
 } finally {
   const lines = [
     `\nbothub soak: ${done} of ${cycles} cycles in ${((Date.now() - started) / 60_000).toFixed(1)} min, ${mib} MiB held, alternating resume and branch-and-destroy`,
     `state lost: ${lost.length}`,
+    `snapshots answered BUSY and retried: ${busy}`,
     ...lost.map((l) => `  ${l}`),
     `daemon RSS (MiB): ${rss.length ? stats(rss) : '-'}`,
     `daemon open fds: ${fds.length ? stats(fds) : '-'}`,
-    `leftovers after destroying everything: ${problems.length ? '' : 'none'}`,
+    ...(aborted ? [`run aborted at cycle ${done + 1}: ${aborted}`] : []),
+    `leftovers after destroying everything: ${!checked ? 'not checked (the run did not finish)' : problems.length ? '' : 'none'}`,
     ...problems.map((p) => `  ${p}`),
     '',
     `${'operation'.padEnd(28)} ${'p50'.padStart(10)} ${'p99'.padStart(10)}`,
     ...[...times].map(([k, v]) => row(k, v)),
   ];
   console.log(lines.join('\n'));
+  if (lost.length || problems.length) process.exitCode = 1;
   if (out) writeFileSync(out, lines.join('\n') + '\n');
   await d.stop().catch((e: Error) => console.log(`clean-up: ${e.message}`));
 }

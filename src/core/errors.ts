@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   TIMED_OUT: { status: 504, exit: 124, doc: 'No answer came within the time limit; the operation may still finish on the daemon.' },
   RUNTIME_FAILED: { status: 500, exit: 70, doc: 'runc, the network or the filesystem failed.' },
   INTERNAL: { status: 500, exit: 70, doc: 'An unexpected failure; see the daemon log.' },
+  BUSY: { status: 503, exit: 75, doc: 'The host was too busy to do this in time; nothing changed, retry.' },
   UNAVAILABLE: { status: 503, exit: 69, doc: 'The daemon is shutting down or not reachable.' },
   PROVIDER_KEY_REJECTED: { status: 502, exit: 77, doc: 'A GPU provider refused the API key stored for it.' },
   PROVIDER_RATE_LIMITED: { status: 503, exit: 75, doc: 'A GPU provider asked bothub to slow down; retry in a minute.' },

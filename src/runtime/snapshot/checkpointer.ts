@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { BothubError, remapPairs } from '../../core/index.js';
 import { CommandError, type Host } from '../../hostexec/index.js';
@@ -66,6 +67,9 @@ async function dirBytes(dir: string): Promise<number> {
   }
   return total;
 }
+
+/** Tries of runc pause before a snapshot is answered BUSY. */
+const PAUSE_ATTEMPTS = 4;
 
 /**
  * Checkpoints sandboxes with runc + CRIU and restores them. The sandbox is
@@ -172,7 +176,7 @@ export class Checkpointer {
     let frozenMs = 0;
     try {
       op.onProgress?.({ step });
-      await this.runc(['pause', id], op);
+      await this.pause(id, op);
       frozenAt = performance.now();
       paused = true;
       step = 'filesystem';
@@ -206,6 +210,7 @@ export class Checkpointer {
       }
       if (!op.leaveRunning) paused = false; // the container is gone
     } catch (e) {
+      if (e instanceof BothubError && e.code === 'BUSY') throw e;
       throw new StepError(step, await this.reason(e, work), e);
     } finally {
       // Whatever happened, a sandbox we froze must run again.
@@ -221,6 +226,25 @@ export class Checkpointer {
     }
     await rm(work, { recursive: true, force: true });
     return Math.round(frozenMs * 10) / 10;
+  }
+
+  /**
+   * runc pause gives up ("unable to freeze") when the cgroup v1 freezer does not
+   * settle in its window, which happens on a loaded host; runc thaws again then.
+   * A few tries, then BUSY: the sandbox runs on untouched, and a retry is safe.
+   */
+  private async pause(id: string, op: LongOperation): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.runc(['pause', id], op);
+        return;
+      } catch (e) {
+        if (!/unable to freeze/i.test(String((e as Error).message)) || op.signal?.aborted) throw e;
+        await this.resume(id);
+        if (attempt === PAUSE_ATTEMPTS) throw new BothubError('BUSY', `the sandbox's processes could not be frozen in ${PAUSE_ATTEMPTS} tries (the host is busy); it runs on unchanged, retry the snapshot`);
+        await sleep(100 * attempt, undefined, { signal: op.signal });
+      }
+    }
   }
 
   private async resume(id: string): Promise<void> {
