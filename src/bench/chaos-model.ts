@@ -11,6 +11,8 @@ export interface SandboxModel {
   /** The snapshot it is stopped in. */
   snapshot?: string;
   host: string;
+  /** On the peers network, which joins sandboxes of one machine: it is never moved. */
+  peers?: boolean;
 }
 
 export interface SnapshotModel {
@@ -18,6 +20,7 @@ export interface SnapshotModel {
   sandbox: string;
   files: Map<string, string>;
   leaveRunning: boolean;
+  peers?: boolean;
 }
 
 export const FILES_DIR = '/root/chaos';

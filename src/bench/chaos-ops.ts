@@ -45,7 +45,7 @@ export class ChaosOps {
       leaveRunning,
       run: () => this.api.progress<SnapshotT>('createSnapshot', { params: { name: sb.name }, body: { name: snapshot, leaveRunning } }, () => undefined),
       acknowledged: () => {
-        this.model.snapshots.set(snapshot, { name: snapshot, sandbox: sb.name, files, leaveRunning });
+        this.model.snapshots.set(snapshot, { name: snapshot, sandbox: sb.name, files, leaveRunning, peers: sb.peers });
         if (!leaveRunning) Object.assign(sb, { expect: 'snapshotted', snapshot });
       },
     };
@@ -64,7 +64,7 @@ export class ChaosOps {
           name,
           sandbox,
           run: () => api.call('createSandbox', { body: { name: sandbox, network, host: 'local' } }),
-          acknowledged: () => model.sandboxes.set(sandbox, { name: sandbox, files: new Map(), expect: 'running', host: 'local' }),
+          acknowledged: () => model.sandboxes.set(sandbox, { name: sandbox, files: new Map(), expect: 'running', host: 'local', peers: network === 'peers' }),
         };
       }
       case 'exec': {
@@ -110,7 +110,7 @@ export class ChaosOps {
           sandbox,
           snapshot: snap.name,
           run: () => api.progress<SandboxT>('restoreSnapshot', { params: { name: snap.name }, body: { name: sandbox } }, () => undefined),
-          acknowledged: () => model.sandboxes.set(sandbox, { name: sandbox, files: new Map(snap.files), expect: 'running', host: 'local' }),
+          acknowledged: () => model.sandboxes.set(sandbox, { name: sandbox, files: new Map(snap.files), expect: 'running', host: 'local', peers: snap.peers }),
         };
       }
       case 'freeze':
@@ -122,7 +122,7 @@ export class ChaosOps {
       }
       case 'move': {
         if (!this.fleetHost) return undefined;
-        const sb = pick(model.running(false));
+        const sb = pick(model.running(false).filter((s) => !s.peers));
         if (!sb) return undefined;
         const to = sb.host === 'local' ? this.fleetHost : 'local';
         return {

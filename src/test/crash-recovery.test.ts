@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { databaseTarget } from '../daemon/config.js';
@@ -8,7 +8,7 @@ import { openDatabase, type Db } from '../daemon/db/database.js';
 import { DESTROY_CUT_SHORT } from '../daemon/services/sandbox-service.js';
 import { containerId } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
-import { sh, snapshot, restore } from './helpers/sandbox.js';
+import { restore, sh, snapshot, until } from './helpers/sandbox.js';
 
 const cgroup = (id: string) => (existsSync('/sys/fs/cgroup/memory') ? `/sys/fs/cgroup/pids/bothub/${id}` : `/sys/fs/cgroup/bothub/${id}`);
 
@@ -62,6 +62,18 @@ describe('start-up recovery of operations a crash cut short', () => {
     await t.api.call('destroySandbox', { params: { name: 'freezer' } });
   });
 
+  it('a wake of a warm sandbox cut short after its container ran again: the record follows, hot', async () => {
+    const sb = await t.api.call('createSandbox', { body: { name: 'warmer' } });
+    await holdProcess('warmer');
+    await t.daemon.close();
+    await setRow(sb.id, { thermal: 'warm' }); // runc resume done, the record not updated yet
+    await t.restart();
+    assert.equal((await t.api.call('getSandbox', { params: { name: 'warmer' } })).thermal, 'hot');
+    await consistent();
+    await stillHeld('warmer');
+    await t.api.call('destroySandbox', { params: { name: 'warmer' } });
+  });
+
   it('a wake cut short after its restore: the sandbox is hot and its checkpoint goes', async () => {
     const sb = await t.api.call('createSandbox', { body: { name: 'waker' } });
     await holdProcess('waker');
@@ -100,6 +112,38 @@ describe('start-up recovery of operations a crash cut short', () => {
     await consistent();
     await stillHeld('snapper');
     await t.api.call('destroySandbox', { params: { name: 'snapper' } });
+  });
+
+  it("a leave-running snapshot answered 'saving', its durable copy cut short: finished from its staging area at the next start, and it restores", async () => {
+    const sb = await t.api.call('createSandbox', { body: { name: 'saver' } });
+    await holdProcess('saver');
+    const snap = await snapshot(t, 'saver', 'answered', true);
+    // What the dead daemon left: the dump in its staging tmpfs with its sidecar, the record 'saving', no durable copy.
+    const snapshots = t.daemon.ctx.snapshots;
+    const row = await snapshots.readyRow('answered', { id: 'admin', name: 'admin', admin: true }, {});
+    const manifest = await snapshots.manifest(row);
+    const described = { ...manifest, files: undefined, sizeBytes: undefined };
+    const images = await snapshots.materialize(row, manifest, {});
+    const staged = join(t.config.dataDir, 'snapshot-staging', `.partial-${snap.id}.${sb.id}.staging`);
+    cpSync(images.dir, staged, { recursive: true });
+    writeFileSync(`${staged}.pending.json`, JSON.stringify(described));
+    await images.release();
+    await t.daemon.close();
+    await offline(async (db) => {
+      await db.updateTable('snapshots').set({ status: 'saving' }).where('id', '=', snap.id).execute();
+      await db.deleteFrom('snapshot_chunks').where('snapshot_id', '=', snap.id).execute();
+    });
+    rmSync(snapshots.dirOf(snap.id), { recursive: true });
+    await t.restart();
+    await until('the snapshot to be made durable again', async () => ((await t.api.call('listSnapshots', { query: {} })).find((s) => s.name === 'answered' && s.status === 'ready') ? true : undefined), 120_000);
+    // Released just after the snapshot turns ready.
+    await until('its staging area and sidecar to go', async () => (existsSync(staged) || existsSync(`${staged}.pending.json`) ? undefined : true), 30_000);
+    await consistent();
+    await t.api.call('destroySandbox', { params: { name: 'saver' } });
+    await restore(t, 'answered', 'saver');
+    await stillHeld('saver');
+    await t.api.call('destroySandbox', { params: { name: 'saver' } });
+    await t.api.call('deleteSnapshot', { params: { name: 'answered' } });
   });
 
   it('a stopping snapshot recorded but its sandbox not yet marked: the sandbox is stopped into it and restores', async () => {

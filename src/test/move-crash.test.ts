@@ -3,7 +3,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SYSTEM } from '../core/index.js';
+import { databaseTarget } from '../daemon/config.js';
+import { openDatabase } from '../daemon/db/database.js';
 import type { MovePhase } from '../daemon/fleet/move-journal.js';
+import { DESTROY_CUT_SHORT } from '../daemon/services/sandbox-service.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { put, sh, until } from './helpers/sandbox.js';
 import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
@@ -30,7 +33,7 @@ const KILL_POINTS: KillPoint[] = [
  * recovery finishes or undoes it from the move journal, and exactly one copy
  * of the sandbox remains, with its files and processes.
  */
-describe('a move cut short at each phase leaves exactly one copy', () => {
+describe('a move or a destroy on a fleet host cut short leaves exactly one copy, or none', () => {
   let t: TestDaemon;
   let a: TestSshHost;
   before(async () => {
@@ -95,4 +98,18 @@ describe('a move cut short at each phase leaves exactly one copy', () => {
       await t.api.call('destroySandbox', { params: { name } });
     });
   }
+
+  it('a destroy on host-a cut short, before or after the agent dropped it: the next start finishes it', async () => {
+    for (const name of ['gone-there', 'still-there']) await t.api.call('createSandbox', { body: { name, host: 'host-a' } });
+    const agent = (await t.daemon.ctx.hosts.endpoint('host-a')).agent!;
+    await agent.call('destroySandbox', { params: { name: 'gone-there' } });
+    await t.daemon.close();
+    // What the dead daemon left: both records marked as being destroyed, and nothing after.
+    const db = await openDatabase(databaseTarget(t.config));
+    await db.updateTable('sandboxes').set({ status: 'error', status_reason: DESTROY_CUT_SHORT }).where('host', '=', 'host-a').execute().finally(() => db.destroy());
+    await t.restart();
+    assert.deepEqual((await t.api.call('listSandboxes')).map((s) => s.name), []);
+    assert.deepEqual(await agentSandboxes(), []);
+    assert.deepEqual((await t.api.call('doctorConsistency', { query: {} })).problems, []);
+  });
 });

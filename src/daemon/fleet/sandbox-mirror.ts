@@ -1,6 +1,7 @@
 import type { SandboxT } from '../../api/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRecords } from '../services/sandbox-records.js';
+import { DESTROY_CUT_SHORT } from '../services/sandbox-reconciler.js';
 
 /**
  * What a host's agent reported at its heartbeat, mirrored into the records
@@ -10,7 +11,8 @@ export async function mirrorAgentSandboxes(db: Db, records: SandboxRecords, host
   const byName = new Map(there.map((s) => [s.name, s]));
   const rows = await db.selectFrom('sandboxes').selectAll().where('host', '=', host).execute();
   for (const row of rows) {
-    if (row.status === 'moving' || row.status === 'creating') continue;
+    // Being destroyed: the agent dropping it is the destroy's progress, finished by the destroy or the next start.
+    if (row.status === 'moving' || row.status === 'creating' || row.status_reason === DESTROY_CUT_SHORT) continue;
     const s = byName.get(row.name);
     if (s) {
       const changed = s.status !== row.status || s.thermal !== row.thermal || s.address !== row.address || s.statusReason !== row.status_reason;

@@ -53,6 +53,14 @@ export class SandboxReconciler {
         await sandboxes.setStatus(m.id, 'running', 'a move to another host was interrupted; it stayed here');
       }
     }
+    if (atStartup) {
+      // A destroy on a fleet host the daemon died in: the agent may have finished its part already.
+      const remote = await db.selectFrom('sandboxes').select('name').where('host', '!=', LOCAL).where('status', '=', 'error').where('status_reason', '=', DESTROY_CUT_SHORT).execute();
+      for (const r of remote) {
+        log.warn({ sandbox: r.name }, 'finishing a destroy interrupted by a daemon stop');
+        await sandboxes.destroy(r.name, SYSTEM).catch((err) => log.error({ err, sandbox: r.name }, 'finishing a destroy failed'));
+      }
+    }
     for (const row of rows) {
       if (atStartup && row.status === 'error' && row.status_reason === DESTROY_CUT_SHORT) {
         log.warn({ sandbox: row.name }, 'finishing a destroy interrupted by a daemon stop');
@@ -79,6 +87,12 @@ export class SandboxReconciler {
         // Frozen by a snapshot the daemon died in: thaw it.
         log.warn({ sandbox: row.name }, 'thawing a sandbox left frozen by an interrupted snapshot');
         await runtime.runc.resume(containerId(row.id));
+        continue;
+      }
+      if (atStartup && state?.status === 'running' && row.thermal === 'warm') {
+        // A wake the daemon died in: the container runs again, only the record was not updated yet.
+        log.warn({ sandbox: row.name }, 'finishing a wake interrupted by a daemon stop');
+        await sandboxes.setStatus(row.id, row.status, row.status_reason, { thermal: 'hot' });
         continue;
       }
       const alive = state && (state.status === 'running' || state.status === 'paused');

@@ -377,10 +377,10 @@ export class SandboxService {
     const { row } = await this.require(name, 'destroy', actor);
     await this.lock.run(row.id, async () => {
       try {
+        // Recorded first: a crash past this point leaves a record the next start finishes destroying, never a half-removed sandbox that looks alive.
+        await this.setStatus(row.id, 'error', DESTROY_CUT_SHORT);
         if (row.host !== LOCAL) await this.remote.destroy(row).catch((e: BothubError) => (e.code === 'NOT_FOUND' ? undefined : Promise.reject(e)));
         else {
-          // Recorded first: a crash past this point leaves a record the next start finishes destroying, never a half-removed sandbox that looks alive.
-          await this.setStatus(row.id, 'error', DESTROY_CUT_SHORT);
           await this.deps.discardCold(row.id);
           await this.deps.runtime.destroy(this.definition(row));
         }

@@ -25,6 +25,7 @@ import { enforceSnapshotQuota } from './quota.js';
 import { newSandboxRow, type SandboxService } from './sandbox-service.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { CHUNKS_DIR, PARTIAL } from './snapshot-ingest.js';
+import { findResumable, type Resumable } from './snapshot-resume.js';
 import { SnapshotWriter, toSnapshot, type Taking } from './snapshot-writer.js';
 
 export interface SnapshotServiceDeps {
@@ -90,24 +91,33 @@ export class SnapshotService {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const rows = await db.selectFrom('snapshots').selectAll().execute();
     const known = new Set(rows.map((r) => r.id));
-    // A 'saving' snapshot's ingest died with the daemon: it never became complete, and is forgotten.
+    // A 'saving' snapshot's ingest died with the daemon: finished from its staging area when that
+    // survived whole (a leave-running one was already answered), else it never became complete and is forgotten.
+    const resumable = new Map<string, Resumable>();
     for (const row of rows.filter((r) => r.status !== 'ready')) {
+      const found = await findResumable(this.deps.host, row, { stagingDir: this.deps.stagingDir, snapshotsDir: dir });
+      if (found) {
+        resumable.set(row.id, found);
+        continue;
+      }
       log.warn({ snapshot: row.name }, 'a snapshot was cut short before it was durable; forgetting it');
       await db.deleteFrom('snapshots').where('id', '=', row.id).execute();
       known.delete(row.id);
     }
-    for (const name of await clearStaging(this.deps.host, this.deps.stagingDir)) log.warn({ name }, 'removed a staging area a crash left');
+    const keep = new Set([...resumable.values()].flatMap((r) => r.names));
+    for (const name of await clearStaging(this.deps.host, this.deps.stagingDir, keep)) log.warn({ name }, 'removed a staging area a crash left');
     await mkdir(this.deps.stagingDir, { recursive: true, mode: 0o700 });
     const store = this.chunks.store as LocalChunkStore;
     await store.init();
     for (const entry of await readdir(dir)) {
       if (entry === CHUNKS_DIR) continue;
+      if (keep.has(entry)) continue;
       if (entry.startsWith(PARTIAL) || !known.has(entry)) {
         log.warn({ entry }, 'removing an unfinished snapshot directory');
         await rm(join(dir, entry), { recursive: true, force: true });
       }
     }
-    for (const row of rows.filter((r) => known.has(r.id))) {
+    for (const row of rows.filter((r) => known.has(r.id) && !resumable.has(r.id))) {
       if (!existsSync(join(this.path(row.id), MANIFEST))) {
         log.error({ snapshot: row.name }, 'snapshot directory is missing; forgetting the record');
         await db.transaction().execute(async (trx) => {
@@ -119,6 +129,8 @@ export class SnapshotService {
     // References of records gone (a crash between deletes), then every chunk nothing references.
     await db.deleteFrom('snapshot_chunks').where('snapshot_id', 'not in', (eb) => eb.selectFrom('snapshots').select('id')).execute();
     await this.chunks.collect();
+    // After the collection: the chunks the cut-short ingest wrote are stored again, not collected under it.
+    for (const [id, r] of resumable) this.writer.resume(id, r);
   }
 
   async list(actor: Actor, sandbox?: string): Promise<SnapshotT[]> {

@@ -2,11 +2,12 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SnapshotT } from '../../api/index.js';
 import { gpuNeedsOf } from '../../core/index.js';
-import { checksumTree, MANIFEST, MANIFEST_VERSION, openStaging, readGpuState, type LongOperation, type SandboxDefinition, type SnapshotManifest } from '../../runtime/index.js';
+import { checksumTree, MANIFEST, MANIFEST_VERSION, openStaging, readGpuState, type LongOperation, type SandboxDefinition, type SnapshotManifest, type Staging } from '../../runtime/index.js';
 import type { SandboxRow, SnapshotRow } from '../db/tables.js';
 import { specOf } from './sandbox-service.js';
 import type { SnapshotChunks } from './snapshot-chunks.js';
 import { ingestStaged, PARTIAL, treeBytes } from './snapshot-ingest.js';
+import { stagingName, withPending, writePending, type Resumable } from './snapshot-resume.js';
 import type { SnapshotServiceDeps } from './snapshot-service.js';
 
 export function toSnapshot(row: SnapshotRow, manifest?: SnapshotManifest, uniqueBytes?: number): SnapshotT {
@@ -106,7 +107,7 @@ export class SnapshotWriter {
     const { db, checkpointer, runtime, host } = this.deps;
     const p = runtime.paths(t.def.id);
     const estimate = (await runtime.cgroup(t.def.id).memoryBytes()) + (await treeBytes(p.upper).catch(() => 0));
-    const staging = await openStaging(host, { memoryRoot: this.deps.stagingDir, diskRoot: this.deps.dir }, `${PARTIAL}${t.id}.${t.row.id}.staging`, estimate, this.deps.stagingShare);
+    const staging = withPending(await openStaging(host, { memoryRoot: this.deps.stagingDir, diskRoot: this.deps.dir }, stagingName(t.id, t.row.id), estimate, this.deps.stagingShare));
     let frozenMs: number;
     try {
       frozenMs = await checkpointer.checkpoint(t.def, staging.dir, { ...op, leaveRunning: t.leaveRunning });
@@ -130,6 +131,8 @@ export class SnapshotWriter {
       sizeBytes = await treeBytes(staging.dir);
       await db.insertInto('snapshots').values(this.rowOf(t, sizeBytes, 'saving')).execute();
       described = await this.describe(t, frozenMs, undefined, false);
+      // Answered before it is durable: a daemon crash meanwhile must not lose what the client was told of.
+      if (t.leaveRunning) await writePending(staging, described);
       op.onProgress?.({ step: 'store' });
       // A leave-running snapshot's copy outlives the request: the client going away must not abort it.
       saving = ingestStaged({ db, host, chunks: this.chunks, dir: this.deps.dir }, staging, described, t.leaveRunning ? undefined : op.signal);
@@ -140,9 +143,7 @@ export class SnapshotWriter {
     this.saving.set(t.id, saving);
     const done = saving.finally(() => this.saving.delete(t.id));
     if (t.leaveRunning) {
-      void done
-        .catch((err: unknown) => this.deps.log.error({ err, snapshot: t.name }, 'a snapshot could not be made durable; it is gone, the sandbox runs on'))
-        .finally(staging.release);
+      this.behind(t.name, done, staging);
       return toSnapshot(this.rowOf(t, sizeBytes, 'saving'), { ...described, files: {}, sizeBytes });
     }
     try {
@@ -155,6 +156,22 @@ export class SnapshotWriter {
     } finally {
       await staging.release();
     }
+  }
+
+  /** Finishes, behind start-up, the durable copy of a leave-running snapshot a daemon stop cut short (snapshot-resume.ts). */
+  resume(id: string, r: Resumable): void {
+    this.deps.log.warn({ snapshot: r.described.name }, 'finishing a snapshot a daemon stop cut short before it was durable');
+    const saving = ingestStaged({ db: this.deps.db, host: this.deps.host, chunks: this.chunks, dir: this.deps.dir }, r.staging, r.described);
+    this.saving.set(id, saving);
+    this.behind(r.described.name, saving.finally(() => this.saving.delete(id)), r.staging);
+  }
+
+  /** A durable copy no request waits for: its failure is logged (the record is gone already), and its staging area released. */
+  private behind(name: string, done: Promise<unknown>, staging: Staging): void {
+    void done
+      .catch((err: unknown) => this.deps.log.error({ err, snapshot: name }, 'a snapshot could not be made durable; it is gone, the sandbox runs on'))
+      .then(staging.release)
+      .catch((err: unknown) => this.deps.log.error({ err, snapshot: name }, 'a staging area could not be released; the next start removes it'));
   }
 
   /** Sealed and GPU snapshots: written whole into their directory while the request waits (as before the store). */

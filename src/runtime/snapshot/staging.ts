@@ -52,9 +52,9 @@ export async function openStaging(host: Host, roots: { memoryRoot: string; diskR
   };
 }
 
-/** Every staging directory under `root` (a crash left them): unmounted and removed. Returns their names. */
-export async function clearStaging(host: Host, root: string): Promise<string[]> {
-  const names = await readdir(root).catch(() => [] as string[]);
+/** Every staging directory under `root` (a crash left them) but those in `keep`: unmounted and removed. Returns their names. */
+export async function clearStaging(host: Host, root: string, keep: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const names = (await readdir(root).catch(() => [] as string[])).filter((n) => !keep.has(n));
   for (const name of names) {
     await unmount(host, join(root, name));
     await rm(join(root, name), { recursive: true, force: true });
