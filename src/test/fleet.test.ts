@@ -9,7 +9,7 @@ import { copyTree } from '../runtime/index.js';
 import type { HostFingerprint } from '../core/index.js';
 import { cli } from './helpers/cli.js';
 import type { TestDaemon } from './helpers/daemon.js';
-import { sh, snapshot, until } from './helpers/sandbox.js';
+import { snapshot, until } from './helpers/sandbox.js';
 import { probe } from './helpers/socket.js';
 import type { TestSshHost } from './helpers/ssh-host.js';
 import { startFleet, type TestFleet } from './helpers/fleet-hosts.js';

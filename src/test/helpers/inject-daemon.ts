@@ -35,7 +35,7 @@ export interface InjectDaemon {
 
 /** fetch over Fastify's inject(): the same Request in, the same Response out, no socket. */
 export function injectFetch(app: FastifyInstance): typeof fetch {
-  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+  return async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input), 'http://inject');
     const headers: Record<string, string> = {};
     new Headers(init.headers).forEach((v, k) => (headers[k] = v));
@@ -47,8 +47,8 @@ export function injectFetch(app: FastifyInstance): typeof fetch {
     const out = new Headers();
     for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(', ') : String(v));
     const empty = res.statusCode === 204 || res.statusCode === 304 || init.method === 'HEAD';
-    return new Response(empty ? null : res.rawPayload, { status: res.statusCode, headers: out });
-  }) as typeof fetch;
+    return new Response(empty ? null : new Uint8Array(res.rawPayload), { status: res.statusCode, headers: out });
+  };
 }
 
 /** The default image, as a record and an empty root: the fake runtime never looks inside it. */
