@@ -20,6 +20,8 @@ const FILES = {
   'dashboard-sockets.ts': 'src/api/dashboard-sockets.ts',
   'errors.ts': 'src/core/errors.ts',
   'vocabulary.ts': 'src/core/vocabulary.ts',
+  'fingerprint.ts': 'src/core/fingerprint.ts',
+  'error-reply.ts': 'src/core/error-reply.ts',
 };
 /** Folders copied whole (one module per resource): every .ts file in them. */
 const FOLDERS = { schemas: 'src/api/schemas', routes: 'src/api/routes' };

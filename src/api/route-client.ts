@@ -35,6 +35,8 @@ export interface ClientOptions {
   unreachable?: { what: string; hint: string };
   /** Every connection (HTTP and WebSocket) runs on a stream this opens: how the control plane reaches fleet agents, through SSH. */
   openStream?: OpenStream;
+  /** Sends the JSON and byte calls instead of the global fetch (tests call the daemon in-process, through Fastify's inject). */
+  fetch?: typeof fetch;
 }
 
 /** What a client needs of the route table: each route's method, URL, kind of stream and time limit, not its schemas. */
@@ -107,7 +109,7 @@ export class RouteClient {
     const signals = [limit.signal, args.signal, this.options.signal].filter((s): s is AbortSignal => s !== undefined);
     let res: Response;
     try {
-      res = await (this.options.openStream ? fetchOver(this.options.openStream) : fetch)(url, {
+      res = await (this.options.fetch ?? (this.options.openStream ? fetchOver(this.options.openStream) : fetch))(url, {
         method: def.method,
         headers: this.headers(json ? { 'content-type': 'application/json' } : args.rawBody ? { 'content-type': 'application/octet-stream' } : {}),
         body: json ? JSON.stringify(args.body) : args.rawBody,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { BothubError } from '../core/index.js';
 import { cliContext, type CliContext } from './context.js';
+import { withHint } from './error-hints.js';
 
 /**
  * Wraps a command's action: any error becomes one line on stderr and the
@@ -24,7 +25,7 @@ export async function exitCodeOf(fn: () => Promise<number | void>): Promise<numb
 
 export function reportError(e: unknown): number {
   if (e instanceof BothubError) {
-    process.stderr.write(`bothub: ${e.message}\n`);
+    process.stderr.write(`bothub: ${withHint(e.code, e.message)}\n`);
     return e.exitCode;
   }
   process.stderr.write(`bothub: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);

@@ -1,40 +1,9 @@
+import type { GpuInfo, HostFingerprint } from './fingerprint.js';
+
 /**
  * The compatibility gate: can a snapshot taken on one host be restored on
  * another? Pure: it compares two fingerprints and returns every reason not to.
  */
-export interface GpuDevice {
-  index: number;
-  name: string;
-  uuid: string;
-  memoryMb: number;
-  memoryUsedMb: number;
-}
-
-export interface GpuInfo {
-  driverVersion: string;
-  cudaVersion: string;
-  devices: GpuDevice[];
-  /** `nvidia-smi topo -m`, as printed. */
-  topology?: string;
-}
-
-export interface HostFingerprint {
-  kernel: string;
-  arch: string;
-  cpuModel: string;
-  cpuFlags: string[];
-  criuVersion: string;
-  runcVersion: string;
-  /** Fields below came with fleet hosts; older snapshot manifests lack them. */
-  cpus?: number;
-  memoryBytes?: number;
-  diskFreeBytes?: number;
-  /** bothub runs as root there (sandboxes need it). */
-  root?: boolean;
-  /** "ok", or why `criu check` failed. */
-  criuCheck?: string;
-  gpu?: GpuInfo | null;
-}
 
 /** What a GPU snapshot holds: the restore needs the same kind of GPUs. */
 export interface GpuNeeds {

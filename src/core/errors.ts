@@ -52,10 +52,8 @@ export function notFound(kind: string, name: string, hint: string): BothubError 
   return new BothubError('NOT_FOUND', `no ${kind} named "${name}"; ${hint}`);
 }
 
-/** The shape of every error reply of the API. */
-export interface ErrorBody {
-  statusCode: number;
-  code: ErrorCode;
-  error: string;
-  message: string;
-}
+/** Every code, in the registry's order (Object.keys keeps it; its type is the registry's keys). */
+export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
+
+/** The shape of every error reply: defined as a schema in error-reply.ts (a type here, so the CLI starts without TypeBox). */
+export type { ErrorBody } from './error-reply.js';

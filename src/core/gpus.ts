@@ -1,4 +1,5 @@
-import type { GpuDevice, GpuInfo, GpuNeeds } from './compat.js';
+import type { GpuNeeds } from './compat.js';
+import type { GpuDevice, GpuInfo } from './fingerprint.js';
 import { BothubError, invalid } from './errors.js';
 
 /** What `--gpus` asks for: every GPU of the host, a number of them, or these ones by UUID. */

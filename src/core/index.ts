@@ -5,6 +5,8 @@ export * from './limits.js';
 export * from './sandbox-state.js';
 export * from './ipam.js';
 export * from './compat.js';
+// Types only: the schemas need TypeBox, which the CLI does not load at start (import them from the file).
+export type { GpuDevice, GpuInfo, HostFingerprint } from './fingerprint.js';
 export * from './api-keys.js';
 export * from './actor.js';
 export * from './sandbox-spec.js';

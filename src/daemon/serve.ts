@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { parseSubnet } from '../core/index.js';
-import { LocalHost } from '../hostexec/index.js';
+import { LocalHost, type Host } from '../hostexec/index.js';
 import { join } from 'node:path';
 import type { HostFingerprint } from '../core/index.js';
-import { Checkpointer, criuBinary, CudaHelper, DataLayout, ensureBridge, hostFingerprint, ImageStore, probeGpus, SandboxRuntime } from '../runtime/index.js';
+import { Checkpointer, criuBinary, CudaHelper, DataLayout, ensureBridge, hostFingerprint, ImageStore, probeGpus, SandboxRuntime, type GpuTools, type RuntimeConfig } from '../runtime/index.js';
 import { databaseTarget, type DaemonConfig } from './config.js';
 import type { DaemonContext } from './context.js';
 import { openDatabase, type Db } from './db/database.js';
@@ -53,6 +54,8 @@ export interface RunningDaemon {
   /** For tests that check what the records or the runtime hold; handlers see only ctx. */
   db: Db;
   runtime: SandboxRuntime;
+  /** The HTTP app, for tests that call it in-process (`app.inject`). */
+  app: FastifyInstance;
   /** Stops serving. Sandboxes keep running; a later start finds them again. */
   close(): Promise<void>;
 }
@@ -75,6 +78,17 @@ export const daemonLogger = (level: string, file?: string): Logger =>
 export interface DaemonSeams {
   /** What idle sandboxes and share links measure time by. */
   clock?: Clock;
+  /**
+   * In place of runc, CRIU and the bridge, for tests that need no root
+   * (src/test/helpers/fake-runtime.ts): the runtime and its checkpointer.
+   * No bridge is set up with it.
+   */
+  runtime?: (host: Host, config: RuntimeConfig, criu: string, log: Logger) => { runtime: SandboxRuntime; checkpointer: Checkpointer };
+}
+
+function realRuntime(host: Host, config: RuntimeConfig, criu: string, log: Logger, gpu: GpuTools): { runtime: SandboxRuntime; checkpointer: Checkpointer } {
+  const runtime = new SandboxRuntime(host, config, log);
+  return { runtime, checkpointer: new Checkpointer(host, runtime, criu, log, gpu) };
 }
 
 export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogger(config.logLevel), seams: DaemonSeams = {}): Promise<RunningDaemon> {
@@ -88,9 +102,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   // Destroyed sandboxes' files are deleted in the background: a daemon that died meanwhile finishes here.
   await rm(layout.trashDir, { recursive: true, force: true });
   const subnet = parseSubnet(config.subnet);
-  await ensureBridge(host, { name: config.bridge, subnet, allowedHostPorts: config.allowedHostPorts });
+  if (!seams.runtime) await ensureBridge(host, { name: config.bridge, subnet, allowedHostPorts: config.allowedHostPorts });
 
-  const runtime = new SandboxRuntime(host, { layout, initBinary: config.initBinary, bridgeName: config.bridge, subnet, nvidiaDriverRoot: config.nvidiaDriverRoot }, log);
+  const runtimeConfig: RuntimeConfig = { layout, initBinary: config.initBinary, bridgeName: config.bridge, subnet, nvidiaDriverRoot: config.nvidiaDriverRoot };
   const images = new ImageStore(host, layout.imagesDir, config.debianMirror);
   await images.init();
   const users = new UserService(db, log);
@@ -99,7 +113,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const registries = new RegistryCredentialService(db, sealer);
   const criu = criuBinary(config.criu);
   const cuda = existsSync(config.cudaCheckpoint) ? new CudaHelper(host, config.cudaCheckpoint) : null;
-  const checkpointer = new Checkpointer(host, runtime, criu, log, { helper: cuda, nvidiaSmi: config.nvidiaSmi });
+  const { runtime, checkpointer } = seams.runtime?.(host, runtimeConfig, criu, log) ?? realRuntime(host, runtimeConfig, criu, log, { helper: cuda, nvidiaSmi: config.nvidiaSmi });
   const events = new EventLog(db);
   const preview: PreviewConfig = { domain: config.previewDomain, authority: `${config.host}:${config.port}` };
   const publish = new PublishService(db, events, preview);
@@ -271,6 +285,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     ctx,
     db,
     runtime,
+    app,
     close: () =>
       (closing ??= (async () => {
         clearInterval(timer);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { routes, type RouteDef } from '../api/index.js';
 import { ERROR_CODES } from '../core/index.js';
-import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { startInjectDaemon, type InjectDaemon } from './helpers/inject-daemon.js';
 
 type Json = Record<string, unknown>;
 type Operation = { operationId: string; responses: Record<string, { content?: Record<string, unknown> } & Json>; requestBody?: { content: Record<string, unknown> } };
@@ -26,11 +26,11 @@ const STREAM_TYPES: Record<NonNullable<RouteDef['stream']>, RegExp> = {
 };
 
 describe('the OpenAPI document', () => {
-  let t: TestDaemon;
+  let t: InjectDaemon;
   let doc: { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Json> } } & Json;
   before(async () => {
-    t = await startTestDaemon();
-    const res = await fetch(`${t.url}/api/v1/openapi.json`);
+    t = await startInjectDaemon();
+    const res = await t.request('/api/v1/openapi.json');
     assert.equal(res.status, 200);
     doc = (await res.json()) as typeof doc;
   });

@@ -1,4 +1,5 @@
 import { Type, type Static, type TLiteral, type TSchema, type TUnion } from 'typebox';
+import { ErrorReplySchema } from '../../core/error-reply.js';
 import { NAME_PATTERN } from '../../core/vocabulary.js';
 
 export { NAME_PATTERN };
@@ -40,12 +41,8 @@ export const Timestamp = Type.String({ format: 'date-time' });
 
 export const NameParams = Type.Object({ name: Name }, { additionalProperties: false });
 
-export const ErrorReply = Type.Object({
-  statusCode: Type.Integer(),
-  code: Type.String({ description: 'Stable error code; see the error registry.' }),
-  error: Type.String(),
-  message: Type.String({ description: 'What went wrong and what to do next.' }),
-});
+/** Defined with the error registry in core (the daemon and clients build and read it there). */
+export const ErrorReply = ErrorReplySchema;
 
 export const Health = Type.Object({ status: Type.Literal('ok'), version: Type.String() });
 

@@ -1,24 +1,11 @@
 import { Type, type Static } from 'typebox';
+import { HostFingerprintSchema } from '../../core/fingerprint.js';
 import { Nullable, Name, Timestamp } from './common.js';
 
 /** The fleet: hosts, their fingerprints and the compatibility verdicts. */
 
-const GpuDevice = Type.Object({ index: Type.Integer(), name: Type.String(), uuid: Type.String(), memoryMb: Type.Number(), memoryUsedMb: Type.Number() });
-
-export const HostFingerprint = Type.Object({
-  kernel: Type.String(),
-  arch: Type.String(),
-  cpuModel: Type.String(),
-  cpuFlags: Type.Array(Type.String()),
-  criuVersion: Type.String(),
-  runcVersion: Type.String(),
-  cpus: Type.Optional(Type.Integer()),
-  memoryBytes: Type.Optional(Type.Number()),
-  diskFreeBytes: Type.Optional(Type.Number()),
-  root: Type.Optional(Type.Boolean()),
-  criuCheck: Type.Optional(Type.String()),
-  gpu: Type.Optional(Nullable(Type.Object({ driverVersion: Type.String(), cudaVersion: Type.String(), devices: Type.Array(GpuDevice), topology: Type.Optional(Type.String()) }))),
-});
+/** Defined in core (the gate compares them there); the API shows them as they are. */
+export const HostFingerprint = HostFingerprintSchema;
 
 export const Host = Type.Object({
   name: Type.String(),

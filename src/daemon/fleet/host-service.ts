@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import { ApiClient, type AddHostT, type HostT, type HostVerdictT, type SandboxT } from '../../api/index.js';
+import { parseFingerprint } from '../../core/fingerprint-json.js';
 import { BothubError, checkCompatibility, notFound, validateName, type GpuNeeds, type HostFingerprint } from '../../core/index.js';
 import { LocalHost, SshHost, type Host, type SshTarget } from '../../hostexec/index.js';
 import { hostFingerprint } from '../../runtime/index.js';
@@ -128,7 +129,7 @@ export class HostService {
       lastSeenAt: row.last_seen_at,
       hostKey: row.host_key,
       sandboxes: await this.sandboxCount(row.name),
-      fingerprint: JSON.parse(row.fingerprint_json) as HostFingerprint,
+      fingerprint: parseFingerprint(row.fingerprint_json),
     };
   }
 
@@ -195,7 +196,7 @@ export class HostService {
       exec: this.connection(row),
       dataDir: row.data_dir,
       agent: this.agentClient(row, this.deps.sealer.open(row.agent_key_sealed, `agent:${row.name}`)),
-      fingerprint: JSON.parse(row.fingerprint_json) as HostFingerprint,
+      fingerprint: parseFingerprint(row.fingerprint_json),
       reachable: row.status === 'reachable',
     };
   }

@@ -115,8 +115,8 @@ export function installAuth(app: FastifyInstance, users: UserService, sessions: 
     if (!actor) {
       await failedAttempt(limiter, req.ip);
       const message = token
-        ? 'the API key is not valid; check --token / BOTHUB_TOKEN, or ask the admin for a new key'
-        : 'this route needs an API key: pass --token or BOTHUB_TOKEN, or run `bothub setup --url URL --token KEY`';
+        ? 'the API key is not valid; check the key sent as `Authorization: Bearer KEY`, or ask the admin for a new one'
+        : 'this route needs an API key: send it as `Authorization: Bearer KEY`';
       return reply.code(401).send(errorBody('UNAUTHORIZED', message));
     }
     if (level === 'admin' && !actor.admin) {

@@ -93,7 +93,7 @@ function streamResponses(key: StreamRouteName, route: RouteDef, op: Operation): 
 export function completeOpenApi<T extends object>(generated: T): T {
   const doc = generated as unknown as Doc;
   const schemas = ((doc.components ??= {}).schemas ??= {});
-  schemas.ErrorReply = { ...S.ErrorReply, properties: { ...S.ErrorReply.properties, code: { ...S.ErrorReply.properties.code, enum: Object.keys(ERROR_CODES) } } };
+  schemas.ErrorReply = S.ErrorReply;
   doc['x-bothub-error-codes'] = Object.fromEntries(Object.entries(ERROR_CODES).map(([code, e]) => [code, { status: e.status, cliExit: e.exit, description: e.doc }]));
   for (const [key, route] of Object.entries(routes) as [keyof typeof routes, RouteDef][]) {
     const op = doc.paths[route.url.replace(/:(\w+)/g, '{$1}')]?.[route.method.toLowerCase()];

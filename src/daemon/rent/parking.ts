@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ExecRecordT } from '../../api/index.js';
+import { parseFingerprint } from '../../core/fingerprint-json.js';
 import { BothubError, checkCompatibility, gpuNeedsOf, type HostFingerprint } from '../../core/index.js';
 import { LocalHost } from '../../hostexec/index.js';
 import { copyTree, type LongOperation } from '../../runtime/index.js';
@@ -91,7 +92,7 @@ export class Parking {
       const { db, sandboxes, hosts, events } = this.deps;
       const parked = await db.selectFrom('parked_sandboxes').selectAll().where('sandbox_id', '=', row.id).executeTakeFirst();
       if (!parked) return sandboxes.row(row.name); // another request placed it meanwhile
-      const fp = JSON.parse(parked.fingerprint_json) as HostFingerprint;
+      const fp = parseFingerprint(parked.fingerprint_json);
       await events.record(row, 'placing', 'a request came for a parked sandbox: finding or renting a host');
       const host = await pickHost(fp, row, op);
       const dst = await hosts.endpoint(host);
