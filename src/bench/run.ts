@@ -1,8 +1,9 @@
 /**
  * bothub benchmark: prints p50 and p99 of the operations users wait on.
- *   npm run bench [-- --runs 30] [--only sandboxes|cli|snapshots|thermal]
+ *   npm run bench [-- --runs 30] [--only sandboxes|cli|snapshots|thermal|layers]
  *   npm run bench -- --vs podman [--runs 20]   (with the steps of bothub's checkpoint and restore)
  *   npm run bench -- --only sandboxes --cpu-prof-daemon DIR   (the daemon's CPU profile)
+ *   npm run bench -- --only layers   (a disk-limited create's layer: spare against mkfs.ext4)
  * It starts its own daemon process on a temporary data dir, measures through
  * the HTTP API as a client would and through the CLI as a whole process, and
  * removes everything it made. `--vs podman` measures podman's CLI on the same
@@ -11,6 +12,7 @@
  */
 import { benchApiExec } from './api-exec.js';
 import { benchCliStartup } from './cli-startup.js';
+import { benchLayerImage } from './layer-image.js';
 import { startDaemonProcess } from './daemon-process.js';
 import { benchSnapshots } from './snapshots.js';
 import { benchSnapshotSteps } from './steps.js';
@@ -35,6 +37,11 @@ try {
   await api.call('getImage', { params: { name: 'debian' } }).catch(() => api.progress('buildImage', { params: { name: 'debian' } }, () => undefined));
   if (want('sandboxes')) {
     await benchSandboxes();
+    console.log(loadNow());
+  }
+  if (want('layers')) {
+    console.log('\ncreate\'s writable layer (interleaved)\n');
+    for (const line of await benchLayerImage(Math.min(runs, 10))) console.log(line);
     console.log(loadNow());
   }
   if (want('cli')) {

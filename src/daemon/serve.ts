@@ -295,6 +295,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
         await thermal.flush();
         await app.close();
         await ctx.exec.drain();
+        await runtime.spares.idle();
         await db.destroy();
         log.info('bothub daemon stopped; sandboxes keep running');
       })()),

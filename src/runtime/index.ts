@@ -6,6 +6,7 @@ export * from './cgroups.js';
 export * from './undo-stack.js';
 export * from './overlay.js';
 export * from './writable-layer.js';
+export * from './spare-layers.js';
 export * from './exec/protocol.js';
 export * from './exec/client.js';
 export * from './network/bridge.js';

@@ -19,6 +19,10 @@ export class DataLayout {
   get trashDir(): string {
     return join(this.dataDir, 'trash');
   }
+  /** Empty writable-layer images made ahead for the next creates (see spare-layers.ts). */
+  get spareLayersDir(): string {
+    return join(this.dataDir, 'spare-layers');
+  }
   /** CRIU's logs of failed restores, kept after the sandbox's own directory is gone. */
   get criuLogsDir(): string {
     return join(this.dataDir, 'criu-logs');

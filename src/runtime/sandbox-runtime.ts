@@ -16,6 +16,7 @@ import { DataLayout, SandboxPaths } from './paths.js';
 import type { LongOperation } from './progress.js';
 import { isAlive, Runc, waitForExit, type RuncState } from './runc.js';
 import { UndoStack } from './undo-stack.js';
+import { SpareLayers } from './spare-layers.js';
 import { removeContainerRemains } from './container-remains.js';
 import { mountsUnder } from './host-objects.js';
 
@@ -66,6 +67,8 @@ export class SandboxRuntime {
   readonly runc: Runc;
   /** Destroyed sandboxes' directories being deleted in the background now. */
   readonly deleting = new Set<string>();
+  /** Empty disk-limited layers made ahead; a daemon stop waits for `spares.idle()`. */
+  readonly spares: SpareLayers;
 
   constructor(
     private readonly host: Host,
@@ -73,6 +76,7 @@ export class SandboxRuntime {
     private readonly log: Logger,
   ) {
     this.runc = new Runc(host, config.layout.runcRoot);
+    this.spares = new SpareLayers(host, config.layout.spareLayersDir, log);
   }
 
   paths(id: string): SandboxPaths {
@@ -149,7 +153,7 @@ export class SandboxRuntime {
   async mountLayer(def: SandboxDefinition, undo: UndoStack): Promise<void> {
     const p = this.paths(def.id);
     undo.push('writable layer', () => unmountLayer(this.host, p));
-    await mountLayer(this.host, p, def.diskMb);
+    await mountLayer(this.host, p, def.diskMb, this.spares);
   }
 
   /** Writes the OCI config; annotations reach runc (org.criu.config names a CRIU config file). */

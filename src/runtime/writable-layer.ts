@@ -1,6 +1,7 @@
 import type { Host } from '../hostexec/index.js';
 import { isMounted, unmount } from './overlay.js';
 import type { SandboxPaths } from './paths.js';
+import { makeImage, type SpareLayers } from './spare-layers.js';
 
 /**
  * A sandbox's writable layer: the overlay's upper and work directories. With
@@ -15,10 +16,10 @@ import type { SandboxPaths } from './paths.js';
  * unmount here, or the lazy end of the sandbox's own mount namespace); a
  * daemon that died between the two leaves one that `detachStrayLoops` finds.
  */
-export async function mountLayer(host: Host, p: SandboxPaths, diskMb: number | null): Promise<void> {
+export async function mountLayer(host: Host, p: SandboxPaths, diskMb: number | null, spares?: SpareLayers): Promise<void> {
   await host.mkdir(p.layer, { recursive: true, mode: 0o700 });
   if (diskMb !== null) {
-    if (!(await host.exists(p.disk))) await makeImage(host, p.disk, diskMb);
+    if (!(await host.exists(p.disk))) await (spares ? spares.take(p.disk, diskMb) : makeImage(host, p.disk, diskMb));
     // noinit_itable: no background zeroing of inode tables, which would fill the sparse file for nothing.
     if (!(await isMounted(host, p.layer))) await host.run('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noinit_itable', p.disk, p.layer]);
   }
@@ -28,21 +29,6 @@ export async function mountLayer(host: Host, p: SandboxPaths, diskMb: number | n
 /** Releases the layer's mount (and with it the loop device); its files stay in the image. Safe to call when not mounted. */
 export function unmountLayer(host: Host, p: SandboxPaths): Promise<void> {
   return unmount(host, p.layer);
-}
-
-/** A sparse image with an empty ext4 filesystem; written aside and renamed, so a crash never leaves half of one. */
-async function makeImage(host: Host, file: string, diskMb: number): Promise<void> {
-  const partial = `${file}.partial`;
-  try {
-    await host.writeFile(partial, '', { mode: 0o600 });
-    await host.truncate(partial, diskMb * 1024 * 1024);
-    // -m 0: root inside is the only user, so nothing is held back for it; lazy inits keep the file sparse.
-    await host.run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'nodiscard,lazy_itable_init=1,lazy_journal_init=1', partial]);
-    await host.rename(partial, file);
-  } catch (e) {
-    await host.rm(partial, { force: true });
-    throw e;
-  }
 }
 
 export interface LoopDevice {

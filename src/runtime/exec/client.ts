@@ -31,9 +31,13 @@ export class ExecSession extends EventEmitter<ExecSessionEvents> {
   constructor(private readonly socket: Duplex) {
     super();
     const reader = new FrameReader();
+    let startedPid = 0;
     this.started = new Promise<number>((resolve, reject) => {
-      this.once('started', resolve);
-      socket.once('close', () => reject(new BothubError('RUNTIME_FAILED', 'the command did not start; see its error output')));
+      this.once('started', (pid) => resolve((startedPid = pid)));
+      // Built only when it is needed: an Error's stack costs more than the rest of a normal end.
+      socket.once('close', () => {
+        if (!startedPid) reject(new BothubError('RUNTIME_FAILED', 'the command did not start; see its error output'));
+      });
     });
     this.started.catch(() => undefined);
     this.done = new Promise<ExecExit>((resolve, reject) => {

@@ -32,8 +32,12 @@ export async function createSandboxNetwork(host: Host, id: string, address: stri
   });
 }
 
-/** Deleting the namespace deletes eth0 and with it the host end of the pair. */
+/**
+ * Deleting the namespace deletes eth0 and with it the host end of the pair;
+ * the second line removes a host end left without its namespace. One `ip`
+ * run (it is on the destroy path); -force goes on past a line that fails, as
+ * either does when its object is already gone.
+ */
 export async function removeSandboxNetwork(host: Host, id: string): Promise<void> {
-  await host.run('ip', ['netns', 'del', netnsName(id)], { allowFailure: true });
-  await host.run('ip', ['link', 'del', hostVethName(id)], { allowFailure: true });
+  await host.run('ip', ['-force', '-batch', '-'], { input: `netns del ${netnsName(id)}\nlink del ${hostVethName(id)}\n`, allowFailure: true });
 }
