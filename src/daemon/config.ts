@@ -74,7 +74,7 @@ function lazyRestore(value: string | undefined): boolean {
   return value === '1';
 }
 
-/** Off until lazy restores measure faster end to end here (README "Lazy restores" has the figures). */
+/** Off: state does not yet survive lazy restores reliably here (README "Lazy restores" says what was seen). */
 const LAZY_RESTORE_DEFAULT = false;
 
 /** Defaults, then the environment, then flags: the usual order of precedence. */
