@@ -11,6 +11,7 @@ data = os.urandom(64 * 1024 * 1024)
 def report(*_):
     with open('/tmp/sha', 'w') as f: f.write(hashlib.sha256(data).hexdigest())
 signal.signal(signal.SIGUSR1, report)
+with open('/tmp/hold.pid', 'w') as f: f.write(str(os.getpid()))
 report()
 n = 0
 while True:
@@ -19,9 +20,13 @@ while True:
     time.sleep(0.05)
 `;
 
-/** The sha256 of the held bytes as the process computes it now (from its memory, after the restore). */
+/**
+ * The sha256 of the held bytes as the process computes it now (from its memory, after the restore).
+ * By its PID file, not `pkill -f`: while its pages stream in, another process reading its
+ * /proc/PID/cmdline (which lives in its memory) may see it empty.
+ */
 async function heldSha(t: TestDaemon, name: string): Promise<string> {
-  await sh(t, name, 'rm -f /tmp/sha; pkill -USR1 -f "^python3 /root/hold.py"');
+  await sh(t, name, 'rm -f /tmp/sha; kill -USR1 "$(cat /tmp/hold.pid)"');
   return until(`the checksum in ${name}`, async () => (await sh(t, name, 'cat /tmp/sha 2>/dev/null || true')) || undefined, 30_000);
 }
 
