@@ -1,6 +1,7 @@
 /**
  * bothub benchmark: prints p50 and p99 of the operations users wait on.
- *   npm run bench [-- --runs 30] [--only sandboxes|cli|snapshots|thermal|layers]
+ *   npm run bench [-- --runs 30] [--only sandboxes|cli|snapshots|thermal|lazy|layers] [--lazy]
+ *   (--lazy: lazy restores' goals, with BOTHUB_LAZY_RESTORE off and on; in the full run too)
  *   npm run bench -- --vs podman [--runs 20]   (with the steps of bothub's checkpoint and restore)
  *   npm run bench -- --only sandboxes --cpu-prof-daemon DIR   (the daemon's CPU profile)
  *   npm run bench -- --only layers   (a disk-limited create's layer: spare against mkfs.ext4)
@@ -18,6 +19,7 @@ import { benchSnapshots } from './snapshots.js';
 import { benchSnapshotSteps } from './steps.js';
 import { benchVsPodman } from './vs-podman.js';
 import { benchThermal } from './thermal.js';
+import { benchLazy } from './lazy.js';
 import { loadNow, machine, row, time } from './stats.js';
 
 const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
@@ -25,7 +27,7 @@ const runs = Number(arg('--runs')) || 30;
 const only = arg('--only');
 const vs = arg('--vs');
 if (vs !== undefined && vs !== 'podman') throw new Error(`--vs ${vs}: only podman is measured against`);
-const sections = only ? [only] : vs ? ['sandboxes', 'cli'] : ['sandboxes', 'cli', 'snapshots', 'thermal'];
+const sections = only ? [only] : process.argv.includes('--lazy') ? ['lazy'] : vs ? ['sandboxes', 'cli'] : ['sandboxes', 'cli', 'snapshots', 'thermal', 'lazy'];
 const want = (section: string) => sections.includes(section);
 
 // --cpu-prof-daemon DIR: the daemon writes a V8 CPU profile there when the bench stops it.
@@ -65,6 +67,11 @@ try {
   if (want('thermal')) {
     console.log('\nthermal states (through the preview proxy)\n');
     for (const line of await benchThermal(t, runs)) console.log(line);
+    console.log(loadNow());
+  }
+  if (want('lazy')) {
+    console.log('\nlazy restores (CRIU lazy pages), off and on\n');
+    for (const line of await benchLazy(Math.min(runs, 20))) console.log(line);
     console.log(loadNow());
   }
 } finally {

@@ -59,7 +59,7 @@ const describeHeld = (m: HeldMemory) => `${m.cgroups} cgroups hold ${m.usageMb.t
 const diskMb = (dir: string) => Number(execFileSync('du', ['-s', '--block-size=1M', dir], { encoding: 'utf8' }).split('\t')[0]);
 
 /** A sandbox serving HTTP on port 8000, published; its public URL and its id. */
-async function web(t: DaemonProcess, name: string): Promise<{ url: string; id: string }> {
+export async function web(t: DaemonProcess, name: string): Promise<{ url: string; id: string }> {
   const { id } = await t.api.call('createSandbox', { body: { name, idleWarmMs: 0, idleColdMs: 0 } });
   await t.api.call('exec', { params: { name }, body: { command: ['sh', '-c', 'cat > /root/s.py'], stdin: SERVER } });
   await t.api.call('exec', {

@@ -17,6 +17,8 @@ export interface DaemonConfig {
   snapshotsDir?: string;
   /** The share of free memory a snapshot's in-memory staging may take (env BOTHUB_SNAPSHOT_STAGING_SHARE, 0–1, default 0.5; 0: stage on disk). */
   snapshotStagingShare: number;
+  /** Restore with CRIU lazy pages: sandboxes run before their memory is read (env BOTHUB_LAZY_RESTORE, 1 or 0; see README "Lazy restores"). */
+  lazyRestore: boolean;
   /** CRIU binary; defaults to what scripts/install-criu installed. */
   criu?: string;
   subnet: string;
@@ -66,6 +68,15 @@ function stagingShare(value: string | undefined): number {
   return share;
 }
 
+function lazyRestore(value: string | undefined): boolean {
+  if (value === undefined || value === '') return LAZY_RESTORE_DEFAULT;
+  if (value !== '0' && value !== '1') throw invalid(`invalid BOTHUB_LAZY_RESTORE "${value}": use 1 (restore memory lazily) or 0 (read it all first)`);
+  return value === '1';
+}
+
+/** Off: state does not yet survive lazy restores reliably here (README "Lazy restores" says what was seen). */
+const LAZY_RESTORE_DEFAULT = false;
+
 /** Defaults, then the environment, then flags: the usual order of precedence. */
 export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const { host, port } = parseListen(flags.listen ?? env.BOTHUB_LISTEN ?? DEFAULT_LISTEN);
@@ -77,6 +88,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     imagesDir: env.BOTHUB_IMAGES_DIR || undefined,
     snapshotsDir: env.BOTHUB_SNAPSHOTS_DIR || undefined,
     snapshotStagingShare: stagingShare(env.BOTHUB_SNAPSHOT_STAGING_SHARE),
+    lazyRestore: lazyRestore(env.BOTHUB_LAZY_RESTORE),
     criu: env.BOTHUB_CRIU || undefined,
     subnet: env.BOTHUB_SUBNET ?? '10.77.0.0/16',
     bridge: env.BOTHUB_BRIDGE ?? 'bothub0',

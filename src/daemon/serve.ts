@@ -37,6 +37,7 @@ import { ShareService } from './services/share-service.js';
 import { StatsService } from './services/stats-service.js';
 import { WebSessions } from './services/web-sessions.js';
 import { ThermalService } from './services/thermal-service.js';
+import { LazyRestores } from './services/lazy-restores.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
 import { SYSTEM, type Clock } from '../core/index.js';
 import { ImportService } from './fleet/import-service.js';
@@ -152,6 +153,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     diskMb: config.diskMb,
     log,
   });
+  const lazy = new LazyRestores({ enabled: config.lazyRestore, db, runtime, sandboxes, events, log });
   const thermal: ThermalService = new ThermalService({
     db,
     sandboxes,
@@ -163,6 +165,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     deriveKey: (purpose) => sealer.deriveKey(purpose),
     log,
     clock: seams.clock,
+    lazy,
   });
   const imports = new ImportService({ sandboxes, checkpointer, runtime, images, ledger, dataDir: config.dataDir });
   await ledger.loseForeground();
@@ -179,6 +182,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     deriveKey: (purpose) => sealer.deriveKey(purpose),
     ledger,
     log,
+    lazy,
   });
   await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
@@ -296,6 +300,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
         await app.close();
         await ctx.exec.drain();
         await runtime.spares.idle();
+        await lazy.drain(); // a failed transfer still has its record to put right
         await db.destroy();
         log.info('bothub daemon stopped; sandboxes keep running');
       })()),

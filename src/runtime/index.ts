@@ -32,4 +32,5 @@ export * from './images/oci-layout.js';
 export * from './snapshot/chunk-store.js';
 export * from './snapshot/chunked-tree.js';
 export * from './snapshot/staging.js';
+export * from './snapshot/lazy-pages.js';
 export { mountScratch } from './snapshot/sealed-tree.js';

@@ -14,15 +14,18 @@ import {
   mountScratch,
   verifyTree,
   type Checkpointer,
+  type LazyTail,
   type LongOperation,
   type SandboxRuntime,
   type SnapshotManifest,
 } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
-import type { ExecRow, SnapshotRow } from '../db/tables.js';
+import type { ExecRow, SandboxRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
+import type { LazyRestores } from './lazy-restores.js';
 import { enforceSnapshotQuota } from './quota.js';
 import { newSandboxRow, type SandboxService } from './sandbox-service.js';
+import { SharedCopies } from './shared-copies.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { CHUNKS_DIR, PARTIAL } from './snapshot-ingest.js';
 import { findResumable, type Resumable } from './snapshot-resume.js';
@@ -44,9 +47,14 @@ export interface SnapshotServiceDeps {
   deriveKey: (purpose: string) => Buffer;
   ledger: ExecLedger;
   log: Logger;
+  /** Restores run before their memory is read when it is enabled; the snapshot stays pinned until every page is in. */
+  lazy?: LazyRestores;
 }
 
 const snapshotKeyPurpose = (snapshotId: string) => `snapshot-images:${snapshotId}`;
+
+/** Takes a restored sandbox's images over: released at once, or (lazy) once every page is in. */
+type Restored = (sandbox: SandboxRow, tail: LazyTail | undefined) => Promise<void>;
 
 /**
  * Snapshots as users see them. CRIU dumps into a staging area in memory and
@@ -65,6 +73,8 @@ export class SnapshotService {
   private readonly reading = new Map<string, number>();
 
   private readonly writer: SnapshotWriter;
+  /** Restores of one snapshot at the same time read one copy of its files. */
+  private readonly copies = new SharedCopies();
 
   constructor(private readonly deps: SnapshotServiceDeps) {
     this.chunks = new SnapshotChunks(deps.db, new LocalChunkStore(join(deps.dir, CHUNKS_DIR), deps.host), deps.log);
@@ -164,6 +174,7 @@ export class SnapshotService {
     await enforceSnapshotQuota(db, sb.owner_id);
     return sandboxes.lock.run(sb.id, async () => {
       const { row, def } = await sandboxes.require(sandboxName, 'snapshot', actor);
+      await this.deps.lazy?.settled(row.id, row.name); // memory still streaming in is not dumped half-read
       if (await db.selectFrom('snapshots').select('id').where('name', '=', req.name).executeTakeFirst()) {
         throw new BothubError('NAME_TAKEN', `a snapshot named "${req.name}" already exists; pick another --name or delete it with \`bothub snapshot delete ${req.name}\``);
       }
@@ -203,7 +214,8 @@ export class SnapshotService {
     const row = await this.row(name, actor);
     const holder = await this.deps.db.selectFrom('sandboxes').select(['name', 'status']).where('snapshot_id', '=', row.id).where('status', '=', 'snapshotted').executeTakeFirst();
     if (holder) throw new BothubError('IN_USE', `sandbox "${holder.name}" is stopped in snapshot "${name}"; restore it (\`bothub snapshot restore ${name}\`) or destroy it first`);
-    if (this.reading.has(row.id)) throw new BothubError('IN_USE', `snapshot "${name}" is being restored; delete it when the restore is done`);
+    if (this.reading.has(row.id))
+      throw new BothubError('IN_USE', `snapshot "${name}" is being restored (a lazy restore reads it until every page of memory is in); delete it when the restore is done`);
     await this.forget(row);
   }
 
@@ -255,23 +267,35 @@ export class SnapshotService {
     await verifyTree(this.path(row.id), manifest, op.signal, this.chunks.store);
     const verdict = checkCompatibility(manifest.host, await this.deps.fingerprint(), { gpu: manifest.gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on this host: ${verdict.reasons.join('; ')}`);
-    // Its chunks stay until every one is read: a delete meanwhile is refused.
+    // Its chunks stay until every one is read (by a lazy restore: every page is in): a delete meanwhile is refused.
     this.reading.set(row.id, (this.reading.get(row.id) ?? 0) + 1);
-    try {
-      const source = await this.materialize(row, manifest, op);
-      try {
-        return await (req.name ? this.branch(row, manifest, source.dir, req.name, actor, op) : this.resume(row, source.dir, actor, op));
-      } finally {
-        await source.release();
-      }
-    } finally {
+    const unpin = () => {
       const n = (this.reading.get(row.id) ?? 1) - 1;
       if (n) this.reading.set(row.id, n);
       else this.reading.delete(row.id);
+    };
+    let handedOver = false;
+    let source: { dir: string; release: () => Promise<void> } | undefined;
+    try {
+      source = await this.copies.take(row.id, () => this.materialize(row, manifest, op));
+      const release = source.release;
+      const restored = async (sandbox: SandboxRow, tail: LazyTail | undefined) => {
+        handedOver = true;
+        const always = () => release().finally(unpin);
+        if (tail && this.deps.lazy) void this.deps.lazy.follow(sandbox, tail, { onFailure: 'stopped', source: `snapshot "${row.name}"`, always });
+        else await always();
+      };
+      return await (req.name ? this.branch(row, manifest, source.dir, req.name, actor, op, restored) : this.resume(row, source.dir, actor, op, restored));
+    } finally {
+      if (!handedOver) await (source?.release() ?? Promise.resolve()).finally(unpin);
     }
   }
 
-  private async resume(row: SnapshotRow, dir: string, actor: Actor, op: LongOperation): Promise<SandboxT> {
+  private get lazy(): boolean {
+    return this.deps.lazy?.enabled ?? false;
+  }
+
+  private async resume(row: SnapshotRow, dir: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime, db } = this.deps;
     const current = await db.selectFrom('sandboxes').selectAll().where('id', '=', row.sandbox_id).executeTakeFirst();
     if (!current)
@@ -283,14 +307,15 @@ export class SnapshotService {
       const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays
       return sandboxes.claim(sb, async (claimed) => {
-        await checkpointer.restore(sandboxes.definition(claimed), dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
+        const tail = await checkpointer.restore(sandboxes.definition(claimed), dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)), lazy: this.lazy });
+        await restored(sb, tail);
         await this.deps.ledger.rewind(sb.id, ((await this.manifest(row)).execs ?? []) as ExecRow[]);
         return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
       });
     });
   }
 
-  private async branch(row: SnapshotRow, manifest: SnapshotManifest, dir: string, name: string, actor: Actor, op: LongOperation): Promise<SandboxT> {
+  private async branch(row: SnapshotRow, manifest: SnapshotManifest, dir: string, name: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime } = this.deps;
     validateName('sandbox', name);
     // The original's identity stays behind: the branch gets its own id, name and address.
@@ -312,7 +337,7 @@ export class SnapshotService {
     return sandboxes.lock.run(record.id, async () => {
       const def = sandboxes.definition(record);
       try {
-        await checkpointer.restore(def, dir, { ...op, branch: true, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)) });
+        await restored(record, await checkpointer.restore(def, dir, { ...op, branch: true, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)), lazy: this.lazy }));
         await this.deps.ledger.copyInto(record.id, (manifest.execs ?? []) as ExecRow[]);
       } catch (e) {
         await runtime.destroy(def).catch(() => undefined);

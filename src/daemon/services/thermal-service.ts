@@ -7,6 +7,7 @@ import { SNAPSHOT_PARTS, type Checkpointer, type SandboxDefinition, type Sandbox
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import type { EventLog } from './event-log.js';
+import type { LazyRestores } from './lazy-restores.js';
 import type { SandboxService } from './sandbox-service.js';
 
 export type Thermal = 'hot' | 'warm' | 'cold';
@@ -32,6 +33,8 @@ export interface ThermalDeps {
   log: Logger;
   /** What idle time is measured by (tests pass a ManualClock). */
   clock?: Clock;
+  /** Wakes restore lazily when it is enabled; its images stay until every page is in. */
+  lazy?: LazyRestores;
 }
 
 const coldKeyPurpose = (sandboxId: string) => `cold-images:${sandboxId}`;
@@ -115,13 +118,19 @@ export class ThermalService {
     } else if (row.thermal === 'cold') {
       // Its GPUs were let go while it slept: it claims them (or others of the model) again, within its owner's quota.
       return this.deps.sandboxes.claim(row, async (claimed) => {
+        const lazy = this.deps.lazy;
+        let tail;
         try {
-          await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), this.coldDir(row.id), { branch: false, key: this.deps.deriveKey(coldKeyPurpose(row.id)) });
+          const key = this.deps.deriveKey(coldKeyPurpose(row.id));
+          tail = await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), this.coldDir(row.id), { branch: false, key, lazy: lazy?.enabled });
         } catch (e) {
           await this.deps.events.record(row, 'wake-failed', (e as Error).message);
           throw new BothubError('RUNTIME_FAILED', `waking sandbox "${row.name}" failed: ${(e as Error).message}; it stays cold — try again, or stop and start it`);
         }
-        await rm(this.coldDir(row.id), { recursive: true, force: true });
+        // Its cold images go once every page is in; until then a failed transfer can put it back to cold.
+        const discard = async () => void (await rm(this.coldDir(row.id), { recursive: true, force: true }));
+        if (lazy && tail) void lazy.follow(row, tail, { onFailure: 'cold', source: 'its cold images', onIn: discard });
+        else await discard();
         return this.woke(row, started);
       });
     } else {
@@ -166,6 +175,7 @@ export class ThermalService {
       if (now.thermal === 'cold') return this.deps.sandboxes.setStatus(now.id, status, null);
       if (this.deps.sandboxes.attachedExecs(now.id))
         throw new BothubError('INVALID_STATE', `sandbox "${now.name}" has commands attached to a client; it cannot go cold until they finish`);
+      await this.deps.lazy?.settled(now.id, now.name);
       if (now.thermal === 'warm') await this.deps.runtime.cgroup(now.id).setFrozen(false);
       const dir = this.coldDir(now.id);
       await rm(dir, { recursive: true, force: true });

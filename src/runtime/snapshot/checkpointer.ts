@@ -18,6 +18,7 @@ import type { CudaHelper } from '../gpu/cuda-helper.js';
 import { freezeGpuProcesses, thawGpuProcesses } from '../gpu/gpu-pipeline.js';
 import { findGpuProcesses, gpuMemoryUsedMb, hostPidsOf } from '../gpu/gpu-processes.js';
 import { mountScratch, openTree, sealTree } from './sealed-tree.js';
+import { startLazyPages, type LazyTail } from './lazy-pages.js';
 
 /** Inside a snapshot directory. */
 export const SNAPSHOT_PARTS = { criu: 'criu', layer: 'fs/upper.tar', console: 'fs/console.log', execs: 'fs/execs', sealedMarker: 'sealed', gpu: 'gpu.json' } as const;
@@ -58,6 +59,12 @@ export interface RestoreOptions extends LongOperation {
   branch: boolean;
   /** Opens an encrypted snapshot; ignored for a clear one. */
   key?: Buffer;
+  /**
+   * Restore memory lazily (CRIU lazy pages over userfaultfd): the sandbox runs
+   * before its memory is read, and `restore` returns the tail that streams the
+   * rest in. The snapshot directory must stay until its `pagesIn` settles.
+   */
+  lazy?: boolean;
 }
 
 async function dirBytes(dir: string): Promise<number> {
@@ -272,7 +279,7 @@ export class Checkpointer {
     return String(e);
   }
 
-  async restore(def: SandboxDefinition, snapshotDir: string, op: RestoreOptions): Promise<void> {
+  async restore(def: SandboxDefinition, snapshotDir: string, op: RestoreOptions): Promise<LazyTail | undefined> {
     const id = containerId(def.id);
     const p = this.runtime.paths(def.id);
     const work = join(p.dir, 'criu-work');
@@ -280,6 +287,8 @@ export class Checkpointer {
     let step = 'filesystem';
     let dir = snapshotDir;
     let release = async () => undefined as void;
+    let tail: LazyTail | undefined;
+    let handedOver = false; // to the lazy tail, which releases the images once every page is in
     try {
       if (isSealed(snapshotDir)) {
         step = 'decrypt';
@@ -323,13 +332,19 @@ export class Checkpointer {
 
       step = 'criu restore';
       op.onProgress?.({ step });
+      const gpu = await readGpuState(snapshotDir);
+      // CUDA state is put back by touching all of its host copy at once: GPU snapshots restore eagerly.
+      if (op.lazy && !gpu?.processes.length) {
+        tail = await startLazyPages(this.host, this.criu, join(dir, SNAPSHOT_PARTS.criu), work);
+        undo.push('lazy pages', async () => tail?.stop());
+      }
       undo.push('container', () => this.runtime.runc.delete(id));
+      const lazy = tail ? ['--lazy-pages'] : [];
       const criuRestore = () =>
         this.runc(
-          ['restore', '--detach', '--image-path', join(dir, SNAPSHOT_PARTS.criu), '--work-path', work, '--bundle', p.dir, '--tcp-established', '--file-locks', id],
+          ['restore', '--detach', '--image-path', join(dir, SNAPSHOT_PARTS.criu), '--work-path', work, '--bundle', p.dir, '--tcp-established', '--file-locks', ...lazy, id],
           op,
         ).catch(async (e: unknown) => Promise.reject(new StepError('criu restore', await this.reason(e, work), e)));
-      const gpu = await readGpuState(snapshotDir);
       if (gpu?.processes.length) {
         const restored = async () => (await criuRestore(), hostPidsOf(this.runtime.cgroup(def.id).processes(), gpu.processes));
         await thawGpuProcesses(this.cuda(), restored, remapPairs(gpu.uuids, def.gpus), op);
@@ -338,7 +353,9 @@ export class Checkpointer {
       op.onProgress?.({ step });
       (await connectInit(p.execSocket, 5000)).destroy();
       undo.commit();
-      await rm(work, { recursive: true, force: true });
+      if (!tail) await rm(work, { recursive: true, force: true });
+      handedOver = !!tail;
+      return tail && { ...tail, pagesIn: keepUntilIn(tail.pagesIn, release, () => rm(work, { recursive: true, force: true })) };
     } catch (e) {
       const failure = e instanceof StepError ? e : new StepError(step, await this.reason(e, work), e);
       // CRIU's whole log outlives the sandbox directory the undo removes: the one line above is rarely all.
@@ -349,8 +366,17 @@ export class Checkpointer {
       await undo.unwind((what, err) => this.log.warn({ err, what, sandbox: def.name }, 'cleanup after a failed restore'));
       throw failure;
     } finally {
-      // CRIU has read every image by now (or failed): the clear copy goes.
-      await release();
+      // CRIU has read every image by now (or failed): the clear copy goes; a lazy restore's, once every page is in.
+      if (!handedOver) await release();
     }
   }
+}
+
+/** `pagesIn`, after which `cleanups` run (whatever its outcome): the images a lazy restore reads stay until then. */
+function keepUntilIn(pagesIn: Promise<void>, ...cleanups: (() => Promise<unknown>)[]): Promise<void> {
+  const settled = pagesIn.finally(async () => {
+    for (const c of cleanups) await c().catch(() => undefined);
+  });
+  settled.catch(() => undefined);
+  return settled;
 }
