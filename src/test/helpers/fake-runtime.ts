@@ -335,7 +335,9 @@ export class FakeCheckpointer extends Checkpointer {
     await this.fake.dump(def, dir, op.leaveRunning);
     return 0;
   }
-  override async restore(def: SandboxDefinition, snapshotDir: string, _op: RestoreOptions): Promise<void> {
+  /** Always whole: there are no pages to stream in. */
+  override async restore(def: SandboxDefinition, snapshotDir: string, _op: RestoreOptions): Promise<undefined> {
     await this.fake.undump(def, snapshotDir);
+    return undefined;
   }
 }
