@@ -89,13 +89,12 @@ export class Releaser {
     const parked = await db.selectFrom('parked_sandboxes').select('rental_id').where('sandbox_id', '=', row.id).executeTakeFirstOrThrow();
     const before = await rent.row(parked.rental_id);
     op.onProgress?.({ step: 'rent', message: `no idle host can restore "${row.name}": renting ${before.gpu_count}× ${before.gpu_model} from ${before.provider}` });
-    const limit = row.owner_id ? (await db.selectFrom('user_price_limits').select('max_usd_per_hour').where('user_id', '=', row.owner_id).executeTakeFirst())?.max_usd_per_hour : null;
+    // The cheapest that fits; the owner's price limit is checked on it (PRICE_CHANGED says by how much it is over).
     const rental = await rent.rent(
       {
         provider: before.provider as ProviderName,
         gpu: before.gpu_model,
         count: before.gpu_count,
-        ...(limit !== null && limit !== undefined ? { maxPrice: limit } : {}),
         idleReleaseSec: Math.round(before.idle_release_ms / 1000),
         ownerId: row.owner_id,
         ...(before.data_dir ? { dataDir: before.data_dir } : {}),

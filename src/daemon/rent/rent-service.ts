@@ -163,7 +163,7 @@ export class RentService {
       this.deps.log.info({ rental: id, provider: offer.provider, instanceId, usdPerHour: offer.usdPerHour }, 'instance rented');
       try {
         const ssh = await waitForSsh(provider, instanceId, (req.readyTimeoutSec ?? DEFAULT_READY_TIMEOUT_S) * 1000, progress, op.signal);
-        progress({ step: 'add-host', message: `${ssh.username}@${ssh.address}:${ssh.port}: installing the agent, checking it` });
+        progress({ step: 'agent', message: `${ssh.username}@${ssh.address}:${ssh.port}: installing the agent, checking the machine` });
         const address = ssh.address.includes(':') ? `[${ssh.address}]` : ssh.address;
         await this.deps.hosts.add(
           { name: host, ssh: `${ssh.username}@${address}:${ssh.port}`, privateKey: keys.private, ...(req.dataDir ? { dataDir: req.dataDir.replaceAll('{label}', row.label) } : {}) },
