@@ -192,6 +192,14 @@ describe('rented GPU hosts', () => {
     assert.equal(second.provider, 'vast');
     assert.notEqual(second.instanceId, rented.instanceId);
     assert.equal(second.idleReleaseSec, 4, "the new host keeps the old one's idle setting");
+    // A user who does not pay for that host yet cannot put a sandbox there past their own limit.
+    const carol = t.as((await t.api.call('createUser', { body: { name: 'carol' } })).key);
+    assert.equal((await cli(t.url, ['cost', 'limit', 'carol', '0.10'])).code, 0);
+    await assert.rejects(
+      carol.call('createSandbox', { body: { name: 'carols', host: placed.host } }),
+      (e: Error & { code?: string }) =>
+        e.code === 'PRICE_CHANGED' && /^a sandbox on rented host "rent-\w+" \(\$0\.35\/h\) would take user "carol" to \$0\.350\/h, over their limit of \$0\.1\/h/.test(e.message),
+    );
     const types = (await t.api.call('listEvents', { query: { sandbox: 'keeper' } })).map((e) => e.type);
     assert.ok(types.includes('parked') && types.includes('placed'), types.join(','));
 

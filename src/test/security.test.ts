@@ -167,6 +167,8 @@ function fixtures(t: TestDaemon, alice: ApiClient): Record<RouteName, (fresh: st
     releaseHost: async () => ({ params: { name: 'no-such-host' } }),
     getCost: async () => ({}),
     setPriceLimit: async () => ({ params: { name: 'no-such-user' }, body: { maxUsdPerHour: 1 } }),
+    // Not parked: answered at once, with the sandbox.
+    placeSandbox: async () => ({ params: { name: 'alice-box' } }),
   };
 }
 

@@ -84,6 +84,8 @@ export class Releaser {
     for (const h of candidates.sort((a, b) => a.sandboxes - b.sandboxes)) {
       const r = await rent.ofHost(h.name);
       if (r && (!r.can_checkpoint || r.status !== 'active')) continue;
+      // A rented host that would take the owner past their price limit is no place for it.
+      if (r && (await rent.admit(h.name, row.owner_id).then(() => false, () => true))) continue;
       return h.name;
     }
     const parked = await db.selectFrom('parked_sandboxes').select('rental_id').where('sandbox_id', '=', row.id).executeTakeFirstOrThrow();
