@@ -5,7 +5,6 @@ import type { LongOperation, Progress } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { LABEL_PREFIX } from '../providers/index.js';
-import type { EventLog } from '../services/event-log.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { Parking } from './parking.js';
 import type { ProviderKeys } from './provider-keys.js';
@@ -21,7 +20,6 @@ export interface RentalsDeps {
   parking: Parking;
   meter: SpendMeter;
   sandboxes: SandboxService;
-  events: EventLog;
   /** How often spend is metered and idle rented hosts are released; 0 disables. */
   tickMs: number;
   /** Reconciling with the providers every this many ticks (and at start). */
