@@ -37,6 +37,11 @@ export const parkedReason = (host: string) => `parked: host "${host}" was releas
  * share it.
  */
 export class Parking {
+  /**
+   * Hosts a parked sandbox is being placed on, until its record names them:
+   * a host rented for it is empty until then, and must not be released as idle.
+   */
+  readonly arriving = new Set<string>();
   /** Placings under way, by sandbox id: one each, shared by the requests that wait on it. */
   private readonly placing = new Map<string, { done: Promise<SandboxRow>; listeners: Set<(p: Progress) => void> }>();
 
@@ -119,14 +124,19 @@ export class Parking {
     const fp = JSON.parse(parked.fingerprint_json) as HostFingerprint;
     await events.record(row, 'placing', 'a request came for a parked sandbox: finding or renting a host');
     const host = await pickHost(fp, row, op);
-    const dst = await hosts.endpoint(host);
-    const verdict = checkCompatibility(fp, dst.fingerprint, { gpu: gpuNeedsOf(fp.gpu, JSON.parse(row.gpu_uuids_json) as string[], 0) });
-    if (!verdict.compatible) throw new BothubError('INVALID_STATE', `host "${host}" cannot restore sandbox "${row.name}": ${verdict.reasons.join('; ')}`);
+    let dst: HostEndpoint;
+    try {
+      dst = await hosts.endpoint(host);
+      const verdict = checkCompatibility(fp, dst.fingerprint, { gpu: gpuNeedsOf(fp.gpu, JSON.parse(row.gpu_uuids_json) as string[], 0) });
+      if (!verdict.compatible) throw new BothubError('INVALID_STATE', `host "${host}" cannot restore sandbox "${row.name}": ${verdict.reasons.join('; ')}`);
+      // Moving there from now on: the host is not idle (its record says so).
+      await sandboxes.setStatus(row.id, 'moving', `being restored on host "${host}"`, { host });
+    } finally {
+      this.arriving.delete(host);
+    }
     const moveId = randomBytes(6).toString('hex');
     const targetDir = join(incomingDir(dst.dataDir), moveId);
     try {
-      // Moving there from now on: the host is not idle (an empty rented host would be released under it).
-      await sandboxes.setStatus(row.id, 'moving', `being restored on host "${host}"`, { host });
       op.onProgress?.({ step: 'transfer', message: `state to host "${host}"` });
       await copyTree(new LocalHost(), this.dirOf(row.id), dst.exec, targetDir, op);
       op.onProgress?.({ step: 'thaw', message: `restoring "${row.name}" on host "${host}"` });
