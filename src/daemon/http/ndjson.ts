@@ -29,6 +29,7 @@ export async function streamOperation<T>(reply: FastifyReply, work: (onProgress:
   const keepAlive = setInterval(() => {
     if (Date.now() - lastWrite >= KEEPALIVE_MS) line({ progress: lastProgress });
   }, KEEPALIVE_MS);
+  keepAlive.unref(); // the operation's own work keeps the process up, not this
   try {
     const result = await work((progress) => line({ progress: (lastProgress = progress) }), abort.signal);
     line({ result });
