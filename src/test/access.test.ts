@@ -196,6 +196,8 @@ function fixtures(t: InjectDaemon, alice: ApiClient): Record<RouteName, (fresh: 
     releaseHost: async () => ({ params: { name: 'no-such-host' } }),
     getCost: async () => ({}),
     setPriceLimit: async () => ({ params: { name: 'no-such-user' }, body: { maxUsdPerHour: 1 } }),
+    // Not parked: answered at once, with the sandbox.
+    placeSandbox: async () => ({ params: { name: 'alice-box' } }),
   };
 }
 

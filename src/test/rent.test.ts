@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { RentalT } from '../api/index.js';
+import type { RentalT, SandboxT } from '../api/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { fakeHyperbolic, fakeRunpod, fakeVast, type FakeProvider } from './helpers/fake-providers.js';
@@ -109,6 +109,31 @@ describe('rented GPU hosts', () => {
     assert.equal(again.stdout, 'nothing to reconcile\n');
   });
 
+  it('a host rented with --no-checkpoint: its sandboxes cannot freeze, move or go home, so it is never released under them', async () => {
+    const r = await cli(t.url, ['host', 'rent', 'runpod:1xNVIDIA GeForce RTX 4090', '--no-checkpoint', '--name', 'pod-a', '--idle-release', '1s', '--dir', join(runpod.root, '{label}')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^pod-a: 1× RTX 4090 from runpod \(instance pod\d+\) at \$0\.69\/h, cannot checkpoint/m);
+    const rental = (await rentals()).find((x) => x.host === 'pod-a')!;
+    await t.api.call('createSandbox', { body: { name: 'pinned', host: 'pod-a' } });
+    const idleSince = Date.now();
+    for (const args of [['freeze', 'pinned'], ['move', 'pinned', '--to', 'local'], ['host', 'release', 'pod-a']]) {
+      const refused = await cli(t.url, args);
+      assert.equal(refused.code, 5, `${args.join(' ')}: ${refused.stderr}`);
+      assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+      assert.match(refused.stderr, /rented with --no-checkpoint/);
+    }
+    // Idle past its setting for several rent ticks (each meters it): still rented, the sandbox still there.
+    const meteredAt = async () => Date.parse((await t.daemon.db.selectFrom('rentals').select('metered_at').where('id', '=', rental.id).executeTakeFirstOrThrow()).metered_at);
+    await until('rent ticks past the idle time', async () => ((await meteredAt()) > idleSince + 3000 ? true : undefined), 60_000);
+    assert.equal((await rentals()).find((x) => x.host === 'pod-a')!.status, 'active');
+    assert.equal((await t.api.call('getSandbox', { params: { name: 'pinned' } })).host, 'pod-a');
+    // Without sandboxes it goes.
+    await t.api.call('destroySandbox', { params: { name: 'pinned' } });
+    const released = await cli(t.url, ['host', 'release', 'pod-a']);
+    assert.equal(released.code, 0, released.stderr);
+    assert.ok(runpod.destroyed.includes(rental.instanceId!), 'the fake saw podTerminate');
+  });
+
   it('rents, holds state, releases when idle with the state brought home, and thaws it on a new rent at the next request', async () => {
     const events: string[] = [];
     const rented = await t.api.progress<RentalT>(
@@ -118,7 +143,7 @@ describe('rented GPU hosts', () => {
     );
     assert.equal(rented.status, 'active');
     assert.equal(rented.usdPerHour, 0.35);
-    assert.ok(events.includes('rent') && events.includes('wait-ssh') && events.includes('add-host'), events.join(','));
+    assert.ok(events.includes('rent') && events.includes('ssh') && events.includes('agent'), events.join(','));
     const instance = vast.instances.get(rented.instanceId!)!;
     assert.equal(instance.label, `bothub-${rented.id}`, 'the instance carries our label');
     assert.equal((await t.api.call('getHost', { params: { name: 'gpu-a' } })).status, 'reachable');
@@ -136,33 +161,66 @@ describe('rented GPU hosts', () => {
     assert.match(parked.statusReason ?? '', /parked: host "gpu-a" was released/);
     assert.equal((await t.api.call('listHosts')).some((h) => h.name === 'gpu-a'), false);
 
-    // The next request places it: no idle host fits, so a new machine is rented, and it thaws there.
-    const r = await t.api.call('exec', { params: { name: 'keeper' }, body: { command: ['sh', '-c', 'cat /root/state; tr "\\0" " " < /proc/$(cat /tmp/pid)/cmdline'] } });
+    // The owner's price limit holds for the rent that places it too: over it, one line, and the state stays parked.
+    assert.equal((await cli(t.url, ['cost', 'limit', 'admin', '0.30'])).code, 0);
+    const refused = await cli(t.url, ['exec', 'keeper', '--', 'true']);
+    assert.equal(refused.code, 5, refused.stderr);
+    assert.match(refused.stderr.trim().split('\n').at(-1)!, /renting at \$0\.35\/h would take user "admin" to \$0\.350\/h, over their limit of \$0\.3\/h; release a host or raise the limit/);
+    assert.match((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '', /^parked/);
+    assert.equal((await cli(t.url, ['cost', 'limit', 'admin', 'none'])).code, 0);
+
+    // The next requests place it: no idle host fits, so a new machine is rented, and it thaws there. The CLI's exec
+    // shows the progress on stderr, a caller of the place route joins it and gets it as NDJSON: one placing for both.
+    const rentsBefore = (await rentals()).length;
+    const check = ['sh', '-c', 'cat /root/state; tr "\\0" " " < /proc/$(cat /tmp/pid)/cmdline'];
+    const viaCli = cli(t.url, ['exec', 'keeper', '--', ...check]);
+    await until('the exec started a rent', async () => ((await rentals()).length > rentsBefore ? true : undefined), 60_000);
+    const steps: string[] = [];
+    const viaPlace = t.api.progress<SandboxT>('placeSandbox', { params: { name: 'keeper' } }, (p) => steps.push(p.step));
+    const [c, placed] = await Promise.all([viaCli, viaPlace]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /^42\npython3 -c import os,time; v='held in memory'/);
+    for (const step of ['rent', 'ssh', 'agent', 'transfer', 'thaw']) assert.match(c.stderr, new RegExp(`^keeper: ${step} `, 'm'), c.stderr);
+    assert.ok(steps.includes('thaw'), steps.join(','));
+    const r = await t.api.call('exec', { params: { name: 'keeper' }, body: { command: check } });
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, /^42\npython3 -c import os,time; v='held in memory'/);
-    const moved = await t.api.call('getSandbox', { params: { name: 'keeper' } });
-    assert.notEqual(moved.host, 'gpu-a');
-    assert.equal(moved.thermal, 'hot');
-    const second = (await rentals()).find((x) => x.host === moved.host)!;
+    assert.notEqual(placed.host, 'gpu-a');
+    assert.equal(placed.thermal, 'hot');
+    assert.equal((await rentals()).length, rentsBefore + 1, 'one rent for both requests');
+    const second = (await rentals()).find((x) => x.host === placed.host)!;
     assert.equal(second.provider, 'vast');
     assert.notEqual(second.instanceId, rented.instanceId);
+    assert.equal(second.idleReleaseSec, 4, "the new host keeps the old one's idle setting");
+    // A user who does not pay for that host yet cannot put a sandbox there past their own limit.
+    const carol = t.as((await t.api.call('createUser', { body: { name: 'carol' } })).key);
+    assert.equal((await cli(t.url, ['cost', 'limit', 'carol', '0.10'])).code, 0);
+    await assert.rejects(
+      carol.call('createSandbox', { body: { name: 'carols', host: placed.host } }),
+      (e: Error & { code?: string }) =>
+        e.code === 'PRICE_CHANGED' && /^a sandbox on rented host "rent-\w+" \(\$0\.35\/h\) would take user "carol" to \$0\.350\/h, over their limit of \$0\.1\/h/.test(e.message),
+    );
     const types = (await t.api.call('listEvents', { query: { sandbox: 'keeper' } })).map((e) => e.type);
     assert.ok(types.includes('parked') && types.includes('placed'), types.join(','));
 
-    // Money: the first host billed while it lived, to the sandbox on it.
+    // Money: the first host billed while it lived, to the sandbox on it and its owner.
     const cost = await t.api.call('getCost', { query: {} });
     const a = cost.hosts.find((h) => h.host === 'gpu-a')!;
     assert.ok(a.spentUsd > 0 && !a.active, JSON.stringify(a));
-    assert.ok(cost.sandboxes.some((s) => s.sandbox === 'keeper' && s.spentUsd > 0), JSON.stringify(cost.sandboxes));
+    assert.ok(cost.sandboxes.some((s) => s.sandbox === 'keeper' && s.owner === 'admin' && s.spentUsd > 0), JSON.stringify(cost.sandboxes));
+    assert.ok(cost.users.some((u) => u.user === 'admin' && u.spentUsd > 0 && u.usdPerHourNow === 0.35), JSON.stringify(cost.users));
     const table = await cli(t.url, ['cost']);
     assert.match(table.stdout, /^gpu-a\s+vast\s+\$0\.350\s+\$0\.\d+\s+no$/m);
+    assert.match(table.stdout, /^keeper\s+admin\s+\$0\.\d+$/m);
+    const later = await cli(t.url, ['cost', '--since', new Date(Date.now() + 2 * 3_600_000).toISOString()]);
+    assert.match(later.stdout, /^total \$0\.000 since /m);
 
-    // Released by hand, it goes home again: the second host's meter stops too, and a parked sandbox is destroyed like any other.
-    const release = await cli(t.url, ['host', 'release', moved.host]);
-    assert.equal(release.code, 0, release.stderr);
-    assert.match((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '', /^parked/);
+    // Idle again (reading its record is no activity), it goes home again by itself: the second host's meter stops too.
+    await until('keeper parked again', async () => (/^parked/.test((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '') ? true : undefined), 300_000);
     await until('every rental ended', async () => ((await rentals()).every((x) => x.status !== 'active' && x.status !== 'releasing') ? true : undefined), 60_000);
-    assert.ok(vast.destroyed.includes(second.instanceId!));
+    assert.equal((await rentals()).find((x) => x.host === placed.host)!.failure, 'idle');
+    assert.ok(vast.destroyed.includes(second.instanceId!), 'the fake saw the second destroy');
+    // A parked sandbox is destroyed like any other.
     await t.api.call('destroySandbox', { params: { name: 'keeper' } });
     assert.equal((await t.api.call('listSandboxes')).length, 0);
   });

@@ -1,6 +1,6 @@
 // GENERATED from src/api/exec-socket.ts by sdk/scripts/generate.mjs — do not edit; run `npm run generate -w @bothub/sdk`.
 import { Type, type Static } from 'typebox';
-import { ExecStart, Nullable } from './schemas.js';
+import { ExecStart, Nullable, ProgressEvent } from './schemas.js';
 import { SocketError, type SocketDef } from './socket-def.js';
 
 import { Channel } from './channels.js';
@@ -21,6 +21,10 @@ export const ExecControl = Type.Union([
 
 /** Daemon → client messages. */
 export const ExecServerMessage = Type.Union([
+  Type.Object(
+    { type: Type.Literal('progress'), ...ProgressEvent.properties },
+    { description: 'Before `started`: what has to happen first, e.g. a sandbox parked by a released rented host being placed and thawed (rent, ssh, agent, transfer, thaw).' },
+  ),
   Type.Object({ type: Type.Literal('started'), id: Type.String({ description: 'The exec id, as `bothub ps` shows it.' }) }),
   Type.Object({
     type: Type.Literal('exit'),

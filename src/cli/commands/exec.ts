@@ -8,6 +8,7 @@ import type { ExecStartT } from '../../api/schemas.js';
 import { errorFrom } from '../../api/route-client.js';
 import { BothubError, ERROR_CODES, type ErrorCode } from '../../core/index.js';
 import { printJson } from '../output/format.js';
+import { progressPrinter } from '../output/progress.js';
 import { action, collect, exitCodeOf } from '../runner.js';
 import { contextFrom, type CliContext } from '../context.js';
 import { PlainWebSocket, type CommandSocket } from '../plain-websocket.js';
@@ -32,7 +33,7 @@ async function execStream(ctx: CliContext, name: string, command: string[], opts
     ? new PlainWebSocket(url.replace(/^http/, 'ws'), ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}, ctx.api.handshakeTimeoutMs)
     : ctx.api.websocket('execStream', { name });
   const start = { command, workdir: opts.workdir, env: parseEnvPairs(opts.env), ...(tty ? { tty: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}) };
-  return streamCommand(ctx, ws, { start, tty, forwardStdin: !!opts.interactive || !process.stdin.isTTY });
+  return streamCommand(ctx, ws, { start, tty, forwardStdin: !!opts.interactive || !process.stdin.isTTY, label: name });
 }
 
 /**
@@ -40,7 +41,7 @@ async function execStream(ctx: CliContext, name: string, command: string[], opts
  * one): output to our stdout/stderr, our stdin and terminal size to it, and
  * its exit code back as ours.
  */
-export function streamCommand(ctx: CliContext, ws: CommandSocket, opts: { start?: ExecStartT; tty: boolean; forwardStdin: boolean }): Promise<number> {
+export function streamCommand(ctx: CliContext, ws: CommandSocket, opts: { start?: ExecStartT; tty: boolean; forwardStdin: boolean; label?: string }): Promise<number> {
   const { tty, forwardStdin } = opts;
   // After the close, a late resize or Ctrl-C has nowhere to go.
   const send = (msg: ExecStartT | ExecControlT | Buffer) => {
@@ -49,6 +50,7 @@ export function streamCommand(ctx: CliContext, ws: CommandSocket, opts: { start?
   const resize = (): ExecControlT => ({ type: 'resize', rows: process.stdout.rows, cols: process.stdout.columns });
   return new Promise<number>((resolve, reject) => {
     let settled = false;
+    let progress: ReturnType<typeof progressPrinter> | undefined;
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
@@ -96,6 +98,15 @@ export function streamCommand(ctx: CliContext, ws: CommandSocket, opts: { start?
         msg = JSON.parse(data.toString()) as ExecServerMessageT;
       } catch {
         return finish(() => reject(new BothubError('INTERNAL', 'the daemon sent a message that is not JSON; is --url a bothub daemon?')));
+      }
+      if (msg.type === 'progress') {
+        // A parked sandbox is being placed and thawed first (minutes): say what happens, on stderr.
+        (progress ??= progressPrinter(opts.label ?? 'bothub')).update(msg);
+        return;
+      }
+      if (progress && msg.type !== 'error') {
+        progress.done(`${opts.label ?? 'bothub'}: placed`);
+        progress = undefined;
       }
       if (msg.type === 'exit') {
         if (msg.oomKilled) process.stderr.write('bothub: the command was killed for exceeding the sandbox memory limit (--memory)\n');

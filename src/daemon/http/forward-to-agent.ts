@@ -1,13 +1,15 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type WebSocket from 'ws';
-import { routes, Sandbox, type ApiClient, type RouteDef, type RouteName, type SandboxT } from '../../api/index.js';
+import { ExecServerMessage, routes, Sandbox, type ApiClient, type RouteDef, type RouteName, type SandboxT } from '../../api/index.js';
+import type { Progress } from '../../runtime/index.js';
+import type { SandboxRow } from '../db/tables.js';
 import { BothubError, type ErrorCode } from '../../core/index.js';
 import type { DaemonContext } from '../context.js';
 import { actorOf } from './auth.js';
 
 /** Routes on a sandbox answered from the control plane's own records, wherever the sandbox runs. */
-const HERE: ReadonlySet<RouteName> = new Set<RouteName>(['getSandbox', 'destroySandbox', 'moveSandbox', 'publish', 'unpublish', 'createShare', 'listShares']);
+const HERE: ReadonlySet<RouteName> = new Set<RouteName>(['getSandbox', 'destroySandbox', 'moveSandbox', 'publish', 'unpublish', 'createShare', 'listShares', 'placeSandbox']);
 /**
  * Routes that make a sandbox of a fleet host run again: its owner's quota is
  * the control plane's to keep (the agent acts as the admin), so they go
@@ -38,6 +40,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The agent's side of a WebSocket on a sandbox of a fleet host; the route relays to it. */
     agentSocket?: WebSocket;
+    /** Opens the agent's side after the upgrade, telling progress meanwhile (a parked sandbox placed first). */
+    agentSocketAfter?: (onProgress: (p: Progress) => void) => Promise<WebSocket>;
   }
 }
 
@@ -76,23 +80,34 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
     if (!route || !name || !routes[route].url.startsWith('/api/v1/sandboxes/:name')) return;
     const found = await ctx.sandboxes.row(name, actorOf(req)).catch(() => undefined);
     if (!found || found.host === 'local') return; // the route's own handler answers (a 404 included)
+    const def: RouteDef = routes[route];
+    /** The agent's side, once the sandbox is on a host and hot there. */
+    const wake = async (row: SandboxRow) => {
+      const agent = await ctx.sandboxes.remote.agent(row.host);
+      if (WAKES.has(route) && row.status === 'running' && row.thermal === 'cold')
+        await ctx.sandboxes.claim(row, async () => ctx.sandboxes.follow(row.id, await agent.call('resumeSandbox', { params: { name } })));
+      return agent;
+    };
+    const openThere = async (row: SandboxRow) => openAgentSocket(await wake(row), route, req.params as Record<string, string>, (req.query ?? {}) as Record<string, unknown>);
+    if (def.stream === 'websocket' && def.socket.server === ExecServerMessage && (await ctx.rentals.isParked(found.id))) {
+      // Placing a parked sandbox takes minutes: the socket opens now and tells its progress, then relays (a handshake would time out).
+      req.agentSocketAfter = async (onProgress) => openThere(await ctx.rentals.beforeForward(found, route, false, onProgress));
+      return;
+    }
     // A sandbox parked by a released rented host is placed again first; one that cannot checkpoint is refused a freeze or move.
     const row = await ctx.rentals.beforeForward(found, route, HERE.has(route) && route !== 'moveSandbox');
     if (HERE.has(route)) return;
-    const def: RouteDef = routes[route];
     if (route === 'createSnapshot')
       throw new BothubError(
         'INVALID_STATE',
         `snapshots are kept on this daemon's machine; "${name}" runs on host "${row.host}": move it here first (\`bothub move ${name} --to local\`)`,
       );
-    const agent = await ctx.sandboxes.remote.agent(row.host);
-    if (WAKES.has(route) && row.status === 'running' && row.thermal === 'cold')
-      await ctx.sandboxes.claim(row, async () => ctx.sandboxes.follow(row.id, await agent.call('resumeSandbox', { params: { name } })));
     if (def.stream === 'websocket') {
       // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.
-      req.agentSocket = await openAgentSocket(agent, route, req.params as Record<string, string>, (req.query ?? {}) as Record<string, unknown>);
+      req.agentSocket = await openThere(row);
       return;
     }
+    const agent = await wake(row);
     const json = (req.headers['content-type'] ?? '').startsWith('application/json');
     const forward = () =>
       agent.fetch(route, {

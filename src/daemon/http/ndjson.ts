@@ -3,6 +3,13 @@ import type { Progress } from '../../runtime/index.js';
 import { toErrorBody } from './errors.js';
 
 /**
+ * A stream silent this long repeats its last progress line. Some steps are
+ * silent for minutes (installing CRIU on a newly rented machine), and HTTP
+ * clients end a body that says nothing for a while (fetch's undici: 300 s).
+ */
+const KEEPALIVE_MS = 30_000;
+
+/**
  * Streams a long operation as NDJSON: {"progress":…} lines, then one
  * {"result":…} or {"error":…} line. The status is 200 once the stream starts.
  */
@@ -13,14 +20,25 @@ export async function streamOperation<T>(reply: FastifyReply, work: (onProgress:
   });
   reply.hijack();
   reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
-  const line = (obj: unknown) => reply.raw.write(JSON.stringify(obj) + '\n');
+  let lastWrite = Date.now();
+  let lastProgress: Progress = { step: 'started' };
+  const line = (obj: unknown) => {
+    lastWrite = Date.now();
+    reply.raw.write(JSON.stringify(obj) + '\n');
+  };
+  const keepAlive = setInterval(() => {
+    if (Date.now() - lastWrite >= KEEPALIVE_MS) line({ progress: lastProgress });
+  }, KEEPALIVE_MS);
+  keepAlive.unref(); // the operation's own work keeps the process up, not this
   try {
-    const result = await work((progress) => line({ progress }), abort.signal);
+    const result = await work((progress) => line({ progress: (lastProgress = progress) }), abort.signal);
     line({ result });
   } catch (e) {
     const body = toErrorBody(e, reply.request.id);
     if (body.statusCode >= 500) reply.request.log.error({ err: e }, body.message);
     line({ error: body });
+  } finally {
+    clearInterval(keepAlive);
   }
   reply.raw.end();
 }

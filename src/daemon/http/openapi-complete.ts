@@ -53,6 +53,7 @@ const STREAMS: Record<StreamRouteName, StreamDoc> = {
   exportImage: { reply: { status: 200, types: ['application/x-tar'] } },
   rentHost: { result: S.Rental },
   releaseHost: { result: S.Rental },
+  placeSandbox: { result: S.Sandbox },
 };
 
 /** One line of an NDJSON progress stream. */

@@ -1,6 +1,6 @@
 import '@fastify/websocket';
 import { Readable } from 'node:stream';
-import { relay } from './ws-relay.js';
+import { relay, sendIfOpen } from './ws-relay.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ANONYMOUS, BothubError, type Actor } from '../../core/index.js';
@@ -76,6 +76,29 @@ function relayChecked(ws: WebSocket, agent: WebSocket, def: SocketDef, req: Fast
   });
 }
 
+/**
+ * A socket whose far side opens only after minutes of work (a parked sandbox
+ * placed first): progress messages meanwhile, what the client sends is held
+ * and passed on once the agent's socket is open.
+ */
+function relayWhenOpen(ws: WebSocket, open: NonNullable<FastifyRequest['agentSocketAfter']>, def: SocketDef, req: FastifyRequest): void {
+  const held: [Buffer, boolean][] = [];
+  const hold = (d: Buffer, isBinary: boolean) => held.push([d, isBinary]);
+  ws.on('message', hold);
+  open((p) => sendIfOpen(ws, JSON.stringify({ type: 'progress', ...p }), false)).then(
+    (agent) => {
+      ws.off('message', hold);
+      if (ws.readyState !== ws.OPEN) {
+        agent.close(1000); // the client went away meanwhile; the sandbox is placed for the next request
+        return;
+      }
+      relayChecked(ws, agent, def, req);
+      for (const [d, isBinary] of held) ws.emit('message', d, isBinary);
+    },
+    (e: unknown) => failSocket(ws, e, req),
+  );
+}
+
 export interface RouteOptions {
   /** Runs for every socket once it is open (the dashboard ties a cookie socket to its session). */
   onSocket?: (ws: WebSocket, req: FastifyRequest) => void;
@@ -111,11 +134,12 @@ export function registerRoutes(app: FastifyInstance, handlers: Handlers, options
         schema,
         config,
         // A sandbox on a fleet host: the forwarding hook opened the agent's socket, and frames are relayed to it.
-        preHandler: async (req) => (req.agentSocket ? undefined : socket.precheck(socketRequest(req))),
+        preHandler: async (req) => (req.agentSocket || req.agentSocketAfter ? undefined : socket.precheck(socketRequest(req))),
         handler: async (_req, reply) =>
           reply.code(426).send({ statusCode: 426, code: 'INVALID_INPUT', error: 'Upgrade Required', message: 'this route is a WebSocket; connect with a WebSocket client' }),
         wsHandler: (ws: WebSocket, req: FastifyRequest) => {
           if (req.agentSocket) relayChecked(ws, req.agentSocket, def, req);
+          else if (req.agentSocketAfter) relayWhenOpen(ws, req.agentSocketAfter, def, req);
           else serveSocket(ws, def, socket, socketRequest(req));
           options.onSocket?.(ws, req);
         },

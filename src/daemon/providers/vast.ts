@@ -108,8 +108,13 @@ export class VastProvider implements Provider {
       signal,
     );
     const instanceId = String(r.new_contract);
-    // The key bothub logs in with, on this instance only (not the account's keys).
-    await providerCall(this.http, `adding bothub's SSH key to instance ${instanceId}`, 'POST', `/api/v0/instances/${instanceId}/ssh/`, { ssh_key: req.publicKey }, signal);
+    // The key bothub logs in with, on this instance only (not the account's keys). Without it the instance is of no use: it goes at once.
+    try {
+      await providerCall(this.http, `adding bothub's SSH key to instance ${instanceId}`, 'POST', `/api/v0/instances/${instanceId}/ssh/`, { ssh_key: req.publicKey }, signal);
+    } catch (e) {
+      await this.destroy(instanceId).catch(() => undefined); // else reconciling finds it by its label
+      throw e;
+    }
     return { instanceId };
   }
 

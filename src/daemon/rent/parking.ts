@@ -6,13 +6,12 @@ import type { ExecRecordT } from '../../api/index.js';
 import { parseFingerprint } from '../../core/fingerprint-json.js';
 import { BothubError, checkCompatibility, gpuNeedsOf, type HostFingerprint } from '../../core/index.js';
 import { LocalHost } from '../../hostexec/index.js';
-import { copyTree, type LongOperation } from '../../runtime/index.js';
+import { copyTree, type LongOperation, type Progress } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { incomingDir, travellingSpec } from '../fleet/import-service.js';
 import type { EventLog } from '../services/event-log.js';
 import type { HostEndpoint, HostService } from '../fleet/host-service.js';
-import { KeyedMutex } from '../services/keyed-mutex.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 
 export interface ParkingDeps {
@@ -25,6 +24,9 @@ export interface ParkingDeps {
   log: Logger;
 }
 
+/** Finds or rents a host that can restore a checkpoint of this fingerprint; its name. */
+export type PickHost = (fp: HostFingerprint, row: SandboxRow, op: LongOperation) => Promise<string>;
+
 /** The reason a parked sandbox shows. */
 export const parkedReason = (host: string) => `parked: host "${host}" was released to stop its bill; its state is kept here and the next request places it on a host again`;
 
@@ -36,7 +38,13 @@ export const parkedReason = (host: string) => `parked: host "${host}" was releas
  * share it.
  */
 export class Parking {
-  private readonly placing = new KeyedMutex();
+  /**
+   * Hosts a parked sandbox is being placed on, until its record names them:
+   * a host rented for it is empty until then, and must not be released as idle.
+   */
+  readonly arriving = new Set<string>();
+  /** Placings under way, by sandbox id: one each, shared by the requests that wait on it. */
+  private readonly placing = new Map<string, { done: Promise<SandboxRow>; listeners: Set<(p: Progress) => void> }>();
 
   constructor(private readonly deps: ParkingDeps) {}
 
@@ -85,40 +93,66 @@ export class Parking {
 
   /**
    * Places a parked sandbox on a host and thaws it there. `pickHost` finds
-   * or rents a host able to restore a checkpoint of that fingerprint.
+   * or rents a host able to restore a checkpoint of that fingerprint. Every
+   * request that comes meanwhile shares the one placing and sees its
+   * progress; a caller that goes away does not cut it short (the next
+   * request finds it placed).
    */
-  async unpark(row: SandboxRow, pickHost: (fp: HostFingerprint, row: SandboxRow, op: LongOperation) => Promise<string>, op: LongOperation = {}): Promise<SandboxRow> {
-    return this.placing.run(row.id, async () => {
-      const { db, sandboxes, hosts, events } = this.deps;
-      const parked = await db.selectFrom('parked_sandboxes').selectAll().where('sandbox_id', '=', row.id).executeTakeFirst();
-      if (!parked) return sandboxes.row(row.name); // another request placed it meanwhile
-      const fp = parseFingerprint(parked.fingerprint_json);
-      await events.record(row, 'placing', 'a request came for a parked sandbox: finding or renting a host');
-      const host = await pickHost(fp, row, op);
-      const dst = await hosts.endpoint(host);
+  async unpark(row: SandboxRow, pickHost: PickHost, onProgress?: (p: Progress) => void): Promise<SandboxRow> {
+    let placing = this.placing.get(row.id);
+    if (!placing) {
+      const listeners = new Set<(p: Progress) => void>();
+      const progress = (p: Progress) => {
+        void this.deps.events.record(row, 'placing', `${p.step}${p.message ? `: ${p.message}` : ''}`).catch(() => undefined);
+        for (const l of listeners) l(p);
+      };
+      const done = this.place(row, pickHost, { onProgress: progress }).finally(() => this.placing.delete(row.id));
+      placing = { done, listeners };
+      this.placing.set(row.id, placing);
+    }
+    if (onProgress) placing.listeners.add(onProgress);
+    try {
+      return await placing.done;
+    } finally {
+      if (onProgress) placing.listeners.delete(onProgress);
+    }
+  }
+
+  private async place(row: SandboxRow, pickHost: PickHost, op: LongOperation): Promise<SandboxRow> {
+    const { db, sandboxes, hosts, events } = this.deps;
+    const parked = await db.selectFrom('parked_sandboxes').selectAll().where('sandbox_id', '=', row.id).executeTakeFirst();
+    if (!parked) return sandboxes.row(row.name); // placed meanwhile
+    const fp = parseFingerprint(parked.fingerprint_json);
+    await events.record(row, 'placing', 'a request came for a parked sandbox: finding or renting a host');
+    const host = await pickHost(fp, row, op);
+    let dst: HostEndpoint;
+    try {
+      dst = await hosts.endpoint(host);
       const verdict = checkCompatibility(fp, dst.fingerprint, { gpu: gpuNeedsOf(fp.gpu, JSON.parse(row.gpu_uuids_json) as string[], 0) });
       if (!verdict.compatible) throw new BothubError('INVALID_STATE', `host "${host}" cannot restore sandbox "${row.name}": ${verdict.reasons.join('; ')}`);
-      const moveId = randomBytes(6).toString('hex');
-      const targetDir = join(incomingDir(dst.dataDir), moveId);
-      try {
-        // Moving there from now on: the host is not idle (an empty rented host would be released under it).
-        await sandboxes.setStatus(row.id, 'moving', `being restored on host "${host}"`, { host });
-        op.onProgress?.({ step: 'transfer', message: `to host "${host}"` });
-        await copyTree(new LocalHost(), this.dirOf(row.id), dst.exec, targetDir, op);
-        op.onProgress?.({ step: 'restore', message: `on host "${host}"` });
-        const execs = JSON.parse(parked.execs_json) as ExecRecordT[];
-        const there = await dst.agent!.call('importSandbox', { body: { ...travellingSpec(row), dir: moveId, execs } });
-        await db.deleteFrom('parked_sandboxes').where('sandbox_id', '=', row.id).execute();
-        const placed = await sandboxes.follow(row.id, there);
-        await rm(this.dirOf(row.id), { recursive: true, force: true });
-        await events.record(row, 'placed', `thawed on host "${host}"`);
-        return placed;
-      } catch (e) {
-        await dst.exec.run('rm', ['-rf', '--', targetDir]).catch(() => undefined);
-        await sandboxes.setStatus(row.id, 'running', parkedReason(row.host), { host: row.host, thermal: 'cold' }).catch(() => undefined);
-        throw new BothubError((e as BothubError).code ?? 'RUNTIME_FAILED', `placing parked sandbox "${row.name}" on host "${host}" failed: ${(e as Error).message}; its state is still kept here — try again`);
-      }
-    });
+      // Moving there from now on: the host is not idle (its record says so).
+      await sandboxes.setStatus(row.id, 'moving', `being restored on host "${host}"`, { host });
+    } finally {
+      this.arriving.delete(host);
+    }
+    const moveId = randomBytes(6).toString('hex');
+    const targetDir = join(incomingDir(dst.dataDir), moveId);
+    try {
+      op.onProgress?.({ step: 'transfer', message: `state to host "${host}"` });
+      await copyTree(new LocalHost(), this.dirOf(row.id), dst.exec, targetDir, op);
+      op.onProgress?.({ step: 'thaw', message: `restoring "${row.name}" on host "${host}"` });
+      const execs = JSON.parse(parked.execs_json) as ExecRecordT[];
+      const there = await dst.agent!.call('importSandbox', { body: { ...travellingSpec(row), dir: moveId, execs } });
+      await db.deleteFrom('parked_sandboxes').where('sandbox_id', '=', row.id).execute();
+      const placed = await sandboxes.follow(row.id, there);
+      await rm(this.dirOf(row.id), { recursive: true, force: true });
+      await events.record(row, 'placed', `thawed on host "${host}"`);
+      return placed;
+    } catch (e) {
+      await dst.exec.run('rm', ['-rf', '--', targetDir]).catch(() => undefined);
+      await sandboxes.setStatus(row.id, 'running', parkedReason(row.host), { host: row.host, thermal: 'cold' }).catch(() => undefined);
+      throw new BothubError((e as BothubError).code ?? 'RUNTIME_FAILED', `placing parked sandbox "${row.name}" on host "${host}" failed: ${(e as Error).message}; its state is still kept here — try again`);
+    }
   }
 
   /** Checkpoints of sandboxes destroyed while parked. */

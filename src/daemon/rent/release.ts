@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RentalT } from '../../api/index.js';
 import { BothubError, checkCompatibility, gpuNeedsOf, type HostFingerprint } from '../../core/index.js';
@@ -84,24 +85,33 @@ export class Releaser {
     for (const h of candidates.sort((a, b) => a.sandboxes - b.sandboxes)) {
       const r = await rent.ofHost(h.name);
       if (r && (!r.can_checkpoint || r.status !== 'active')) continue;
+      // A rented host that would take the owner past their price limit is no place for it.
+      if (r && (await rent.admit(h.name, row.owner_id).then(() => false, () => true))) continue;
+      this.deps.parking.arriving.add(h.name);
       return h.name;
     }
     const parked = await db.selectFrom('parked_sandboxes').select('rental_id').where('sandbox_id', '=', row.id).executeTakeFirstOrThrow();
     const before = await rent.row(parked.rental_id);
     op.onProgress?.({ step: 'rent', message: `no idle host can restore "${row.name}": renting ${before.gpu_count}× ${before.gpu_model} from ${before.provider}` });
-    const limit = row.owner_id ? (await db.selectFrom('user_price_limits').select('max_usd_per_hour').where('user_id', '=', row.owner_id).executeTakeFirst())?.max_usd_per_hour : null;
+    // The cheapest that fits; the owner's price limit is checked on it (PRICE_CHANGED says by how much it is over).
+    // Named here so that it is known to be arriving before it exists: empty, it would look idle.
+    const name = `rent-${randomBytes(5).toString('hex')}`;
+    this.deps.parking.arriving.add(name);
     const rental = await rent.rent(
       {
+        name,
         provider: before.provider as ProviderName,
         gpu: before.gpu_model,
         count: before.gpu_count,
-        ...(limit !== null && limit !== undefined ? { maxPrice: limit } : {}),
         idleReleaseSec: Math.round(before.idle_release_ms / 1000),
         ownerId: row.owner_id,
         ...(before.data_dir ? { dataDir: before.data_dir } : {}),
       },
       op,
-    );
+    ).catch((e: unknown) => {
+      this.deps.parking.arriving.delete(name);
+      throw e;
+    });
     return rental.host;
   }
 
@@ -112,6 +122,7 @@ export class Releaser {
     const idle: string[] = [];
     const now = Date.now();
     for (const r of rentals) {
+      if (this.deps.parking.arriving.has(r.host)) continue;
       const on = await db.selectFrom('sandboxes').select(['status', 'thermal', 'created_at', 'last_active_at']).where('host', '=', r.host).execute();
       if (on.some((s) => s.status === 'moving' || s.status === 'creating')) continue;
       if (on.length && on.every((s) => s.thermal === 'cold' || s.status === 'stopped')) {

@@ -91,8 +91,12 @@ export class RentService {
     return { provider: await this.deps.keys.client(offer.provider), offer };
   }
 
-  /** Refuses a rent that would take the user past their hourly price limit. */
-  async checkPriceLimit(ownerId: string | null | undefined, usdPerHour: number): Promise<void> {
+  /**
+   * Refuses what would take the user past their hourly price limit: a rent
+   * at `usdPerHour`, or (with `onHost`) a sandbox on a rented host they do
+   * not pay for yet.
+   */
+  async checkPriceLimit(ownerId: string | null | undefined, usdPerHour: number, onHost?: string): Promise<void> {
     if (!ownerId) return;
     const user = await this.deps.db
       .selectFrom('user_price_limits')
@@ -101,12 +105,19 @@ export class RentService {
       .where('user_id', '=', ownerId)
       .executeTakeFirst();
     if (!user) return;
+    if (onHost && (await this.deps.meter.counts(ownerId, onHost))) return; // already counted
     const now = await this.deps.meter.hourlyOf(ownerId);
     if (now + usdPerHour > user.max_usd_per_hour + 1e-9)
       throw new BothubError(
         'PRICE_CHANGED',
-        `renting at $${usdPerHour}/h would take user "${user.name}" to $${(now + usdPerHour).toFixed(3)}/h, over their limit of $${user.max_usd_per_hour}/h; release a host or raise the limit with \`bothub cost limit ${user.name} USD\``,
+        `${onHost ? `a sandbox on rented host "${onHost}" ($${usdPerHour}/h)` : `renting at $${usdPerHour}/h`} would take user "${user.name}" to $${(now + usdPerHour).toFixed(3)}/h, over their limit of $${user.max_usd_per_hour}/h; release a host or raise the limit with \`bothub cost limit ${user.name} USD\``,
       );
+  }
+
+  /** Before a user's sandbox goes onto a host: a rented one's price must fit their limit. */
+  async admit(host: string, ownerId: string | null): Promise<void> {
+    const r = await this.ofHost(host);
+    if (r) await this.checkPriceLimit(ownerId, r.usd_per_hour, host);
   }
 
   async rent(req: RentRequest, op: LongOperation = {}): Promise<RentalT> {
@@ -163,7 +174,7 @@ export class RentService {
       this.deps.log.info({ rental: id, provider: offer.provider, instanceId, usdPerHour: offer.usdPerHour }, 'instance rented');
       try {
         const ssh = await waitForSsh(provider, instanceId, (req.readyTimeoutSec ?? DEFAULT_READY_TIMEOUT_S) * 1000, progress, op.signal);
-        progress({ step: 'add-host', message: `${ssh.username}@${ssh.address}:${ssh.port}: installing the agent, checking it` });
+        progress({ step: 'agent', message: `${ssh.username}@${ssh.address}:${ssh.port}: installing the agent, checking the machine` });
         const address = ssh.address.includes(':') ? `[${ssh.address}]` : ssh.address;
         await this.deps.hosts.add(
           { name: host, ssh: `${ssh.username}@${address}:${ssh.port}`, privateKey: keys.private, ...(req.dataDir ? { dataDir: req.dataDir.replaceAll('{label}', row.label) } : {}) },

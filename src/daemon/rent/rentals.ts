@@ -1,11 +1,10 @@
 import type { Logger } from 'pino';
 import type { ReconcileReportT, RentalT } from '../../api/index.js';
 import { BothubError } from '../../core/index.js';
-import type { LongOperation } from '../../runtime/index.js';
+import type { LongOperation, Progress } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import { LABEL_PREFIX } from '../providers/index.js';
-import type { EventLog } from '../services/event-log.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 import type { Parking } from './parking.js';
 import type { ProviderKeys } from './provider-keys.js';
@@ -21,7 +20,6 @@ export interface RentalsDeps {
   parking: Parking;
   meter: SpendMeter;
   sandboxes: SandboxService;
-  events: EventLog;
   /** How often spend is metered and idle rented hosts are released; 0 disables. */
   tickMs: number;
   /** Reconciling with the providers every this many ticks (and at start). */
@@ -75,6 +73,10 @@ export class Rentals {
     }
   }
 
+  isParked(id: string): Promise<boolean> {
+    return this.deps.parking.isParked(id);
+  }
+
   /** Activity on a sandbox of a fleet host: its host's idle clock starts again. */
   touch(host: string): void {
     this.activity.set(host, Date.now());
@@ -85,18 +87,25 @@ export class Rentals {
    * sandbox is placed and thawed first (a slow first answer, never a lost
    * sandbox); a checkpoint on a host that cannot take one is refused.
    */
-  async beforeForward(row: SandboxRow, route: string, answeredHere: boolean): Promise<SandboxRow> {
+  async beforeForward(row: SandboxRow, route: string, answeredHere: boolean, onProgress?: (p: Progress) => void): Promise<SandboxRow> {
     if (CHECKPOINTING.has(route)) {
       const why = await this.deps.rent.noCheckpointReason(row.host);
       if (why) throw new BothubError('INVALID_STATE', `sandbox "${row.name}" cannot be checkpointed: ${why}`);
     }
-    if (await this.deps.parking.isParked(row.id)) {
-      if (answeredHere) return row;
-      const op: LongOperation = { onProgress: (p) => void this.deps.events.record(row, 'placing', `${p.step}${p.message ? `: ${p.message}` : ''}`).catch(() => undefined) };
-      row = await this.deps.parking.unpark(row, (fp, r, o) => this.deps.releaser.hostFor(fp, r, o), op);
-    }
+    // Reading the record (a dashboard or a script polling `getSandbox`) is no activity there: it must not keep a host billing.
+    if (answeredHere) return row;
+    if (await this.deps.parking.isParked(row.id)) row = await this.place(row, onProgress);
     this.touch(row.host);
     return row;
+  }
+
+  /**
+   * Places a parked sandbox on a host and thaws it there; every caller
+   * waiting on one placing sees its progress. A sandbox not parked is
+   * answered as it is.
+   */
+  place(row: SandboxRow, onProgress?: (p: Progress) => void): Promise<SandboxRow> {
+    return this.deps.parking.unpark(row, (fp, r, o) => this.deps.releaser.hostFor(fp, r, o), onProgress);
   }
 
   tick(): Promise<void> {

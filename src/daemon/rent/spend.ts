@@ -59,11 +59,18 @@ export class SpendMeter {
       .where('status', 'in', LIVE)
       .execute();
     let sum = 0;
-    for (const r of rows) {
-      const mine = r.owner_id === userId || (await this.db.selectFrom('sandboxes').select('id').where('host', '=', r.host).where('owner_id', '=', userId).executeTakeFirst());
-      if (mine) sum += r.usd_per_hour;
-    }
+    for (const r of rows) if (await this.mine(userId, r)) sum += r.usd_per_hour;
     return sum;
+  }
+
+  /** Whether the user pays for this live rented host already (they rented it, or have a sandbox on it). */
+  async counts(userId: string, host: string): Promise<boolean> {
+    const r = await this.db.selectFrom('rentals').select(['host', 'owner_id']).where('host', '=', host).where('status', 'in', LIVE).executeTakeFirst();
+    return !!r && (await this.mine(userId, r));
+  }
+
+  private async mine(userId: string, r: { host: string; owner_id: string | null }): Promise<boolean> {
+    return r.owner_id === userId || !!(await this.db.selectFrom('sandboxes').select('id').where('host', '=', r.host).where('owner_id', '=', userId).executeTakeFirst());
   }
 
   async report(since: string | undefined): Promise<CostReportT> {

@@ -29,7 +29,7 @@ export async function waitForSsh(provider: Provider, instanceId: string, timeout
   const deadline = Date.now() + timeoutMs;
   let last = '';
   const say = (message: string) => {
-    if (message !== last) onProgress({ step: 'wait-ssh', message });
+    if (message !== last) onProgress({ step: 'ssh', message });
     last = message;
   };
   for (;;) {

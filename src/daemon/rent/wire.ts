@@ -23,6 +23,6 @@ export function wireRentals(d: { db: Db; sealer: Sealer; hosts: HostService; san
   const rentService = new RentService({ db, sealer, hosts, keys: providerKeys, meter, log });
   const parking = new Parking({ db, sandboxes, hosts, events, dir: join(d.dataDir, 'parked'), log });
   const releaser = new Releaser({ db, hosts, keys: providerKeys, rent: rentService, parking, log });
-  const rentals = new Rentals({ db, keys: providerKeys, rent: rentService, releaser, parking, meter, sandboxes, events, tickMs: d.tickMs, reconcileEveryTicks: RECONCILE_EVERY_TICKS, log });
+  const rentals = new Rentals({ db, keys: providerKeys, rent: rentService, releaser, parking, meter, sandboxes, tickMs: d.tickMs, reconcileEveryTicks: RECONCILE_EVERY_TICKS, log });
   return { providerKeys, meter, rentService, rentals };
 }

@@ -46,6 +46,10 @@ export interface FakeProvider {
   destroyed: string[];
   /** Machines rented from now on never become reachable. */
   unreachable: boolean;
+  /** Every call is answered as this provider answers a client over its rate limit. */
+  rateLimited: boolean;
+  /** Rent calls are refused as this provider refuses them: no machine left for it, or the offer taken meanwhile (it is still listed). */
+  refuseRent?: 'capacity' | 'gone';
   /** An instance made outside bothub's rent calls (in the provider's console, or by a rent a crash cut short). */
   addInstance(inst: Omit<FakeInstance, 'status'>): void;
   close(): Promise<void>;
@@ -66,7 +70,13 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   return text ? JSON.parse(text) : undefined;
 }
 
-async function startFake(name: string, key: string, handle: Handler, unauthorized: unknown, waitForKey: boolean): Promise<FakeProvider> {
+/** How a provider answers a bad key and a client over its rate limit: status, body (JSON, or plain text). */
+interface Refusals {
+  unauthorized: [number, unknown];
+  rateLimited: [number, unknown];
+}
+
+async function startFake(name: string, key: string, handle: Handler, refusals: Refusals, waitForKey: boolean): Promise<FakeProvider> {
   const root = mkdtempSync(join(tmpdir(), `bothub-fake-${name}-`));
   let counter = 1000;
   const pending = new Set<Promise<unknown>>();
@@ -79,6 +89,7 @@ async function startFake(name: string, key: string, handle: Handler, unauthorize
     calls: [],
     destroyed: [],
     unreachable: false,
+    rateLimited: false,
     nextId: () => String(++counter),
     addInstance(inst) {
       state.instances.set(inst.id, { ...inst, status: 'running' });
@@ -122,11 +133,12 @@ async function startFake(name: string, key: string, handle: Handler, unauthorize
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
     state.calls.push(`${req.method} ${req.url}`);
-    if (req.headers.authorization !== `Bearer ${state.key}`) return send(401, unauthorized);
+    if (req.headers.authorization !== `Bearer ${state.key}`) return send(...refusals.unauthorized);
+    if (state.rateLimited) return send(...refusals.rateLimited);
     readBody(req)
       .then((body) => handle(req, body, state))
       .then(([status, body]) => send(status, body))
@@ -170,7 +182,8 @@ export function fakeVast(key = 'vast-test-key'): Promise<FakeProvider> {
       }
       if (req.method === 'PUT' && (m = /^\/api\/v0\/asks\/(\d+)\/$/.exec(url))) {
         const offer = f.offers.find((o) => o.id === m![1]);
-        if (!offer) return [404, { success: false, error: 'no_such_ask', msg: `Instance type ${m[1]} is no longer available.` }];
+        if (!offer || f.refuseRent === 'gone') return [404, { success: false, error: 'no_such_ask', msg: `Instance type ${m[1]} is no longer available.` }];
+        if (f.refuseRent === 'capacity') return [400, { success: false, error: 'insufficient_resources', msg: `ask ${m[1]}: insufficient GPUs free on the machine for this request` }];
         const b = body as { client_id: string; image: string; label: string };
         if (b.client_id !== 'me' || !b.image) return [400, { success: false, error: 'invalid_args', msg: 'client_id and image are required' }];
         const inst: FakeInstance = { id: f.nextId(), label: b.label, offerId: offer.id, usdPerHour: offer.usdPerHour, status: 'starting' };
@@ -196,7 +209,8 @@ export function fakeVast(key = 'vast-test-key'): Promise<FakeProvider> {
       }
       return [404, { success: false, error: 'not_found', msg: `no route ${req.method} ${url}` }];
     },
-    { success: false, error: 'auth_error', msg: 'Invalid user key' },
+    // https://docs.vast.ai/api-reference/rate-limits-and-errors: {success, error, msg}; a 429's body is plain text.
+    { unauthorized: [401, { success: false, error: 'auth_error', msg: 'Invalid user key' }], rateLimited: [429, 'API requests too frequent: endpoint threshold=2.0 s'] },
     true,
   );
 }
@@ -219,7 +233,9 @@ export function fakeRunpod(key = 'runpod-test-key'): Promise<FakeProvider> {
       if (/podFindAndDeployOnDemand/.test(query)) {
         const input = variables.input as { gpuTypeId: string; gpuCount: number; name: string; env: { key: string; value: string }[] };
         const offer = f.offers.find((o) => o.id === input.gpuTypeId);
-        if (!offer) return [200, { errors: [{ message: 'There are no longer any instances available with the requested specifications. Please refresh and try again.' }], data: { podFindAndDeployOnDemand: null } }];
+        // RunPod places the pod itself: an offer taken meanwhile and no capacity are one answer there.
+        if (!offer || f.refuseRent)
+          return [200, { errors: [{ message: 'There are no longer any instances available with the requested specifications. Please refresh and try again.' }], data: { podFindAndDeployOnDemand: null } }];
         const inst: FakeInstance = { id: `pod${f.nextId()}`, label: input.name, offerId: offer.id, usdPerHour: offer.usdPerHour * input.gpuCount, status: 'starting', publicKey: input.env.find((e) => e.key === 'PUBLIC_KEY')?.value };
         f.instances.set(inst.id, inst);
         f.provision(inst);
@@ -241,7 +257,8 @@ export function fakeRunpod(key = 'runpod-test-key'): Promise<FakeProvider> {
       }
       return [200, { errors: [{ message: 'unknown query' }] }];
     },
-    { errors: [{ message: 'Unauthorized' }] },
+    // GraphQL errors come as {errors: [{message}]} (HTTP 200); a bad key and the rate limit are HTTP statuses.
+    { unauthorized: [401, { errors: [{ message: 'Unauthorized' }] }], rateLimited: [429, { errors: [{ message: 'Too many requests, please slow down' }] }] },
     false,
   );
 }
@@ -282,6 +299,23 @@ export function fakeHyperbolic(key = 'hyperbolic-test-key'): Promise<FakeProvide
               })),
           },
         ];
+      if (req.method === 'POST' && req.url === '/v1/marketplace/instances/create') {
+        const b = body as { cluster_name: string; node_name: string; gpu_count: number; publicKey?: string; userMetadata?: { bothub?: { label?: string } } };
+        const offer = f.offers.find((o) => o.id === `${b.cluster_name}/${b.node_name}`);
+        if (!offer || f.refuseRent === 'gone') return [404, { detail: `node ${b.node_name} not found in cluster ${b.cluster_name}` }];
+        if (f.refuseRent === 'capacity') return [400, { detail: `Not enough GPUs available on node ${b.node_name}: ${b.gpu_count} requested` }];
+        const inst: FakeInstance = {
+          id: `${b.cluster_name}-${f.nextId()}`,
+          label: b.userMetadata?.bothub?.label ?? null,
+          offerId: offer.id,
+          usdPerHour: offer.usdPerHour * b.gpu_count,
+          status: 'starting',
+          publicKey: b.publicKey,
+        };
+        f.instances.set(inst.id, inst);
+        f.provision(inst);
+        return [200, { instance_name: inst.id }];
+      }
       if (req.method === 'POST' && req.url === '/v1/marketplace/instances/terminate') {
         const id = (body as { id: string }).id;
         if (!f.instances.get(id) || f.instances.get(id)!.status === 'destroyed') return [404, { detail: `instance ${id} not found` }];
@@ -290,7 +324,8 @@ export function fakeHyperbolic(key = 'hyperbolic-test-key'): Promise<FakeProvide
       }
       return [404, { detail: 'Not Found' }];
     },
-    { detail: 'Invalid API key' },
+    // FastAPI's shape: {detail}.
+    { unauthorized: [401, { detail: 'Invalid API key' }], rateLimited: [429, { detail: 'Rate limit exceeded: 60 per 1 minute' }] },
     false,
   );
 }

@@ -1,6 +1,7 @@
 // GENERATED from src/api/routes/providers.ts by sdk/scripts/generate.mjs — do not edit; run `npm run generate -w @bothub/sdk`.
 import { Type } from 'typebox';
 import * as S from '../schemas/providers.js';
+import { NameParams } from '../schemas/common.js';
 
 /** For routes that rent, wait for SSH and install an agent, or bring state home: minutes. */
 const LONG_MS = 30 * 60_000;
@@ -43,6 +44,15 @@ export const providerRoutes = {
     params: S.PriceLimitParams,
     stream: 'ndjson',
     auth: 'admin',
+    timeoutMs: LONG_MS,
+  },
+  placeSandbox: {
+    method: 'POST',
+    url: '/api/v1/sandboxes/:name/place',
+    summary:
+      "Place a sandbox parked by a released rented host on a host again (a fleet host that can restore it, or a new rent under its owner's price limit) and thaw it there, with NDJSON progress (rent, ssh, agent, transfer, thaw); the last line is the sandbox. Any request to a parked sandbox does this first; this route shows the progress. A sandbox not parked is answered at once.",
+    params: NameParams,
+    stream: 'ndjson',
     timeoutMs: LONG_MS,
   },
   getCost: { method: 'GET', url: '/api/v1/cost', summary: 'Spend on rented hosts, per host, sandbox and user (admin).', query: S.CostQuery, reply: S.CostReport, auth: 'admin' },

@@ -1,4 +1,5 @@
 import type { Handlers } from '../register-routes.js';
+import { RentService } from '../../rent/rent-service.js';
 import type { DaemonContext } from '../../context.js';
 
 type SandboxRoutes = 'listSandboxes' | 'createSandbox' | 'getSandbox' | 'stopSandbox' | 'startSandbox' | 'destroySandbox';
@@ -10,7 +11,11 @@ type SandboxRoutes = 'listSandboxes' | 'createSandbox' | 'getSandbox' | 'stopSan
 export function sandboxHandlers(ctx: DaemonContext): Pick<Handlers, SandboxRoutes> {
   return {
     listSandboxes: ({ actor }) => ctx.sandboxes.list(actor),
-    createSandbox: ({ actor, body }) => ctx.sandboxes.create(body, actor),
+    createSandbox: async ({ actor, body }) => {
+      // A rented host's price counts against its owner's hourly limit.
+      if (body.host) await ctx.rentService.admit(body.host, RentService.ownerOf(actor));
+      return ctx.sandboxes.create(body, actor);
+    },
     getSandbox: ({ actor, params }) => ctx.sandboxes.get(params.name, actor),
     stopSandbox: ({ actor, params }) => ctx.sandboxes.stop(params.name, actor),
     startSandbox: ({ actor, params }) => ctx.sandboxes.start(params.name, actor),
