@@ -194,7 +194,7 @@ export class ConsistencyChecker {
     for (const id of objects.veths) if (!ids.has(id)) out.push({ kind: 'orphan-veth', subject: `bh${id}`, detail: `a veth on bridge ${this.deps.bridge} no record owns`, fix: `\`ip link del bh${id}\`` });
     for (const id of objects.cgroups) if (!ids.has(id) && ours(id)) out.push({ kind: 'orphan-cgroup', subject: `/bothub/${id}`, detail: 'a cgroup no record owns', fix: `\`cgdelete -r -g pids,memory,cpu,freezer:/bothub/${id}\`` });
     const expectedMounts = new Set(rows.flatMap((r) => [runtime.paths(r.id).rootfs, runtime.paths(r.id).layer]));
-    // A snapshot still 'saving' keeps its dump on a staging tmpfs until its durable copy is made.
+    // A snapshot still 'saving' keeps its dump on a staging tmpfs, and writes a partial directory, until its durable copy is made.
     const saving = snapshots.filter((s) => s.status === 'saving').map((s) => `${PARTIAL}${s.id}.`);
     const staged = (m: string) => saving.some((prefix) => basename(m).startsWith(prefix));
     // Scratch mounts of an encrypted snapshot being taken are in flight too.
@@ -215,7 +215,7 @@ export class ConsistencyChecker {
     const snapIds = new Set(snapshots.map((s) => s.id));
     for (const e of await entries(this.deps.snapshots.dir)) {
       // A partial directory is a snapshot being taken; one a crash left is removed at the next start.
-      if (snapIds.has(e) || e === '.chunks' || (anyBusy && e.startsWith('.partial-'))) continue;
+      if (snapIds.has(e) || e === '.chunks' || staged(e) || (anyBusy && e.startsWith('.partial-'))) continue;
       out.push({ kind: 'orphan-dir', subject: join(this.deps.snapshots.dir, e), detail: 'a snapshot directory no record owns', fix: `\`rm -rf ${join(this.deps.snapshots.dir, e)}\`` });
     }
     return out;

@@ -44,6 +44,8 @@ export async function ingestStaged(deps: IngestDeps, staging: Staging, manifest:
     await mkdir(partial, { recursive: true, mode: 0o700 });
     await writeFile(join(partial, MANIFEST), JSON.stringify(full, null, 2));
     await host.run('sync', ['--file-system', partial]);
+    // A copy a crash cut short after this rename, before the record said 'ready', is finished again (snapshot-resume.ts).
+    await rm(join(dir, manifest.id), { recursive: true, force: true });
     await rename(partial, join(dir, manifest.id));
     await host.run('sync', [dir]);
     await db.transaction().execute(async (trx) => {
