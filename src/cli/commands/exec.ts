@@ -6,7 +6,7 @@ import { Channel } from '../../api/channels.js';
 import type { ExecControlT, ExecServerMessageT } from '../../api/exec-socket.js';
 import type { ExecStartT } from '../../api/schemas.js';
 import { errorFrom } from '../../api/route-client.js';
-import { BothubError, ERROR_CODES, type ErrorCode } from '../../core/index.js';
+import { BothubError, ERROR_CODES } from '../../core/index.js';
 import { printJson } from '../output/format.js';
 import { progressPrinter } from '../output/progress.js';
 import { action, collect, exitCodeOf } from '../runner.js';
@@ -112,7 +112,7 @@ export function streamCommand(ctx: CliContext, ws: CommandSocket, opts: { start?
         if (msg.oomKilled) process.stderr.write('bothub: the command was killed for exceeding the sandbox memory limit (--memory)\n');
         finish(() => resolve(msg.exitCode));
       } else if (msg.type === 'error') {
-        const code = msg.code in ERROR_CODES ? (msg.code as ErrorCode) : 'INTERNAL';
+        const code = msg.code in ERROR_CODES ? (msg.code) : 'INTERNAL';
         finish(() => reject(new BothubError(code, msg.message)));
       }
     });
