@@ -13,7 +13,6 @@ export const ERROR_HINTS: Partial<Record<ErrorCode, string>> = {
   BUSY: 'nothing changed; run the same command again',
   UNAVAILABLE: 'check the daemon with `bothub doctor`, or start it with `bothub serve`',
   PROVIDER_KEY_REJECTED: 'store a new key with `bothub provider add`',
-  PROVIDER_RATE_LIMITED: 'retry in a minute',
 };
 
 /** The message and the CLI's hint for its code, as one line. */

@@ -32,8 +32,16 @@ export class Runc {
   }
 
   async list(): Promise<RuncState[]> {
-    const r = await this.exec(['list', '--format', 'json']);
-    return (JSON.parse(r.stdout || 'null') as RuncState[] | null) ?? [];
+    // runc reads its root's entries, then each container's state: one deleted in between
+    // (a freeze or a destroy at that moment) fails the whole list, so it is read again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.exec(['list', '--format', 'json']);
+        return (JSON.parse(r.stdout || 'null') as RuncState[] | null) ?? [];
+      } catch (e) {
+        if (attempt === 3 || !/no such file or directory/.test((e as Error).message)) throw e;
+      }
+    }
   }
 
   /**

@@ -24,6 +24,7 @@ const NOT_YET_CONVERTED = [
   'snapshot/chunk-store.ts',
   'snapshot/chunked-tree.ts',
   'snapshot/criu.ts',
+  'snapshot/lazy-pages.ts',
   'snapshot/manifest.ts',
   'snapshot/sealed-tree.ts',
   'snapshot/staging.ts',

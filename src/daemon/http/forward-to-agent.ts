@@ -3,10 +3,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type WebSocket from 'ws';
 import { ExecServerMessage, routes, Sandbox, type ApiClient, type RouteDef, type RouteName, type SandboxT } from '../../api/index.js';
 import type { Progress } from '../../runtime/index.js';
-import type { SandboxRow } from '../db/tables.js';
 import { BothubError, type ErrorCode } from '../../core/index.js';
 import type { DaemonContext } from '../context.js';
 import { actorOf } from './auth.js';
+
+/** A sandbox's record as the service gives it (handlers never read the database's types). */
+type SandboxRow = Awaited<ReturnType<DaemonContext['sandboxes']['row']>>;
 
 /** Routes on a sandbox answered from the control plane's own records, wherever the sandbox runs. */
 const HERE: ReadonlySet<RouteName> = new Set<RouteName>(['getSandbox', 'destroySandbox', 'moveSandbox', 'publish', 'unpublish', 'createShare', 'listShares', 'placeSandbox']);

@@ -9,7 +9,7 @@ export const Event = Type.Object({
   sandbox: Type.String(),
   type: Type.String({
     description:
-      'created, destroyed, moved (detail "from A to B"), a new status (running, stopped, exited, error, snapshotted, moving; detail the reason), warm, cold, woke, wake-failed, published, unpublished, shared.',
+      'created, destroyed, moved (detail "from A to B"), a new status (running, stopped, exited, error, snapshotted, moving; detail the reason), warm, cold, woke, wake-failed, lazy-restore-failed (the page source of a lazy restore died: the sandbox was killed and is cold or stopped), published, unpublished, shared.',
   }),
   detail: Nullable(Type.String()),
   at: Timestamp,
