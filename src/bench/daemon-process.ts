@@ -44,16 +44,20 @@ export interface DaemonProcessOptions {
   logFile?: string;
   /** Arguments for the daemon's node, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it under the benchmark. */
   nodeArgs?: string[];
+  /** Its port (default: one derived from this process's PID; several daemons of one process need their own). */
+  port?: number;
+  /** A data dir made beforehand (a master key shared with other daemons in it); default a new temporary one. */
+  dataDir?: string;
 }
 
 /** The environment a CLI process needs to talk to this daemon as its admin. */
 export const cliEnv = (t: DaemonProcess): NodeJS.ProcessEnv => ({ ...process.env, BOTHUB_URL: t.url, BOTHUB_TOKEN: t.token });
 
 export async function startDaemonProcess(opts: DaemonProcessOptions = {}): Promise<DaemonProcess> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'bothub-bench-'));
-  const port = 20000 + (process.pid % 20000);
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'bothub-bench-')));
+  const port = opts.port ?? 20000 + (process.pid % 20000);
   const bridge = `bhb${randomBytes(2).toString('hex')}`;
-  const subnet = `10.250.${process.pid % 250}.0/24`;
+  const subnet = opts.env?.BOTHUB_SUBNET ?? `10.250.${process.pid % 250}.0/24`;
   const env = { ...process.env, BOTHUB_IMAGES_DIR: TEST_IMAGES_DIR, BOTHUB_BRIDGE: bridge, BOTHUB_SUBNET: subnet, BOTHUB_LOG_LEVEL: 'warn', ...opts.env };
   const probe = new ApiClient(`http://127.0.0.1:${port}`);
 

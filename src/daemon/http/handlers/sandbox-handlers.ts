@@ -1,3 +1,4 @@
+import { BothubError } from '../../../core/index.js';
 import type { Handlers } from '../register-routes.js';
 import type { DaemonContext } from '../../context.js';
 
@@ -10,7 +11,11 @@ type SandboxRoutes = 'listSandboxes' | 'createSandbox' | 'getSandbox' | 'stopSan
 export function sandboxHandlers(ctx: DaemonContext): Pick<Handlers, SandboxRoutes> {
   return {
     listSandboxes: ({ actor }) => ctx.sandboxes.list(actor),
-    createSandbox: ({ actor, body }) => ctx.sandboxes.create(body, actor),
+    createSandbox: ({ actor, body }) => {
+      if (body.host === 'local' && ctx.sandboxes.remote.controlPlaneOnly)
+        throw new BothubError('INVALID_INPUT', 'this daemon is a control plane only (BOTHUB_CONTROL_PLANE_ONLY): name a fleet host, or leave --host out to let it choose');
+      return ctx.sandboxes.create(body, actor);
+    },
     getSandbox: ({ actor, params }) => ctx.sandboxes.get(params.name, actor),
     stopSandbox: ({ actor, params }) => ctx.sandboxes.stop(params.name, actor),
     startSandbox: ({ actor, params }) => ctx.sandboxes.start(params.name, actor),
