@@ -95,5 +95,14 @@ export async function startDaemonCluster(count: number, env: Record<string, stri
   };
 }
 
-/** How many times a daemon's log says it became the leader. */
-export const timesLed = (logFile: string): number => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('this daemon is the leader')).length;
+/**
+ * Whether a daemon's own log says it leads now: its last word on it was that it
+ * became the leader. (A daemon starved of CPU for longer than its lease stands
+ * down and may take the lease again: each time, it says so.)
+ */
+export const leadsByItsLog = (logFile: string): boolean => {
+  const said = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('this daemon is the leader') || l.includes('this daemon is no longer the leader'));
+  return said.at(-1)?.includes('this daemon is the leader') ?? false;
+};
