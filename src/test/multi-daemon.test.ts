@@ -73,6 +73,16 @@ describe('three daemons on one PostgreSQL database, sandboxes on a fleet host', 
     assert.equal(snap.name, 'shared-1');
     assert.equal((await cc.api.call('getSandbox', { params: { name: 'shared' } })).status, 'running');
     for (const d of c.daemons) assert.equal((await d.api.call('getSandbox', { params: { name: 'shared' } })).host, 'h1');
+    // A port published through one daemon is served by every one (the record says which host; the proxy goes through SSH from there).
+    await run(a, 'shared', 'cd /root && nohup python3 -m http.server 8000 >/dev/null 2>&1 &');
+    await b.api.call('publish', { params: { name: 'shared' }, body: { port: 8000, public: true } });
+    for (const d of c.daemons) {
+      const page = await until(`the preview through ${d.url}`, async () => {
+        const r = await fetch(`${d.url}/p/shared/8000/note`);
+        return r.ok ? r.text() : undefined;
+      });
+      assert.equal(page, 'from-a\n');
+    }
     // Asked for explicitly, this machine is refused with what to do instead.
     await assert.rejects(a.api.call('createSandbox', { body: { name: 'here', host: 'local' } }), (e: BothubError) => e.code === 'INVALID_INPUT' && /fleet host/.test(e.message));
     await consistent();

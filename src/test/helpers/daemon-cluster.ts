@@ -1,11 +1,9 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
-import { startPostgres, type TestPostgres } from './postgres.js';
+import { freePort, startPostgres, type TestPostgres } from './postgres.js';
 import { until } from './sandbox.js';
 
 /**
@@ -26,15 +24,6 @@ export interface DaemonCluster {
   /** A query on the shared database. */
   query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 export async function startDaemonCluster(count: number, env: Record<string, string> = {}): Promise<DaemonCluster> {
