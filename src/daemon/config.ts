@@ -11,6 +11,12 @@ export interface DaemonConfig {
   dataDir: string;
   /** PostgreSQL for the state instead of SQLite in the data dir (env BOTHUB_DATABASE_URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE). */
   databaseUrl?: string;
+  /**
+   * One of several daemons on one PostgreSQL database (env BOTHUB_CONTROL_PLANE_ONLY=1): it runs
+   * no sandbox itself (they go to fleet hosts), takes each sandbox's lease before acting on it,
+   * and runs the timers only while it holds the leader lease.
+   */
+  controlPlaneOnly?: boolean;
   /** Image store; tests share one across data dirs so the default image is built once. */
   imagesDir?: string;
   /** Snapshot store; defaults to <data-dir>/snapshots. */
@@ -85,6 +91,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     port,
     dataDir: flags.dataDir ?? env.BOTHUB_DATA_DIR ?? DEFAULT_DATA_DIR,
     databaseUrl: env.BOTHUB_DATABASE_URL ? parseDatabaseUrl(env.BOTHUB_DATABASE_URL) : undefined,
+    controlPlaneOnly: controlPlaneOnly(env),
     imagesDir: env.BOTHUB_IMAGES_DIR || undefined,
     snapshotsDir: env.BOTHUB_SNAPSHOTS_DIR || undefined,
     snapshotStagingShare: stagingShare(env.BOTHUB_SNAPSHOT_STAGING_SHARE),
@@ -117,6 +124,14 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
       .filter(Boolean),
     webDir: env.BOTHUB_WEB_DIR || fileURLToPath(new URL('../../web/dist', import.meta.url)),
   };
+}
+
+/** Several daemons share one database: PostgreSQL, never a SQLite file only one process can use. */
+function controlPlaneOnly(env: NodeJS.ProcessEnv): boolean {
+  const on = ['1', 'true', 'yes'].includes((env.BOTHUB_CONTROL_PLANE_ONLY ?? '').toLowerCase());
+  if (on && !env.BOTHUB_DATABASE_URL)
+    throw invalid('BOTHUB_CONTROL_PLANE_ONLY needs BOTHUB_DATABASE_URL=postgres://...: the daemons share their state in one PostgreSQL database');
+  return on;
 }
 
 /** BOTHUB_DISK: a size such as 10G, or 0 for sandboxes whose writable layer shares the data dir's disk. */

@@ -48,6 +48,7 @@ import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
 import { mirrorAgentSandboxes } from './fleet/sandbox-mirror.js';
 import { ApiClient } from '../api/index.js';
 import { mcpOriginHosts, registerMcpRoute } from '../mcp/index.js';
+import { wireCluster } from './cluster/wire.js';
 
 export interface RunningDaemon {
   url: string;
@@ -100,6 +101,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   // Read first: a key file or a database that cannot be used stops the start before anything is set up.
   const sealer = await Sealer.load(join(config.dataDir, 'master.key'));
   const db = await openDatabase(databaseTarget(config), log);
+  const cluster = wireCluster({ db, shared: config.controlPlaneOnly === true, log });
   // Destroyed sandboxes' files are deleted in the background: a daemon that died meanwhile finishes here.
   await rm(layout.trashDir, { recursive: true, force: true });
   const subnet = parseSubnet(config.subnet);
@@ -137,7 +139,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     onAgentSandboxes: (name, list): Promise<void> => mirrorAgentSandboxes(db, records, name, list),
     log,
   });
-  const fleet = new RemoteSandboxes(hosts, db);
+  const fleet = new RemoteSandboxes(hosts, db, cluster.shared);
   const records = new SandboxRecords({ db, urlsOf: (row) => publish.urlsOf(row), unreachable: () => fleet.unreachable(), onChange: recordSandboxChange(events, log) });
   const sandboxes = new SandboxService({
     db,
@@ -151,6 +153,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     capacity: { cpus: cpus().length, memoryMb: Math.floor(totalmem() / 1024 / 1024) },
     gpus: () => probeGpus(host, config.nvidiaSmi),
     diskMb: config.diskMb,
+    lock: cluster.lock,
     log,
   });
   const lazy = new LazyRestores({ enabled: config.lazyRestore, db, runtime, sandboxes, events, log });
@@ -245,17 +248,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   };
   // Before the thermal recovery: a move's cold state on its source is not an interrupted freeze's to remove.
   let settling: Promise<void> | undefined;
-  const settleMoves = () => (settling ??= recoverMoves({ db, journal, moves, sandboxes, hosts, runtime, ledger, log }).finally(() => (settling = undefined)));
+  const settleMoves = () => (settling ??= recoverMoves({ db, journal, moves, sandboxes, hosts, runtime, ledger, busyElsewhere: (id) => cluster.busyElsewhere(id), log }).finally(() => (settling = undefined)));
   await settleMoves();
   await thermal.recover();
   await sandboxes.reconcile(true);
   // ensureBridge closed the peer chain; open it again for the peers on record.
   await sandboxes.syncPeers();
-  const timer = setInterval(() => {
-    sandboxes.reconcile(false).catch((err) => log.error({ err }, 'reconcile failed'));
-    settleMoves().catch((err) => log.error({ err }, 'settling moves cut short failed'));
-  }, RECONCILE_EVERY_MS);
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
 
   // A fleet agent (on its Unix socket) serves the API only.
   const app = await buildApp(ctx, config.previewDomain, config.socket ? undefined : config.webDir);
@@ -278,9 +277,25 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     selfUrl = url;
   }
-  thermal.start();
-  hosts.start();
-  rent.rentals.start();
+  // The timers run in one daemon at a time: this one alone, or the leader of several.
+  await cluster.lead({
+    lead() {
+      timer = setInterval(() => {
+        sandboxes.reconcile(false).catch((err) => log.error({ err }, 'reconcile failed'));
+        settleMoves().catch((err) => log.error({ err }, 'settling moves cut short failed'));
+      }, RECONCILE_EVERY_MS);
+      timer.unref();
+      thermal.start();
+      hosts.start();
+      rent.rentals.start();
+    },
+    yieldLead() {
+      clearInterval(timer);
+      hosts.stopHeartbeats();
+      void thermal.stop();
+      void rent.rentals.stop();
+    },
+  });
   log.info({ url, dataDir: config.dataDir }, 'bothub daemon listening');
 
   let closing: Promise<void> | undefined;
@@ -293,6 +308,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     close: () =>
       (closing ??= (async () => {
         clearInterval(timer);
+        await cluster.stop();
         await thermal.stop();
         await rent.rentals.stop();
         await hosts.stop();

@@ -349,4 +349,16 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0017_leases': {
+    async up(db: Kysely<any>) {
+      // Leases several daemons on one database take: the leader's ("leader") and each sandbox's ("sandbox:<id>") while it is acted on.
+      // expires_at is in ms since the epoch; a holder that stops renewing (killed) loses it then.
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -253,7 +253,17 @@ export interface MoveRow {
   updated_at: string;
 }
 
+/** A lease one daemon holds until it expires (see cluster/leases.ts). */
+export interface LeaseRow {
+  name: string;
+  /** The daemon's id (host name, PID and a random part). */
+  holder: string;
+  /** ms since the epoch, by the database's clock on PostgreSQL. */
+  expires_at: number;
+}
+
 export interface Tables {
+  leases: LeaseRow;
   user_price_limits: UserPriceLimitRow;
   providers: ProviderRow;
   rentals: RentalRow;

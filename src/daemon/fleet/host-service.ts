@@ -79,11 +79,17 @@ export class HostService {
   constructor(private readonly deps: HostServiceDeps) {}
 
   start(): void {
-    if (this.deps.heartbeatMs > 0) this.timer = setInterval(() => void this.heartbeat(), this.deps.heartbeatMs);
+    if (this.deps.heartbeatMs > 0 && !this.timer) this.timer = setInterval(() => void this.heartbeat(), this.deps.heartbeatMs);
+  }
+
+  /** No more rounds (another daemon leads now); connections stay for the requests this daemon still serves. */
+  stopHeartbeats(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.stopHeartbeats();
     // A round in flight still writes to the database: it ends before the daemon closes it.
     await this.beating?.catch(() => undefined);
     await Promise.all([...this.connections.values()].map((c) => c.close()));

@@ -19,6 +19,8 @@ export interface MoveRecoveryDeps {
   hosts: HostService;
   runtime: SandboxRuntime;
   ledger: ExecLedger;
+  /** Several daemons: whether another one is acting on this sandbox now. */
+  busyElsewhere?: (sandboxId: string) => Promise<boolean>;
   log: Logger;
 }
 
@@ -39,7 +41,8 @@ const IMPORT_SETTLE_MS = 120_000;
  */
 export async function recoverMoves(deps: MoveRecoveryDeps): Promise<void> {
   for (const move of await deps.journal.list()) {
-    if (deps.moves.inFlight.has(move.id)) continue;
+    // In flight here, or (several daemons) in another daemon, which holds the sandbox's lease while it moves it.
+    if (deps.moves.inFlight.has(move.id) || (await deps.busyElsewhere?.(move.sandbox_id))) continue;
     await settle(deps, move).catch((err: Error) =>
       deps.log.error({ err, move: move.id, from: move.from_host, to: move.to_host }, 'a move cut short could not be settled yet; its sandbox stays moving until it can'),
     );

@@ -1,6 +1,6 @@
 import { BothubError, pickHost, type GpuRequest, type PlacementCandidate } from '../../core/index.js';
 import type { Db } from '../db/database.js';
-import type { HostService } from './host-service.js';
+import { LOCAL_HOST, type HostService } from './host-service.js';
 import { holdsGpus, QUOTA_DEFAULT_MEMORY_MB } from '../services/quota.js';
 
 /** What the sandboxes on record hold per host (a sandbox without --memory counts as the quota default). */
@@ -17,9 +17,14 @@ async function usage(db: Db): Promise<Map<string, { cpus: number; memoryMb: numb
   return used;
 }
 
-/** The scheduler's inputs from the records and the fingerprints; its choice is core's pickHost. */
-export async function placeSandbox(db: Db, hosts: HostService, req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }): Promise<string> {
-  const [all, used] = await Promise.all([hosts.list(), usage(db)]);
+/**
+ * The scheduler's inputs from the records and the fingerprints; its choice is core's pickHost.
+ * `controlPlaneOnly`: this machine runs no sandboxes (several daemons): only fleet hosts are candidates.
+ */
+export async function placeSandbox(db: Db, hosts: HostService, req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }, controlPlaneOnly = false): Promise<string> {
+  const [listed, used] = await Promise.all([hosts.list(), usage(db)]);
+  const all = controlPlaneOnly ? listed.filter((h) => h.name !== LOCAL_HOST) : listed;
+  if (all.length === 0) throw new BothubError('INVALID_STATE', 'this daemon runs sandboxes on fleet hosts only (BOTHUB_CONTROL_PLANE_ONLY) and has none; add one with `bothub host add`');
   // No fleet, no choice: this machine's own checks say precisely what does not fit.
   if (all.length === 1) return all[0]!.name;
   if (req.gpus?.kind === 'uuids') {

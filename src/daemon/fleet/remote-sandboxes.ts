@@ -9,7 +9,12 @@ import { placeSandbox } from './placement.js';
 
 /** Operations on a sandbox that lives on a fleet host, done by that host's agent; what services/ knows of the fleet. */
 export class RemoteSandboxes implements FleetPort {
-  constructor(private readonly hosts: HostService, private readonly db: Db) {}
+  constructor(
+    private readonly hosts: HostService,
+    private readonly db: Db,
+    /** Several daemons: none runs sandboxes itself, every new one goes to a fleet host. */
+    readonly controlPlaneOnly = false,
+  ) {}
 
   async agent(host: string): Promise<ApiClient> {
     return (await this.hosts.endpoint(host)).agent!;
@@ -33,6 +38,6 @@ export class RemoteSandboxes implements FleetPort {
   }
 
   place(req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }): Promise<string> {
-    return placeSandbox(this.db, this.hosts, req);
+    return placeSandbox(this.db, this.hosts, req, this.controlPlaneOnly);
   }
 }

@@ -99,7 +99,8 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
     // A sandbox parked by a released rented host is placed again first; one that cannot checkpoint is refused a freeze or move.
     const row = await ctx.rentals.beforeForward(found, route, HERE.has(route) && route !== 'moveSandbox');
     if (HERE.has(route)) return;
-    if (route === 'createSnapshot')
+    // Control planes only (several daemons): the host's agent keeps the snapshot in its store, whichever daemon asked.
+    if (route === 'createSnapshot' && !ctx.sandboxes.remote.controlPlaneOnly)
       throw new BothubError(
         'INVALID_STATE',
         `snapshots are kept on this daemon's machine; "${name}" runs on host "${row.host}": move it here first (\`bothub move ${name} --to local\`)`,

@@ -18,6 +18,8 @@ export interface FleetPort {
   unreachable(): Promise<Set<string>>;
   /** The fleet hosts besides this machine. */
   remoteHosts(): Promise<string[]>;
+  /** Several daemons on one database: this machine runs no sandbox, each goes to a fleet host. */
+  readonly controlPlaneOnly?: boolean;
   /** Where a new sandbox goes when no host is asked for (the scheduler). */
   place(req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }): Promise<string>;
 }

@@ -32,12 +32,10 @@ import { DESTROY_CUT_SHORT, SandboxReconciler } from './sandbox-reconciler.js';
 import { LOCAL, newSandboxRow, type SandboxRecords } from './sandbox-records.js';
 import { SandboxNetwork } from './sandbox-network.js';
 import type { SecretService } from './secret-service.js';
-
 export { holdsGpus, QUOTA_DEFAULT_MEMORY_MB } from './quota.js';
 export { LOCAL, newSandboxRow, specOf, toApi, type NewSandbox, type PublishedUrl } from './sandbox-records.js';
 export { DESTROY_CUT_SHORT } from './sandbox-reconciler.js';
 export type { GpuClaim } from './gpu-claims.js';
-
 export interface SandboxServiceDeps {
   db: Db;
   runtime: SandboxRuntime;
@@ -54,18 +52,18 @@ export interface SandboxServiceDeps {
   gpus: () => Promise<GpuInfo | null>;
   /** The writable-layer limit of a sandbox created without --disk, MB; null: none. */
   diskMb: number | null;
+  lock?: KeyedMutex; // across daemons, a SandboxLock; default this process's alone
   log: Logger;
 }
 
 /**
- * The sandbox lifecycle as users see it: records in SQLite kept in step with
- * what runc runs. Operations on one sandbox are serialized. A sandbox another
- * user owns answers exactly as a missing one does. The records, the GPU and
- * quota claims, the network and the reconciler are modules of their own;
- * this class runs the lifecycle with them.
+ * The sandbox lifecycle as users see it: records kept in step with what runc
+ * runs. Operations on one sandbox are serialized (across daemons: `lock`). A
+ * sandbox another user owns answers exactly as a missing one does. Records,
+ * GPU and quota claims, network and reconciler are modules of their own.
  */
 export class SandboxService {
-  readonly lock = new KeyedMutex();
+  readonly lock: KeyedMutex;
   /** Sandboxes on fleet hosts, done by their agents. */
   readonly remote: FleetPort;
   private readonly attached = new AttachCounter();
@@ -75,6 +73,7 @@ export class SandboxService {
 
   constructor(private readonly deps: SandboxServiceDeps) {
     this.remote = deps.fleet;
+    this.lock = deps.lock ?? new KeyedMutex();
     this.claims = new GpuClaims({ db: deps.db, gpus: deps.gpus });
     this.network = new SandboxNetwork({ db: deps.db, subnet: deps.subnet, runtime: deps.runtime });
     this.reconciler = new SandboxReconciler({ db: deps.db, runtime: deps.runtime, sandboxes: this, log: deps.log });
@@ -221,9 +220,8 @@ export class SandboxService {
   }
 
   /**
-   * A sandbox on a fleet host: the record here is made first (so the name is
-   * taken), the host's agent creates and runs it, and the record follows what
-   * the agent reports. A failure there leaves no record here.
+   * A sandbox on a fleet host: the record here is made first (the name is taken), the host's agent creates it
+   * (under the lock: another daemon's destroy waits for it), the record follows. A failure there leaves no record.
    */
   private async createElsewhere(
     host: string,
@@ -257,15 +255,17 @@ export class SandboxService {
         diskMb: req.diskMb,
       }),
     );
-    try {
-      const { host: _h, ...body } = req;
-      // The quota may have given it a memory limit: the agent's record keeps the same one.
-      const there = await agent.call('createSandbox', { body: { ...body, cpus: req.cpus ?? undefined, memoryMb: row.memory_mb ?? undefined, diskMb: req.diskMb ?? undefined } });
-      return this.present(await this.follow(row.id, there));
-    } catch (e) {
-      await this.forget(row);
-      throw e;
-    }
+    return this.lock.run(row.id, async () => {
+      try {
+        const { host: _h, ...body } = req;
+        // The quota may have given it a memory limit: the agent's record keeps the same one.
+        const there = await agent.call('createSandbox', { body: { ...body, cpus: req.cpus ?? undefined, memoryMb: row.memory_mb ?? undefined, diskMb: req.diskMb ?? undefined } });
+        return this.present(await this.follow(row.id, there));
+      } catch (e) {
+        await this.forget(row);
+        throw e;
+      }
+    });
   }
 
   /** Takes a local address for a record coming to this machine (a move here). */

@@ -57,7 +57,8 @@ function run(argv: string[], log: number): Promise<void> {
   });
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free now (the kernel's pick), for a server to listen on. */
+export async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as { port: number };

@@ -1,3 +1,4 @@
+import { BothubError } from '../../../core/index.js';
 import type { Handlers } from '../register-routes.js';
 import { RentService } from '../../rent/rent-service.js';
 import type { DaemonContext } from '../../context.js';
@@ -12,6 +13,8 @@ export function sandboxHandlers(ctx: DaemonContext): Pick<Handlers, SandboxRoute
   return {
     listSandboxes: ({ actor }) => ctx.sandboxes.list(actor),
     createSandbox: async ({ actor, body }) => {
+      if (body.host === 'local' && ctx.sandboxes.remote.controlPlaneOnly)
+        throw new BothubError('INVALID_INPUT', 'this daemon is a control plane only (BOTHUB_CONTROL_PLANE_ONLY): name a fleet host, or leave --host out to let it choose');
       // A rented host's price counts against its owner's hourly limit.
       if (body.host) await ctx.rentService.admit(body.host, RentService.ownerOf(actor));
       return ctx.sandboxes.create(body, actor);
