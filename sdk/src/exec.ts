@@ -109,7 +109,7 @@ export function execStream(transport: Transport, sandbox: string, cmd: string | 
       }
       const msg = JSON.parse(data.toString()) as ExecServerMessageT;
       if (msg.type === 'started') out.id = msg.id;
-      else if (msg.type === 'error') finish(() => reject(errorFromBody(msg as Parameters<typeof errorFromBody>[0])));
+      else if (msg.type === 'error') finish(() => reject(errorFromBody(msg)));
       else if (msg.type === 'exit') {
         const result: ExecResult = {
           id: out.id,

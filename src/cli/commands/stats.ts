@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type WebSocket from 'ws';
 import { errorFrom, type SandboxStatsT, type SocketErrorT } from '../../api/index.js';
-import { BothubError, ERROR_CODES, type ErrorCode } from '../../core/index.js';
+import { BothubError, ERROR_CODES } from '../../core/index.js';
 import type { CliContext } from '../context.js';
 import { bytes } from '../output/format.js';
 import { action } from '../runner.js';
@@ -29,7 +29,7 @@ function readSamples(ctx: CliContext, ws: WebSocket, take: (s: SandboxStatsT) =>
     );
     ws.on('message', (data: Buffer) => {
       const msg = JSON.parse(data.toString()) as SandboxStatsT | SocketErrorT;
-      if ('type' in msg) return reject(new BothubError((msg.code in ERROR_CODES ? msg.code : 'INTERNAL') as ErrorCode, msg.message));
+      if ('type' in msg) return reject(new BothubError(msg.code in ERROR_CODES ? msg.code : 'INTERNAL', msg.message));
       if (!take(msg)) ws.close();
     });
     ws.on('close', () => resolve());
