@@ -19,12 +19,14 @@ import { ChaosOps, OPS, type Op, type OpName } from './chaos-ops.js';
 import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
 import { percentile, row } from './stats.js';
 import { startSshHost, type TestSshHost } from '../test/helpers/ssh-host.js';
+import { benchFlags } from './flags.js';
 
-const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
+const flags = benchFlags('npm run chaos -- [--kills 200] [--minutes 60] [--move] [--deep-every 10] [--log FILE] [--out FILE]', ['--kills', '--minutes', '--move', '--deep-every', '--log', '--out']);
+const arg = flags.value;
 const kills = Number(arg('--kills') ?? 200);
 const minutes = Number(arg('--minutes') ?? 0);
 const deepEvery = Number(arg('--deep-every') ?? 10);
-const withMove = process.argv.includes('--move');
+const withMove = flags.has('--move');
 const out = arg('--out');
 const OP_TIMEOUT_MS = 180_000;
 

@@ -6,6 +6,8 @@ import type { DaemonProcess } from './daemon-process.js';
 
 /** What a data dir holds with no sandbox and no snapshot: the database and the keys. */
 const KEPT = new Set(['bothub.db', 'bothub.db-wal', 'bothub.db-shm', 'admin.key', 'master.key']);
+/** The next create's empty writable layer, made ahead (spare-layers.ts): one per disk size, no sandbox's. A half-made one is a leftover. */
+const SPARE_LAYER = /^spare-layers\/\d+\.img$/;
 
 async function files(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -20,7 +22,7 @@ async function files(dir: string): Promise<string[]> {
 /**
  * Once every sandbox and snapshot is destroyed: nothing of any of `ids` may be
  * left in the kernel (mounts, network namespaces, veths, cgroups, peer rules),
- * and the data dir holds nothing but the database and the keys.
+ * and the data dir holds nothing but the database, the keys and the spare layers.
  */
 export async function leftovers(d: DaemonProcess, ids: Set<string>): Promise<string[]> {
   const o = await readHostObjects(new LocalHost(), { bridge: d.bridge, dataDir: d.dataDir });
@@ -32,7 +34,7 @@ export async function leftovers(d: DaemonProcess, ids: Set<string>): Promise<str
   }
   problems.push(...o.mounts.map((m) => `mount ${m}`));
   problems.push(...[...o.peerRuleAddresses].map((a) => `peer rule naming ${a}`));
-  const left = (await files(d.dataDir)).map((f) => relative(d.dataDir, f)).filter((f) => !KEPT.has(f));
+  const left = (await files(d.dataDir)).map((f) => relative(d.dataDir, f)).filter((f) => !KEPT.has(f) && !SPARE_LAYER.test(f));
   problems.push(...left.map((f) => `file ${f}`));
   return problems;
 }

@@ -21,13 +21,15 @@ import { benchVsPodman } from './vs-podman.js';
 import { benchThermal } from './thermal.js';
 import { benchLazy } from './lazy.js';
 import { loadNow, machine, row, time } from './stats.js';
+import { benchFlags } from './flags.js';
 
-const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
+const flags = benchFlags('npm run bench -- [--runs 30] [--only sandboxes|cli|snapshots|thermal|lazy|layers] [--lazy] [--vs podman] [--cpu-prof-daemon DIR]', ['--runs', '--only', '--lazy', '--vs', '--cpu-prof-daemon']);
+const arg = flags.value;
 const runs = Number(arg('--runs')) || 30;
 const only = arg('--only');
 const vs = arg('--vs');
 if (vs !== undefined && vs !== 'podman') throw new Error(`--vs ${vs}: only podman is measured against`);
-const sections = only ? [only] : process.argv.includes('--lazy') ? ['lazy'] : vs ? ['sandboxes', 'cli'] : ['sandboxes', 'cli', 'snapshots', 'thermal', 'lazy'];
+const sections = only ? [only] : flags.has('--lazy') ? ['lazy'] : vs ? ['sandboxes', 'cli'] : ['sandboxes', 'cli', 'snapshots', 'thermal', 'lazy'];
 const want = (section: string) => sections.includes(section);
 
 // --cpu-prof-daemon DIR: the daemon writes a V8 CPU profile there when the bench stops it.

@@ -17,8 +17,10 @@ import { startDaemonProcess } from './daemon-process.js';
 import { leftovers } from './leftovers.js';
 import { askDirect, askThroughClient, startWorkload } from './soak-workload.js';
 import { row, time } from './stats.js';
+import { benchFlags } from './flags.js';
 
-const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
+const flags = benchFlags('npm run soak -- [--cycles 1000] [--mib 256] [--minutes 60] [--log FILE] [--out FILE]', ['--cycles', '--mib', '--minutes', '--log', '--out']);
+const arg = flags.value;
 const cycles = Number(arg('--cycles') ?? 1000);
 const mib = Number(arg('--mib') ?? 256);
 const minutes = Number(arg('--minutes') ?? 0);

@@ -78,6 +78,8 @@ describe('a move or a destroy on a fleet host cut short leaves exactly one copy,
 
       await moveUntil(name, k);
       await t.restart(); // the daemon that stood there is gone; a new one starts on the same data
+      // Before anything wakes it: the recovery alone must leave records and reality in agreement.
+      assert.deepEqual((await t.api.call('doctorConsistency', { query: {} })).problems, [], 'consistent straight after the restart');
 
       const now = await t.api.call('getSandbox', { params: { name } });
       assert.equal(now.host, k.endsOn);

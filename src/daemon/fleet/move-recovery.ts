@@ -99,7 +99,8 @@ async function undo(deps: MoveRecoveryDeps, move: MoveRow, row: SandboxRow, atSo
   const quietly = (what: string, p: Promise<unknown>) => p.catch((err) => log.warn({ err, sandbox: row.name, what }, 'cleanup after a move cut short'));
   if (importBegan && dst.agent) {
     await dst.agent.call('destroySandbox', { params: { name: row.name } }).catch((e: BothubError) => (e.code === 'NOT_FOUND' ? undefined : Promise.reject(e)));
-  } else if (row.host === LOCAL) {
+  } else if (importBegan && move.to_host === LOCAL) {
+    // Coming home: the copy here is the target's. Before the import began, the copy here (if any) is the source itself and stays.
     await quietly('remove the copy here', runtime.destroy(sandboxes.definition(row)));
     await ledger.forget(row.id);
   }
