@@ -10,7 +10,7 @@ import { daemonLogger, startDaemon, type DaemonSeams, type RunningDaemon } from 
 import { LocalHost } from '../../hostexec/index.js';
 import { removeBridge } from '../../runtime/index.js';
 import { readFileSync } from 'node:fs';
-import { assertNothingLeft, bothubNetns } from './leftovers.js';
+import { assertNothingLeft, bothubNetns, netnsNotOwnedElsewhere } from './leftovers.js';
 import { registerToken } from './cli.js';
 import { sharedPostgres, testOnPostgres } from './postgres.js';
 
@@ -76,8 +76,11 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}, sea
       await removeBridge(new LocalHost(), { name: config.bridge, subnet: parseSubnet(config.subnet) });
       if (ownDatabase) await (await sharedPostgres()).dropDatabase(ownDatabase);
       await assertNothingLeft(dataDir);
-      const newNetns = bothubNetns().filter((n) => !netnsBefore.has(n));
-      // The data dir goes either way: the netns check can also see another test's sandbox made meanwhile.
+      const newNetns = netnsNotOwnedElsewhere(
+        bothubNetns().filter((n) => !netnsBefore.has(n)),
+        dataDir,
+      );
+      // The data dir goes either way.
       await rm(dataDir, { recursive: true, force: true });
       if (logFile) await rm(logFile, { force: true });
       if (newNetns.length) throw new Error(`test left network namespaces behind: ${newNetns.join(', ')}`);

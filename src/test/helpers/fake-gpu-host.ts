@@ -22,6 +22,8 @@ export interface FakeGpuHost {
   driverVersion: string;
   /** The text of its libcuda.so.1, to recognise it inside a sandbox. */
   libcuda: string;
+  /** What a process elsewhere (an agent started over SSH) needs in its environment for nvidia-smi there to list these GPUs. */
+  env: { FAKE_NVIDIA_GPUS: string };
   cleanup(): void;
 }
 
@@ -64,5 +66,5 @@ export function fakeGpuHost(): FakeGpuHost {
   const list = join(root, 'gpus.csv');
   writeFileSync(list, gpus.map((g, i) => `${i}, ${model}, ${g.uuid}, 81559, 0, ${driverVersion}\n`).join(''));
   process.env.FAKE_NVIDIA_GPUS = list;
-  return { root, nvidiaSmi, gpus, model, driverVersion, libcuda, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+  return { root, nvidiaSmi, gpus, model, driverVersion, libcuda, env: { FAKE_NVIDIA_GPUS: list }, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }

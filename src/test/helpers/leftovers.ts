@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalHost } from '../../hostexec/index.js';
 import { loopDevicesUnder } from '../../runtime/index.js';
@@ -31,4 +32,29 @@ export function bothubNetns(): string[] {
     .split('\n')
     .map((l) => l.split(' ')[0]!)
     .filter((n) => n.startsWith('bothub-'));
+}
+
+/**
+ * Of these `bothub-<id>` namespaces, the ones no other daemon on this machine
+ * owns: a sandbox directory of that id in another data dir (a test running
+ * beside this one, an agent's, a benchmark's) makes the namespace theirs.
+ */
+export function netnsNotOwnedElsewhere(names: string[], ownDataDir: string): string[] {
+  const elsewhere = new Set<string>();
+  for (const entry of readdirSync(tmpdir()).filter((e) => e.startsWith('bothub-'))) {
+    const dir = join(tmpdir(), entry);
+    if (dir === ownDataDir) continue;
+    for (const sandboxes of [join(dir, 'sandboxes'), join(dir, 'agent-data', 'sandboxes')]) {
+      for (const id of readdirOrNone(sandboxes)) elsewhere.add(`bothub-${id}`);
+    }
+  }
+  return names.filter((n) => !elsewhere.has(n));
+}
+
+function readdirOrNone(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
