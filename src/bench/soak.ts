@@ -11,12 +11,13 @@
  * /proc each cycle; at the end everything is destroyed and nothing may be left.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { SandboxT, SnapshotT } from '../api/index.js';
+import type { ProgressEventT, SandboxT, SnapshotT } from '../api/index.js';
 import { BothubError } from '../core/index.js';
 import { startDaemonProcess } from './daemon-process.js';
 import { leftovers } from './leftovers.js';
 import { askDirect, askThroughClient, startWorkload } from './soak-workload.js';
 import { row, time } from './stats.js';
+import { withSteps } from './steps.js';
 import { benchFlags } from './flags.js';
 
 const flags = benchFlags('npm run soak -- [--cycles 1000] [--mib 256] [--minutes 60] [--log FILE] [--out FILE]', ['--cycles', '--mib', '--minutes', '--log', '--out']);
@@ -58,17 +59,28 @@ function check(cycle: number, what: string, got: string, want: string): void {
 
 let busy = 0;
 /** A snapshot answered BUSY changed nothing, so it is retried as a client would; the count is reported. */
+/** Where each operation's time went, step by step as the daemon reported them (steps.ts): `operation › step` → its times. */
+const stepTimes = new Map<string, number[]>();
+async function stepped<T>(operation: string, run: (onProgress: (p: ProgressEventT) => void) => Promise<T>): Promise<T> {
+  const { result, steps } = await withSteps(run);
+  for (const [step, ms] of steps) stepTimes.set(`${operation} › ${step}`, [...(stepTimes.get(`${operation} › ${step}`) ?? []), ms]);
+  return result;
+}
+
 async function snapshot(name: string, snap: string, leaveRunning: boolean): Promise<SnapshotT> {
   for (;;) {
     try {
-      return await api.progress<SnapshotT>('createSnapshot', { params: { name }, body: { name: snap, leaveRunning } }, () => undefined);
+      return await stepped(leaveRunning ? 'snapshot (leave running)' : 'snapshot (stops it)', (onProgress) =>
+        api.progress<SnapshotT>('createSnapshot', { params: { name }, body: { name: snap, leaveRunning } }, onProgress),
+      );
     } catch (e) {
       if (!(e instanceof BothubError && e.code === 'BUSY')) throw e;
       busy++;
     }
   }
 }
-const restore = (snap: string, name?: string) => api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body: name ? { name } : {} }, () => undefined);
+const restore = (snap: string, name?: string) =>
+  stepped(name ? 'branch' : 'resume', (onProgress) => api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body: name ? { name } : {} }, onProgress));
 
 const stats = (xs: number[]) => {
   const tenth = Math.max(1, Math.floor(xs.length / 10));
@@ -135,6 +147,9 @@ try {
     '',
     `${'operation'.padEnd(28)} ${'p50'.padStart(10)} ${'p99'.padStart(10)}`,
     ...[...times].map(([k, v]) => row(k, v)),
+    '',
+    'where the time went, step by step as the daemon reported them',
+    ...[...stepTimes].map(([k, v]) => row(k.padEnd(56), v)),
   ];
   console.log(lines.join('\n'));
   if (lost.length || problems.length) process.exitCode = 1;

@@ -3,18 +3,20 @@ import type { DaemonProcess } from './daemon-process.js';
 import { percentile } from './stats.js';
 
 /** How long each step of one long operation took, in order: from its first progress event to the next step's (the last one to the reply). */
-type StepTimes = [step: string, ms: number][];
+export type StepTimes = [step: string, ms: number][];
 
 /** Runs a progress-reporting call and times its steps as the client sees them; repeated events of one step (bytes done) are one step. */
-async function timeSteps(run: (onProgress: (p: ProgressEventT) => void) => Promise<unknown>): Promise<StepTimes> {
+export async function withSteps<T>(run: (onProgress: (p: ProgressEventT) => void) => Promise<T>): Promise<{ result: T; steps: StepTimes }> {
   const start = performance.now();
   const marks: [string, number][] = [['request → first step', start]];
-  await run((p) => {
+  const result = await run((p) => {
     if (marks[marks.length - 1]![0] !== p.step) marks.push([p.step, performance.now()]);
   });
   const end = performance.now();
-  return marks.map(([step, at], i) => [i === marks.length - 1 ? `${step} → reply` : step, (marks[i + 1]?.[1] ?? end) - at]);
+  return { result, steps: marks.map(([step, at], i) => [i === marks.length - 1 ? `${step} → reply` : step, (marks[i + 1]?.[1] ?? end) - at]) };
 }
+
+const timeSteps = async (run: (onProgress: (p: ProgressEventT) => void) => Promise<unknown>): Promise<StepTimes> => (await withSteps(run)).steps;
 
 /** One table of an operation's steps over several runs: each step's p50 and p99, and its share of the total. */
 function stepTable(title: string, runs: StepTimes[]): string[] {
