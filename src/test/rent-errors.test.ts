@@ -100,7 +100,7 @@ describe('provider errors', () => {
   it('a price over --max-price now (PRICE_CHANGED, exit 5), before the provider is asked to rent', async () => {
     for (const { name, fake, offer } of fakes) {
       const instances = fake.instances.size;
-      oneLine(await rent(offer, '--max-price', '0.10'), 5, new RegExp(`^bothub: ${name}: offer .+ costs \\$[\\d.]+/h now, over --max-price 0.1; see \`bothub offers\`$`));
+      oneLine(await rent(offer, '--max-price', '0.10'), 5, new RegExp(`^bothub: ${name}: offer .+ costs \\$[\\d.]+/h now, over maxPrice 0.1; see \`bothub offers\`$`));
       assert.equal(fake.instances.size, instances, 'nothing was rented');
       await nothingBilling(fake);
     }

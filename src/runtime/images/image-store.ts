@@ -47,6 +47,9 @@ export interface ImageInfo {
 const META = 'image.json';
 const PARTIAL = '.partial-';
 
+/** What to do about an image that is not here (or not this user's). */
+const seeOrImport = (name: string) => `see \`GET /api/v1/images\`, or import one (\`POST /api/v1/images?name=${name}\` with the tarball as the body)`;
+
 /**
  * Images are read-only root filesystems, one directory each, described by an
  * image.json written last: a directory without it is an unfinished build.
@@ -125,7 +128,7 @@ export class ImageStore {
   /** An image this actor may use: shared ones and their own. */
   async requireFor(name: string, actor: Actor): Promise<ImageInfo> {
     const info = await this.require(name);
-    if (info.owner && !canSee(actor, info.owner)) throw notFound('image', name, 'see `bothub image list`, or import one with `bothub image import PATH --name N`');
+    if (info.owner && !canSee(actor, info.owner)) throw notFound('image', name, seeOrImport(name));
     return info;
   }
 
@@ -139,7 +142,7 @@ export class ImageStore {
       throw notFound(
         'image',
         name,
-        name === DEBIAN_IMAGE ? 'build it with `bothub image build debian`' : 'see `bothub image list`, or import one with `bothub image import PATH --name N`',
+        name === DEBIAN_IMAGE ? 'build it (`POST /api/v1/images/debian/build`)' : seeOrImport(name),
       );
     return info;
   }
@@ -311,7 +314,7 @@ export class ImageStore {
 
   private async assertFree(name: string): Promise<void> {
     if ((await this.get(name)) || this.building.has(name))
-      throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another --name or remove it with \`bothub image rm ${name}\``);
+      throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another name or remove it (\`DELETE /api/v1/images/${name}\`)`);
   }
 
   /** Writes a layered image's image.json (its only file: the layers are shared). */

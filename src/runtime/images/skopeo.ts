@@ -64,7 +64,7 @@ function registryError(e: unknown): unknown {
     .replace(/\bauth=\S+/g, 'auth=…').replace(/^time=".*?" level=\w+ msg="?/, '').replace(/"$/, '').slice(0, 400);
   if (/manifest unknown|name unknown|not found|404/i.test(msg)) return new BothubError('NOT_FOUND', `the registry has no such image: ${short}`);
   if (/unauthorized|authentication required|denied|401|403/i.test(msg))
-    return new BothubError('UNAUTHORIZED', `the registry refused access: ${short}; log in with \`bothub registry login HOST --username U --password-stdin\``);
+    return new BothubError('UNAUTHORIZED', `the registry refused access: ${short}; log in first (\`PUT /api/v1/registries/HOST\`)`);
   if (/digest|does not match/i.test(msg)) return new BothubError('INVALID_INPUT', `the registry's content does not match its digest: ${short}`);
   return new BothubError('RUNTIME_FAILED', `skopeo failed: ${short}`);
 }

@@ -111,7 +111,7 @@ export async function verifyTree(dir: string, manifest: SnapshotManifest, signal
   if (problems.length) {
     throw new BothubError(
       'INVALID_STATE',
-      `snapshot "${manifest.name}" is damaged (${problems.slice(0, 3).join('; ')}); it cannot be restored — delete it with \`bothub snapshot delete ${manifest.name}\``,
+      `snapshot "${manifest.name}" is damaged (${problems.slice(0, 3).join('; ')}); it cannot be restored — delete it (\`DELETE /api/v1/snapshots/${manifest.name}\`)`,
     );
   }
 }
