@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+// Local only: checksums the daemon's own snapshot store, which is on its machine (a fleet host's agent checksums its own).
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
