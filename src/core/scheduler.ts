@@ -45,5 +45,5 @@ export function pickHost(candidates: readonly PlacementCandidate[], request: Pla
   }
   if (best) return best.name;
   const reasons = candidates.map((c) => `${c.name}: ${misfit(c, request).join(', ')}`).join('; ');
-  throw new BothubError('LIMIT_EXCEEDED', `no host can take this sandbox (${reasons}); ask for less, free some room, or add a host with \`bothub host add\``);
+  throw new BothubError('LIMIT_EXCEEDED', `no host can take this sandbox (${reasons}); ask for less, free some room, or add a host (\`POST /api/v1/hosts\`)`);
 }

@@ -114,7 +114,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   await users.ensureAdmin(join(config.dataDir, 'admin.key'));
   const secrets = new SecretService(db, sealer);
   const registries = new RegistryCredentialService(db, sealer);
-  const criu = criuBinary(config.criu);
+  const criu = await criuBinary(host, config.criu);
   const cuda = existsSync(config.cudaCheckpoint) ? new CudaHelper(host, config.cudaCheckpoint) : null;
   const { runtime, checkpointer } = seams.runtime?.(host, runtimeConfig, criu, log) ?? realRuntime(host, runtimeConfig, criu, log, { helper: cuda, nvidiaSmi: config.nvidiaSmi });
   const events = new EventLog(db);

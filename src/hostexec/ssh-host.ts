@@ -68,7 +68,7 @@ export class SshHost extends SftpFiles implements Host {
           reject(
             new BothubError(
               'FORBIDDEN',
-              `host "${this.name}" (${where}) presented host key ${this.hostKey}, but ${this.pinned} is pinned; if it was reinstalled, remove it (\`bothub host rm ${this.name}\`) and add it again`,
+              `host "${this.name}" (${where}) presented host key ${this.hostKey}, but ${this.pinned} is pinned; if it was reinstalled, remove it (\`DELETE /api/v1/hosts/${this.name}\`) and add it again (\`POST /api/v1/hosts\`)`,
             ),
           );
         else if (e.level === 'client-authentication')
@@ -155,7 +155,7 @@ export class SshHost extends SftpFiles implements Host {
   async openSocket(path: string): Promise<Duplex> {
     return this.channel<ssh2.Channel>(
       (done) => void this.connect().then((c) => c.openssh_forwardOutStreamLocal(path, done), done),
-      (err) => `bothub's agent does not answer at ${path} (${err.message}); run \`bothub host check ${this.name}\``,
+      (err) => `bothub's agent does not answer at ${path} (${err.message}); check the host (\`POST /api/v1/hosts/${this.name}/check\`)`,
     );
   }
 

@@ -7,16 +7,20 @@ import vm from 'node:vm';
 import fc from 'fast-check';
 import { Value } from 'typebox/value';
 import WebSocket from 'ws';
-import { routes, routeUrl, type HttpStreamRouteName, type RouteDef, type SocketErrorT, type SocketRouteName } from '../api/index.js';
-import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { ApiClient, routes, routeUrl, type HttpStreamRouteName, type RouteDef, type SocketErrorT, type SocketRouteName } from '../api/index.js';
+import { fakeFiles } from './helpers/fake-files.js';
+import type { FakeScript } from './helpers/fake-runtime.js';
+import { startInjectDaemon, type InjectDaemon } from './helpers/inject-daemon.js';
 import { clientFrame, rawUpgrade } from './helpers/raw-socket.js';
 import { until } from './helpers/sandbox.js';
 import { probe } from './helpers/socket.js';
 
 /**
  * Fuzzes the WebSocket routes and the streaming HTTP routes for every role
- * (no key, wrong key, another user, the owner, the admin) against one real
- * daemon: random bytes, wrong types, huge and negative numbers, NUL, invalid
+ * (no key, wrong key, another user, the owner, the admin) against one daemon
+ * on the fake runtime (no root, no bridge: the fuzzer is after the daemon's
+ * handling of input, and the fake's commands speak the real exec protocol),
+ * over its loopback port, as clients do: random bytes, wrong types, huge and negative numbers, NUL, invalid
  * UTF-8, messages out of order, sockets and bodies cut off mid-way. Nothing
  * may answer 5xx, the daemon must keep answering, and its open file
  * descriptors and memory must come back to where they were.
@@ -33,7 +37,7 @@ const gc = vm.runInNewContext('gc') as () => void;
 
 const SEED = Number(process.env.BOTHUB_FUZZ_SEED ?? 20261201);
 const SCALE = Number(process.env.BOTHUB_FUZZ_RUNS ?? 1);
-/** The daemon runs in this process (startTestDaemon), so its descriptors are ours. */
+/** The daemon runs in this process (startInjectDaemon), so its descriptors are ours. */
 const openFds = () => readdirSync('/proc/self/fd').length;
 const heapMb = () => {
   gc();
@@ -121,6 +125,16 @@ const session = fc.oneof(
     )
     .map(([start, rest]): Action[] => [{ kind: 'json', value: start }, ...rest, { kind: 'json', value: { type: 'eof' } }]),
 );
+/** The commands the fuzzer starts and the file routes run, as the fake runtime answers them: a terminal's `cat` runs until a signal ends it. */
+const files = fakeFiles();
+const commands: FakeScript = (cmd) => {
+  const { argv, tty, stdin } = cmd;
+  if (argv[0] === 'cat') return tty ? { untilSignal: true } : { stdout: stdin };
+  if (argv[0] === 'echo') return { stdout: `${argv.slice(1).join(' ')}\n` };
+  if (argv.join(' ') === 'sh -c echo out; echo err >&2; exit 3') return { stdout: 'out\n', stderr: 'err\n', exitCode: 3 };
+  return files(cmd);
+};
+
 /** How the client ends: a clean close, a dropped connection, waiting for the daemon, or (raw) a frame cut off or one claiming more than the limit. */
 const ending = fc.constantFrom('close', 'terminate', 'linger', 'cut-frame', 'huge-frame');
 
@@ -138,7 +152,7 @@ const SOCKET_ROUTES = table.filter(([, r]) => r.stream === 'websocket').map(([k]
 const STREAM_ROUTES = table.filter(([, r]) => r.stream && r.stream !== 'websocket').map(([k]) => k as HttpStreamRouteName);
 
 describe('fuzzing sockets and streams, for every role', () => {
-  let t: TestDaemon;
+  let t: InjectDaemon;
   let keys: Record<Role, string | undefined>;
   /** An interactive command of alice's to attach to (restarted when the fuzzer ends it). */
   let tty = '';
@@ -160,7 +174,8 @@ describe('fuzzing sockets and streams, for every role', () => {
     process.on('uncaughtException', onCrash);
     process.on('unhandledRejection', onCrash);
     // Bad keys are part of the input: the limiter's 429 is tested elsewhere.
-    t = await startTestDaemon({ authMaxFailures: 1_000_000 });
+    t = await startInjectDaemon({ authMaxFailures: 1_000_000 });
+    t.runtime.script = commands;
     const alice = (await t.api.call('createUser', { body: { name: 'alice' } })).key;
     const bob = (await t.api.call('createUser', { body: { name: 'bob' } })).key;
     keys = { 'no key': undefined, 'wrong key': 'bh_aaaaaaaaaaaa_' + 'b'.repeat(32), 'other user': bob, owner: alice, admin: t.adminKey };
@@ -175,7 +190,7 @@ describe('fuzzing sockets and streams, for every role', () => {
 
   async function liveTerminal(): Promise<string> {
     if (tty && (await t.api.call('getExec', { params: { name: 'alice-box', id: tty } })).status === 'running') return tty;
-    const p = probe(t.as(keys.owner), 'execStream', { name: 'alice-box' });
+    const p = probe(new ApiClient(t.url, { token: keys.owner }), 'execStream', { name: 'alice-box' });
     await p.opened;
     p.sendJson({ command: ['cat'], tty: { rows: 24, cols: 80 } });
     const started = await until('a terminal to attach to', async () => p.messages.find((m) => m.type === 'started'));

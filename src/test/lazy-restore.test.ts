@@ -2,35 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { ourDescendants } from './helpers/processes.js';
-import { put, restore, sh, snapshot, until } from './helpers/sandbox.js';
-
-/** 64 MB of random bytes held in memory, its sha256 written on SIGUSR1, and a tick counter. */
-const HOLD = `
-import hashlib, os, signal, time
-data = os.urandom(64 * 1024 * 1024)
-def report(*_):
-    with open('/tmp/sha', 'w') as f: f.write(hashlib.sha256(data).hexdigest())
-signal.signal(signal.SIGUSR1, report)
-with open('/tmp/hold.pid', 'w') as f: f.write(str(os.getpid()))
-report()
-n = 0
-while True:
-    n += 1
-    with open('/tmp/ticks', 'w') as f: f.write(str(n))
-    time.sleep(0.05)
-`;
-
-/**
- * The sha256 of the held bytes as the process computes it now (from its memory, after the restore).
- * By its PID file, not `pkill -f`: while its pages stream in, another process reading its
- * /proc/PID/cmdline (which lives in its memory) may see it empty.
- */
-async function heldSha(t: TestDaemon, name: string): Promise<string> {
-  await sh(t, name, 'rm -f /tmp/sha; kill -USR1 "$(cat /tmp/hold.pid)"');
-  return until(`the checksum in ${name}`, async () => (await sh(t, name, 'cat /tmp/sha 2>/dev/null || true')) || undefined, 30_000);
-}
-
-const ticks = async (t: TestDaemon, name: string) => Number((await sh(t, name, 'cat /tmp/ticks')).trim() || 0);
+import { heldSha, startHolding, ticks } from './helpers/held-memory.js';
+import { restore, sh, snapshot, until } from './helpers/sandbox.js';
 
 /** The held bytes, the tick counter that moves on from where it was, and a file: all as they were. */
 async function assertStateKept(t: TestDaemon, name: string, sha: string, ticksBefore: number): Promise<void> {
@@ -56,9 +29,8 @@ describe('lazy restores (CRIU lazy pages over userfaultfd)', () => {
   before(async () => {
     t = await startTestDaemon({ lazyRestore: true });
     await t.api.call('createSandbox', { body: { name: 'lazy', memoryMb: 512 } });
-    await put(t, 'lazy', '/root/hold.py', HOLD);
-    await sh(t, 'lazy', 'echo kept > /root/note; nohup python3 /root/hold.py > /dev/null 2>&1 &');
-    sha = await until('the checksum', async () => (await sh(t, 'lazy', 'cat /tmp/sha 2>/dev/null || true')) || undefined, 30_000);
+    await sh(t, 'lazy', 'echo kept > /root/note');
+    sha = await startHolding(t, 'lazy', 64);
   });
   after(async () => {
     for (const pid of lazyPagesProcesses()) process.kill(pid, 'SIGCONT');

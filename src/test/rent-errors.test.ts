@@ -1,21 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cli, type CliResult } from './helpers/cli.js';
-import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { startInjectDaemon, type InjectDaemon } from './helpers/inject-daemon.js';
 import { fakeHyperbolic, fakeRunpod, fakeVast, type FakeProvider } from './helpers/fake-providers.js';
 
 /**
  * What each provider answers when a rent cannot be made (a bad key, no
  * machine left, the offer taken, a new price, a rate limit), each in that
  * provider's own error shape, becomes one line with a stable code and exit
- * status, and nothing is left billing.
+ * status, and nothing is left billing. No sandbox is made: the daemon runs
+ * on the fake runtime (no root, no bridge).
  */
 describe('provider errors', () => {
-  let t: TestDaemon;
+  let t: InjectDaemon;
   let fakes: { name: 'vast' | 'runpod' | 'hyperbolic'; fake: FakeProvider; offer: string }[];
   before(async () => {
     // No rent ticks: reconciling in the background would meet the rate limits these tests set.
-    t = await startTestDaemon({ heartbeatMs: 1000, rentTickMs: 0 });
+    t = await startInjectDaemon({ heartbeatMs: 1000, rentTickMs: 0 });
     const [vast, runpod, hyper] = await Promise.all([fakeVast(), fakeRunpod(), fakeHyperbolic()]);
     vast.offers.push({ id: '201', gpuModel: 'RTX 4090', gpuCount: 1, vramMb: 24564, usdPerHour: 0.4, location: 'Norway, NO', vm: true });
     runpod.offers.push({ id: 'NVIDIA GeForce RTX 4090', gpuModel: 'RTX 4090', gpuCount: 1, vramMb: 24576, usdPerHour: 0.69, location: 'any' });
@@ -100,7 +101,7 @@ describe('provider errors', () => {
   it('a price over --max-price now (PRICE_CHANGED, exit 5), before the provider is asked to rent', async () => {
     for (const { name, fake, offer } of fakes) {
       const instances = fake.instances.size;
-      oneLine(await rent(offer, '--max-price', '0.10'), 5, new RegExp(`^bothub: ${name}: offer .+ costs \\$[\\d.]+/h now, over --max-price 0.1; see \`bothub offers\`$`));
+      oneLine(await rent(offer, '--max-price', '0.10'), 5, new RegExp(`^bothub: ${name}: offer .+ costs \\$[\\d.]+/h now, over maxPrice 0.1; see \`bothub offers\`$`));
       assert.equal(fake.instances.size, instances, 'nothing was rented');
       await nothingBilling(fake);
     }

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SnapshotManifest } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { ourDescendants } from './helpers/processes.js';
+import { heldSha, startHolding, ticks } from './helpers/held-memory.js';
 import { put, restore, sh, snapshot, until } from './helpers/sandbox.js';
 
 const COUNTER = ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'];
@@ -15,20 +16,6 @@ const count = (t: TestDaemon, name: string) =>
     const text = (await sh(t, name, 'cat /tmp/count')).trim();
     return text ? Number(text) : undefined;
   });
-
-const HOLD_200MB = `
-import hashlib, os, signal, time
-data = os.urandom(200 * 1024 * 1024)
-def report(*_):
-    with open('/tmp/sha', 'w') as f: f.write(hashlib.sha256(data).hexdigest())
-signal.signal(signal.SIGUSR1, report)
-report()
-n = 0
-while True:
-    n += 1
-    with open('/tmp/ticks', 'w') as f: f.write(str(n))
-    time.sleep(0.05)
-`;
 
 const ECHO_SERVER = `
 import socket, threading
@@ -132,16 +119,13 @@ describe('snapshots with CRIU', () => {
 
   it('a python process holding 200 MB of random bytes restores with the same sha256 and keeps running', async () => {
     await t.api.call('createSandbox', { body: { name: 'bigmem', memoryMb: 1024 } });
-    await put(t, 'bigmem', '/root/hold.py', HOLD_200MB);
-    await sh(t, 'bigmem', 'nohup python3 /root/hold.py > /dev/null 2>&1 &');
-    const sha = await until('the checksum', async () => (await sh(t, 'bigmem', 'cat /tmp/sha 2>/dev/null || true')) || undefined, 30_000);
+    const sha = await startHolding(t, 'bigmem', 200);
     await snapshot(t, 'bigmem', 'big');
     await restore(t, 'big');
-    await sh(t, 'bigmem', 'rm /tmp/sha; pkill -USR1 -f "^python3 /root/hold.py"');
-    assert.equal(await until('the checksum after restore', async () => (await sh(t, 'bigmem', 'cat /tmp/sha 2>/dev/null || true')) || undefined, 30_000), sha);
+    assert.equal(await heldSha(t, 'bigmem'), sha);
     // It keeps running: its tick counter moves on (polled: a loaded VM may pause it for a while).
-    const ticks = Number(await sh(t, 'bigmem', 'cat /tmp/ticks'));
-    await until('the ticks to move on', async () => (Number(await sh(t, 'bigmem', 'cat /tmp/ticks')) > ticks ? true : undefined), 5000);
+    const before = await ticks(t, 'bigmem');
+    await until('the ticks to move on', async () => ((await ticks(t, 'bigmem')) > before ? true : undefined), 5000);
     await t.api.call('destroySandbox', { params: { name: 'bigmem' } });
   });
 

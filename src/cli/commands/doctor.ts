@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import type { ConsistencyReportT, SnapshotStoreStatsT } from '../../api/index.js';
+import { inCliTerms } from '../error-hints.js';
 import { bytes, printJson } from '../output/format.js';
 import { action } from '../runner.js';
 
 /** One line per problem, saying what to do; a summary line last. */
 function printConsistency(r: ConsistencyReportT): void {
-  const lines = r.problems.map((p) => `${p.host === 'local' ? '' : `${p.host}: `}${p.kind} ${p.subject}: ${p.detail} — ${p.fix}`);
+  const lines = r.problems.map((p) => `${p.host === 'local' ? '' : `${p.host}: `}${p.kind} ${p.subject}: ${p.detail} — ${inCliTerms(p.fix)}`);
   const restored = r.checked.restored ? `, ${r.checked.restored} restored as a throw-away branch` : '';
   const skipped = r.skipped.length ? ` (skipped, busy: ${r.skipped.join(', ')})` : '';
   lines.push(

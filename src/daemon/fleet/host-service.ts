@@ -111,7 +111,7 @@ export class HostService {
 
   private async row(name: string): Promise<HostRow> {
     const row = await this.deps.db.selectFrom('hosts').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!row) throw notFound('host', name, 'see `bothub host list`');
+    if (!row) throw notFound('host', name, 'see `GET /api/v1/hosts`');
     return row;
   }
 
@@ -158,7 +158,7 @@ export class HostService {
     return new ApiClient('http://agent', {
       token: key,
       openStream: () => conn.openSocket(socket),
-      unreachable: { what: `the agent of host "${row.name}"`, hint: `the heartbeat starts it again; or run \`bothub host check ${row.name}\`` },
+      unreachable: { what: `the agent of host "${row.name}"`, hint: `the heartbeat starts it again; or check the host (\`POST /api/v1/hosts/${row.name}/check\`)` },
     });
   }
 
@@ -196,7 +196,7 @@ export class HostService {
   async endpoint(name: string): Promise<HostEndpoint> {
     if (name === LOCAL_HOST) return { name, exec: new LocalHost(), dataDir: this.deps.dataDir, fingerprint: await this.deps.localFingerprint(), reachable: true };
     const row = await this.row(name);
-    if (!row.agent_key_sealed) throw new BothubError('INVALID_STATE', `host "${name}" has no agent yet; run \`bothub host check ${name}\``);
+    if (!row.agent_key_sealed) throw new BothubError('INVALID_STATE', `host "${name}" has no agent yet; check the host (\`POST /api/v1/hosts/${name}/check\`)`);
     return {
       name,
       exec: this.connection(row),
@@ -230,7 +230,7 @@ export class HostService {
   async add(req: AddHostT, opts: { checkpoint?: boolean; signal?: AbortSignal } = {}): Promise<HostT> {
     validateName('host', req.name);
     if (req.name === LOCAL_HOST || (await this.deps.db.selectFrom('hosts').select('name').where('name', '=', req.name).executeTakeFirst()))
-      throw new BothubError('NAME_TAKEN', `a host named "${req.name}" already exists; pick another name or remove it with \`bothub host rm ${req.name}\``);
+      throw new BothubError('NAME_TAKEN', `a host named "${req.name}" already exists; pick another name or remove it (\`DELETE /api/v1/hosts/${req.name}\`)`);
     const ssh = parseSsh(req.ssh);
     const parsed = ssh2.utils.parseKey(req.privateKey);
     // A file with several keys parses to a list (the types do not say so): the first one is used.

@@ -61,10 +61,10 @@ export class ImportService {
   private async stateDir(name: string, image: string, op: LongOperation): Promise<string> {
     const dir = join(incomingDir(this.deps.dataDir), name);
     if (!existsSync(dir)) throw new BothubError('NOT_FOUND', `nothing was copied to incoming/${name} on this host; copy the sandbox's state first`);
-    if (isSealed(dir)) throw new BothubError('INVALID_STATE', 'encrypted sandbox state cannot be taken over by another host');
+    if (await isSealed(dir)) throw new BothubError('INVALID_STATE', 'encrypted sandbox state cannot be taken over by another host');
     if (image === DEBIAN_IMAGE) await this.deps.images.ensureDebian(op);
     else if (!(await this.deps.images.get(image)))
-      throw new BothubError('NOT_FOUND', `image "${image}" is not on this host; build or import it here first (\`bothub image build\` / \`bothub image import\`)`);
+      throw new BothubError('NOT_FOUND', `image "${image}" is not on this host; build or import it here first (\`POST /api/v1/images/${image}/build\` or \`POST /api/v1/images?name=${image}\`)`);
     return dir;
   }
 

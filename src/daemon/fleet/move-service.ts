@@ -69,7 +69,7 @@ export class MoveService {
       throw new BothubError('INVALID_STATE', `sandbox "${name}" holds secrets, whose values never leave the control plane's machine; it cannot move for now`);
     if (row.network === 'peers') throw new BothubError('INVALID_STATE', `sandbox "${name}" is on a peers network, which joins sandboxes of one machine; it cannot move`);
     const [src, dst] = await Promise.all([hosts.endpoint(row.host), hosts.endpoint(to)]);
-    if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${to}" is unreachable; see \`bothub host list\``);
+    if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${to}" is unreachable; see \`GET /api/v1/hosts\``);
     // Its GPU memory in use is known only once checkpointed; the model, count and versions are checked now.
     const gpu = gpuNeedsOf(src.fingerprint.gpu, JSON.parse(row.gpu_uuids_json) as string[], 0);
     const verdict = checkCompatibility(src.fingerprint, dst.fingerprint, { gpu });
@@ -176,7 +176,7 @@ export class MoveService {
     const dst = await hosts.endpoint(req.host);
     const agent = dst.agent;
     if (!agent) throw new BothubError('INTERNAL', 'a restore here does not go through the fleet');
-    if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${req.host}" is unreachable; see \`bothub host list\``);
+    if (!dst.reachable) throw new BothubError('UNAVAILABLE', `host "${req.host}" is unreachable; see \`GET /api/v1/hosts\``);
     const verdict = checkCompatibility(manifest.host, dst.fingerprint, { gpu: manifest.gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on host "${req.host}": ${verdict.reasons.join('; ')}`);
     op.onProgress?.({ step: 'verify' });

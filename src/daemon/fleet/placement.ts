@@ -24,7 +24,7 @@ async function usage(db: Db): Promise<Map<string, { cpus: number; memoryMb: numb
 export async function placeSandbox(db: Db, hosts: HostService, req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }, controlPlaneOnly = false): Promise<string> {
   const [listed, used] = await Promise.all([hosts.list(), usage(db)]);
   const all = controlPlaneOnly ? listed.filter((h) => h.name !== LOCAL_HOST) : listed;
-  if (all.length === 0) throw new BothubError('INVALID_STATE', 'this daemon runs sandboxes on fleet hosts only (BOTHUB_CONTROL_PLANE_ONLY) and has none; add one with `bothub host add`');
+  if (all.length === 0) throw new BothubError('INVALID_STATE', 'this daemon runs sandboxes on fleet hosts only (BOTHUB_CONTROL_PLANE_ONLY) and has none; add one (`POST /api/v1/hosts`)');
   // No fleet, no choice: this machine's own checks say precisely what does not fit.
   if (all.length === 1) return all[0]!.name;
   if (req.gpus?.kind === 'uuids') {

@@ -18,7 +18,7 @@ export async function mirrorAgentSandboxes(db: Db, records: SandboxRecords, host
       const changed = s.status !== row.status || s.thermal !== row.thermal || s.address !== row.address || s.statusReason !== row.status_reason;
       if (changed || JSON.stringify(s.gpus) !== row.gpu_uuids_json) await records.follow(row.id, s);
     } else if (row.status !== 'error') {
-      await records.setStatus(row.id, 'error', `host "${host}"'s agent no longer has this sandbox; destroy it with \`bothub destroy ${row.name}\``);
+      await records.setStatus(row.id, 'error', `host "${host}"'s agent no longer has this sandbox; destroy it (\`DELETE /api/v1/sandboxes/${row.name}\`)`);
     }
   }
 }

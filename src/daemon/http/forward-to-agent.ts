@@ -103,7 +103,7 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
     if (route === 'createSnapshot' && !ctx.sandboxes.remote.controlPlaneOnly)
       throw new BothubError(
         'INVALID_STATE',
-        `snapshots are kept on this daemon's machine; "${name}" runs on host "${row.host}": move it here first (\`bothub move ${name} --to local\`)`,
+        `snapshots are kept on this daemon's machine; "${name}" runs on host "${row.host}": move it here first (\`POST /api/v1/sandboxes/${name}/move {"to": "local"}\`)`,
       );
     if (def.stream === 'websocket') {
       // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.

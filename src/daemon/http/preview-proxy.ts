@@ -51,7 +51,7 @@ interface Upstream {
 
 async function resolve(ctx: DaemonContext, req: FastifyRequest, target: Target): Promise<Upstream> {
   const missing = () =>
-    new BothubError('NOT_FOUND', `nothing is published at ${target.name} port ${target.port}; publish it with \`bothub publish ${target.name} -p ${target.port}\``);
+    new BothubError('NOT_FOUND', `nothing is published at ${target.name} port ${target.port}; publish it (\`POST /api/v1/sandboxes/${target.name}/publish {"port": ${target.port}}\`)`);
   const row = await ctx.sandboxes.row(target.name, SYSTEM).catch(() => undefined);
   if (!row || !row.address) throw missing();
   const publication = await ctx.publish.find(row, target.port);
@@ -64,7 +64,7 @@ async function resolve(ctx: DaemonContext, req: FastifyRequest, target: Target):
       const token = bearer(req);
       const actor = token ? await ctx.users.authenticate(token) : undefined;
       // A private preview of someone else answers as if nothing were published there.
-      if (!actor) throw new BothubError('UNAUTHORIZED', "this preview is private: open a share link (`bothub share NAME -p PORT`), or send the owner's API key as a Bearer token");
+      if (!actor) throw new BothubError('UNAUTHORIZED', "this preview is private: open a share link (`POST /api/v1/sandboxes/NAME/shares`), or send the owner's API key as a Bearer token");
       if (!PublishService.allowed(actor, row)) throw missing();
     }
   }

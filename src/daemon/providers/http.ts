@@ -23,11 +23,11 @@ function messageOf(body: unknown, fallback: string): string {
 }
 
 const WHAT_NEXT: Partial<Record<ErrorCode, (p: ProviderName) => string>> = {
-  PROVIDER_KEY_REJECTED: (p) => `check the key in ${p}'s console and store it again with \`bothub provider add ${p} --key-stdin\``,
+  PROVIDER_KEY_REJECTED: (p) => `check the key in ${p}'s console and store it again (\`PUT /api/v1/providers/${p}\`)`,
   PROVIDER_RATE_LIMITED: () => 'wait a minute and try again',
-  NO_CAPACITY: () => 'pick another offer from `bothub offers`',
-  OFFER_GONE: () => 'it was taken meanwhile; pick another from `bothub offers`',
-  PRICE_CHANGED: () => 'see the new price with `bothub offers` and rent again',
+  NO_CAPACITY: () => 'pick another offer from `GET /api/v1/offers`',
+  OFFER_GONE: () => 'it was taken meanwhile; pick another from `GET /api/v1/offers`',
+  PRICE_CHANGED: () => 'see the new price (`GET /api/v1/offers`) and rent again',
   PROVIDER_FAILED: () => 'try again; if it persists, see the provider\'s status page',
 };
 

@@ -38,14 +38,14 @@ export class ProviderKeys {
   async remove(name: ProviderName): Promise<void> {
     const live = await this.db.selectFrom('rentals').select('host').where('provider', '=', name).where('status', 'in', ['renting', 'starting', 'active', 'releasing']).execute();
     if (live.length)
-      throw new BothubError('IN_USE', `hosts rented from ${name} still run (${live.map((r) => r.host).join(', ')}); release them first with \`bothub host release NAME\``);
+      throw new BothubError('IN_USE', `hosts rented from ${name} still run (${live.map((r) => r.host).join(', ')}); release them first (\`POST /api/v1/rentals/NAME/release\`)`);
     const r = await this.db.deleteFrom('providers').where('name', '=', name).executeTakeFirst();
-    if (!r.numDeletedRows) throw notFound('provider', name, 'see `bothub provider list`');
+    if (!r.numDeletedRows) throw notFound('provider', name, 'see `GET /api/v1/providers`');
   }
 
   async client(name: ProviderName): Promise<Provider> {
     const row = await this.db.selectFrom('providers').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!row) throw new BothubError('NOT_FOUND', `no key stored for ${name}; add one with \`bothub provider add ${name} --key-stdin\``);
+    if (!row) throw new BothubError('NOT_FOUND', `no key stored for ${name}; add one (\`PUT /api/v1/providers/${name}\`)`);
     return makeProvider(name, this.sealer.open(row.key_sealed, context(name)), row.base_url ?? undefined);
   }
 

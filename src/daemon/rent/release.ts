@@ -33,7 +33,7 @@ export class Releaser {
   async release(host: string, reason: string, op: LongOperation = {}): Promise<RentalT> {
     const { db, hosts, rent, parking, keys, log } = this.deps;
     const rental = await rent.ofHost(host);
-    if (!rental) throw new BothubError('NOT_FOUND', `host "${host}" is not a rented host in use; see \`bothub host rentals\``);
+    if (!rental) throw new BothubError('NOT_FOUND', `host "${host}" is not a rented host in use; see \`GET /api/v1/rentals\``);
     if (rental.status !== 'active') throw new BothubError('INVALID_STATE', `host "${host}" is ${rental.status}; wait for it to finish`);
     const on = await db.selectFrom('sandboxes').selectAll().where('host', '=', host).execute();
     if (on.length && !rental.can_checkpoint)

@@ -13,6 +13,9 @@ import type { ProviderKeys } from './provider-keys.js';
 import { LIVE, type SpendMeter } from './spend.js';
 import { waitForSsh } from './wait-ssh.js';
 
+/** A rent request that names neither an offer nor a GPU model (checked here and by the handler, before any progress). */
+export const NAME_AN_OFFER = 'name an offer (PROVIDER:ID from `GET /api/v1/offers`) or a GPU model (gpu)';
+
 export interface RentDeps {
   db: Db;
   sealer: Sealer;
@@ -34,7 +37,7 @@ function parseRef(ref: string): { provider: ProviderName; id: string } {
   const i = ref.indexOf(':');
   const provider = ref.slice(0, i) as ProviderName;
   if (i < 1 || !PROVIDER_NAMES.includes(provider))
-    throw new BothubError('INVALID_INPUT', `invalid offer "${ref}": give PROVIDER:ID as \`bothub offers\` prints it (providers: ${PROVIDER_NAMES.join(', ')})`);
+    throw new BothubError('INVALID_INPUT', `invalid offer "${ref}": give PROVIDER:ID as \`GET /api/v1/offers\` lists it (providers: ${PROVIDER_NAMES.join(', ')})`);
   return { provider, id: ref.slice(i + 1) };
 }
 
@@ -52,7 +55,7 @@ export class RentService {
 
   async offers(q: { provider?: ProviderName; gpu?: string; count?: number; maxPrice?: number }, signal?: AbortSignal): Promise<OffersReplyT> {
     const providers = q.provider ? [await this.deps.keys.client(q.provider)] : await this.deps.keys.all();
-    if (!providers.length) throw new BothubError('NOT_FOUND', 'no GPU provider has a key yet; add one with `bothub provider add vast|runpod|hyperbolic --key-stdin`');
+    if (!providers.length) throw new BothubError('NOT_FOUND', `no GPU provider has a key yet; add one (\`PUT /api/v1/providers/PROVIDER\`, PROVIDER one of ${PROVIDER_NAMES.join(', ')})`);
     const reply: OffersReplyT = { offers: [], errors: [] };
     await Promise.all(
       providers.map(async (p) => {
@@ -75,12 +78,12 @@ export class RentService {
       const client = await this.deps.keys.client(provider);
       // The offer as listed now: its price and whether it can checkpoint are what the rent is judged on.
       const offer = (await client.listOffers({ gpu: req.gpu, count: req.count }, signal)).find((o) => o.id === id);
-      if (!offer) throw new BothubError('OFFER_GONE', `${provider}: offer ${id} is no longer listed; pick another from \`bothub offers\``);
+      if (!offer) throw new BothubError('OFFER_GONE', `${provider}: offer ${id} is no longer listed; pick another from \`GET /api/v1/offers\``);
       if (req.maxPrice !== undefined && offer.usdPerHour > req.maxPrice)
-        throw new BothubError('PRICE_CHANGED', `${provider}: offer ${id} costs $${offer.usdPerHour}/h now, over --max-price ${req.maxPrice}; see \`bothub offers\``);
+        throw new BothubError('PRICE_CHANGED', `${provider}: offer ${id} costs $${offer.usdPerHour}/h now, over maxPrice ${req.maxPrice}; see \`GET /api/v1/offers\``);
       return { provider: client, offer };
     }
-    if (!req.gpu) throw new BothubError('INVALID_INPUT', 'name an offer (PROVIDER:ID from `bothub offers`) or a GPU with --gpu MODEL');
+    if (!req.gpu) throw new BothubError('INVALID_INPUT', NAME_AN_OFFER);
     const { offers, errors } = await this.offers({ provider: req.provider, gpu: req.gpu, count: req.count, maxPrice: req.maxPrice }, signal);
     const fit = offers.filter((o) => o.canCheckpoint || req.noCheckpoint);
     if (!fit.length) {
@@ -110,7 +113,7 @@ export class RentService {
     if (now + usdPerHour > user.max_usd_per_hour + 1e-9)
       throw new BothubError(
         'PRICE_CHANGED',
-        `${onHost ? `a sandbox on rented host "${onHost}" ($${usdPerHour}/h)` : `renting at $${usdPerHour}/h`} would take user "${user.name}" to $${(now + usdPerHour).toFixed(3)}/h, over their limit of $${user.max_usd_per_hour}/h; release a host or raise the limit with \`bothub cost limit ${user.name} USD\``,
+        `${onHost ? `a sandbox on rented host "${onHost}" ($${usdPerHour}/h)` : `renting at $${usdPerHour}/h`} would take user "${user.name}" to $${(now + usdPerHour).toFixed(3)}/h, over their limit of $${user.max_usd_per_hour}/h; release a host (\`POST /api/v1/rentals/HOST/release\`) or raise the limit (\`PUT /api/v1/users/${user.name}/price-limit\`)`,
       );
   }
 
@@ -240,7 +243,7 @@ export class RentService {
 
   async setPriceLimit(user: string, maxUsdPerHour: number | null): Promise<void> {
     const u = await this.deps.db.selectFrom('users').select('id').where('name', '=', user).executeTakeFirst();
-    if (!u) throw new BothubError('NOT_FOUND', `no user named "${user}"; see \`bothub user list\``);
+    if (!u) throw new BothubError('NOT_FOUND', `no user named "${user}"; see \`GET /api/v1/users\``);
     if (maxUsdPerHour === null) await this.deps.db.deleteFrom('user_price_limits').where('user_id', '=', u.id).execute();
     else
       await this.deps.db

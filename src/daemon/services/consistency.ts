@@ -65,7 +65,7 @@ export class ConsistencyChecker {
         restored += there.checked.restored;
         problems.push(...(await this.fleetRecords(h.name, await agent.call('listSandboxes'))).map((p) => ({ ...p, host: h.name })));
       } catch (e) {
-        problems.push({ host: h.name, kind: 'host-unreachable', subject: h.name, detail: `its agent did not answer: ${(e as Error).message}`, fix: `run \`bothub host check ${h.name}\`` });
+        problems.push({ host: h.name, kind: 'host-unreachable', subject: h.name, detail: `its agent did not answer: ${(e as Error).message}`, fix: `check it (\`POST /api/v1/hosts/${h.name}/check\`)` });
       }
     }
     return {
@@ -109,12 +109,12 @@ export class ConsistencyChecker {
     for (const row of rows) {
       if (IN_FLIGHT.has(row.status) || this.deps.sandboxes.lock.held(row.id)) continue;
       const s = byName.get(row.name);
-      if (!s) out.push({ kind: 'record-mismatch', subject: row.name, detail: `recorded on host "${host}", whose agent does not have it`, fix: `\`bothub destroy ${row.name}\`` });
-      else if (s.status !== row.status) out.push({ kind: 'record-mismatch', subject: row.name, detail: `recorded ${row.status}, its agent says ${s.status}`, fix: 'wait for the next heartbeat, or run `bothub host check`' });
+      if (!s) out.push({ kind: 'record-mismatch', subject: row.name, detail: `recorded on host "${host}", whose agent does not have it`, fix: `\`DELETE /api/v1/sandboxes/${row.name}\`` });
+      else if (s.status !== row.status) out.push({ kind: 'record-mismatch', subject: row.name, detail: `recorded ${row.status}, its agent says ${s.status}`, fix: `wait for the next heartbeat, or check the host (\`POST /api/v1/hosts/${host}/check\`)` });
     }
     for (const s of there)
       if (!rows.some((r) => r.name === s.name))
-        out.push({ kind: 'orphan-sandbox', subject: s.name, detail: `host "${host}"'s agent runs it but no record here places it there (a move cut short?)`, fix: `destroy it on the agent, or check \`bothub list\` for a copy here` });
+        out.push({ kind: 'orphan-sandbox', subject: s.name, detail: `host "${host}"'s agent runs it but no record here places it there (a move cut short?)`, fix: 'destroy it on the agent, or look for a copy here (`GET /api/v1/sandboxes`)' });
     return out;
   }
 
@@ -145,7 +145,7 @@ export class ConsistencyChecker {
     const wantContainer = running && !cold;
     const rootfs = this.deps.runtime.paths(row.id).rootfs;
     const mounted = objects.mounts.includes(rootfs);
-    const restartFix = `restart the daemon (its start-up check repairs this), or \`bothub stop ${name}\` and \`bothub start ${name}\``;
+    const restartFix = `restart the daemon (its start-up check repairs this), or stop and start it (\`POST /api/v1/sandboxes/${name}/stop\`, then \`POST /api/v1/sandboxes/${name}/start\`)`;
 
     if (wantContainer) {
       const want = row.thermal === 'warm' ? 'paused' : 'running';
@@ -158,10 +158,10 @@ export class ConsistencyChecker {
       if (objects.cgroups.has(row.id) && !alive) bad('orphan-cgroup', `recorded ${cold ? 'cold' : row.status} but its cgroup /bothub/${row.id} is still there`, `\`cgdelete -r -g pids,memory,cpu,freezer:/bothub/${row.id}\``);
     }
     if (cold && !coldCheckpointComplete(this.deps.coldDir(row.id)))
-      bad('record-mismatch', `recorded cold but its checkpoint (${this.deps.coldDir(row.id)}) is missing or incomplete`, `its state is lost: \`bothub destroy ${name}\` (or stop and start it fresh)`);
+      bad('record-mismatch', `recorded cold but its checkpoint (${this.deps.coldDir(row.id)}) is missing or incomplete`, `its state is lost: \`DELETE /api/v1/sandboxes/${name}\` (or stop and start it fresh)`);
     if (row.status === 'snapshotted' && !snapshots.some((s) => s.id === row.snapshot_id))
-      bad('record-mismatch', `recorded as stopped into a snapshot (${row.snapshot_id}) that does not exist`, `\`bothub destroy ${name}\``);
-    if (!existsSync(this.deps.runtime.paths(row.id).dir)) bad('record-mismatch', `its directory ${this.deps.runtime.paths(row.id).dir} is gone`, `\`bothub destroy ${name}\``);
+      bad('record-mismatch', `recorded as stopped into a snapshot (${row.snapshot_id}) that does not exist`, `\`DELETE /api/v1/sandboxes/${name}\``);
+    if (!existsSync(this.deps.runtime.paths(row.id).dir)) bad('record-mismatch', `its directory ${this.deps.runtime.paths(row.id).dir} is gone`, `\`DELETE /api/v1/sandboxes/${name}\``);
 
     // The namespace lives while the sandbox keeps its address: running (any thermal state) or stopped into a snapshot.
     const wantNetns = row.address !== null && (running || row.status === 'snapshotted');
@@ -229,7 +229,7 @@ export class ConsistencyChecker {
         const manifest = await this.deps.snapshots.manifest(snap);
         await verifyTree(this.deps.snapshots.dirOf(snap.id), manifest, undefined, this.deps.snapshots.chunks.store);
       } catch (e) {
-        out.push({ kind: 'damaged-snapshot', subject: snap.name, detail: (e as Error).message, fix: `\`bothub snapshot delete ${snap.name}\`` });
+        out.push({ kind: 'damaged-snapshot', subject: snap.name, detail: (e as Error).message, fix: `\`DELETE /api/v1/snapshots/${snap.name}\`` });
       }
     }
     return out;
@@ -242,7 +242,7 @@ export class ConsistencyChecker {
       await this.deps.snapshots.restore(snap.name, { name }, SYSTEM);
       return undefined;
     } catch (e) {
-      return { kind: 'unrestorable-snapshot', subject: snap.name, detail: (e as Error).message, fix: `\`bothub snapshot delete ${snap.name}\`` };
+      return { kind: 'unrestorable-snapshot', subject: snap.name, detail: (e as Error).message, fix: `\`DELETE /api/v1/snapshots/${snap.name}\`` };
     } finally {
       await this.deps.sandboxes.destroy(name, SYSTEM).catch((err) => this.deps.log.debug({ err }, 'no throw-away branch to remove'));
     }

@@ -114,7 +114,7 @@ export class ExecLedger {
 
   async row(sandboxId: string, sandboxName: string, id: string): Promise<ExecRow> {
     const row = await this.db.selectFrom('execs').selectAll().where('sandbox_id', '=', sandboxId).where('id', '=', id).executeTakeFirst();
-    if (!row) throw notFound('command', id, `see \`bothub history ${sandboxName}\``);
+    if (!row) throw notFound('command', id, `see \`GET /api/v1/sandboxes/${sandboxName}/execs\``);
     return row;
   }
 

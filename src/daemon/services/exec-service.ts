@@ -120,7 +120,7 @@ export class ExecService {
       await this.sandboxes.reconcile(false);
       const now = await this.sandboxes.get(name, actor);
       if (now.status !== 'running')
-        throw new BothubError('INVALID_STATE', `sandbox "${name}" stopped unexpectedly (${now.statusReason ?? now.status}); start it with \`bothub start ${name}\``);
+        throw new BothubError('INVALID_STATE', `sandbox "${name}" stopped unexpectedly (${now.statusReason ?? now.status}); start it again (\`POST /api/v1/sandboxes/${name}/start\`)`);
       throw e;
     }
     const key = `${def.id}/${rec.id}`;
@@ -197,14 +197,14 @@ export class ExecService {
 
   async kill(name: string, id: string, signal: number, actor: Actor): Promise<ExecRecordT> {
     const rec = await this.record(name, id, actor);
-    if (rec.status !== 'running') throw new BothubError('INVALID_STATE', `command ${id} is not running (${rec.status}); see \`bothub ps ${name}\``);
+    if (rec.status !== 'running') throw new BothubError('INVALID_STATE', `command ${id} is not running (${rec.status}); see \`GET /api/v1/sandboxes/${name}/execs\``);
     const { row, def } = await this.thermal.ready(name, 'exec', actor);
     const session = this.running.get(`${row.id}/${id}`);
     if (session) {
       session.signal(signal);
     } else {
       const pid = (await this.ledger.row(row.id, name, id)).pid;
-      if (!pid) throw new BothubError('INVALID_STATE', `command ${id} has no process to signal; see \`bothub ps ${name}\``);
+      if (!pid) throw new BothubError('INVALID_STATE', `command ${id} has no process to signal; see \`GET /api/v1/sandboxes/${name}/execs\``);
       // A detached command leads its own process group; the sandbox's own kill reaches all of it.
       const k = await this.runtime.exec(def, { argv: ['sh', '-c', 'kill -"$0" -"$1"', String(signal), String(pid)], cwd: '/', env: {} });
       k.closeStdin();

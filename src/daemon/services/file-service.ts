@@ -8,6 +8,12 @@ import type { ThermalService } from './thermal-service.js';
 /** Most bytes one read or write call moves; bigger transfers go through `cp` (tar). */
 export const FILE_CALL_LIMIT = 64 * 1024 * 1024;
 
+/** The call that copies a path out whole, as a tar. */
+const asTar = (name: string, path: string) => `\`GET /api/v1/sandboxes/${name}/archive?path=${path}\``;
+
+const isDirectory = (name: string, path: string) =>
+  new BothubError('INVALID_INPUT', `${path} in sandbox "${name}" is a directory; list it, or copy it as a tar (${asTar(name, path)})`);
+
 const TYPES: Record<string, FileStatT['type']> = { f: 'file', d: 'directory', l: 'symlink' };
 
 /**
@@ -55,14 +61,14 @@ export class FileService {
       return new BothubError('INVALID_INPUT', `the body is not a complete tar archive (${stderr.trim().split('\n')[0]}); send one made with \`tar -cf - …\``);
     if (/No such file or directory/.test(stderr)) return new BothubError('NOT_FOUND', `no such file or directory in sandbox "${name}": ${path}`);
     if (/Is a directory/.test(stderr))
-      return new BothubError('INVALID_INPUT', `${path} in sandbox "${name}" is a directory; list it, or copy it with \`bothub cp ${name}:${path} .\``);
+      return isDirectory(name, path);
     // mkdir -p on a file: an archive is unpacked into a directory.
     if (/cannot create directory .*File exists/.test(stderr))
       return new BothubError('INVALID_INPUT', `${path} in sandbox "${name}" is not a directory; unpack into a directory (made if missing)`);
     if (/Not a directory/.test(stderr)) return new BothubError('INVALID_INPUT', `a parent of ${path} in sandbox "${name}" is not a directory`);
     // A file the runtime mounts over (/etc/hostname, /etc/hosts, /etc/resolv.conf) cannot be replaced by a rename.
     if (/Device or resource busy/.test(stderr))
-      return new BothubError('IN_USE', `${path} in sandbox "${name}" is a mount point the sandbox's runtime keeps; it cannot be replaced (write it from inside, e.g. \`bothub exec ${name} -- sh -c 'cat > ${path}'\`)`);
+      return new BothubError('IN_USE', `${path} in sandbox "${name}" is a mount point the sandbox's runtime keeps; it cannot be replaced (write it from inside with a command, \`POST /api/v1/sandboxes/${name}/exec\`, such as sh -c 'cat > ${path}')`);
     if (/Permission denied|Read-only file system/.test(stderr)) return new BothubError('FORBIDDEN', `${path} in sandbox "${name}": ${stderr.trim().split('\n')[0]}`);
     return new BothubError('RUNTIME_FAILED', `file access in sandbox "${name}" failed: ${stderr.trim().split('\n')[0] || `exit ${code}`}`);
   }
@@ -104,12 +110,12 @@ export class FileService {
   async read(name: string, rawPath: string, offset: number, length: number | undefined, actor: Actor): Promise<{ data: Buffer; size: number }> {
     const path = FileService.checkPath(rawPath);
     const st = await this.stat(name, path, actor, true);
-    if (st.type === 'directory') throw new BothubError('INVALID_INPUT', `${path} in sandbox "${name}" is a directory; list it, or copy it with \`bothub cp ${name}:${path} .\``);
+    if (st.type === 'directory') throw isDirectory(name, path);
     const want = Math.max(0, Math.min(length ?? st.size - offset, st.size - offset));
     if (want > FILE_CALL_LIMIT)
       throw new BothubError(
         'LIMIT_EXCEEDED',
-        `${path} is ${st.size} bytes; read at most ${FILE_CALL_LIMIT} a call (use offset and length), or copy it with \`bothub cp ${name}:${path} .\``,
+        `${path} is ${st.size} bytes; read at most ${FILE_CALL_LIMIT} a call (use offset and length), or copy it as a tar (${asTar(name, path)})`,
       );
     if (want === 0) return { data: Buffer.alloc(0), size: st.size };
     const def = await this.sandbox(name, actor);
@@ -126,7 +132,7 @@ export class FileService {
     const limited = (async function* () {
       for await (const chunk of body) {
         seen += (chunk as Buffer).length;
-        if (seen > FILE_CALL_LIMIT) throw new BothubError('LIMIT_EXCEEDED', `the body passes ${FILE_CALL_LIMIT} bytes; copy big files with \`bothub cp\``);
+        if (seen > FILE_CALL_LIMIT) throw new BothubError('LIMIT_EXCEEDED', `the body passes ${FILE_CALL_LIMIT} bytes; send big files as a tar (\`PUT /api/v1/sandboxes/${name}/archive\`)`);
         yield chunk as Buffer;
       }
     })();

@@ -22,7 +22,7 @@ export class ImageSaveService {
     const { images, sandboxes, runtime, host } = this.deps;
     const first = await sandboxes.row(sandbox, actor);
     if (first.host !== LOCAL)
-      throw new BothubError('INVALID_STATE', `sandbox "${sandbox}" runs on host "${first.host}"; move it here first (\`bothub move ${sandbox} local\`) to save it`);
+      throw new BothubError('INVALID_STATE', `sandbox "${sandbox}" runs on host "${first.host}"; move it here first (\`POST /api/v1/sandboxes/${sandbox}/move {"to": "local"}\`) to save it`);
     const base = await images.require(first.image);
     return sandboxes.lock.run(first.id, async () => {
       const row = await sandboxes.row(sandbox, actor);

@@ -78,7 +78,7 @@ export class LazyRestores {
     const pending = this.streaming.get(id);
     if (!pending) return;
     await pending.catch((e: unknown) => {
-      throw new BothubError('INVALID_STATE', `sandbox "${name}" lost its memory while it was being restored (${(e as Error).message}); see \`bothub events ${name}\``);
+      throw new BothubError('INVALID_STATE', `sandbox "${name}" lost its memory while it was being restored (${(e as Error).message}); see \`GET /api/v1/events?sandbox=${name}\``);
     });
   }
 

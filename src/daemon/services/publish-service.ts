@@ -46,7 +46,7 @@ export class PublishService {
 
   async unpublish(row: SandboxRow, port: number): Promise<void> {
     const r = await this.db.deleteFrom('publications').where('sandbox_id', '=', row.id).where('port', '=', port).executeTakeFirst();
-    if (!r.numDeletedRows) throw new BothubError('NOT_FOUND', `port ${port} of "${row.name}" is not published; see \`bothub inspect ${row.name}\``);
+    if (!r.numDeletedRows) throw new BothubError('NOT_FOUND', `port ${port} of "${row.name}" is not published; see \`GET /api/v1/sandboxes/${row.name}\``);
     await this.events.record(row, 'unpublished', `port ${port}`);
   }
 

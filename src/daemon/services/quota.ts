@@ -124,6 +124,6 @@ export async function enforceSnapshotQuota(db: Db, ownerId: string | null): Prom
   if (used >= user.max_snapshot_bytes)
     throw new BothubError(
       'LIMIT_EXCEEDED',
-      `user ${user.name}'s snapshots use ${used} of ${user.max_snapshot_bytes} bytes; delete some with \`bothub snapshot delete SNAP\`, or ask the admin to raise --max-snapshot-bytes`,
+      `user ${user.name}'s snapshots use ${used} of ${user.max_snapshot_bytes} bytes; delete some (\`DELETE /api/v1/snapshots/SNAP\`), or ask the admin to raise maxSnapshotBytes`,
     );
 }

@@ -39,7 +39,7 @@ export class RegistryCredentialService {
   async logout(actor: Actor, rawHost: string): Promise<void> {
     const host = canonicalRegistryHost(rawHost);
     const r = await this.db.deleteFrom('registry_credentials').where('owner_id', '=', actor.id).where('host', '=', host).executeTakeFirst();
-    if (!r.numDeletedRows) throw notFound('registry login', host, 'see `bothub registry list`');
+    if (!r.numDeletedRows) throw notFound('registry login', host, 'see `GET /api/v1/registries`');
   }
 
   /** The caller's credentials for a host, if they logged in to it. */

@@ -9,7 +9,7 @@ import type { KeyedMutex } from './keyed-mutex.js';
 import { LOCAL } from './sandbox-records.js';
 
 /** The status reason of a sandbox being destroyed; one a crash cut short is destroyed at the next start. */
-export const DESTROY_CUT_SHORT = 'being destroyed (if this stays, the destroy was cut short: run `bothub destroy` again)';
+export const DESTROY_CUT_SHORT = 'being destroyed (if this stays, the destroy was cut short: destroy it again)';
 
 /** Statuses with no container, in which a start or restore cut short may have left one. */
 const LEFT_OVER_FROM = new Set(['stopped', 'exited', 'snapshotted']);
@@ -106,7 +106,7 @@ export class SandboxReconciler {
         if (still && still.status !== 'stopped') return;
         log.warn({ sandbox: row.name }, 'sandbox processes vanished; marking it exited');
         await runtime.release(sandboxes.definition(fresh)).catch((err) => log.error({ err, sandbox: row.name }, 'releasing a vanished sandbox failed'));
-        await sandboxes.setStatus(row.id, 'exited', 'its processes are gone (init exited or was killed); start it again with `bothub start NAME`', { started_at: null });
+        await sandboxes.setStatus(row.id, 'exited', `its processes are gone (init exited or was killed); start it again (\`POST /api/v1/sandboxes/${row.name}/start\`)`, { started_at: null });
       });
     }
     if (atStartup) {

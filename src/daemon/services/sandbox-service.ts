@@ -333,7 +333,7 @@ export class SandboxService {
         });
     } catch (e) {
       if (isUniqueViolation(e, 'sandboxes', 'name')) {
-        throw new BothubError('NAME_TAKEN', `a sandbox named "${row.name}" already exists; pick another --name or destroy it with \`bothub destroy ${row.name}\``);
+        throw new BothubError('NAME_TAKEN', `a sandbox named "${row.name}" already exists; pick another name or destroy it (\`DELETE /api/v1/sandboxes/${row.name}\`)`);
       }
       throw e;
     }

@@ -40,14 +40,14 @@ export class SecretService {
 
   async remove(actor: Actor, name: string): Promise<void> {
     const r = await this.db.deleteFrom('secrets').where('owner_id', '=', actor.id).where('name', '=', name).executeTakeFirst();
-    if (!r.numDeletedRows) throw notFound('secret', name, 'see `bothub secret list`');
+    if (!r.numDeletedRows) throw notFound('secret', name, 'see `GET /api/v1/secrets`');
   }
 
   /** Checks that the owner has every named secret, before a sandbox is made with them. */
   async requireAll(ownerId: string, names: readonly string[]): Promise<void> {
     for (const name of names) {
       const row = await this.db.selectFrom('secrets').select('name').where('owner_id', '=', ownerId).where('name', '=', name).executeTakeFirst();
-      if (!row) throw notFound('secret', name, 'set it first with `bothub secret set NAME` (value on stdin)');
+      if (!row) throw notFound('secret', name, `set it first (\`PUT /api/v1/secrets/${name}\`)`);
     }
   }
 

@@ -26,7 +26,7 @@ export class ShareService {
 
   async create(row: SandboxRow, port: number, ttlSeconds: number): Promise<{ share: ShareRow; token: string }> {
     const published = await this.db.selectFrom('publications').select('port').where('sandbox_id', '=', row.id).where('port', '=', port).executeTakeFirst();
-    if (!published) throw new BothubError('INVALID_STATE', `port ${port} of "${row.name}" is not published; publish it first with \`bothub publish ${row.name} -p ${port}\``);
+    if (!published) throw new BothubError('INVALID_STATE', `port ${port} of "${row.name}" is not published; publish it first (\`POST /api/v1/sandboxes/${row.name}/publish {"port": ${port}}\`)`);
     const exp = Math.floor(this.clock.now() / 1000) + ttlSeconds;
     const share: ShareRow = {
       id: randomBytes(6).toString('hex'),
@@ -64,7 +64,7 @@ export class ShareService {
 
   async revoke(id: string, actor: Actor): Promise<void> {
     const share = await this.db.selectFrom('shares').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!share || !canSee(actor, share.owner_id)) throw new BothubError('NOT_FOUND', `no share with id "${id}"; see \`bothub inspect NAME\``);
+    if (!share || !canSee(actor, share.owner_id)) throw new BothubError('NOT_FOUND', `no share with id "${id}"; see \`GET /api/v1/sandboxes/NAME/shares\``);
     await this.db.updateTable('shares').set({ revoked: 1 }).where('id', '=', id).execute();
   }
 }

@@ -48,7 +48,7 @@ export async function recoverCutShortSnapshots(deps: SnapshotRecoveryDeps): Prom
     if (!last || last.leave_running || (row.started_at && last.created_at < row.started_at) || !(await orphaned(row))) continue;
     log.warn({ sandbox: row.name, snapshot: last.name }, 'a snapshot was recorded but its sandbox not yet marked stopped into it');
     await runtime.release({ ...sandboxes.definition(row), address: null });
-    await sandboxes.setStatus(row.id, 'snapshotted', `stopped into snapshot "${last.name}"; resume with \`bothub snapshot restore ${last.name}\``, { snapshot_id: last.id, started_at: null });
+    await sandboxes.setStatus(row.id, 'snapshotted', `stopped into snapshot "${last.name}"; resume with \`POST /api/v1/snapshots/${last.name}/restore\``, { snapshot_id: last.id, started_at: null });
   }
 
   const recorded = new Set((await db.selectFrom('snapshots').select('id').execute()).map((r) => r.id));

@@ -154,7 +154,7 @@ export class SnapshotService {
 
   async row(name: string, actor: Actor): Promise<SnapshotRow> {
     const row = await this.deps.db.selectFrom('snapshots').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!row || !canSee(actor, row.owner_id)) throw notFound('snapshot', name, 'see `bothub snapshot list`');
+    if (!row || !canSee(actor, row.owner_id)) throw notFound('snapshot', name, 'see `GET /api/v1/snapshots`');
     return row;
   }
 
@@ -176,7 +176,7 @@ export class SnapshotService {
       const { row, def } = await sandboxes.require(sandboxName, 'snapshot', actor);
       await this.deps.lazy?.settled(row.id, row.name); // memory still streaming in is not dumped half-read
       if (await db.selectFrom('snapshots').select('id').where('name', '=', req.name).executeTakeFirst()) {
-        throw new BothubError('NAME_TAKEN', `a snapshot named "${req.name}" already exists; pick another --name or delete it with \`bothub snapshot delete ${req.name}\``);
+        throw new BothubError('NAME_TAKEN', `a snapshot named "${req.name}" already exists; pick another name or delete it (\`DELETE /api/v1/snapshots/${req.name}\`)`);
       }
       const attached = sandboxes.attachedExecs(row.id);
       if (attached)
@@ -213,7 +213,7 @@ export class SnapshotService {
   async delete(name: string, actor: Actor): Promise<void> {
     const row = await this.row(name, actor);
     const holder = await this.deps.db.selectFrom('sandboxes').select(['name', 'status']).where('snapshot_id', '=', row.id).where('status', '=', 'snapshotted').executeTakeFirst();
-    if (holder) throw new BothubError('IN_USE', `sandbox "${holder.name}" is stopped in snapshot "${name}"; restore it (\`bothub snapshot restore ${name}\`) or destroy it first`);
+    if (holder) throw new BothubError('IN_USE', `sandbox "${holder.name}" is stopped in snapshot "${name}"; restore it (\`POST /api/v1/snapshots/${name}/restore\`) or destroy it first`);
     if (this.reading.has(row.id))
       throw new BothubError('IN_USE', `snapshot "${name}" is being restored (a lazy restore reads it until every page of memory is in); delete it when the restore is done`);
     await this.forget(row);
@@ -227,7 +227,7 @@ export class SnapshotService {
     await this.saving.get(row.id)?.catch(() => undefined);
     const now = await this.row(snapName, actor).catch(() => undefined);
     if (now?.status !== 'ready')
-      throw new BothubError('INVALID_STATE', `snapshot "${snapName}" could not be made durable and is gone; take another with \`bothub snapshot create ${row.sandbox_name}\``);
+      throw new BothubError('INVALID_STATE', `snapshot "${snapName}" could not be made durable and is gone; take another (\`POST /api/v1/sandboxes/${row.sandbox_name}/snapshots\`)`);
     return now;
   }
 
@@ -250,7 +250,7 @@ export class SnapshotService {
       await materializeTree(manifest.files, dir, this.chunks.store, out, {
         signal: op.signal,
         damaged: (problem) =>
-          new BothubError('INVALID_STATE', `snapshot "${row.name}" is damaged (${problem}); it cannot be restored — delete it with \`bothub snapshot delete ${row.name}\``),
+          new BothubError('INVALID_STATE', `snapshot "${row.name}" is damaged (${problem}); it cannot be restored — delete it (\`DELETE /api/v1/snapshots/${row.name}\`)`),
       });
       return { dir: out, release: done };
     } catch (e) {
@@ -301,7 +301,7 @@ export class SnapshotService {
     if (!current)
       throw new BothubError(
         'NOT_FOUND',
-        `sandbox "${row.sandbox_name}" of snapshot "${row.name}" no longer exists; branch a new one with \`bothub snapshot restore ${row.name} --name NEW\``,
+        `sandbox "${row.sandbox_name}" of snapshot "${row.name}" no longer exists; branch a new one (\`POST /api/v1/snapshots/${row.name}/restore {"name": "NEW"}\`)`,
       );
     return sandboxes.lock.run(current.id, async () => {
       const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);

@@ -89,7 +89,7 @@ export class SnapshotWriter {
   }
 
   private stopped(t: Taking) {
-    return this.deps.sandboxes.setStatus(t.row.id, 'snapshotted', `stopped into snapshot "${t.name}"; resume with \`bothub snapshot restore ${t.name}\``, {
+    return this.deps.sandboxes.setStatus(t.row.id, 'snapshotted', `stopped into snapshot "${t.name}"; resume with \`POST /api/v1/snapshots/${t.name}/restore\``, {
       snapshot_id: t.id,
       started_at: null,
     });

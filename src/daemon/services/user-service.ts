@@ -72,7 +72,7 @@ export class UserService {
 
   async row(name: string): Promise<UserRow> {
     const row = await this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!row) throw notFound('user', name, 'see `bothub user list`');
+    if (!row) throw notFound('user', name, 'see `GET /api/v1/users`');
     return row;
   }
 
@@ -122,7 +122,7 @@ export class UserService {
 
   async remove(name: string): Promise<UserRow> {
     const row = await this.row(name);
-    if (row.admin) throw new BothubError('INVALID_STATE', 'the admin cannot be removed; rotate its key with `bothub user rotate-key admin` instead');
+    if (row.admin) throw new BothubError('INVALID_STATE', 'the admin cannot be removed; rotate its key instead (`POST /api/v1/users/admin/rotate-key`)');
     await this.db.deleteFrom('secrets').where('owner_id', '=', row.id).execute();
     await this.db.deleteFrom('users').where('id', '=', row.id).execute();
     return row;

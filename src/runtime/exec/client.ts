@@ -128,7 +128,7 @@ export async function connectInit(socketPath: string, waitMs = 0, host: Host = L
       if (e instanceof BothubError || !isFileError(e, 'ENOENT', 'ECONNREFUSED')) throw e;
     }
     if (Date.now() >= deadline)
-      throw new BothubError('RUNTIME_FAILED', "the sandbox's init is not answering; see `bothub logs NAME` and restart it with `bothub stop NAME && bothub start NAME`");
+      throw new BothubError('RUNTIME_FAILED', "the sandbox's init is not answering; read its console log, then stop and start the sandbox");
     await sleep(delay);
   }
 }

@@ -1,4 +1,3 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { BothubError } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
@@ -37,16 +36,16 @@ export async function extractImageArchive(host: Host, archive: string, rootfs: s
   }
 
   const work = join(dirname(rootfs), 'docker');
-  await mkdir(work, { recursive: true });
+  await host.mkdir(work, { recursive: true });
   await host.run('tar', ['-xf', archive, '-C', work, '--no-same-owner'], { signal: op.signal });
-  const manifest = JSON.parse(await readFile(join(work, 'manifest.json'), 'utf8')) as DockerManifestEntry[];
+  const manifest = JSON.parse(await host.readTextFile(join(work, 'manifest.json'))) as DockerManifestEntry[];
   const layers = manifest[0]?.Layers;
   if (!layers?.length) throw new BothubError('INVALID_INPUT', 'the docker archive has no layers in its manifest.json; export it again with `docker save IMAGE -o FILE`');
   for (const [i, layer] of layers.entries()) {
     op.onProgress?.({ step: 'layer', message: `${i + 1}/${layers.length}`, done: i, total: layers.length });
     await applyLayer(host, inside(work, layer), rootfs, op);
   }
-  await rm(work, { recursive: true, force: true });
+  await host.rm(work, { recursive: true, force: true });
   return 'docker-archive';
 }
 
@@ -55,14 +54,14 @@ async function applyLayer(host: Host, layer: string, rootfs: string, op: LongOpe
   const entries = (await host.run('tar', ['-tf', layer], { signal: op.signal })).stdout.split('\n').filter(Boolean);
   for (const e of entries.filter((e) => e.endsWith('/.wh..wh..opq'))) {
     const dir = inside(rootfs, dirname(e));
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
+    await host.rm(dir, { recursive: true, force: true });
+    await host.mkdir(dir, { recursive: true });
   }
   await host.run('tar', ['-xf', layer, '-C', rootfs, ...TAR_EXTRACT], { signal: op.signal });
   for (const e of entries) {
     const base = e.split('/').pop() ?? '';
     if (!base.startsWith('.wh.')) continue;
-    await rm(inside(rootfs, e), { force: true });
-    if (base !== '.wh..wh..opq') await rm(inside(rootfs, join(dirname(e), base.slice(4))), { recursive: true, force: true });
+    await host.rm(inside(rootfs, e), { force: true });
+    if (base !== '.wh..wh..opq') await host.rm(inside(rootfs, join(dirname(e), base.slice(4))), { recursive: true, force: true });
   }
 }

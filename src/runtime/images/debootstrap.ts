@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Host } from '../../hostexec/index.js';
 import type { LongOperation } from '../progress.js';
@@ -23,6 +22,6 @@ export async function debootstrapDebian(host: Host, rootfs: string, mirror: stri
   });
   op.onProgress?.({ step: 'cleanup' });
   // The package cache is dead weight in every sandbox built on the image.
-  await rm(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+  await host.rm(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
   await host.run('mkdir', ['-p', join(rootfs, 'var/cache/apt/archives/partial'), join(rootfs, '.bothub')]);
 }

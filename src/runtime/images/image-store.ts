@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -47,6 +45,9 @@ export interface ImageInfo {
 const META = 'image.json';
 const PARTIAL = '.partial-';
 
+/** What to do about an image that is not here (or not this user's). */
+const seeOrImport = (name: string) => `see \`GET /api/v1/images\`, or import one (\`POST /api/v1/images?name=${name}\` with the tarball as the body)`;
+
 /**
  * Images are read-only root filesystems, one directory each, described by an
  * image.json written last: a directory without it is an unfinished build.
@@ -66,7 +67,7 @@ export class ImageStore {
   ) {
     this.layers = new LayerStore(host, join(dir, '.layers'));
     const tmp = join(dir, '.tmp');
-    this.oci = { skopeo: new Skopeo(host, tmp), blobs: new BlobStore(join(dir, '.blobs')), layers: this.layers, tmp };
+    this.oci = { skopeo: new Skopeo(host, tmp), blobs: new BlobStore(host, join(dir, '.blobs')), layers: this.layers, tmp };
   }
 
   /** The rootfs directory of a single-directory image (debootstrap, tarball, docker archive). */
@@ -95,28 +96,28 @@ export class ImageStore {
 
   /** Removes builds a crash left behind. */
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await this.host.mkdir(this.dir, { recursive: true });
     await this.layers.init();
-    await mkdir(this.oci.tmp, { recursive: true, mode: 0o700 });
+    await this.host.mkdir(this.oci.tmp, { recursive: true, mode: 0o700 });
     // Copies a crash cut short; a day old, so another daemon sharing the directory is never cut short.
-    for (const e of await readdir(this.oci.tmp)) {
-      const at = await stat(join(this.oci.tmp, e)).then((s) => s.mtimeMs, () => Date.now());
-      if (Date.now() - at > 86_400_000) await rm(join(this.oci.tmp, e), { recursive: true, force: true });
+    for (const { name: e } of await this.host.readdir(this.oci.tmp)) {
+      const at = await this.host.stat(join(this.oci.tmp, e)).then((s) => s.mtimeMs, () => Date.now());
+      if (Date.now() - at > 86_400_000) await this.host.rm(join(this.oci.tmp, e), { recursive: true, force: true });
     }
-    for (const entry of await readdir(this.dir)) {
-      if (entry.startsWith(PARTIAL)) await rm(join(this.dir, entry), { recursive: true, force: true });
+    for (const { name: entry } of await this.host.readdir(this.dir)) {
+      if (entry.startsWith(PARTIAL)) await this.host.rm(join(this.dir, entry), { recursive: true, force: true });
     }
   }
 
   async list(): Promise<ImageInfo[]> {
-    const entries = await readdir(this.dir).catch(() => [] as string[]);
+    const entries = (await this.host.readdir(this.dir).catch(() => [])).map((e) => e.name);
     const infos = await Promise.all(entries.filter((e) => !e.startsWith('.')).map((e) => this.get(e)));
     return infos.filter((i): i is ImageInfo => !!i).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async get(name: string): Promise<ImageInfo | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.dir, name, META), 'utf8')) as ImageInfo;
+      return JSON.parse(await this.host.readTextFile(join(this.dir, name, META))) as ImageInfo;
     } catch {
       return undefined;
     }
@@ -125,7 +126,7 @@ export class ImageStore {
   /** An image this actor may use: shared ones and their own. */
   async requireFor(name: string, actor: Actor): Promise<ImageInfo> {
     const info = await this.require(name);
-    if (info.owner && !canSee(actor, info.owner)) throw notFound('image', name, 'see `bothub image list`, or import one with `bothub image import PATH --name N`');
+    if (info.owner && !canSee(actor, info.owner)) throw notFound('image', name, seeOrImport(name));
     return info;
   }
 
@@ -139,7 +140,7 @@ export class ImageStore {
       throw notFound(
         'image',
         name,
-        name === DEBIAN_IMAGE ? 'build it with `bothub image build debian`' : 'see `bothub image list`, or import one with `bothub image import PATH --name N`',
+        name === DEBIAN_IMAGE ? 'build it (`POST /api/v1/images/debian/build`)' : seeOrImport(name),
       );
     return info;
   }
@@ -180,9 +181,9 @@ export class ImageStore {
     const upload = join(work, 'upload.tar');
     try {
       op.onProgress?.({ step: 'upload' });
-      await pipeline(body, createWriteStream(upload), { signal: op.signal });
+      await pipeline(body, await this.host.createWriteStream(upload), { signal: op.signal });
     } catch (e) {
-      await rm(work, { recursive: true, force: true });
+      await this.host.rm(work, { recursive: true, force: true });
       throw e;
     }
     const members = await this.host.run('tar', ['-tf', upload], { signal: op.signal, allowFailure: true });
@@ -190,7 +191,7 @@ export class ImageStore {
       try {
         return await this.holding(async () => this.commitLayered(name, 'oci-archive', await copyIntoStore(this.oci, `oci-archive:${upload}`, [], op), { owner }));
       } finally {
-        await rm(work, { recursive: true, force: true });
+        await this.host.rm(work, { recursive: true, force: true });
       }
     }
     return this.commit(name, (rootfs) => extractImageArchive(this.host, upload, rootfs, op), owner, work);
@@ -199,7 +200,7 @@ export class ImageStore {
   /** A single-directory image as a layer: hard links, so it costs no data and outlives the image. */
   private async legacyLayer(info: ImageInfo): Promise<string> {
     const id = `rootfs-${info.name}-${Date.parse(info.createdAt).toString(36)}`;
-    if (this.layers.has(id)) return id;
+    if (await this.layers.has(id)) return id;
     const work = await this.layers.partial();
     await this.host.run('cp', ['-al', `${this.rootfs(info.name)}/.`, work]);
     await this.layers.commit(work, id);
@@ -228,7 +229,7 @@ export class ImageStore {
       op.onProgress?.({ step: 'copy' });
       await fill(work);
     } catch (e) {
-      await rm(work, { recursive: true, force: true });
+      await this.host.rm(work, { recursive: true, force: true });
       throw e;
     }
     const id = `saved-${randomBytes(12).toString('hex')}`;
@@ -244,8 +245,8 @@ export class ImageStore {
 
   /** The image's OCI manifest, built (and remembered) when it has none yet. */
   private async manifestOf(info: ImageInfo, op: LongOperation): Promise<Descriptor> {
-    if (info.digest && this.oci.blobs.has(info.digest)) {
-      const { size } = await stat(this.oci.blobs.path(info.digest));
+    if (info.digest && (await this.oci.blobs.has(info.digest))) {
+      const { size } = await this.host.stat(this.oci.blobs.path(info.digest));
       return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: info.digest, size };
     }
     const layers = await this.layersOf(info);
@@ -266,8 +267,8 @@ export class ImageStore {
 
   private async rewriteInfo(info: ImageInfo): Promise<void> {
     const file = join(this.dir, info.name, META);
-    await writeFile(`${file}.tmp`, JSON.stringify(info, null, 2));
-    await rename(`${file}.tmp`, file);
+    await this.host.writeFile(`${file}.tmp`, JSON.stringify(info, null, 2));
+    await this.host.rename(`${file}.tmp`, file);
   }
 
   /** Pushes the image to REF; returns the manifest digest the registry has. */
@@ -311,7 +312,7 @@ export class ImageStore {
 
   private async assertFree(name: string): Promise<void> {
     if ((await this.get(name)) || this.building.has(name))
-      throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another --name or remove it with \`bothub image rm ${name}\``);
+      throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another name or remove it (\`DELETE /api/v1/images/${name}\`)`);
   }
 
   /** Writes a layered image's image.json (its only file: the layers are shared). */
@@ -334,11 +335,11 @@ export class ImageStore {
       layerBlobs: stored.layerBlobs ?? manifest?.layers,
     };
     const work = join(this.dir, `${PARTIAL}${name}-${randomBytes(4).toString('hex')}`);
-    await mkdir(work, { recursive: true });
-    await writeFile(join(work, META), JSON.stringify(info, null, 2));
-    await rename(work, join(this.dir, name)).catch(async (e: NodeJS.ErrnoException) => {
-      await rm(work, { recursive: true, force: true });
-      if (e.code === 'ENOTEMPTY' || e.code === 'EEXIST') throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another --name`);
+    await this.host.mkdir(work, { recursive: true });
+    await this.host.writeFile(join(work, META), JSON.stringify(info, null, 2));
+    await this.host.rename(work, join(this.dir, name)).catch(async (e: NodeJS.ErrnoException) => {
+      await this.host.rm(work, { recursive: true, force: true });
+      if (e.code === 'ENOTEMPTY' || e.code === 'EEXIST') throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another name`);
       throw e;
     });
     return info;
@@ -348,8 +349,8 @@ export class ImageStore {
     await this.require(name);
     // Rename first: the image disappears at once, the slow delete follows.
     const doomed = join(this.dir, `${PARTIAL}rm-${name}-${randomBytes(4).toString('hex')}`);
-    await rename(join(this.dir, name), doomed);
-    await rm(doomed, { recursive: true, force: true });
+    await this.host.rename(join(this.dir, name), doomed);
+    await this.host.rm(doomed, { recursive: true, force: true });
     await this.collectLayers();
   }
 
@@ -371,12 +372,12 @@ export class ImageStore {
       if (m?.config) blobs.add(m.config.digest);
     }
     const dir = join(this.oci.blobs.dir, 'sha256');
-    for (const f of await readdir(dir).catch(() => [] as string[])) if (!blobs.has(`sha256:${f}`)) await rm(join(dir, f), { force: true });
+    for (const { name: f } of await this.host.readdir(dir).catch(() => [])) if (!blobs.has(`sha256:${f}`)) await this.host.rm(join(dir, f), { force: true });
   }
 
   private async partialDir(name: string): Promise<string> {
     const work = join(this.dir, `${PARTIAL}${name}-${randomBytes(4).toString('hex')}`);
-    await mkdir(join(work, 'rootfs'), { recursive: true });
+    await this.host.mkdir(join(work, 'rootfs'), { recursive: true });
     return work;
   }
 
@@ -385,14 +386,14 @@ export class ImageStore {
     const dir = work ?? (await this.partialDir(name));
     try {
       const source = await fill(join(dir, 'rootfs'));
-      await rm(join(dir, 'upload.tar'), { force: true });
+      await this.host.rm(join(dir, 'upload.tar'), { force: true });
       const du = await this.host.run('du', ['-sb', join(dir, 'rootfs')]);
       const info: ImageInfo = { name, source, sizeBytes: Number(du.stdout.split('\t')[0]), createdAt: new Date().toISOString(), owner };
-      await writeFile(join(dir, META), JSON.stringify(info, null, 2));
-      await rename(dir, join(this.dir, name));
+      await this.host.writeFile(join(dir, META), JSON.stringify(info, null, 2));
+      await this.host.rename(dir, join(this.dir, name));
       return info;
     } catch (e) {
-      await rm(dir, { recursive: true, force: true });
+      await this.host.rm(dir, { recursive: true, force: true });
       throw e;
     }
   }

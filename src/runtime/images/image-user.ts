@@ -1,3 +1,4 @@
+// Local only: read synchronously, from the layers of this process's own image store, where a sandbox's definition is built.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BothubError } from '../../core/index.js';

@@ -1,10 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BothubError } from '../../core/index.js';
-import type { Host } from '../../hostexec/index.js';
+import type { Host, HostFiles } from '../../hostexec/index.js';
 import type { LongOperation } from '../progress.js';
 
 const TAR_EXTRACT = ['--numeric-owner', '--no-same-permissions', '--preserve-permissions', '--no-overwrite-dir', '--xattrs', '--xattrs-include=user.*', '--xattrs-include=security.capability'];
@@ -20,9 +18,9 @@ export function digestHex(digest: string): string {
   return m[1]!;
 }
 
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+export async function sha256File(host: HostFiles, path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash, { signal });
+  await pipeline(await host.createReadStream(path), hash, { signal });
   return `sha256:${hash.digest('hex')}`;
 }
 
@@ -42,25 +40,25 @@ export class LayerStore {
     return join(this.dir, id);
   }
 
-  has(id: string): boolean {
-    return existsSync(this.path(id));
+  has(id: string): Promise<boolean> {
+    return this.host.exists(this.path(id));
   }
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    for (const e of await readdir(this.dir)) if (e.startsWith('.partial-')) await rm(join(this.dir, e), { recursive: true, force: true });
+    await this.host.mkdir(this.dir, { recursive: true });
+    for (const e of await this.host.readdir(this.dir)) if (e.name.startsWith('.partial-')) await this.host.rm(join(this.dir, e.name), { recursive: true, force: true });
   }
 
   /** A fresh directory to fill; `commit` makes it a layer under `id` with one rename. */
   async partial(): Promise<string> {
     const p = join(this.dir, `.partial-${randomBytes(6).toString('hex')}`);
-    await mkdir(p, { recursive: true, mode: 0o755 });
+    await this.host.mkdir(p, { recursive: true, mode: 0o755 });
     return p;
   }
 
   async commit(partial: string, id: string): Promise<void> {
-    if (this.has(id)) await rm(partial, { recursive: true, force: true });
-    else await rename(partial, this.path(id));
+    if (await this.has(id)) await this.host.rm(partial, { recursive: true, force: true });
+    else await this.host.rename(partial, this.path(id));
   }
 
   /**
@@ -69,8 +67,8 @@ export class LayerStore {
    */
   async unpack(blob: string, digest: string, op: LongOperation = {}): Promise<string> {
     const id = digestHex(digest);
-    if (this.has(id)) return id;
-    const actual = await sha256File(blob, op.signal);
+    if (await this.has(id)) return id;
+    const actual = await sha256File(this.host, blob, op.signal);
     if (actual !== digest) throw new BothubError('INVALID_INPUT', `layer ${digest} does not match its digest (got ${actual}); pull it again`);
     const work = await this.partial();
     try {
@@ -79,19 +77,19 @@ export class LayerStore {
       await this.commit(work, id);
       return id;
     } catch (e) {
-      await rm(work, { recursive: true, force: true });
+      await this.host.rm(work, { recursive: true, force: true });
       throw e;
     }
   }
 
   async remove(id: string): Promise<void> {
     const doomed = join(this.dir, `.partial-rm-${id}`);
-    await rename(this.path(id), doomed).catch(() => undefined);
-    await rm(doomed, { recursive: true, force: true });
+    await this.host.rename(this.path(id), doomed).catch(() => undefined);
+    await this.host.rm(doomed, { recursive: true, force: true });
   }
 
   async ids(): Promise<string[]> {
-    return (await readdir(this.dir).catch(() => [] as string[])).filter((e) => !e.startsWith('.'));
+    return (await this.host.readdir(this.dir).catch(() => [])).map((e) => e.name).filter((e) => !e.startsWith('.'));
   }
 }
 
@@ -108,12 +106,12 @@ async function whiteouts(host: Host, dir: string, op: LongOperation): Promise<st
 export async function toOverlayWhiteouts(host: Host, dir: string, op: LongOperation = {}): Promise<void> {
   for (const wh of await whiteouts(host, dir, op)) {
     const name = basename(wh);
-    await unlink(wh);
+    await host.rm(wh);
     if (name === OPAQUE) {
       await host.run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', dirname(wh)]);
     } else {
       const target = join(dirname(wh), name.slice(WH.length));
-      await rm(target, { recursive: true, force: true });
+      await host.rm(target, { recursive: true, force: true });
       await host.run('mknod', [target, 'c', '0', '0']);
     }
   }
@@ -125,7 +123,7 @@ export async function toOciWhiteouts(host: Host, dir: string, op: LongOperation 
   for (const dev of devices.stdout.split('\0').filter(Boolean)) {
     const st = await host.run('stat', ['-c', '%t:%T', dev]);
     if (st.stdout.trim() !== '0:0') continue;
-    await unlink(dev);
+    await host.rm(dev);
     await host.run('touch', [join(dirname(dev), WH + basename(dev))]);
   }
   // One walk: getfattr --dump prints "# file: PATH" then the attribute, for each directory that has it.

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -25,23 +23,24 @@ export interface BuildableImage {
  * `.wh.` files, tarred (its sha256 is the diff id) and gzipped into the blob store.
  */
 async function packLayer(store: OciStore, dir: string, op: LongOperation): Promise<{ desc: Descriptor; diffId: string }> {
+  const host = store.layers.host;
   const work = join(store.tmp, `pack-${randomBytes(6).toString('hex')}`);
-  await mkdir(work, { recursive: true, mode: 0o700 });
+  await host.mkdir(work, { recursive: true, mode: 0o700 });
   try {
     const copy = join(work, 'layer');
     await store.layers.host.run('cp', ['-a', '--reflink=auto', dir, copy], { signal: op.signal });
     await toOciWhiteouts(store.layers.host, copy, op);
     const tar = join(work, 'layer.tar');
     await store.layers.host.run('tar', ['-C', copy, '--numeric-owner', '--xattrs', '--sort=name', '-cf', tar, '.'], { signal: op.signal });
-    const diffId = await sha256File(tar, op.signal);
+    const diffId = await sha256File(store.layers.host, tar, op.signal);
     const gz = join(work, 'layer.tar.gz');
-    await pipeline(createReadStream(tar), createGzip(), createWriteStream(gz), { signal: op.signal });
-    const digest = await sha256File(gz, op.signal);
-    await mkdir(join(store.blobs.dir, 'sha256'), { recursive: true });
-    if (!store.blobs.has(digest)) await rename(gz, store.blobs.path(digest));
-    return { desc: { mediaType: MEDIA.layerGzip, digest, size: (await stat(store.blobs.path(digest))).size }, diffId };
+    await pipeline(await host.createReadStream(tar), createGzip(), await host.createWriteStream(gz), { signal: op.signal });
+    const digest = await sha256File(store.layers.host, gz, op.signal);
+    await host.mkdir(join(store.blobs.dir, 'sha256'), { recursive: true });
+    if (!(await store.blobs.has(digest))) await host.rename(gz, store.blobs.path(digest));
+    return { desc: { mediaType: MEDIA.layerGzip, digest, size: (await host.stat(store.blobs.path(digest))).size }, diffId };
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await host.rm(work, { recursive: true, force: true });
   }
 }
 
@@ -52,7 +51,7 @@ export async function buildManifest(store: OciStore, image: BuildableImage, op: 
   for (const [i, dir] of image.layerDirs.entries()) {
     const known = image.layerBlobs[i];
     const diffId = image.diffIds[i];
-    if (known && diffId && store.blobs.has(known.digest)) {
+    if (known && diffId && (await store.blobs.has(known.digest))) {
       layerBlobs.push(known);
       diffIds.push(diffId);
       continue;
@@ -85,15 +84,15 @@ export async function copyOut(
 ): Promise<string> {
   const layout = join(store.tmp, `out-${randomBytes(6).toString('hex')}`);
   try {
-    await writeLayout(layout, manifest, 'image');
+    await writeLayout(store.layers.host, layout, manifest, 'image');
     const digestFile = join(layout, 'pushed-digest');
     op.onProgress?.({ step: 'upload' });
     await store.skopeo.run(['copy', '--src-shared-blob-dir', store.blobs.dir, '--digestfile', digestFile, `oci:${layout}:image`, dest], access, {
       signal: op.signal,
       direction: 'dest',
     });
-    return (await readFile(digestFile, 'utf8')).trim();
+    return (await store.layers.host.readTextFile(digestFile)).trim();
   } finally {
-    await rm(layout, { recursive: true, force: true });
+    await store.layers.host.rm(layout, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BothubError } from '../../core/index.js';
 import type { LongOperation } from '../progress.js';
@@ -42,9 +41,11 @@ async function layerDescriptors(store: OciStore, src: string, repo: string, acce
 
 /** Bytes so far: finished layer blobs, and skopeo's files still being written in the layout. */
 async function bytesDone(store: OciStore, layout: string, layers: Descriptor[]): Promise<number> {
-  let done = layers.filter((l) => store.blobs.has(l.digest)).reduce((n, l) => n + l.size, 0);
-  for (const f of await readdir(layout).catch(() => [] as string[]))
-    if (f.startsWith('oci-put-blob')) done += await stat(join(layout, f)).then((s) => s.size, () => 0);
+  const host = store.layers.host;
+  let done = 0;
+  for (const l of layers) if (await store.blobs.has(l.digest)) done += l.size;
+  for (const f of await host.readdir(layout).catch(() => []))
+    if (f.name.startsWith('oci-put-blob')) done += await host.stat(join(layout, f.name)).then((s) => s.size, () => 0);
   return done;
 }
 
@@ -71,10 +72,10 @@ export async function copyIntoStore(store: OciStore, src: string, access: Regist
       clearInterval(timer);
     }
     if (total) await report();
-    const desc = await layoutManifest(layout);
+    const desc = await layoutManifest(store.layers.host, layout);
     return await unpackManifest(store, desc.digest, op);
   } finally {
-    await rm(layout, { recursive: true, force: true });
+    await store.layers.host.rm(layout, { recursive: true, force: true });
   }
 }
 

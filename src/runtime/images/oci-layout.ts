@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BothubError } from '../../core/index.js';
+import type { HostFiles } from '../../hostexec/index.js';
 import { digestHex } from './layers.js';
 
 export const MEDIA = {
@@ -59,18 +58,21 @@ export const isIndex = (m: { mediaType?: string; manifests?: unknown }) => m.med
  * by every image of the store: skopeo's --dest-shared-blob-dir).
  */
 export class BlobStore {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly host: HostFiles,
+    readonly dir: string,
+  ) {}
 
   path(digest: string): string {
     return join(this.dir, 'sha256', digestHex(digest));
   }
 
-  has(digest: string): boolean {
-    return existsSync(this.path(digest));
+  has(digest: string): Promise<boolean> {
+    return this.host.exists(this.path(digest));
   }
 
   async readJson<T>(digest: string): Promise<T> {
-    const bytes = await readFile(this.path(digest)).catch(() => {
+    const bytes = await this.host.readFile(this.path(digest)).catch(() => {
       throw new BothubError('NOT_FOUND', `blob ${digest} is missing from the image store; pull or import the image again`);
     });
     const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -82,28 +84,28 @@ export class BlobStore {
   async putJson(mediaType: string, value: unknown): Promise<Descriptor> {
     const bytes = Buffer.from(JSON.stringify(value));
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    await mkdir(join(this.dir, 'sha256'), { recursive: true });
-    if (!this.has(digest)) {
+    await this.host.mkdir(join(this.dir, 'sha256'), { recursive: true });
+    if (!(await this.has(digest))) {
       const tmp = `${this.path(digest)}.tmp-${process.pid}`;
-      await writeFile(tmp, bytes);
-      await rename(tmp, this.path(digest));
+      await this.host.writeFile(tmp, bytes);
+      await this.host.rename(tmp, this.path(digest));
     }
     return { mediaType, digest, size: bytes.length };
   }
 }
 
 /** The single manifest an OCI layout's index.json names (skopeo writes one per copy). */
-export async function layoutManifest(layout: string): Promise<Descriptor> {
-  const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests?: Descriptor[] };
+export async function layoutManifest(host: HostFiles, layout: string): Promise<Descriptor> {
+  const index = JSON.parse(await host.readTextFile(join(layout, 'index.json'))) as { manifests?: Descriptor[] };
   const m = index.manifests?.[0];
   if (!m) throw new BothubError('INVALID_INPUT', 'the OCI layout names no manifest');
   return m;
 }
 
 /** A layout that holds one image: oci-layout, index.json; blobs are given as a shared blob dir. */
-export async function writeLayout(layout: string, manifest: Descriptor, tag: string): Promise<void> {
-  await mkdir(layout, { recursive: true });
-  await writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+export async function writeLayout(host: HostFiles, layout: string, manifest: Descriptor, tag: string): Promise<void> {
+  await host.mkdir(layout, { recursive: true });
+  await host.writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const index = { schemaVersion: 2, mediaType: MEDIA.index, manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } }] };
-  await writeFile(join(layout, 'index.json'), JSON.stringify(index));
+  await host.writeFile(join(layout, 'index.json'), JSON.stringify(index));
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BothubError } from '../../core/index.js';
 import { CommandError, type Host, type RunOptions } from '../../hostexec/index.js';
@@ -30,13 +29,13 @@ export class Skopeo {
 
   async run(args: string[], registries: RegistryAccess[], options: RunOptions & { direction?: 'src' | 'dest' | 'both' } = {}): Promise<string> {
     const dir = join(this.tmpDir, `auth-${randomBytes(8).toString('hex')}`);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await this.host.mkdir(dir, { recursive: true, mode: 0o700 });
     const authfile = join(dir, 'auth.json');
     try {
       const auths: Record<string, { auth: string }> = {};
       for (const r of registries)
         if (r.credentials) auths[r.host] = { auth: Buffer.from(`${r.credentials.username}:${r.credentials.password}`).toString('base64') };
-      await writeFile(authfile, JSON.stringify({ auths }), { mode: 0o600 });
+      await this.host.writeFile(authfile, JSON.stringify({ auths }), { mode: 0o600 });
       const [sub, ...rest] = args;
       const flags = ['--authfile', authfile];
       const direction = options.direction;
@@ -51,7 +50,7 @@ export class Skopeo {
     } catch (e) {
       throw registryError(e);
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await this.host.rm(dir, { recursive: true, force: true });
     }
   }
 }
@@ -64,7 +63,7 @@ function registryError(e: unknown): unknown {
     .replace(/\bauth=\S+/g, 'auth=…').replace(/^time=".*?" level=\w+ msg="?/, '').replace(/"$/, '').slice(0, 400);
   if (/manifest unknown|name unknown|not found|404/i.test(msg)) return new BothubError('NOT_FOUND', `the registry has no such image: ${short}`);
   if (/unauthorized|authentication required|denied|401|403/i.test(msg))
-    return new BothubError('UNAUTHORIZED', `the registry refused access: ${short}; log in with \`bothub registry login HOST --username U --password-stdin\``);
+    return new BothubError('UNAUTHORIZED', `the registry refused access: ${short}; log in first (\`PUT /api/v1/registries/HOST\`)`);
   if (/digest|does not match/i.test(msg)) return new BothubError('INVALID_INPUT', `the registry's content does not match its digest: ${short}`);
   return new BothubError('RUNTIME_FAILED', `skopeo failed: ${short}`);
 }

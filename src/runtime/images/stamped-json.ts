@@ -1,3 +1,4 @@
+// Local only: a synchronous cache keyed by inode, for the image records of this process's own store (Host calls are async and have no inode).
 import { readFileSync, statSync } from 'node:fs';
 
 /**

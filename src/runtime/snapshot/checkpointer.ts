@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { BothubError, remapPairs } from '../../core/index.js';
-import { CommandError, type Host } from '../../hostexec/index.js';
+import { CommandError, type Host, type HostFiles } from '../../hostexec/index.js';
+import { LEGACY_LOCAL_HOST } from '../legacy-local.js';
 import { connectInit } from '../exec/client.js';
 import { netnsName, removeSandboxNetwork } from '../network/netns.js';
 import { mountOverlay, unmount } from '../overlay.js';
@@ -33,8 +32,8 @@ export interface GpuSnapshotState {
   memoryMb: Record<string, number>;
 }
 
-export async function readGpuState(snapshotDir: string): Promise<GpuSnapshotState | undefined> {
-  const text = await readFile(join(snapshotDir, SNAPSHOT_PARTS.gpu), 'utf8').catch(() => undefined);
+export async function readGpuState(snapshotDir: string, host: HostFiles = LEGACY_LOCAL_HOST): Promise<GpuSnapshotState | undefined> {
+  const text = await host.readTextFile(join(snapshotDir, SNAPSHOT_PARTS.gpu)).catch(() => undefined);
   return text === undefined ? undefined : (JSON.parse(text) as GpuSnapshotState);
 }
 
@@ -45,7 +44,7 @@ export interface GpuTools {
 }
 
 /** Whether a snapshot directory holds encrypted images (see sealed-tree.ts). */
-export const isSealed = (dir: string) => existsSync(join(dir, SNAPSHOT_PARTS.sealedMarker));
+export const isSealed = (dir: string, host: HostFiles = LEGACY_LOCAL_HOST) => host.exists(join(dir, SNAPSHOT_PARTS.sealedMarker));
 
 export interface CheckpointOptions extends LongOperation {
   /** Keep the sandbox running after the dump (otherwise it ends up stopped, its network kept). */
@@ -67,10 +66,10 @@ export interface RestoreOptions extends LongOperation {
   lazy?: boolean;
 }
 
-async function dirBytes(dir: string): Promise<number> {
+async function dirBytes(host: HostFiles, dir: string): Promise<number> {
   let total = 0;
-  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    if (e.isFile()) total += (await stat(join(dir, e.name)).catch(() => ({ size: 0 }))).size;
+  for (const e of await host.readdir(dir).catch(() => [])) {
+    if (e.kind === 'file') total += (await host.stat(join(dir, e.name)).catch(() => ({ size: 0 }))).size;
   }
   return total;
 }
@@ -113,7 +112,7 @@ export class Checkpointer {
   /** Reports bytes CRIU has written while it runs. */
   private watch(dir: string, step: string, op: LongOperation): () => void {
     if (!op.onProgress) return () => undefined;
-    const timer = setInterval(() => void dirBytes(dir).then((done) => op.onProgress?.({ step, done })), 250);
+    const timer = setInterval(() => void dirBytes(this.host, dir).then((done) => op.onProgress?.({ step, done })), 250);
     return () => clearInterval(timer);
   }
 
@@ -132,7 +131,7 @@ export class Checkpointer {
       ? await freezeGpuProcesses(this.cuda(), pids, () => this.checkpointRetrying(def, dir, op), op, this.log)
       : await this.checkpointRetrying(def, dir, op);
     const state: GpuSnapshotState = { uuids: [...def.gpus], processes: processes.map((p) => p.nsPid), memoryMb: Object.fromEntries(memory) };
-    await writeFile(join(dir, SNAPSHOT_PARTS.gpu), JSON.stringify(state));
+    await this.host.writeFile(join(dir, SNAPSHOT_PARTS.gpu), JSON.stringify(state));
     return frozenMs;
   }
 
@@ -147,7 +146,7 @@ export class Checkpointer {
       const killed = /signal: killed|SIGKILL/.test((e as { cause?: CommandError }).cause?.result?.stderr ?? '');
       if (!(e instanceof StepError) || !/Unseizable non-zombie .* state D/.test(e.message) || killed || op.signal?.aborted) throw e;
       this.log.warn({ sandbox: def.name }, 'a task was in uninterruptible sleep during the dump; trying again');
-      await rm(dir, { recursive: true, force: true });
+      await this.host.rm(dir, { recursive: true, force: true });
       await new Promise((r) => setTimeout(r, 100));
       return this.checkpointOnce(def, dir, op);
     }
@@ -162,7 +161,7 @@ export class Checkpointer {
       if (op.key) {
         op.onProgress?.({ step: 'encrypt' });
         await sealTree(scratch, sealedDir, op.key, op.signal);
-        await writeFile(join(sealedDir, SNAPSHOT_PARTS.sealedMarker), 'aes-256-gcm\n');
+        await this.host.writeFile(join(sealedDir, SNAPSHOT_PARTS.sealedMarker), 'aes-256-gcm\n');
       }
       return frozenMs;
     } finally {
@@ -174,8 +173,8 @@ export class Checkpointer {
     const id = containerId(def.id);
     const p = this.runtime.paths(def.id);
     const work = join(p.dir, 'criu-work');
-    await Promise.all([mkdir(join(dir, SNAPSHOT_PARTS.criu), { recursive: true }), mkdir(join(dir, 'fs'), { recursive: true }), rm(work, { recursive: true, force: true })]);
-    await mkdir(work);
+    await Promise.all([this.host.mkdir(join(dir, SNAPSHOT_PARTS.criu), { recursive: true }), this.host.mkdir(join(dir, 'fs'), { recursive: true }), this.host.rm(work, { recursive: true, force: true })]);
+    await this.host.mkdir(work);
 
     let step = 'freeze';
     let paused = false;
@@ -191,11 +190,11 @@ export class Checkpointer {
       await packLayer(this.host, p.upper, join(dir, SNAPSHOT_PARTS.layer), op.signal);
       await this.host.run('cp', ['--sparse=always', p.consoleLog, join(dir, SNAPSHOT_PARTS.console)]);
       // Command logs: open in running commands (CRIU reopens them at their size), and the ledger's output.
-      if (existsSync(p.execs)) await this.host.run('cp', ['-a', '--sparse=always', p.execs, join(dir, SNAPSHOT_PARTS.execs)]);
+      if (await this.host.exists(p.execs)) await this.host.run('cp', ['-a', '--sparse=always', p.execs, join(dir, SNAPSHOT_PARTS.execs)]);
       step = 'criu dump';
       op.onProgress?.({ step });
       // A branch was restored with tcp-close; a dump with it would demand it at every later restore (and close what it need not).
-      if (existsSync(join(p.dir, 'criu.conf'))) await writeFile(join(p.dir, 'criu.conf'), '');
+      if (await this.host.exists(join(p.dir, 'criu.conf'))) await this.host.writeFile(join(p.dir, 'criu.conf'), '');
       const stopWatch = this.watch(join(dir, SNAPSHOT_PARTS.criu), step, op);
       try {
         await this.runc(
@@ -231,7 +230,7 @@ export class Checkpointer {
       // The layer's files are in the snapshot (and stay in its image): its mount and loop device go too.
       await unmountLayer(this.host, p);
     }
-    await rm(work, { recursive: true, force: true });
+    await this.host.rm(work, { recursive: true, force: true });
     return Math.round(frozenMs * 10) / 10;
   }
 
@@ -263,7 +262,7 @@ export class Checkpointer {
   private async reason(e: unknown, work: string): Promise<string> {
     if (e instanceof BothubError) return e.message;
     for (const log of ['dump.log', 'restore.log']) {
-      const text = await readFile(join(work, log), 'utf8').catch(() => '');
+      const text = await this.host.readTextFile(join(work, log)).catch(() => '');
       const errors = text.split('\n').filter((l) => /Error \(/.test(l) && !/RLIMIT_NOFILE/.test(l));
       if (errors.length)
         return errors
@@ -290,7 +289,7 @@ export class Checkpointer {
     let tail: LazyTail | undefined;
     let handedOver = false; // to the lazy tail, which releases the images once every page is in
     try {
-      if (isSealed(snapshotDir)) {
+      if (await isSealed(snapshotDir, this.host)) {
         step = 'decrypt';
         op.onProgress?.({ step });
         if (!op.key) throw new BothubError('INVALID_STATE', 'the snapshot is encrypted and no key was given');
@@ -301,23 +300,23 @@ export class Checkpointer {
         step = 'filesystem';
       }
       op.onProgress?.({ step });
-      await Promise.all([p.rootfs, p.guest, p.etc].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+      await Promise.all([p.rootfs, p.guest, p.etc].map((d) => this.host.mkdir(d, { recursive: true, mode: 0o700 })));
       // The layer keeps its size limit (a branch's image is made here): the snapshot's files are unpacked inside it.
       await this.runtime.mountLayer(def, undo);
-      await rm(p.upper, { recursive: true, force: true });
-      await rm(p.work, { recursive: true, force: true });
-      await Promise.all([mkdir(p.upper, { mode: 0o755 }), mkdir(p.work, { mode: 0o700 }), rm(work, { recursive: true, force: true })]);
-      await mkdir(work);
+      await this.host.rm(p.upper, { recursive: true, force: true });
+      await this.host.rm(p.work, { recursive: true, force: true });
+      await Promise.all([this.host.mkdir(p.upper, { mode: 0o755 }), this.host.mkdir(p.work, { mode: 0o700 }), this.host.rm(work, { recursive: true, force: true })]);
+      await this.host.mkdir(work);
       await unpackLayer(this.host, join(dir, SNAPSHOT_PARTS.layer), p.upper, op.signal);
       // CRIU reopens the console log at its dumped size and offset.
       await this.host.run('cp', ['--sparse=always', join(dir, SNAPSHOT_PARTS.console), p.consoleLog]);
-      await rm(p.execs, { recursive: true, force: true });
-      if (existsSync(join(dir, SNAPSHOT_PARTS.execs))) await this.host.run('cp', ['-a', '--sparse=always', join(dir, SNAPSHOT_PARTS.execs), p.execs]);
-      await Promise.all([rm(p.execSocket, { force: true }), this.runtime.writeEtc(def)]);
+      await this.host.rm(p.execs, { recursive: true, force: true });
+      if (await this.host.exists(join(dir, SNAPSHOT_PARTS.execs))) await this.host.run('cp', ['-a', '--sparse=always', join(dir, SNAPSHOT_PARTS.execs), p.execs]);
+      await Promise.all([this.host.rm(p.execSocket, { force: true }), this.runtime.writeEtc(def)]);
 
       step = 'network';
       op.onProgress?.({ step });
-      if (def.address && !existsSync(`/run/netns/${netnsName(def.id)}`)) {
+      if (def.address && !(await this.host.exists(`/run/netns/${netnsName(def.id)}`))) {
         await this.runtime.createNetwork(def);
         undo.push('network', () => removeSandboxNetwork(this.host, def.id));
       }
@@ -327,12 +326,12 @@ export class Checkpointer {
       undo.push('overlay mount', () => unmount(this.host, p.rootfs));
       // A branch has a new address: connections of the original cannot follow it, so CRIU restores them closed.
       const criuConf = join(p.dir, 'criu.conf');
-      await writeFile(criuConf, op.branch ? 'tcp-close\n' : '');
+      await this.host.writeFile(criuConf, op.branch ? 'tcp-close\n' : '');
       await this.runtime.writeBundle(def, { 'org.criu.config': criuConf });
 
       step = 'criu restore';
       op.onProgress?.({ step });
-      const gpu = await readGpuState(snapshotDir);
+      const gpu = await readGpuState(snapshotDir, this.host);
       // CUDA state is put back by touching all of its host copy at once: GPU snapshots restore eagerly.
       if (op.lazy && !gpu?.processes.length) {
         tail = await startLazyPages(this.host, this.criu, join(dir, SNAPSHOT_PARTS.criu), work);
@@ -353,14 +352,14 @@ export class Checkpointer {
       op.onProgress?.({ step });
       (await connectInit(p.execSocket, 5000)).destroy();
       undo.commit();
-      if (!tail) await rm(work, { recursive: true, force: true });
+      if (!tail) await this.host.rm(work, { recursive: true, force: true });
       handedOver = !!tail;
-      return tail && { ...tail, pagesIn: keepUntilIn(tail.pagesIn, release, () => rm(work, { recursive: true, force: true })) };
+      return tail && { ...tail, pagesIn: keepUntilIn(tail.pagesIn, release, () => this.host.rm(work, { recursive: true, force: true })) };
     } catch (e) {
       const failure = e instanceof StepError ? e : new StepError(step, await this.reason(e, work), e);
       // CRIU's whole log outlives the sandbox directory the undo removes: the one line above is rarely all.
       const kept = this.runtime.failedRestoreLog(def.id);
-      await mkdir(dirname(kept), { recursive: true })
+      await this.host.mkdir(dirname(kept), { recursive: true })
         .then(() => this.host.run('cp', [join(work, 'restore.log'), kept], { allowFailure: true }))
         .catch(() => undefined);
       await undo.unwind((what, err) => this.log.warn({ err, what, sandbox: def.name }, 'cleanup after a failed restore'));

@@ -1,12 +1,11 @@
-import { existsSync } from 'node:fs';
-import type { Host } from '../../hostexec/index.js';
+import type { Host, HostFiles } from '../../hostexec/index.js';
 
 /** Where scripts/install-criu puts CRIU 4 (a wrapper around a private prefix, or a link to the host's). */
 export const BOTHUB_CRIU = '/usr/local/lib/bothub/criu/criu';
 
-export function criuBinary(configured?: string): string {
+export async function criuBinary(host: HostFiles, configured?: string): Promise<string> {
   if (configured) return configured;
-  return existsSync(BOTHUB_CRIU) ? BOTHUB_CRIU : 'criu';
+  return (await host.exists(BOTHUB_CRIU)) ? BOTHUB_CRIU : 'criu';
 }
 
 export async function criuVersion(host: Host, binary: string): Promise<string> {

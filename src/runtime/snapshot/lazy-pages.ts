@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BothubError } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
@@ -47,7 +46,7 @@ export async function startLazyPages(host: Host, criu: string, imagesDir: string
   const pagesIn = run.then(
     () => undefined,
     async (e: unknown) => {
-      throw new BothubError('RUNTIME_FAILED', `the lazy page source stopped before every page was in (${await lazyPagesReason(workDir, e)})`, { cause: e });
+      throw new BothubError('RUNTIME_FAILED', `the lazy page source stopped before every page was in (${await lazyPagesReason(host, workDir, e)})`, { cause: e });
     },
   );
   pagesIn.catch(() => undefined); // handled by whoever holds it; never unhandled meanwhile
@@ -67,8 +66,8 @@ export async function startLazyPages(host: Host, criu: string, imagesDir: string
 }
 
 /** The useful line of a failed page daemon: its own last error, else how it ended. */
-async function lazyPagesReason(workDir: string, e: unknown): Promise<string> {
-  const log = await readFile(join(workDir, LAZY_PAGES_LOG), 'utf8').catch(() => '');
+async function lazyPagesReason(host: Host, workDir: string, e: unknown): Promise<string> {
+  const log = await host.readTextFile(join(workDir, LAZY_PAGES_LOG)).catch(() => '');
   const errors = log.split('\n').filter((l) => /Error \(/.test(l));
   if (errors.length) return errors.at(-1)!.replace(/^\([\d.]+\)\s*/, '');
   const code = (e as { result?: { code?: number } }).result?.code;

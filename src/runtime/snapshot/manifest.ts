@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+// Local only: checksums the daemon's own snapshot store, which is on its machine (a fleet host's agent checksums its own).
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -111,7 +112,7 @@ export async function verifyTree(dir: string, manifest: SnapshotManifest, signal
   if (problems.length) {
     throw new BothubError(
       'INVALID_STATE',
-      `snapshot "${manifest.name}" is damaged (${problems.slice(0, 3).join('; ')}); it cannot be restored — delete it with \`bothub snapshot delete ${manifest.name}\``,
+      `snapshot "${manifest.name}" is damaged (${problems.slice(0, 3).join('; ')}); it cannot be restored — delete it (\`DELETE /api/v1/snapshots/${manifest.name}\`)`,
     );
   }
 }

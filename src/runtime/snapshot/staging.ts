@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Host } from '../../hostexec/index.js';
+import type { Host, HostFiles } from '../../hostexec/index.js';
 import { unmount } from '../overlay.js';
 
 /**
@@ -18,8 +16,8 @@ export interface Staging {
 }
 
 /** MemAvailable from /proc/meminfo, in bytes. */
-export function availableMemoryBytes(): number {
-  const kb = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+export async function availableMemoryBytes(host: HostFiles): Promise<number> {
+  const kb = /MemAvailable:\s+(\d+) kB/.exec(await host.readTextFile('/proc/meminfo'))?.[1];
   return Number(kb ?? 0) * 1024;
 }
 
@@ -32,12 +30,12 @@ const HEADROOM = 64 << 20;
  * else a directory under `diskRoot`.
  */
 export async function openStaging(host: Host, roots: { memoryRoot: string; diskRoot: string }, name: string, neededBytes: number, share: number): Promise<Staging> {
-  const cap = Math.floor(availableMemoryBytes() * share);
+  const cap = Math.floor((await availableMemoryBytes(host)) * share);
   const inMemory = neededBytes + HEADROOM <= cap;
   const dir = join(inMemory ? roots.memoryRoot : roots.diskRoot, name);
   await unmount(host, dir);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await host.rm(dir, { recursive: true, force: true });
+  await host.mkdir(dir, { recursive: true, mode: 0o700 });
   if (inMemory) await host.run('mount', ['-t', 'tmpfs', '-o', `size=${cap},mode=0700,nosuid,nodev`, 'tmpfs', dir]);
   let released = false;
   return {
@@ -47,17 +45,17 @@ export async function openStaging(host: Host, roots: { memoryRoot: string; diskR
       if (released) return;
       released = true;
       await unmount(host, dir);
-      await rm(dir, { recursive: true, force: true });
+      await host.rm(dir, { recursive: true, force: true });
     },
   };
 }
 
 /** Every staging directory under `root` (a crash left them) but those in `keep`: unmounted and removed. Returns their names. */
 export async function clearStaging(host: Host, root: string, keep: ReadonlySet<string> = new Set()): Promise<string[]> {
-  const names = (await readdir(root).catch(() => [] as string[])).filter((n) => !keep.has(n));
+  const names = (await host.readdir(root).catch(() => [])).map((e) => e.name).filter((n) => !keep.has(n));
   for (const name of names) {
     await unmount(host, join(root, name));
-    await rm(join(root, name), { recursive: true, force: true });
+    await host.rm(join(root, name), { recursive: true, force: true });
   }
   return names;
 }

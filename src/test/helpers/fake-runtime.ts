@@ -241,7 +241,7 @@ export class FakeRuntime extends SandboxRuntime {
 
   override exec(def: SandboxDefinition, request: Omit<InitRequest, 'env'> & { env?: Record<string, string> }): Promise<ExecSession> {
     if (this.containers.get(containerId(def.id))?.status !== 'running')
-      return Promise.reject(new BothubError('RUNTIME_FAILED', "the sandbox's init is not answering; see `bothub logs NAME` and restart it with `bothub stop NAME && bothub start NAME`"));
+      return Promise.reject(new BothubError('RUNTIME_FAILED', "the sandbox's init is not answering; read its console log, then stop and start the sandbox"));
     const [client, init] = streamPair();
     this.serve(def, init);
     const session = new ExecSession(client);

@@ -25,14 +25,14 @@ export function execHandlers(ctx: DaemonContext): Pick<Handlers, ExecRoutes> {
           throw new BothubError(
             'INVALID_STATE',
             rec.status !== 'running'
-              ? `command ${id} is not running (${rec.status}); read its output with \`bothub logs ${name} --exec ${id}\``
-              : `command ${id} has no terminal to attach to; follow its output with \`bothub logs ${name} --exec ${id} -f\``,
+              ? `command ${id} is not running (${rec.status}); read its output (\`GET /api/v1/sandboxes/${name}/execs/${id}/logs\`)`
+              : `command ${id} has no terminal to attach to; follow its output (\`GET /api/v1/sandboxes/${name}/execs/${id}/logs?follow=true\`)`,
           );
       },
       open: async (socket, { actor, params: { name, id } }) => {
         const row = await ctx.sandboxes.row(name, actor);
         const terminal = ctx.exec.terminals.get(row.id, id);
-        if (!terminal) throw new BothubError('INVALID_STATE', `command ${id} has ended; see \`bothub ps ${name}\``);
+        if (!terminal) throw new BothubError('INVALID_STATE', `command ${id} has ended; see \`GET /api/v1/sandboxes/${name}/execs\``);
         socket.send({ type: 'started', id });
         bindTerminal(socket, terminal);
         socket.frame(Channel.Stdout, terminal.scrollback());

@@ -12,7 +12,7 @@ export function imageHandlers(ctx: DaemonContext): Pick<Handlers, ImageRoutes> {
     getImage: ({ actor, params }) => ctx.images.requireFor(params.name, actor),
     buildImage: async ({ params: { name } }, reply) => {
       if (name !== DEBIAN_IMAGE)
-        throw new BothubError('INVALID_INPUT', `only the default image "${DEBIAN_IMAGE}" is built here; bring others with \`bothub image import PATH --name ${name}\``);
+        throw new BothubError('INVALID_INPUT', `only the default image "${DEBIAN_IMAGE}" is built here; import others (\`POST /api/v1/images?name=${name}\` with the tarball as the body)`);
       await streamOperation(reply, (onProgress, signal) => ctx.images.ensureDebian({ onProgress, signal }));
     },
     importImage: async ({ actor, query: { name }, body }, reply) => {
@@ -27,7 +27,7 @@ export function imageHandlers(ctx: DaemonContext): Pick<Handlers, ImageRoutes> {
       if (users.snapshots.length)
         throw new BothubError(
           'IN_USE',
-          `image "${params.name}" is under snapshot ${users.snapshots.join(', ')}, whose restore needs it; delete ${users.snapshots.length > 1 ? 'them' : 'it'} first (\`bothub snapshot delete SNAP\`)`,
+          `image "${params.name}" is under snapshot ${users.snapshots.join(', ')}, whose restore needs it; delete ${users.snapshots.length > 1 ? 'them' : 'it'} first (\`DELETE /api/v1/snapshots/SNAP\`)`,
         );
       await ctx.images.remove(params.name);
     },

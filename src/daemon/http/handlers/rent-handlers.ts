@@ -1,6 +1,6 @@
 import { BothubError } from '../../../core/index.js';
 import type { DaemonContext } from '../../context.js';
-import { RentService } from '../../rent/rent-service.js';
+import { NAME_AN_OFFER, RentService } from '../../rent/rent-service.js';
 import { streamOperation } from '../ndjson.js';
 import type { Handlers } from '../register-routes.js';
 
@@ -14,13 +14,13 @@ export function rentHandlers(ctx: DaemonContext): Pick<Handlers, RentRoutes> {
     reconcileProviders: () => ctx.rentals.reconcile(),
     listOffers: ({ query }) => ctx.rentService.offers(query),
     rentHost: async ({ actor, body }, reply) => {
-      if (!body.offer && !body.gpu) throw new BothubError('INVALID_INPUT', 'name an offer (PROVIDER:ID from `bothub offers`) or a GPU with --gpu MODEL');
+      if (!body.offer && !body.gpu) throw new BothubError('INVALID_INPUT', NAME_AN_OFFER);
       await streamOperation(reply, (onProgress, signal) => ctx.rentals.rent({ ...body, ownerId: RentService.ownerOf(actor) }, { onProgress, signal }));
     },
     listRentals: () => ctx.rentService.list(),
     releaseHost: async ({ params }, reply) => {
       // Checked before the stream starts, so a host that is not rented is a plain 404.
-      if (!(await ctx.rentService.ofHost(params.name))) throw new BothubError('NOT_FOUND', `no rented host named "${params.name}" is in use; see \`bothub host rentals\``);
+      if (!(await ctx.rentService.ofHost(params.name))) throw new BothubError('NOT_FOUND', `no rented host named "${params.name}" is in use; see \`GET /api/v1/rentals\``);
       await streamOperation(reply, (onProgress, signal) => ctx.rentals.release(params.name, 'released by hand', { onProgress, signal }));
     },
     placeSandbox: async ({ actor, params }, reply) => {

@@ -20,7 +20,7 @@ export function sessionHandlers(ctx: DaemonContext, sessions: WebSessions, limit
       const actor = await ctx.users.authenticate(body.token);
       if (!actor) {
         await failedAttempt(limiter, raw.ip);
-        throw new BothubError('UNAUTHORIZED', 'that API key is not valid; check it (`bothub user rotate-key NAME` makes a new one), or ask the admin');
+        throw new BothubError('UNAUTHORIZED', 'that API key is not valid; check it, or ask the admin for a new one');
       }
       const { id, session } = await sessions.open(actor);
       void reply.setCookie(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'strict', path: '/', secure: raw.protocol === 'https' });

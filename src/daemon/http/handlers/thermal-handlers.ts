@@ -12,7 +12,7 @@ export function thermalHandlers(ctx: DaemonContext): Pick<Handlers, ThermalRoute
   return {
     pauseSandbox: async ({ actor, params }) => {
       const row = await running(params.name, actor);
-      if (row.thermal === 'cold') throw new BothubError('INVALID_STATE', `sandbox "${params.name}" is cold already; resume it with \`bothub resume ${params.name}\``);
+      if (row.thermal === 'cold') throw new BothubError('INVALID_STATE', `sandbox "${params.name}" is cold already; resume it (\`POST /api/v1/sandboxes/${params.name}/resume\`)`);
       return ctx.sandboxes.present(await ctx.thermal.pause(row, 'paused by hand'));
     },
     resumeSandbox: async ({ actor, params }) => ctx.sandboxes.present(await ctx.thermal.resume(await running(params.name, actor))),
