@@ -15,6 +15,7 @@ import { defaultImageName, parseReference } from './reference.js';
 import { Skopeo, type RegistryCredentials } from './skopeo.js';
 import { buildManifest, copyOut } from './oci-build.js';
 import { resolveImageUser } from './image-user.js';
+import { partialPath, removeAbandonedPartials } from './partial-dirs.js';
 import type { OciConfigFile } from './oci-layout.js';
 
 export type ImageSource = 'debootstrap' | 'tarball' | 'docker-archive' | 'registry' | 'oci-archive' | 'saved';
@@ -43,7 +44,6 @@ export interface ImageInfo {
 }
 
 const META = 'image.json';
-const PARTIAL = '.partial-';
 
 /** What to do about an image that is not here (or not this user's). */
 const seeOrImport = (name: string) => `see \`GET /api/v1/images\`, or import one (\`POST /api/v1/images?name=${name}\` with the tarball as the body)`;
@@ -104,9 +104,7 @@ export class ImageStore {
       const at = await this.host.stat(join(this.oci.tmp, e)).then((s) => s.mtimeMs, () => Date.now());
       if (Date.now() - at > 86_400_000) await this.host.rm(join(this.oci.tmp, e), { recursive: true, force: true });
     }
-    for (const { name: entry } of await this.host.readdir(this.dir)) {
-      if (entry.startsWith(PARTIAL)) await this.host.rm(join(this.dir, entry), { recursive: true, force: true });
-    }
+    await removeAbandonedPartials(this.host, this.dir);
   }
 
   async list(): Promise<ImageInfo[]> {
@@ -334,7 +332,7 @@ export class ImageStore {
       config: stored.config,
       layerBlobs: stored.layerBlobs ?? manifest?.layers,
     };
-    const work = join(this.dir, `${PARTIAL}${name}-${randomBytes(4).toString('hex')}`);
+    const work = partialPath(this.dir, name);
     await this.host.mkdir(work, { recursive: true });
     await this.host.writeFile(join(work, META), JSON.stringify(info, null, 2));
     await this.host.rename(work, join(this.dir, name)).catch(async (e: NodeJS.ErrnoException) => {
@@ -348,7 +346,7 @@ export class ImageStore {
   async remove(name: string): Promise<void> {
     await this.require(name);
     // Rename first: the image disappears at once, the slow delete follows.
-    const doomed = join(this.dir, `${PARTIAL}rm-${name}-${randomBytes(4).toString('hex')}`);
+    const doomed = partialPath(this.dir, `rm-${name}`);
     await this.host.rename(join(this.dir, name), doomed);
     await this.host.rm(doomed, { recursive: true, force: true });
     await this.collectLayers();
@@ -376,7 +374,7 @@ export class ImageStore {
   }
 
   private async partialDir(name: string): Promise<string> {
-    const work = join(this.dir, `${PARTIAL}${name}-${randomBytes(4).toString('hex')}`);
+    const work = partialPath(this.dir, name);
     await this.host.mkdir(join(work, 'rootfs'), { recursive: true });
     return work;
   }

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BothubError } from '../../core/index.js';
 import type { Host, HostFiles } from '../../hostexec/index.js';
 import type { LongOperation } from '../progress.js';
+import { partialPath, removeAbandonedPartials } from './partial-dirs.js';
 
 const TAR_EXTRACT = ['--numeric-owner', '--no-same-permissions', '--preserve-permissions', '--no-overwrite-dir', '--xattrs', '--xattrs-include=user.*', '--xattrs-include=security.capability'];
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
@@ -46,12 +47,12 @@ export class LayerStore {
 
   async init(): Promise<void> {
     await this.host.mkdir(this.dir, { recursive: true });
-    for (const e of await this.host.readdir(this.dir)) if (e.name.startsWith('.partial-')) await this.host.rm(join(this.dir, e.name), { recursive: true, force: true });
+    await removeAbandonedPartials(this.host, this.dir);
   }
 
   /** A fresh directory to fill; `commit` makes it a layer under `id` with one rename. */
   async partial(): Promise<string> {
-    const p = join(this.dir, `.partial-${randomBytes(6).toString('hex')}`);
+    const p = partialPath(this.dir, 'layer');
     await this.host.mkdir(p, { recursive: true, mode: 0o755 });
     return p;
   }
@@ -83,7 +84,7 @@ export class LayerStore {
   }
 
   async remove(id: string): Promise<void> {
-    const doomed = join(this.dir, `.partial-rm-${id}`);
+    const doomed = partialPath(this.dir, `rm-${id}`);
     await this.host.rename(this.path(id), doomed).catch(() => undefined);
     await this.host.rm(doomed, { recursive: true, force: true });
   }
