@@ -97,7 +97,10 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
       return;
     }
     // A sandbox parked by a released rented host is placed again first; one that cannot checkpoint is refused a freeze or move.
-    const row = await ctx.rentals.beforeForward(found, route, HERE.has(route) && route !== 'moveSandbox');
+    const row = await ctx.rentals.beforeForward(found, route, HERE.has(route) && route !== 'moveSandbox').catch((e: BothubError) => {
+      if (e.code === 'BUSY') void reply.header('retry-after', '30'); // still being placed: the next try may find it there
+      throw e;
+    });
     if (HERE.has(route)) return;
     // Control planes only (several daemons): the host's agent keeps the snapshot in its store, whichever daemon asked.
     if (route === 'createSnapshot' && !ctx.sandboxes.remote.controlPlaneOnly)
