@@ -110,9 +110,9 @@ export class Rentals {
   private async placeWithin(row: SandboxRow): Promise<SandboxRow> {
     let last: Progress | undefined;
     const placing = this.place(row, (p) => (last = p));
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const waited = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, this.deps.placeWaitMs);
+      timer = setTimeout(() => resolve(undefined), this.deps.placeWaitMs);
     });
     try {
       const placed = await Promise.race([placing, waited]);
