@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { SandboxT } from '../api/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { fakeVast, type FakeProvider } from './helpers/fake-providers.js';
-import { until } from './helpers/sandbox.js';
 
 /**
  * Placing without being asked where: the scheduler puts a new sandbox on a
@@ -85,14 +85,15 @@ describe('placing on rented hosts', () => {
       (e: Error & { code?: string }) => e.code === 'BUSY' && /is being placed on a host again/.test(e.message),
     );
 
-    // It goes on without them: one new rent, and the state is there when it is placed.
-    const placed = await until('big placed again', async () => {
-      const s = await t.api.call('getSandbox', { params: { name: 'big' } });
-      return s.status === 'running' && s.thermal === 'hot' ? s : undefined;
-    }, 300_000);
-    assert.notEqual(placed.host, 'gpu-p');
+    // A route that streams its progress shows the placing's in the same stream: a move joins the one placing, then moves it.
+    const steps: string[] = [];
+    const moved = await t.api.progress<SandboxT>('moveSandbox', { params: { name: 'big' }, body: { to: 'local' } }, (p) => steps.push(p.step));
+    assert.ok(steps.includes('thaw'), `the placing's progress: ${steps.join(',')}`);
+    assert.equal(moved.host, 'local');
+    assert.equal(moved.thermal, 'hot');
     assert.equal((await t.api.call('listRentals')).length, rentsBefore + 1, 'one placing for every request');
     const r = await t.api.call('exec', { params: { name: 'big' }, body: { command: ['cat', '/root/state'] } });
     assert.equal(r.stdout, '42\n');
+    await t.api.call('destroySandbox', { params: { name: 'big' } });
   });
 });
