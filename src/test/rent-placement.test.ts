@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { SandboxT } from '../api/index.js';
+import type { MoveResultT } from '../api/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { fakeVast, type FakeProvider } from './helpers/fake-providers.js';
@@ -51,6 +51,11 @@ describe('placing on rented hosts', () => {
         /^a sandbox on rented host "gpu-p" \(\$0\.35\/h\) would take user "carol" to \$0\.350\/h, over their limit of \$0\.1\/h; .*; no other host has room for it$/.test(e.message),
     );
     assert.equal((await t.api.call('listSandboxes')).some((s) => s.name === 'c-big'), false, 'nothing was made');
+    // Nor can she move one there.
+    await assert.rejects(
+      carol.progress('moveSandbox', { params: { name: 'c-small' }, body: { to: 'gpu-p' } }, () => undefined),
+      (e: Error & { code?: string }) => e.code === 'PRICE_CHANGED' && /^a sandbox on rented host "gpu-p"/.test(e.message),
+    );
     // Without a limit the same request goes there; and once her limit allows it, hers does too.
     const placed = await t.api.call('createSandbox', { body: { name: 'big', memoryMb: big } });
     assert.equal(placed.host, 'gpu-p');
@@ -87,10 +92,11 @@ describe('placing on rented hosts', () => {
 
     // A route that streams its progress shows the placing's in the same stream: a move joins the one placing, then moves it.
     const steps: string[] = [];
-    const moved = await t.api.progress<SandboxT>('moveSandbox', { params: { name: 'big' }, body: { to: 'local' } }, (p) => steps.push(p.step));
+    const moved = await t.api.progress<MoveResultT>('moveSandbox', { params: { name: 'big' }, body: { to: 'local' } }, (p) => steps.push(p.step));
     assert.ok(steps.includes('thaw'), `the placing's progress: ${steps.join(',')}`);
-    assert.equal(moved.host, 'local');
-    assert.equal(moved.thermal, 'hot');
+    assert.equal(moved.sandbox.host, 'local');
+    assert.equal(moved.sandbox.thermal, 'hot');
+    assert.match(moved.from, /^rent-/, 'from the host rented to place it');
     assert.equal((await t.api.call('listRentals')).length, rentsBefore + 1, 'one placing for every request');
     const r = await t.api.call('exec', { params: { name: 'big' }, body: { command: ['cat', '/root/state'] } });
     assert.equal(r.stdout, '42\n');
