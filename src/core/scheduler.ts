@@ -10,6 +10,8 @@ export interface PlacementCandidate {
   usedCpus: number;
   usedMemoryMb: number;
   usedGpus: number;
+  /** Why this host is not for this sandbox whatever room it has (a rented host over its owner's price limit). */
+  refused?: string;
 }
 
 export interface PlacementRequest {
@@ -22,6 +24,7 @@ export interface PlacementRequest {
 /** Why a host cannot take the request; empty when it can. */
 export function misfit(c: PlacementCandidate, r: PlacementRequest): string[] {
   const why: string[] = [];
+  if (c.refused) why.push(c.refused);
   if (!c.reachable) why.push('unreachable');
   if (r.cpus !== null && c.usedCpus + r.cpus > c.cpus) why.push(`${c.cpus - c.usedCpus} of ${c.cpus} CPUs free`);
   if (c.usedMemoryMb + r.memoryMb > c.memoryMb) why.push(`${Math.max(0, c.memoryMb - c.usedMemoryMb)} MB of ${c.memoryMb} MB free`);

@@ -51,6 +51,8 @@ export interface DaemonConfig {
   heartbeatMs: number;
   /** How often rented hosts' spend is metered and idle ones released (reconciling with providers: every 10th); 0 disables. */
   rentTickMs: number;
+  /** How long a plain HTTP request waits for its parked sandbox to be placed before it is answered BUSY (the placing goes on), in ms (env BOTHUB_PLACE_WAIT, default 50s). */
+  placeWaitMs: number;
   logLevel: string;
   /** Origins (host names or URLs) a browser may call /mcp from, besides the daemon's own (env BOTHUB_MCP_ORIGINS, comma-separated). */
   mcpOrigins?: string[];
@@ -116,6 +118,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     idleColdMs: parseDuration(env.BOTHUB_IDLE_COLD ?? '30m'),
     heartbeatMs: parseDuration(env.BOTHUB_HEARTBEAT ?? '15s'),
     rentTickMs: parseDuration(env.BOTHUB_RENT_TICK ?? '30s'),
+    placeWaitMs: parseDuration(env.BOTHUB_PLACE_WAIT ?? '50s'),
     diskMb: parseDiskDefault(env.BOTHUB_DISK ?? '10G'),
     logLevel: env.BOTHUB_LOG_LEVEL ?? 'info',
     mcpOrigins: (env.BOTHUB_MCP_ORIGINS ?? '')

@@ -139,7 +139,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     onAgentSandboxes: (name, list): Promise<void> => mirrorAgentSandboxes(db, records, name, list),
     log,
   });
-  const fleet = new RemoteSandboxes(hosts, db, cluster.shared);
+  // A rented host takes a new sandbox only within its owner's price limit (the rent services are made further down).
+  const fleet = new RemoteSandboxes(hosts, db, cluster.shared, (host, ownerId) => rent.rentService.admit(host, ownerId));
   const records = new SandboxRecords({ db, urlsOf: (row) => publish.urlsOf(row), unreachable: () => fleet.unreachable(), onChange: recordSandboxChange(events, log) });
   const sandboxes = new SandboxService({
     db,
@@ -204,7 +205,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     execLocal: async (name) => (await exec.run(name, { command: ['true'], timeoutMs: 10_000 }, SYSTEM)).exitCode,
     log,
   });
-  const rent = wireRentals({ db, sealer, hosts, sandboxes, events, dataDir: config.dataDir, tickMs: config.socket ? 0 : config.rentTickMs, log });
+  const rent = wireRentals({ db, sealer, hosts, sandboxes, events, dataDir: config.dataDir, tickMs: config.socket ? 0 : config.rentTickMs, placeWaitMs: config.placeWaitMs, log });
   const consistency = new ConsistencyChecker({
     db,
     host,

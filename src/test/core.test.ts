@@ -205,6 +205,12 @@ describe('core: the scheduler', () => {
     assert.equal(pickHost(hosts, { cpus: null, memoryMb: 512, gpus: 'all' }), 'b');
     assert.throws(() => pickHost(hosts, { cpus: null, memoryMb: 512, gpus: 3 }), /a: 1 of 2 GPUs free; b: 2 of 2 GPUs free/);
   });
+
+  it('skips a host refused whatever room it has (a rented one past the owner\'s price limit), saying why', () => {
+    const hosts = [host('local', 4000), host('rent-a', 16000, 0, { refused: 'over the price limit' })];
+    assert.equal(pickHost(hosts, { cpus: null, memoryMb: 512, gpus: 0 }), 'local');
+    assert.throws(() => pickHost(hosts, { cpus: null, memoryMb: 8000, gpus: 0 }), /local: 4000 MB of 4000 MB free; rent-a: over the price limit\)/);
+  });
 });
 
 describe('core: GPUs', () => {

@@ -1,4 +1,4 @@
-import { BothubError, pickHost, type GpuRequest, type PlacementCandidate } from '../../core/index.js';
+import { BothubError, misfit, pickHost, type GpuRequest, type PlacementCandidate, type PlacementRequest } from '../../core/index.js';
 import type { Db } from '../db/database.js';
 import { LOCAL_HOST, type HostService } from './host-service.js';
 import { holdsGpus, QUOTA_DEFAULT_MEMORY_MB } from '../services/quota.js';
@@ -17,24 +17,43 @@ async function usage(db: Db): Promise<Map<string, { cpus: number; memoryMb: numb
   return used;
 }
 
+/** Why a host is no place for this sandbox whatever room it has (a rented one over its owner's price limit); undefined when it is. */
+export type RefuseHost = (host: string) => Promise<string | undefined>;
+
+/** A host the caller may not use: its reason, as the error of a placement that had no other choice. */
+async function allowed(host: string, refuse: RefuseHost | undefined): Promise<string> {
+  const why = await refuse?.(host);
+  if (why) throw new BothubError('PRICE_CHANGED', why);
+  return host;
+}
+
 /**
  * The scheduler's inputs from the records and the fingerprints; its choice is core's pickHost.
  * `controlPlaneOnly`: this machine runs no sandboxes (several daemons): only fleet hosts are candidates.
+ * `refuse`: hosts this sandbox may not go to (its owner's price limit), each with its reason.
  */
-export async function placeSandbox(db: Db, hosts: HostService, req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }, controlPlaneOnly = false): Promise<string> {
+export async function placeSandbox(
+  db: Db,
+  hosts: HostService,
+  req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest },
+  controlPlaneOnly = false,
+  refuse?: RefuseHost,
+): Promise<string> {
   const [listed, used] = await Promise.all([hosts.list(), usage(db)]);
   const all = controlPlaneOnly ? listed.filter((h) => h.name !== LOCAL_HOST) : listed;
   if (all.length === 0) throw new BothubError('INVALID_STATE', 'this daemon runs sandboxes on fleet hosts only (BOTHUB_CONTROL_PLANE_ONLY) and has none; add one (`POST /api/v1/hosts`)');
   // No fleet, no choice: this machine's own checks say precisely what does not fit.
-  if (all.length === 1) return all[0]!.name;
+  if (all.length === 1) return allowed(all[0]!.name, refuse);
   if (req.gpus?.kind === 'uuids') {
     // GPUs named by UUID name their host too.
     const first = req.gpus.uuids[0];
     const owner = all.find((h) => h.fingerprint.gpu?.devices.some((d) => d.uuid === first));
     if (!owner) throw new BothubError('NOT_FOUND', `no host has GPU ${first}; see \`nvidia-smi -L\` on the GPU host, or ask for a count with --gpus N`);
-    return owner.name;
+    return allowed(owner.name, refuse);
   }
+  const refusals = new Map<string, string | undefined>(await Promise.all(all.map(async (h) => [h.name, await refuse?.(h.name)] as const)));
   const candidates: PlacementCandidate[] = all.map((h) => ({
+    refused: refusals.get(h.name),
     name: h.name,
     reachable: h.status === 'reachable',
     cpus: h.fingerprint.cpus ?? 1,
@@ -45,5 +64,13 @@ export async function placeSandbox(db: Db, hosts: HostService, req: { cpus: numb
     usedGpus: used.get(h.name)?.gpus ?? 0,
   }));
   const gpus = req.gpus === undefined ? 0 : req.gpus.kind === 'all' ? 'all' : req.gpus.count;
-  return pickHost(candidates, { cpus: req.cpus, memoryMb: req.memoryMb ?? QUOTA_DEFAULT_MEMORY_MB, gpus });
+  const request: PlacementRequest = { cpus: req.cpus, memoryMb: req.memoryMb ?? QUOTA_DEFAULT_MEMORY_MB, gpus };
+  try {
+    return pickHost(candidates, request);
+  } catch (e) {
+    // Room enough, but only on hosts its owner may not pay for: the price limit is the answer, as when a parked sandbox is placed.
+    const priced = candidates.find((c) => c.refused && !misfit({ ...c, refused: undefined }, request).length);
+    if (priced) throw new BothubError('PRICE_CHANGED', `${priced.refused}; no other host has room for it`);
+    throw e;
+  }
 }

@@ -1,5 +1,5 @@
 import type { ApiClient, SandboxT } from '../../api/index.js';
-import type { GpuRequest } from '../../core/index.js';
+import type { BothubError, GpuRequest } from '../../core/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import type { FleetPort } from '../services/fleet-port.js';
@@ -14,6 +14,8 @@ export class RemoteSandboxes implements FleetPort {
     private readonly db: Db,
     /** Several daemons: none runs sandboxes itself, every new one goes to a fleet host. */
     readonly controlPlaneOnly = false,
+    /** Refuses (PRICE_CHANGED) a host whose rent would take the owner past their hourly price limit. */
+    private readonly admit?: (host: string, ownerId: string | null) => Promise<void>,
   ) {}
 
   async agent(host: string): Promise<ApiClient> {
@@ -37,7 +39,9 @@ export class RemoteSandboxes implements FleetPort {
     return (await this.hosts.list()).map((h) => h.name).filter((name) => name !== LOCAL);
   }
 
-  place(req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }): Promise<string> {
-    return placeSandbox(this.db, this.hosts, req, this.controlPlaneOnly);
+  place(req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest; ownerId: string | null }): Promise<string> {
+    const admit = this.admit;
+    const refuse = admit && (async (host: string) => admit(host, req.ownerId).then(() => undefined, (e: BothubError) => (e.code === 'PRICE_CHANGED' ? e.message : Promise.reject(e))));
+    return placeSandbox(this.db, this.hosts, req, this.controlPlaneOnly, refuse);
   }
 }

@@ -96,15 +96,19 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
       req.agentSocketAfter = async (onProgress) => openThere(await ctx.rentals.beforeForward(found, route, false, onProgress));
       return;
     }
-    // A sandbox parked by a released rented host is placed again first; one that cannot checkpoint is refused a freeze or move.
-    const row = await ctx.rentals.beforeForward(found, route, HERE.has(route) && route !== 'moveSandbox');
-    if (HERE.has(route)) return;
     // Control planes only (several daemons): the host's agent keeps the snapshot in its store, whichever daemon asked.
     if (route === 'createSnapshot' && !ctx.sandboxes.remote.controlPlaneOnly)
       throw new BothubError(
         'INVALID_STATE',
-        `snapshots are kept on this daemon's machine; "${name}" runs on host "${row.host}": move it here first (\`POST /api/v1/sandboxes/${name}/move {"to": "local"}\`)`,
+        `snapshots are kept on this daemon's machine; "${name}" runs on host "${found.host}": move it here first (\`POST /api/v1/sandboxes/${name}/move {"to": "local"}\`)`,
       );
+    // A sandbox parked by a released rented host is placed again first (a move places it within its own progress stream);
+    // one that cannot checkpoint is refused a freeze or move.
+    const row = await ctx.rentals.beforeForward(found, route, HERE.has(route)).catch((e: BothubError) => {
+      if (e.code === 'BUSY') void reply.header('retry-after', '30'); // still being placed: the next try may find it there
+      throw e;
+    });
+    if (HERE.has(route)) return;
     if (def.stream === 'websocket') {
       // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.
       req.agentSocket = await openThere(row);

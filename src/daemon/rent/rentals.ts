@@ -22,6 +22,8 @@ export interface RentalsDeps {
   sandboxes: SandboxService;
   /** How often spend is metered and idle rented hosts are released; 0 disables. */
   tickMs: number;
+  /** How long a request that cannot show progress waits for a placing before it is answered BUSY (the placing goes on). */
+  placeWaitMs: number;
   /** Reconciling with the providers every this many ticks (and at start). */
   reconcileEveryTicks: number;
   log: Logger;
@@ -94,9 +96,36 @@ export class Rentals {
     }
     // Reading the record (a dashboard or a script polling `getSandbox`) is no activity there: it must not keep a host billing.
     if (answeredHere) return row;
-    if (await this.deps.parking.isParked(row.id)) row = await this.place(row, onProgress);
+    if (await this.deps.parking.isParked(row.id)) row = onProgress ? await this.place(row, onProgress) : await this.placeWithin(row);
     this.touch(row.host);
     return row;
+  }
+
+  /**
+   * A placing for a caller that can show no progress (a plain HTTP request):
+   * it waits so long, then is answered BUSY with what the placing is doing,
+   * rather than silently past its HTTP client's patience. The placing goes
+   * on; the next request finds it placed, or joins it.
+   */
+  private async placeWithin(row: SandboxRow): Promise<SandboxRow> {
+    let last: Progress | undefined;
+    const placing = this.place(row, (p) => (last = p));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.deps.placeWaitMs);
+    });
+    try {
+      const placed = await Promise.race([placing, waited]);
+      if (placed) return placed;
+    } finally {
+      clearTimeout(timer);
+    }
+    placing.catch(() => undefined); // its failure is the next request's answer (the state stays parked)
+    const now = last ? ` (now: ${last.step}${last.message ? ` ${last.message}` : ''})` : '';
+    throw new BothubError(
+      'BUSY',
+      `sandbox "${row.name}" is being placed on a host again, its rented host having been released${now}; that takes longer than a request waits (${Math.round(this.deps.placeWaitMs / 1000)} s) and goes on without it: retry in a minute, or follow it with \`POST /api/v1/sandboxes/${row.name}/place\` (NDJSON progress)`,
+    );
   }
 
   /**

@@ -20,6 +20,6 @@ export interface FleetPort {
   remoteHosts(): Promise<string[]>;
   /** Several daemons on one database: this machine runs no sandbox, each goes to a fleet host. */
   readonly controlPlaneOnly?: boolean;
-  /** Where a new sandbox goes when no host is asked for (the scheduler). */
-  place(req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest }): Promise<string>;
+  /** Where a new sandbox of `ownerId` goes when no host is asked for (the scheduler; a rented host only within their price limit). */
+  place(req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest; ownerId: string | null }): Promise<string>;
 }

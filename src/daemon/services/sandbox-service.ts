@@ -167,7 +167,7 @@ export class SandboxService {
     const name = req.name ? validateName('sandbox', req.name) : await this.freshName();
     const image = req.image ?? DEBIAN_IMAGE;
     const gpus = req.gpus === undefined ? undefined : parseGpuRequest(req.gpus);
-    const host = req.host ?? (await this.remote.place({ cpus: req.cpus ?? null, memoryMb: req.memoryMb ?? null, gpus }));
+    const host = req.host ?? (await this.remote.place({ cpus: req.cpus ?? null, memoryMb: req.memoryMb ?? null, gpus, ownerId: actor.id }));
     const cpus = req.cpus === undefined ? null : host === LOCAL ? validateCpus(req.cpus, capacity) : req.cpus;
     const memoryMb = req.memoryMb === undefined ? null : host === LOCAL ? validateMemoryMb(req.memoryMb, capacity) : req.memoryMb;
     const diskMb = req.diskMb === undefined ? this.deps.diskMb : validateDiskMb(req.diskMb);
