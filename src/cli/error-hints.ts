@@ -33,6 +33,7 @@ export const CLI_COMMANDS: Record<string, string> = {
   'POST /api/v1/sandboxes/:name/resume': 'bothub resume :name',
   'POST /api/v1/sandboxes/:name/snapshots': 'bothub snapshot create :name',
   'POST /api/v1/sandboxes/:name/move {"to": ":host"}': 'bothub move :name --to :host',
+  'POST /api/v1/sandboxes/:name/place': 'bothub place :name',
   'POST /api/v1/sandboxes/:name/publish {"port": :port}': 'bothub publish :name -p :port',
   'POST /api/v1/sandboxes/:name/shares': 'bothub share :name -p PORT',
   'POST /api/v1/sandboxes/:name/exec': 'bothub exec :name --',

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { MoveResultT } from '../../api/index.js';
+import type { MoveResultT, SandboxT } from '../../api/index.js';
 import { bytes, printJson } from '../output/format.js';
 import { progressPrinter } from '../output/progress.js';
 import { action } from '../runner.js';
@@ -19,6 +19,18 @@ export function register(program: Command): void {
         progress.done(
           `${name} moved from ${r.from} to ${r.to}${r.sandbox.address ? `, now at ${r.sandbox.address}` : ''}: snapshot ${r.snapshotMs} ms, transfer ${bytes(r.bytes)} in ${r.transferMs} ms${mbps}${r.resumedBytes ? ` (${bytes(r.resumedBytes)} resumed)` : ''}, restore ${r.restoreMs} ms`,
         );
+      }),
+    );
+  program
+    .command('place')
+    .description('place a sandbox parked by a released rented host on a host again and thaw it there, showing each step (any request to it does this first)')
+    .argument('<name>')
+    .action(
+      action(async (ctx, name: string) => {
+        const progress = progressPrinter(name);
+        const s = await ctx.api.progress<SandboxT>('placeSandbox', { params: { name } }, progress.update);
+        if (ctx.json) return printJson(s);
+        progress.done(`${name} runs on ${s.host}${s.address ? ` at ${s.address}` : ''}`);
       }),
     );
 }
