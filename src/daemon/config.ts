@@ -17,6 +17,8 @@ export interface DaemonConfig {
   snapshotsDir?: string;
   /** The share of free memory a snapshot's in-memory staging may take (env BOTHUB_SNAPSHOT_STAGING_SHARE, 0–1, default 0.5; 0: stage on disk). */
   snapshotStagingShare: number;
+  /** Bytes of chunks nothing references kept for transfers between hosts (env BOTHUB_CHUNK_CACHE_MIB, default 2048; 0 keeps none). */
+  chunkCacheBytes: number;
   /** CRIU binary; defaults to what scripts/install-criu installed. */
   criu?: string;
   subnet: string;
@@ -66,6 +68,12 @@ function stagingShare(value: string | undefined): number {
   return share;
 }
 
+function chunkCacheBytes(value: string | undefined): number {
+  const mib = Number(value ?? 2048);
+  if (!Number.isInteger(mib) || mib < 0) throw invalid(`invalid BOTHUB_CHUNK_CACHE_MIB "${value}": use a whole number of MiB, such as 2048 (0 keeps no cache)`);
+  return mib * 1024 * 1024;
+}
+
 /** Defaults, then the environment, then flags: the usual order of precedence. */
 export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const { host, port } = parseListen(flags.listen ?? env.BOTHUB_LISTEN ?? DEFAULT_LISTEN);
@@ -77,6 +85,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     imagesDir: env.BOTHUB_IMAGES_DIR || undefined,
     snapshotsDir: env.BOTHUB_SNAPSHOTS_DIR || undefined,
     snapshotStagingShare: stagingShare(env.BOTHUB_SNAPSHOT_STAGING_SHARE),
+    chunkCacheBytes: chunkCacheBytes(env.BOTHUB_CHUNK_CACHE_MIB),
     criu: env.BOTHUB_CRIU || undefined,
     subnet: env.BOTHUB_SUBNET ?? '10.77.0.0/16',
     bridge: env.BOTHUB_BRIDGE ?? 'bothub0',

@@ -6,6 +6,7 @@ import { BothubError, systemClock, type Actor, type Clock, type SandboxAction } 
 import { SNAPSHOT_PARTS, type Checkpointer, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
+import { coldImageIn, type ColdImages } from './cold-images.js';
 import type { EventLog } from './event-log.js';
 import type { SandboxService } from './sandbox-service.js';
 
@@ -32,6 +33,8 @@ export interface ThermalDeps {
   log: Logger;
   /** What idle time is measured by (tests pass a ManualClock). */
   clock?: Clock;
+  /** The snapshot store's side for cold images (made after this service, hence a closure); without it images stay whole. */
+  coldImages?: () => ColdImages;
 }
 
 const coldKeyPurpose = (sandboxId: string) => `cold-images:${sandboxId}`;
@@ -116,12 +119,18 @@ export class ThermalService {
       // Its GPUs were let go while it slept: it claims them (or others of the model) again, within its owner's quota.
       return this.deps.sandboxes.claim(row, async (claimed) => {
         try {
-          await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), this.coldDir(row.id), { branch: false, key: this.deps.deriveKey(coldKeyPurpose(row.id)) });
+          // A cold image in the store is put together first; every chunk is checked before the sandbox is touched.
+          const image = this.deps.coldImages ? await this.deps.coldImages().open(row.name, this.coldDir(row.id)) : { dir: this.coldDir(row.id), release: async () => undefined };
+          try {
+            await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), image.dir, { branch: false, key: this.deps.deriveKey(coldKeyPurpose(row.id)) });
+          } finally {
+            await image.release();
+          }
         } catch (e) {
           await this.deps.events.record(row, 'wake-failed', (e as Error).message);
           throw new BothubError('RUNTIME_FAILED', `waking sandbox "${row.name}" failed: ${(e as Error).message}; it stays cold — try again, or stop and start it`);
         }
-        await rm(this.coldDir(row.id), { recursive: true, force: true });
+        await this.discard(row.id);
         return this.woke(row, started);
       });
     } else {
@@ -169,13 +178,20 @@ export class ThermalService {
       if (now.thermal === 'warm') await this.deps.runtime.cgroup(now.id).setFrozen(false);
       const dir = this.coldDir(now.id);
       await rm(dir, { recursive: true, force: true });
+      const def = this.deps.sandboxes.definition(now);
+      const key = this.deps.sandboxes.holdsSecrets(now) ? this.deps.deriveKey(coldKeyPurpose(now.id)) : undefined;
       try {
-        const key = this.deps.sandboxes.holdsSecrets(now) ? this.deps.deriveKey(coldKeyPurpose(now.id)) : undefined;
-        await this.deps.checkpointer.checkpoint(this.deps.sandboxes.definition(now), dir, { leaveRunning: false, key });
+        await this.deps.checkpointer.checkpoint(def, dir, { leaveRunning: false, key });
       } catch (e) {
         await rm(dir, { recursive: true, force: true });
         throw e;
       }
+      // Into the store, like a snapshot's files (encrypted and GPU images stay whole, as their snapshots do).
+      if (this.deps.coldImages && !key && !def.gpus.length)
+        await this.deps
+          .coldImages()
+          .ingest(now.id, dir)
+          .catch((err: unknown) => this.deps.log.warn({ err, sandbox: now.name }, 'a cold image could not go into the snapshot store; it stays whole on disk'));
       await this.deps.events.record(now, 'cold', reason);
       return this.deps.sandboxes.setStatus(now.id, status, null, { thermal: 'cold' });
     });
@@ -197,7 +213,8 @@ export class ThermalService {
       const row = rows.get(id);
       const state = row && (await runtime.state(row));
       const alive = state?.status === 'running' || state?.status === 'paused';
-      const complete = existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.criu, 'inventory.img')) || existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.sealedMarker));
+      const complete =
+        existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.criu, 'inventory.img')) || existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.sealedMarker)) || coldImageIn(this.coldDir(id));
       if (row?.status === 'running' && row.thermal === 'cold' && alive) {
         log.warn({ sandbox: row.name }, 'a wake was interrupted after its restore: the sandbox is hot');
         await this.deps.sandboxes.setStatus(id, 'running', row.status_reason, { thermal: 'hot' });
@@ -217,11 +234,14 @@ export class ThermalService {
       }
       await rm(this.coldDir(id), { recursive: true, force: true });
     }
+    // References of cold images removed above (or by a crash) go; the cache keeps to its bound.
+    await this.deps.coldImages?.().sweep((id) => this.coldDir(id));
   }
 
   /** Forgets a cold sandbox's disk state (it was stopped or destroyed instead of woken). */
   async discard(id: string): Promise<void> {
-    if (existsSync(this.coldDir(id))) await rm(this.coldDir(id), { recursive: true, force: true });
+    if (this.deps.coldImages) await this.deps.coldImages().release(id, this.coldDir(id));
+    else if (existsSync(this.coldDir(id))) await rm(this.coldDir(id), { recursive: true, force: true });
   }
 
   /** Cools whatever has been idle long enough. */

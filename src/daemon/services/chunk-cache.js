@@ -1,0 +1,64 @@
+/** Rows per insert: three values each, well under SQLite's limit on bound values. */
+const BATCH = 500;
+/**
+ * Every host's store keeps the chunks of cold images it let go (a sandbox
+ * that woke, or left for another host) for a while: a sandbox moving back
+ * then finds most of its pages there, and only what changed is sent again.
+ * Bounded in bytes; past the bound the oldest go first, and a chunk leaves
+ * the disk only when nothing else holds it (the collector decides).
+ */
+export class ChunkCache {
+    db;
+    chunks;
+    boundBytes;
+    log;
+    constructor(db, chunks, 
+    /** BOTHUB_CHUNK_CACHE_MIB in bytes; 0 keeps nothing. */
+    boundBytes, log) {
+        this.db = db;
+        this.chunks = chunks;
+        this.boundBytes = boundBytes;
+        this.log = log;
+    }
+    /** Takes chunks in (inside the caller's transaction, the one that drops their last reference); a chunk cached again is younger. */
+    async keep(trx, chunks) {
+        if (!this.boundBytes)
+            return;
+        const at = new Date().toISOString();
+        const rows = chunks.map((c) => ({ hash: c.hash, size: c.size, cached_at: at }));
+        for (let i = 0; i < rows.length; i += BATCH)
+            await trx
+                .insertInto('chunk_cache')
+                .values(rows.slice(i, i + BATCH))
+                .onConflict((oc) => oc.column('hash').doUpdateSet({ cached_at: at }))
+                .execute();
+    }
+    /** Its size in bytes and chunks. */
+    async size() {
+        const r = await this.db
+            .selectFrom('chunk_cache')
+            .select((eb) => [eb.fn.countAll().as('chunks'), eb.fn.sum('size').as('bytes')])
+            .executeTakeFirstOrThrow();
+        return { bytes: Number(r.bytes ?? 0), chunks: Number(r.chunks) };
+    }
+    /** Drops the oldest places past the bound, then frees the chunks nothing else holds. Returns how many places went. */
+    async trim() {
+        const rows = await this.db.selectFrom('chunk_cache').select(['hash', 'size']).orderBy('cached_at', 'desc').orderBy('hash').execute();
+        let kept = 0;
+        const out = [];
+        for (const r of rows) {
+            if (kept + r.size <= this.boundBytes)
+                kept += r.size;
+            else
+                out.push(r.hash);
+        }
+        if (!out.length)
+            return 0;
+        for (let i = 0; i < out.length; i += BATCH)
+            await this.db.deleteFrom('chunk_cache').where('hash', 'in', out.slice(i, i + BATCH)).execute();
+        const freed = await this.chunks.collect(out);
+        this.log.info({ evicted: out.length, freed, keptBytes: kept }, 'chunk cache: the oldest chunks past its bound were let go');
+        return out.length;
+    }
+}
+//# sourceMappingURL=chunk-cache.js.map
