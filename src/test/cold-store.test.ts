@@ -56,7 +56,7 @@ describe('cold images in the snapshot store', () => {
 
   it('a cold image right after a snapshot adds almost nothing, survives a restart, wakes with its memory; its chunks go to the cache, which keeps to its bound', async () => {
     await snapshot(t, 'sleeper', 's1', true);
-    await until('s1 ready', async () => ((await t.api.call('listSnapshots', { query: {} })).find((s) => s.name === 's1')?.status === 'ready' ? true : undefined), 120_000);
+    await until('s1 ready', async () => ((await t.api.call('listSnapshots', { query: {} })).find((s) => s.name === 's1')?.status === 'ready' ? true : undefined), 600_000);
     const before = storeBytes();
     assert.ok(before >= 24 * MiB, `the snapshot put ${before} bytes in the store`);
     await t.api.call('freezeSandbox', { params: { name: 'sleeper' } });
