@@ -21,6 +21,8 @@ describe('moves and restores on another host send only the chunks the target lac
   const sum = () => sh(t, 'traveller', 'sha256sum < /root/big');
   const chunksOn = (dir: string) => readdirSync(dir).filter((e) => /^[0-9a-f]{2}$/.test(e)).reduce((n, d) => n + readdirSync(join(dir, d)).length, 0);
   const move = async (to: string) => {
+    // A heartbeat missed on a loaded machine marks the host unreachable for a moment, and a move there is refused meanwhile.
+    await until('host-a reachable', async () => ((await t.api.call('getHost', { params: { name: 'host-a' } })).status === 'reachable' ? true : undefined), 120_000);
     const result: MoveResultT = await t.daemon.ctx.moves.move('traveller', to, SYSTEM);
     process.stderr.write(`# move to ${to}: ${(result.bytes / MiB).toFixed(2)} MiB sent, transfer ${result.transferMs} ms, total ${result.totalMs} ms\n`);
     assert.equal(result.sandbox.host, to);
