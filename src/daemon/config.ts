@@ -25,6 +25,8 @@ export interface DaemonConfig {
   snapshotStagingShare: number;
   /** Restore with CRIU lazy pages: sandboxes run before their memory is read (env BOTHUB_LAZY_RESTORE, 1 or 0; see README "Lazy restores"). */
   lazyRestore: boolean;
+  /** Bytes of chunks nothing references kept for transfers between hosts (env BOTHUB_CHUNK_CACHE_MIB, default 2048; 0 keeps none). */
+  chunkCacheBytes: number;
   /** CRIU binary; defaults to what scripts/install-criu installed. */
   criu?: string;
   subnet: string;
@@ -83,6 +85,12 @@ function lazyRestore(value: string | undefined): boolean {
 /** Off: state does not yet survive lazy restores reliably here (README "Lazy restores" says what was seen). */
 const LAZY_RESTORE_DEFAULT = false;
 
+function chunkCacheBytes(value: string | undefined): number {
+  const mib = Number(value ?? 2048);
+  if (!Number.isInteger(mib) || mib < 0) throw invalid(`invalid BOTHUB_CHUNK_CACHE_MIB "${value}": use a whole number of MiB, such as 2048 (0 keeps no cache)`);
+  return mib * 1024 * 1024;
+}
+
 /** Defaults, then the environment, then flags: the usual order of precedence. */
 export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const { host, port } = parseListen(flags.listen ?? env.BOTHUB_LISTEN ?? DEFAULT_LISTEN);
@@ -96,6 +104,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     snapshotsDir: env.BOTHUB_SNAPSHOTS_DIR || undefined,
     snapshotStagingShare: stagingShare(env.BOTHUB_SNAPSHOT_STAGING_SHARE),
     lazyRestore: lazyRestore(env.BOTHUB_LAZY_RESTORE),
+    chunkCacheBytes: chunkCacheBytes(env.BOTHUB_CHUNK_CACHE_MIB),
     criu: env.BOTHUB_CRIU || undefined,
     subnet: env.BOTHUB_SUBNET ?? '10.77.0.0/16',
     bridge: env.BOTHUB_BRIDGE ?? 'bothub0',

@@ -38,6 +38,8 @@ import { StatsService } from './services/stats-service.js';
 import { WebSessions } from './services/web-sessions.js';
 import { ThermalService } from './services/thermal-service.js';
 import { LazyRestores } from './services/lazy-restores.js';
+import { ChunkCache } from './services/chunk-cache.js';
+import { ColdImages } from './services/cold-images.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
 import { SYSTEM, type Clock } from '../core/index.js';
 import { ImportService } from './fleet/import-service.js';
@@ -169,6 +171,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     log,
     clock: seams.clock,
     lazy,
+    coldImages: () => coldImages,
   });
   const imports = new ImportService({ sandboxes, checkpointer, runtime, images, ledger, dataDir: config.dataDir });
   await ledger.loseForeground();
@@ -189,6 +192,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   });
   await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
+  const chunkCache = new ChunkCache(db, snapshots.chunks, config.chunkCacheBytes, log);
+  const coldImages = new ColdImages({ db, host, chunks: snapshots.chunks, cache: chunkCache, scratchDir: join(config.dataDir, 'snapshot-staging'), log });
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
   const journal = new MoveJournal(db);
   const moves = new MoveService({
