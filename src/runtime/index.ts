@@ -31,4 +31,6 @@ export * from './images/oci-layout.js';
 export * from './snapshot/chunk-store.js';
 export * from './snapshot/chunked-tree.js';
 export * from './snapshot/staging.js';
+export * from './snapshot/s3-chunk-store.js';
+export * from './snapshot/cached-chunk-store.js';
 export { mountScratch } from './snapshot/sealed-tree.js';

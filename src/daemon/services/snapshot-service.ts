@@ -8,7 +8,6 @@ import { BothubError, canSee, checkCompatibility, notFound, validateName, type A
 import type { Host } from '../../hostexec/index.js';
 import {
   clearStaging,
-  LocalChunkStore,
   MANIFEST,
   materializeTree,
   mountScratch,
@@ -23,6 +22,7 @@ import type { ExecRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
 import { enforceSnapshotQuota } from './quota.js';
 import { newSandboxRow, type SandboxService } from './sandbox-service.js';
+import { chunkStoreBackend, type ChunkStoreBackend } from './chunk-store-backend.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { CHUNKS_DIR, PARTIAL } from './snapshot-ingest.js';
 import { SnapshotWriter, toSnapshot, type Taking } from './snapshot-writer.js';
@@ -43,6 +43,8 @@ export interface SnapshotServiceDeps {
   deriveKey: (purpose: string) => Buffer;
   ledger: ExecLedger;
   log: Logger;
+  /** Where chunks are kept (BOTHUB_STORE); the snapshots directory's own chunk directory when absent. */
+  backend?: ChunkStoreBackend;
 }
 
 const snapshotKeyPurpose = (snapshotId: string) => `snapshot-images:${snapshotId}`;
@@ -64,9 +66,11 @@ export class SnapshotService {
   private readonly reading = new Map<string, number>();
 
   private readonly writer: SnapshotWriter;
+  readonly backend: ChunkStoreBackend;
 
   constructor(private readonly deps: SnapshotServiceDeps) {
-    this.chunks = new SnapshotChunks(deps.db, new LocalChunkStore(join(deps.dir, CHUNKS_DIR), deps.host), deps.log);
+    this.backend = deps.backend ?? chunkStoreBackend({ dir: join(deps.dir, CHUNKS_DIR), host: deps.host, cacheLimitBytes: 0, log: deps.log });
+    this.chunks = new SnapshotChunks(deps.db, this.backend.store, deps.log);
     this.writer = new SnapshotWriter(deps, this.chunks, this.saving);
   }
 
@@ -98,8 +102,7 @@ export class SnapshotService {
     }
     for (const name of await clearStaging(this.deps.host, this.deps.stagingDir)) log.warn({ name }, 'removed a staging area a crash left');
     await mkdir(this.deps.stagingDir, { recursive: true, mode: 0o700 });
-    const store = this.chunks.store as LocalChunkStore;
-    await store.init();
+    await this.backend.init();
     for (const entry of await readdir(dir)) {
       if (entry === CHUNKS_DIR) continue;
       if (entry.startsWith(PARTIAL) || !known.has(entry)) {
