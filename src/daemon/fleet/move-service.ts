@@ -15,6 +15,7 @@ import type { ThermalService } from '../services/thermal-service.js';
 import { incomingDir, travellingSpec, type ImportService } from './import-service.js';
 import { shipImage } from './image-shipping.js';
 import type { MoveJournal } from './move-journal.js';
+import { fetchFromStore, presigningFor } from './store-fetch.js';
 
 export interface MoveDeps {
   sandboxes: SandboxService;
@@ -199,9 +200,15 @@ export class MoveService {
       try {
         op.onProgress?.({ step: 'image' });
         await shipImage(this.deps.images, spec.image, dst, op);
-        // The snapshot's files, put together from the chunk store (every chunk checked as it is read).
-        const source = await snapshots.materialize(snap, manifest, op);
-        await this.transfer(new LocalHost(), source.dir, dst.exec, targetDir, op).finally(source.release);
+        const store = await presigningFor(snapshots.chunks.store, manifest, dst.exec, op.signal);
+        if (store) {
+          // BOTHUB_STORE: the host reads the chunks from S3 itself, through presigned URLs; no byte passes through here.
+          await fetchFromStore(store, manifest, dst.exec, targetDir, op, this.deps.log);
+        } else {
+          // The snapshot's files, put together from the chunk store (every chunk checked as it is read).
+          const source = await snapshots.materialize(snap, manifest, op);
+          await this.transfer(new LocalHost(), source.dir, dst.exec, targetDir, op).finally(source.release);
+        }
         op.onProgress?.({ step: 'restore' });
         const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);
         const there = await agent.call('importSandbox', { body: { ...travellingSpec({ ...record, name }), dir: moveId, execs } });

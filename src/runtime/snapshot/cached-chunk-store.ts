@@ -64,7 +64,8 @@ export class CachedS3ChunkStore implements PresigningStore {
     await this.cache.init();
     this.cachedBytes = 0;
     for await (const c of this.cache.list()) this.cachedBytes += c.size;
-    await this.trim();
+    // A store that does not answer now must not keep the daemon from starting; the next chunk kept trims again.
+    await this.trim().catch((err: unknown) => this.log.warn({ err }, 'the snapshot cache could not be trimmed now'));
   }
 
   /** Only S3 counts: a snapshot must never rest on a chunk that exists only in this machine's cache. */
@@ -155,6 +156,8 @@ export class CachedS3ChunkStore implements PresigningStore {
     while (this.trimming) await this.trimming;
     if (this.cachedBytes <= this.cacheLimitBytes) return;
     const run = (async () => {
+      // What the count said when the listing began: chunks kept or dropped during the trim are added to what the listing finds.
+      const counted = this.cachedBytes;
       const entries: { hash: string; size: number; atimeMs: number }[] = [];
       for (const dir of await readdir(this.cache.root).catch(() => [] as string[])) {
         if (!/^[0-9a-f]{2}$/.test(dir)) continue;
@@ -178,8 +181,8 @@ export class CachedS3ChunkStore implements PresigningStore {
         total -= e.size;
         evicted++;
       }
-      this.cachedBytes = total;
-      if (evicted || kept) this.log.info({ evicted, keptNotInS3: kept, cachedBytes: total }, 'snapshot cache trimmed to its size limit');
+      this.cachedBytes = Math.max(0, total + (this.cachedBytes - counted));
+      if (evicted || kept) this.log.info({ evicted, keptNotInS3: kept, cachedBytes: this.cachedBytes }, 'snapshot cache trimmed to its size limit');
     })();
     this.trimming = run.finally(() => (this.trimming = null));
     await this.trimming;

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseS3Url } from '../runtime/index.js';
+import { cli } from './helpers/cli.js';
+import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { startS3, type TestS3 } from './helpers/s3.js';
+import { sh, snapshot, until } from './helpers/sandbox.js';
+import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
+
+const PREFIX = 'fleet';
+
+describe('BOTHUB_STORE: a fleet host reads a snapshot from S3 itself, through presigned URLs', () => {
+  let host: TestSshHost;
+  let s3: TestS3;
+  let t: TestDaemon;
+  /** This machine's end of the host's veth pair: where the host reaches the store, and where the control plane's requests come from. */
+  let here: string;
+  before(async () => {
+    host = await startSshHost();
+    here = host.address.replace(/\.2$/, '.1');
+    s3 = await startS3('bothub-fleet', here);
+    t = await startTestDaemon({ store: { ...parseS3Url(`s3://${s3.bucket}/${PREFIX}`), env: s3.env } });
+  });
+  after(async () => {
+    try {
+      await t?.cleanup();
+    } finally {
+      await Promise.all([host?.cleanup(), s3?.stop()]);
+    }
+  });
+
+  it('restore --host: the host GETs exactly the snapshot\'s chunks from the store, the control plane none; the state is intact there', async () => {
+    const add = await cli(t.url, ['host', 'add', 'host-a', '--ssh', `root@${host.address}`, '--key', host.keyFile, '--dir', host.dataDir]);
+    assert.equal(add.code, 0, add.stderr);
+    await t.api.call('createSandbox', { body: { name: 'src' } });
+    const sum = await sh(t, 'src', 'head -c 6M /dev/urandom > /root/data && sha256sum < /root/data');
+    const snap = await snapshot(t, 'src', 'travel', true);
+    // A leave-running snapshot is answered while its durable copy is written.
+    await until('the snapshot is ready', async () => ((await t.api.call('getSnapshot', { params: { name: 'travel' } })).status === 'ready' ? true : undefined), 60_000);
+    const chunks = new Set(
+      (
+        await t.daemon.db
+          .selectFrom('snapshot_chunks')
+          .select('hash')
+          .where('snapshot_id', '=', snap.id)
+          .execute()
+      ).map((r) => r.hash),
+    );
+
+    const mark = s3.requests.length;
+    const r = await cli(t.url, ['snapshot', 'restore', 'travel', '--name', 'there', '--host', 'host-a']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await t.api.call('getSandbox', { params: { name: 'there' } })).host, 'host-a');
+    assert.equal(await sh(t, 'there', 'sha256sum < /root/data'), sum);
+
+    const gets = s3.requests.slice(mark).filter((q) => q.method === 'GET' && q.path.startsWith(`/${s3.bucket}/${PREFIX}/chunks/`));
+    assert.deepEqual(new Set(gets.filter((q) => q.from === host.address).map((q) => q.path.split('/').pop())), chunks, 'the host read every chunk of the snapshot');
+    assert.equal(gets.length, chunks.size, 'each chunk once, and nothing else');
+    assert.deepEqual(
+      gets.filter((q) => q.from !== host.address),
+      [],
+      'no chunk was read by the control plane',
+    );
+    // What the host fetched (chunks, files) is gone once the sandbox runs there.
+    assert.deepEqual(existsSync(join(host.dataDir, 'incoming')) ? readdirSync(join(host.dataDir, 'incoming')) : [], []);
+  });
+});
