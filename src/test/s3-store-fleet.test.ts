@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseS3Url } from '../runtime/index.js';
+import { parseS3Url, S3ChunkStore, s3ClientFromEnv } from '../runtime/index.js';
 import { cli } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { startS3, type TestS3 } from './helpers/s3.js';
@@ -23,6 +23,11 @@ describe('BOTHUB_STORE: a fleet host reads a snapshot from S3 itself, through pr
     s3 = await startS3('bothub-fleet', here);
     t = await startTestDaemon({ store: { ...parseS3Url(`s3://${s3.bucket}/${PREFIX}`), env: s3.env } });
   });
+  const inBucket = async () => {
+    const all = new Set<string>();
+    for await (const c of new S3ChunkStore(s3ClientFromEnv(s3.env), parseS3Url(`s3://${s3.bucket}/${PREFIX}`)).list()) all.add(c.hash);
+    return all;
+  };
   after(async () => {
     try {
       await t?.cleanup();
@@ -65,5 +70,27 @@ describe('BOTHUB_STORE: a fleet host reads a snapshot from S3 itself, through pr
     );
     // What the host fetched (chunks, files) is gone once the sandbox runs there.
     assert.deepEqual(existsSync(join(host.dataDir, 'incoming')) ? readdirSync(join(host.dataDir, 'incoming')) : [], []);
+  });
+
+  it('move: the source host uploads the chunks the store lacks, the target downloads them, each through presigned URLs; the store keeps none of it after', async () => {
+    const sum = await sh(t, 'src', 'sha256sum < /root/data');
+    const snapshotChunks = await inBucket();
+    for (const [to, source, target] of [
+      ['host-a', here, host.address],
+      ['local', host.address, here],
+    ] as const) {
+      const mark = s3.requests.length;
+      const r = await cli(t.url, ['move', 'src', '--to', to]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await sh(t, 'src', 'sha256sum < /root/data'), sum, `its files on ${to}`);
+      const seen = s3.requests.slice(mark).filter((q) => q.path.startsWith(`/${s3.bucket}/${PREFIX}/chunks/`));
+      const puts = seen.filter((q) => q.method === 'PUT');
+      const gets = seen.filter((q) => q.method === 'GET');
+      assert.ok(puts.length > 0 && puts.every((q) => q.from === source), `every chunk uploaded by the source (${source}): ${JSON.stringify(puts.slice(0, 3))}`);
+      assert.ok(gets.length > 0 && gets.every((q) => q.from === target), `every chunk downloaded by the target (${target})`);
+      // Chunks the store had already (the snapshot's) are looked up, not uploaded again.
+      assert.ok(puts.every((q) => !snapshotChunks.has(q.path.split('/').pop()!)), 'no chunk the store had was uploaded');
+      assert.deepEqual(await inBucket(), snapshotChunks, 'the move\'s own chunks are collected afterwards');
+    }
   });
 });

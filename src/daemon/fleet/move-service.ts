@@ -16,6 +16,7 @@ import { incomingDir, travellingSpec, type ImportService } from './import-servic
 import { shipImage } from './image-shipping.js';
 import type { MoveJournal } from './move-journal.js';
 import { fetchFromStore, presigningFor } from './store-fetch.js';
+import { moveThroughStore } from './store-move.js';
 
 export interface MoveDeps {
   sandboxes: SandboxService;
@@ -107,7 +108,10 @@ export class MoveService {
         step = 'transfer';
         await journal.advance(moveId, 'transferring');
         const t = performance.now();
-        copied = await this.transfer(src.exec, frozen.dir, dst.exec, targetDir, op);
+        // BOTHUB_STORE: the hosts themselves write and read the state through presigned URLs; else a copy through here.
+        copied =
+          (await moveThroughStore(this.deps.snapshots.chunks, src.exec, frozen.dir, dst.exec, targetDir, name, op, this.deps.log)) ??
+          (await this.transfer(src.exec, frozen.dir, dst.exec, targetDir, op));
         transferMs = ms(t);
         step = 'restore';
         op.onProgress?.({ step });

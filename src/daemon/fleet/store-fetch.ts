@@ -64,11 +64,13 @@ export interface StoreFetchResult {
  */
 export async function fetchFromStore(
   store: PresigningStore,
-  manifest: SnapshotManifest,
+  manifest: Pick<SnapshotManifest, 'name' | 'files'>,
   to: Host,
   targetDir: string,
   op: LongOperation = {},
   log?: Logger,
+  /** The error a missing or damaged chunk gives (default: the snapshot named `manifest.name` is damaged). */
+  damaged: (problem: string) => Error = (problem) => damagedError(manifest.name, problem),
 ): Promise<StoreFetchResult> {
   const { signal } = op;
   const chunkDir = `${targetDir}/${CHUNKS}`;
@@ -96,14 +98,14 @@ export async function fetchFromStore(
     if (got.code !== 0) {
       // Which chunk is the store missing? A chunk it has means the network failed, not the snapshot.
       for (const h of batch) {
-        if (!(await store.has(h, sizes.get(h)!))) throw damagedError(manifest.name, `${fileOf.get(h)}: chunk ${h.slice(0, 12)}… is missing from the object store`);
+        if (!(await store.has(h, sizes.get(h)!))) throw damaged(`${fileOf.get(h)}: chunk ${h.slice(0, 12)}… is missing from the object store`);
       }
       throw new StepError('transfer', `the host could not download the snapshot's chunks from the store: ${got.stderr.trim().split('\n').slice(-2).join(' | ')}`);
     }
     const check = await to.run('sh', ['-c', 'cd "$0" && exec sha256sum --check --quiet -', chunkDir], { input: batch.map((h) => `${h}  ${h}\n`).join(''), signal, allowFailure: true });
     if (check.code !== 0) {
       const bad = /^([0-9a-f]{64}): /m.exec(check.stdout)?.[1] ?? batch[0]!;
-      throw damagedError(manifest.name, `${fileOf.get(bad)}: chunk ${bad.slice(0, 12)}… does not match its checksum in the object store`);
+      throw damaged(`${fileOf.get(bad)}: chunk ${bad.slice(0, 12)}… does not match its checksum in the object store`);
     }
     for (const h of batch) bytes += sizes.get(h)!;
   }
@@ -117,7 +119,7 @@ export async function fetchFromStore(
   await to.run('sh', ['-c', ASSEMBLE, targetDir], { input: lines.join('\n') + '\n', signal });
   const whole = Object.entries(manifest.files).map(([rel, f]) => `${f.sha256}  ${rel}\n`);
   const verified = await to.run('sh', ['-c', 'cd "$0" && exec sha256sum --check --quiet -', targetDir], { input: whole.join(''), signal, allowFailure: true });
-  if (verified.code !== 0) throw damagedError(manifest.name, `${verified.stdout.trim().split('\n')[0] ?? 'a file'} after it was put together`);
+  if (verified.code !== 0) throw damaged(`${verified.stdout.trim().split('\n')[0] ?? 'a file'} after it was put together`);
   log?.info({ snapshot: manifest.name, chunks: all.length, bytes }, 'a fleet host read a snapshot from the store itself');
   return { chunks: all.length, bytes };
 }

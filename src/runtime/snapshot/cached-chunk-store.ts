@@ -124,6 +124,10 @@ export class CachedS3ChunkStore implements PresigningStore {
     return this.remote.presignGet(hash, seconds);
   }
 
+  presignPut(hash: string, size: number, seconds: number): Promise<string> {
+    return this.remote.presignPut(hash, size, seconds);
+  }
+
   async describe(): Promise<StoreDescription> {
     const { bucket, prefix } = this.remote.location;
     const base = { backend: 's3' as const, location: `s3://${bucket}${prefix ? `/${prefix}` : ''}`, cacheBytes: this.cachedBytes, cacheLimitBytes: this.cacheLimitBytes };
