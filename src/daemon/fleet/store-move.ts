@@ -2,9 +2,9 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { BothubError } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
-import { CHUNK_BYTES, type CopyResult, type LongOperation, type SnapshotFile } from '../../runtime/index.js';
+import { CHUNK_BYTES, type CopyResult, type LongOperation, type PresigningStore, type SnapshotFile } from '../../runtime/index.js';
 import type { SnapshotChunks } from '../services/snapshot-chunks.js';
-import { fetchFromStore, PRESIGN_SECONDS, type PresigningStore } from './store-fetch.js';
+import { fetchFromStore, PRESIGN_SECONDS } from './store-fetch.js';
 
 /** A store a host can also write a chunk to by itself. */
 export interface PresignedPutStore extends PresigningStore {
