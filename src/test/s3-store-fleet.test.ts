@@ -37,7 +37,8 @@ describe('BOTHUB_STORE: a fleet host reads a snapshot from S3 itself, through pr
   });
 
   it('restore --host: the host GETs exactly the snapshot\'s chunks from the store, the control plane none; the state is intact there', async () => {
-    const add = await cli(t.url, ['host', 'add', 'host-a', '--ssh', `root@${host.address}`, '--key', host.keyFile, '--dir', host.dataDir]);
+    // Installing the agent copies this build over SSH: minutes on a loaded machine, past the CLI's default wait.
+    const add = await cli(t.url, ['host', 'add', 'host-a', '--ssh', `root@${host.address}`, '--key', host.keyFile, '--dir', host.dataDir], undefined, { BOTHUB_TIMEOUT: '30m' });
     assert.equal(add.code, 0, add.stderr);
     await t.api.call('createSandbox', { body: { name: 'src' } });
     const sum = await sh(t, 'src', 'head -c 6M /dev/urandom > /root/data && sha256sum < /root/data');
