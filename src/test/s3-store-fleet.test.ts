@@ -23,6 +23,9 @@ describe('BOTHUB_STORE: a fleet host reads a snapshot from S3 itself, through pr
     s3 = await startS3('bothub-fleet', here);
     t = await startTestDaemon({ store: { ...parseS3Url(`s3://${s3.bucket}/${PREFIX}`), env: s3.env } });
   });
+  /** A loaded machine can make the agent miss a heartbeat: wait until the host answers again. */
+  const reachable = () =>
+    until('host-a reachable', async () => ((await t.api.call('getHost', { params: { name: 'host-a' } })).status === 'reachable' ? true : undefined), 180_000);
   const inBucket = async () => {
     const all = new Set<string>();
     for await (const c of new S3ChunkStore(s3ClientFromEnv(s3.env), parseS3Url(`s3://${s3.bucket}/${PREFIX}`)).list()) all.add(c.hash);
@@ -55,6 +58,7 @@ describe('BOTHUB_STORE: a fleet host reads a snapshot from S3 itself, through pr
       ).map((r) => r.hash),
     );
 
+    await reachable();
     const mark = s3.requests.length;
     const r = await cli(t.url, ['snapshot', 'restore', 'travel', '--name', 'there', '--host', 'host-a']);
     assert.equal(r.code, 0, r.stderr);
@@ -80,6 +84,7 @@ describe('BOTHUB_STORE: a fleet host reads a snapshot from S3 itself, through pr
       ['host-a', here, host.address],
       ['local', host.address, here],
     ] as const) {
+      await reachable();
       const mark = s3.requests.length;
       const r = await cli(t.url, ['move', 'src', '--to', to]);
       assert.equal(r.code, 0, r.stderr);
