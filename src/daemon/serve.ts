@@ -43,6 +43,7 @@ import { ColdImages } from './services/cold-images.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
 import { SYSTEM, type Clock } from '../core/index.js';
 import { ImportService } from './fleet/import-service.js';
+import { chunkDirOf, chunkStoreBackend } from './services/chunk-store-backend.js';
 import { MoveService } from './fleet/move-service.js';
 import { MoveJournal } from './fleet/move-journal.js';
 import { recoverMoves } from './fleet/move-recovery.js';
@@ -175,13 +176,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   });
   const imports = new ImportService({ sandboxes, checkpointer, runtime, images, ledger, dataDir: config.dataDir });
   await ledger.loseForeground();
+  const snapshotsDir = config.snapshotsDir ?? join(config.dataDir, 'snapshots');
   const snapshots = new SnapshotService({
+    // A fleet agent keeps its chunks to itself: the store in S3 is the control plane's.
+    backend: await chunkStoreBackend({ dir: chunkDirOf(snapshotsDir), host, s3: config.socket ? undefined : config.store, env: config.store?.env, cacheLimitBytes: config.storeCacheMb * 2 ** 20, log }),
     db,
     host,
     sandboxes,
     runtime,
     checkpointer,
-    dir: config.snapshotsDir ?? join(config.dataDir, 'snapshots'),
+    dir: snapshotsDir,
     stagingDir: join(config.dataDir, 'snapshot-staging'),
     stagingShare: config.snapshotStagingShare,
     fingerprint: localFingerprint,
@@ -235,7 +239,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     moves,
     logs: new ConsoleLogs(host, config.consoleCapBytes, (id) => runtime.paths(id)),
     snapshots,
-    doctor: async () => ({ ...(await doctor(host, runtime.runc, criu)), store: await snapshots.chunks.stats() }),
+    doctor: async () => ({ ...(await doctor(host, runtime.runc, criu)), store: { ...(await snapshots.chunks.stats()), ...(await snapshots.backend.describe()) } }),
     consistency: (opts) => consistency.check(opts),
     users,
     secrets,

@@ -16,6 +16,8 @@ import { incomingDir, travellingSpec, type ImportService } from './import-servic
 import { shipImage } from './image-shipping.js';
 import { chunkSide, shipChunks, shipColdImage, type ChunkShipResult } from './chunk-shipping.js';
 import type { MoveJournal } from './move-journal.js';
+import { fetchFromStore, presigningFor } from './store-fetch.js';
+import { moveThroughStore } from './store-move.js';
 
 export interface MoveDeps {
   sandboxes: SandboxService;
@@ -107,9 +109,12 @@ export class MoveService {
         step = 'transfer';
         await journal.advance(moveId, 'transferring');
         const t = performance.now();
-        // Only the chunks the target's store lacks, when the cold image is in the source's store.
+        // BOTHUB_STORE: the hosts themselves write and read the state through presigned URLs.
+        // Else only the chunks the target's store lacks, when the cold image is in the source's store.
         const store = this.deps.snapshots.chunks.store;
-        copied = await this.transfer(() => shipColdImage(src.exec, chunkSide(src, store), frozen.dir, dst.exec, chunkSide(dst, store), targetDir, op), op);
+        copied =
+          (await moveThroughStore(this.deps.snapshots.chunks, src.exec, chunkSide(src, store)?.store, frozen.dir, dst.exec, targetDir, name, op, this.deps.log)) ??
+          (await this.transfer(() => shipColdImage(src.exec, chunkSide(src, store), frozen.dir, dst.exec, chunkSide(dst, store), targetDir, op), op));
         transferMs = ms(t);
         step = 'restore';
         op.onProgress?.({ step });
@@ -205,7 +210,11 @@ export class MoveService {
         await shipImage(this.deps.images, spec.image, dst, op);
         const fromHere = chunkSide({ exec: new LocalHost(), dataDir: '' }, snapshots.chunks.store);
         const toThere = chunkSide(dst, snapshots.chunks.store);
-        if (fromHere && toThere && Object.values(manifest.files).every((f) => f.chunks)) {
+        const presigning = await presigningFor(snapshots.chunks.store, manifest, dst.exec, op.signal);
+        if (presigning) {
+          // BOTHUB_STORE: the host reads the chunks from S3 itself, through presigned URLs; no byte passes through here.
+          await fetchFromStore(presigning, manifest, dst.exec, targetDir, op, this.deps.log);
+        } else if (fromHere && toThere && Object.values(manifest.files).every((f) => f.chunks)) {
           // Only the chunks the host's store lacks; the files are put together there, every chunk checked.
           await this.transfer(() => shipChunks(fromHere, manifest.files, toThere, targetDir, op), op);
         } else {
