@@ -7,23 +7,11 @@ import { ChunkCache } from '../daemon/services/chunk-cache.js';
 import { readColdManifest } from '../daemon/services/cold-images.js';
 import { chunkSizes } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
-import { put, sh, snapshot, until } from './helpers/sandbox.js';
+import { memoryIntact, startMemoryHolder } from './helpers/memory-holder.js';
+import { sh, snapshot, until } from './helpers/sandbox.js';
 
 const MiB = 1 << 20;
 
-/** Holds 24 MiB of random bytes in memory; on SIGUSR1 writes their sha256 to /root/have (the memory, not a file, is checked). */
-const HOLDER = `
-import hashlib, os, signal, time
-d = os.urandom(24 << 20)
-open('/root/want', 'w').write(hashlib.sha256(d).hexdigest())
-def report(*_):
-    open('/root/have.t', 'w').write(hashlib.sha256(d).hexdigest())
-    os.rename('/root/have.t', '/root/have')
-signal.signal(signal.SIGUSR1, report)
-open('/root/pid', 'w').write(str(os.getpid()))
-while True:
-    time.sleep(1)
-`;
 
 describe('cold images in the snapshot store', () => {
   let t: TestDaemon;
@@ -37,19 +25,12 @@ describe('cold images in the snapshot store', () => {
   };
   const coldDir = () => t.daemon.ctx.thermal.coldDir(id);
   const thermal = async (name: string) => (await t.api.call('getSandbox', { params: { name } })).thermal;
-  const memoryIntact = async (name: string) =>
-    assert.equal(
-      await sh(t, name, 'rm -f /root/have; kill -USR1 $(cat /root/pid); for i in $(seq 300); do test -e /root/have && break; sleep 0.1; done; cmp -s /root/have /root/want && echo same'),
-      'same\n',
-      `${name}'s process holds the same bytes`,
-    );
   const coldRefs = async (sandboxId: string) => (await t.daemon.db.selectFrom('cold_chunks').select('hash').where('sandbox_id', '=', sandboxId).execute()).length;
 
   before(async () => {
     t = await startTestDaemon();
     id = (await t.api.call('createSandbox', { body: { name: 'sleeper', memoryMb: 512 } })).id;
-    await put(t, 'sleeper', '/root/holder.py', HOLDER);
-    await sh(t, 'sleeper', 'nohup python3 /root/holder.py >/dev/null 2>&1 & for i in $(seq 300); do test -e /root/pid && exit 0; sleep 0.1; done; exit 1');
+    await startMemoryHolder(t, 'sleeper');
   });
   after(async () => {
     await t.cleanup();
@@ -85,7 +66,7 @@ describe('cold images in the snapshot store', () => {
     await t.restart();
     assert.equal(await thermal('sleeper'), 'cold');
     assert.ok((await coldRefs(id)) > 24);
-    await memoryIntact('sleeper'); // an exec wakes it first
+    await memoryIntact(t, 'sleeper'); // an exec wakes it first
     assert.equal(await thermal('sleeper'), 'hot');
     assert.equal(await coldRefs(id), 0, 'a woken image is referenced no more');
     assert.deepEqual(readdirSync(join(coldDir(), '..')).includes(id), false);
@@ -117,7 +98,7 @@ describe('cold images in the snapshot store', () => {
     );
     assert.equal(await thermal('sleeper'), 'cold');
     writeFileSync(path, good);
-    await memoryIntact('sleeper');
+    await memoryIntact(t, 'sleeper');
   });
 
   it('sealed: a sandbox holding secrets is snapshotted and frozen encrypted and whole, adding no chunk to the store (sealed state is not deduplicated)', async () => {

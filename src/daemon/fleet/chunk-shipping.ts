@@ -91,7 +91,6 @@ function checkedRel(rel: string): string {
 export async function shipChunks(from: ChunkSide, files: Record<string, SnapshotFile>, to: ChunkTarget, toDir: string, op: LongOperation = {}): Promise<ChunkShipResult> {
   const wanted = new Map<string, number>();
   for (const f of Object.values(files)) for (const [hash, size] of chunkSizes(f)) wanted.set(hash, size);
-  const total = Object.values(files).reduce((n, f) => n + f.size, 0);
   const incoming = join(toDir, INCOMING);
   await to.exec.run('mkdir', ['-p', '--', incoming], { signal: op.signal });
   const notFromStore = new Set<string>();

@@ -1,13 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BothubError } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
-import { chunkSizes, materializeTree, mountScratch, storeTree, type SnapshotFile } from '../../runtime/index.js';
+import { chunkSizes, storeTree, type SnapshotFile } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { ChunkCache } from './chunk-cache.js';
+import { materializeOnScratch, type ScratchCopy } from './scratch-copy.js';
 import type { SnapshotChunks } from './snapshot-chunks.js';
 
 /** In a cold directory whose files went into the store: each file's chunk list. Written last. */
@@ -89,25 +89,13 @@ export class ColdImages {
    * its files put together from the store on a tmpfs, every chunk checked as
    * it is read (a damaged one fails here, before the sandbox is touched).
    */
-  async open(sandboxName: string, dir: string, signal?: AbortSignal): Promise<{ dir: string; release: () => Promise<void> }> {
+  async open(sandboxName: string, dir: string, signal?: AbortSignal): Promise<ScratchCopy> {
     const manifest = await readColdManifest(dir);
     if (!manifest) return { dir, release: async () => undefined };
-    const out = join(this.deps.scratchDir, `cold-${randomBytes(6).toString('hex')}`);
-    const unmount = await mountScratch(this.deps.host, out);
-    const release = async () => {
-      await unmount();
-      await rm(out, { recursive: true, force: true });
-    };
-    try {
-      await materializeTree(manifest.files, dir, this.deps.chunks.store, out, {
-        signal,
-        damaged: (problem) => new BothubError('INVALID_STATE', `the cold image of sandbox "${sandboxName}" is damaged (${problem})`),
-      });
-      return { dir: out, release };
-    } catch (e) {
-      await release();
-      throw e;
-    }
+    return materializeOnScratch(this.deps.host, this.deps.scratchDir, manifest.files, dir, this.deps.chunks.store, {
+      signal,
+      damaged: (problem) => new BothubError('INVALID_STATE', `the cold image of sandbox "${sandboxName}" is damaged (${problem})`),
+    });
   }
 
   /** The image goes: its references into the cache (one transaction), then its directory, then the chunks nothing holds. */

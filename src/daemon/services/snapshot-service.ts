@@ -9,8 +9,6 @@ import type { Host } from '../../hostexec/index.js';
 import {
   clearStaging,
   MANIFEST,
-  materializeTree,
-  mountScratch,
   verifyTree,
   type Checkpointer,
   type LazyTail,
@@ -26,6 +24,7 @@ import { enforceSnapshotQuota } from './quota.js';
 import { newSandboxRow, type SandboxService } from './sandbox-service.js';
 import { SharedCopies } from './shared-copies.js';
 import { localChunkBackend, type ChunkStoreBackend } from './chunk-store-backend.js';
+import { materializeOnScratch, type ScratchCopy } from './scratch-copy.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { CHUNKS_DIR, PARTIAL } from './snapshot-ingest.js';
 import { findResumable, type Resumable } from './snapshot-resume.js';
@@ -240,27 +239,15 @@ export class SnapshotService {
    * whole, else its files put together from the store on a tmpfs (every chunk
    * checked as it is read; a damaged one fails here, before the sandbox is touched).
    */
-  async materialize(row: SnapshotRow, manifest: SnapshotManifest, op: LongOperation): Promise<{ dir: string; release: () => Promise<void> }> {
+  async materialize(row: SnapshotRow, manifest: SnapshotManifest, op: LongOperation): Promise<ScratchCopy> {
     const dir = this.path(row.id);
     if (!Object.values(manifest.files).some((f) => f.chunks)) return { dir, release: async () => undefined };
-    const out = join(this.deps.stagingDir, `restore-${randomBytes(6).toString('hex')}`);
-    const release = await mountScratch(this.deps.host, out);
-    const done = async () => {
-      await release();
-      await rm(out, { recursive: true, force: true });
-    };
-    try {
-      op.onProgress?.({ step: 'read' });
-      await materializeTree(manifest.files, dir, this.chunks.store, out, {
-        signal: op.signal,
-        damaged: (problem) =>
-          new BothubError('INVALID_STATE', `snapshot "${row.name}" is damaged (${problem}); it cannot be restored — delete it with \`bothub snapshot delete ${row.name}\``),
-      });
-      return { dir: out, release: done };
-    } catch (e) {
-      await done();
-      throw e;
-    }
+    op.onProgress?.({ step: 'read' });
+    return materializeOnScratch(this.deps.host, this.deps.stagingDir, manifest.files, dir, this.chunks.store, {
+      signal: op.signal,
+      damaged: (problem) =>
+        new BothubError('INVALID_STATE', `snapshot "${row.name}" is damaged (${problem}); it cannot be restored — delete it with \`bothub snapshot delete ${row.name}\``),
+    });
   }
 
   /** Restores the snapshot's own sandbox, or branches a new one named `name`. */

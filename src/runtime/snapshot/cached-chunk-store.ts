@@ -2,7 +2,7 @@ import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { readdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { ChunkError, type ChunkStore, type LocalChunkStore } from './chunk-store.js';
+import { ChunkError, type LocalChunkStore } from './chunk-store.js';
 import type { PresigningStore, StoreDescription } from './remote-store.js';
 import { S3ChunkError, type S3ChunkStore } from './s3-chunk-store.js';
 
