@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { invalid, parseDuration, parseSizeMb, validateDiskMb } from '../core/index.js';
-import { DataLayout } from '../runtime/index.js';
+import { DataLayout, parseS3Url, type S3Location } from '../runtime/index.js';
 import { parseDatabaseUrl, type DatabaseTarget } from './db/database-url.js';
 
 export interface DaemonConfig {
@@ -25,6 +25,12 @@ export interface DaemonConfig {
   snapshotStagingShare: number;
   /** Restore with CRIU lazy pages: sandboxes run before their memory is read (env BOTHUB_LAZY_RESTORE, 1 or 0; see README "Lazy restores"). */
   lazyRestore: boolean;
+  /** Bytes of chunks nothing references kept for transfers between hosts (env BOTHUB_CHUNK_CACHE_MIB, default 2048; 0 keeps none). */
+  chunkCacheBytes: number;
+  /** Snapshot chunks in S3-compatible storage (env BOTHUB_STORE=s3://BUCKET/PREFIX; endpoint, region and keys from the AWS SDK's variables). */
+  store?: S3Location & { env: Record<string, string> };
+  /** The local chunk directory's size limit when the store is in S3, MB (env BOTHUB_STORE_CACHE_MB, default 10240; 0: keep nothing). */
+  storeCacheMb: number;
   /** CRIU binary; defaults to what scripts/install-criu installed. */
   criu?: string;
   subnet: string;
@@ -85,6 +91,23 @@ function lazyRestore(value: string | undefined): boolean {
 /** Off: state does not yet survive lazy restores reliably here (README "Lazy restores" says what was seen). */
 const LAZY_RESTORE_DEFAULT = false;
 
+function chunkCacheBytes(value: string | undefined): number {
+  const mib = Number(value ?? 2048);
+  if (!Number.isInteger(mib) || mib < 0) throw invalid(`invalid BOTHUB_CHUNK_CACHE_MIB "${value}": use a whole number of MiB, such as 2048 (0 keeps no cache)`);
+  return mib * 1024 * 1024;
+}
+
+/** The AWS SDK's own variables (endpoint, region, keys, profile), as the S3 client is to read them. */
+function awsEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('AWS_') && e[1] !== undefined));
+}
+
+function storeCacheMb(value: string | undefined): number {
+  const mb = Number(value ?? 10240);
+  if (!Number.isInteger(mb) || mb < 0) throw invalid(`invalid BOTHUB_STORE_CACHE_MB "${value}": use a whole number of MB, such as 10240 (0: cache nothing)`);
+  return mb;
+}
+
 /** Defaults, then the environment, then flags: the usual order of precedence. */
 export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const { host, port } = parseListen(flags.listen ?? env.BOTHUB_LISTEN ?? DEFAULT_LISTEN);
@@ -98,6 +121,9 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     snapshotsDir: env.BOTHUB_SNAPSHOTS_DIR || undefined,
     snapshotStagingShare: stagingShare(env.BOTHUB_SNAPSHOT_STAGING_SHARE),
     lazyRestore: lazyRestore(env.BOTHUB_LAZY_RESTORE),
+    chunkCacheBytes: chunkCacheBytes(env.BOTHUB_CHUNK_CACHE_MIB),
+    store: env.BOTHUB_STORE ? { ...parseS3Url(env.BOTHUB_STORE), env: awsEnv(env) } : undefined,
+    storeCacheMb: storeCacheMb(env.BOTHUB_STORE_CACHE_MB),
     criu: env.BOTHUB_CRIU || undefined,
     subnet: env.BOTHUB_SUBNET ?? '10.77.0.0/16',
     bridge: env.BOTHUB_BRIDGE ?? 'bothub0',

@@ -38,9 +38,12 @@ import { StatsService } from './services/stats-service.js';
 import { WebSessions } from './services/web-sessions.js';
 import { ThermalService } from './services/thermal-service.js';
 import { LazyRestores } from './services/lazy-restores.js';
+import { ChunkCache } from './services/chunk-cache.js';
+import { ColdImages } from './services/cold-images.js';
 import { PublishService, type PreviewConfig } from './services/publish-service.js';
 import { SYSTEM, type Clock } from '../core/index.js';
 import { ImportService } from './fleet/import-service.js';
+import { chunkDirOf, chunkStoreBackend } from './services/chunk-store-backend.js';
 import { MoveService } from './fleet/move-service.js';
 import { MoveJournal } from './fleet/move-journal.js';
 import { recoverMoves } from './fleet/move-recovery.js';
@@ -170,16 +173,20 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     log,
     clock: seams.clock,
     lazy,
+    coldImages: () => coldImages,
   });
   const imports = new ImportService({ sandboxes, checkpointer, runtime, images, ledger, dataDir: config.dataDir });
   await ledger.loseForeground();
+  const snapshotsDir = config.snapshotsDir ?? join(config.dataDir, 'snapshots');
   const snapshots = new SnapshotService({
+    // A fleet agent keeps its chunks to itself: the store in S3 is the control plane's.
+    backend: await chunkStoreBackend({ dir: chunkDirOf(snapshotsDir), host, s3: config.socket ? undefined : config.store, env: config.store?.env, cacheLimitBytes: config.storeCacheMb * 2 ** 20, log }),
     db,
     host,
     sandboxes,
     runtime,
     checkpointer,
-    dir: config.snapshotsDir ?? join(config.dataDir, 'snapshots'),
+    dir: snapshotsDir,
     stagingDir: join(config.dataDir, 'snapshot-staging'),
     stagingShare: config.snapshotStagingShare,
     fingerprint: localFingerprint,
@@ -190,6 +197,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   });
   await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
+  const chunkCache = new ChunkCache(db, snapshots.chunks, config.chunkCacheBytes, log);
+  const coldImages = new ColdImages({ db, host, chunks: snapshots.chunks, cache: chunkCache, scratchDir: join(config.dataDir, 'snapshot-staging'), log });
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
   const journal = new MoveJournal(db);
   const moves = new MoveService({
@@ -231,7 +240,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     moves,
     logs: new ConsoleLogs(host, config.consoleCapBytes, (id) => runtime.paths(id)),
     snapshots,
-    doctor: async () => ({ ...(await doctor(host, runtime.runc, criu)), store: await snapshots.chunks.stats() }),
+    doctor: async () => ({ ...(await doctor(host, runtime.runc, criu)), store: { ...(await snapshots.chunks.stats()), ...(await snapshots.backend.describe()) } }),
     consistency: (opts) => consistency.check(opts),
     users,
     secrets,

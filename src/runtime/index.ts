@@ -33,4 +33,5 @@ export * from './snapshot/chunk-store.js';
 export * from './snapshot/chunked-tree.js';
 export * from './snapshot/staging.js';
 export * from './snapshot/lazy-pages.js';
+export * from './snapshot/remote-store.js';
 export { mountScratch } from './snapshot/sealed-tree.js';

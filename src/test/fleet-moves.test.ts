@@ -158,6 +158,8 @@ describe('moves and placement across fleet hosts', () => {
 
   it('restores a snapshot on another host, and the gate refuses an incompatible one with its reason', async () => {
     const snap = await snapshot(t, 'roamer', 'roamer-snap', true);
+    // A heartbeat missed on a loaded machine marks a host unreachable for a moment, and a restore there is refused meanwhile.
+    await reachable('host-b');
     const branch = await cli(t.url, ['snapshot', 'restore', snap.name, '--name', 'roamer-b', '--host', 'host-b']);
     assert.equal(branch.code, 0, branch.stderr);
     assert.equal((await t.api.call('getSandbox', { params: { name: 'roamer-b' } })).host, 'host-b');

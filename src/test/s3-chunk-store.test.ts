@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BothubError } from '../core/index.js';
-import { parseS3Url, S3ChunkError, S3ChunkStore, s3ClientFromEnv } from '../runtime/snapshot/s3-chunk-store.js';
+import { parseS3Url } from '../runtime/snapshot/remote-store.js';
+import { S3ChunkError, S3ChunkStore, s3ClientFromEnv } from '../runtime/snapshot/s3-chunk-store.js';
 import { startS3, type TestS3 } from './helpers/s3.js';
 
 const chunk = (size = 1000) => {

@@ -5,30 +5,11 @@ import { after, before, describe, it } from 'node:test';
 import { databaseTarget } from '../daemon/config.js';
 import { openDatabase, type Db } from '../daemon/db/database.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
-import { put, restore, sh, snapshot, until } from './helpers/sandbox.js';
+import { memoryIntact, startMemoryHolder } from './helpers/memory-holder.js';
+import { restore, sh, snapshot, until } from './helpers/sandbox.js';
 
 const MiB = 1 << 20;
 
-/** Holds 24 MiB of random bytes in memory; on SIGUSR1 writes their sha256 to /root/have (the memory, not a file, is checked). */
-const HOLDER = `
-import hashlib, os, signal, time
-d = os.urandom(24 << 20)
-open('/root/want', 'w').write(hashlib.sha256(d).hexdigest())
-def report(*_):
-    open('/root/have.t', 'w').write(hashlib.sha256(d).hexdigest())
-    os.rename('/root/have.t', '/root/have')
-signal.signal(signal.SIGUSR1, report)
-open('/root/pid', 'w').write(str(os.getpid()))
-while True:
-    time.sleep(1)
-`;
-
-const memoryIntact = async (t: TestDaemon, name: string) =>
-  assert.equal(
-    await sh(t, name, 'rm -f /root/have; kill -USR1 $(cat /root/pid); for i in $(seq 300); do test -e /root/have && break; sleep 0.1; done; cmp -s /root/have /root/want && echo same'),
-    'same\n',
-    `${name}'s process holds the same bytes`,
-  );
 
 describe('snapshots through the deduplicated store', () => {
   let t: TestDaemon;
@@ -39,8 +20,7 @@ describe('snapshots through the deduplicated store', () => {
   before(async () => {
     t = await startTestDaemon();
     await t.api.call('createSandbox', { body: { name: 'keeper', memoryMb: 512 } });
-    await put(t, 'keeper', '/root/holder.py', HOLDER);
-    await sh(t, 'keeper', 'nohup python3 /root/holder.py >/dev/null 2>&1 & for i in $(seq 300); do test -e /root/pid && exit 0; sleep 0.1; done; exit 1');
+    await startMemoryHolder(t, 'keeper');
   });
   after(async () => {
     await t.cleanup();
@@ -69,6 +49,7 @@ describe('snapshots through the deduplicated store', () => {
     await whenReady('next');
     const after = await stored();
     const added = after.storedBytes - before.storedBytes;
+    process.stderr.write(`# a second snapshot after 10 MiB changed added ${(added / MiB).toFixed(2)} MiB to the store (of ${((after.logicalBytes - before.logicalBytes) / MiB).toFixed(1)} MiB)\n`);
     assert.ok(added >= 10 * MiB && added < 16 * MiB, `the second snapshot added ${(added / MiB).toFixed(1)} MiB`);
     assert.ok(after.savedBytes > 20 * MiB, 'deduplication saved the unchanged memory');
     const next = (await listed('next'))!;

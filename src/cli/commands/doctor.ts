@@ -18,7 +18,9 @@ function printConsistency(r: ConsistencyReportT): void {
 /** The deduplicated snapshot store in one line: what it takes, and what deduplication saves. */
 function storeLine(s: SnapshotStoreStatsT): string {
   const pct = s.logicalBytes ? Math.round((100 * s.savedBytes) / s.logicalBytes) : 0;
-  return `${bytes(s.storedBytes)} in ${s.chunks} chunks for ${bytes(s.logicalBytes)} of snapshots: ${bytes(s.savedBytes)} saved by deduplication (${pct}%)`;
+  const where = s.location ? `${s.location}${s.reachable === false ? ` UNREACHABLE (${s.detail ?? 'no answer'})` : ''}; ` : '';
+  const cache = s.cacheLimitBytes !== undefined ? `; local cache ${bytes(s.cacheBytes ?? 0)} of ${bytes(s.cacheLimitBytes)}` : '';
+  return `${where}${bytes(s.storedBytes)} in ${s.chunks} chunks for ${bytes(s.logicalBytes)} of snapshots: ${bytes(s.savedBytes)} saved by deduplication (${pct}%)${cache}`;
 }
 
 export function register(program: Command): void {

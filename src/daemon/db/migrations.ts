@@ -361,4 +361,30 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0020_host_chunks': {
+    async up(db: Kysely<any>) {
+      // A cold image's chunks in the snapshot store, referenced as a snapshot's are (cold-images.ts).
+      await db.schema
+        .createTable('cold_chunks')
+        .addColumn('sandbox_id', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('cold_chunks_pk', ['sandbox_id', 'hash'])
+        .execute();
+      await db.schema.createIndex('cold_chunks_hash').on('cold_chunks').column('hash').execute();
+      await db.schema
+        .createTable('cold_images')
+        .addColumn('sandbox_id', 'text', (c) => c.primaryKey())
+        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      // Chunks nothing references any more, kept (within a bound, oldest out first) so a sandbox moving back finds them here.
+      await db.schema
+        .createTable('chunk_cache')
+        .addColumn('hash', 'text', (c) => c.primaryKey())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('cached_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

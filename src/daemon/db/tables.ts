@@ -122,6 +122,27 @@ export interface SnapshotChunkRow {
   size: number;
 }
 
+/** A chunk a cold image uses (cold-images.ts): its reference. */
+export interface ColdChunkRow {
+  sandbox_id: string;
+  hash: string;
+  size: number;
+}
+
+/** A cold image kept as chunks: its logical size. */
+export interface ColdImageRow {
+  sandbox_id: string;
+  size_bytes: number;
+  created_at: string;
+}
+
+/** A chunk nothing references, kept for transfers (host-chunk-cache.ts). */
+export interface ChunkCacheRow {
+  hash: string;
+  size: number;
+  cached_at: string;
+}
+
 /** One command run in a sandbox: the exec ledger. */
 export interface ExecRow {
   sandbox_id: string;
@@ -275,6 +296,9 @@ export interface Tables {
   sandboxes: SandboxRow;
   snapshots: SnapshotRow;
   snapshot_chunks: SnapshotChunkRow;
+  cold_chunks: ColdChunkRow;
+  cold_images: ColdImageRow;
+  chunk_cache: ChunkCacheRow;
   users: UserRow;
   publications: PublicationRow;
   events: EventRow;

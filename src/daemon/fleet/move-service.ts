@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ExecRecordT, MoveResultT, SandboxT } from '../../api/index.js';
 import { assertAllowed, BothubError, checkCompatibility, gpuNeedsOf, SYSTEM, validateName, type Actor } from '../../core/index.js';
-import { LocalHost, type Host } from '../../hostexec/index.js';
+import { LocalHost } from '../../hostexec/index.js';
 import { copyTree, StepError, verifyTree, type CopyResult, type ImageStore, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
 import type { ExecRow } from '../db/tables.js';
 import type { SandboxRow } from '../db/tables.js';
@@ -14,7 +14,10 @@ import type { SnapshotService } from '../services/snapshot-service.js';
 import type { ThermalService } from '../services/thermal-service.js';
 import { incomingDir, travellingSpec, type ImportService } from './import-service.js';
 import { shipImage } from './image-shipping.js';
+import { chunkSide, shipChunks, shipColdImage, type ChunkShipResult } from './chunk-shipping.js';
 import type { MoveJournal } from './move-journal.js';
+import { fetchFromStore, presigningFor } from './store-fetch.js';
+import { moveThroughStore } from './store-move.js';
 
 export interface MoveDeps {
   sandboxes: SandboxService;
@@ -106,7 +109,12 @@ export class MoveService {
         step = 'transfer';
         await journal.advance(moveId, 'transferring');
         const t = performance.now();
-        copied = await this.transfer(src.exec, frozen.dir, dst.exec, targetDir, op);
+        // BOTHUB_STORE: the hosts themselves write and read the state through presigned URLs.
+        // Else only the chunks the target's store lacks, when the cold image is in the source's store.
+        const store = this.deps.snapshots.chunks.store;
+        copied =
+          (await moveThroughStore(this.deps.snapshots.chunks, src.exec, chunkSide(src, store)?.store, frozen.dir, dst.exec, targetDir, name, op, this.deps.log)) ??
+          (await this.transfer(() => shipColdImage(src.exec, chunkSide(src, store), frozen.dir, dst.exec, chunkSide(dst, store), targetDir, op), op));
         transferMs = ms(t);
         step = 'restore';
         op.onProgress?.({ step });
@@ -133,7 +141,8 @@ export class MoveService {
       op.onProgress?.({ step: 'cleanup' });
       const moved = await this.commit(row, src, to, there);
       await journal.end(moveId);
-      this.deps.log.info({ sandbox: name, from: src.name, to, bytes: copied.bytes, snapshotMs, transferMs, restoreMs }, 'sandbox moved');
+      const chunks = 'chunksSent' in copied ? { chunksSent: (copied as ChunkShipResult).chunksSent, chunksThere: (copied as ChunkShipResult).chunksThere } : {};
+      this.deps.log.info({ sandbox: name, from: src.name, to, bytes: copied.bytes, ...chunks, snapshotMs, transferMs, restoreMs }, 'sandbox moved');
       return {
         sandbox: await sandboxes.present(moved),
         from: src.name,
@@ -199,9 +208,20 @@ export class MoveService {
       try {
         op.onProgress?.({ step: 'image' });
         await shipImage(this.deps.images, spec.image, dst, op);
-        // The snapshot's files, put together from the chunk store (every chunk checked as it is read).
-        const source = await snapshots.materialize(snap, manifest, op);
-        await this.transfer(new LocalHost(), source.dir, dst.exec, targetDir, op).finally(source.release);
+        const fromHere = chunkSide({ exec: new LocalHost(), dataDir: '' }, snapshots.chunks.store);
+        const toThere = chunkSide(dst, snapshots.chunks.store);
+        const presigning = await presigningFor(snapshots.chunks.store, manifest, dst.exec, op.signal);
+        if (presigning) {
+          // BOTHUB_STORE: the host reads the chunks from S3 itself, through presigned URLs; no byte passes through here.
+          await fetchFromStore(presigning, manifest, dst.exec, targetDir, op, this.deps.log);
+        } else if (fromHere && toThere && Object.values(manifest.files).every((f) => f.chunks)) {
+          // Only the chunks the host's store lacks; the files are put together there, every chunk checked.
+          await this.transfer(() => shipChunks(fromHere, manifest.files, toThere, targetDir, op), op);
+        } else {
+          // The snapshot's files, put together here (every chunk checked as it is read), and sent whole.
+          const source = await snapshots.materialize(snap, manifest, op);
+          await this.transfer(() => copyTree(new LocalHost(), source.dir, dst.exec, targetDir, op), op).finally(source.release);
+        }
         op.onProgress?.({ step: 'restore' });
         const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);
         const there = await agent.call('importSandbox', { body: { ...travellingSpec({ ...record, name }), dir: moveId, execs } });
@@ -235,11 +255,11 @@ export class MoveService {
   }
 
   /** Copies the state, resuming after a dropped connection. */
-  private async transfer(from: Host, dir: string, to: Host, targetDir: string, op: LongOperation): Promise<CopyResult> {
+  private async transfer<T extends CopyResult>(copy: () => Promise<T>, op: LongOperation): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        // A later attempt counts what an earlier one delivered as resumed: it finds those bytes there.
-        return await copyTree(from, dir, to, targetDir, op);
+        // A later attempt finds what an earlier one delivered there (whole files, or chunks) and does not send it again.
+        return await copy();
       } catch (e) {
         if (attempt >= TRANSFER_ATTEMPTS || op.signal?.aborted) throw e;
         this.deps.log.warn({ err: e, attempt }, 'transfer cut off; resuming');

@@ -12,6 +12,7 @@ import type { SandboxRow } from '../db/tables.js';
 import { incomingDir, travellingSpec } from '../fleet/import-service.js';
 import type { EventLog } from '../services/event-log.js';
 import type { HostEndpoint, HostService } from '../fleet/host-service.js';
+import { chunkSide, shipColdImage } from '../fleet/chunk-shipping.js';
 import type { SandboxService } from '../services/sandbox-service.js';
 
 export interface ParkingDeps {
@@ -70,7 +71,8 @@ export class Parking {
       const there = await agent.call('freezeSandbox', { params: { name: row.name } });
       const execs = await agent.call('listExecs', { params: { name: row.name } });
       op.onProgress?.({ step: 'transfer', message: row.name });
-      await copyTree(src.exec, join(src.dataDir, 'cold', there.id), new LocalHost(), dir, op);
+      // The agent keeps cold images as chunks (cold-images.ts): they are put together whole here.
+      await shipColdImage(src.exec, chunkSide(src), join(src.dataDir, 'cold', there.id), new LocalHost(), { exec: new LocalHost() }, dir, op);
       await db
         .insertInto('parked_sandboxes')
         .values({ sandbox_id: row.id, rental_id: rentalId, execs_json: JSON.stringify(execs), fingerprint_json: JSON.stringify(src.fingerprint), parked_at: new Date().toISOString() })

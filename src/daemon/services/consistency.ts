@@ -10,6 +10,7 @@ import { containerId, readHostObjects, SNAPSHOT_PARTS, verifyTree, type DataLayo
 import type { Db } from '../db/database.js';
 import type { SandboxRow, SnapshotRow } from '../db/tables.js';
 import type { FleetPort } from './fleet-port.js';
+import { coldImageIn } from './cold-images.js';
 import { LOCAL, type SandboxService } from './sandbox-service.js';
 import type { SnapshotService } from './snapshot-service.js';
 import { PARTIAL } from './snapshot-ingest.js';
@@ -34,8 +35,9 @@ type Problem = Omit<ConsistencyProblemT, 'host'>;
 /** Statuses in which an operation holds the record: judged only once it is over. */
 const IN_FLIGHT = new Set(['creating', 'moving']);
 
-/** A cold checkpoint is usable once CRIU's images (or their sealed form) are there. */
-const coldCheckpointComplete = (dir: string) => existsSync(join(dir, SNAPSHOT_PARTS.criu, 'inventory.img')) || existsSync(join(dir, SNAPSHOT_PARTS.sealedMarker));
+/** A cold checkpoint is usable once CRIU's images (or their sealed form, or their chunk list: cold-images.ts) are there. */
+const coldCheckpointComplete = (dir: string) =>
+  existsSync(join(dir, SNAPSHOT_PARTS.criu, 'inventory.img')) || existsSync(join(dir, SNAPSHOT_PARTS.sealedMarker)) || coldImageIn(dir);
 
 /**
  * `bothub doctor --consistency`: the records against what each host really

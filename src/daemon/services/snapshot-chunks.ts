@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { SnapshotStoreStatsT } from '../../api/index.js';
 import { chunkSizes, type ChunkStore, type SnapshotFile } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
+import { heldAmong } from './chunk-references.js';
 
 /** Rows per insert: three values each, well under SQLite's limit on bound values. */
 const BATCH = 500;
@@ -61,7 +62,8 @@ export class SnapshotChunks {
 
   /**
    * Deletes the chunks among `candidates` (all the store holds when absent)
-   * that no snapshot references and no ingest has pinned. One at a time.
+   * that nothing holds (no snapshot, cold image or cache place: heldAmong)
+   * and no ingest has pinned. One at a time.
    */
   async collect(candidates?: string[]): Promise<number> {
     while (this.collecting) await this.collecting;
@@ -70,9 +72,7 @@ export class SnapshotChunks {
       const names = candidates ?? (await this.listAll());
       for (let i = 0; i < names.length; i += BATCH) {
         const batch = names.slice(i, i + BATCH);
-        const referenced = new Set(
-          batch.length ? (await this.db.selectFrom('snapshot_chunks').select('hash').distinct().where('hash', 'in', batch).execute()).map((r) => r.hash) : [],
-        );
+        const referenced = await heldAmong(this.db, batch);
         for (const hash of batch) {
           if (referenced.has(hash) || this.pinned(hash)) continue;
           await this.store.delete(hash);
@@ -94,7 +94,8 @@ export class SnapshotChunks {
 
   /** Per snapshot in the store: the bytes of chunks no other snapshot uses (what deleting it alone frees). */
   async uniqueBytes(): Promise<Map<string, number>> {
-    const alone = sql<number>`sum(case when exists (select 1 from snapshot_chunks o where o.hash = c.hash and o.snapshot_id <> c.snapshot_id) then 0 else c.size end)`;
+    // A chunk a cold image also uses stays when the snapshot goes.
+    const alone = sql<number>`sum(case when exists (select 1 from snapshot_chunks o where o.hash = c.hash and o.snapshot_id <> c.snapshot_id) or exists (select 1 from cold_chunks k where k.hash = c.hash) then 0 else c.size end)`;
     const rows = await this.db.selectFrom('snapshot_chunks as c').select(['c.snapshot_id', alone.as('bytes')]).groupBy('c.snapshot_id').execute();
     return new Map(rows.map((r) => [r.snapshot_id, Number(r.bytes)]));
   }

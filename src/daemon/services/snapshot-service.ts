@@ -8,10 +8,7 @@ import { BothubError, canSee, checkCompatibility, notFound, validateName, type A
 import type { Host } from '../../hostexec/index.js';
 import {
   clearStaging,
-  LocalChunkStore,
   MANIFEST,
-  materializeTree,
-  mountScratch,
   verifyTree,
   type Checkpointer,
   type LazyTail,
@@ -26,6 +23,8 @@ import type { LazyRestores } from './lazy-restores.js';
 import { enforceSnapshotQuota } from './quota.js';
 import { newSandboxRow, type SandboxService } from './sandbox-service.js';
 import { SharedCopies } from './shared-copies.js';
+import { localChunkBackend, type ChunkStoreBackend } from './chunk-store-backend.js';
+import { materializeOnScratch, type ScratchCopy } from './scratch-copy.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { CHUNKS_DIR, PARTIAL } from './snapshot-ingest.js';
 import { findResumable, type Resumable } from './snapshot-resume.js';
@@ -49,6 +48,8 @@ export interface SnapshotServiceDeps {
   log: Logger;
   /** Restores run before their memory is read when it is enabled; the snapshot stays pinned until every page is in. */
   lazy?: LazyRestores;
+  /** Where chunks are kept (BOTHUB_STORE); the snapshots directory's own chunk directory when absent. */
+  backend?: ChunkStoreBackend;
 }
 
 const snapshotKeyPurpose = (snapshotId: string) => `snapshot-images:${snapshotId}`;
@@ -75,9 +76,11 @@ export class SnapshotService {
   private readonly writer: SnapshotWriter;
   /** Restores of one snapshot at the same time read one copy of its files. */
   private readonly copies = new SharedCopies();
+  readonly backend: ChunkStoreBackend;
 
   constructor(private readonly deps: SnapshotServiceDeps) {
-    this.chunks = new SnapshotChunks(deps.db, new LocalChunkStore(join(deps.dir, CHUNKS_DIR), deps.host), deps.log);
+    this.backend = deps.backend ?? localChunkBackend(join(deps.dir, CHUNKS_DIR), deps.host);
+    this.chunks = new SnapshotChunks(deps.db, this.backend.store, deps.log);
     this.writer = new SnapshotWriter(deps, this.chunks, this.saving);
   }
 
@@ -117,8 +120,7 @@ export class SnapshotService {
     const keep = new Set([...resumable.values()].flatMap((r) => r.names));
     for (const name of await clearStaging(this.deps.host, this.deps.stagingDir, keep)) log.warn({ name }, 'removed a staging area a crash left');
     await mkdir(this.deps.stagingDir, { recursive: true, mode: 0o700 });
-    const store = this.chunks.store as LocalChunkStore;
-    await store.init();
+    await this.backend.init();
     for (const entry of await readdir(dir)) {
       if (entry === CHUNKS_DIR) continue;
       if (keep.has(entry)) continue;
@@ -138,7 +140,8 @@ export class SnapshotService {
     }
     // References of records gone (a crash between deletes), then every chunk nothing references.
     await db.deleteFrom('snapshot_chunks').where('snapshot_id', 'not in', (eb) => eb.selectFrom('snapshots').select('id')).execute();
-    await this.chunks.collect();
+    // An object store that does not answer now must not keep the daemon from starting: the next collection sweeps.
+    await this.chunks.collect().catch((err: unknown) => log.error({ err }, 'collecting unreferenced chunks failed; they stay until the next collection'));
     // After the collection: the chunks the cut-short ingest wrote are stored again, not collected under it.
     for (const [id, r] of resumable) this.writer.resume(id, r);
   }
@@ -236,27 +239,15 @@ export class SnapshotService {
    * whole, else its files put together from the store on a tmpfs (every chunk
    * checked as it is read; a damaged one fails here, before the sandbox is touched).
    */
-  async materialize(row: SnapshotRow, manifest: SnapshotManifest, op: LongOperation): Promise<{ dir: string; release: () => Promise<void> }> {
+  async materialize(row: SnapshotRow, manifest: SnapshotManifest, op: LongOperation): Promise<ScratchCopy> {
     const dir = this.path(row.id);
     if (!Object.values(manifest.files).some((f) => f.chunks)) return { dir, release: async () => undefined };
-    const out = join(this.deps.stagingDir, `restore-${randomBytes(6).toString('hex')}`);
-    const release = await mountScratch(this.deps.host, out);
-    const done = async () => {
-      await release();
-      await rm(out, { recursive: true, force: true });
-    };
-    try {
-      op.onProgress?.({ step: 'read' });
-      await materializeTree(manifest.files, dir, this.chunks.store, out, {
-        signal: op.signal,
-        damaged: (problem) =>
-          new BothubError('INVALID_STATE', `snapshot "${row.name}" is damaged (${problem}); it cannot be restored — delete it (\`DELETE /api/v1/snapshots/${row.name}\`)`),
-      });
-      return { dir: out, release: done };
-    } catch (e) {
-      await done();
-      throw e;
-    }
+    op.onProgress?.({ step: 'read' });
+    return materializeOnScratch(this.deps.host, this.deps.stagingDir, manifest.files, dir, this.chunks.store, {
+      signal: op.signal,
+      damaged: (problem) =>
+        new BothubError('INVALID_STATE', `snapshot "${row.name}" is damaged (${problem}); it cannot be restored — delete it (\`DELETE /api/v1/snapshots/${row.name}\`)`),
+    });
   }
 
   /** Restores the snapshot's own sandbox, or branches a new one named `name`. */

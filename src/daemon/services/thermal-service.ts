@@ -6,6 +6,7 @@ import { BothubError, systemClock, type Actor, type Clock, type SandboxAction } 
 import { SNAPSHOT_PARTS, type Checkpointer, type SandboxDefinition, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
+import { coldImageIn, type ColdImages } from './cold-images.js';
 import type { EventLog } from './event-log.js';
 import type { LazyRestores } from './lazy-restores.js';
 import type { SandboxService } from './sandbox-service.js';
@@ -35,6 +36,8 @@ export interface ThermalDeps {
   clock?: Clock;
   /** Wakes restore lazily when it is enabled; its images stay until every page is in. */
   lazy?: LazyRestores;
+  /** The snapshot store's side for cold images (made after this service, hence a closure); without it images stay whole. */
+  coldImages?: () => ColdImages;
 }
 
 const coldKeyPurpose = (sandboxId: string) => `cold-images:${sandboxId}`;
@@ -119,18 +122,25 @@ export class ThermalService {
       // Its GPUs were let go while it slept: it claims them (or others of the model) again, within its owner's quota.
       return this.deps.sandboxes.claim(row, async (claimed) => {
         const lazy = this.deps.lazy;
+        let image: { dir: string; release: () => Promise<void> } | undefined;
         let tail;
         try {
+          // A cold image in the store is put together first; every chunk is checked before the sandbox is touched.
+          image = this.deps.coldImages ? await this.deps.coldImages().open(row.name, this.coldDir(row.id)) : { dir: this.coldDir(row.id), release: async () => undefined };
           const key = this.deps.deriveKey(coldKeyPurpose(row.id));
-          tail = await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), this.coldDir(row.id), { branch: false, key, lazy: lazy?.enabled });
+          tail = await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), image.dir, { branch: false, key, lazy: lazy?.enabled });
         } catch (e) {
+          await image?.release();
           await this.deps.events.record(row, 'wake-failed', (e as Error).message);
           throw new BothubError('RUNTIME_FAILED', `waking sandbox "${row.name}" failed: ${(e as Error).message}; it stays cold — try again, or stop and start it`);
         }
-        // Its cold images go once every page is in; until then a failed transfer can put it back to cold.
-        const discard = async () => void (await rm(this.coldDir(row.id), { recursive: true, force: true }));
-        if (lazy && tail) void lazy.follow(row, tail, { onFailure: 'cold', source: 'its cold images', onIn: discard });
-        else await discard();
+        // Its cold images go once every page is in (the put-together copy once the transfer ends); until then a failed transfer can put it back to cold.
+        const discard = () => this.discard(row.id);
+        if (lazy && tail) void lazy.follow(row, tail, { onFailure: 'cold', source: 'its cold images', onIn: discard, always: image.release });
+        else {
+          await image.release();
+          await discard();
+        }
         return this.woke(row, started);
       });
     } else {
@@ -179,13 +189,20 @@ export class ThermalService {
       if (now.thermal === 'warm') await this.deps.runtime.cgroup(now.id).setFrozen(false);
       const dir = this.coldDir(now.id);
       await rm(dir, { recursive: true, force: true });
+      const def = this.deps.sandboxes.definition(now);
+      const key = this.deps.sandboxes.holdsSecrets(now) ? this.deps.deriveKey(coldKeyPurpose(now.id)) : undefined;
       try {
-        const key = this.deps.sandboxes.holdsSecrets(now) ? this.deps.deriveKey(coldKeyPurpose(now.id)) : undefined;
-        await this.deps.checkpointer.checkpoint(this.deps.sandboxes.definition(now), dir, { leaveRunning: false, key });
+        await this.deps.checkpointer.checkpoint(def, dir, { leaveRunning: false, key });
       } catch (e) {
         await rm(dir, { recursive: true, force: true });
         throw e;
       }
+      // Into the store, like a snapshot's files (encrypted and GPU images stay whole, as their snapshots do).
+      if (this.deps.coldImages && !key && !def.gpus.length)
+        await this.deps
+          .coldImages()
+          .ingest(now.id, dir)
+          .catch((err: unknown) => this.deps.log.warn({ err, sandbox: now.name }, 'a cold image could not go into the snapshot store; it stays whole on disk'));
       await this.deps.events.record(now, 'cold', reason);
       return this.deps.sandboxes.setStatus(now.id, status, null, { thermal: 'cold' });
     });
@@ -207,7 +224,8 @@ export class ThermalService {
       const row = rows.get(id);
       const state = row && (await runtime.state(row));
       const alive = state?.status === 'running' || state?.status === 'paused';
-      const complete = existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.criu, 'inventory.img')) || existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.sealedMarker));
+      const complete =
+        existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.criu, 'inventory.img')) || existsSync(join(this.coldDir(id), SNAPSHOT_PARTS.sealedMarker)) || coldImageIn(this.coldDir(id));
       if (row?.status === 'running' && row.thermal === 'cold' && alive) {
         log.warn({ sandbox: row.name }, 'a wake was interrupted after its restore: the sandbox is hot');
         await this.deps.sandboxes.setStatus(id, 'running', row.status_reason, { thermal: 'hot' });
@@ -227,11 +245,14 @@ export class ThermalService {
       }
       await rm(this.coldDir(id), { recursive: true, force: true });
     }
+    // References of cold images removed above (or by a crash) go; the cache keeps to its bound.
+    await this.deps.coldImages?.().sweep((id) => this.coldDir(id));
   }
 
   /** Forgets a cold sandbox's disk state (it was stopped or destroyed instead of woken). */
   async discard(id: string): Promise<void> {
-    if (existsSync(this.coldDir(id))) await rm(this.coldDir(id), { recursive: true, force: true });
+    if (this.deps.coldImages) await this.deps.coldImages().release(id, this.coldDir(id));
+    else if (existsSync(this.coldDir(id))) await rm(this.coldDir(id), { recursive: true, force: true });
   }
 
   /** Cools whatever has been idle long enough. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { invalid } from '../../core/index.js';
+import type { S3Location } from './remote-store.js';
 
 /**
  * A chunk whose bytes no longer hash to its name, or one that is gone. The
@@ -15,22 +15,6 @@ export class S3ChunkError extends Error {
   ) {
     super(`chunk ${hash.slice(0, 12)}… ${problem === 'missing' ? 'is missing from the object store' : 'does not match its checksum'}`);
   }
-}
-
-/** Where BOTHUB_STORE=s3://bucket/prefix points. */
-export interface S3Location {
-  bucket: string;
-  /** Without leading or trailing slashes; '' for the bucket's root. */
-  prefix: string;
-}
-
-/** Parses s3://bucket[/prefix]; a bucket name as S3 allows it (3-63 of a-z, 0-9, dots, dashes). */
-export function parseS3Url(text: string): S3Location {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(text);
-  const prefix = (m?.[2] ?? '').replace(/^\/+|\/+$/g, '');
-  if (!m || prefix.split('/').some((p, i, all) => p === '' && all.length > 1) || /[\0\\]/.test(prefix))
-    throw invalid(`BOTHUB_STORE must look like s3://BUCKET or s3://BUCKET/PREFIX (got "${text}")`);
-  return { bucket: m[1]!, prefix };
 }
 
 /**

@@ -12,5 +12,7 @@ declare module 's3rver' {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
+    /** The server run() started (s3rver's own field). */
+    httpServer?: import('node:http').Server;
   }
 }
