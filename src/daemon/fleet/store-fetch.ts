@@ -28,7 +28,7 @@ exec 3>&-
 rm -rf .chunks`;
 
 const damagedError = (snapshot: string, problem: string) =>
-  new BothubError('INVALID_STATE', `snapshot "${snapshot}" is damaged (${problem}); it cannot be restored — delete it with \`bothub snapshot delete ${snapshot}\``);
+  new BothubError('INVALID_STATE', `snapshot "${snapshot}" is damaged (${problem}); it cannot be restored — delete it (\`DELETE /api/v1/snapshots/${snapshot}\`)`);
 
 /** A manifest's file paths, checked: relative, inside the snapshot, one line each (they go to a script's stdin). */
 function safeRel(rel: string): string {

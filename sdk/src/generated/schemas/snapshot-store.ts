@@ -16,6 +16,12 @@ export const SnapshotStoreStats = Type.Object({
   storedBytes: Type.Integer({ description: 'Bytes the chunks take on disk.' }),
   logicalBytes: Type.Integer({ description: 'What the snapshots in the store would take without deduplication.' }),
   savedBytes: Type.Integer({ description: 'logicalBytes less storedBytes.' }),
+  backend: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('s3')], { description: "'s3' with BOTHUB_STORE, else 'local' (the snapshots directory)." })),
+  location: Type.Optional(Type.String({ description: 's3://BUCKET/PREFIX, or the local chunk directory.' })),
+  reachable: Type.Optional(Type.Boolean({ description: 'Whether the store answered just now (S3: HeadBucket).' })),
+  detail: Type.Optional(Type.String({ description: 'Why it is not reachable.' })),
+  cacheBytes: Type.Optional(Type.Integer({ description: 'S3 store: bytes of chunks kept in the local cache.' })),
+  cacheLimitBytes: Type.Optional(Type.Integer({ description: 'S3 store: the cache size limit (BOTHUB_STORE_CACHE_MB).' })),
 });
 
 export type SnapshotStoreStatsT = Static<typeof SnapshotStoreStats>;
