@@ -165,7 +165,7 @@ describe('rented GPU hosts', () => {
     assert.equal((await cli(t.url, ['cost', 'limit', 'admin', '0.30'])).code, 0);
     const refused = await cli(t.url, ['exec', 'keeper', '--', 'true']);
     assert.equal(refused.code, 5, refused.stderr);
-    assert.match(refused.stderr.trim().split('\n').at(-1)!, /renting at \$0\.35\/h would take user "admin" to \$0\.350\/h, over their limit of \$0\.3\/h; release a host or raise the limit/);
+    assert.match(refused.stderr.trim().split('\n').at(-1)!, /renting at \$0\.35\/h would take user "admin" to \$0\.350\/h, over their limit of \$0\.3\/h; release a host \(`bothub host release HOST`\) or raise the limit \(`bothub cost limit admin USD`\)$/);
     assert.match((await t.api.call('getSandbox', { params: { name: 'keeper' } })).statusReason ?? '', /^parked/);
     assert.equal((await cli(t.url, ['cost', 'limit', 'admin', 'none'])).code, 0);
 

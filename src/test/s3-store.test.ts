@@ -142,7 +142,7 @@ describe('BOTHUB_STORE=s3://…: snapshot chunks in S3-compatible storage, the l
     // Progress lines come first on stderr; the error is the last line, and one line.
     assert.match(
       r.stderr.trim().split('\n').pop()!,
-      /^bothub: snapshot "one" is damaged \(\S+: chunk [0-9a-f]{12}… does not match its checksum\); it cannot be restored — delete it with `bothub snapshot delete one`$/,
+      /^bothub: snapshot "one" is damaged \(\S+: chunk [0-9a-f]{12}… does not match its checksum\); it cannot be restored — delete it \(`bothub snapshot delete one`\)$/,
     );
     assert.ok(!(await t.api.call('listSandboxes')).some((s) => s.name === 'broken'));
   });

@@ -376,14 +376,13 @@ export class SandboxService {
   async destroy(name: string, actor: Actor): Promise<void> {
     const { row } = await this.require(name, 'destroy', actor);
     await this.lock.run(row.id, async () => {
+      // Another request or daemon may have destroyed it while this one waited for the lock: then it is a 404 like any other.
+      if ((await this.row(name, actor)).id !== row.id) throw new BothubError('NOT_FOUND', `no sandbox named "${name}"; see \`GET /api/v1/sandboxes\``);
       try {
         // Recorded first: a crash past this point leaves a record the next start finishes destroying, never a half-removed sandbox that looks alive.
         await this.setStatus(row.id, 'error', DESTROY_CUT_SHORT);
         if (row.host !== LOCAL) await this.remote.destroy(row).catch((e: BothubError) => (e.code === 'NOT_FOUND' ? undefined : Promise.reject(e)));
-        else {
-          await this.deps.discardCold(row.id);
-          await this.deps.runtime.destroy(this.definition(row));
-        }
+        else await this.deps.discardCold(row.id).then(() => this.deps.runtime.destroy(this.definition(row)));
       } catch (e) {
         await this.setStatus(row.id, 'error', `destroy failed: ${(e as Error).message}`);
         throw e;
