@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,20 +68,26 @@ export async function startDaemonProcess(opts: DaemonProcessOptions = {}): Promi
     if (typeof out === 'number') closeSync(out);
     // Polled: the daemon says nothing on its own when it is ready.
     for (let i = 0; ; i++) {
-      if (
-        await probe.call('health').then(
-          () => true,
-          () => false,
-        )
-      )
-        return;
+      // Its admin key too: a health answer alone can come before the key is written, or from another daemon on this port.
+      const healthy = await probe.call('health').then(
+        () => true,
+        () => false,
+      );
+      if (healthy && existsSync(join(dataDir, 'admin.key'))) return;
       if (i > 2400 || child.exitCode !== null) throw new Error(`the daemon did not start (exit code ${child.exitCode})`);
       await sleep(25);
     }
   };
-  await spawnDaemon();
   const url = `http://127.0.0.1:${port}`;
-  const token = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim();
+  let token: string;
+  try {
+    await spawnDaemon();
+    token = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim();
+  } catch (e) {
+    // A daemon that did not come up is not left running behind the caller.
+    child!.kill('SIGKILL');
+    throw e;
+  }
   const api = new ApiClient(url, { token });
   const exited = () => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r())));
   return {
