@@ -53,6 +53,8 @@ export async function insertFixtures(db: Db, opts: { dataDir: string; hosts: num
     }),
     status: 'running' as const,
     started_at: now,
+    // An address, as a created sandbox on the default network has: publish refuses a sandbox without one.
+    address: `10.77.${Math.floor(i / 250)}.${(i % 250) + 2}`,
   }));
   for (let i = 0; i < rows.length; i += 100) await db.insertInto('sandboxes').values(rows.slice(i, i + 100)).execute();
   return { hosts, sandboxes };

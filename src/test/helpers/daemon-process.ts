@@ -11,6 +11,7 @@ import { parseSubnet } from '../../core/index.js';
 import { LocalHost } from '../../hostexec/index.js';
 import { removeBridge } from '../../runtime/index.js';
 import { TEST_IMAGES_DIR } from './daemon.js';
+import { freePort } from './postgres.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/bothub', import.meta.url));
 
@@ -53,11 +54,15 @@ export interface DaemonProcessOptions {
 /** The environment a CLI process needs to talk to this daemon as its admin. */
 export const cliEnv = (t: DaemonProcess): NodeJS.ProcessEnv => ({ ...process.env, BOTHUB_URL: t.url, BOTHUB_TOKEN: t.token });
 
+/** How many this process has started: each takes the next subnet. */
+let started = 0;
+
 export async function startDaemonProcess(opts: DaemonProcessOptions = {}): Promise<DaemonProcess> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'bothub-bench-')));
-  const port = opts.port ?? 20000 + (process.pid % 20000);
+  // A port and a subnet of its own: one process may run several at once (the benchmark's own daemon and a section's).
+  const port = opts.port ?? (await freePort());
   const bridge = `bhb${randomBytes(2).toString('hex')}`;
-  const subnet = opts.env?.BOTHUB_SUBNET ?? `10.250.${process.pid % 250}.0/24`;
+  const subnet = opts.env?.BOTHUB_SUBNET ?? `10.250.${(process.pid + started++) % 250}.0/24`;
   const env = { ...process.env, BOTHUB_IMAGES_DIR: TEST_IMAGES_DIR, BOTHUB_BRIDGE: bridge, BOTHUB_SUBNET: subnet, BOTHUB_LOG_LEVEL: 'warn', ...opts.env };
   const probe = new ApiClient(`http://127.0.0.1:${port}`);
 
