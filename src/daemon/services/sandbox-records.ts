@@ -7,7 +7,7 @@ import type { SandboxRow } from '../db/tables.js';
 /** The daemon's own machine, as a host name. */
 export const LOCAL = 'local';
 
-const NOT_FOUND_HINT = 'see `GET /api/v1/sandboxes`';
+export const NOT_FOUND_HINT = 'see `GET /api/v1/sandboxes`';
 
 export interface PublishedUrl {
   port: number;

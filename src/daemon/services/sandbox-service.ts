@@ -5,6 +5,7 @@ import {
   BothubError,
   DEFAULT_PIDS_LIMIT,
   generateName,
+  notFound,
   parseGpuRequest,
   SYSTEM,
   validateCpus,
@@ -29,7 +30,7 @@ import { GpuClaims, type GpuClaim } from './gpu-claims.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { enforceQuota } from './quota.js';
 import { DESTROY_CUT_SHORT, SandboxReconciler } from './sandbox-reconciler.js';
-import { LOCAL, newSandboxRow, type SandboxRecords } from './sandbox-records.js';
+import { LOCAL, newSandboxRow, NOT_FOUND_HINT, type SandboxRecords } from './sandbox-records.js';
 import { SandboxNetwork } from './sandbox-network.js';
 import type { SecretService } from './secret-service.js';
 export { holdsGpus, QUOTA_DEFAULT_MEMORY_MB } from './quota.js';
@@ -377,7 +378,7 @@ export class SandboxService {
     const { row } = await this.require(name, 'destroy', actor);
     await this.lock.run(row.id, async () => {
       // Another request or daemon may have destroyed it while this one waited for the lock: then it is a 404 like any other.
-      if ((await this.row(name, actor)).id !== row.id) throw new BothubError('NOT_FOUND', `no sandbox named "${name}"; see \`GET /api/v1/sandboxes\``);
+      if ((await this.row(name, actor)).id !== row.id) throw notFound('sandbox', name, NOT_FOUND_HINT);
       try {
         // Recorded first: a crash past this point leaves a record the next start finishes destroying, never a half-removed sandbox that looks alive.
         await this.setStatus(row.id, 'error', DESTROY_CUT_SHORT);

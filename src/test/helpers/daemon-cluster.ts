@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
-import { freePort, startPostgres, type TestPostgres } from './postgres.js';
+import { freePort } from './free-port.js';
+import { startPostgres, type TestPostgres } from './postgres.js';
 import { until } from './sandbox.js';
 
 /**

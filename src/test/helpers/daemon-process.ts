@@ -11,7 +11,7 @@ import { parseSubnet } from '../../core/index.js';
 import { LocalHost } from '../../hostexec/index.js';
 import { removeBridge } from '../../runtime/index.js';
 import { TEST_IMAGES_DIR } from './daemon.js';
-import { freePort } from './postgres.js';
+import { freePort } from './free-port.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/bothub', import.meta.url));
 
