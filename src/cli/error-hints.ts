@@ -49,11 +49,33 @@ export const CLI_COMMANDS: Record<string, string> = {
   'POST /api/v1/images/:name/build': 'bothub image build :name',
   'DELETE /api/v1/images/:name': 'bothub image rm :name',
   'POST /api/v1/users/:name/rotate-key': 'bothub user rotate-key :name',
+  'PUT /api/v1/users/:name/quota {"maxSandboxes": :n}': 'bothub user quota :name --max-sandboxes :n',
+  'PUT /api/v1/users/:name/quota {"maxMemoryMb": :n}': 'bothub user quota :name --max-memory :n',
+  'PUT /api/v1/users/:name/quota {"maxDiskMb": :n}': 'bothub user quota :name --max-disk :n',
+  'PUT /api/v1/users/:name/quota {"maxGpus": :n}': 'bothub user quota :name --max-gpus :n',
+  'DELETE /api/v1/users/:name?force=true': 'bothub user rm :name --force',
   'PUT /api/v1/users/:name/price-limit': 'bothub cost limit :name USD',
   'PUT /api/v1/secrets/:name': 'bothub secret set :name (value on stdin)',
   'PUT /api/v1/registries/:host': 'bothub registry login :host --username U --password-stdin',
   'PUT /api/v1/providers/:provider': 'bothub provider add :provider --key-stdin',
   'POST /api/v1/rentals/:name/release': 'bothub host release :name',
+};
+
+/**
+ * The request fields messages name in backquotes (`diskMb`), as the CLI's
+ * flags that set them. A flag may take other units than its field (--disk 2G
+ * for diskMb), so messages name a field without its value's unit where the two differ.
+ */
+export const CLI_FLAGS: Record<string, string> = {
+  name: '--name',
+  host: '--host',
+  network: '--network',
+  cpus: '--cpus',
+  memoryMb: '--memory',
+  diskMb: '--disk',
+  gpus: '--gpus',
+  ssh: '--ssh',
+  noCheckpoint: '--no-checkpoint',
 };
 
 export const ERROR_HINTS: Partial<Record<ErrorCode, string>> = {
@@ -67,6 +89,9 @@ export const ERROR_HINTS: Partial<Record<ErrorCode, string>> = {
 
 /** An API call as messages write it: a method and a path under /api/v1, with a query or a JSON body. */
 const API_CALL = /`((?:GET|POST|PUT|DELETE) \/api\/v1\/[^`]*)`/g;
+
+/** A request field as messages write it. */
+const FIELD = /`([a-z][A-Za-z]*)`/g;
 
 /** `:word` in a call's pattern: one part of a path, query or body value. */
 const PLACEHOLDER = /:([a-z]+)/g;
@@ -92,12 +117,14 @@ function commandFor(call: string): string | undefined {
   return undefined;
 }
 
-/** Text in API terms with every API call it names that the table knows said as a CLI command. */
+/** Text in API terms with every API call and request field it names that the tables know said as a CLI command or flag. */
 export function inCliTerms(text: string): string {
-  return text.replace(API_CALL, (whole, call: string) => {
-    const command = commandFor(call);
-    return command ? `\`${command}\`` : whole;
-  });
+  return text
+    .replace(API_CALL, (whole, call: string) => {
+      const command = commandFor(call);
+      return command ? `\`${command}\`` : whole;
+    })
+    .replace(FIELD, (whole, field: string) => (Object.hasOwn(CLI_FLAGS, field) ? `\`${CLI_FLAGS[field]}\`` : whole));
 }
 
 /** The message in the CLI's terms and the CLI's hint for its code, as one line. */

@@ -19,13 +19,13 @@ export function parseGpuRequest(text: string): GpuRequest {
   if (s === 'all') return { kind: 'all' };
   if (/^\d+$/.test(s)) {
     const count = Number(s);
-    if (count < 1 || count > MAX_GPUS) throw invalid(`invalid --gpus ${s}: ask for 1 to ${MAX_GPUS} GPUs, or leave --gpus out for none`);
+    if (count < 1 || count > MAX_GPUS) throw invalid(`invalid \`gpus\` ${s}: ask for 1 to ${MAX_GPUS} GPUs, or leave \`gpus\` out for none`);
     return { kind: 'count', count };
   }
   const uuids = s.split(',').map((u) => u.trim());
   const bad = uuids.find((u) => !UUID.test(u));
   if (bad !== undefined || new Set(uuids).size !== uuids.length)
-    throw invalid(`invalid --gpus "${text}": use all, a count such as 2, or GPU UUIDs as \`nvidia-smi -L\` prints them (GPU-…), comma-separated and each once`);
+    throw invalid(`invalid \`gpus\` "${text}": use all, a count such as 2, or GPU UUIDs as \`nvidia-smi -L\` prints them (GPU-…), comma-separated and each once`);
   return { kind: 'uuids', uuids };
 }
 
@@ -38,7 +38,7 @@ export interface GpuChoice {
   model?: string;
 }
 
-const NO_GPU = 'this host has no NVIDIA GPU (nvidia-smi lists none); leave --gpus out, or create the sandbox on a GPU host with --host HOST';
+const NO_GPU = 'this host has no NVIDIA GPU (nvidia-smi lists none); leave `gpus` out, or create the sandbox on a GPU host (name it in `host`)';
 
 /**
  * Picks the GPUs a sandbox gets, by UUID. A GPU belongs to one sandbox at a
@@ -51,7 +51,7 @@ export function allocateGpus(request: GpuRequest, devices: readonly GpuDevice[],
     for (const uuid of request.uuids) {
       if (!devices.some((d) => d.uuid === uuid))
         throw new BothubError('NOT_FOUND', `this host has no GPU ${uuid}; its GPUs are ${devices.map((d) => d.uuid).join(', ')} (see \`nvidia-smi -L\` there)`);
-      if (choice.held.has(uuid)) throw new BothubError('IN_USE', `GPU ${uuid} is held by another sandbox; pick another, or ask for a count with --gpus N`);
+      if (choice.held.has(uuid)) throw new BothubError('IN_USE', `GPU ${uuid} is held by another sandbox; pick another, or ask for a count in \`gpus\` (such as 1)`);
     }
     return [...request.uuids];
   }
@@ -59,7 +59,7 @@ export function allocateGpus(request: GpuRequest, devices: readonly GpuDevice[],
     if (free.length < devices.length)
       throw new BothubError(
         'IN_USE',
-        `--gpus all needs every GPU of this host and ${devices.length - free.length} of ${devices.length} are held by other sandboxes; ask for a count with --gpus N`,
+        `\`gpus\` all needs every GPU of this host and ${devices.length - free.length} of ${devices.length} are held by other sandboxes; ask for a count in \`gpus\` (such as 1)`,
       );
     return devices.map((d) => d.uuid);
   }

@@ -31,5 +31,5 @@ export function allocateAddress(s: Subnet, used: ReadonlySet<string>): string {
     const ip = intToIp(s.network + i);
     if (!used.has(ip)) return ip;
   }
-  throw new BothubError('LIMIT_EXCEEDED', `no free address left in ${intToIp(s.network)}/${s.prefix}; destroy sandboxes or configure a larger --subnet`);
+  throw new BothubError('LIMIT_EXCEEDED', `no free address left in ${intToIp(s.network)}/${s.prefix}; destroy sandboxes or give the daemon a larger subnet (BOTHUB_SUBNET)`);
 }

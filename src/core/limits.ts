@@ -10,17 +10,17 @@ export const MIN_MEMORY_MB = 16;
 export const DEFAULT_PIDS_LIMIT = 1024;
 
 export function validateCpus(cpus: number, host: HostCapacity): number {
-  if (!Number.isFinite(cpus) || cpus <= 0) throw invalid(`invalid --cpus ${cpus}: give a positive number such as 0.5 or 2`);
-  if (cpus > host.cpus) throw invalid(`--cpus ${cpus} is more than this host has (${host.cpus}); ask for at most ${host.cpus}`);
+  if (!Number.isFinite(cpus) || cpus <= 0) throw invalid(`invalid \`cpus\` ${cpus}: give a positive number such as 0.5 or 2`);
+  if (cpus > host.cpus) throw invalid(`\`cpus\` ${cpus} is more than this host has (${host.cpus}); ask for at most ${host.cpus}`);
   return Math.round(cpus * 100) / 100;
 }
 
 export function validateMemoryMb(memoryMb: number, host: HostCapacity): number {
   if (!Number.isInteger(memoryMb) || memoryMb < MIN_MEMORY_MB) {
-    throw invalid(`invalid --memory ${memoryMb}: give whole megabytes, at least ${MIN_MEMORY_MB}`);
+    throw invalid(`invalid \`memoryMb\` ${memoryMb}: give whole megabytes, at least ${MIN_MEMORY_MB}`);
   }
   if (memoryMb > host.memoryMb) {
-    throw invalid(`--memory ${memoryMb} MB is more than this host has (${host.memoryMb} MB); ask for less`);
+    throw invalid(`\`memoryMb\` ${memoryMb} is more than this host has (${host.memoryMb} MB); ask for less`);
   }
   return memoryMb;
 }
@@ -57,7 +57,7 @@ const UNIT_MB: Record<string, number> = { K: 1 / 1024, M: 1, G: 1024, T: 1024 * 
 
 /**
  * Parses a size such as "512M", "2G", "1.5G" or "64MiB" into whole megabytes
- * (binary units; a bare number is megabytes, as --memory is). `flag` names
+ * (binary units; a bare number is megabytes, as memory is). `flag` names
  * where it came from, for the error.
  */
 export function parseSizeMb(text: string, flag = 'size'): number {
@@ -67,7 +67,7 @@ export function parseSizeMb(text: string, flag = 'size'): number {
 }
 
 /** A writable layer's size limit in MB. */
-export function validateDiskMb(diskMb: number, flag = '--disk'): number {
+export function validateDiskMb(diskMb: number, flag = '`diskMb`'): number {
   if (!Number.isInteger(diskMb) || diskMb < MIN_DISK_MB || diskMb > MAX_DISK_MB)
     throw invalid(`invalid ${flag} ${formatMb(diskMb)}: give at least ${MIN_DISK_MB}M and at most ${formatMb(MAX_DISK_MB)}`);
   return diskMb;

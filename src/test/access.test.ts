@@ -71,6 +71,7 @@ function fixtures(t: InjectDaemon, alice: ApiClient): Record<RouteName, (fresh: 
     listUsers: async () => ({}),
     createUser: async (fresh) => ({ body: { name: fresh } }),
     rotateUserKey: async () => ({ params: { name: 'carol' } }),
+    setUserQuota: async () => ({ params: { name: 'carol' }, body: { maxGpus: null } }),
     removeUser: async (fresh) => {
       await t.api.call('createUser', { body: { name: fresh } }).catch(() => undefined);
       return { params: { name: fresh } };
@@ -294,7 +295,7 @@ describe('users, keys and access', () => {
     await assert.rejects(bob.call('exec', { params: { name: 'alice-box' }, body: { command: ['true'] } }), /no sandbox named "alice-box"/);
     const refused = await cli(t.url, ['user', 'rm', 'alice']);
     assert.equal(refused.code, 5);
-    assert.match(refused.stderr, /owns \d+ sandbox\(es\).*pass --force/);
+    assert.match(refused.stderr, /owns \d+ sandbox\(es\).*`bothub user rm \S+ --force`/);
     const rotated = await cli(t.url, ['user', 'rotate-key', 'bob']);
     assert.equal(rotated.code, 0);
     await assert.rejects(bob.call('listSandboxes'), /API key is not valid/);
@@ -305,7 +306,7 @@ describe('users, keys and access', () => {
     const dave = t.as(key);
     await assert.rejects(dave.call('createSandbox', { body: { name: 'dave-big', memoryMb: 700 } }), /user dave may use 600 MB of memory and has 0 MB; this needs 700 MB more/);
     await dave.call('createSandbox', { body: { name: 'dave-1', memoryMb: 256 } });
-    await assert.rejects(dave.call('createSandbox', { body: { name: 'dave-2', memoryMb: 64 } }), /user dave may run 1 sandbox\(es\) and has 1 \(dave-1\); destroy or stop one, or ask the admin to raise --max-sandboxes/);
+    await assert.rejects(dave.call('createSandbox', { body: { name: 'dave-2', memoryMb: 64 } }), /user dave may run 1 sandbox\(es\) and has 1 \(dave-1\); destroy or stop one, or ask the admin to raise it \(`PUT \/api\/v1\/users\/dave\/quota \{"maxSandboxes": N\}`\)/);
     await t.api.call('removeUser', { params: { name: 'dave' }, query: { force: true } });
     await assert.rejects(t.api.call('getSandbox', { params: { name: 'dave-1' } }), /no sandbox named/);
     // null is "no limit", and stays null (a coercing validator once made it 0: "nothing allowed").

@@ -68,7 +68,7 @@ describe('core: limits', () => {
     assert.throws(() => parseSizeMb('lots', '--disk'), /invalid --disk "lots": give a size such as 512M, 2G or 1T/);
     assert.throws(() => parseSizeMb('-1G'), /invalid size/);
     assert.equal(validateDiskMb(32), 32);
-    assert.throws(() => validateDiskMb(16), /invalid --disk 16M: give at least 32M and at most 16T/);
+    assert.throws(() => validateDiskMb(16), /invalid `diskMb` 16M: give at least 32M and at most 16T/);
     assert.throws(() => validateDiskMb(17 * 1024 * 1024), /at most 16T/);
     assert.deepEqual([formatMb(64), formatMb(10240), formatMb(1536), formatMb(2 * 1024 * 1024)], ['64M', '10G', '1536M', '2T']);
   });
@@ -229,7 +229,7 @@ describe('core: GPUs', () => {
     assert.deepEqual(parseGpuRequest('all'), { kind: 'all' });
     assert.deepEqual(parseGpuRequest('2'), { kind: 'count', count: 2 });
     assert.deepEqual(parseGpuRequest(`${uuid(0)},${uuid(1)}`), { kind: 'uuids', uuids: [uuid(0), uuid(1)] });
-    assert.throws(() => parseGpuRequest('0'), /invalid --gpus 0: ask for 1 to 64 GPUs/);
+    assert.throws(() => parseGpuRequest('0'), /invalid `gpus` 0: ask for 1 to 64 GPUs/);
     for (const bad of ['two', '-1', 'GPU-xyz', `${uuid(0)},${uuid(0)}`, ''])
       assert.throws(
         () => parseGpuRequest(bad),

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { routes, type RouteDef } from '../api/index.js';
 import { COMMANDS } from '../cli/command-table.js';
-import { CLI_COMMANDS, inCliTerms, withHint } from '../cli/error-hints.js';
+import { CLI_COMMANDS, CLI_FLAGS, inCliTerms, withHint } from '../cli/error-hints.js';
+import * as schemas from '../api/schemas.js';
 
 /**
  * Messages below the API say what to do as API calls; the CLI says each in
@@ -21,7 +22,10 @@ function sources(dir: string): string[] {
 
 /** The source's text as its strings read: escaped backquotes plain, each `${…}` a word. */
 const asWritten = (text: string) => text.replace(/\\`/g, '`').replace(/\$\{[^}]*\}/g, 'x');
-const CODE = BELOW_THE_CLI.flatMap((d) => sources(join(SRC, d))).map((file) => ({ file: relative(SRC, file), text: asWritten(readFileSync(file, 'utf8')) }));
+const CODE = BELOW_THE_CLI.flatMap((d) => sources(join(SRC, d))).map((file) => {
+  const raw = readFileSync(file, 'utf8');
+  return { file: relative(SRC, file), raw, text: asWritten(raw) };
+});
 
 /** A line that is code, not a comment (comments may name CLI commands: they talk to developers). */
 const codeLines = (text: string) => text.split('\n').filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l));
@@ -62,5 +66,35 @@ describe('error hints: API terms below the CLI, CLI commands in one table', () =
     assert.equal(inCliTerms('(`GET /api/v1/nothing/here`)'), '(`GET /api/v1/nothing/here`)', 'a call the table lacks stays as it is');
     assert.equal(withHint('UNAVAILABLE', 'the daemon is shutting down'), 'the daemon is shutting down; check the daemon with `bothub doctor`, or start it with `bothub serve`');
     assert.equal(withHint('UNAVAILABLE', 'host "h" is unreachable; see `GET /api/v1/hosts`'), 'host "h" is unreachable; see `bothub host list`');
+  });
+
+  it('no message below the CLI names a CLI flag: it names the request field, which the CLI says as its flag', () => {
+    const flags = [...Object.values(CLI_FLAGS), '--force', '--max-sandboxes', '--max-memory', '--max-disk', '--max-gpus', '--to', '--gpu', '--max-price'];
+    const flag = new RegExp(`(^|[\\s(])(${flags.join('|')})\\b`);
+    // Commands for an operator's shell (\`runc … --force\`, \`umount --lazy\`) are not the CLI's: their spans are left out.
+    const named = CODE.flatMap(({ file, raw }) =>
+      codeLines(raw)
+        .map((l) => l.replace(/\\`[^`]*?\\`/g, ''))
+        .filter((l) => flag.test(l))
+        .map((l) => `${file}: ${l.trim()}`),
+    );
+    assert.deepEqual(named, []);
+  });
+
+  it('every field the CLI says as a flag is a request field of the API', () => {
+    const fields = new Set<string>();
+    const collect = (schema: unknown): void => {
+      if (!schema || typeof schema !== 'object') return;
+      const props = (schema as { properties?: Record<string, unknown> }).properties;
+      if (props) for (const [k, v] of Object.entries(props)) (fields.add(k), collect(v));
+      for (const v of Object.values(schema)) if (v && typeof v === 'object') collect(v);
+    };
+    for (const s of Object.values(schemas)) collect(s);
+    for (const field of Object.keys(CLI_FLAGS)) assert.ok(fields.has(field), `${field} is a field of some request body`);
+    assert.equal(inCliTerms('give `diskMb` (such as 2048), or leave `host` out; `other` stays'), 'give `--disk` (such as 2048), or leave `--host` out; `other` stays');
+    assert.equal(
+      inCliTerms('ask the admin to raise it (`PUT /api/v1/users/bob/quota {"maxSandboxes": N}`)'),
+      'ask the admin to raise it (`bothub user quota bob --max-sandboxes N`)',
+    );
   });
 });

@@ -72,7 +72,7 @@ describe('--gpus on a host without GPUs', () => {
   it('is refused with a clear message, and no sandbox is left', async () => {
     const r = await cli(t.url, ['create', '--name', 'wants-gpu', '--gpus', '1']);
     assert.equal(r.code, 6, r.stderr);
-    assert.match(r.stderr, /this host has no NVIDIA GPU \(nvidia-smi lists none\); leave --gpus out, or create the sandbox on a GPU host with --host HOST/);
+    assert.match(r.stderr, /this host has no NVIDIA GPU \(nvidia-smi lists none\); leave `--gpus` out, or create the sandbox on a GPU host \(name it in `--host`\)/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.deepEqual(await t.api.call('listSandboxes'), []);
   });
@@ -80,7 +80,7 @@ describe('--gpus on a host without GPUs', () => {
   it('a malformed --gpus is refused before anything is made', async () => {
     const r = await cli(t.url, ['create', '--gpus', 'two']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /invalid --gpus "two": use all, a count such as 2, or GPU UUIDs/);
+    assert.match(r.stderr, /invalid `--gpus` "two": use all, a count such as 2, or GPU UUIDs/);
     const api = await t.api.call('createSandbox', { body: { gpus: '0' } }).catch((e: unknown) => e);
     assert.ok(api instanceof BothubError && api.code === 'INVALID_INPUT', String(api));
   });

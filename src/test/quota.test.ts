@@ -46,7 +46,8 @@ describe('quotas: one rule on every path', () => {
     api.progress<SnapshotT>('createSnapshot', { params: { name: sandbox }, body: { name, leaveRunning } }, noProgress);
   const restore = (api: ApiClient, snapshot: string, name?: string) =>
     api.progress<SandboxT>('restoreSnapshot', { params: { name: snapshot }, body: name ? { name } : {} }, noProgress);
-  const full = (held: string) => new RegExp(`user alice may run 1 sandbox\\(es\\) and has 1 \\(${held}\\); destroy or stop one, or ask the admin to raise --max-sandboxes`);
+  const full = (held: string) =>
+    new RegExp(`user alice may run 1 sandbox\\(es\\) and has 1 \\(${held}\\); destroy or stop one, or ask the admin to raise it \\(\`PUT /api/v1/users/alice/quota \\{"maxSandboxes": N\\}\`\\)`);
 
   it('--max-sandboxes 1: create, branch, restore, start and run are refused at the limit; stopping frees the place', async () => {
     const { api, key } = await user('alice', { maxSandboxes: 1 });
@@ -126,7 +127,7 @@ describe('quotas: one rule on every path', () => {
     const { api } = await user('carol', { maxMemoryMb: 600, maxDiskMb: 100 });
     await limited(api.call('createSandbox', { body: { name: 'c-big', memoryMb: 700, diskMb: 64 } }), /user carol may use 600 MB of memory and has 0 MB; this needs 700 MB more/);
     // No --disk: the daemon's default (10G) does not fit a 100M quota.
-    await limited(api.call('createSandbox', { body: { name: 'c-default' } }), /user carol may use 100M of sandbox disk and has 0M; this needs 10G more: ask for less --disk/);
+    await limited(api.call('createSandbox', { body: { name: 'c-default' } }), /user carol may use 100M of sandbox disk and has 0M; this needs 10G more: ask for less `diskMb`/);
     const c1 = await api.call('createSandbox', { body: { name: 'c1', diskMb: 64 } });
     assert.equal(c1.memoryMb, 512, 'a user with a memory quota gets the default limit, and it is what counts');
     assert.equal(c1.diskMb, 64);

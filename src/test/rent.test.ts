@@ -68,7 +68,7 @@ describe('rented GPU hosts', () => {
   it('refuses to rent an offer that cannot checkpoint unless told so, before asking the provider', async () => {
     const r = await cli(t.url, ['host', 'rent', 'runpod:1xNVIDIA GeForce RTX 4090']);
     assert.equal(r.code, 5, r.stderr);
-    assert.match(r.stderr, /runpod:1xNVIDIA GeForce RTX 4090 cannot checkpoint \(runpod rents unprivileged containers.*pass --no-checkpoint/);
+    assert.match(r.stderr, /runpod:1xNVIDIA GeForce RTX 4090 cannot checkpoint \(runpod rents unprivileged containers.*set `--no-checkpoint`/);
     assert.equal(runpod.instances.size, 0, 'nothing was rented');
     const byGpu = await cli(t.url, ['host', 'rent', '--provider', 'vast', '--gpu', '4090', '--max-price', '0.3']);
     assert.equal(byGpu.code, 6, byGpu.stderr);
@@ -120,7 +120,7 @@ describe('rented GPU hosts', () => {
       const refused = await cli(t.url, args);
       assert.equal(refused.code, 5, `${args.join(' ')}: ${refused.stderr}`);
       assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
-      assert.match(refused.stderr, /rented with --no-checkpoint/);
+      assert.match(refused.stderr, /rented with `--no-checkpoint`/);
     }
     // Idle past its setting for several rent ticks (each meters it): still rented, the sandbox still there.
     const meteredAt = async () => Date.parse((await t.daemon.db.selectFrom('rentals').select('metered_at').where('id', '=', rental.id).executeTakeFirstOrThrow()).metered_at);

@@ -35,6 +35,15 @@ export const userRoutes = {
     reply: S.UserKey,
     auth: 'admin',
   },
+  setUserQuota: {
+    method: 'PUT',
+    url: '/api/v1/users/:name/quota',
+    summary: "Change a user's quota; sandboxes already past a lowered limit keep running, and what would take more is refused (admin).",
+    params: S.NameParams,
+    body: S.SetUserQuota,
+    reply: S.User,
+    auth: 'admin',
+  },
   removeUser: {
     method: 'DELETE',
     url: '/api/v1/users/:name',

@@ -24,7 +24,7 @@ export const ExecResult = Type.Object({
   stdout: Type.String(),
   stderr: Type.String(),
   truncated: Type.Boolean({ description: 'Output beyond the reply limit was dropped.' }),
-  oomKilled: Type.Boolean({ description: 'The kernel killed a process of the sandbox for exceeding --memory.' }),
+  oomKilled: Type.Boolean({ description: 'The kernel killed a process of the sandbox for exceeding its memory limit (memoryMb).' }),
   timedOut: Type.Boolean(),
   durationMs: Type.Number(),
 });

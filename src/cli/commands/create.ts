@@ -23,7 +23,7 @@ interface CreateOptions {
 }
 
 /** --disk SIZE as megabytes, checked before anything is built or sent. */
-export const diskOption = (text: string | undefined) => (text === undefined ? undefined : validateDiskMb(parseSizeMb(text, '--disk')));
+export const diskOption = (text: string | undefined) => (text === undefined ? undefined : validateDiskMb(parseSizeMb(text, '--disk'), '--disk'));
 
 export const DISK_HELP = "size limit of its writable layer, e.g. 512M or 2G (default: the daemon's BOTHUB_DISK); writes beyond it fail with ENOSPC";
 

@@ -51,7 +51,7 @@ const AGENT_START_TIMEOUT_MS = 60_000;
 export function parseSsh(ssh: string): { username: string; address: string; port: number } {
   const m = /^([a-z_][a-z0-9_-]*)@(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(ssh);
   const port = Number(m?.[3] ?? 22);
-  if (!m || port < 1 || port > 65535) throw new BothubError('INVALID_INPUT', `invalid --ssh "${ssh}": give user@address or user@address:port`);
+  if (!m || port < 1 || port > 65535) throw new BothubError('INVALID_INPUT', `invalid \`ssh\` "${ssh}": give user@address or user@address:port`);
   return { username: m[1]!, address: m[2]!.replace(/^\[|\]$/g, ''), port };
 }
 

@@ -195,7 +195,7 @@ export class MoveService {
     const own = req.name ? undefined : await sandboxes.row(snap.sandbox_name, actor).catch(() => undefined);
     if (!req.name) {
       if (!own || own.id !== manifest.sandbox.id)
-        throw new BothubError('NOT_FOUND', `sandbox "${snap.sandbox_name}" of snapshot "${snapName}" no longer exists; branch one with --name NEW`);
+        throw new BothubError('NOT_FOUND', `sandbox "${snap.sandbox_name}" of snapshot "${snapName}" no longer exists; branch one instead (\`POST /api/v1/snapshots/${snapName}/restore {"name": "NEW"}\`)`);
       assertAllowed(own.name, own.status, 'restore');
     }
     const name = req.name ? validateName('sandbox', req.name) : own!.name;

@@ -48,7 +48,7 @@ export async function placeSandbox(
     // GPUs named by UUID name their host too.
     const first = req.gpus.uuids[0];
     const owner = all.find((h) => h.fingerprint.gpu?.devices.some((d) => d.uuid === first));
-    if (!owner) throw new BothubError('NOT_FOUND', `no host has GPU ${first}; see \`nvidia-smi -L\` on the GPU host, or ask for a count with --gpus N`);
+    if (!owner) throw new BothubError('NOT_FOUND', `no host has GPU ${first}; see \`nvidia-smi -L\` on the GPU host, or ask for a count in \`gpus\` (such as 1)`);
     return allowed(owner.name, refuse);
   }
   const refusals = new Map<string, string | undefined>(await Promise.all(all.map(async (h) => [h.name, await refuse?.(h.name)] as const)));

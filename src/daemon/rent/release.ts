@@ -39,7 +39,7 @@ export class Releaser {
     if (on.length && !rental.can_checkpoint)
       throw new BothubError(
         'IN_USE',
-        `host "${host}" cannot checkpoint (rented with --no-checkpoint), so the state of its ${on.length} sandbox(es) (${on.map((s) => s.name).join(', ')}) exists only there; destroy them first, then release it`,
+        `host "${host}" cannot checkpoint (rented with \`noCheckpoint\`), so the state of its ${on.length} sandbox(es) (${on.map((s) => s.name).join(', ')}) exists only there; destroy them first, then release it`,
       );
     await rent.update(rental.id, { status: 'releasing' });
     const parked: SandboxRow[] = [];

@@ -87,7 +87,7 @@ export class RentService {
     const { offers, errors } = await this.offers({ provider: req.provider, gpu: req.gpu, count: req.count, maxPrice: req.maxPrice }, signal);
     const fit = offers.filter((o) => o.canCheckpoint || req.noCheckpoint);
     if (!fit.length) {
-      const why = offers.length ? `${offers.length} offer(s) fit but none can checkpoint (pass --no-checkpoint to take one anyway)` : 'none fits';
+      const why = offers.length ? `${offers.length} offer(s) fit but none can checkpoint (set \`noCheckpoint\` to take one anyway)` : 'none fits';
       throw new BothubError('NO_CAPACITY', `no offer of ${req.gpu}${req.count ? ` ×${req.count}` : ''}${req.maxPrice ? ` under $${req.maxPrice}/h` : ''}: ${why}${errors.length ? `; ${errors.map((e) => e.message).join('; ')}` : ''}`);
     }
     const offer = fit[0]!;
@@ -130,13 +130,13 @@ export class RentService {
     if (!offer.canCheckpoint && !req.noCheckpoint)
       throw new BothubError(
         'INVALID_STATE',
-        `${refOf(offer)} cannot checkpoint (${offer.provider === 'vast' ? 'a Vast container without privileges' : `${offer.provider} rents unprivileged containers`}: CRIU needs root with CAP_SYS_ADMIN); rent a virtual machine, or pass --no-checkpoint (its sandboxes then cannot freeze, go cold or move)`,
+        `${refOf(offer)} cannot checkpoint (${offer.provider === 'vast' ? 'a Vast container without privileges' : `${offer.provider} rents unprivileged containers`}: CRIU needs root with CAP_SYS_ADMIN); rent a virtual machine, or set \`noCheckpoint\` (its sandboxes then cannot freeze, go cold or move)`,
       );
     await this.checkPriceLimit(req.ownerId, offer.usdPerHour);
     const id = randomBytes(5).toString('hex');
     const host = req.name ?? `rent-${id}`;
     if ((await this.deps.hosts.list()).some((h) => h.name === host))
-      throw new BothubError('NAME_TAKEN', `a host named "${host}" already exists; pick another --name`);
+      throw new BothubError('NAME_TAKEN', `a host named "${host}" already exists; pick another \`name\``);
     const keys = ssh2.utils.generateKeyPairSync('ed25519', { comment: `bothub-${id}` });
     const now = new Date().toISOString();
     const row: RentalRow = {
@@ -257,7 +257,7 @@ export class RentService {
   async noCheckpointReason(host: string): Promise<string | undefined> {
     const r = await this.ofHost(host);
     if (!r || r.can_checkpoint) return undefined;
-    return `host "${host}" was rented with --no-checkpoint (${r.provider} offer ${r.offer_id} cannot checkpoint: no root with CAP_SYS_ADMIN there)`;
+    return `host "${host}" was rented with \`noCheckpoint\` (${r.provider} offer ${r.offer_id} cannot checkpoint: no root with CAP_SYS_ADMIN there)`;
   }
 
   /** The owner whose price limit a rent for this actor counts against. */

@@ -175,7 +175,7 @@ export class ConsistencyChecker {
     // A disk-limited writable layer is its own ext4 image, loop-mounted exactly while the sandbox runs (the loop device goes with the mount).
     const layer = this.deps.runtime.paths(row.id).layer;
     const layerMounted = objects.mounts.includes(layer);
-    if (wantContainer && row.disk_mb !== null && !layerMounted) bad('record-mismatch', `recorded running with --disk but its layer (${layer}) is not mounted`, restartFix);
+    if (wantContainer && row.disk_mb !== null && !layerMounted) bad('record-mismatch', `recorded running with a disk limit but its layer (${layer}) is not mounted`, restartFix);
     if (!wantContainer && row.status !== 'error' && layerMounted) bad('orphan-mount', `recorded ${cold ? 'cold' : row.status} but its layer ${layer} is still mounted`, `\`umount ${layer}\``);
     return out;
   }

@@ -35,7 +35,7 @@ export class PublishService {
   }
 
   async publish(row: SandboxRow, port: number, isPublic: boolean): Promise<void> {
-    if (!row.address) throw new BothubError('INVALID_STATE', `sandbox "${row.name}" has no network (--network none); nothing can reach its ports`);
+    if (!row.address) throw new BothubError('INVALID_STATE', `sandbox "${row.name}" has no network (\`network\` none); nothing can reach its ports`);
     await this.db
       .insertInto('publications')
       .values({ sandbox_id: row.id, port, public: isPublic ? 1 : 0, created_at: new Date().toISOString() })

@@ -20,7 +20,7 @@ import type { SandboxRow, UserRow } from '../db/tables.js';
  *   stopped sandbox keeps its files).
  */
 
-/** What a sandbox without --memory counts for (and gets, when its owner has a memory quota). */
+/** What a sandbox without a memory limit counts for (and gets, when its owner has a memory quota). */
 export const QUOTA_DEFAULT_MEMORY_MB = 512;
 
 const ACTIVE = new Set(['creating', 'running', 'moving']);
@@ -44,25 +44,25 @@ const RULES: Rule[] = [
     take: (r) => (ACTIVE.has(r.status) ? 1 : 0),
     limit: (u) => u.max_sandboxes,
     refuse: (u, limit, held, by) =>
-      `user ${u.name} may run ${limit} sandbox(es) and has ${held}${names(by)}; destroy or stop one, or ask the admin to raise --max-sandboxes`,
+      `user ${u.name} may run ${limit} sandbox(es) and has ${held}${names(by)}; destroy or stop one, or ask the admin to raise it (\`PUT /api/v1/users/${u.name}/quota {"maxSandboxes": N}\`)`,
   },
   {
     take: (r) => (ACTIVE.has(r.status) ? (r.memory_mb ?? QUOTA_DEFAULT_MEMORY_MB) : 0),
     limit: (u) => u.max_memory_mb,
     refuse: (u, limit, held, by, wants) =>
-      `user ${u.name} may use ${limit} MB of memory and has ${held} MB${names(by)}; this needs ${wants} MB more: ask for less --memory, stop or destroy one, or ask the admin to raise --max-memory`,
+      `user ${u.name} may use ${limit} MB of memory and has ${held} MB${names(by)}; this needs ${wants} MB more: ask for less \`memoryMb\`, stop or destroy one, or ask the admin to raise it (\`PUT /api/v1/users/${u.name}/quota {"maxMemoryMb": N}\`)`,
   },
   {
     take: (r) => (holdsGpus(r) ? r.gpus : 0),
     limit: (u) => u.max_gpus,
     refuse: (u, limit, held, by, wants) =>
-      `user ${u.name} may hold ${limit} GPU(s) and holds ${held}${names(by)}; this needs ${wants} more: stop one, or ask the admin to raise --max-gpus`,
+      `user ${u.name} may hold ${limit} GPU(s) and holds ${held}${names(by)}; this needs ${wants} more: stop one, or ask the admin to raise it (\`PUT /api/v1/users/${u.name}/quota {"maxGpus": N}\`)`,
   },
   {
     take: (r) => r.disk_mb ?? 0,
     limit: (u) => u.max_disk_mb,
     refuse: (u, limit, held, by, wants) =>
-      `user ${u.name} may use ${formatMb(limit)} of sandbox disk and has ${formatMb(held)}${names(by)}; this needs ${formatMb(wants)} more: ask for less --disk, destroy one, or ask the admin to raise --max-disk`,
+      `user ${u.name} may use ${formatMb(limit)} of sandbox disk and has ${formatMb(held)}${names(by)}; this needs ${formatMb(wants)} more: ask for less \`diskMb\`, destroy one, or ask the admin to raise it (\`PUT /api/v1/users/${u.name}/quota {"maxDiskMb": N}\`)`,
   },
 ];
 
@@ -83,7 +83,7 @@ export async function enforceQuota<R extends Counted & Pick<SandboxRow, 'owner_i
   if (!user || user.admin) return next;
   if (next.memory_mb === null && user.max_memory_mb !== null) next = { ...next, memory_mb: QUOTA_DEFAULT_MEMORY_MB };
   if (next.disk_mb === null && user.max_disk_mb !== null)
-    throw new BothubError('LIMIT_EXCEEDED', `user ${user.name} has a disk quota, so every sandbox needs a size limit; give --disk SIZE (such as 2G)`);
+    throw new BothubError('LIMIT_EXCEEDED', `user ${user.name} has a disk quota, so every sandbox needs a size limit; give \`diskMb\` (such as 2048)`);
   const rows = await tx
     .selectFrom('sandboxes')
     .select(['id', 'name', 'status', 'thermal', 'memory_mb', 'gpus', 'disk_mb'])

@@ -232,9 +232,9 @@ export class SandboxService {
     if (req.secrets?.length)
       throw new BothubError(
         'INVALID_INPUT',
-        `sandboxes with secrets run on the control plane's own machine for now (secret values never leave it); drop --host ${host} or the secrets`,
+        `sandboxes with secrets run on the control plane's own machine for now (secret values never leave it); leave \`host\` out, or the secrets`,
       );
-    if (req.network === 'peers') throw new BothubError('INVALID_INPUT', `a peers network joins sandboxes of one machine; drop --host ${host} or use --network default`);
+    if (req.network === 'peers') throw new BothubError('INVALID_INPUT', `a peers network joins sandboxes of one machine; leave \`host\` out, or leave \`network\` as default`);
     const agent = await this.remote.agent(host);
     const row = await this.insert(
       newSandboxRow({
@@ -346,7 +346,7 @@ export class SandboxService {
       const taken = await this.deps.db.selectFrom('sandboxes').select('id').where('name', '=', name).executeTakeFirst();
       if (!taken) return name;
     }
-    throw new BothubError('INTERNAL', 'could not generate a free sandbox name; give one with --name');
+    throw new BothubError('INTERNAL', 'could not generate a free sandbox name; give one in `name`');
   }
 
   async stop(name: string, actor: Actor): Promise<SandboxT> {

@@ -15,7 +15,7 @@ export function userRemover(deps: { users: UserService; sandboxes: SandboxServic
     if (owned.length && !force) {
       throw new BothubError(
         'IN_USE',
-        `user "${name}" owns ${owned.length} sandbox(es) (${owned.map((s) => s.name).join(', ')}); destroy them first or pass --force to destroy them`,
+        `user "${name}" owns ${owned.length} sandbox(es) (${owned.map((s) => s.name).join(', ')}); destroy them first, or remove the user with them (\`DELETE /api/v1/users/${name}?force=true\`)`,
       );
     }
     for (const s of owned) await sandboxes.destroy(s.name, SYSTEM);

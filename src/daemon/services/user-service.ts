@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { CreateUserT, UserT } from '../../api/index.js';
+import type { CreateUserT, SetUserQuotaT, UserT } from '../../api/index.js';
 import { BothubError, formatApiKey, hashSecret, notFound, parseApiKey, secretMatches, validateName, type Actor } from '../../core/index.js';
 import type { Db } from '../db/database.js';
 import { isUniqueViolation } from '../db/dialect.js';
@@ -103,7 +103,7 @@ export class UserService {
     try {
       await this.db.insertInto('users').values(row).execute();
     } catch (e) {
-      if (isUniqueViolation(e, 'users', 'name')) throw new BothubError('NAME_TAKEN', `a user named "${req.name}" already exists; pick another --name`);
+      if (isUniqueViolation(e, 'users', 'name')) throw new BothubError('NAME_TAKEN', `a user named "${req.name}" already exists; pick another \`name\``);
       throw e;
     }
     return { user: toApi(row), key: formatApiKey(keyId, secret) };
@@ -118,6 +118,24 @@ export class UserService {
       .where('id', '=', row.id)
       .execute();
     return { user: toApi(row), key: formatApiKey(keyId, secret) };
+  }
+
+  /** Sets the limits given (null removes one). What the user holds is not touched: a lowered limit refuses only what would take more. */
+  async setQuota(name: string, quota: SetUserQuotaT): Promise<UserT> {
+    const row = await this.row(name);
+    if (row.admin) throw new BothubError('INVALID_STATE', 'the admin has no quota (every limit passes it); set quotas on other users');
+    await this.db
+      .updateTable('users')
+      .set({
+        ...(quota.maxSandboxes !== undefined && { max_sandboxes: quota.maxSandboxes }),
+        ...(quota.maxMemoryMb !== undefined && { max_memory_mb: quota.maxMemoryMb }),
+        ...(quota.maxSnapshotBytes !== undefined && { max_snapshot_bytes: quota.maxSnapshotBytes }),
+        ...(quota.maxDiskMb !== undefined && { max_disk_mb: quota.maxDiskMb }),
+        ...(quota.maxGpus !== undefined && { max_gpus: quota.maxGpus }),
+      })
+      .where('id', '=', row.id)
+      .execute();
+    return toApi(await this.row(name));
   }
 
   async remove(name: string): Promise<UserRow> {

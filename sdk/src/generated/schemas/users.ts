@@ -9,7 +9,7 @@ const Quota = Type.Object(
     maxSandboxes: Nullable(Type.Integer({ minimum: 0 })),
     maxMemoryMb: Nullable(Type.Integer({ minimum: 0 })),
     maxSnapshotBytes: Nullable(Type.Integer({ minimum: 0 })),
-    maxDiskMb: Nullable(Type.Integer({ minimum: 0, description: "MB of all their sandboxes' writable layers together (each counts its --disk)." })),
+    maxDiskMb: Nullable(Type.Integer({ minimum: 0, description: "MB of all their sandboxes' writable layers together (each counts its `diskMb`)." })),
     maxGpus: Nullable(Type.Integer({ minimum: 0, description: 'GPUs their running sandboxes hold at once.' })),
   },
   { description: 'null: no limit.' },
@@ -18,6 +18,9 @@ const Quota = Type.Object(
 export const User = Type.Object({ name: Type.String(), admin: Type.Boolean(), createdAt: Timestamp, quota: Quota });
 
 export const CreateUser = Type.Object({ name: Name, quota: Type.Optional(Type.Partial(Quota, { additionalProperties: false })) }, { additionalProperties: false });
+
+/** The limits to change: each one given is set (null removes it), the others stay. */
+export const SetUserQuota = Type.Partial(Quota, { additionalProperties: false, minProperties: 1, description: 'Each limit given is set, null removes it; the others stay.' });
 
 export const UserKey = Type.Object({ user: User, key: Type.String({ description: 'The API key; shown once, never again.' }) });
 
@@ -31,6 +34,8 @@ export const WhoAmI = Type.Object({ name: Type.String(), admin: Type.Boolean() }
 export type UserT = Static<typeof User>;
 
 export type CreateUserT = Static<typeof CreateUser>;
+
+export type SetUserQuotaT = Static<typeof SetUserQuota>;
 
 /* The web dashboard: a sign-in session, live events, resource use. */
 

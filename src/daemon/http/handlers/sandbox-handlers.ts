@@ -14,7 +14,7 @@ export function sandboxHandlers(ctx: DaemonContext): Pick<Handlers, SandboxRoute
     listSandboxes: ({ actor }) => ctx.sandboxes.list(actor),
     createSandbox: async ({ actor, body }) => {
       if (body.host === 'local' && ctx.sandboxes.remote.controlPlaneOnly)
-        throw new BothubError('INVALID_INPUT', 'this daemon is a control plane only (BOTHUB_CONTROL_PLANE_ONLY): name a fleet host, or leave --host out to let it choose');
+        throw new BothubError('INVALID_INPUT', 'this daemon is a control plane only (BOTHUB_CONTROL_PLANE_ONLY): name a fleet host in `host`, or leave it out to let the daemon choose');
       // A rented host's price counts against its owner's hourly limit.
       if (body.host) await ctx.rentService.admit(body.host, RentService.ownerOf(actor));
       return ctx.sandboxes.create(body, actor);
