@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type WebSocket from 'ws';
-import { BothubError, ERROR_CODES, type ErrorBody } from '../core/index.js';
+// Not the core barrel: each CLI command is a process, and loads only what it uses.
+import { BothubError, ERROR_CODES, type ErrorBody } from '../core/errors.js';
 import type { BodyOf, JsonRouteName, ParamsOf, QueryOf, ReplyOf, RouteDef, RouteName } from './routes.js';
 import type { ProgressEventT } from './schemas.js';
 import { routeUrl } from './route-url.js';

@@ -19,12 +19,22 @@ async function files(dir: string): Promise<string[]> {
   return out;
 }
 
+/** How long a destroyed sandbox's directory may take to go: it is renamed into trash/ at once and deleted behind the reply. */
+const TRASH_DRAIN_MS = 60_000;
+
+/** Waits (bounded) for trash/ to empty: what is still there after that is a leftover. */
+async function trashDrained(dataDir: string): Promise<void> {
+  const deadline = Date.now() + TRASH_DRAIN_MS;
+  while ((await readdir(join(dataDir, 'trash')).catch(() => [])).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+}
+
 /**
  * Once every sandbox and snapshot is destroyed: nothing of any of `ids` may be
  * left in the kernel (mounts, network namespaces, veths, cgroups, peer rules),
  * and the data dir holds nothing but the database, the keys and the spare layers.
  */
 export async function leftovers(d: DaemonProcess, ids: Set<string>): Promise<string[]> {
+  await trashDrained(d.dataDir);
   const o = await readHostObjects(new LocalHost(), { bridge: d.bridge, dataDir: d.dataDir });
   const problems: string[] = [];
   for (const id of ids) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { RouteClient } from '../api/route-client.js';
-import { parseDuration } from '../core/index.js';
+import { parseDuration } from '../core/limits.js'; // not the barrel: every command pays for what it loads
 import { readConfig } from './config-file.js';
 import { routePaths } from './route-paths.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BothubError } from '../core/index.js';
+import { BothubError } from '../core/errors.js'; // not the barrel: every command pays for what it loads
 import { cliContext, type CliContext } from './context.js';
 import { withHint } from './error-hints.js';
 

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { constants } from 'node:os';
-import { parseEnvPairs } from '../../core/index.js';
 // Only what this command uses at run time: not the schemas (a command must start fast).
 import { Channel } from '../../api/channels.js';
 import type { ExecControlT, ExecServerMessageT } from '../../api/exec-socket.js';
 import type { ExecStartT } from '../../api/schemas.js';
 import { errorFrom } from '../../api/route-client.js';
-import { BothubError, ERROR_CODES } from '../../core/index.js';
+// Not the core barrel: one command per process, and the barrel loads what exec never uses (node:crypto among it).
+import { BothubError, ERROR_CODES } from '../../core/errors.js';
+import { parseEnvPairs } from '../../core/limits.js';
 import { printJson } from '../output/format.js';
 import { progressPrinter } from '../output/progress.js';
 import { action, collect, exitCodeOf } from '../runner.js';
