@@ -11,7 +11,14 @@ export function withBusyErrors(dialect: Dialect, limits: DatabaseLimits): Dialec
   const rethrow = (e: unknown): never => {
     throw classifyDatabaseError(e, limits) ?? e;
   };
-  const guard = <T>(work: () => Promise<T>): Promise<T> => work().catch(rethrow);
+  // Awaited inside a try: SQLite's connection throws synchronously, PostgreSQL's rejects.
+  const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (e) {
+      return rethrow(e);
+    }
+  };
   // Kysely hands the wrapped connection back to the driver (transactions, release): the driver gets its own.
   const inner = new WeakMap<DatabaseConnection, DatabaseConnection>();
   const own = (c: DatabaseConnection) => inner.get(c) ?? c;
