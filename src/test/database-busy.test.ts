@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { BothubError } from '../core/index.js';
 import { databaseTarget, daemonConfig } from '../daemon/config.js';
+import { DatabaseBusyError } from '../daemon/db/database-errors.js';
 import { startDaemonProcess } from './helpers/daemon-process.js';
 import { startInjectDaemon, type InjectDaemon } from './helpers/inject-daemon.js';
 import { startPostgres, type TestPostgres } from './helpers/postgres.js';
@@ -65,6 +66,39 @@ describe('the database busy or away: 503 BUSY with Retry-After, then recovery', 
         ['after'],
       );
     } finally {
+      await t.cleanup();
+      await server.dropDatabase(url);
+    }
+  });
+
+  it('a connection lent out when PostgreSQL stops fails its statement BUSY and does not end the daemon', async () => {
+    const url = await server.createDatabase();
+    const t = await startInjectDaemon({ databaseUrl: url, databaseWaitMs: 2000 });
+    try {
+      // Lent out between two statements when the server goes: pg reports the loss as an 'error' event on the connection.
+      let taken!: () => void;
+      const isTaken = new Promise<void>((r) => (taken = r));
+      let halted!: () => void;
+      const isHalted = new Promise<void>((r) => (halted = r));
+      const lent = t.daemon.db.connection().execute(async (conn) => {
+        await conn.selectFrom('users').select('id').execute();
+        taken();
+        await isHalted;
+        return conn.selectFrom('users').select('id').execute();
+      });
+      await isTaken;
+      await server.halt();
+      halted();
+      const e = await lent.then(
+        () => assert.fail('a statement on a lost connection cannot succeed'),
+        (err: unknown) => err,
+      );
+      assert.ok(e instanceof DatabaseBusyError, String(e));
+      await assertBusy(await t.request('/api/v1/secrets', { token: t.adminKey }));
+      await server.resume();
+      await until('the daemon to serve again', async () => ((await putSecret(t, 'after')).status === 200 ? true : undefined), 30_000);
+    } finally {
+      await server.resume();
       await t.cleanup();
       await server.dropDatabase(url);
     }

@@ -30,6 +30,9 @@ export async function connectPostgres(url: string, log: Logger, size = DEFAULT_P
   const pool = new pg.Pool({ connectionString: url, types, max: size, connectionTimeoutMillis: waitMs, application_name: 'bothub', allowExitOnIdle: true });
   // A connection dropped while idle (the server restarted) is replaced by the next query; unhandled, it would end the daemon.
   pool.on('error', (e) => log.warn({ err: e.message }, 'PostgreSQL dropped an idle connection'));
+  // pg emits 'error' on a connection lost while it is lent out too, and the pool listens only while it is idle:
+  // unheard, it would end the daemon. The statement in flight fails on its own (answered BUSY), and the pool drops the connection when it is given back.
+  pool.on('connect', (client) => client.on('error', (e) => log.debug({ err: e.message }, 'PostgreSQL dropped a connection in use')));
   try {
     const client = await pool.connect();
     client.release();
