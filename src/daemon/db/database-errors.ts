@@ -1,4 +1,4 @@
-import { BothubError } from '../../core/index.js';
+import { BothubError, BusyError } from '../../core/index.js';
 
 /** What the daemon's database connections were set up with: the operator's hint names the limit that was hit. */
 export interface DatabaseLimits {
@@ -13,16 +13,11 @@ export interface DatabaseLimits {
  * The state database could not serve a statement in time, but will again by
  * itself: the pool was full, the server was restarting or out of reach, or
  * another writer held the lock. Answered 503 BUSY with Retry-After; the
- * message tells the caller to retry, `hint` tells the operator (in the log)
- * what to raise or check.
+ * message tells the caller to retry, `hint` the operator what to raise or check.
  */
-export class DatabaseBusyError extends BothubError {
-  constructor(
-    readonly retryAfterS: number,
-    readonly hint: string,
-    cause: unknown,
-  ) {
-    super('BUSY', `the daemon's database could not serve this request in time; retry in ${retryAfterS} s (nothing is wrong with the request)`, { cause });
+export class DatabaseBusyError extends BusyError {
+  constructor(retryAfterS: number, hint: string, cause: unknown) {
+    super(`the daemon's database could not serve this request in time; retry in ${retryAfterS} s (nothing is wrong with the request)`, retryAfterS, hint, { cause });
     this.name = 'DatabaseBusyError';
   }
 }

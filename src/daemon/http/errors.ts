@@ -1,9 +1,8 @@
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { BothubError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../../core/index.js';
+import { BothubError, BusyError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../../core/index.js';
 import { STATUS_CODES } from 'node:http';
 import { PATTERN_RULES } from '../../api/index.js';
 import { describeValidationError } from './validation.js';
-import { DatabaseBusyError } from '../db/database-errors.js';
 
 export function errorBody(code: ErrorCode, message: string, status: number = ERROR_CODES[code].status): ErrorBody {
   return { statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message };
@@ -40,9 +39,9 @@ export function toErrorBody(err: unknown, requestId: string): ErrorBody {
   return errorBody('INTERNAL', `internal error; see the daemon log for request ${requestId}`);
 }
 
-/** Logs an error reply: the database's want of capacity as a warning with what the operator may raise, other 5xx as ours to fix, 4xx as the caller's. */
+/** Logs an error reply: a want of capacity (the database's) as a warning with what the operator may raise, other 5xx as ours to fix, 4xx as the caller's. */
 export function logErrorReply(log: FastifyBaseLogger, err: unknown, body: ErrorBody, what: string): void {
-  if (err instanceof DatabaseBusyError) log.warn({ err, hint: err.hint }, `answered BUSY: ${err.hint}`);
+  if (err instanceof BusyError) log.warn({ err, hint: err.hint }, `answered BUSY: ${err.hint}`);
   else if (body.statusCode >= 500) log.error({ err }, body.message);
   else log.info({ code: body.code, msg: body.message }, what);
 }
@@ -50,6 +49,6 @@ export function logErrorReply(log: FastifyBaseLogger, err: unknown, body: ErrorB
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const body = toErrorBody(err, req.id);
   logErrorReply(req.log, err, body, 'request refused');
-  if (err instanceof DatabaseBusyError) void reply.header('retry-after', String(err.retryAfterS));
+  if (err instanceof BusyError) void reply.header('retry-after', String(err.retryAfterS));
   void reply.code(body.statusCode).send(body);
 }
