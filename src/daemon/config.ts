@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { invalid, parseDuration, parseSizeMb, validateDiskMb } from '../core/index.js';
 import { DataLayout, parseS3Url, type S3Location } from '../runtime/index.js';
-import { parseDatabaseUrl, type DatabaseTarget } from './db/database-url.js';
+import { parseDatabasePool, parseDatabaseUrl, parseDatabaseWait, type DatabaseTarget } from './db/database-url.js';
 
 export interface DaemonConfig {
   host: string;
@@ -11,6 +11,10 @@ export interface DaemonConfig {
   dataDir: string;
   /** PostgreSQL for the state instead of SQLite in the data dir (env BOTHUB_DATABASE_URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE). */
   databaseUrl?: string;
+  /** PostgreSQL connections of this daemon (env BOTHUB_DATABASE_POOL, default 10). */
+  databasePool?: number;
+  /** How long a statement waits for a connection or SQLite's write lock before the request is answered 503 BUSY, ms (env BOTHUB_DATABASE_WAIT; default 10s, SQLite 5s). */
+  databaseWaitMs?: number;
   /**
    * One of several daemons on one PostgreSQL database (env BOTHUB_CONTROL_PLANE_ONLY=1): it runs
    * no sandbox itself (they go to fleet hosts), takes each sandbox's lease before acting on it,
@@ -116,6 +120,8 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     port,
     dataDir: flags.dataDir ?? env.BOTHUB_DATA_DIR ?? DEFAULT_DATA_DIR,
     databaseUrl: env.BOTHUB_DATABASE_URL ? parseDatabaseUrl(env.BOTHUB_DATABASE_URL) : undefined,
+    databasePool: parseDatabasePool(env.BOTHUB_DATABASE_POOL),
+    databaseWaitMs: parseDatabaseWait(env.BOTHUB_DATABASE_WAIT),
     controlPlaneOnly: controlPlaneOnly(env),
     imagesDir: env.BOTHUB_IMAGES_DIR || undefined,
     snapshotsDir: env.BOTHUB_SNAPSHOTS_DIR || undefined,
@@ -170,6 +176,7 @@ function parseDiskDefault(text: string): number | null {
 }
 
 /** The state database: PostgreSQL when BOTHUB_DATABASE_URL names one, else SQLite in the data dir. */
-export function databaseTarget(config: Pick<DaemonConfig, 'dataDir' | 'databaseUrl'>): DatabaseTarget {
-  return config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', file: new DataLayout(config.dataDir).db };
+export function databaseTarget(config: Pick<DaemonConfig, 'dataDir' | 'databaseUrl' | 'databasePool' | 'databaseWaitMs'>): DatabaseTarget {
+  const waitMs = config.databaseWaitMs;
+  return config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl, pool: config.databasePool, waitMs } : { kind: 'sqlite', file: new DataLayout(config.dataDir).db, waitMs };
 }

@@ -5,26 +5,42 @@ import type { DatabaseTarget } from './database-url.js';
 import { isPostgres } from './dialect.js';
 import { migrations } from './migrations.js';
 import { PortableSchemaPlugin } from './portable-schema.js';
-import { connectPostgres } from './postgres.js';
+import { withBusyErrors } from './busy-driver.js';
+import { connectPostgres, DEFAULT_POSTGRES_POOL, DEFAULT_POSTGRES_WAIT_MS } from './postgres.js';
 import { withStatementCache } from './statement-cache.js';
 import type { Tables } from './tables.js';
 
 export type Db = Kysely<Tables>;
 export type { DatabaseTarget } from './database-url.js';
 
+/**
+ * How long a SQLite write waits for another connection's write lock. better-sqlite3 waits
+ * synchronously (the event loop with it), so this stays short; past it the request is answered BUSY.
+ */
+const DEFAULT_SQLITE_WAIT_MS = 5000;
+
 /** SQLite (WAL, so readers never wait on the writer), with each statement prepared once. */
-function sqliteDialect(file: string): Dialect {
+function sqliteDialect(file: string, waitMs: number): Dialect {
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${waitMs}`);
   return new SqliteDialect({ database: withStatementCache(sqlite) });
 }
 
 /** Opens the state database and migrates it: the same migrations on both engines. */
 export async function openDatabase(target: DatabaseTarget, log: Logger = pino({ level: 'silent' })): Promise<Db> {
-  const dialect = target.kind === 'postgres' ? await connectPostgres(target.url, log) : sqliteDialect(target.file);
+  // A database that is busy or away answers BUSY (503, Retry-After) to every caller, not INTERNAL.
+  let dialect: Dialect;
+  if (target.kind === 'postgres') {
+    const pool = target.pool ?? DEFAULT_POSTGRES_POOL;
+    const waitMs = target.waitMs ?? DEFAULT_POSTGRES_WAIT_MS;
+    dialect = withBusyErrors(await connectPostgres(target.url, log, pool, waitMs), { engine: 'postgres', pool, waitMs });
+  } else {
+    const waitMs = target.waitMs ?? DEFAULT_SQLITE_WAIT_MS;
+    dialect = withBusyErrors(sqliteDialect(target.file, waitMs), { engine: 'sqlite', waitMs });
+  }
   const db = new Kysely<Tables>({ dialect });
   try {
     await migrate(db);

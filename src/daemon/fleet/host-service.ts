@@ -79,7 +79,9 @@ export class HostService {
   constructor(private readonly deps: HostServiceDeps) {}
 
   start(): void {
-    if (this.deps.heartbeatMs > 0 && !this.timer) this.timer = setInterval(() => void this.heartbeat(), this.deps.heartbeatMs);
+    // A round that cannot read the hosts (the database is away) is logged, and the next one tries again.
+    const beat = () => this.heartbeat().catch((err: unknown) => this.deps.log.warn({ err }, 'a heartbeat round failed; the next one tries again'));
+    if (this.deps.heartbeatMs > 0 && !this.timer) this.timer = setInterval(() => void beat(), this.deps.heartbeatMs);
   }
 
   /** No more rounds (another daemon leads now); connections stay for the requests this daemon still serves. */

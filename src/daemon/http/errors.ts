@@ -1,5 +1,5 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { BothubError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../../core/index.js';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { BothubError, BusyError, ERROR_CODES, type ErrorBody, type ErrorCode } from '../../core/index.js';
 import { STATUS_CODES } from 'node:http';
 import { PATTERN_RULES } from '../../api/index.js';
 import { describeValidationError } from './validation.js';
@@ -39,10 +39,16 @@ export function toErrorBody(err: unknown, requestId: string): ErrorBody {
   return errorBody('INTERNAL', `internal error; see the daemon log for request ${requestId}`);
 }
 
+/** Logs an error reply: a want of capacity (the database's) as a warning with what the operator may raise, other 5xx as ours to fix, 4xx as the caller's. */
+export function logErrorReply(log: FastifyBaseLogger, err: unknown, body: ErrorBody, what: string): void {
+  if (err instanceof BusyError) log.warn({ err, hint: err.hint }, `answered BUSY: ${err.hint}`);
+  else if (body.statusCode >= 500) log.error({ err }, body.message);
+  else log.info({ code: body.code, msg: body.message }, what);
+}
+
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const body = toErrorBody(err, req.id);
-  // 5xx are ours to fix and logged as errors; 4xx are the caller's and logged as info.
-  if (body.statusCode >= 500) req.log.error({ err }, body.message);
-  else req.log.info({ code: body.code, msg: body.message }, 'request refused');
+  logErrorReply(req.log, err, body, 'request refused');
+  if (err instanceof BusyError) void reply.header('retry-after', String(err.retryAfterS));
   void reply.code(body.statusCode).send(body);
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { Progress } from '../../runtime/index.js';
-import { toErrorBody } from './errors.js';
+import { logErrorReply, toErrorBody } from './errors.js';
 
 /**
  * A stream silent this long repeats its last progress line. Some steps are
@@ -35,7 +35,7 @@ export async function streamOperation<T>(reply: FastifyReply, work: (onProgress:
     line({ result });
   } catch (e) {
     const body = toErrorBody(e, reply.request.id);
-    if (body.statusCode >= 500) reply.request.log.error({ err: e }, body.message);
+    logErrorReply(reply.request.log, e, body, 'operation refused');
     line({ error: body });
   } finally {
     clearInterval(keepAlive);

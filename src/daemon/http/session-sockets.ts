@@ -22,7 +22,11 @@ export function closeWithSession(socket: WebSocket, req: FastifyRequest, session
   };
   const unsubscribe = sessions.onSignOut(session.id, end);
   const timer = setInterval(() => {
-    sessions.find(session.id).then((s) => (s ? undefined : end()), end);
+    // A database that cannot answer now says nothing about the session: the next check decides.
+    sessions.find(session.id).then(
+      (s) => (s ? undefined : end()),
+      (err: unknown) => req.log.warn({ err }, 'could not check a dashboard session; checked again later'),
+    );
   }, RECHECK_MS).unref();
   const stop = () => {
     unsubscribe();

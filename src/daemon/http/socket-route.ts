@@ -13,7 +13,7 @@ import {
   type SocketStartOf,
 } from '../../api/index.js';
 import { BothubError, type Actor } from '../../core/index.js';
-import { toErrorBody } from './errors.js';
+import { logErrorReply, toErrorBody } from './errors.js';
 import { clientMessageReader, type ClientMessage } from './socket-messages.js';
 import { jsonValidator } from './validation.js';
 
@@ -61,8 +61,7 @@ const MAX_WAITING_BYTES = 64 * 1024 * 1024;
 /** Ends a socket with an `error` message (the API's error shape), then close 1008 for a refusal (4xx) or 1011 for a failure of ours (5xx). */
 export function failSocket(ws: WebSocket, err: unknown, req: { id: string; log: FastifyBaseLogger }): void {
   const body = toErrorBody(err, req.id);
-  if (body.statusCode >= 500) req.log.error({ err }, body.message);
-  else req.log.info({ code: body.code, msg: body.message }, 'socket refused');
+  logErrorReply(req.log, err, body, 'socket refused');
   const msg: SocketErrorT = { type: 'error', ...body };
   sendIfOpen(ws, JSON.stringify(msg), false);
   closeWith(ws, body.statusCode >= 500 ? SocketClose.InternalError : SocketClose.PolicyViolation, body.code);

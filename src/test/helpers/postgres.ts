@@ -21,6 +21,10 @@ export interface TestPostgres {
   dropDatabase(url: string): Promise<void>;
   /** The server's address, for a test that wants to reach it with a wrong password or database. */
   readonly port: number;
+  /** Stops the server as a crash would (SIGQUIT to the postmaster: connections cut, no checkpoint); its files stay. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port and files (nothing if it runs); resolves once it takes logins. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -83,26 +87,30 @@ export async function startPostgres(): Promise<TestPostgres> {
     const port = await freePort();
     const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: dir, fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '200' };
     const argv = [...wrap, join(bin, 'postgres'), '-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-    server = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', log, log] });
-    const exited = once(server, 'exit');
     const admin = { host: '127.0.0.1', port, user: USER, password, database: 'postgres' };
-    // Ready once it accepts a login; a server that exits (its port taken meanwhile) fails the start at once.
-    await until(
-      'the test PostgreSQL server to accept connections',
-      async () => {
-        if (server!.exitCode !== null) throw new Error(`the test PostgreSQL server exited: ${readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000)}`);
-        const client = new pg.Client(admin);
-        try {
-          await client.connect();
-          return true;
-        } catch {
-          return undefined;
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      },
-      30_000,
-    );
+    let exited: Promise<unknown> = Promise.resolve();
+    const launch = async () => {
+      server = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', log, log] });
+      exited = once(server, 'exit');
+      // Ready once it accepts a login; a server that exits (its port taken meanwhile) fails the start at once.
+      await until(
+        'the test PostgreSQL server to accept connections',
+        async () => {
+          if (server!.exitCode !== null) throw new Error(`the test PostgreSQL server exited: ${readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000)}`);
+          const client = new pg.Client(admin);
+          try {
+            await client.connect();
+            return true;
+          } catch {
+            return undefined;
+          } finally {
+            await client.end().catch(() => undefined);
+          }
+        },
+        30_000,
+      );
+    };
+    await launch();
     const query = async (text: string) => {
       const client = new pg.Client(admin);
       await client.connect();
@@ -124,9 +132,18 @@ export async function startPostgres(): Promise<TestPostgres> {
         if (!/^bothub_[0-9a-f]+$/.test(name)) throw new Error(`not a test database: ${name}`);
         await query(`drop database if exists ${name} with (force)`);
       },
+      async halt() {
+        if (server!.exitCode !== null || server!.signalCode !== null) return;
+        server!.kill('SIGQUIT');
+        await exited;
+      },
+      async resume() {
+        if (server!.exitCode === null && server!.signalCode === null) return;
+        await launch();
+      },
       async stop() {
         process.removeListener('exit', stopNow);
-        if (server!.exitCode === null) {
+        if (server!.exitCode === null && server!.signalCode === null) {
           server!.kill('SIGINT'); // fast shutdown: ends sessions, writes nothing more
           await exited;
         }
