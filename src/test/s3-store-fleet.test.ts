@@ -78,14 +78,16 @@ describe('BOTHUB_STORE: a fleet host reads a snapshot from S3 itself, through pr
     assert.deepEqual(existsSync(join(host.dataDir, 'incoming')) ? readdirSync(join(host.dataDir, 'incoming')) : [], []);
   });
 
-  it('move: the source host uploads the chunks the store lacks, the target downloads them, each through presigned URLs; the store keeps only what the chunk cache holds', async () => {
+  it('move there and back: the source uploads the chunks the store lacks, the target downloads those it does not hold, each through presigned URLs; the store keeps only what the chunk cache holds', async () => {
     const sum = await sh(t, 'src', 'sha256sum < /root/data');
     const snapshotChunks = await inBucket();
+    const downloads: number[] = [];
     for (const [to, source, target] of [
       ['host-a', here, host.address],
       ['local', host.address, here],
     ] as const) {
       await reachable();
+      const cachedBefore = new Set((await t.daemon.db.selectFrom('chunk_cache').select('hash').execute()).map((c) => c.hash));
       const mark = s3.requests.length;
       const r = await cli(t.url, ['move', 'src', '--to', to]);
       assert.equal(r.code, 0, r.stderr);
@@ -94,7 +96,13 @@ describe('BOTHUB_STORE: a fleet host reads a snapshot from S3 itself, through pr
       const puts = seen.filter((q) => q.method === 'PUT');
       const gets = seen.filter((q) => q.method === 'GET');
       assert.ok(puts.length > 0 && puts.every((q) => q.from === source), `every chunk uploaded by the source (${source}): ${JSON.stringify(puts.slice(0, 3))}`);
-      assert.ok(gets.length > 0 && gets.every((q) => q.from === target), `every chunk downloaded by the target (${target})`);
+      assert.ok(gets.every((q) => q.from === target), `every chunk downloaded by the target (${target})`);
+      downloads.push(gets.length);
+      // Back home, what the control plane's cache kept of the cold image it let go is used from there: only what changed comes down.
+      if (to === 'local') {
+        assert.deepEqual(gets.filter((q) => cachedBefore.has(q.path.split('/').pop()!)), [], 'no chunk the target held was downloaded');
+        assert.ok(downloads[1]! < downloads[0]! / 2, `the way back downloaded ${downloads[1]} chunk(s), the way there ${downloads[0]}`);
+      } else assert.ok(gets.length > 0, 'the target held nothing: it downloaded the state');
       // Chunks the store had already (the snapshot's) are looked up, not uploaded again.
       assert.ok(puts.every((q) => !snapshotChunks.has(q.path.split('/').pop()!)), 'no chunk the store had was uploaded');
       // The control plane's chunk cache keeps the chunks of the cold image it let go (a move back uploads only what changed); nothing else stays.

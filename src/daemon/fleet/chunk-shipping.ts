@@ -27,7 +27,7 @@ const INCOMING = '.chunks-in';
 /** Rounds of ship, check, put together: a chunk the target's collector freed, or one that arrived damaged, is sent again. */
 const ROUNDS = 3;
 
-const chunkPath = (root: string, hash: string) => join(root, hash.slice(0, 2), hash);
+export const chunkPath = (root: string, hash: string) => join(root, hash.slice(0, 2), hash);
 
 /**
  * A host's chunk store: an agent's is `<data-dir>/snapshots/.chunks` (it runs
@@ -37,6 +37,15 @@ const chunkPath = (root: string, hash: string) => join(root, hash.slice(0, 2), h
 export function chunkSide(e: Pick<HostEndpoint, 'exec' | 'dataDir' | 'agent'>, localStore?: ChunkStore): ChunkSide | undefined {
   if (e.agent) return { exec: e.exec, store: join(e.dataDir, 'snapshots', CHUNKS_DIR) };
   return localStore instanceof LocalChunkStore ? { exec: e.exec, store: localStore.root } : undefined;
+}
+
+/**
+ * Where a host keeps chunk files it can use in place of downloading them: an
+ * agent's store, or this machine's (a local store, or the cache in front of
+ * S3). Unlike chunkSide, a cache is enough: every use checks each chunk there first.
+ */
+export function chunkDirOf(e: Pick<HostEndpoint, 'exec' | 'dataDir' | 'agent'>, localStore: ChunkStore): string | undefined {
+  return e.agent ? join(e.dataDir, 'snapshots', CHUNKS_DIR) : localStore.localDir;
 }
 
 /** Of the wanted chunks, where the target has each whole (the right size): sent earlier first, else its store. */
@@ -52,14 +61,21 @@ async function whereThere(to: ChunkTarget, toDir: string, wanted: Map<string, nu
   return found;
 }
 
-/** The chunks whose bytes at `where` do not hash to their name (checked on the target, where they are). */
-async function damagedThere(to: ChunkTarget, where: Map<string, string>, signal?: AbortSignal): Promise<string[]> {
-  const r = await to.exec.run('sh', ['-c', 'xargs -0 -r sha256sum -- 2>/dev/null; true'], { input: [...where.values()].map((p) => `${p}\0`).join(''), signal });
+/** Of the chunks at `where` (hash → path on the host), those whose bytes hash to their name there: checked on the host, where they are. */
+export async function intactOn(exec: Host, where: ReadonlyMap<string, string>, signal?: AbortSignal): Promise<Set<string>> {
+  if (!where.size) return new Set();
+  const r = await exec.run('sh', ['-c', 'xargs -0 -r sha256sum -- 2>/dev/null; true'], { input: [...where.values()].map((p) => `${p}\0`).join(''), signal });
   const ok = new Set<string>();
   for (const line of r.stdout.split('\n')) {
     const m = /^([0-9a-f]{64}) {2}.*\/([0-9a-f]{64})$/.exec(line);
-    if (m && m[1] === m[2]) ok.add(m[1]!);
+    if (m && m[1] === m[2] && where.has(m[1]!)) ok.add(m[1]!);
   }
+  return ok;
+}
+
+/** The chunks whose bytes at `where` do not hash to their name (checked on the target, where they are). */
+async function damagedThere(to: ChunkTarget, where: Map<string, string>, signal?: AbortSignal): Promise<string[]> {
+  const ok = await intactOn(to.exec, where, signal);
   return [...where.keys()].filter((h) => !ok.has(h));
 }
 

@@ -14,7 +14,7 @@ import type { SnapshotService } from '../services/snapshot-service.js';
 import type { ThermalService } from '../services/thermal-service.js';
 import { incomingDir, travellingSpec, type ImportService } from './import-service.js';
 import { shipImage } from './image-shipping.js';
-import { chunkSide, shipChunks, shipColdImage, type ChunkShipResult } from './chunk-shipping.js';
+import { chunkDirOf, chunkSide, shipChunks, shipColdImage, type ChunkShipResult } from './chunk-shipping.js';
 import type { MoveJournal } from './move-journal.js';
 import { fetchFromStore, presigningFor } from './store-fetch.js';
 import { moveThroughStore } from './store-move.js';
@@ -113,7 +113,7 @@ export class MoveService {
         // Else only the chunks the target's store lacks, when the cold image is in the source's store.
         const store = this.deps.snapshots.chunks.store;
         copied =
-          (await moveThroughStore(this.deps.snapshots.chunks, src.exec, chunkSide(src, store)?.store, frozen.dir, dst.exec, targetDir, name, op, this.deps.log)) ??
+          (await moveThroughStore(this.deps.snapshots.chunks, src.exec, chunkSide(src, store)?.store, frozen.dir, dst.exec, chunkDirOf(dst, store), targetDir, name, op, this.deps.log)) ??
           (await this.transfer(() => shipColdImage(src.exec, chunkSide(src, store), frozen.dir, dst.exec, chunkSide(dst, store), targetDir, op), op));
         transferMs = ms(t);
         step = 'restore';
@@ -213,7 +213,7 @@ export class MoveService {
         const presigning = await presigningFor(snapshots.chunks.store, manifest, dst.exec, op.signal);
         if (presigning) {
           // BOTHUB_STORE: the host reads the chunks from S3 itself, through presigned URLs; no byte passes through here.
-          await fetchFromStore(presigning, manifest, dst.exec, targetDir, op, this.deps.log);
+          await fetchFromStore(presigning, manifest, dst.exec, targetDir, op, { log: this.deps.log, targetStore: chunkDirOf(dst, snapshots.chunks.store) });
         } else if (fromHere && toThere && Object.values(manifest.files).every((f) => f.chunks)) {
           // Only the chunks the host's store lacks; the files are put together there, every chunk checked.
           await this.transfer(() => shipChunks(fromHere, manifest.files, toThere, targetDir, op), op);

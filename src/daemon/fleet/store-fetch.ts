@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { BothubError } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
+import { chunkPath, intactOn } from './chunk-shipping.js';
 import { canPresign, chunkSizes, StepError, type ChunkStore, type LongOperation, type PresigningStore, type SnapshotManifest } from '../../runtime/index.js';
 
 /** Chunks presigned and fetched per round: the URLs are made just before they are used, so they can be short-lived. */
@@ -13,7 +14,7 @@ const PARALLEL = 8;
 /** Where a host puts fetched chunks, inside the snapshot's target directory (removed once the files are put together). */
 const CHUNKS = '.chunks';
 
-/** Puts each file together from its chunks, in order, with its mode; then the chunks go. Paths come on stdin, never in the script. */
+/** Puts each file together from its chunks (fetched ones under .chunks/, or the host's own store's), in order, with its mode; then the fetched chunks go. Paths come on stdin, never in the script. */
 const ASSEMBLE = `set -e
 cd "$0"
 while IFS= read -r line; do
@@ -21,7 +22,7 @@ while IFS= read -r line; do
   case "$kind" in
     D) mkdir -p -- "$rest" ;;
     F) mode=\${rest%% *}; path=\${rest#* }; exec 3>"$path"; chmod "$mode" -- "$path" ;;
-    C) cat ".chunks/$rest" >&3 ;;
+    C) cat -- "$rest" >&3 ;;
   esac
 done
 exec 3>&-
@@ -51,16 +52,27 @@ export interface StoreFetchResult {
   /** Distinct chunks the host downloaded. */
   chunks: number;
   bytes: number;
+  /** Distinct chunks the host's own store had already (checked there), not downloaded. */
+  reused: number;
+}
+
+export interface StoreFetchOptions {
+  log?: Logger;
+  /** The error a missing or damaged chunk gives (default: the snapshot named `manifest.name` is damaged). */
+  damaged?: (problem: string) => Error;
+  /** The host's own chunk store directory: chunks it holds intact there are used, not downloaded. */
+  targetStore?: string;
 }
 
 /**
  * Has a fleet host read a snapshot straight from the object store into
- * `targetDir`: the control plane presigns a GET for exactly the distinct
- * chunks the snapshot's files use, a batch at a time, and the host fetches
- * them with curl, checks each against its sha256 name, puts the files
- * together and checks every file's sha256 against the manifest. No chunk's
- * bytes pass through the control plane. A missing or damaged chunk fails
- * with one line naming the snapshot.
+ * `targetDir`: the chunks its own store holds intact (checked there against
+ * their names) are used from there; for the others the control plane
+ * presigns a GET, a batch at a time, and the host fetches them with curl and
+ * checks each against its sha256 name. Then the host puts the files together
+ * and checks every file's sha256 against the manifest. No chunk's bytes pass
+ * through the control plane, and a move back and forth downloads only what
+ * changed. A missing or damaged chunk fails with one line naming the snapshot.
  */
 export async function fetchFromStore(
   store: PresigningStore,
@@ -68,11 +80,10 @@ export async function fetchFromStore(
   to: Host,
   targetDir: string,
   op: LongOperation = {},
-  log?: Logger,
-  /** The error a missing or damaged chunk gives (default: the snapshot named `manifest.name` is damaged). */
-  damaged: (problem: string) => Error = (problem) => damagedError(manifest.name, problem),
+  opts: StoreFetchOptions = {},
 ): Promise<StoreFetchResult> {
   const { signal } = op;
+  const damaged = opts.damaged ?? ((problem: string) => damagedError(manifest.name, problem));
   const chunkDir = `${targetDir}/${CHUNKS}`;
   const sizes = new Map<string, number>();
   const fileOf = new Map<string, string>();
@@ -83,12 +94,15 @@ export async function fetchFromStore(
     }
   }
   const all = [...sizes.keys()];
+  const { targetStore } = opts;
+  const held = targetStore ? await intactOn(to, new Map(all.map((h) => [h, chunkPath(targetStore, h)])), signal) : new Set<string>();
+  const wanted = all.filter((h) => !held.has(h));
   await to.run('mkdir', ['-p', '--', chunkDir], { signal });
   let bytes = 0;
-  for (let i = 0; i < all.length; i += BATCH) {
+  for (let i = 0; i < wanted.length; i += BATCH) {
     signal?.throwIfAborted();
-    const batch = all.slice(i, i + BATCH);
-    op.onProgress?.({ step: 'transfer', message: `the host reads chunks ${i + 1}-${i + batch.length} of ${all.length} from the store`, done: i, total: all.length });
+    const batch = wanted.slice(i, i + BATCH);
+    op.onProgress?.({ step: 'transfer', message: `the host reads chunks ${i + 1}-${i + batch.length} of ${wanted.length} from the store (it holds ${held.size} already)`, done: i, total: wanted.length });
     const config = (await Promise.all(batch.map(async (h) => `url = "${await store.presignGet(h, PRESIGN_SECONDS)}"\noutput = "${h}"\n`))).join('');
     const got = await to.run('sh', ['-c', 'cd "$0" && exec curl --parallel --parallel-max "$1" -fsS --retry 3 --retry-connrefused -K -', chunkDir, String(PARALLEL)], {
       input: config,
@@ -110,16 +124,21 @@ export async function fetchFromStore(
     for (const h of batch) bytes += sizes.get(h)!;
   }
 
-  op.onProgress?.({ step: 'transfer', message: 'the host puts the snapshot files together', done: all.length, total: all.length });
+  op.onProgress?.({ step: 'transfer', message: 'the host puts the snapshot files together', done: wanted.length, total: wanted.length });
   const dirs = new Set(Object.keys(manifest.files).map((rel) => dirname(rel)));
   const lines = [...dirs].filter((d) => d !== '.').map((d) => `D ${d}`);
   for (const [rel, f] of Object.entries(manifest.files)) {
-    lines.push(`F ${(f.mode ?? 0o600).toString(8)} ${rel}`, ...(f.chunks ?? []).map((h) => `C ${h}`));
+    lines.push(`F ${(f.mode ?? 0o600).toString(8)} ${rel}`, ...(f.chunks ?? []).map((h) => `C ${held.has(h) ? chunkPath(targetStore!, h) : `${CHUNKS}/${h}`}`));
   }
-  await to.run('sh', ['-c', ASSEMBLE, targetDir], { input: lines.join('\n') + '\n', signal });
+  const put = await to.run('sh', ['-c', ASSEMBLE, targetDir], { input: lines.join('\n') + '\n', signal, allowFailure: true });
+  if (put.code !== 0) {
+    // A chunk of the host's store went between the check and the copy (its collector): fetch everything instead.
+    if (held.size) return fetchFromStore(store, manifest, to, targetDir, op, { ...opts, targetStore: undefined });
+    throw new StepError('transfer', `the host could not put the snapshot's files together: ${put.stderr.trim().split('\n').pop()}`);
+  }
   const whole = Object.entries(manifest.files).map(([rel, f]) => `${f.sha256}  ${rel}\n`);
   const verified = await to.run('sh', ['-c', 'cd "$0" && exec sha256sum --check --quiet -', targetDir], { input: whole.join(''), signal, allowFailure: true });
   if (verified.code !== 0) throw damaged(`${verified.stdout.trim().split('\n')[0] ?? 'a file'} after it was put together`);
-  log?.info({ snapshot: manifest.name, chunks: all.length, bytes }, 'a fleet host read a snapshot from the store itself');
-  return { chunks: all.length, bytes };
+  opts.log?.info({ snapshot: manifest.name, chunks: all.length, downloaded: wanted.length, reused: held.size, bytes }, 'a fleet host read a snapshot from the store itself');
+  return { chunks: wanted.length, bytes, reused: held.size };
 }

@@ -103,6 +103,8 @@ export async function moveThroughStore(
   fromStore: string | undefined,
   dir: string,
   to: Host,
+  /** The target host's chunk store directory: chunks it holds are not downloaded again. */
+  toStore: string | undefined,
   targetDir: string,
   sandbox: string,
   op: LongOperation,
@@ -140,10 +142,12 @@ export async function moveThroughStore(
       if (put.code !== 0) throw new BothubError('UNAVAILABLE', `the source host could not upload the state to the store: ${put.stderr.trim().split('\n').slice(-2).join(' | ')}`);
     }
     await from.run('rm', ['-rf', '--', out]);
-    const fetched = await fetchFromStore(store, { name: sandbox, files }, to, targetDir, op, log, (problem) =>
-      new BothubError('RUNTIME_FAILED', `the state of sandbox "${sandbox}" did not come back intact from the store (${problem}); the move is undone`),
-    );
-    log.info({ sandbox, chunks: pieces.size, uploaded: missing.length, fetched: fetched.chunks }, 'moved through the store');
+    const fetched = await fetchFromStore(store, { name: sandbox, files }, to, targetDir, op, {
+      log,
+      targetStore: toStore,
+      damaged: (problem) => new BothubError('RUNTIME_FAILED', `the state of sandbox "${sandbox}" did not come back intact from the store (${problem}); the move is undone`),
+    });
+    log.info({ sandbox, chunks: pieces.size, uploaded: missing.length, fetched: fetched.chunks, reused: fetched.reused }, 'moved through the store');
     const bytes = [...pieces.values()].reduce((n, p) => n + p.size, 0);
     return { bytes, resumedBytes: 0, files: Object.keys(files).length };
   } finally {

@@ -38,6 +38,11 @@ export class CachedS3ChunkStore implements PresigningStore {
     private readonly log: Logger,
   ) {}
 
+  /** The cache's chunk files (a chunk there is one S3 has). */
+  get localDir(): string {
+    return this.cache.root;
+  }
+
   private cachePath(hash: string): string {
     return join(this.cache.root, hash.slice(0, 2), hash);
   }

@@ -31,6 +31,8 @@ export interface ChunkStore {
   list(): AsyncIterable<{ hash: string; size: number }>;
   /** Everything put so far is durable when this resolves. */
   flush(): Promise<void>;
+  /** Where this machine keeps (some of) its chunks as files `<dir>/<first two hex digits>/<hash>`: all of them, or a cache's. */
+  readonly localDir?: string;
 }
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -43,6 +45,10 @@ export class LocalChunkStore implements ChunkStore {
     private readonly host: Host,
   ) {
     this.tmp = join(root, '.tmp');
+  }
+
+  get localDir(): string {
+    return this.root;
   }
 
   /** Creates the directory and drops chunks a crash left half-written. */
