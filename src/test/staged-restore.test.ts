@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ProgressEventT, SandboxT, SnapshotT } from '../api/index.js';
+import { SYSTEM } from '../core/index.js';
+import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { heldSha, startHolding } from './helpers/held-memory.js';
+import { ourDescendants } from './helpers/processes.js';
+import { sh, snapshot, until } from './helpers/sandbox.js';
+
+/**
+ * Holds every durable copy at its first chunk write until released: the
+ * snapshot stays 'saving' exactly as long as the test needs (the daemon's own
+ * store, in this process; the chunks are written for real once released).
+ */
+function holdIngests(t: TestDaemon): { release: () => void } {
+  const store = t.daemon.ctx.snapshots.chunks.store;
+  const put = store.put.bind(store);
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  store.put = async (hash, bytes) => {
+    await gate;
+    return put(hash, bytes);
+  };
+  return {
+    release: () => {
+      store.put = put;
+      open();
+    },
+  };
+}
+
+/** The staging area of a snapshot (on the staging tmpfs, or on disk when it did not fit), while it exists. */
+function stagingOf(t: TestDaemon, snap: SnapshotT, sandboxId: string): string | undefined {
+  const name = `.partial-${snap.id}.${sandboxId}.staging`;
+  return [join(t.config.dataDir, 'snapshot-staging', name), join(t.daemon.ctx.snapshots.dir, name)].find((d) => existsSync(d));
+}
+
+const mounted = (dir: string) => readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+
+interface Timed {
+  step: string;
+  at: number;
+}
+
+/** A restore through the API, with its progress steps and when each began. */
+async function restoreTimed(t: TestDaemon, snap: string, name?: string): Promise<{ sandbox: SandboxT; steps: Timed[]; ms: number }> {
+  const steps: Timed[] = [];
+  const start = performance.now();
+  const sandbox = await t.api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body: name ? { name } : {} }, (p: ProgressEventT) => {
+    if (steps.at(-1)?.step !== p.step) steps.push({ step: p.step, at: performance.now() - start });
+  });
+  return { sandbox, steps, ms: performance.now() - start };
+}
+
+/** Milliseconds each step took, as the soak reports them ("branch › saving"). */
+function stepMs(r: { steps: Timed[]; ms: number }): Record<string, number> {
+  return Object.fromEntries(r.steps.map((s, i) => [s.step, Math.round((r.steps[i + 1]?.at ?? r.ms) - s.at)]));
+}
+
+const status = async (t: TestDaemon, name: string) => (await t.api.call('listSnapshots', { query: {} })).find((s) => s.name === name)?.status;
+
+/** Restored from the staging area: no wait for the durable copy, no read from the store. */
+function assertStaged(r: { steps: Timed[] }): void {
+  const names = r.steps.map((s) => s.step);
+  assert.equal(names[0], 'staged', `steps: ${names.join(', ')}`);
+  for (const waited of ['saving', 'read', 'verify']) assert.ok(!names.includes(waited), `no '${waited}' step: ${names.join(', ')}`);
+}
+
+describe('restores of a snapshot still saving read its staging area', () => {
+  let t: TestDaemon;
+  let sha = '';
+  let sandboxId = '';
+  before(async () => {
+    t = await startTestDaemon();
+    sandboxId = (await t.api.call('createSandbox', { body: { name: 'origin', memoryMb: 512 } })).id;
+    sha = await startHolding(t, 'origin', 64);
+  });
+  after(async () => {
+    await t.cleanup();
+  });
+
+  it('a branch restores from staging while the durable copy is held; the area goes once both are done', async () => {
+    await sh(t, 'origin', 'echo before > /root/note');
+    const held = holdIngests(t);
+    const snap = await snapshot(t, 'origin', 'early', true);
+    assert.equal(snap.status, 'saving');
+    await sh(t, 'origin', 'echo after > /root/note');
+    const staging = stagingOf(t, snap, sandboxId);
+    assert.ok(staging, 'the dump is in its staging area');
+
+    const branch = await restoreTimed(t, 'early', 'early-branch');
+    assertStaged(branch);
+    assert.equal(branch.sandbox.status, 'running');
+    assert.equal(await status(t, 'early'), 'saving', 'the durable copy was still being made');
+    assert.equal(await sh(t, 'early-branch', 'cat /root/note'), 'before\n');
+    assert.equal(await heldSha(t, 'early-branch'), sha, 'the branch holds the memory of the snapshot');
+    // The restore is done; the ingest still reads the staging area, so it stays, and doctor does not call it a leftover.
+    assert.ok(existsSync(staging));
+    assert.deepEqual(t.daemon.ctx.snapshots.stagingInUse(), [staging.split('/').at(-1)]);
+    const report = await t.api.call('doctorConsistency', { query: {} });
+    assert.deepEqual(report.problems, [], JSON.stringify(report.problems));
+
+    held.release();
+    await until('the snapshot to be durable', async () => ((await status(t, 'early')) === 'ready' ? true : undefined), 120_000);
+    await until('the staging area to be released', async () => (existsSync(staging) ? undefined : true), 60_000);
+    assert.ok(!mounted(staging), 'its tmpfs is unmounted');
+    assert.deepEqual(t.daemon.ctx.snapshots.stagingInUse(), []);
+    // Durable now: a restore reads the store, as before.
+    const later = await restoreTimed(t, 'early', 'later-branch');
+    assert.ok(later.steps.some((s) => s.step === 'read'), later.steps.map((s) => s.step).join(', '));
+    assert.equal(await heldSha(t, 'later-branch'), sha);
+    for (const name of ['early-branch', 'later-branch']) await t.api.call('destroySandbox', { params: { name } });
+    await t.api.call('deleteSnapshot', { params: { name: 'early' } });
+  });
+
+  it("the snapshot's own sandbox resumes from staging; an aborted branch gives its reference back", async () => {
+    await sh(t, 'origin', 'echo before > /root/note');
+    const held = holdIngests(t);
+    const snap = await snapshot(t, 'origin', 'own', true);
+    assert.equal(snap.status, 'saving');
+    const staging = stagingOf(t, snap, sandboxId)!;
+
+    // Aborted as its files are being put in place: the branch is not left behind, and its reference is given back.
+    const abort = new AbortController();
+    const onProgress = (p: ProgressEventT) => p.step === 'filesystem' && abort.abort();
+    await assert.rejects(t.daemon.ctx.snapshots.restore('own', { name: 'aborted' }, SYSTEM, { onProgress, signal: abort.signal }));
+    await assert.rejects(t.api.call('getSandbox', { params: { name: 'aborted' } }), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');
+
+    await sh(t, 'origin', 'echo after > /root/note');
+    await t.api.call('stopSandbox', { params: { name: 'origin' } });
+    const resumed = await restoreTimed(t, 'own');
+    assertStaged(resumed);
+    assert.equal(resumed.sandbox.status, 'running');
+    assert.equal(await status(t, 'own'), 'saving');
+    assert.equal(await sh(t, 'origin', 'cat /root/note'), 'before\n');
+    assert.equal(await heldSha(t, 'origin'), sha);
+    assert.ok(existsSync(staging), 'the ingest still holds it');
+
+    held.release();
+    await until('the staging area to be released', async () => (existsSync(staging) ? undefined : true), 120_000);
+    assert.equal(await status(t, 'own'), 'ready');
+    await t.api.call('deleteSnapshot', { params: { name: 'own' } });
+  });
+
+  it('figures: a branch of a saving snapshot, from staging and as a wait for the durable copy would have been', async () => {
+    const snap = await snapshot(t, 'origin', 'timed', true);
+    const answered = performance.now();
+    const branch = await restoreTimed(t, 'timed', 'timed-branch');
+    await until('the snapshot to be durable', async () => ((await status(t, 'timed')) === 'ready' ? true : undefined), 120_000);
+    const durableMs = Math.round(performance.now() - answered);
+    const fromStore = await restoreTimed(t, 'timed', 'timed-store');
+    process.stderr.write(
+      `# branch of a saving ${snap.sizeBytes >> 20} MiB snapshot: ${Math.round(branch.ms)} ms from staging ${JSON.stringify(stepMs(branch))}; ` +
+        `its durable copy took ${durableMs} ms after the answer (the old 'saving' wait, at most); a branch from the store: ${Math.round(fromStore.ms)} ms ${JSON.stringify(stepMs(fromStore))}\n`,
+    );
+    for (const name of ['timed-branch', 'timed-store']) await t.api.call('destroySandbox', { params: { name } });
+    await t.api.call('deleteSnapshot', { params: { name: 'timed' } });
+  });
+});
+
+describe('a lazy restore from staging holds it until every page is in', () => {
+  let t: TestDaemon;
+  let sha = '';
+  let sandboxId = '';
+  const lazyPages = () => ourDescendants(/criu lazy-pages/);
+  before(async () => {
+    t = await startTestDaemon({ lazyRestore: true });
+    sandboxId = (await t.api.call('createSandbox', { body: { name: 'lazy-origin', memoryMb: 512 } })).id;
+    sha = await startHolding(t, 'lazy-origin', 64);
+  });
+  after(async () => {
+    for (const pid of lazyPages()) process.kill(pid, 'SIGCONT');
+    await t.cleanup();
+  });
+
+  it('the durable copy finishes first; the staging area stays until the page daemon is done', async () => {
+    const held = holdIngests(t);
+    const snap = await snapshot(t, 'lazy-origin', 'lazy-early', true);
+    assert.equal(snap.status, 'saving');
+    const staging = stagingOf(t, snap, sandboxId)!;
+    // The page daemon is stopped before it serves a page: the restore cannot finish reading.
+    const stopped = until('a criu lazy-pages process', async () => lazyPages()[0], 60_000).then((pid) => {
+      process.kill(pid, 'SIGSTOP');
+      return pid;
+    });
+    const branching = restoreTimed(t, 'lazy-early', 'lazy-branch');
+    const pid = await stopped;
+
+    held.release();
+    await until('the snapshot to be durable', async () => ((await status(t, 'lazy-early')) === 'ready' ? true : undefined), 120_000);
+    assert.ok(existsSync(staging), 'the restore still reads its staging area');
+    const report = await t.api.call('doctorConsistency', { query: {} });
+    assert.deepEqual(report.problems, [], JSON.stringify(report.problems));
+
+    process.kill(pid, 'SIGCONT');
+    const branch = await branching;
+    assertStaged(branch);
+    await until('the page daemon to finish', async () => (lazyPages().includes(pid) ? undefined : true), 60_000);
+    await until('the staging area to be released', async () => (existsSync(staging) ? undefined : true), 60_000);
+    assert.equal(await heldSha(t, 'lazy-branch'), sha, 'the branch got every page');
+    await t.api.call('destroySandbox', { params: { name: 'lazy-branch' } });
+    await t.api.call('deleteSnapshot', { params: { name: 'lazy-early' } });
+  });
+});
