@@ -9,6 +9,10 @@ import { heldSha, startHolding } from './helpers/held-memory.js';
 import { ourDescendants } from './helpers/processes.js';
 import { sh, snapshot, until } from './helpers/sandbox.js';
 
+/** Ingests held by the test, released in `after` too. */
+const holds: (() => void)[] = [];
+const releaseHolds = () => holds.splice(0).forEach((release) => release());
+
 /**
  * Holds every durable copy at its first chunk write until released: the
  * snapshot stays 'saving' exactly as long as the test needs (the daemon's own
@@ -23,12 +27,12 @@ function holdIngests(t: TestDaemon): { release: () => void } {
     await gate;
     return put(hash, bytes);
   };
-  return {
-    release: () => {
-      store.put = put;
-      open();
-    },
+  const release = () => {
+    store.put = put;
+    open();
   };
+  holds.push(release); // a test that fails while holding must not leave the daemon's clean-up waiting on it
+  return { release };
 }
 
 /** The staging area of a snapshot (on the staging tmpfs, or on disk when it did not fit), while it exists. */
@@ -78,6 +82,7 @@ describe('restores of a snapshot still saving read its staging area', () => {
     sha = await startHolding(t, 'origin', 64);
   });
   after(async () => {
+    releaseHolds();
     await t.cleanup();
   });
 
@@ -171,6 +176,7 @@ describe('a lazy restore from staging holds it until every page is in', () => {
     sha = await startHolding(t, 'lazy-origin', 64);
   });
   after(async () => {
+    releaseHolds();
     for (const pid of lazyPages()) process.kill(pid, 'SIGCONT');
     await t.cleanup();
   });
