@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ProgressEventT, SandboxT, SnapshotT } from '../api/index.js';
@@ -211,5 +213,47 @@ describe('a lazy restore from staging holds it until every page is in', () => {
     assert.equal(await heldSha(t, 'lazy-branch'), sha, 'the branch got every page');
     await t.api.call('destroySandbox', { params: { name: 'lazy-branch' } });
     await t.api.call('deleteSnapshot', { params: { name: 'lazy-early' } });
+  });
+});
+
+describe('the durable copy fails after a branch from the staging area', () => {
+  let t: TestDaemon;
+  let store: string;
+  let sha = '';
+  let sandboxId = '';
+  before(async () => {
+    // The snapshot store on a 4 MB tmpfs: the copy of a sandbox holding 64 MiB cannot fit (the staging area is elsewhere).
+    store = mkdtempSync(join(tmpdir(), 'bothub-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', store]);
+    t = await startTestDaemon({ snapshotsDir: store });
+    sandboxId = (await t.api.call('createSandbox', { body: { name: 'fat', memoryMb: 512 } })).id;
+    sha = await startHolding(t, 'fat', 64);
+  });
+  after(async () => {
+    releaseHolds();
+    await t.cleanup();
+    execFileSync('umount', [store]);
+    rmSync(store, { recursive: true, force: true });
+  });
+
+  it('the branch runs on with its state; the snapshot is gone and its staging area released', async () => {
+    const held = holdIngests(t);
+    const snap = await snapshot(t, 'fat', 'doomed', true);
+    assert.equal(snap.status, 'saving');
+    const staging = stagingOf(t, snap, sandboxId)!;
+    const branch = await restoreTimed(t, 'doomed', 'survivor');
+    assertStaged(branch);
+
+    held.release();
+    await until('the failed snapshot to be gone', async () => ((await status(t, 'doomed')) === undefined ? true : undefined), 120_000);
+    await until('the staging area to be released', async () => (existsSync(staging) ? undefined : true), 60_000);
+    assert.equal((await t.api.call('getSandbox', { params: { name: 'survivor' } })).status, 'running');
+    assert.equal(await heldSha(t, 'survivor'), sha, 'the branch keeps the memory it was restored with');
+    assert.equal(await sh(t, 'fat', 'echo alive'), 'alive\n');
+    assert.deepEqual(
+      readdirSync(store).filter((e) => e !== '.chunks'),
+      [],
+      'nothing partial left in the store',
+    );
   });
 });
