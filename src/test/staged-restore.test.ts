@@ -43,6 +43,10 @@ function stagingOf(t: TestDaemon, snap: SnapshotT, sandboxId: string): string | 
   return [join(t.config.dataDir, 'snapshot-staging', name), join(t.daemon.ctx.snapshots.dir, name)].find((d) => existsSync(d));
 }
 
+/** Waits until a staging area is gone (its release has ended: removed, and no longer held). */
+const released = (t: TestDaemon, staging: string, ms: number) =>
+  until('the staging area to be released', async () => (existsSync(staging) || t.daemon.ctx.snapshots.stagingInUse().length ? undefined : true), ms);
+
 const mounted = (dir: string) => readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
 
 interface Timed {
@@ -111,9 +115,8 @@ describe('restores of a snapshot still saving read its staging area', () => {
 
     held.release();
     await until('the snapshot to be durable', async () => ((await status(t, 'early')) === 'ready' ? true : undefined), 120_000);
-    await until('the staging area to be released', async () => (existsSync(staging) ? undefined : true), 60_000);
+    await released(t, staging, 60_000);
     assert.ok(!mounted(staging), 'its tmpfs is unmounted');
-    assert.deepEqual(t.daemon.ctx.snapshots.stagingInUse(), []);
     // Durable now: a restore reads the store, as before.
     const later = await restoreTimed(t, 'early', 'later-branch');
     assert.ok(later.steps.some((s) => s.step === 'read'), later.steps.map((s) => s.step).join(', '));
@@ -146,7 +149,7 @@ describe('restores of a snapshot still saving read its staging area', () => {
     assert.ok(existsSync(staging), 'the ingest still holds it');
 
     held.release();
-    await until('the staging area to be released', async () => (existsSync(staging) ? undefined : true), 120_000);
+    await released(t, staging, 120_000);
     assert.equal(await status(t, 'own'), 'ready');
     await t.api.call('deleteSnapshot', { params: { name: 'own' } });
   });
@@ -209,7 +212,7 @@ describe('a lazy restore from staging holds it until every page is in', () => {
     const branch = await branching;
     assertStaged(branch);
     await until('the page daemon to finish', async () => (lazyPages().includes(pid) ? undefined : true), 60_000);
-    await until('the staging area to be released', async () => (existsSync(staging) ? undefined : true), 60_000);
+    await released(t, staging, 60_000);
     assert.equal(await heldSha(t, 'lazy-branch'), sha, 'the branch got every page');
     await t.api.call('destroySandbox', { params: { name: 'lazy-branch' } });
     await t.api.call('deleteSnapshot', { params: { name: 'lazy-early' } });
@@ -246,7 +249,7 @@ describe('the durable copy fails after a branch from the staging area', () => {
 
     held.release();
     await until('the failed snapshot to be gone', async () => ((await status(t, 'doomed')) === undefined ? true : undefined), 120_000);
-    await until('the staging area to be released', async () => (existsSync(staging) ? undefined : true), 60_000);
+    await released(t, staging, 60_000);
     assert.equal((await t.api.call('getSandbox', { params: { name: 'survivor' } })).status, 'running');
     assert.equal(await heldSha(t, 'survivor'), sha, 'the branch keeps the memory it was restored with');
     assert.equal(await sh(t, 'fat', 'echo alive'), 'alive\n');
