@@ -155,11 +155,15 @@ describe('restores of a snapshot still saving read its staging area', () => {
   });
 
   it('figures: a branch of a saving snapshot from its staging area, and as it was (waiting for the durable copy, then reading it)', async () => {
-    const snap = await snapshot(t, 'origin', 'timed', true);
+    // As the soak measures it: a sandbox holding 256 MiB.
+    await t.api.call('createSandbox', { body: { name: 'big', memoryMb: 512 } });
+    await startHolding(t, 'big', 256);
+    const snap = await snapshot(t, 'big', 'timed', true);
     const staged = await restoreTimed(t, 'timed', 'timed-staged');
+    assertStaged(staged);
     await until('the snapshot to be durable', async () => ((await status(t, 'timed')) === 'ready' ? true : undefined), 120_000);
     // Before: a restore first waited for the durable copy ('saving'), then read it back from the store.
-    await snapshot(t, 'origin', 'timed-before', true);
+    await snapshot(t, 'big', 'timed-before', true);
     const waiting = performance.now();
     await t.daemon.ctx.snapshots.readyRow('timed-before', SYSTEM);
     const savingMs = Math.round(performance.now() - waiting);
@@ -168,7 +172,7 @@ describe('restores of a snapshot still saving read its staging area', () => {
       `# branch of a saving ${snap.sizeBytes >> 20} MiB snapshot: after ${Math.round(staged.ms)} ms ${JSON.stringify(stepMs(staged))}; ` +
         `before ${Math.round(savingMs + durable.ms)} ms ${JSON.stringify({ saving: savingMs, ...stepMs(durable) })}\n`,
     );
-    for (const name of ['timed-staged', 'timed-durable']) await t.api.call('destroySandbox', { params: { name } });
+    for (const name of ['timed-staged', 'timed-durable', 'big']) await t.api.call('destroySandbox', { params: { name } });
     for (const name of ['timed', 'timed-before']) await t.api.call('deleteSnapshot', { params: { name } });
   });
 });
