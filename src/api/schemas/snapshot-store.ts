@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox';
 
 /** A snapshot's durability: the sandbox runs again as soon as CRIU is done; its durable copy follows. */
 export const SnapshotStatus = Type.Union([Type.Literal('saving'), Type.Literal('ready')], {
-  description: "'saving' while its durable copy is written (a restore waits for it), 'ready' once synced to disk.",
+  description: "'saving' while its durable copy is written (a restore reads the dump from its staging area meanwhile), 'ready' once synced to disk.",
 });
 
 export const SnapshotUniqueBytes = Type.Integer({

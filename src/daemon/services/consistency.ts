@@ -196,8 +196,9 @@ export class ConsistencyChecker {
     for (const id of objects.veths) if (!ids.has(id)) out.push({ kind: 'orphan-veth', subject: `bh${id}`, detail: `a veth on bridge ${this.deps.bridge} no record owns`, fix: `\`ip link del bh${id}\`` });
     for (const id of objects.cgroups) if (!ids.has(id) && ours(id)) out.push({ kind: 'orphan-cgroup', subject: `/bothub/${id}`, detail: 'a cgroup no record owns', fix: `\`cgdelete -r -g pids,memory,cpu,freezer:/bothub/${id}\`` });
     const expectedMounts = new Set(rows.flatMap((r) => [runtime.paths(r.id).rootfs, runtime.paths(r.id).layer]));
-    // A snapshot still 'saving' keeps its dump on a staging tmpfs, and writes a partial directory, until its durable copy is made.
-    const saving = snapshots.filter((s) => s.status === 'saving').map((s) => `${PARTIAL}${s.id}.`);
+    // A snapshot still 'saving' keeps its dump on a staging tmpfs, and writes a partial directory, until its durable copy is made;
+    // a restore reading a staging area (a lazy one, until every page is in) keeps it after that too.
+    const saving = [...snapshots.filter((s) => s.status === 'saving').map((s) => `${PARTIAL}${s.id}.`), ...this.deps.snapshots.stagingInUse()];
     const staged = (m: string) => saving.some((prefix) => basename(m).startsWith(prefix));
     // Scratch mounts of an encrypted snapshot being taken are in flight too.
     if (!anyBusy) for (const m of objects.mounts) if (!expectedMounts.has(m) && !staged(m)) out.push({ kind: 'orphan-mount', subject: m, detail: 'a mount in the data directory no record owns', fix: `\`umount --lazy ${m}\`` });

@@ -22,13 +22,14 @@ import type { ExecLedger } from './exec-ledger.js';
 import type { LazyRestores } from './lazy-restores.js';
 import { enforceSnapshotQuota } from './quota.js';
 import { newSandboxRow, type SandboxService } from './sandbox-service.js';
-import { SharedCopies } from './shared-copies.js';
+import { SharedCopies, type Copy } from './shared-copies.js';
 import { localChunkBackend, type ChunkStoreBackend } from './chunk-store-backend.js';
 import { materializeOnScratch, type ScratchCopy } from './scratch-copy.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { CHUNKS_DIR, PARTIAL } from './snapshot-ingest.js';
-import { findResumable, type Resumable } from './snapshot-resume.js';
+import { findResumable, type Described, type Resumable } from './snapshot-resume.js';
 import { SnapshotWriter, toSnapshot, type Taking } from './snapshot-writer.js';
+import { StagedSnapshots } from './staged-snapshots.js';
 
 export interface SnapshotServiceDeps {
   db: Db;
@@ -72,6 +73,8 @@ export class SnapshotService {
   private readonly saving = new Map<string, Promise<unknown>>();
   /** Restores reading a snapshot, by id: its chunks must stay until they are read. */
   private readonly reading = new Map<string, number>();
+  /** Staging areas of leave-running snapshots still 'saving', lent to restores. */
+  private readonly staged = new StagedSnapshots();
 
   private readonly writer: SnapshotWriter;
   /** Restores of one snapshot at the same time read one copy of its files. */
@@ -81,7 +84,7 @@ export class SnapshotService {
   constructor(private readonly deps: SnapshotServiceDeps) {
     this.backend = deps.backend ?? localChunkBackend(join(deps.dir, CHUNKS_DIR), deps.host);
     this.chunks = new SnapshotChunks(deps.db, this.backend.store, deps.log);
-    this.writer = new SnapshotWriter(deps, this.chunks, this.saving);
+    this.writer = new SnapshotWriter(deps, this.chunks, this.saving, this.staged);
   }
 
   private path(id: string): string {
@@ -222,7 +225,7 @@ export class SnapshotService {
     await this.forget(row);
   }
 
-  /** Its record once durable: a 'saving' snapshot is waited for (its manifest is written last; a restore waits too). */
+  /** Its record once durable: a 'saving' snapshot is waited for (its manifest is written last; a restore with no staging area to read waits too). */
   async readyRow(snapName: string, actor: Actor, op: LongOperation = {}): Promise<SnapshotRow> {
     const row = await this.row(snapName, actor);
     if (row.status === 'ready') return row;
@@ -250,43 +253,68 @@ export class SnapshotService {
     });
   }
 
-  /** Restores the snapshot's own sandbox, or branches a new one named `name`. */
+  /**
+   * Restores the snapshot's own sandbox, or branches a new one named `name`.
+   * A leave-running snapshot still 'saving' is complete in its staging area:
+   * restored from there at once, with no wait for the durable copy and no
+   * read from the store (staged-snapshots.ts). Otherwise from the durable copy.
+   */
   async restore(snapName: string, req: { name?: string }, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
-    const row = await this.readyRow(snapName, actor, op);
-    const manifest = await this.manifest(row);
-    op.onProgress?.({ step: 'verify' });
-    await verifyTree(this.path(row.id), manifest, op.signal, this.chunks.store);
-    const verdict = checkCompatibility(manifest.host, await this.deps.fingerprint(), { gpu: manifest.gpu });
-    if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on this host: ${verdict.reasons.join('; ')}`);
-    // Its chunks stay until every one is read (by a lazy restore: every page is in): a delete meanwhile is refused.
-    this.reading.set(row.id, (this.reading.get(row.id) ?? 0) + 1);
-    const unpin = () => {
-      const n = (this.reading.get(row.id) ?? 1) - 1;
-      if (n) this.reading.set(row.id, n);
-      else this.reading.delete(row.id);
-    };
+    const found = await this.row(snapName, actor);
+    const staged = found.status === 'saving' ? this.staged.take(found.id) : undefined;
     let handedOver = false;
-    let source: { dir: string; release: () => Promise<void> } | undefined;
+    let source: Copy | undefined = staged;
+    let unpin = () => undefined as void;
     try {
-      source = await this.copies.take(row.id, () => this.materialize(row, manifest, op));
+      if (staged) op.onProgress?.({ step: 'staged' });
+      const from = staged ? { row: found, manifest: staged.described, open: () => Promise.resolve(staged) } : await this.durable(snapName, actor, op);
+      const verdict = checkCompatibility(from.manifest.host, await this.deps.fingerprint(), { gpu: from.manifest.gpu });
+      if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on this host: ${verdict.reasons.join('; ')}`);
+      unpin = this.pin(from.row.id);
+      source = await from.open();
       const release = source.release;
       const restored = async (sandbox: SandboxRow, tail: LazyTail | undefined) => {
         handedOver = true;
         const always = () => release().finally(unpin);
-        if (tail && this.deps.lazy) void this.deps.lazy.follow(sandbox, tail, { onFailure: 'stopped', source: `snapshot "${row.name}"`, always });
+        if (tail && this.deps.lazy) void this.deps.lazy.follow(sandbox, tail, { onFailure: 'stopped', source: `snapshot "${from.row.name}"`, always });
         else await always();
       };
-      return await (req.name ? this.branch(row, manifest, source.dir, req.name, actor, op, restored) : this.resume(row, source.dir, actor, op, restored));
+      const { row, manifest } = from;
+      return await (req.name ? this.branch(row, manifest, source.dir, req.name, actor, op, restored) : this.resume(row, manifest, source.dir, actor, op, restored));
     } finally {
       if (!handedOver) await (source?.release() ?? Promise.resolve()).finally(unpin);
     }
+  }
+
+  /** The durable copy: waited for while 'saving', checked, and its files put together (one copy for restores at the same time). */
+  private async durable(snapName: string, actor: Actor, op: LongOperation): Promise<{ row: SnapshotRow; manifest: SnapshotManifest; open: () => Promise<Copy> }> {
+    const row = await this.readyRow(snapName, actor, op);
+    const manifest = await this.manifest(row);
+    op.onProgress?.({ step: 'verify' });
+    await verifyTree(this.path(row.id), manifest, op.signal, this.chunks.store);
+    return { row, manifest, open: () => this.copies.take(row.id, () => this.materialize(row, manifest, op)) };
+  }
+
+  /** Its files stay until every one is read (by a lazy restore: every page is in): a delete meanwhile is refused. Returns the unpin. */
+  private pin(id: string): () => void {
+    this.reading.set(id, (this.reading.get(id) ?? 0) + 1);
+    return () => {
+      const n = (this.reading.get(id) ?? 1) - 1;
+      if (n) this.reading.set(id, n);
+      else this.reading.delete(id);
+    };
+  }
+
+  /** The names of staging areas restores still read from (not leftovers for `doctor --consistency`). */
+  stagingInUse(): string[] {
+    return this.staged.names();
   }
 
   private get lazy(): boolean {
     return this.deps.lazy?.enabled ?? false;
   }
 
-  private async resume(row: SnapshotRow, dir: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
+  private async resume(row: SnapshotRow, manifest: Described, dir: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime, db } = this.deps;
     const current = await db.selectFrom('sandboxes').selectAll().where('id', '=', row.sandbox_id).executeTakeFirst();
     if (!current)
@@ -300,13 +328,13 @@ export class SnapshotService {
       return sandboxes.claim(sb, async (claimed) => {
         const tail = await checkpointer.restore(sandboxes.definition(claimed), dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)), lazy: this.lazy });
         await restored(sb, tail);
-        await this.deps.ledger.rewind(sb.id, ((await this.manifest(row)).execs ?? []) as ExecRow[]);
+        await this.deps.ledger.rewind(sb.id, (manifest.execs ?? []) as ExecRow[]);
         return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
       });
     });
   }
 
-  private async branch(row: SnapshotRow, manifest: SnapshotManifest, dir: string, name: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
+  private async branch(row: SnapshotRow, manifest: Described, dir: string, name: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime } = this.deps;
     validateName('sandbox', name);
     // The original's identity stays behind: the branch gets its own id, name and address.

@@ -2,13 +2,14 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SnapshotT } from '../../api/index.js';
 import { gpuNeedsOf } from '../../core/index.js';
-import { checksumTree, MANIFEST, MANIFEST_VERSION, openStaging, readGpuState, type LongOperation, type SandboxDefinition, type SnapshotManifest, type Staging } from '../../runtime/index.js';
+import { checksumTree, MANIFEST, MANIFEST_VERSION, openStaging, readGpuState, type LongOperation, type SandboxDefinition, type SnapshotManifest } from '../../runtime/index.js';
 import type { SandboxRow, SnapshotRow } from '../db/tables.js';
 import { specOf } from './sandbox-service.js';
 import type { SnapshotChunks } from './snapshot-chunks.js';
 import { ingestStaged, PARTIAL, treeBytes } from './snapshot-ingest.js';
 import { stagingName, withPending, writePending, type Resumable } from './snapshot-resume.js';
 import type { SnapshotServiceDeps } from './snapshot-service.js';
+import type { StagedSnapshots } from './staged-snapshots.js';
 
 export function toSnapshot(row: SnapshotRow, manifest?: SnapshotManifest, uniqueBytes?: number): SnapshotT {
   return {
@@ -53,6 +54,8 @@ export class SnapshotWriter {
     private readonly chunks: SnapshotChunks,
     /** Ingests under way, by snapshot id (shared with SnapshotService, which waits on them). */
     private readonly saving: Map<string, Promise<unknown>>,
+    /** Staging areas of leave-running snapshots, lent to restores while the ingest runs. */
+    private readonly staged: StagedSnapshots,
   ) {}
 
   /** What a manifest says besides its files: the same for both ways of writing one. */
@@ -143,7 +146,8 @@ export class SnapshotWriter {
     this.saving.set(t.id, saving);
     const done = saving.finally(() => this.saving.delete(t.id));
     if (t.leaveRunning) {
-      this.behind(t.name, done, staging);
+      // Restores may read the dump from here until the ingest ends; the area goes when the last of them is done.
+      this.behind(t.name, done, this.staged.open(t.id, staging, described));
       return toSnapshot(this.rowOf(t, sizeBytes, 'saving'), { ...described, files: {}, sizeBytes });
     }
     try {
@@ -163,14 +167,18 @@ export class SnapshotWriter {
     this.deps.log.warn({ snapshot: r.described.name }, 'finishing a snapshot a daemon stop cut short before it was durable');
     const saving = ingestStaged({ db: this.deps.db, host: this.deps.host, chunks: this.chunks, dir: this.deps.dir }, r.staging, r.described);
     this.saving.set(id, saving);
-    this.behind(r.described.name, saving.finally(() => this.saving.delete(id)), r.staging);
+    this.behind(r.described.name, saving.finally(() => this.saving.delete(id)), this.staged.open(id, r.staging, r.described));
   }
 
-  /** A durable copy no request waits for: its failure is logged (the record is gone already), and its staging area released. */
-  private behind(name: string, done: Promise<unknown>, staging: Staging): void {
+  /**
+   * A durable copy no request waits for: its failure is logged (the record is
+   * gone already; a sandbox restored from the staging area meanwhile runs on),
+   * and the ingest's reference on the staging area given back.
+   */
+  private behind(name: string, done: Promise<unknown>, release: () => Promise<void>): void {
     void done
       .catch((err: unknown) => this.deps.log.error({ err, snapshot: name }, 'a snapshot could not be made durable; it is gone, the sandbox runs on'))
-      .then(staging.release)
+      .then(release)
       .catch((err: unknown) => this.deps.log.error({ err, snapshot: name }, 'a staging area could not be released; the next start removes it'));
   }
 
