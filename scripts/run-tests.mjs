@@ -12,5 +12,10 @@ const files = readdirSync(dir)
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort()
   .map((f) => join(dir, f));
+// Without files node --test would look for tests everywhere (the whole suite, and more): a filter that names none is a mistake.
+if (only.length && files.length === 0) {
+  console.error(`run-tests: no test file in dist/test matches ${only.join(', ')}`);
+  process.exit(2);
+}
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
