@@ -41,7 +41,8 @@ describe('the daemon killed with SIGKILL in the middle of a snapshot', () => {
       stdio: 'ignore',
     });
     const api = new ApiClient(t.url, { token: t.adminKey });
-    await until('the daemon process', () => api.call('health'));
+    // A daemon's start (migrations, reconcile, the bridge) can take tens of seconds on a loaded machine.
+    await until('the daemon process', () => api.call('health'), 90_000);
     await api.call('createSandbox', { body: { name: 'crashy', memoryMb: 1024 } });
     const held = await api.call('exec', {
       params: { name: 'crashy' },

@@ -34,7 +34,7 @@ export interface SocketSession<K extends SocketRouteName> {
   send(msg: ServerMessageOf<K>): void;
   /** Sends bytes on a channel (a tag byte, then the bytes). */
   frame(channel: number, data: Buffer): void;
-  /** Ends with an `error` message and close 1008 for a refusal (4xx), 1011 for a failure of ours (5xx). */
+  /** Ends with an `error` message and close 1008 for a refusal (4xx), 1013 when too busy, 1011 for another failure of ours (5xx). */
   fail(err: unknown): void;
   close(code?: number): void;
   /** Runs `fn` once the socket is closed (at once if it is already). */
@@ -58,13 +58,13 @@ export interface SocketHandler<K extends SocketRouteName> {
 /** The most a client may have sent that the handler has not taken yet (four times the WebSocket message limit). */
 const MAX_WAITING_BYTES = 64 * 1024 * 1024;
 
-/** Ends a socket with an `error` message (the API's error shape), then close 1008 for a refusal (4xx) or 1011 for a failure of ours (5xx). */
+/** Ends a socket with an `error` message (the API's error shape), then close 1008 for a refusal (4xx), 1013 when too busy (BUSY: try again later), or 1011 for another failure of ours (5xx). */
 export function failSocket(ws: WebSocket, err: unknown, req: { id: string; log: FastifyBaseLogger }): void {
   const body = toErrorBody(err, req.id);
   logErrorReply(req.log, err, body, 'socket refused');
   const msg: SocketErrorT = { type: 'error', ...body };
   sendIfOpen(ws, JSON.stringify(msg), false);
-  closeWith(ws, body.statusCode >= 500 ? SocketClose.InternalError : SocketClose.PolicyViolation, body.code);
+  closeWith(ws, body.code === 'BUSY' ? SocketClose.TryAgainLater : body.statusCode >= 500 ? SocketClose.InternalError : SocketClose.PolicyViolation, body.code);
 }
 
 /** The session over one socket; server messages are checked against the route's schema too (a mismatch is our bug: logged, and the socket fails). */

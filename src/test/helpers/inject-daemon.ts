@@ -79,6 +79,10 @@ export async function startInjectDaemon(overrides: Partial<DaemonConfig> = {}, s
       runtime = new FakeRuntime(host, runtimeConfig, runtimeLog);
       return { runtime, checkpointer: new FakeCheckpointer(host, runtime, runtimeLog) };
     },
+  }).catch(async (e: unknown) => {
+    // A start refused on purpose (a bad setting under test) leaves no data dir behind.
+    await rm(dataDir, { recursive: true, force: true });
+    throw e;
   });
   const fetch = injectFetch(daemon.app);
   const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
