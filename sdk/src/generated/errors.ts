@@ -43,6 +43,22 @@ export class BothubError extends Error {
   }
 }
 
+/**
+ * BUSY with when to try again (sent as Retry-After) and, for the operator's
+ * log only, which limit was hit (the message is the caller's: it says retry).
+ */
+export class BusyError extends BothubError {
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+    readonly hint: string,
+    options?: { cause?: unknown },
+  ) {
+    super('BUSY', message, options);
+    this.name = 'BusyError';
+  }
+}
+
 export const isBothubError = (e: unknown): e is BothubError => e instanceof BothubError;
 
 export function invalid(message: string): BothubError {

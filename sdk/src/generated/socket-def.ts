@@ -29,11 +29,13 @@ export const SocketClose = {
   PolicyViolation: 1008,
   /** The daemon failed (a 5xx); the `error` message before it says more. */
   InternalError: 1011,
+  /** The daemon was too busy (BUSY, 503): nothing is wrong with the request; connect again later. */
+  TryAgainLater: 1013,
 } as const;
 
 /** The last message of a socket that ends in a refusal or a failure: the API's error shape, tagged. */
 export const SocketError = Type.Object(
   { type: Type.Literal('error'), ...ErrorReply.properties },
-  { description: 'The last message before the close: 1008 for a refusal (a 4xx code), 1011 for a failure (5xx).' },
+  { description: 'The last message before the close: 1008 for a refusal (a 4xx code), 1013 when the daemon was too busy (BUSY), 1011 for another failure (5xx).' },
 );
 export type SocketErrorT = Static<typeof SocketError>;
