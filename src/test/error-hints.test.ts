@@ -86,7 +86,7 @@ describe('error hints: API terms below the CLI, CLI commands in one table', () =
     const collect = (schema: unknown): void => {
       if (!schema || typeof schema !== 'object') return;
       const props = (schema as { properties?: Record<string, unknown> }).properties;
-      if (props) for (const [k, v] of Object.entries(props)) (fields.add(k), collect(v));
+      for (const k of Object.keys(props ?? {})) fields.add(k);
       for (const v of Object.values(schema)) if (v && typeof v === 'object') collect(v);
     };
     for (const s of Object.values(schemas)) collect(s);

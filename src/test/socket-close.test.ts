@@ -28,7 +28,7 @@ describe('a socket that fails: its last message and close code', () => {
   async function failWith(err: unknown): Promise<{ code: number; message: { type: string; code: string; message: string } }> {
     next = err;
     const ws = new WebSocket(url);
-    const message = new Promise<string>((r) => ws.once('message', (b) => r(String(b))));
+    const message = new Promise<string>((r) => ws.once('message', (b: Buffer) => r(b.toString())));
     const code = await new Promise<number>((r) => ws.once('close', (c) => r(c)));
     return { code, message: JSON.parse(await message) as { type: string; code: string; message: string } };
   }
