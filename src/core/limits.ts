@@ -66,10 +66,10 @@ export function parseSizeMb(text: string, flag = 'size'): number {
   return Math.ceil(Number(m[1]) * UNIT_MB[(m[2] || 'M').toUpperCase()]!);
 }
 
-/** A writable layer's size limit in MB. */
-export function validateDiskMb(diskMb: number, flag = '`diskMb`'): number {
+/** A writable layer's size limit in MB; `name` is what the error calls it (the API's field, the CLI's flag, a setting). */
+export function validateDiskMb(diskMb: number, name = '`diskMb`'): number {
   if (!Number.isInteger(diskMb) || diskMb < MIN_DISK_MB || diskMb > MAX_DISK_MB)
-    throw invalid(`invalid ${flag} ${formatMb(diskMb)}: give at least ${MIN_DISK_MB}M and at most ${formatMb(MAX_DISK_MB)}`);
+    throw invalid(`invalid ${name} ${formatMb(diskMb)}: give at least ${MIN_DISK_MB}M and at most ${formatMb(MAX_DISK_MB)}`);
   return diskMb;
 }
 
