@@ -49,6 +49,10 @@ describe('quotas: one rule on every path', () => {
   const full = (held: string) =>
     new RegExp(`user alice may run 1 sandbox\\(es\\) and has 1 \\(${held}\\); destroy or stop one, or ask the admin to raise it \\(\`PUT /api/v1/users/alice/quota \\{"maxSandboxes": N\\}\`\\)`);
 
+  /** The same refusal through the CLI names the command, not the call. */
+  const fullByCli = (held: string) =>
+    new RegExp(`user alice may run 1 sandbox\\(es\\) and has 1 \\(${held}\\); destroy or stop one, or ask the admin to raise it \\(\`bothub user quota alice --max-sandboxes N\`\\)`);
+
   it('--max-sandboxes 1: create, branch, restore, start and run are refused at the limit; stopping frees the place', async () => {
     const { api, key } = await user('alice', { maxSandboxes: 1 });
     await api.call('createSandbox', { body: { name: 'agent' } });
@@ -65,7 +69,7 @@ describe('quotas: one rule on every path', () => {
       writeFileSync(join(project, 'app.sh'), 'true\n');
       const run = await cli(t.url, ['run', '--name', 'web', '--', 'sh', 'app.sh'], undefined, { BOTHUB_TOKEN: key }, project);
       assert.equal(run.code, 6, run.stderr);
-      assert.match(run.stderr, full('agent'));
+      assert.match(run.stderr, fullByCli('agent'));
     } finally {
       rmSync(project, { recursive: true, force: true });
     }

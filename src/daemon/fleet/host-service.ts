@@ -286,6 +286,7 @@ export class HostService {
   async check(name: string): Promise<HostT> {
     if (name === LOCAL_HOST) return this.present(undefined);
     const row = await this.row(name);
+    const started = new Date().toISOString();
     try {
       const conn = this.connection(row);
       const fp = await hostFingerprint(conn);
@@ -293,7 +294,7 @@ export class HostService {
       const key = await this.ensureAgent(conn, name, row.data_dir);
       await this.mark(name, null, { fingerprint_json: JSON.stringify(fp), agent_key_sealed: this.deps.sealer.seal(key, `agent:${name}`) });
     } catch (e) {
-      await this.mark(name, (e as Error).message);
+      await this.mark(name, (e as Error).message, {}, started);
       throw e;
     }
     return this.present(await this.row(name));
@@ -343,12 +344,18 @@ export class HostService {
     await this.deps.onAgentSandboxes?.(row.name, list);
   }
 
-  private async mark(name: string, failure: string | null, extra: Partial<HostRow> = {}): Promise<void> {
-    await this.deps.db
+  /**
+   * Records what was seen of a host. A failure carries when its attempt began
+   * (`since`): a beat that hung while a later check or beat found the host up
+   * must not mark it unreachable after the fact.
+   */
+  private async mark(name: string, failure: string | null, extra: Partial<HostRow> = {}, since?: string): Promise<void> {
+    let update = this.deps.db
       .updateTable('hosts')
       .set({ status: failure ? 'unreachable' : 'reachable', status_reason: failure, ...(failure ? {} : { last_seen_at: new Date().toISOString() }), ...extra })
-      .where('name', '=', name)
-      .execute();
+      .where('name', '=', name);
+    if (failure && since) update = update.where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', since)]));
+    await update.execute();
   }
 
   /** One short command per host; what does not answer in time is unreachable until it does again. */
@@ -364,6 +371,7 @@ export class HostService {
 
   /** One host's beat, bounded as a whole: a hung host is marked unreachable in time and never holds up the others' round. */
   private async beatHost(row: HostRow): Promise<void> {
+    const started = new Date().toISOString();
     const ac = new AbortController();
     let timeout: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -383,7 +391,7 @@ export class HostService {
       await this.mark(row.name, null);
     } catch (e) {
       if (row.status !== 'unreachable') this.deps.log.warn({ host: row.name, err: e }, 'host unreachable');
-      await this.mark(row.name, (e as Error).message);
+      await this.mark(row.name, (e as Error).message, {}, started);
     } finally {
       clearTimeout(timeout);
     }

@@ -8,7 +8,7 @@ export interface TestFleet {
   t: TestDaemon;
   a: TestSshHost;
   b: TestSshHost;
-  /** Waits for the heartbeat to see a host that was cut off answer again. */
+  /** Waits for the heartbeat to see a host answer after this call (one cut off, or whose agent was killed). */
   reachable(name: string): Promise<true>;
   cleanup(): Promise<void>;
 }
@@ -20,7 +20,18 @@ export async function startFleet(): Promise<TestFleet> {
     t,
     a,
     b,
-    reachable: (name) => until(`${name} reachable`, async () => ((await t.api.call('getHost', { params: { name } })).status === 'reachable' ? true : undefined), 20_000),
+    // Seen after the call: a status written before it may be a beat's that has not yet timed out.
+    reachable: (name) => {
+      const since = new Date().toISOString();
+      return until(
+        `${name} reachable`,
+        async () => {
+          const h = await t.api.call('getHost', { params: { name } });
+          return h.status === 'reachable' && h.lastSeenAt !== null && h.lastSeenAt >= since ? true : undefined;
+        },
+        30_000,
+      );
+    },
     async cleanup() {
       // The hosts go even when the daemon's own check fails: their sshd and agents would keep the run alive.
       try {
