@@ -72,7 +72,7 @@ export class SshHost extends SftpFiles implements Host {
             ),
           );
         else if (e.level === 'client-authentication')
-          reject(new BothubError('FORBIDDEN', `host "${this.name}" refused the SSH key for ${where}; add its public key to ~${this.target.username}/.ssh/authorized_keys there`));
+          reject(new BothubError('INVALID_INPUT', `host "${this.name}" refused the SSH key for ${where}; add its public key to ~${this.target.username}/.ssh/authorized_keys there`));
         else
           reject(
             new BothubError(

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import ssh2 from 'ssh2';
 import { ApiClient, type AddHostT, type HostT, type HostVerdictT, type SandboxT } from '../../api/index.js';
 import { parseFingerprint } from '../../core/fingerprint-json.js';
 import { BothubError, checkCompatibility, notFound, validateName, type GpuNeeds, type HostFingerprint } from '../../core/index.js';
@@ -10,6 +9,8 @@ import { hostFingerprint } from '../../runtime/index.js';
 import { DEFAULT_DATA_DIR } from '../config.js';
 import { currentRelease, installRelease, startAgent } from './agent-release.js';
 import { KeyedMutex } from '../services/keyed-mutex.js';
+import { parsePrivateKey, parseSsh, unfit } from './host-requirements.js';
+import { loginAsRoot } from './root-login.js';
 import type { Db } from '../db/database.js';
 import type { HostRow } from '../db/tables.js';
 import type { Sealer } from '../security/master-key.js';
@@ -46,23 +47,6 @@ export interface HostEndpoint {
 
 // The first start of an agent on a fresh machine (a rented one) can take most of a minute on a small, busy host.
 const AGENT_START_TIMEOUT_MS = 60_000;
-
-/** `user@address[:port]`, IPv6 in brackets. */
-export function parseSsh(ssh: string): { username: string; address: string; port: number } {
-  const m = /^([a-z_][a-z0-9_-]*)@(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(ssh);
-  const port = Number(m?.[3] ?? 22);
-  if (!m || port < 1 || port > 65535) throw new BothubError('INVALID_INPUT', `invalid \`ssh\` "${ssh}": give user@address or user@address:port`);
-  return { username: m[1]!, address: m[2]!.replace(/^\[|\]$/g, ''), port };
-}
-
-/** Why a host cannot run and checkpoint sandboxes; empty when it can. */
-function unfit(fp: HostFingerprint, checkpoint = true): string[] {
-  const reasons: string[] = [];
-  if (fp.root === false) reasons.push('the SSH user is not root (sandboxes need root: runc, mounts, namespaces)');
-  if (fp.runcVersion === 'missing') reasons.push('runc is not installed (apt-get install runc)');
-  if (checkpoint && fp.criuCheck !== 'ok') reasons.push(`\`criu check\` fails: ${fp.criuCheck ?? 'not run'} (run scripts/install-criu there)`);
-  return reasons;
-}
 
 /**
  * The fleet. Hosts are reached over SSH with their host key pinned on first
@@ -234,18 +218,14 @@ export class HostService {
     if (req.name === LOCAL_HOST || (await this.deps.db.selectFrom('hosts').select('name').where('name', '=', req.name).executeTakeFirst()))
       throw new BothubError('NAME_TAKEN', `a host named "${req.name}" already exists; pick another name or remove it (\`DELETE /api/v1/hosts/${req.name}\`)`);
     const ssh = parseSsh(req.ssh);
-    const parsed = ssh2.utils.parseKey(req.privateKey);
-    // A file with several keys parses to a list (the types do not say so): the first one is used.
-    const key = parsed instanceof Error ? parsed : Array.isArray(parsed) ? (parsed as ssh2.ParsedKey[])[0] : parsed;
-    if (!key || key instanceof Error || !key.isPrivateKey())
-      throw new BothubError(
-        'INVALID_INPUT',
-        `the private key cannot be read (${key instanceof Error ? key.message : 'that is a public key'}); give an unencrypted OpenSSH or PEM private key file`,
-      );
+    const key = parsePrivateKey(req.privateKey);
     // First contact: whatever host key it shows is pinned from now on.
-    const conn = new SshHost(req.name, { ...ssh, privateKey: req.privateKey }, undefined);
+    const first = new SshHost(req.name, { ...ssh, privateKey: req.privateKey }, undefined);
+    let conn = first;
     const dataDir = req.dataDir ?? DEFAULT_DATA_DIR;
     try {
+      const publicKey = `${key.type} ${key.getPublicSSH().toString('base64')} bothub host ${req.name}`;
+      if (ssh.username !== 'root') conn = await loginAsRoot(first, { ...ssh, privateKey: req.privateKey }, publicKey, opts.signal);
       let fp = await hostFingerprint(conn);
       if (opts.checkpoint !== false && fp.root !== false && fp.runcVersion !== 'missing' && fp.criuCheck !== 'ok') {
         // CRIU is bothub's to install, from Debian's archive, as the set-up does on this machine.
@@ -263,7 +243,7 @@ export class HostService {
         name: req.name,
         address: ssh.address,
         port: ssh.port,
-        username: ssh.username,
+        username: 'root', // a sudo user's login was turned into root's above
         key_sealed: this.deps.sealer.seal(req.privateKey, `host:${req.name}`),
         host_key: conn.hostKey!,
         fingerprint_json: JSON.stringify(fp),
@@ -278,7 +258,7 @@ export class HostService {
       this.deps.log.info({ host: req.name, hostKey: row.host_key }, 'host added');
       return this.present(row);
     } finally {
-      await conn.close();
+      await Promise.all([first.close(), conn.close()]);
     }
   }
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshHost, type TestSshHost } from './ssh-host.js';
+import { startSshHost, type LoginUser, type TestSshHost } from './ssh-host.js';
 
 /**
  * Fakes of the GPU providers' HTTP APIs, as their public documentation and
@@ -76,7 +76,8 @@ interface Refusals {
   rateLimited: [number, unknown];
 }
 
-async function startFake(name: string, key: string, handle: Handler, refusals: Refusals, waitForKey: boolean): Promise<FakeProvider> {
+/** `users`: the machines' logins when not root (Hyperbolic's are `ubuntu`, with passwordless sudo). */
+async function startFake(name: string, key: string, handle: Handler, refusals: Refusals, waitForKey: boolean, users?: LoginUser[]): Promise<FakeProvider> {
   const root = mkdtempSync(join(tmpdir(), `bothub-fake-${name}-`));
   let counter = 1000;
   const pending = new Set<Promise<unknown>>();
@@ -97,7 +98,7 @@ async function startFake(name: string, key: string, handle: Handler, refusals: R
     provision(inst) {
       if (state.unreachable) return;
       // The agent's data directory the daemon names after the label (the helper shares the test image there).
-      const up = startSshHost({ dataDir: join(root, inst.label ?? inst.id) }).then((host) => {
+      const up = startSshHost({ dataDir: join(root, inst.label ?? inst.id), ...(users ? { users } : {}) }).then((host) => {
         inst.host = host;
         if (inst.status === 'destroyed') return host.cleanup();
         const ready = () => {
@@ -293,7 +294,7 @@ export function fakeHyperbolic(key = 'hyperbolic-test-key'): Promise<FakeProvide
               .filter((i) => i.status !== 'destroyed')
               .map((i) => ({
                 id: i.id,
-                sshCommand: i.host ? `ssh root@${i.host.address} -p 22` : null,
+                sshCommand: i.host ? `ssh ${i.host.loginUser}@${i.host.address} -p 22` : null,
                 instance: { status: i.status === 'running' ? 'online' : 'starting', gpu_count: 1, pricing: { price: { amount: Math.round(i.usdPerHour * 100) } } },
                 userMetadata: i.label ? { bothub: { label: i.label } } : {},
               })),
@@ -327,5 +328,6 @@ export function fakeHyperbolic(key = 'hyperbolic-test-key'): Promise<FakeProvide
     // FastAPI's shape: {detail}.
     { unauthorized: [401, { detail: 'Invalid API key' }], rateLimited: [429, { detail: 'Rate limit exceeded: 60 per 1 minute' }] },
     false,
+    [{ name: 'ubuntu', sudo: true }],
   );
 }

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TEST_IMAGES_DIR } from './daemon.js';
 
 /**
@@ -19,8 +19,12 @@ export interface TestSshHost {
   agentPid(): number | undefined;
   /** The client key bothub connects with. */
   keyFile: string;
+  /** Who that key logs in as: root, or the first of `users`. */
+  loginUser: string;
   /** Lets another key in too (a rented machine takes the key given with the order). */
   authorize(publicKey: string): void;
+  /** A user's authorized keys file there ('' when there is none). */
+  authorizedKeys(user: string): string;
   /** The host key's fingerprint as OpenSSH prints it (SHA256:...). */
   hostKey(): string;
   /** Cuts every SSH connection (the per-connection sshd processes), as a network drop would; sshd and the agent stay. */
@@ -76,11 +80,54 @@ function clearStaleShellLock(): void {
   rmSync(join(process.env.HOME ?? '/root', '.pyenv', 'shims', '.pyenv-shim'), { force: true });
 }
 
+/** A login that is not root, as cloud images have (`ubuntu`), with passwordless sudo or without. */
+export interface LoginUser {
+  name: string;
+  sudo: boolean;
+}
+
+/**
+ * Users of this host alone: sshd runs in a mount namespace of its own where
+ * /etc/passwd, group, shadow, sudoers.d and /etc/ssh are this host's copies,
+ * so that the machine's own accounts are never touched. Whatever logs in
+ * there (the agent, sandboxes) sees its mounts; they go with its last process.
+ */
+function privateAccounts(dir: string, users: LoginUser[], sshdArgs: string[]): string[] {
+  chmodSync(dir, 0o711); // sshd reads a user's keys as that user, who must reach them (mkdtemp makes it 0700)
+  const etc = join(dir, 'etc');
+  mkdirSync(join(etc, 'sudoers.d'), { recursive: true });
+  const add = (file: string, lines: string[]) => writeFileSync(join(etc, file), `${readFileSync(`/etc/${file}`, 'utf8')}${lines.join('\n')}\n`);
+  add(
+    'passwd',
+    users.map((u, i) => `${u.name}:x:${64100 + i}:${64100 + i}::${join(dir, 'home', u.name)}:/bin/sh`),
+  );
+  add(
+    'group',
+    users.map((u, i) => `${u.name}:x:${64100 + i}:`),
+  );
+  add(
+    'shadow',
+    users.map((u) => `${u.name}:*:20000:0:99999:7:::`), // `*`: no password, not locked (sshd refuses locked accounts even a key)
+  );
+  for (const u of users) mkdirSync(join(dir, 'home', u.name), { recursive: true });
+  for (const u of users.filter((x) => x.sudo)) writeFileSync(join(etc, 'sudoers.d', u.name), `${u.name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
+  const binds = [
+    ['passwd', '/etc/passwd'],
+    ['group', '/etc/group'],
+    ['shadow', '/etc/shadow'],
+    ['sudoers.d', '/etc/sudoers.d'],
+    ['ssh', '/etc/ssh'],
+  ];
+  const script = `${binds.map((_, i) => `mount --bind "$${i + 1}" ${binds[i]![1]}`).join(' && ')} && shift ${binds.length} && exec "$@"`;
+  return ['unshare', '--mount', '--', '/bin/sh', '-c', script, 'sh', ...binds.map(([from]) => join(etc, from!)), ...sshdArgs];
+}
+
 /**
  * `dataDir`: where its agent's data directory is to be (default: in its own temporary directory).
  * `env`: set for every SSH session there (sshd's SetEnv), so the agent started over SSH runs with it (a fake GPU driver...).
+ * `users`: logins other than root; the client key is theirs (the first one's for `authorize`), and root has none until it is given one.
  */
-export async function startSshHost(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestSshHost> {
+export async function startSshHost(opts: { dataDir?: string; env?: Record<string, string>; users?: LoginUser[]; permitRootLogin?: string } = {}): Promise<TestSshHost> {
   const n = (process.pid % 200) + ++counter;
   const tag = `${process.pid.toString(36).slice(-3)}${counter}`;
   const ns = `bhh-${tag}`;
@@ -102,21 +149,27 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
 
   const keyFile = join(dir, 'client_key');
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${keyFile}.pub`));
+  // One authorized keys file per user (`%u`), as on a real machine: root's is not the login user's.
+  const loginUser = opts.users?.[0]?.name ?? 'root';
+  mkdirSync(join(dir, 'keys'));
+  for (const user of opts.users?.map((u) => u.name) ?? ['root']) writeFileSync(join(dir, 'keys', user), readFileSync(`${keyFile}.pub`));
   const makeHostKey = () => {
     rmSync(join(dir, 'host_key'), { force: true });
     rmSync(join(dir, 'host_key.pub'), { force: true });
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
   };
   makeHostKey();
+  // In etc/ssh, which is /etc/ssh for a host with its own users: `sshd -T` there reads it.
+  const sshdConfig = join(dir, 'etc', 'ssh', 'sshd_config');
+  mkdirSync(dirname(sshdConfig), { recursive: true });
   writeFileSync(
-    join(dir, 'sshd_config'),
+    sshdConfig,
     [
       `ListenAddress ${address}`,
       'Port 22',
       `HostKey ${join(dir, 'host_key')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'PermitRootLogin prohibit-password',
+      `AuthorizedKeysFile ${join(dir, 'keys', '%u')}`,
+      `PermitRootLogin ${opts.permitRootLogin ?? 'prohibit-password'}`,
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
       'UsePAM no',
@@ -133,7 +186,8 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
   const startSshd = async () => {
     clearStaleShellLock();
     // Only the network namespace changes (`ip netns exec` would also remount /sys, hiding the cgroup mounts runc needs).
-    sshd = spawn('nsenter', [`--net=/run/netns/${ns}`, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const sshdArgs = ['/usr/sbin/sshd', '-D', '-e', '-f', sshdConfig];
+    sshd = spawn('nsenter', [`--net=/run/netns/${ns}`, ...(opts.users ? privateAccounts(dir, opts.users, sshdArgs) : sshdArgs)], { stdio: ['ignore', 'ignore', 'pipe'] });
     const daemon = sshd;
     let log = '';
     // Listening once it says so on stderr; an exit, or 10 s of silence, is a failure that shows its log.
@@ -198,7 +252,9 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
       clearStaleShellLock();
     },
     keyFile,
-    authorize: (publicKey) => appendFileSync(join(dir, 'authorized_keys'), `${publicKey.trim()}\n`),
+    loginUser,
+    authorize: (publicKey) => appendFileSync(join(dir, 'keys', loginUser), `${publicKey.trim()}\n`),
+    authorizedKeys: (user) => (existsSync(join(dir, 'keys', user)) ? readFileSync(join(dir, 'keys', user), 'utf8') : ''),
     hostKey: () => execFileSync('ssh-keygen', ['-l', '-f', join(dir, 'host_key.pub')], { encoding: 'utf8' }).split(' ')[1]!,
     async replaceHostKey() {
       await stopSshd();
