@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import ssh2 from 'ssh2';
 import type { OffersReplyT, RentalT, RentHostT } from '../../api/index.js';
 import { BothubError, SYSTEM, validateName, type Actor, type ErrorCode } from '../../core/index.js';
 import type { LongOperation } from '../../runtime/index.js';
@@ -11,6 +10,7 @@ import type { Sealer } from '../security/master-key.js';
 import type { HostService } from '../fleet/host-service.js';
 import type { ProviderKeys } from './provider-keys.js';
 import { LIVE, type SpendMeter } from './spend.js';
+import { generateRentalKey } from './rental-key.js';
 import { waitForSsh } from './wait-ssh.js';
 
 /** A rent request that names neither an offer nor a GPU model (checked here and by the handler, before any progress). */
@@ -137,7 +137,7 @@ export class RentService {
     const host = req.name ?? `rent-${id}`;
     if ((await this.deps.hosts.list()).some((h) => h.name === host))
       throw new BothubError('NAME_TAKEN', `a host named "${host}" already exists; pick another \`name\``);
-    const keys = ssh2.utils.generateKeyPairSync('ed25519', { comment: `bothub-${id}` });
+    const keys = generateRentalKey(`bothub-${id}`);
     const now = new Date().toISOString();
     const row: RentalRow = {
       id,
