@@ -13,8 +13,15 @@ import { walk, type SnapshotFile } from './manifest.js';
  */
 export const CHUNK_BYTES = 1 << 20;
 
-/** How many chunk writes or reads are in flight at once: enough to overlap hashing with the disk. */
+/** How many chunk writes or reads are in flight at once, per file: enough to overlap hashing with the disk. */
 const WINDOW = 4;
+
+/**
+ * How many files are stored or written at once. CRIU's images are dozens of
+ * small files; one at a time, each paid a few thread-pool round trips in
+ * turn (about 5 ms a file here), which was most of a small sandbox's restore.
+ */
+const FILES_AT_ONCE = 8;
 
 export interface StoreTreeOptions {
   signal?: AbortSignal;
@@ -31,44 +38,63 @@ function handled<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-/** Puts every file under `dir` into the store as chunks it lacks; returns each file's size, sha256 and chunk list. */
-export async function storeTree(dir: string, store: ChunkStore, opts: StoreTreeOptions): Promise<Record<string, SnapshotFile>> {
-  const files: Record<string, SnapshotFile> = {};
-  let done = 0;
-  for await (const path of walk(dir)) {
-    const rel = relative(dir, path);
-    if (opts.skip?.(rel)) continue;
-    const whole = createHash('sha256');
-    const chunks: string[] = [];
-    const inFlight: Promise<void>[] = [];
-    const fh = await open(path, 'r');
-    const mode = (await fh.stat()).mode & 0o7777;
-    let size = 0;
-    try {
-      for (;;) {
-        opts.signal?.throwIfAborted();
-        const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-        const { bytesRead } = await fh.read(buf, 0, CHUNK_BYTES, size);
-        if (!bytesRead) break;
-        const bytes = buf.subarray(0, bytesRead);
-        size += bytesRead;
-        whole.update(bytes);
-        const hash = sha256(bytes);
-        chunks.push(hash);
-        await opts.pin(hash);
-        inFlight.push(handled(store.has(hash, bytesRead).then((there) => (there ? undefined : store.put(hash, bytes)))));
-        if (inFlight.length >= WINDOW) await inFlight.shift();
-        done += bytesRead;
-        opts.onBytes?.(done);
-      }
-      await Promise.all(inFlight);
-    } finally {
-      await Promise.allSettled(inFlight);
-      await fh.close();
+/** Runs `fn` on `items`, `limit` at a time; the first failure starts no more, and is thrown once those started have settled. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++]!;
+      await fn(item).catch((error: unknown) => void (failure ??= { error }));
     }
-    files[rel] = { size, sha256: whole.digest('hex'), chunks, mode };
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+}
+
+/** Puts every file under `dir` into the store as chunks it lacks; returns each file's size, sha256 and chunk list (in the order walked). */
+export async function storeTree(dir: string, store: ChunkStore, opts: StoreTreeOptions): Promise<Record<string, SnapshotFile>> {
+  const paths: string[] = [];
+  for await (const path of walk(dir)) if (!opts.skip?.(relative(dir, path))) paths.push(path);
+  const stored = new Map<string, SnapshotFile>();
+  let done = 0;
+  const add = (bytes: number) => {
+    done += bytes;
+    opts.onBytes?.(done);
+  };
+  await eachLimited(paths, FILES_AT_ONCE, async (path) => void stored.set(path, await storeFile(path, store, opts, add)));
+  return Object.fromEntries(paths.map((path) => [relative(dir, path), stored.get(path)!]));
+}
+
+async function storeFile(path: string, store: ChunkStore, opts: StoreTreeOptions, add: (bytes: number) => void): Promise<SnapshotFile> {
+  const whole = createHash('sha256');
+  const chunks: string[] = [];
+  const inFlight: Promise<void>[] = [];
+  const fh = await open(path, 'r');
+  const mode = (await fh.stat()).mode & 0o7777;
+  let size = 0;
+  try {
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+      const { bytesRead } = await fh.read(buf, 0, CHUNK_BYTES, size);
+      if (!bytesRead) break;
+      const bytes = buf.subarray(0, bytesRead);
+      size += bytesRead;
+      whole.update(bytes);
+      const hash = sha256(bytes);
+      chunks.push(hash);
+      await opts.pin(hash);
+      inFlight.push(handled(store.has(hash, bytesRead).then((there) => (there ? undefined : store.put(hash, bytes)))));
+      if (inFlight.length >= WINDOW) await inFlight.shift();
+      add(bytesRead);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await Promise.allSettled(inFlight);
+    await fh.close();
   }
-  return files;
+  return { size, sha256: whole.digest('hex'), chunks, mode };
 }
 
 /** A chunked file's chunks with their sizes (every one full but the last). */
@@ -95,13 +121,13 @@ export interface MaterializeOptions {
  * `dir`. Nothing outside `out` is touched, so a failure leaves the sandbox as it was.
  */
 export async function materializeTree(files: Record<string, SnapshotFile>, dir: string, store: ChunkStore, out: string, opts: MaterializeOptions): Promise<void> {
-  for (const [rel, f] of Object.entries(files)) {
+  const dirs = new Map<string, Promise<unknown>>();
+  const made = (d: string) => dirs.get(d) ?? dirs.set(d, mkdir(d, { recursive: true })).get(d)!;
+  await eachLimited(Object.entries(files), FILES_AT_ONCE, async ([rel, f]) => {
+    opts.signal?.throwIfAborted();
     const dst = join(out, rel);
-    await mkdir(dirname(dst), { recursive: true });
-    if (!f.chunks) {
-      await copyFile(join(dir, rel), dst);
-      continue;
-    }
+    await made(dirname(dst));
+    if (!f.chunks) return copyFile(join(dir, rel), dst);
     const fh = await open(dst, 'w', 0o600);
     try {
       // Set apart from open(), which the umask would trim.
@@ -128,5 +154,5 @@ export async function materializeTree(files: Record<string, SnapshotFile>, dir: 
     } finally {
       await fh.close();
     }
-  }
+  });
 }
