@@ -175,7 +175,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     lazy,
     coldImages: () => coldImages,
   });
-  const imports = new ImportService({ sandboxes, checkpointer, runtime, images, ledger, dataDir: config.dataDir });
+  const imports = new ImportService({ sandboxes, checkpointer, runtime, images, ledger, host, dataDir: config.dataDir });
   await ledger.loseForeground();
   const snapshotsDir = config.snapshotsDir ?? join(config.dataDir, 'snapshots');
   const snapshots = new SnapshotService({

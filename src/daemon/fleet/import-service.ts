@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ExecRecordT, ImportSandboxT, SandboxT } from '../../api/index.js';
 import { BothubError, validateName, type Actor } from '../../core/index.js';
 import { DEBIAN_IMAGE, isSealed, type Checkpointer, type ImageStore, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
+import type { Host } from '../../hostexec/index.js';
 import type { SandboxRow } from '../db/tables.js';
 import { fromExecRecord, type ExecLedger } from '../services/exec-ledger.js';
 import { newSandboxRow, specOf, type SandboxService } from '../services/sandbox-service.js';
@@ -17,6 +18,8 @@ export interface ImportDeps {
   runtime: SandboxRuntime;
   images: ImageStore;
   ledger: ExecLedger;
+  /** This machine's files (where the state was copied). */
+  host: Host;
   dataDir: string;
 }
 
@@ -61,7 +64,7 @@ export class ImportService {
   private async stateDir(name: string, image: string, op: LongOperation): Promise<string> {
     const dir = join(incomingDir(this.deps.dataDir), name);
     if (!existsSync(dir)) throw new BothubError('NOT_FOUND', `nothing was copied to incoming/${name} on this host; copy the sandbox's state first`);
-    if (await isSealed(dir)) throw new BothubError('INVALID_STATE', 'encrypted sandbox state cannot be taken over by another host');
+    if (await isSealed(dir, this.deps.host)) throw new BothubError('INVALID_STATE', 'encrypted sandbox state cannot be taken over by another host');
     if (image === DEBIAN_IMAGE) await this.deps.images.ensureDebian(op);
     else if (!(await this.deps.images.get(image)))
       throw new BothubError('NOT_FOUND', `image "${image}" is not on this host; build or import it here first (\`POST /api/v1/images/${image}/build\` or \`POST /api/v1/images?name=${image}\`)`);

@@ -192,7 +192,7 @@ export class SnapshotWriter {
       op.onProgress?.({ step: 'checksums' });
       const files = await checksumTree(partial, op.signal);
       const sizeBytes = Object.values(files).reduce((n, f) => n + f.size, 0);
-      const manifest: SnapshotManifest = { ...(await this.describe(t, frozenMs, await readGpuState(partial), key !== undefined)), sizeBytes, files };
+      const manifest: SnapshotManifest = { ...(await this.describe(t, frozenMs, await readGpuState(partial, host), key !== undefined)), sizeBytes, files };
       await writeFile(join(partial, MANIFEST), JSON.stringify(manifest, null, 2));
       // Durable before visible: every byte on disk, then one rename.
       await host.run('sync', ['--file-system', partial]);

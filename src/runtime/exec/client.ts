@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BothubError } from '../../core/index.js';
 import { isFileError, type Host } from '../../hostexec/index.js';
-import { LEGACY_LOCAL_HOST } from '../legacy-local.js';
 import { encodeRequest, frame, FrameReader, FrameType, type InitRequest } from './protocol.js';
 
 export interface ExecExit {
@@ -113,11 +112,9 @@ export class ExecSession extends EventEmitter<ExecSessionEvents> {
 /**
  * Connects to init's socket on the sandbox's host. The socket's directory is
  * writable from inside the sandbox, so refuse anything but a real socket there
- * (a planted symlink would send us to a socket on the host). The host defaults
- * to this machine only for the checkpointer, which does not pass one yet (see
- * legacy-local.ts).
+ * (a planted symlink would send us to a socket on the host).
  */
-export async function connectInit(socketPath: string, waitMs = 0, host: Host = LEGACY_LOCAL_HOST): Promise<Duplex> {
+export async function connectInit(socketPath: string, waitMs: number, host: Host): Promise<Duplex> {
   const deadline = Date.now() + waitMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
     try {

@@ -1,5 +1,4 @@
 import type { Host } from '../../hostexec/index.js';
-import { LEGACY_LOCAL_HOST } from '../legacy-local.js';
 
 /** A process of a sandbox: its PID on the host, and inside the sandbox's PID namespace (which CRIU keeps). */
 export interface SandboxProcess {
@@ -23,10 +22,9 @@ async function holdsNvidiaDevice(host: Host, pid: number): Promise<boolean> {
 
 /**
  * The processes among `pids` (a sandbox's, as CgroupReader.processes gives
- * them) that use a GPU. The host defaults to this machine only for the
- * checkpointer, which does not pass one yet (see legacy-local.ts).
+ * them) that use a GPU, read from `host`'s /proc.
  */
-export async function findGpuProcesses(pids: readonly number[] | Promise<readonly number[]>, host: Host = LEGACY_LOCAL_HOST): Promise<SandboxProcess[]> {
+export async function findGpuProcesses(pids: readonly number[] | Promise<readonly number[]>, host: Host): Promise<SandboxProcess[]> {
   const found: SandboxProcess[] = [];
   for (const pid of await pids) {
     if (!(await holdsNvidiaDevice(host, pid))) continue;
@@ -40,7 +38,7 @@ export async function findGpuProcesses(pids: readonly number[] | Promise<readonl
  * The host PIDs of restored processes: CRIU gives them their PIDs inside the
  * sandbox back, while their host PIDs are new. A missing one is an error.
  */
-export async function hostPidsOf(pids: readonly number[] | Promise<readonly number[]>, nsPids: readonly number[], host: Host = LEGACY_LOCAL_HOST): Promise<number[]> {
+export async function hostPidsOf(pids: readonly number[] | Promise<readonly number[]>, nsPids: readonly number[], host: Host): Promise<number[]> {
   const byNs = new Map<number, number>();
   for (const pid of await pids) {
     const ns = await nsPidOf(host, pid);

@@ -3,7 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { BothubError, remapPairs } from '../../core/index.js';
 import { CommandError, type Host, type HostFiles } from '../../hostexec/index.js';
-import { LEGACY_LOCAL_HOST } from '../legacy-local.js';
 import { connectInit } from '../exec/client.js';
 import { netnsName, removeSandboxNetwork } from '../network/netns.js';
 import { mountOverlay, unmount } from '../overlay.js';
@@ -32,7 +31,7 @@ export interface GpuSnapshotState {
   memoryMb: Record<string, number>;
 }
 
-export async function readGpuState(snapshotDir: string, host: HostFiles = LEGACY_LOCAL_HOST): Promise<GpuSnapshotState | undefined> {
+export async function readGpuState(snapshotDir: string, host: HostFiles): Promise<GpuSnapshotState | undefined> {
   const text = await host.readTextFile(join(snapshotDir, SNAPSHOT_PARTS.gpu)).catch(() => undefined);
   return text === undefined ? undefined : (JSON.parse(text) as GpuSnapshotState);
 }
@@ -44,7 +43,7 @@ export interface GpuTools {
 }
 
 /** Whether a snapshot directory holds encrypted images (see sealed-tree.ts). */
-export const isSealed = (dir: string, host: HostFiles = LEGACY_LOCAL_HOST) => host.exists(join(dir, SNAPSHOT_PARTS.sealedMarker));
+export const isSealed = (dir: string, host: HostFiles) => host.exists(join(dir, SNAPSHOT_PARTS.sealedMarker));
 
 export interface CheckpointOptions extends LongOperation {
   /** Keep the sandbox running after the dump (otherwise it ends up stopped, its network kept). */
@@ -124,7 +123,7 @@ export class Checkpointer {
   async checkpoint(def: SandboxDefinition, dir: string, op: CheckpointOptions): Promise<number> {
     if (!def.gpus.length) return this.checkpointRetrying(def, dir, op);
     // CUDA state lives on the GPU, out of CRIU's reach: it is moved to host memory first (see gpu-pipeline.ts).
-    const processes = await findGpuProcesses(this.runtime.cgroup(def.id).processes());
+    const processes = await findGpuProcesses(this.runtime.cgroup(def.id).processes(), this.host);
     const pids = processes.map((p) => p.pid);
     const memory = pids.length ? await gpuMemoryUsedMb(this.host, this.gpu.nvidiaSmi, pids) : new Map<string, number>();
     const frozenMs = pids.length
@@ -345,12 +344,12 @@ export class Checkpointer {
           op,
         ).catch(async (e: unknown) => Promise.reject(new StepError('criu restore', await this.reason(e, work), e)));
       if (gpu?.processes.length) {
-        const restored = async () => (await criuRestore(), hostPidsOf(this.runtime.cgroup(def.id).processes(), gpu.processes));
+        const restored = async () => (await criuRestore(), hostPidsOf(this.runtime.cgroup(def.id).processes(), gpu.processes, this.host));
         await thawGpuProcesses(this.cuda(), restored, remapPairs(gpu.uuids, def.gpus), op);
       } else await criuRestore();
       step = 'ready';
       op.onProgress?.({ step });
-      (await connectInit(p.execSocket, 5000)).destroy();
+      (await connectInit(p.execSocket, 5000, this.host)).destroy();
       undo.commit();
       if (!tail) await this.host.rm(work, { recursive: true, force: true });
       handedOver = !!tail;
