@@ -93,8 +93,12 @@ export class ThermalService {
    * needs running processes calls. Counts as activity.
    */
   async ready(name: string, action: SandboxAction, actor: Actor): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
-    let { row } = await this.deps.sandboxes.require(name, action, actor);
-    if (row.thermal !== 'hot') row = await this.wake(row);
+    const found = await this.deps.sandboxes.require(name, action, actor);
+    if (found.row.thermal === 'hot') {
+      this.touch(found.row.id);
+      return found;
+    }
+    const row = await this.wake(found.row);
     this.touch(row.id);
     return { row, def: this.deps.sandboxes.definition(row) };
   }
