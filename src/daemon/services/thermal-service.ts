@@ -92,8 +92,8 @@ export class ThermalService {
    * The sandbox, awake and allowed to do `action`: what every route that
    * needs running processes calls. Counts as activity.
    */
-  async ready(name: string, action: SandboxAction, actor: Actor): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
-    const found = await this.deps.sandboxes.require(name, action, actor);
+  async ready(name: string, action: SandboxAction, actor: Actor, known?: SandboxRow): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
+    const found = await this.deps.sandboxes.require(name, action, actor, known);
     if (found.row.thermal === 'hot') {
       this.touch(found.row.id);
       return found;
