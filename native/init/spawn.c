@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,24 +34,13 @@ static void set_nonblock(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-/* Runs in the forked child: restore what init changed, then become the command. */
+/* Runs in the forked main command: restore what init changed, then become the command. */
 static void child_reset_signals(void)
 {
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-}
-
-static void child_fail(int errpipe, const char *what)
-{
-	char msg[512];
-	int err = errno;
-	int n = snprintf(msg, sizeof msg, "%d %s: %s", err, what, strerror(err));
-	if (write(errpipe, msg, n) < 0) {
-		/* parent will see the exit code alone */
-	}
-	_exit(err == ENOENT ? 127 : 126);
 }
 
 static int remember_detached(pid_t pid, const char *exit_path)
@@ -87,18 +77,61 @@ void record_detached_exit(pid_t pid, int status)
 	}
 }
 
-/* Forks and execs the request. On failure reports it on the session. */
+/*
+ * glibc's posix_spawn leaves its two internal signals (SIGCANCEL, SIGSETXID:
+ * the kernel's first two real-time ones) ignored in the child, and an ignored
+ * signal stays ignored across exec: asking for their default keeps the
+ * command's dispositions what fork gave it. sigaddset refuses them, so their
+ * bits are set directly (a sigset_t is a bit array: signal n is bit n - 1).
+ */
+static void add_internal_signals(sigset_t *set)
+{
+	unsigned long *words = (unsigned long *)set;
+	const int bits = 8 * sizeof(unsigned long);
+	for (int sig = __SIGRTMIN; sig <= __SIGRTMIN + 1; sig++)
+		words[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
+}
+
+/*
+ * What a failed spawn was about: the working directory when it cannot be
+ * entered, the terminal when it cannot be opened, else the program. Asked only
+ * after a failure (posix_spawn returns the child's errno, not which step).
+ */
+static const char *spawn_failure_subject(const struct request *r, const char *slave_name)
+{
+	struct stat st;
+	if (r->cwd[0] && (stat(r->cwd, &st) < 0 || !S_ISDIR(st.st_mode)))
+		return r->cwd;
+	if (r->tty) {
+		int fd = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			return "open terminal";
+		close(fd);
+	}
+	return r->argv[0];
+}
+
+/*
+ * Starts the request's command with posix_spawn: glibc's clone(CLONE_VM |
+ * CLONE_VFORK) copies none of init's page tables, where fork copied them and
+ * both sides took copy-on-write faults until the child exec'd (on a
+ * Firecracker VM, 1.7 ms of the 7 ms of CPU an exec of `true` cost). The child
+ * becomes a session leader, gets its stdio, enters the working directory,
+ * with init's blocked signals unblocked and SIGPIPE back to default. On
+ * failure reports it on the session.
+ */
 void start_command(struct session *s, struct request *r)
 {
-	int errpipe[2] = {-1, -1};
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
 	int master = -1;
-	char slave_name[128];
+	char slave_name[128] = "";
 	int detach = r->log_path[0] != 0;
 	int log_fd = -1;
+	int e = 0;
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
 
-	if (pipe2(errpipe, O_CLOEXEC) < 0)
-		goto fail;
 	if (detach) {
 		log_fd = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (log_fd < 0)
@@ -114,59 +147,62 @@ void start_command(struct session *s, struct request *r)
 		goto fail;
 	}
 
-	pid_t pid = fork();
-	if (pid < 0)
-		goto fail;
-	if (pid == 0) {
-		child_reset_signals();
-		setsid();
-		if (detach) {
-			int null_fd = open("/dev/null", O_RDONLY);
-			dup2(null_fd, 0);
-			dup2(log_fd, 1);
-			dup2(log_fd, 2);
-		} else if (r->tty) {
-			int slave = open(slave_name, O_RDWR);
-			if (slave < 0)
-				child_fail(errpipe[1], "open terminal");
-			ioctl(slave, TIOCSCTTY, 0);
-			dup2(slave, 0);
-			dup2(slave, 1);
-			dup2(slave, 2);
-		} else {
-			dup2(in[0], 0);
-			dup2(out[1], 1);
-			dup2(err[1], 2);
-		}
-		if (r->cwd[0] && chdir(r->cwd) < 0)
-			child_fail(errpipe[1], r->cwd);
-		environ = r->envp;
-		execvp(r->argv[0], r->argv);
-		child_fail(errpipe[1], r->argv[0]);
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	add_internal_signals(&defaults);
+	if ((e = posix_spawnattr_init(&attr)) != 0)
+		goto fail_errno;
+	if ((e = posix_spawn_file_actions_init(&actions)) != 0) {
+		posix_spawnattr_destroy(&attr);
+		goto fail_errno;
 	}
-
-	/* Parent: the errpipe closes on a successful exec, or carries the reason. */
-	close_fd(&errpipe[1]);
-	char msg[512];
-	ssize_t n;
-	do
-		n = read(errpipe[0], msg, sizeof msg - 1);
-	while (n < 0 && errno == EINTR);
-	close_fd(&errpipe[0]);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	/* The actions run after setsid: a session leader opening the terminal makes it its controlling one. */
+	if (detach) {
+		e = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+		if (!e)
+			e = posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
+		if (!e)
+			e = posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+	} else if (r->tty) {
+		e = posix_spawn_file_actions_addopen(&actions, 0, slave_name, O_RDWR, 0);
+		if (!e)
+			e = posix_spawn_file_actions_adddup2(&actions, 0, 1);
+		if (!e)
+			e = posix_spawn_file_actions_adddup2(&actions, 0, 2);
+	} else {
+		e = posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+		if (!e)
+			e = posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+		if (!e)
+			e = posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+	}
+	if (!e && r->cwd[0])
+		e = posix_spawn_file_actions_addchdir_np(&actions, r->cwd);
+	pid_t pid = 0;
+	if (!e) {
+		/* posix_spawnp searches the PATH of the environment it runs in: the command's own, as execvp did after setting environ. */
+		char **own = environ;
+		environ = r->envp;
+		e = posix_spawnp(&pid, r->argv[0], &actions, &attr, r->argv, r->envp);
+		environ = own;
+	}
+	posix_spawn_file_actions_destroy(&actions);
+	posix_spawnattr_destroy(&attr);
 	close_fd(&in[0]);
 	close_fd(&out[1]);
 	close_fd(&err[1]);
 	close_fd(&log_fd);
-	if (n > 0) {
-		msg[n] = 0;
-		int e = atoi(msg);
-		const char *text = strchr(msg, ' ');
-		waitpid(pid, NULL, 0);
+	if (e) {
+		const char *subject = spawn_failure_subject(r, slave_name);
 		close_fd(&in[1]);
 		close_fd(&out[0]);
 		close_fd(&err[0]);
 		close_fd(&master);
-		send_error(s, e == ENOENT ? 127 : 126, "%s", text ? text + 1 : msg);
+		send_error(s, e == ENOENT ? 127 : 126, "%s: %s", subject, strerror(e));
 		return;
 	}
 
@@ -196,20 +232,17 @@ void start_command(struct session *s, struct request *r)
 	return;
 
 fail:
-	{
-		int e = errno;
-		close_fd(&errpipe[0]);
-		close_fd(&errpipe[1]);
-		close_fd(&in[0]);
-		close_fd(&in[1]);
-		close_fd(&out[0]);
-		close_fd(&out[1]);
-		close_fd(&err[0]);
-		close_fd(&err[1]);
-		close_fd(&master);
-		close_fd(&log_fd);
-		send_error(s, 126, "cannot start command: %s", strerror(e));
-	}
+	e = errno;
+fail_errno:
+	close_fd(&in[0]);
+	close_fd(&in[1]);
+	close_fd(&out[0]);
+	close_fd(&out[1]);
+	close_fd(&err[0]);
+	close_fd(&err[1]);
+	close_fd(&master);
+	close_fd(&log_fd);
+	send_error(s, 126, "cannot start command: %s", strerror(e));
 }
 
 int start_main(char **argv)

@@ -301,6 +301,18 @@ describe('users, keys and access', () => {
     await assert.rejects(bob.call('listSandboxes'), /API key is not valid/);
   });
 
+  it('refuses a key on the very request after it is rotated, or its user removed, though it was used a moment before', async () => {
+    const { key } = await t.api.call('createUser', { body: { name: 'frank' } });
+    const frank = t.as(key);
+    await frank.call('listSandboxes'); // the daemon now keeps this key's record for a second
+    const { key: next } = await t.api.call('rotateUserKey', { params: { name: 'frank' } });
+    await assert.rejects(frank.call('listSandboxes'), /API key is not valid/);
+    const frankAgain = t.as(next);
+    await frankAgain.call('listSandboxes');
+    await t.api.call('removeUser', { params: { name: 'frank' }, query: {} });
+    await assert.rejects(frankAgain.call('listSandboxes'), /API key is not valid/);
+  });
+
   it('enforces quotas', async () => {
     const { key } = await t.api.call('createUser', { body: { name: 'dave', quota: { maxSandboxes: 1, maxMemoryMb: 600 } } });
     const dave = t.as(key);

@@ -44,6 +44,8 @@ declare module 'fastify' {
     agentSocket?: WebSocket;
     /** Opens the agent's side after the upgrade, telling progress meanwhile (a parked sandbox placed first). */
     agentSocketAfter?: (onProgress: (p: Progress) => void) => Promise<WebSocket>;
+    /** The record of a sandbox on this machine as the hook read it for this caller: a handler may start from it (exec does). */
+    localSandbox?: SandboxRow;
   }
 }
 
@@ -81,7 +83,10 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
     const name = (req.params as { name?: string } | undefined)?.name;
     if (!route || !name || !routes[route].url.startsWith('/api/v1/sandboxes/:name')) return;
     const found = await ctx.sandboxes.row(name, actorOf(req)).catch(() => undefined);
-    if (!found || found.host === 'local') return; // the route's own handler answers (a 404 included)
+    if (!found || found.host === 'local') {
+      req.localSandbox = found;
+      return; // the route's own handler answers (a 404 included)
+    }
     const def: RouteDef = routes[route];
     /** The agent's side, once the sandbox is on a host and hot there. */
     const wake = async (row: SandboxRow) => {

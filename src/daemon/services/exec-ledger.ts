@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import type { ExecRecordT } from '../../api/index.js';
@@ -15,8 +15,12 @@ export interface ExecStartInfo {
   detached: boolean;
 }
 
-/** Short, like a container id: unique per sandbox is all it needs (the key is sandbox and id). */
-export const newExecId = () => randomBytes(4).toString('hex');
+/**
+ * Short, like a container id: unique per sandbox is all it needs (the key is sandbox and id).
+ * The first 8 hex digits of a v4 UUID are random; randomUUID draws them from a pool it
+ * refills every 128 calls, where randomBytes costs a getrandom call each time.
+ */
+export const newExecId = () => randomUUID().slice(0, 8);
 
 export function toExecRecord(row: ExecRow): ExecRecordT {
   return {

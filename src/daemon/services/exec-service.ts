@@ -96,10 +96,10 @@ export class ExecService {
     private readonly log: Logger,
   ) {}
 
-  /** Starts a foreground command; the caller owns the session. */
-  async start(name: string, req: ExecStartT, actor: Actor): Promise<StartedExec> {
+  /** Starts a foreground command; the caller owns the session. `known`: the sandbox's record as the request read it already. */
+  async start(name: string, req: ExecStartT, actor: Actor, known?: SandboxRow): Promise<StartedExec> {
     // A warm or cold sandbox wakes first; the caller sees only a slower answer.
-    const { row, def } = await this.thermal.ready(name, 'exec', actor);
+    const { row, def } = await this.thermal.ready(name, 'exec', actor, known);
     const oomBefore = await this.runtime.cgroup(def.id).oomKills();
     // Secrets reach the command in its environment only, opened for this one exec.
     const env = { ...(await this.sandboxes.secretEnv(row)), ...req.env };
@@ -224,9 +224,9 @@ export class ExecService {
   }
 
   /** A foreground command with a buffered reply. */
-  async run(name: string, req: ExecRequestT, actor: Actor): Promise<ExecResultT> {
+  async run(name: string, req: ExecRequestT, actor: Actor, known?: SandboxRow): Promise<ExecResultT> {
     const started = performance.now();
-    const { session, oomBefore, sandboxId, def, recorded, execId } = await this.start(name, req, actor);
+    const { session, oomBefore, sandboxId, def, recorded, execId } = await this.start(name, req, actor, known);
     const stdout = new Capped();
     const stderr = new Capped();
     session.on('stdout', (b) => stdout.add(b));

@@ -156,9 +156,9 @@ export class SandboxService {
     return this.deps.secrets.env(row.owner_id, JSON.parse(row.secrets_json) as string[]);
   }
 
-  /** The sandbox, checked to allow `action` in its current status. */
-  async require(name: string, action: SandboxAction, actor: Actor = SYSTEM): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
-    const row = await this.row(name, actor);
+  /** The sandbox, checked to allow `action` in its current status; `known`: its record as this request read it for this actor. */
+  async require(name: string, action: SandboxAction, actor: Actor = SYSTEM, known?: SandboxRow): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
+    const row = known ?? (await this.row(name, actor));
     assertAllowed(name, row.status, action);
     return { row, def: this.definition(row) };
   }

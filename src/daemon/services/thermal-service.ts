@@ -92,9 +92,13 @@ export class ThermalService {
    * The sandbox, awake and allowed to do `action`: what every route that
    * needs running processes calls. Counts as activity.
    */
-  async ready(name: string, action: SandboxAction, actor: Actor): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
-    let { row } = await this.deps.sandboxes.require(name, action, actor);
-    if (row.thermal !== 'hot') row = await this.wake(row);
+  async ready(name: string, action: SandboxAction, actor: Actor, known?: SandboxRow): Promise<{ row: SandboxRow; def: SandboxDefinition }> {
+    const found = await this.deps.sandboxes.require(name, action, actor, known);
+    if (found.row.thermal === 'hot') {
+      this.touch(found.row.id);
+      return found;
+    }
+    const row = await this.wake(found.row);
     this.touch(row.id);
     return { row, def: this.deps.sandboxes.definition(row) };
   }

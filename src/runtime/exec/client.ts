@@ -133,6 +133,10 @@ export async function connectInit(socketPath: string, waitMs: number, host: Host
 export async function startExec(host: Host, socketPath: string, request: InitRequest): Promise<ExecSession> {
   const socket = await connectInit(socketPath, 0, host);
   const session = new ExecSession(socket);
+  // Held until the caller's synchronous part is done: a buffered exec's stdin and its end then go
+  // out with the request in one write, one wake-up of init (each write costs ~85 µs on a VM).
+  socket.cork();
   socket.write(encodeRequest(request));
+  process.nextTick(() => socket.uncork());
   return session;
 }

@@ -12,7 +12,7 @@ type ExecSocket = SocketSession<'execStream' | 'attachExec'>;
 
 export function execHandlers(ctx: DaemonContext): Pick<Handlers, ExecRoutes> {
   return {
-    exec: ({ actor, params, body }) => ctx.exec.run(params.name, body, actor),
+    exec: ({ actor, params, body, raw }) => ctx.exec.run(params.name, body, actor, raw.localSandbox),
     startExec: ({ actor, params, body }) => ctx.exec.background(params.name, body, actor),
     listExecs: ({ actor, params }) => ctx.exec.list(params.name, actor),
     getExec: ({ actor, params }) => ctx.exec.record(params.name, params.id, actor),
