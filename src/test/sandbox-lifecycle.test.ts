@@ -29,6 +29,13 @@ describe('sandbox lifecycle against real runc', () => {
     const missing = await t.api.call('exec', { params: { name: 'life' }, body: { command: ['no-such-program'] } });
     assert.equal(missing.exitCode, 127);
     assert.match(missing.stderr, /no-such-program: No such file or directory/);
+    // A script without `#!` is not a program (as with `docker exec`); a bad workdir is named.
+    await t.api.call('exec', { params: { name: 'life' }, body: { command: ['sh', '-c', 'echo "echo hi" > /root/plain && chmod +x /root/plain'] } });
+    const plain = await t.api.call('exec', { params: { name: 'life' }, body: { command: ['/root/plain'] } });
+    assert.deepEqual([plain.exitCode, plain.stderr], [126, 'bothub: /root/plain: Exec format error\n']);
+    const nowhere = await t.api.call('exec', { params: { name: 'life' }, body: { command: ['true'], workdir: '/no/such/dir' } });
+    assert.equal(nowhere.exitCode, 127);
+    assert.match(nowhere.stderr, /\/no\/such\/dir: No such file or directory/);
 
     await t.api.call('exec', { params: { name: 'life' }, body: { command: ['sh', '-c', 'echo kept > /root/file'] } });
     const stopped = await t.api.call('stopSandbox', { params: { name: 'life' } });
