@@ -46,12 +46,11 @@ describe('quotas: one rule on every path', () => {
     api.progress<SnapshotT>('createSnapshot', { params: { name: sandbox }, body: { name, leaveRunning } }, noProgress);
   const restore = (api: ApiClient, snapshot: string, name?: string) =>
     api.progress<SandboxT>('restoreSnapshot', { params: { name: snapshot }, body: name ? { name } : {} }, noProgress);
-  const full = (held: string) =>
-    new RegExp(`user alice may run 1 sandbox\\(es\\) and has 1 \\(${held}\\); destroy or stop one, or ask the admin to raise it \\(\`PUT /api/v1/users/alice/quota \\{"maxSandboxes": N\\}\`\\)`);
-
-  /** The same refusal through the CLI names the command, not the call. */
-  const fullByCli = (held: string) =>
-    new RegExp(`user alice may run 1 sandbox\\(es\\) and has 1 \\(${held}\\); destroy or stop one, or ask the admin to raise it \\(\`bothub user quota alice --max-sandboxes N\`\\)`);
+  /** The refusal at the limit; it names what raises it: the API's call, or through the CLI its command. */
+  const literally = (text: string) => text.replace(/[.*+?^$|()[\]{}\\]/g, '\\$&');
+  const full = (held: string, raise = '`PUT /api/v1/users/alice/quota {"maxSandboxes": N}`') =>
+    new RegExp(`user alice may run 1 sandbox\\(es\\) and has 1 \\(${held}\\); destroy or stop one, or ask the admin to raise it \\(${literally(raise)}\\)`);
+  const fullByCli = (held: string) => full(held, '`bothub user quota alice --max-sandboxes N`');
 
   it('--max-sandboxes 1: create, branch, restore, start and run are refused at the limit; stopping frees the place', async () => {
     const { api, key } = await user('alice', { maxSandboxes: 1 });

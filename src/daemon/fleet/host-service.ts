@@ -224,8 +224,7 @@ export class HostService {
     let conn = first;
     const dataDir = req.dataDir ?? DEFAULT_DATA_DIR;
     try {
-      const publicKey = `${key.type} ${key.getPublicSSH().toString('base64')} bothub host ${req.name}`;
-      if (ssh.username !== 'root') conn = await loginAsRoot(first, { ...ssh, privateKey: req.privateKey }, publicKey, opts.signal);
+      if (ssh.username !== 'root') conn = await loginAsRoot(first, { ...ssh, privateKey: req.privateKey }, `${key.type} ${key.getPublicSSH().toString('base64')} bothub host ${req.name}`, opts.signal);
       let fp = await hostFingerprint(conn);
       if (opts.checkpoint !== false && fp.root !== false && fp.runcVersion !== 'missing' && fp.criuCheck !== 'ok') {
         // CRIU is bothub's to install, from Debian's archive, as the set-up does on this machine.

@@ -20,6 +20,7 @@ const WINDOW = 4;
  * How many files are stored or written at once. CRIU's images are dozens of
  * small files; one at a time, each paid a few thread-pool round trips in
  * turn (about 5 ms a file here), which was most of a small sandbox's restore.
+ * Each file holds up to WINDOW + 1 chunks at once: about 40 MiB in all.
  */
 const FILES_AT_ONCE = 8;
 
