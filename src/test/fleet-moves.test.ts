@@ -67,6 +67,18 @@ describe('moves and placement across fleet hosts', () => {
     await cli(t.url, ['exec', 'kv', '--', 'redis-cli', 'SET', 'greeting', 'hello from host-a']);
     assert.equal((await cli(t.url, ['history', 'kv'])).stdout.split('\n').filter((l) => l.includes('redis-cli')).length >= 3, true, 'the ledger is kept there');
     assert.equal((await cli(t.url, ['host', 'rm', 'host-a'])).code, 5, 'a host with sandboxes stays');
+    // While its record says it is on its way elsewhere, nothing reaches it through its agent (which would wake it there).
+    const setStatus = (status: 'moving' | 'running', reason: string | null) =>
+      t.daemon.db.updateTable('sandboxes').set({ status, status_reason: reason }).where('name', '=', 'kv').execute();
+    await setStatus('moving', 'being brought home from host "host-a"');
+    try {
+      const refused = await cli(t.url, ['exec', 'kv', '--', 'redis-cli', 'PING']);
+      assert.equal(refused.code, 5, refused.stderr);
+      assert.match(refused.stderr, /sandbox "kv" is moving \(being brought home from host "host-a"\); wait for that to finish/);
+      await assert.rejects(t.api.call('listFiles', { params: { name: 'kv' }, query: { path: '/etc' } }), (e: Error & { code?: string }) => e.code === 'INVALID_STATE');
+    } finally {
+      await setStatus('running', null);
+    }
   });
 
   it('moves a running redis from host A to host B: resumes after a dropped connection, every key readable at its new address', async () => {

@@ -172,6 +172,7 @@ describe('rented GPU hosts', () => {
     // The next requests place it: no idle host fits, so a new machine is rented, and it thaws there. The CLI's exec
     // shows the progress on stderr, a caller of the place route joins it and gets it as NDJSON: one placing for both.
     const rentsBefore = (await rentals()).length;
+    const placingFrom = Date.now();
     const check = ['sh', '-c', 'cat /root/state; tr "\\0" " " < /proc/$(cat /tmp/pid)/cmdline'];
     const viaCli = cli(t.url, ['exec', 'keeper', '--', ...check]);
     await until('the exec started a rent', async () => ((await rentals()).length > rentsBefore ? true : undefined), 60_000);
@@ -192,6 +193,9 @@ describe('rented GPU hosts', () => {
     assert.equal(second.provider, 'vast');
     assert.notEqual(second.instanceId, rented.instanceId);
     assert.equal(second.idleReleaseSec, 4, "the new host keeps the old one's idle setting");
+    // Arriving was activity: the new host's idle clock did not start from the sandbox's last use on the old one.
+    const arrived = await t.daemon.db.selectFrom('sandboxes').select('last_active_at').where('name', '=', 'keeper').executeTakeFirstOrThrow();
+    assert.ok(Date.parse(arrived.last_active_at!) >= placingFrom, `last active ${arrived.last_active_at}`);
     // A user who does not pay for that host yet cannot put a sandbox there past their own limit.
     const carol = t.as((await t.api.call('createUser', { body: { name: 'carol' } })).key);
     assert.equal((await cli(t.url, ['cost', 'limit', 'carol', '0.10'])).code, 0);

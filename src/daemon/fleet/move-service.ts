@@ -168,6 +168,8 @@ export class MoveService {
       thermal: there.thermal,
       started_at: there.startedAt,
       gpu_uuids_json: JSON.stringify(there.gpus),
+      // Arriving is activity: a rented target's idle clock starts now, not from the sandbox's last use at the source.
+      last_active_at: new Date().toISOString(),
     });
   }
 
@@ -231,7 +233,7 @@ export class MoveService {
           await ledger.forget(own.id);
           await sandboxes.setStatus(own.id, 'running', null, { host: req.host, snapshot_id: null });
         }
-        return sandboxes.present(await sandboxes.follow(record.id, there));
+        return sandboxes.present(await sandboxes.follow(record.id, there, true));
       } catch (e) {
         await dst.exec.run('rm', ['-rf', '--', targetDir]).catch(() => undefined);
         if (!own) await sandboxes.forget(record);

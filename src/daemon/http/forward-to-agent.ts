@@ -114,6 +114,9 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
       throw e;
     });
     if (HERE.has(route)) return;
+    // On its way elsewhere (a move, or brought home from a rented host): its agent would wake it behind the move's back.
+    if (row.status === 'moving')
+      throw new BothubError('INVALID_STATE', `sandbox "${name}" is moving (${row.status_reason ?? 'to another host'}); wait for that to finish (\`GET /api/v1/sandboxes/${name}\`), then try again`);
     if (def.stream === 'websocket') {
       // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.
       req.agentSocket = await openThere(row);

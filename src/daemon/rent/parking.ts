@@ -146,7 +146,7 @@ export class Parking {
       const execs = JSON.parse(parked.execs_json) as ExecRecordT[];
       const there = await dst.agent!.call('importSandbox', { body: { ...travellingSpec(row), dir: moveId, execs } });
       await db.deleteFrom('parked_sandboxes').where('sandbox_id', '=', row.id).execute();
-      const placed = await sandboxes.follow(row.id, there);
+      const placed = await sandboxes.follow(row.id, there, true);
       await rm(this.dirOf(row.id), { recursive: true, force: true });
       await events.record(row, 'placed', `thawed on host "${host}"`);
       return placed;

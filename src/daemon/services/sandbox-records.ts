@@ -161,9 +161,15 @@ export class SandboxRecords {
     return after;
   }
 
-  /** Brings a record of a sandbox on a fleet host in line with what its agent says of it. */
-  async follow(id: string, there: SandboxT): Promise<SandboxRow> {
+  /**
+   * Brings a record of a sandbox on a fleet host in line with what its agent
+   * says of it. `arrived`: it was just restored there (a move, a placing),
+   * which is activity: a rented host's idle clock must not count from before
+   * it came, or the host would be released under the request that brought it.
+   */
+  async follow(id: string, there: SandboxT, arrived = false): Promise<SandboxRow> {
     return this.setStatus(id, there.status, there.statusReason, {
+      ...(arrived ? { last_active_at: new Date().toISOString() } : {}),
       address: there.address,
       thermal: there.thermal,
       started_at: there.startedAt,

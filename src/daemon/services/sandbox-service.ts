@@ -108,9 +108,9 @@ export class SandboxService {
     return this.deps.records.setStatus(id, status, reason, extra);
   }
 
-  /** Brings a record of a sandbox on a fleet host in line with what its agent says of it. */
-  follow(id: string, there: SandboxT): Promise<SandboxRow> {
-    return this.deps.records.follow(id, there);
+  /** Brings a record of a sandbox on a fleet host in line with what its agent says of it (`arrived`: just restored there). */
+  follow(id: string, there: SandboxT, arrived = false): Promise<SandboxRow> {
+    return this.deps.records.follow(id, there, arrived);
   }
 
   definition(row: SandboxRow): SandboxDefinition {
