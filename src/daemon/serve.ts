@@ -144,7 +144,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   });
   // A rented host takes a new sandbox only within its owner's price limit (the rent services are made further down).
   const fleet = new RemoteSandboxes(hosts, db, cluster.shared, (host, ownerId) => rent.rentService.admit(host, ownerId));
-  const records = new SandboxRecords({ db, urlsOf: (row) => publish.urlsOf(row), unreachable: () => fleet.unreachable(), onChange: recordSandboxChange(events, log) });
+  const records = new SandboxRecords({ db, urlsOf: (rows) => publish.urlsOfEach(rows), unreachable: () => fleet.unreachable(), onChange: recordSandboxChange(events, log) });
   const sandboxes = new SandboxService({
     db,
     runtime,

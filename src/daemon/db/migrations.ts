@@ -387,4 +387,10 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0021_events_by_sandbox': {
+    async up(db: Kysely<any>) {
+      // A sandbox's newest events (`bothub events NAME`, the dashboard) without scanning everyone's back to the first.
+      await db.schema.createIndex('events_by_sandbox').on('events').columns(['sandbox_name', 'id']).execute();
+    },
+  },
 };

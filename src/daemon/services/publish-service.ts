@@ -11,6 +11,9 @@ export interface PreviewConfig {
   authority: string;
 }
 
+/** Well under SQLite's and PostgreSQL's limits on bound parameters. */
+const IDS_PER_QUERY = 500;
+
 /** Which ports of which sandboxes are served by the preview proxy, and at what URLs. */
 export class PublishService {
   constructor(
@@ -30,8 +33,23 @@ export class PublishService {
   }
 
   async urlsOf(row: SandboxRow): Promise<PublishedUrl[]> {
-    const ports = await this.db.selectFrom('publications').select(['port', 'public']).where('sandbox_id', '=', row.id).orderBy('port').execute();
-    return this.urls(row, ports);
+    return (await this.urlsOfEach([row])).get(row.id) ?? [];
+  }
+
+  /**
+   * The URLs of many sandboxes in one query per few hundred (a list of 1,000
+   * sandboxes was 1,000 round trips, and held a pooled connection that long).
+   */
+  async urlsOfEach(rows: readonly SandboxRow[]): Promise<Map<string, PublishedUrl[]>> {
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const ports = new Map<string, { port: number; public: number }[]>();
+    const ids = [...byId.keys()];
+    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+      const some = ids.slice(i, i + IDS_PER_QUERY);
+      const found = await this.db.selectFrom('publications').select(['sandbox_id', 'port', 'public']).where('sandbox_id', 'in', some).orderBy('port').execute();
+      for (const p of found) ports.set(p.sandbox_id, [...(ports.get(p.sandbox_id) ?? []), p]);
+    }
+    return new Map([...byId].map(([id, row]) => [id, this.urls(row, ports.get(id) ?? [])]));
   }
 
   async publish(row: SandboxRow, port: number, isPublic: boolean): Promise<void> {

@@ -108,8 +108,8 @@ export function newSandboxRow(n: NewSandbox): SandboxRow {
 
 export interface SandboxRecordsDeps {
   db: Db;
-  /** Preview URLs of a sandbox (the publishing service). */
-  urlsOf: (row: SandboxRow) => Promise<PublishedUrl[]>;
+  /** Preview URLs of sandboxes, by id (the publishing service). */
+  urlsOf: (rows: readonly SandboxRow[]) => Promise<Map<string, PublishedUrl[]>>;
   /** Fleet hosts whose agent does not answer: their sandboxes show as 'unknown'. */
   unreachable: () => Promise<Set<string>>;
   /** Told of every record made, changed or removed (the event log). */
@@ -131,15 +131,16 @@ export class SandboxRecords {
 
   async present(row: SandboxRow): Promise<SandboxT> {
     const down = row.host !== LOCAL && (await this.deps.unreachable()).has(row.host);
-    return toApi(row, row.owner_id ? ((await this.ownerNames()).get(row.owner_id) ?? null) : null, await this.deps.urlsOf(row), down);
+    const owner = row.owner_id ? await this.deps.db.selectFrom('users').select('name').where('id', '=', row.owner_id).executeTakeFirst() : undefined;
+    return toApi(row, owner?.name ?? null, (await this.deps.urlsOf([row])).get(row.id) ?? [], down);
   }
 
   async list(actor: Actor): Promise<SandboxT[]> {
     let q = this.deps.db.selectFrom('sandboxes').selectAll().orderBy('created_at');
     if (!actor.admin) q = q.where('owner_id', '=', actor.id);
-    const owners = await this.ownerNames();
-    const down = await this.deps.unreachable();
-    return Promise.all((await q.execute()).map(async (r) => toApi(r, r.owner_id ? (owners.get(r.owner_id) ?? null) : null, await this.deps.urlsOf(r), down.has(r.host))));
+    const rows = await q.execute();
+    const [owners, down, urls] = [await this.ownerNames(), await this.deps.unreachable(), await this.deps.urlsOf(rows)];
+    return rows.map((r) => toApi(r, r.owner_id ? (owners.get(r.owner_id) ?? null) : null, urls.get(r.id) ?? [], down.has(r.host)));
   }
 
   /** A sandbox another user owns answers exactly as a missing one does. */
