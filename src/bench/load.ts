@@ -7,7 +7,7 @@
  * doubles, step by step, until a step breaks: errors over 1%, p99 over 2 s,
  * or the daemons answering under 90% of what was asked.
  *
- *   npm run load -- [--minutes 5] [--rate 200] [--step-seconds 30] [--max-doublings 6]
+ *   npm run load -- [--daemons 3] [--minutes 5] [--rate 200] [--step-seconds 30] [--max-doublings 6]
  *
  * The records are records only (nothing runs there): the routes measured are
  * the ones the control plane answers from its records, reads and writes.
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     const admin = await db.selectFrom('users').select('id').where('admin', '=', 1).executeTakeFirstOrThrow();
     const { fingerprint } = await first.api.call('getHost', { params: { name: 'local' } });
     const fixtures = await insertFixtures(db, { dataDir: first.dataDir, hosts: num('hosts'), sandboxes: num('sandboxes'), ownerId: admin.id, fingerprint });
-    console.log(`${fixtures.sandboxes.length} sandbox records on ${fixtures.hosts.length} hosts; ${cluster.daemons.length} daemons: ${cluster.daemons.map((d) => d.url).join(' ')}`);
+    console.log(`${fixtures.sandboxes.length} sandbox records on ${fixtures.hosts.length} hosts; ${cluster.daemons.length} daemon${cluster.daemons.length === 1 ? '' : 's'}: ${cluster.daemons.map((d) => d.url).join(' ')}`);
     let beatErrors = 0;
     stopBeats = simulateHeartbeats(db, fixtures.hosts, num('heartbeat-seconds') * 1000, () => beatErrors++);
     const apis = cluster.daemons.map((d) => d.api);
