@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
-import { BothubError, NETWORK_MODES, parseDuration, parseEnvPairs, parseGpuRequest, parseSizeMb, validateDiskMb, type NetworkMode } from '../../core/index.js';
+// Not the core barrel: every command pays at start-up for what it loads.
+import { BothubError } from '../../core/errors.js';
+import { parseGpuRequest } from '../../core/gpus.js';
+import { parseDuration, parseEnvPairs, parseSizeMb, validateDiskMb } from '../../core/limits.js';
+import { NETWORK_MODES, type NetworkMode } from '../../core/vocabulary.js';
 import type { SandboxT } from '../../api/index.js';
 import { printJson } from '../output/format.js';
 import { action, collect } from '../runner.js';
