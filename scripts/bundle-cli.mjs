@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Bundles the modules of the commands bin/bothub runs without the parser
-// (`bothub exec NAME -- COMMAND...`, `bothub destroy NAME...`; dist/cli/fast-paths.js,
-// built by tsc) into one CommonJS file, dist/cli/fast-bundle.cjs, with the list
-// of files it came from: resolving and reading a dozen ES modules was a tenth of
-// a command's start-up. bin/bothub uses the bundle only while none of those files is newer
+// (`bothub exec NAME -- COMMAND...`, `bothub destroy NAME...`, `bothub create
+// [--name NAME]`: dist/cli/fast-paths.js, built by tsc) into one CommonJS
+// file, dist/cli/fast-bundle.cjs, with the list of files it came from:
+// resolving and reading a dozen ES modules was a tenth of a command's
+// start-up. bin/bothub uses the bundle only while none of those files is newer
 // than it (a `tsc -b` after an edit falls back to dist/ until the next build).
 // Run by scripts/setup and `npm run build`, after tsc.
 import { writeFileSync } from 'node:fs';

@@ -2,3 +2,4 @@
 // (scripts/bundle-cli.mjs): an agent runs them most, one process each.
 export { execWithoutParser } from './commands/exec.js';
 export { destroyWithoutParser } from './commands/lifecycle.js';
+export { createWithoutParser } from './commands/create.js';
