@@ -16,13 +16,17 @@ export function connectionOver(open: OpenStream): http.RequestOptions['createCon
 }
 
 /**
- * A `fetch` whose every request travels over a stream `open` returns (an SSH
- * channel to an agent's Unix socket), so the typed API client works unchanged
- * against a fleet host.
+ * A `fetch` over node:http. With `open`, every request travels over a stream
+ * it returns (an SSH channel to an agent's Unix socket), so the typed API
+ * client works unchanged against a fleet host. Without, it connects to the
+ * URL's host and port (plain http: only): the CLI's calls, one process each,
+ * where the global fetch costs its loading and, more, keeps the process from
+ * exiting for a few hundred milliseconds after its answer (undici's pool).
  */
-export function fetchOver(open: OpenStream): typeof fetch {
+export function fetchOver(open?: OpenStream): typeof fetch {
   return ((input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
+    if (!open && url.protocol !== 'http:') return Promise.reject(new TypeError(`fetchOver: only http: URLs (${url.protocol})`));
     const headers: Record<string, string> = { connection: 'close' };
     new Headers(init.headers).forEach((v, k) => (headers[k] = v));
     return new Promise<Response>((resolve, reject) => {
@@ -32,7 +36,7 @@ export function fetchOver(open: OpenStream): typeof fetch {
           path: url.pathname + url.search,
           headers,
           signal: init.signal ?? undefined,
-          createConnection: connectionOver(open),
+          ...(open ? { createConnection: connectionOver(open) } : { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || 80, agent: false }),
         },
         (res) => {
           const h = new Headers();
@@ -43,7 +47,8 @@ export function fetchOver(open: OpenStream): typeof fetch {
           resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers: h }));
         },
       );
-      req.on('error', reject);
+      // As the global fetch fails: a TypeError whose cause carries the socket's code (ECONNREFUSED...); an abort stays one.
+      req.on('error', (e: Error) => reject(open || e.name === 'AbortError' ? e : new TypeError('fetch failed', { cause: e })));
       const body = init.body as unknown;
       if (body === undefined || body === null) req.end();
       else if (typeof body === 'string' || body instanceof Uint8Array) req.end(body);

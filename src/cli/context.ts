@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { RouteClient } from '../api/route-client.js';
+import { fetchOver } from '../api/stream-transport.js';
 import { parseDuration } from '../core/limits.js'; // not the barrel: every command pays for what it loads
 import { readConfig } from './config-file.js';
 import { routePaths } from './route-paths.js';
@@ -43,8 +44,19 @@ export function resolveToken(opts: GlobalOptions, url: string, env: NodeJS.Proce
   }
 }
 
-/** The CLI's client: the typed API client over the routes' paths alone (see route-paths.ts). */
-export const cliClient = async (url: string, token: string | undefined, timeoutMs?: number) => new RouteClient(url, { token, timeoutMs }, await routePaths());
+/**
+ * The CLI's client: the typed API client over the routes' paths alone (see
+ * route-paths.ts). Over plain http, a call without an upload goes through
+ * node:http (see fetchOver): a command is one process, and the global fetch
+ * held it open ~300 ms past its last answer. Uploads keep the global fetch.
+ */
+export const cliClient = async (url: string, token: string | undefined, timeoutMs?: number) =>
+  new RouteClient(url, { token, timeoutMs, ...(url.startsWith('http:') ? { fetch: plainHttpFetch() } : {}) }, await routePaths());
+
+function plainHttpFetch(): typeof fetch {
+  const overHttp = fetchOver();
+  return (input, init) => (init?.body === undefined || typeof init.body === 'string' ? overHttp(input, init) : fetch(input, init));
+}
 
 export const cliContext = (cmd: Command): Promise<CliContext> => contextFrom(cmd.optsWithGlobals<GlobalOptions>());
 

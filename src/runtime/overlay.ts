@@ -10,7 +10,13 @@ export async function isMounted(host: Host, target: string): Promise<boolean> {
   return mounts.split('\n').some((line) => line.split(' ')[1] === target);
 }
 
-/** Unmounts if mounted; lazy, so a straggling process cannot keep the sandbox's files alive. */
-export async function unmount(host: Host, target: string): Promise<void> {
-  if (await isMounted(host, target)) await host.run('umount', ['--lazy', target]);
+/**
+ * Unmounts those of `targets` that are mounted, in their order (a mount
+ * before the one it sits on), with one umount process; lazy, so a straggling
+ * process cannot keep the sandbox's files alive.
+ */
+export async function unmount(host: Host, ...targets: string[]): Promise<void> {
+  const mounted = new Set((await host.readTextFile('/proc/self/mounts')).split('\n').map((line) => line.split(' ')[1]));
+  const present = targets.filter((t) => mounted.has(t));
+  if (present.length) await host.run('umount', ['--lazy', ...present]);
 }

@@ -123,23 +123,21 @@ export class SandboxRuntime {
   private async boot(def: SandboxDefinition, undo: UndoStack, op: LongOperation): Promise<void> {
     const p = this.paths(def.id);
     op.signal?.throwIfAborted();
-    await Promise.all([this.writeEtc(def), this.host.rm(p.execSocket, { force: true })]);
-
     op.onProgress?.({ step: 'mount and network' });
-    // Independent steps, run together; each registers its undo only once it is done.
     const lower = await this.imageLower(def);
+    // Independent steps, run together; each registers its undo only once it is done. The
+    // files (the bundle's config, /etc's) live in the sandbox's directory, not on a mount.
     const steps = await Promise.allSettled([
       this.mountLayer(def, undo).then(() =>
         mountOverlay(this.host, lower, p.upper, p.work, p.rootfs).then(() => undo.push('overlay mount', () => unmount(this.host, p.rootfs))),
       ),
       def.address ? this.createNetwork(def).then(() => undo.push('network', () => removeSandboxNetwork(this.host, def.id))) : undefined,
+      Promise.all([this.writeEtc(def), this.host.rm(p.execSocket, { force: true }), this.writeBundle(def)]),
     ]);
     const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     // A half-made network namespace is not on the undo stack yet: remove it too.
     if (steps[1].status === 'rejected') undo.push('network', () => removeSandboxNetwork(this.host, def.id));
     if (failed) throw failed.reason;
-
-    await this.writeBundle(def);
 
     op.onProgress?.({ step: 'runc' });
     op.signal?.throwIfAborted();
@@ -222,13 +220,22 @@ export class SandboxRuntime {
         .setCpuLimit(null)
         .catch(() => undefined);
     }
+    // A frozen process cannot die: thawed first (a warm sandbox), or the kill below waits out its time limit. No cgroup: nothing runs.
+    await this.cgroup(def.id)
+      .setFrozen(false)
+      .catch(() => undefined);
     await this.runc.killNow(id);
-    // With init dead nothing holds the mount or the namespace: all three at once.
+    // With init dead nothing holds the mounts, the namespace or the cgroup: all at once. The
+    // layer is below the root, so unmounted after it (one umount process, in that order).
+    // No `runc delete`: of a dead container it only removes the state directory and the
+    // cgroup, which removeContainerRemains does as well (and it kills whatever a failed
+    // kill left in the cgroup, thawed first), without starting a runc process.
     const p = this.paths(def.id);
-    await Promise.all([this.runc.delete(id), unmount(this.host, p.rootfs), def.address ? removeSandboxNetwork(this.host, def.id) : undefined]);
-    // Below the root: released once the root is.
-    await unmountLayer(this.host, p);
-    await removeContainerRemains(this.host, join(this.config.layout.runcRoot, id), cgroupsPath(def.id));
+    await Promise.all([
+      unmount(this.host, p.rootfs, p.layer),
+      def.address ? removeSandboxNetwork(this.host, def.id) : undefined,
+      removeContainerRemains(this.host, join(this.config.layout.runcRoot, id), cgroupsPath(def.id)),
+    ]);
   }
 
   /**
@@ -238,8 +245,7 @@ export class SandboxRuntime {
    */
   async releaseMounts(def: Pick<SandboxDefinition, 'id'>): Promise<void> {
     const p = this.paths(def.id);
-    await unmount(this.host, p.rootfs);
-    await unmountLayer(this.host, p);
+    await unmount(this.host, p.rootfs, p.layer);
   }
 
   /** Mount points under `dir` on this runtime's host. */

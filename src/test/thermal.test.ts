@@ -4,7 +4,8 @@ import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { ManualClock } from '../core/index.js';
-import { containerId } from '../runtime/index.js';
+import { LocalHost } from '../hostexec/index.js';
+import { containerId, isAlive } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { put, sh, until } from './helpers/sandbox.js';
 
@@ -128,6 +129,17 @@ describe('thermal states, preview URLs and wake on request', () => {
     assert.equal(await thermal('web'), 'warm');
     await t.api.call('resumeSandbox', { params: { name: 'web' } });
     assert.equal(await thermal('web'), 'hot');
+  });
+
+  it('destroys a warm sandbox: its frozen processes are thawed to die, and nothing of it stays', async () => {
+    const sb = await t.api.call('createSandbox', { body: { name: 'frosty' } });
+    await t.api.call('pauseSandbox', { params: { name: 'frosty' } });
+    const pid = await t.daemon.runtime.runc.initPid(containerId(sb.id));
+    assert.ok(pid);
+    await t.api.call('destroySandbox', { params: { name: 'frosty' } });
+    assert.equal(await isAlive(new LocalHost(), pid), false, 'its init is gone (or a zombie its parent has yet to reap)');
+    assert.equal(existsSync(`/sys/fs/cgroup/pids/bothub/${sb.id}`), false, 'its cgroup is gone');
+    assert.equal(existsSync(`/sys/fs/cgroup/freezer/bothub/${sb.id}`), false, 'its freezer cgroup is gone');
   });
 
   it('the periodic check for dead sandboxes, running all through a freeze, takes the cold sandbox for what it is', async () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { printJson } from '../output/format.js';
-import { action } from '../runner.js';
+import { action, exitCodeOf } from '../runner.js';
+import { contextFrom, type CliContext } from '../context.js';
 
 /** stop, start and destroy: one verb, one sandbox (or several), one line each. */
 export function register(program: Command): void {
@@ -35,13 +36,18 @@ export function register(program: Command): void {
     .alias('rm')
     .description('remove a sandbox: processes, mounts, network, cgroup and files')
     .argument('<names...>')
-    .action(
-      action(async (ctx, names: string[]) => {
-        for (const name of names) {
-          await ctx.api.call('destroySandbox', { params: { name } });
-          if (ctx.json) printJson({ name, destroyed: true });
-          else process.stdout.write(`${name}\n`);
-        }
-      }),
-    );
+    .action(action(destroyAll));
+}
+
+async function destroyAll(ctx: CliContext, names: string[]): Promise<void> {
+  for (const name of names) {
+    await ctx.api.call('destroySandbox', { params: { name } });
+    if (ctx.json) printJson({ name, destroyed: true });
+    else process.stdout.write(`${name}\n`);
+  }
+}
+
+/** `bothub destroy NAME...` with no option, from bin/bothub without the parser (commander is a tenth of its start-up). */
+export async function destroyWithoutParser(names: string[]): Promise<void> {
+  process.exitCode = await exitCodeOf(async () => destroyAll(await contextFrom({ json: false }), names));
 }

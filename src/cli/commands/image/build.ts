@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BothubError } from '../../../core/index.js';
+import { BothubError } from '../../../core/errors.js'; // not the barrel: `bothub create` loads this file
 import type { ImageT } from '../../../api/index.js';
 import { bytes, printJson } from '../../output/format.js';
 import { progressPrinter } from '../../output/progress.js';
