@@ -20,15 +20,16 @@ describe('listing a large fleet', () => {
     const db = t.daemon.db;
     const now = new Date().toISOString();
     const { fingerprint } = await t.api.call('getHost', { params: { name: 'local' } });
+    const admin = await db.selectFrom('users').select('id').where('admin', '=', 1).executeTakeFirstOrThrow();
     const hosts = Array.from({ length: HOSTS }, (_, i) => ({
       name: host(i),
       address: `192.0.2.${i + 1}`, // TEST-NET-1: never routed; nothing here connects
       port: 22,
       username: 'root',
-      key_sealed: 'unused',
+      key_sealed: Buffer.from('unused: nothing here connects'),
       host_key: 'SHA256:unused',
       fingerprint_json: JSON.stringify(fingerprint),
-      status: i === 3 ? 'unreachable' : 'reachable',
+      status: i === 3 ? ('unreachable' as const) : ('reachable' as const),
       status_reason: null,
       last_seen_at: now,
       created_at: now,
@@ -37,7 +38,7 @@ describe('listing a large fleet', () => {
     }));
     await db.insertInto('hosts').values(hosts).execute();
     const rows = Array.from({ length: SANDBOXES }, (_, i) => ({
-      ...newSandboxRow({ name: name(i), image: 'debian', cpus: null, memoryMb: 256, pidsLimit: 512, network: 'default', command: [], env: {}, secrets: [], ownerId: null, idleWarmMs: null, idleColdMs: null, keepHot: false, host: host(i), gpus: 0, diskMb: null }),
+      ...newSandboxRow({ name: name(i), image: 'debian', cpus: null, memoryMb: 256, pidsLimit: 512, network: 'default', command: [], env: {}, secrets: [], ownerId: admin.id, idleWarmMs: null, idleColdMs: null, keepHot: false, host: host(i), gpus: 0, diskMb: null }),
       status: 'running' as const,
       address: `10.78.${Math.floor(i / 250)}.${(i % 250) + 2}`,
       created_at: new Date(Date.parse(now) + i).toISOString(), // the list's order
