@@ -22,6 +22,10 @@ export const Snapshot = Type.Object({
       { description: 'The host that wrote it.' },
     ),
   ),
+  keptOn: Type.Optional(
+    Type.String({ description: "The fleet host whose store keeps its files (control planes only: its agent took it, and restores it there); absent: this daemon's store." }),
+  ),
+  statusReason: Type.Optional(Type.String({ description: 'Why it cannot be restored now: the host that keeps it was removed or does not answer.' })),
 });
 
 export const CreateSnapshot = Type.Object(
