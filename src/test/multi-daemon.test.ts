@@ -162,16 +162,25 @@ describe('three daemons on one PostgreSQL database, sandboxes on a fleet host', 
     await aliceA.call('destroySandbox', { params: { name: 'alice-branch' } });
     await consistent(); // the agent has none of them left either: no record without its snapshot, no snapshot without its record
 
-    // A host removed since: its snapshot's record shows it, a restore says so in one line, and a delete forgets the record.
+    // A host that does not answer (a copy of h1's record on a closed port): its snapshot shows it, and a restore or delete says so in one line.
+    await c.query(
+      `insert into hosts (name, address, port, username, key_sealed, host_key, fingerprint_json, status, status_reason, last_seen_at, created_at, data_dir, agent_key_sealed)
+       select 'down-host', '127.0.0.1', 1, username, key_sealed, host_key, fingerprint_json, 'unreachable', 'closed port', null, created_at, data_dir, agent_key_sealed from hosts where name = 'h1'`,
+    );
     const [owner] = await c.query<{ id: string }>(`select id from users where name = 'alice'`);
     await c.query(
-      `insert into snapshots (id, name, sandbox_id, sandbox_name, size_bytes, leave_running, created_at, owner_id, status, host, spec_json) values ('0123456789ab', 'orphaned-snap', 'gone', 'gone', 1, 1, now()::text, $1, 'ready', 'gone-host', null)`,
+      `insert into snapshots (id, name, sandbox_id, sandbox_name, size_bytes, leave_running, created_at, owner_id, status, host, spec_json) values ('0123456789ab', 'down-snap', 'gone', 'gone', 1, 1, now()::text, $1, 'ready', 'down-host', null)`,
       [owner!.id],
     );
-    const shown = (await aliceB.call('listSnapshots', { query: {} })).find((x) => x.name === 'orphaned-snap');
-    assert.match(shown?.statusReason ?? '', /host "gone-host".*was removed/);
-    await assert.rejects(restore(aliceC, 'orphaned-snap', { name: 'from-gone' }), isCode('INVALID_STATE', /gone-host.*DELETE/));
-    await aliceA.call('deleteSnapshot', { params: { name: 'orphaned-snap' } });
+    const reasonOf = async () => (await aliceB.call('listSnapshots', { query: {} })).find((x) => x.name === 'down-snap')?.statusReason ?? '';
+    assert.match(await reasonOf(), /host "down-host".*does not answer/);
+    await assert.rejects(restore(aliceC, 'down-snap', { name: 'from-down' }), isCode('UNAVAILABLE', /down-host.*check/));
+    await assert.rejects(aliceA.call('deleteSnapshot', { params: { name: 'down-snap' } }), isCode('UNAVAILABLE', /once the host answers/));
+    // Removed since: its files went with it; a restore says so, and a delete forgets the record.
+    await c.query(`delete from hosts where name = 'down-host'`);
+    assert.match(await reasonOf(), /host "down-host".*was removed/);
+    await assert.rejects(restore(aliceC, 'down-snap', { name: 'from-down' }), isCode('INVALID_STATE', /down-host.*DELETE/));
+    await aliceA.call('deleteSnapshot', { params: { name: 'down-snap' } });
     assert.deepEqual(await aliceB.call('listSnapshots', { query: {} }), []);
   });
 
