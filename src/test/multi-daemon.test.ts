@@ -7,6 +7,7 @@ import { BothubError } from '../core/index.js';
 import { Leases } from '../daemon/cluster/leases.js';
 import { SandboxLock } from '../daemon/cluster/sandbox-lock.js';
 import { openDatabase } from '../daemon/db/database.js';
+import { cli } from './helpers/cli.js';
 import { leadsByItsLog, startDaemonCluster, type DaemonCluster } from './helpers/daemon-cluster.js';
 import type { DaemonProcess } from './helpers/daemon-process.js';
 import { until } from './helpers/sandbox.js';
@@ -114,6 +115,9 @@ describe('three daemons on one PostgreSQL database, sandboxes on a fleet host', 
       assert.equal(listed?.keptOn, 'h1');
       assert.equal(listed?.sandbox, 'alice-box');
     }
+    // The CLI's list says which host keeps it.
+    const listed = await cli(b.url, ['snapshot', 'list'], undefined, { BOTHUB_TOKEN: aliceKey });
+    assert.match(listed.stdout, /^alice-snap\s+alice-box\s+\w+\s+h1\s/m, listed.stderr);
     const got = await until('the snapshot to be durable on its host', async () => {
       const x = await aliceB.call('getSnapshot', { params: { name: 'alice-snap' } });
       return x.status === 'ready' ? x : undefined;
@@ -125,11 +129,11 @@ describe('three daemons on one PostgreSQL database, sandboxes on a fleet host', 
     // Another user sees none of it.
     assert.deepEqual(await bob.call('listSnapshots', { query: {} }), []);
     for (const refused of [
-      bob.call('getSnapshot', { params: { name: 'alice-snap' } }),
-      bob.call('deleteSnapshot', { params: { name: 'alice-snap' } }),
-      restore(bob, 'alice-snap', { name: 'bobs' }),
+      () => bob.call('getSnapshot', { params: { name: 'alice-snap' } }),
+      () => bob.call('deleteSnapshot', { params: { name: 'alice-snap' } }),
+      () => restore(bob, 'alice-snap', { name: 'bobs' }),
     ])
-      await assert.rejects(refused, isCode('NOT_FOUND'));
+      await assert.rejects(refused(), isCode('NOT_FOUND'));
 
     // The snapshot quota counts it, as one kept here.
     await a.api.call('setUserQuota', { params: { name: 'alice' }, body: { maxSnapshotBytes: 1 } });
