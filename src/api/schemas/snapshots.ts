@@ -38,7 +38,7 @@ export const CreateSnapshot = Type.Object(
 export const RestoreSnapshot = Type.Object(
   {
     name: Type.Optional(Type.Intersect([Name], { description: "Branch a new sandbox with this name; absent: resume the snapshot's own sandbox." })),
-    host: Type.Optional(Type.Intersect([Name], { description: 'Restore it on this fleet host (checked by the compatibility gate); absent: where the snapshot is.' })),
+    host: Type.Optional(Type.Intersect([Name], { description: 'Restore it on this fleet host (checked by the compatibility gate); absent: where the snapshot is. One a fleet host keeps (`keptOn`) is restored there only.' })),
   },
   { additionalProperties: false },
 );
