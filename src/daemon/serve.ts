@@ -48,6 +48,7 @@ import { MoveService } from './fleet/move-service.js';
 import { MoveJournal } from './fleet/move-journal.js';
 import { recoverMoves } from './fleet/move-recovery.js';
 import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
+import { HostSnapshots } from './fleet/host-snapshots.js';
 import { mirrorAgentSandboxes } from './fleet/sandbox-mirror.js';
 import { ApiClient } from '../api/index.js';
 import { mcpOriginHosts, registerMcpRoute } from '../mcp/index.js';
@@ -194,6 +195,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     ledger,
     log,
     lazy,
+    elsewhere: new HostSnapshots({ db, sandboxes, fleet, log }),
   });
   await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();

@@ -113,6 +113,8 @@ for (const [engine, target] of engines) {
           created_at: new Date().toISOString(),
           owner_id: alice.id,
           status: 'ready',
+          host: 'local',
+          spec_json: null,
         })
         .execute();
       assert.equal((await db.selectFrom('snapshots').select('size_bytes').executeTakeFirstOrThrow()).size_bytes, 3_000_000_000);

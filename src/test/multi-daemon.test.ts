@@ -2,21 +2,25 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import type { ConsistencyReportT, SnapshotT } from '../api/index.js';
+import { ApiClient, type ConsistencyReportT, type SandboxT, type SnapshotT } from '../api/index.js';
 import { BothubError } from '../core/index.js';
 import { Leases } from '../daemon/cluster/leases.js';
 import { SandboxLock } from '../daemon/cluster/sandbox-lock.js';
 import { openDatabase } from '../daemon/db/database.js';
+import { cli } from './helpers/cli.js';
 import { leadsByItsLog, startDaemonCluster, type DaemonCluster } from './helpers/daemon-cluster.js';
 import type { DaemonProcess } from './helpers/daemon-process.js';
 import { until } from './helpers/sandbox.js';
 import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
 
-const run = async (d: DaemonProcess, name: string, script: string) => {
-  const r = await d.api.call('exec', { params: { name }, body: { command: ['sh', '-c', script] } });
-  assert.equal(r.exitCode, 0, `exec in ${name} through ${d.url}: ${r.stderr}`);
+const run = async (d: DaemonProcess | ApiClient, name: string, script: string) => {
+  const api = d instanceof ApiClient ? d : d.api;
+  const r = await api.call('exec', { params: { name }, body: { command: ['sh', '-c', script] } });
+  assert.equal(r.exitCode, 0, `exec in ${name} through ${api.url('exec', { name })}: ${r.stderr}`);
   return r.stdout;
 };
+
+const isCode = (code: string, message?: RegExp) => (e: BothubError) => e.code === code && (!message || message.test(e.message)) && !e.message.includes('\n');
 
 /** A heartbeat round that fails (10 s without an answer, on a loaded machine) is followed by another: several may pass before one succeeds. */
 const HEARTBEAT_WAIT_MS = 60_000;
@@ -89,6 +93,99 @@ describe('three daemons on one PostgreSQL database, sandboxes on a fleet host', 
     // Asked for explicitly, this machine is refused with what to do instead.
     await assert.rejects(a.api.call('createSandbox', { body: { name: 'here', host: 'local' } }), (e: BothubError) => e.code === 'INVALID_INPUT' && /fleet host/.test(e.message));
     await consistent();
+  });
+
+  it('a snapshot a fleet host keeps is listed, read, restored and deleted through every daemon, by its owner only', async () => {
+    const { key: aliceKey } = await a.api.call('createUser', { body: { name: 'alice' } });
+    const { key: bobKey } = await b.api.call('createUser', { body: { name: 'bob' } });
+    const [aliceA, aliceB, aliceC] = [a, b, cc].map((d) => new ApiClient(d.url, { token: aliceKey })) as [ApiClient, ApiClient, ApiClient];
+    const bob = new ApiClient(b.url, { token: bobKey });
+    await aliceA.call('createSandbox', { body: { name: 'alice-box' } });
+    await run(aliceA, 'alice-box', 'echo kept > /root/note');
+    const snapshot = (api: ApiClient, name: string, leaveRunning: boolean) =>
+      api.progress<SnapshotT>('createSnapshot', { params: { name: 'alice-box' }, body: { name, leaveRunning } }, () => undefined);
+    const restore = (api: ApiClient, snap: string, body: { name?: string; host?: string }) =>
+      api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body }, () => undefined);
+
+    // Taken through C by the host's agent; its record is shared.
+    const snap = await snapshot(aliceC, 'alice-snap', true);
+    assert.equal(snap.keptOn, 'h1');
+    for (const api of [aliceA, aliceB]) {
+      const listed = (await api.call('listSnapshots', { query: {} })).find((x) => x.name === 'alice-snap');
+      assert.equal(listed?.keptOn, 'h1');
+      assert.equal(listed?.sandbox, 'alice-box');
+    }
+    // The CLI's list says which host keeps it.
+    const listed = await cli(b.url, ['snapshot', 'list'], undefined, { BOTHUB_TOKEN: aliceKey });
+    assert.match(listed.stdout, /^alice-snap\s+alice-box\s+\w+\s+h1\s/m, listed.stderr);
+    const got = await until('the snapshot to be durable on its host', async () => {
+      const x = await aliceB.call('getSnapshot', { params: { name: 'alice-snap' } });
+      return x.status === 'ready' ? x : undefined;
+    });
+    assert.equal(got.keptOn, 'h1');
+    assert.ok(got.host?.criuVersion, 'what its manifest says comes from the agent');
+    assert.ok(got.sizeBytes > 0);
+
+    // Another user sees none of it.
+    assert.deepEqual(await bob.call('listSnapshots', { query: {} }), []);
+    for (const refused of [
+      () => bob.call('getSnapshot', { params: { name: 'alice-snap' } }),
+      () => bob.call('deleteSnapshot', { params: { name: 'alice-snap' } }),
+      () => restore(bob, 'alice-snap', { name: 'bobs' }),
+    ])
+      await assert.rejects(refused(), isCode('NOT_FOUND'));
+
+    // The snapshot quota counts it, as one kept here.
+    await a.api.call('setUserQuota', { params: { name: 'alice' }, body: { maxSnapshotBytes: 1 } });
+    await assert.rejects(snapshot(aliceB, 'alice-over', true), isCode('LIMIT_EXCEEDED', /maxSnapshotBytes/));
+    await a.api.call('setUserQuota', { params: { name: 'alice' }, body: { maxSnapshotBytes: null } });
+
+    // A branch through B runs on the host that keeps the snapshot; A execs in it.
+    const branch = await restore(aliceB, 'alice-snap', { name: 'alice-branch' });
+    assert.equal(branch.host, 'h1');
+    assert.equal(branch.owner, 'alice');
+    assert.equal(await run(aliceA, 'alice-branch', 'cat /root/note'), 'kept\n');
+    // Restored anywhere else: refused, saying where it is and what to do.
+    for (const host of ['local', 'elsewhere'])
+      await assert.rejects(restore(aliceA, 'alice-snap', { name: 'alice-there', host }), isCode('INVALID_INPUT', /kept on host "h1".*move/));
+
+    // Stopped into a snapshot through C, resumed through B: the records follow the agent's copy.
+    await snapshot(aliceC, 'alice-stop', false);
+    assert.equal((await aliceA.call('getSandbox', { params: { name: 'alice-box' } })).status, 'snapshotted');
+    const resumed = await restore(aliceB, 'alice-stop', {});
+    assert.equal(resumed.status, 'running');
+    assert.equal(await run(aliceA, 'alice-box', 'cat /root/note'), 'kept\n');
+    await consistent();
+
+    // Destroying the sandbox leaves its snapshots; deleting one through A deletes it on its host too.
+    await aliceA.call('destroySandbox', { params: { name: 'alice-box' } });
+    assert.deepEqual((await aliceC.call('listSnapshots', { query: {} })).map((x) => x.name).sort(), ['alice-snap', 'alice-stop']);
+    for (const name of ['alice-snap', 'alice-stop']) await aliceA.call('deleteSnapshot', { params: { name } });
+    await assert.rejects(aliceB.call('getSnapshot', { params: { name: 'alice-snap' } }), isCode('NOT_FOUND'));
+    assert.deepEqual(await aliceC.call('listSnapshots', { query: {} }), []);
+    await aliceA.call('destroySandbox', { params: { name: 'alice-branch' } });
+    await consistent(); // the agent has none of them left either: no record without its snapshot, no snapshot without its record
+
+    // A host that does not answer (a copy of h1's record on a closed port): its snapshot shows it, and a restore or delete says so in one line.
+    await c.query(
+      `insert into hosts (name, address, port, username, key_sealed, host_key, fingerprint_json, status, status_reason, last_seen_at, created_at, data_dir, agent_key_sealed)
+       select 'down-host', '127.0.0.1', 1, username, key_sealed, host_key, fingerprint_json, 'unreachable', 'closed port', null, created_at, data_dir, agent_key_sealed from hosts where name = 'h1'`,
+    );
+    const [owner] = await c.query<{ id: string }>(`select id from users where name = 'alice'`);
+    await c.query(
+      `insert into snapshots (id, name, sandbox_id, sandbox_name, size_bytes, leave_running, created_at, owner_id, status, host, spec_json) values ('0123456789ab', 'down-snap', 'gone', 'gone', 1, 1, now()::text, $1, 'ready', 'down-host', null)`,
+      [owner!.id],
+    );
+    const reasonOf = async () => (await aliceB.call('listSnapshots', { query: {} })).find((x) => x.name === 'down-snap')?.statusReason ?? '';
+    assert.match(await reasonOf(), /host "down-host".*does not answer/);
+    await assert.rejects(restore(aliceC, 'down-snap', { name: 'from-down' }), isCode('UNAVAILABLE', /down-host.*check/));
+    await assert.rejects(aliceA.call('deleteSnapshot', { params: { name: 'down-snap' } }), isCode('UNAVAILABLE', /once the host answers/));
+    // Removed since: its files went with it; a restore says so, and a delete forgets the record.
+    await c.query(`delete from hosts where name = 'down-host'`);
+    assert.match(await reasonOf(), /host "down-host".*was removed/);
+    await assert.rejects(restore(aliceC, 'down-snap', { name: 'from-down' }), isCode('INVALID_STATE', /down-host.*DELETE/));
+    await aliceA.call('deleteSnapshot', { params: { name: 'down-snap' } });
+    assert.deepEqual(await aliceB.call('listSnapshots', { query: {} }), []);
   });
 
   it('two daemons racing on one sandbox are serialised', async () => {

@@ -82,7 +82,7 @@ describe('snapshots through the deduplicated store', () => {
     const db: Db = await openDatabase(databaseTarget(t.config));
     await db
       .insertInto('snapshots')
-      .values({ id: 'abcdefabcdef', name: 'half', sandbox_id: sb.id, sandbox_name: 'keeper', size_bytes: 1, leave_running: 0, created_at: new Date().toISOString(), owner_id: null, status: 'saving' })
+      .values({ id: 'abcdefabcdef', name: 'half', sandbox_id: sb.id, sandbox_name: 'keeper', size_bytes: 1, leave_running: 0, created_at: new Date().toISOString(), owner_id: null, status: 'saving', host: 'local', spec_json: null })
       .execute()
       .finally(() => db.destroy());
     await t.restart();

@@ -26,7 +26,7 @@ export const ConsistencyQuery = Type.Object(
 
 export const ConsistencyProblem = Type.Object({
   host: Type.String({ description: '"local", or the fleet host whose agent found it.' }),
-  kind: Type.String({ description: 'What is wrong: record-mismatch, orphan-container, orphan-mount, orphan-netns, orphan-veth, orphan-cgroup, orphan-rule, orphan-dir, orphan-sandbox (on a fleet host), damaged-snapshot, unrestorable-snapshot, host-unreachable.' }),
+  kind: Type.String({ description: 'What is wrong: record-mismatch, orphan-container, orphan-mount, orphan-netns, orphan-veth, orphan-cgroup, orphan-rule, orphan-dir, orphan-sandbox, orphan-snapshot (on a fleet host), damaged-snapshot, unrestorable-snapshot, host-unreachable.' }),
   subject: Type.String({ description: 'The sandbox, snapshot, path or kernel object concerned.' }),
   detail: Type.String(),
   fix: Type.String({ description: 'What to do about it.' }),

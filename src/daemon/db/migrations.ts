@@ -393,4 +393,12 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_by_sandbox').on('events').columns(['sandbox_name', 'id']).execute();
     },
   },
+  '0022_host_snapshots': {
+    async up(db: Kysely<any>) {
+      // A snapshot a fleet host's agent took and keeps in its own store (control planes only): the record says which host,
+      // and the spec of its sandbox as it was (a branch is recorded before the agent restores it).
+      await db.schema.alterTable('snapshots').addColumn('host', 'text', (c) => c.notNull().defaultTo('local')).execute();
+      await db.schema.alterTable('snapshots').addColumn('spec_json', 'text').execute();
+    },
+  },
 };

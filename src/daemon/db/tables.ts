@@ -111,6 +111,10 @@ export interface SnapshotRow {
   owner_id: string | null;
   /** 'saving' until its durable copy is synced, then 'ready'. */
   status: SnapshotStatus;
+  /** 'local': this daemon's store keeps its files; else the fleet host whose agent took it and keeps them. */
+  host: string;
+  /** Kept by a fleet host: its sandbox's spec when it was taken (travellingSpec), what a branch of it is recorded with. */
+  spec_json: string | null;
 }
 
 export type SnapshotStatus = 'saving' | 'ready';

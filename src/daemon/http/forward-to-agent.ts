@@ -101,7 +101,7 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
       req.agentSocketAfter = async (onProgress) => openThere(await ctx.rentals.beforeForward(found, route, false, onProgress));
       return;
     }
-    // Control planes only (several daemons): the host's agent keeps the snapshot in its store, whichever daemon asked.
+    // Control planes only (several daemons): the host's agent keeps the snapshot in its store, and the shared records list it.
     if (route === 'createSnapshot' && !ctx.sandboxes.remote.controlPlaneOnly)
       throw new BothubError(
         'INVALID_STATE',
@@ -117,6 +117,8 @@ export function installForwarding(app: FastifyInstance, ctx: DaemonContext): voi
     // On its way elsewhere (a move, or brought home from a rented host): its agent would wake it behind the move's back.
     if (row.status === 'moving')
       throw new BothubError('INVALID_STATE', `sandbox "${name}" is moving (${row.status_reason ?? 'to another host'}); wait for that to finish (\`GET /api/v1/sandboxes/${name}\`), then try again`);
+    // Its agent takes it and keeps it; the handler records it here, so every control plane lists and restores it (host-snapshots.ts).
+    if (route === 'createSnapshot') return;
     if (def.stream === 'websocket') {
       // The agent's socket opens first: a refusal there is this request's answer, before the upgrade.
       req.agentSocket = await openThere(row);

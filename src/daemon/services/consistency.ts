@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ConsistencyProblemT, ConsistencyReportT, SandboxT } from '../../api/index.js';
+import type { ConsistencyProblemT, ConsistencyReportT, SandboxT, SnapshotT } from '../../api/index.js';
 import { SYSTEM } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
 import { containerId, readHostObjects, SNAPSHOT_PARTS, verifyTree, type DataLayout, type HostObjects, type RuncState, type SandboxRuntime } from '../../runtime/index.js';
@@ -66,6 +66,7 @@ export class ConsistencyChecker {
         problems.push(...there.problems.map((p) => ({ ...p, host: h.name })));
         restored += there.checked.restored;
         problems.push(...(await this.fleetRecords(h.name, await agent.call('listSandboxes'))).map((p) => ({ ...p, host: h.name })));
+        problems.push(...(await this.fleetSnapshots(h.name, await agent.call('listSnapshots', { query: {} }))).map((p) => ({ ...p, host: h.name })));
       } catch (e) {
         problems.push({ host: h.name, kind: 'host-unreachable', subject: h.name, detail: `its agent did not answer: ${(e as Error).message}`, fix: `check it (\`POST /api/v1/hosts/${h.name}/check\`)` });
       }
@@ -81,7 +82,8 @@ export class ConsistencyChecker {
   private async checkLocal(deep: boolean) {
     const { db, runtime, layout } = this.deps;
     const rows = await db.selectFrom('sandboxes').selectAll().where('host', '=', LOCAL).execute();
-    const snapshots = await db.selectFrom('snapshots').selectAll().execute();
+    // Those a fleet host keeps are its agent's to check (fleetSnapshots).
+    const snapshots = await db.selectFrom('snapshots').selectAll().where('host', '=', LOCAL).execute();
     const containers = new Map((await runtime.runc.list()).map((s) => [s.id, s]));
     const objects = await readHostObjects(this.deps.host, { bridge: this.deps.bridge, dataDir: layout.dataDir });
     const busy = rows.filter((r) => IN_FLIGHT.has(r.status) || this.deps.sandboxes.lock.held(r.id));
@@ -121,6 +123,24 @@ export class ConsistencyChecker {
   }
 
   /**
+   * The records of snapshots a fleet host keeps against what its agent has. A
+   * control plane records every one it has its agents take, so there an
+   * agent's snapshot without a record is an orphan too.
+   */
+  private async fleetSnapshots(host: string, there: SnapshotT[]): Promise<Problem[]> {
+    const rows = await this.deps.db.selectFrom('snapshots').selectAll().where('host', '=', host).execute();
+    const ids = new Set(there.map((s) => s.id));
+    const out: Problem[] = rows
+      .filter((r) => !ids.has(r.id))
+      .map((r) => ({ kind: 'record-mismatch', subject: r.name, detail: `recorded as kept on host "${host}", whose agent does not have it`, fix: `\`DELETE /api/v1/snapshots/${r.name}\`` }));
+    if (this.deps.fleet.controlPlaneOnly)
+      for (const s of there)
+        if (!rows.some((r) => r.id === s.id))
+          out.push({ kind: 'orphan-snapshot', subject: s.name, detail: `host "${host}"'s agent keeps it but no record here lists it (a snapshot cut short?)`, fix: 'delete it on the agent' });
+    return out;
+  }
+
+  /**
    * A record is read before the containers and objects: an operation that
    * starts and ends in between (an idle sandbox going warm) would look like a
    * mismatch. What does not match is read again, fresh, inside the sandbox's lock.
@@ -132,7 +152,7 @@ export class ConsistencyChecker {
       const fresh = await db.selectFrom('sandboxes').selectAll().where('id', '=', row.id).executeTakeFirst();
       if (!fresh || IN_FLIGHT.has(fresh.status) || fresh.host !== LOCAL) return [];
       const freshObjects = await readHostObjects(host, { bridge: this.deps.bridge, dataDir: layout.dataDir });
-      return this.checkRecord(fresh, await runtime.state(fresh), freshObjects, await db.selectFrom('snapshots').selectAll().execute());
+      return this.checkRecord(fresh, await runtime.state(fresh), freshObjects, await db.selectFrom('snapshots').selectAll().where('host', '=', LOCAL).execute());
     });
   }
 

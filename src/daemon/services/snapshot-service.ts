@@ -21,7 +21,7 @@ import type { ExecRow, SandboxRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
 import type { LazyRestores } from './lazy-restores.js';
 import { enforceSnapshotQuota } from './quota.js';
-import { newSandboxRow, type SandboxService } from './sandbox-service.js';
+import { LOCAL, newSandboxRow, type SandboxService } from './sandbox-service.js';
 import { SharedCopies, type Copy } from './shared-copies.js';
 import { localChunkBackend, type ChunkStoreBackend } from './chunk-store-backend.js';
 import { materializeOnScratch, type ScratchCopy } from './scratch-copy.js';
@@ -29,6 +29,7 @@ import { SnapshotChunks } from './snapshot-chunks.js';
 import { CHUNKS_DIR, PARTIAL } from './snapshot-ingest.js';
 import { findResumable, type Described, type Resumable } from './snapshot-resume.js';
 import { SnapshotWriter, toSnapshot, type Taking } from './snapshot-writer.js';
+import type { SnapshotsElsewhere } from './snapshots-elsewhere.js';
 import { StagedSnapshots } from './staged-snapshots.js';
 
 export interface SnapshotServiceDeps {
@@ -51,9 +52,21 @@ export interface SnapshotServiceDeps {
   lazy?: LazyRestores;
   /** Where chunks are kept (BOTHUB_STORE); the snapshots directory's own chunk directory when absent. */
   backend?: ChunkStoreBackend;
+  /** Snapshots fleet hosts' agents keep (control planes): only their records are here. */
+  elsewhere?: SnapshotsElsewhere;
 }
 
 const snapshotKeyPurpose = (snapshotId: string) => `snapshot-images:${snapshotId}`;
+
+export const nameTaken = (name: string) =>
+  new BothubError('NAME_TAKEN', `a snapshot named "${name}" already exists; pick another name or delete it (\`DELETE /api/v1/snapshots/${name}\`)`);
+
+/** A resume of a snapshot whose sandbox was destroyed since. */
+export const ownSandboxGone = (row: SnapshotRow) =>
+  new BothubError(
+    'NOT_FOUND',
+    `sandbox "${row.sandbox_name}" of snapshot "${row.name}" no longer exists; branch a new one (\`POST /api/v1/snapshots/${row.name}/restore {"name": "NEW"}\`)`,
+  );
 
 /** Takes a restored sandbox's images over: released at once, or (lazy) once every page is in. */
 type Restored = (sandbox: SandboxRow, tail: LazyTail | undefined) => Promise<void>;
@@ -105,7 +118,8 @@ export class SnapshotService {
   async init(): Promise<void> {
     const { db, dir, log } = this.deps;
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const rows = await db.selectFrom('snapshots').selectAll().execute();
+    // Those a fleet host keeps have no files here.
+    const rows = await db.selectFrom('snapshots').selectAll().where('host', '=', LOCAL).execute();
     const known = new Set(rows.map((r) => r.id));
     // A 'saving' snapshot's ingest died with the daemon: finished from its staging area when that
     // survived whole (a leave-running one was already answered), else it never became complete and is forgotten.
@@ -153,9 +167,12 @@ export class SnapshotService {
     let q = this.deps.db.selectFrom('snapshots').selectAll().orderBy('created_at');
     if (sandbox) q = q.where('sandbox_name', '=', sandbox);
     if (!actor.admin) q = q.where('owner_id', '=', actor.id);
+    const found = await q.execute();
+    const rows = this.deps.elsewhere ? await this.deps.elsewhere.settle(found) : found;
     const unique = await this.chunks.uniqueBytes();
-    // A snapshot kept whole (sealed, GPU, or older than the store) holds all its bytes alone.
-    return (await q.execute()).map((r) => toSnapshot(r, undefined, r.status === 'ready' ? (unique.get(r.id) ?? r.size_bytes) : undefined));
+    const why = (await this.deps.elsewhere?.reasons(rows)) ?? (() => undefined);
+    // A snapshot kept whole (sealed, GPU, older than the store, or by a fleet host) holds all its bytes alone.
+    return rows.map((r) => toSnapshot(r, undefined, r.status === 'ready' ? (unique.get(r.id) ?? r.size_bytes) : undefined, why(r)));
   }
 
   async row(name: string, actor: Actor): Promise<SnapshotRow> {
@@ -170,6 +187,7 @@ export class SnapshotService {
 
   async get(name: string, actor: Actor): Promise<SnapshotT> {
     const row = await this.row(name, actor);
+    if (row.host !== LOCAL) return this.elsewhereFor(row).get(row);
     return toSnapshot(row, row.status === 'ready' ? await this.manifest(row) : undefined);
   }
 
@@ -181,9 +199,8 @@ export class SnapshotService {
     return sandboxes.lock.run(sb.id, async () => {
       const { row, def } = await sandboxes.require(sandboxName, 'snapshot', actor);
       await this.deps.lazy?.settled(row.id, row.name); // memory still streaming in is not dumped half-read
-      if (await db.selectFrom('snapshots').select('id').where('name', '=', req.name).executeTakeFirst()) {
-        throw new BothubError('NAME_TAKEN', `a snapshot named "${req.name}" already exists; pick another name or delete it (\`DELETE /api/v1/snapshots/${req.name}\`)`);
-      }
+      if (await db.selectFrom('snapshots').select('id').where('name', '=', req.name).executeTakeFirst()) throw nameTaken(req.name);
+      if (row.host !== LOCAL) return this.elsewhereFor(row).create(row, { name: req.name, leaveRunning: req.leaveRunning }, op);
       const attached = sandboxes.attachedExecs(row.id);
       if (attached)
         throw new BothubError(
@@ -202,7 +219,14 @@ export class SnapshotService {
 
   /** Removes every snapshot an owner has (a user removed with --force). */
   async removeAllOf(ownerId: string): Promise<void> {
-    for (const row of await this.deps.db.selectFrom('snapshots').selectAll().where('owner_id', '=', ownerId).execute()) await this.forget(row);
+    for (const row of await this.deps.db.selectFrom('snapshots').selectAll().where('owner_id', '=', ownerId).execute())
+      await (row.host === LOCAL ? this.forget(row) : this.elsewhereFor(row).delete(row, true));
+  }
+
+  /** What keeps the snapshots of fleet hosts; a record of one with nothing to reach it is the daemon's own fault. */
+  private elsewhereFor(of: { name: string; host: string }): SnapshotsElsewhere {
+    if (!this.deps.elsewhere) throw new BothubError('INTERNAL', `"${of.name}" is on host "${of.host}", and this daemon reaches no fleet host's snapshots`);
+    return this.deps.elsewhere;
   }
 
   /** The record and its references go in one transaction, then its directory, then the chunks nothing else uses. */
@@ -220,6 +244,7 @@ export class SnapshotService {
     const row = await this.row(name, actor);
     const holder = await this.deps.db.selectFrom('sandboxes').select(['name', 'status']).where('snapshot_id', '=', row.id).where('status', '=', 'snapshotted').executeTakeFirst();
     if (holder) throw new BothubError('IN_USE', `sandbox "${holder.name}" is stopped in snapshot "${name}"; restore it (\`POST /api/v1/snapshots/${name}/restore\`) or destroy it first`);
+    if (row.host !== LOCAL) return this.elsewhereFor(row).delete(row);
     if (this.reading.has(row.id))
       throw new BothubError('IN_USE', `snapshot "${name}" is being restored (a lazy restore reads it until every page of memory is in); delete it when the restore is done`);
     await this.forget(row);
@@ -259,8 +284,9 @@ export class SnapshotService {
    * restored from there at once, with no wait for the durable copy and no
    * read from the store (staged-snapshots.ts). Otherwise from the durable copy.
    */
-  async restore(snapName: string, req: { name?: string }, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
+  async restore(snapName: string, req: { name?: string; host?: string }, actor: Actor, op: LongOperation = {}): Promise<SandboxT> {
     const found = await this.row(snapName, actor);
+    if (found.host !== LOCAL) return this.elsewhereFor(found).restore(found, req, actor, op);
     const staged = found.status === 'saving' ? this.staged.take(found.id) : undefined;
     let handedOver = false;
     let source: Copy | undefined = staged;
@@ -317,11 +343,7 @@ export class SnapshotService {
   private async resume(row: SnapshotRow, manifest: Described, dir: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime, db } = this.deps;
     const current = await db.selectFrom('sandboxes').selectAll().where('id', '=', row.sandbox_id).executeTakeFirst();
-    if (!current)
-      throw new BothubError(
-        'NOT_FOUND',
-        `sandbox "${row.sandbox_name}" of snapshot "${row.name}" no longer exists; branch a new one (\`POST /api/v1/snapshots/${row.name}/restore {"name": "NEW"}\`)`,
-      );
+    if (!current) throw ownSandboxGone(row);
     return sandboxes.lock.run(current.id, async () => {
       const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays

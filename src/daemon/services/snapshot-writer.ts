@@ -4,14 +4,15 @@ import type { SnapshotT } from '../../api/index.js';
 import { gpuNeedsOf } from '../../core/index.js';
 import { checksumTree, MANIFEST, MANIFEST_VERSION, openStaging, readGpuState, type LongOperation, type SandboxDefinition, type SnapshotManifest } from '../../runtime/index.js';
 import type { SandboxRow, SnapshotRow } from '../db/tables.js';
-import { specOf } from './sandbox-service.js';
+import { LOCAL, specOf } from './sandbox-service.js';
 import type { SnapshotChunks } from './snapshot-chunks.js';
 import { ingestStaged, PARTIAL, treeBytes } from './snapshot-ingest.js';
 import { stagingName, withPending, writePending, type Resumable } from './snapshot-resume.js';
 import type { SnapshotServiceDeps } from './snapshot-service.js';
 import type { StagedSnapshots } from './staged-snapshots.js';
 
-export function toSnapshot(row: SnapshotRow, manifest?: SnapshotManifest, uniqueBytes?: number): SnapshotT {
+/** `statusReason`: why a snapshot kept by a fleet host cannot be restored now (host-snapshots.ts). */
+export function toSnapshot(row: SnapshotRow, manifest?: SnapshotManifest, uniqueBytes?: number, statusReason?: string): SnapshotT {
   return {
     id: row.id,
     name: row.name,
@@ -34,6 +35,8 @@ export function toSnapshot(row: SnapshotRow, manifest?: SnapshotManifest, unique
           },
         }
       : {}),
+    ...(row.host !== LOCAL ? { keptOn: row.host } : {}),
+    ...(statusReason ? { statusReason } : {}),
   };
 }
 
@@ -88,6 +91,8 @@ export class SnapshotWriter {
       created_at: t.createdAt,
       owner_id: t.row.owner_id,
       status,
+      host: LOCAL,
+      spec_json: null,
     };
   }
 

@@ -22,6 +22,10 @@ export const Snapshot = Type.Object({
       { description: 'The host that wrote it.' },
     ),
   ),
+  keptOn: Type.Optional(
+    Type.String({ description: "The fleet host whose store keeps its files (control planes only: its agent took it, and restores it there); absent: this daemon's store." }),
+  ),
+  statusReason: Type.Optional(Type.String({ description: 'Why it cannot be restored now: the host that keeps it was removed or does not answer.' })),
 });
 
 export const CreateSnapshot = Type.Object(
@@ -35,7 +39,7 @@ export const CreateSnapshot = Type.Object(
 export const RestoreSnapshot = Type.Object(
   {
     name: Type.Optional(Type.Intersect([Name], { description: "Branch a new sandbox with this name; absent: resume the snapshot's own sandbox." })),
-    host: Type.Optional(Type.Intersect([Name], { description: 'Restore it on this fleet host (checked by the compatibility gate); absent: where the snapshot is.' })),
+    host: Type.Optional(Type.Intersect([Name], { description: 'Restore it on this fleet host (checked by the compatibility gate); absent: where the snapshot is. One a fleet host keeps (`keptOn`) is restored there only.' })),
   },
   { additionalProperties: false },
 );

@@ -15,8 +15,17 @@ export function register(snapshot: Command): void {
         if (ctx.json) return printJson(snaps);
         process.stdout.write(
           table(
-            ['SNAP', 'SANDBOX', 'STATUS', 'SIZE', 'ALONE', 'CREATED'],
-            snaps.map((s) => [s.name, s.sandbox, s.status, bytes(s.sizeBytes), s.uniqueBytes === undefined ? '-' : bytes(s.uniqueBytes), ago(s.createdAt)]),
+            ['SNAP', 'SANDBOX', 'STATUS', 'HOST', 'SIZE', 'ALONE', 'CREATED'],
+            // HOST: the fleet host whose store keeps it (control planes), or this daemon's; `snapshot inspect` says why one is unavailable.
+            snaps.map((s) => [
+              s.name,
+              s.sandbox,
+              s.statusReason ? 'unavailable' : s.status,
+              s.keptOn ?? 'local',
+              bytes(s.sizeBytes),
+              s.uniqueBytes === undefined ? '-' : bytes(s.uniqueBytes),
+              ago(s.createdAt),
+            ]),
           ),
         );
       }),

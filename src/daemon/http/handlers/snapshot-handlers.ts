@@ -1,4 +1,5 @@
 import type { DaemonContext } from '../../context.js';
+import { LOCAL } from '../../services/sandbox-service.js';
 import { streamOperation } from '../ndjson.js';
 import type { Handlers } from '../register-routes.js';
 
@@ -8,15 +9,18 @@ export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRou
   return {
     createSnapshot: async ({ actor, params: { name }, body }, reply) => {
       // Checked before the stream starts, so a missing sandbox is a plain 404, not a 200 with an error line.
-      await ctx.thermal.ready(name, 'snapshot', actor);
+      // One on a fleet host is woken by its agent, which takes the snapshot (control planes only: forward-to-agent.ts).
+      const { row } = await ctx.sandboxes.require(name, 'snapshot', actor);
+      if (row.host === LOCAL) await ctx.thermal.ready(name, 'snapshot', actor, row);
       await streamOperation(reply, (onProgress, signal) => ctx.snapshots.create(name, body, actor, { onProgress, signal }));
     },
     listSnapshots: ({ actor, query }) => ctx.snapshots.list(actor, query.sandbox),
     getSnapshot: ({ actor, params }) => ctx.snapshots.get(params.name, actor),
     deleteSnapshot: ({ actor, params }) => ctx.snapshots.delete(params.name, actor),
     restoreSnapshot: async ({ actor, params: { name }, body }, reply) => {
-      await ctx.snapshots.get(name, actor);
-      const elsewhere = body.host && body.host !== 'local' ? { ...body, host: body.host } : undefined;
+      // One a fleet host keeps is restored there (snapshot-service.ts refuses another host); one here is copied to the host asked for.
+      const snap = await ctx.snapshots.row(name, actor);
+      const elsewhere = snap.host === LOCAL && body.host && body.host !== LOCAL ? { ...body, host: body.host } : undefined;
       if (elsewhere) await ctx.hosts.get(elsewhere.host);
       await streamOperation(reply, (onProgress, signal) =>
         elsewhere ? ctx.moves.restoreSnapshotOn(name, elsewhere, actor, { onProgress, signal }) : ctx.snapshots.restore(name, body, actor, { onProgress, signal }),
