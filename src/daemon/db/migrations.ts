@@ -393,4 +393,25 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_by_sandbox').on('events').columns(['sandbox_name', 'id']).execute();
     },
   },
+  '0023_layer_chunks': {
+    async up(db: Kysely<any>) {
+      // An image layer kept in the store as one archive in chunks, for fleet hosts to read themselves (layer-archives.ts): its chunks in order, and their references.
+      await db.schema
+        .createTable('layer_archives')
+        .addColumn('layer_id', 'text', (c) => c.primaryKey())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('chunks_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('layer_chunks')
+        .addColumn('layer_id', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('layer_chunks_pk', ['layer_id', 'hash'])
+        .execute();
+      await db.schema.createIndex('layer_chunks_hash').on('layer_chunks').column('hash').execute();
+    },
+  },
 };

@@ -4,6 +4,7 @@ import type { SnapshotStoreStatsT } from '../../api/index.js';
 import { chunkSizes, type ChunkStore, type SnapshotFile } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import { heldAmong } from './chunk-references.js';
+import { LayerArchives } from './layer-archives.js';
 
 /** Rows per insert: three values each, well under SQLite's limit on bound values. */
 const BATCH = 500;
@@ -19,12 +20,16 @@ const BATCH = 500;
 export class SnapshotChunks {
   private readonly pinSets = new Set<Set<string>>();
   private collecting: Promise<void> | null = null;
+  /** Image layers kept in the store as archives, for fleet hosts: their chunks are held here too. */
+  readonly layers: LayerArchives;
 
   constructor(
     private readonly db: Db,
     readonly store: ChunkStore,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.layers = new LayerArchives(db, this, log);
+  }
 
   /** A set of pins for one ingest; release it when the references are recorded (or the ingest failed). */
   pins(): { pin: (hash: string) => Promise<void>; release: () => void } {
@@ -94,8 +99,8 @@ export class SnapshotChunks {
 
   /** Per snapshot in the store: the bytes of chunks no other snapshot uses (what deleting it alone frees). */
   async uniqueBytes(): Promise<Map<string, number>> {
-    // A chunk a cold image also uses stays when the snapshot goes.
-    const alone = sql<number>`sum(case when exists (select 1 from snapshot_chunks o where o.hash = c.hash and o.snapshot_id <> c.snapshot_id) or exists (select 1 from cold_chunks k where k.hash = c.hash) then 0 else c.size end)`;
+    // A chunk a cold image or a layer archive also uses stays when the snapshot goes.
+    const alone = sql<number>`sum(case when exists (select 1 from snapshot_chunks o where o.hash = c.hash and o.snapshot_id <> c.snapshot_id) or exists (select 1 from cold_chunks k where k.hash = c.hash) or exists (select 1 from layer_chunks l where l.hash = c.hash) then 0 else c.size end)`;
     const rows = await this.db.selectFrom('snapshot_chunks as c').select(['c.snapshot_id', alone.as('bytes')]).groupBy('c.snapshot_id').execute();
     return new Map(rows.map((r) => [r.snapshot_id, Number(r.bytes)]));
   }
