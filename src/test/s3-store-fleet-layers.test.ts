@@ -121,6 +121,10 @@ describe('BOTHUB_STORE: a fleet host reads the image layers it lacks from S3 its
     assert.deepEqual(new Set(gets.map((q) => q.path.split('/').pop())), chunks, 'the host downloaded every chunk of the archives');
     assert.ok(gets.every((q) => q.from === host.address), 'only the host read them');
     const archiveBytes = archives.reduce((n, a) => n + a.size, 0);
+    // `bothub doctor` counts them (no snapshot is in the store yet).
+    const doctor = (await t.daemon.ctx.doctor()).store;
+    assert.equal(doctor?.chunks, chunks.size);
+    assert.equal(doctor?.logicalBytes, archiveBytes);
     ctx.diagnostic(`layer archives: ${archiveBytes} bytes in ${chunks.size} chunks; uploaded by the control plane once, ${gets.length} chunk GETs by the host, 0 bytes over the SSH pipe`);
 
     assert.match(await sh(t, 'traveller', 'ls -ln /opt/tool'), /^-rwsr-x--- 1 1234 5678 7 /);
@@ -160,8 +164,10 @@ describe('BOTHUB_STORE: a fleet host reads the image layers it lacks from S3 its
 
   it("deleting an unrelated snapshot, and a full collection, leave the archives' chunks; removing the image frees them", async () => {
     await t.api.call('createSandbox', { body: { name: 'other', image: 'app', command: ['sleep', '100000'], host: 'local' } });
-    await sh(t, 'other', 'head -c 100000 /opt/blob > /root/mine');
-    await snapshot(t, 'other', 'unrelated');
+    await sh(t, 'other', 'cat /opt/tool > /root/mine');
+    await snapshot(t, 'other', 'unrelated', true);
+    await until('the snapshot is ready', async () => ((await t.api.call('getSnapshot', { params: { name: 'unrelated' } })).status === 'ready' ? true : undefined), 60_000);
+    assert.ok((await t.daemon.db.selectFrom('snapshot_chunks').select('hash').execute()).length > 0, 'the snapshot is in the store');
     await t.api.call('deleteSnapshot', { params: { name: 'unrelated' } });
     await t.daemon.ctx.snapshots.chunks.collect();
     const chunks = await archiveChunks();

@@ -89,15 +89,4 @@ export class LayerArchives {
     const recorded = (await this.db.selectFrom('layer_archives').select('layer_id').execute()).map((r) => r.layer_id);
     await this.forget(recorded.filter((id) => !have.has(id)));
   }
-
-  /** The archives' chunks and their bytes, counted once each (`bothub doctor`). */
-  async stats(): Promise<{ archives: number; chunks: number; bytes: number }> {
-    const archives = await this.db.selectFrom('layer_archives').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    const distinct = this.db.selectFrom('layer_chunks').select(['hash', (eb) => eb.fn.max('size').as('size')]).groupBy('hash').as('d');
-    const stored = await this.db
-      .selectFrom(distinct)
-      .select((eb) => [eb.fn.countAll<number>().as('chunks'), eb.fn.sum<number>('d.size').as('bytes')])
-      .executeTakeFirstOrThrow();
-    return { archives: Number(archives.n), chunks: Number(stored.chunks), bytes: Number(stored.bytes ?? 0) };
-  }
 }

@@ -105,9 +105,10 @@ export class SnapshotChunks {
     return new Map(rows.map((r) => [r.snapshot_id, Number(r.bytes)]));
   }
 
-  /** The store's size against what its snapshots would take without deduplication. */
+  /** The store's size against what its snapshots (and image layer archives) would take without deduplication. */
   async stats(): Promise<SnapshotStoreStatsT> {
-    const distinct = this.db.selectFrom('snapshot_chunks').select(['hash', (eb) => eb.fn.max('size').as('size')]).groupBy('hash').as('d');
+    const refs = this.db.selectFrom('snapshot_chunks').select(['hash', 'size']).unionAll(this.db.selectFrom('layer_chunks').select(['hash', 'size'])).as('r');
+    const distinct = this.db.selectFrom(refs).select(['r.hash', (eb) => eb.fn.max('r.size').as('size')]).groupBy('r.hash').as('d');
     const stored = await this.db
       .selectFrom(distinct)
       .select((eb) => [eb.fn.countAll<number>().as('chunks'), eb.fn.sum<number>('d.size').as('bytes')])
@@ -117,8 +118,12 @@ export class SnapshotChunks {
       .select((eb) => eb.fn.sum<number>('size_bytes').as('bytes'))
       .where('id', 'in', (eb) => eb.selectFrom('snapshot_chunks').select('snapshot_id'))
       .executeTakeFirstOrThrow();
+    const layers = await this.db
+      .selectFrom('layer_archives')
+      .select((eb) => eb.fn.sum<number>('size').as('bytes'))
+      .executeTakeFirstOrThrow();
     const storedBytes = Number(stored.bytes ?? 0);
-    const logicalBytes = Number(logical.bytes ?? 0);
+    const logicalBytes = Number(logical.bytes ?? 0) + Number(layers.bytes ?? 0);
     return { chunks: Number(stored.chunks), storedBytes, logicalBytes, savedBytes: Math.max(0, logicalBytes - storedBytes) };
   }
 }
