@@ -28,9 +28,10 @@ export async function landLayer(to: Host, partial: string, final: string, fill: 
 }
 
 /**
- * Tars a layer of this machine's image store (by name, so the same layer
- * always gives the same bytes and chunks) into a scratch directory, and puts
- * the archive into the store as the chunks it lacks.
+ * Tars a layer of this machine's image store (entries by name, so the same
+ * layer always gives the same bytes and chunks) into a scratch directory
+ * there (the image store is the daemon's own, on this machine), and puts the
+ * archive into the store as the chunks it lacks.
  */
 async function archiveLayer(images: ImageStore, id: string, store: PresigningStore, pin: (hash: string) => Promise<void>, signal?: AbortSignal): Promise<SnapshotFile> {
   const work = await mkdtemp(join(images.oci.tmp, 'layer-archive-'));
@@ -67,13 +68,12 @@ export async function layerFromStore(
   partial: string,
   op: LongOperation,
 ): Promise<LayerFromStore> {
-  const { log } = archives;
   const { archive, made } = await archives.obtain(id, (pin) => archiveLayer(images, id, store, pin, op.signal));
   const fetchDir = `${partial}-archive`;
   let damaged = false;
   try {
     const fetched = await fetchFromStore(store, { name: `layer ${id}`, files: { [ARCHIVE]: archive } }, to, fetchDir, op, {
-      log,
+      log: archives.log,
       damaged: (problem) => {
         damaged = true;
         return new BothubError('RUNTIME_FAILED', `image layer ${id.slice(0, 12)} did not come intact from the store (${problem}); ship it again: its archive is made anew`);
@@ -82,7 +82,7 @@ export async function layerFromStore(
     await to.run('tar', ['-C', partial, '-xf', join(fetchDir, ARCHIVE), '--same-permissions', ...TAR_KEEP], { signal: op.signal });
     return { archived: made, bytes: fetched.bytes };
   } catch (e) {
-    if (damaged) await archives.forget([id]).catch((err: unknown) => log.warn({ err }, 'forgetting a damaged layer archive failed'));
+    if (damaged) await archives.forget([id]).catch((err: unknown) => archives.log.warn({ err }, 'forgetting a damaged layer archive failed'));
     throw e;
   } finally {
     await to.run('rm', ['-rf', '--', fetchDir]).catch(() => undefined);
