@@ -133,6 +133,23 @@ export interface ColdChunkRow {
   size: number;
 }
 
+/** An image layer's archive in the store (layer-archives.ts): what a fleet host reads to have the layer. */
+export interface LayerArchiveRow {
+  layer_id: string;
+  size: number;
+  sha256: string;
+  /** Its chunks, in order (JSON array of sha256 names). */
+  chunks_json: string;
+  created_at: string;
+}
+
+/** A chunk a layer archive uses: its reference. */
+export interface LayerChunkRow {
+  layer_id: string;
+  hash: string;
+  size: number;
+}
+
 /** A cold image kept as chunks: its logical size. */
 export interface ColdImageRow {
   sandbox_id: string;
@@ -303,6 +320,8 @@ export interface Tables {
   cold_chunks: ColdChunkRow;
   cold_images: ColdImageRow;
   chunk_cache: ChunkCacheRow;
+  layer_archives: LayerArchiveRow;
+  layer_chunks: LayerChunkRow;
   users: UserRow;
   publications: PublicationRow;
   events: EventRow;

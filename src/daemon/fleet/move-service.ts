@@ -81,7 +81,7 @@ export class MoveService {
     const started = performance.now();
     // Its image first, while it still runs: only the layers the target lacks.
     op.onProgress?.({ step: 'image' });
-    await shipImage(this.deps.images, row.image, dst, op).catch((e: Error) => Promise.reject(new StepError('image', e.message, e)));
+    await shipImage(this.deps.images, row.image, dst, op, this.deps.snapshots.chunks).catch((e: Error) => Promise.reject(new StepError('image', e.message, e)));
     const moveId = randomBytes(6).toString('hex');
     const targetDir = join(incomingDir(dst.dataDir), moveId);
     const { journal } = this.deps;
@@ -209,7 +209,7 @@ export class MoveService {
       const targetDir = join(incomingDir(dst.dataDir), moveId);
       try {
         op.onProgress?.({ step: 'image' });
-        await shipImage(this.deps.images, spec.image, dst, op);
+        await shipImage(this.deps.images, spec.image, dst, op, snapshots.chunks);
         const fromHere = chunkSide({ exec: new LocalHost(), dataDir: '' }, snapshots.chunks.store);
         const toThere = chunkSide(dst, snapshots.chunks.store);
         const presigning = await presigningFor(snapshots.chunks.store, manifest, dst.exec, op.signal);

@@ -42,7 +42,7 @@ function safeRel(rel: string): string {
  * presigns URLs (S3), every file is in chunks, and the host has curl and
  * sha256sum. Otherwise the snapshot goes through the control plane as before.
  */
-export async function presigningFor(store: ChunkStore, manifest: SnapshotManifest, to: Host, signal?: AbortSignal): Promise<PresigningStore | undefined> {
+export async function presigningFor(store: ChunkStore, manifest: Pick<SnapshotManifest, 'files'>, to: Host, signal?: AbortSignal): Promise<PresigningStore | undefined> {
   if (!canPresign(store) || !Object.values(manifest.files).every((f) => f.chunks)) return undefined;
   const tools = await to.run('sh', ['-c', 'command -v curl >/dev/null && command -v sha256sum >/dev/null'], { allowFailure: true, signal });
   return tools.code === 0 ? store : undefined;

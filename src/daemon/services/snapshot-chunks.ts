@@ -4,6 +4,7 @@ import type { SnapshotStoreStatsT } from '../../api/index.js';
 import { chunkSizes, type ChunkStore, type SnapshotFile } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import { heldAmong } from './chunk-references.js';
+import { LayerArchives } from './layer-archives.js';
 
 /** Rows per insert: three values each, well under SQLite's limit on bound values. */
 const BATCH = 500;
@@ -19,12 +20,16 @@ const BATCH = 500;
 export class SnapshotChunks {
   private readonly pinSets = new Set<Set<string>>();
   private collecting: Promise<void> | null = null;
+  /** Image layers kept in the store as archives, for fleet hosts: their chunks are held here too. */
+  readonly layers: LayerArchives;
 
   constructor(
     private readonly db: Db,
     readonly store: ChunkStore,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.layers = new LayerArchives(db, this, log);
+  }
 
   /** A set of pins for one ingest; release it when the references are recorded (or the ingest failed). */
   pins(): { pin: (hash: string) => Promise<void>; release: () => void } {
@@ -94,15 +99,16 @@ export class SnapshotChunks {
 
   /** Per snapshot in the store: the bytes of chunks no other snapshot uses (what deleting it alone frees). */
   async uniqueBytes(): Promise<Map<string, number>> {
-    // A chunk a cold image also uses stays when the snapshot goes.
-    const alone = sql<number>`sum(case when exists (select 1 from snapshot_chunks o where o.hash = c.hash and o.snapshot_id <> c.snapshot_id) or exists (select 1 from cold_chunks k where k.hash = c.hash) then 0 else c.size end)`;
+    // A chunk a cold image or a layer archive also uses stays when the snapshot goes.
+    const alone = sql<number>`sum(case when exists (select 1 from snapshot_chunks o where o.hash = c.hash and o.snapshot_id <> c.snapshot_id) or exists (select 1 from cold_chunks k where k.hash = c.hash) or exists (select 1 from layer_chunks l where l.hash = c.hash) then 0 else c.size end)`;
     const rows = await this.db.selectFrom('snapshot_chunks as c').select(['c.snapshot_id', alone.as('bytes')]).groupBy('c.snapshot_id').execute();
     return new Map(rows.map((r) => [r.snapshot_id, Number(r.bytes)]));
   }
 
-  /** The store's size against what its snapshots would take without deduplication. */
+  /** The store's size against what its snapshots (and image layer archives) would take without deduplication. */
   async stats(): Promise<SnapshotStoreStatsT> {
-    const distinct = this.db.selectFrom('snapshot_chunks').select(['hash', (eb) => eb.fn.max('size').as('size')]).groupBy('hash').as('d');
+    const refs = this.db.selectFrom('snapshot_chunks').select(['hash', 'size']).unionAll(this.db.selectFrom('layer_chunks').select(['hash', 'size'])).as('r');
+    const distinct = this.db.selectFrom(refs).select(['r.hash', (eb) => eb.fn.max('r.size').as('size')]).groupBy('r.hash').as('d');
     const stored = await this.db
       .selectFrom(distinct)
       .select((eb) => [eb.fn.countAll<number>().as('chunks'), eb.fn.sum<number>('d.size').as('bytes')])
@@ -112,8 +118,12 @@ export class SnapshotChunks {
       .select((eb) => eb.fn.sum<number>('size_bytes').as('bytes'))
       .where('id', 'in', (eb) => eb.selectFrom('snapshot_chunks').select('snapshot_id'))
       .executeTakeFirstOrThrow();
+    const layers = await this.db
+      .selectFrom('layer_archives')
+      .select((eb) => eb.fn.sum<number>('size').as('bytes'))
+      .executeTakeFirstOrThrow();
     const storedBytes = Number(stored.bytes ?? 0);
-    const logicalBytes = Number(logical.bytes ?? 0);
+    const logicalBytes = Number(logical.bytes ?? 0) + Number(layers.bytes ?? 0);
     return { chunks: Number(stored.chunks), storedBytes, logicalBytes, savedBytes: Math.max(0, logicalBytes - storedBytes) };
   }
 }

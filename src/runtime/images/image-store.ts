@@ -59,6 +59,8 @@ export class ImageStore {
   private active = 0;
   readonly layers: LayerStore;
   readonly oci: OciStore;
+  /** Told of layers freed (the daemon drops what it keeps for them elsewhere: their archives in the snapshot store). */
+  onLayersRemoved?: (ids: string[]) => Promise<void>;
 
   constructor(
     private readonly host: Host,
@@ -360,7 +362,9 @@ export class ImageStore {
     const images = await this.list();
     const used = new Set(images.flatMap((i) => i.layers ?? []));
     if (this.active > 0) return; // a pull or save in flight holds layers and blobs no image.json names yet
-    for (const id of await this.layers.ids()) if (!used.has(id)) await this.layers.remove(id);
+    const freed = (await this.layers.ids()).filter((id) => !used.has(id));
+    for (const id of freed) await this.layers.remove(id);
+    if (freed.length) await this.onLayersRemoved?.(freed);
     const blobs = new Set<string>();
     for (const i of images) {
       if (!i.digest) continue;

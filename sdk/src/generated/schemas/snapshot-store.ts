@@ -14,7 +14,7 @@ export const SnapshotUniqueBytes = Type.Integer({
 export const SnapshotStoreStats = Type.Object({
   chunks: Type.Integer(),
   storedBytes: Type.Integer({ description: 'Bytes the chunks take on disk.' }),
-  logicalBytes: Type.Integer({ description: 'What the snapshots in the store would take without deduplication.' }),
+  logicalBytes: Type.Integer({ description: 'What the snapshots (and image layers kept for fleet hosts) in the store would take without deduplication.' }),
   savedBytes: Type.Integer({ description: 'logicalBytes less storedBytes.' }),
   backend: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('s3')], { description: "'s3' with BOTHUB_STORE, else 'local' (the snapshots directory)." })),
   location: Type.Optional(Type.String({ description: 's3://BUCKET/PREFIX, or the local chunk directory.' })),
