@@ -30,7 +30,7 @@ export default tseslint.config(
   },
   {
     // Kysely's advice for migrations: they must not depend on today's table types.
-    files: ['src/daemon/db/migrations.ts'],
+    files: ['src/daemon/db/migrations.ts', 'src/daemon/db/migrations-from-0014.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
