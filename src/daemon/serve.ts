@@ -200,7 +200,6 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
   // Layer archives in the store are held while their layer is here; a daemon sharing the database may hold other layers.
-  images.onLayersRemoved = (ids) => snapshots.chunks.layers.forget(ids);
   if (!cluster.shared) await snapshots.chunks.layers.forgetAllBut(await images.layers.ids());
   const chunkCache = new ChunkCache(db, snapshots.chunks, config.chunkCacheBytes, log);
   const coldImages = new ColdImages({ db, host, chunks: snapshots.chunks, cache: chunkCache, scratchDir: join(config.dataDir, 'snapshot-staging'), log });

@@ -59,8 +59,6 @@ export class ImageStore {
   private active = 0;
   readonly layers: LayerStore;
   readonly oci: OciStore;
-  /** Told of layers freed (the daemon drops what it keeps for them elsewhere: their archives in the snapshot store). */
-  onLayersRemoved?: (ids: string[]) => Promise<void>;
 
   constructor(
     private readonly host: Host,
@@ -345,26 +343,25 @@ export class ImageStore {
     return info;
   }
 
-  async remove(name: string): Promise<void> {
-    await this.require(name);
-    // Rename first: the image disappears at once, the slow delete follows.
+  /** Returns the layers it freed: the daemon drops what it keeps for them elsewhere (their archives in the snapshot store). */
+  async remove(name: string): Promise<string[]> {
+    await this.require(name); // then renamed first: the image disappears at once, the slow delete follows
     const doomed = partialPath(this.dir, `rm-${name}`);
     await this.host.rename(join(this.dir, name), doomed);
     await this.host.rm(doomed, { recursive: true, force: true });
-    await this.collectLayers();
+    return this.collectLayers();
   }
 
   /**
    * Frees the layers no image uses (sandboxes and snapshots hold their image
-   * by name, and an image in use is never removed), and the blobs no image names.
+   * by name, and an image in use is never removed), and the blobs no image names; returns the layers freed.
    */
-  async collectLayers(): Promise<void> {
+  async collectLayers(): Promise<string[]> {
     const images = await this.list();
     const used = new Set(images.flatMap((i) => i.layers ?? []));
-    if (this.active > 0) return; // a pull or save in flight holds layers and blobs no image.json names yet
+    if (this.active > 0) return []; // a pull or save in flight holds layers and blobs no image.json names yet
     const freed = (await this.layers.ids()).filter((id) => !used.has(id));
     for (const id of freed) await this.layers.remove(id);
-    if (freed.length) await this.onLayersRemoved?.(freed);
     const blobs = new Set<string>();
     for (const i of images) {
       if (!i.digest) continue;
@@ -375,6 +372,7 @@ export class ImageStore {
     }
     const dir = join(this.oci.blobs.dir, 'sha256');
     for (const { name: f } of await this.host.readdir(dir).catch(() => [])) if (!blobs.has(`sha256:${f}`)) await this.host.rm(join(dir, f), { force: true });
+    return freed;
   }
 
   private async partialDir(name: string): Promise<string> {

@@ -29,7 +29,8 @@ export function imageHandlers(ctx: DaemonContext): Pick<Handlers, ImageRoutes> {
           'IN_USE',
           `image "${params.name}" is under snapshot ${users.snapshots.join(', ')}, whose restore needs it; delete ${users.snapshots.length > 1 ? 'them' : 'it'} first (\`DELETE /api/v1/snapshots/SNAP\`)`,
         );
-      await ctx.images.remove(params.name);
+      // Their archives in the snapshot store go with the last image that used the layers.
+      await ctx.snapshots.chunks.layers.forget(await ctx.images.remove(params.name));
     },
   };
 }
