@@ -18,6 +18,20 @@ export interface DirEntry {
   kind: FileKind;
 }
 
+/** An open file, read and written at given positions (a big file in chunks, the tail of one). */
+export interface HostFileHandle {
+  /** Up to `length` bytes at `position` into `buffer` from `offset`; the count read, 0 at the end of the file. */
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
+  /** All `length` bytes of `buffer` from `offset`, at `position`. */
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void>;
+  stat(): Promise<FileStat>;
+  /** Permission bits, set apart from open (which the umask trims). */
+  chmod(mode: number): Promise<void>;
+  /** Flushes the file's data to disk. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface WriteFileOptions {
   /** Permission bits of a file this creates (an existing file keeps its own). */
   mode?: number;
@@ -52,10 +66,16 @@ export interface HostFiles {
   readlink(path: string): Promise<string>;
   /** Sets the size; growing makes a sparse file. */
   truncate(path: string, bytes: number): Promise<void>;
-  /** A big file's contents, streamed; rejects (missing, forbidden) before any data flows. */
-  createReadStream(path: string): Promise<Readable>;
+  /** A big file's contents (or bytes `start` to `end`, both included), streamed; rejects (missing, forbidden) before any data flows. */
+  createReadStream(path: string, range?: { start?: number; end?: number }): Promise<Readable>;
   /** Creates or replaces a file, streamed; rejects before any data flows when it cannot be opened. */
   createWriteStream(path: string, options?: { mode?: number }): Promise<Writable>;
+  /** `r`: reading an existing file; `w`: created or emptied, with `mode` if created. */
+  open(path: string, flags: 'r' | 'w', mode?: number): Promise<HostFileHandle>;
+  /** Sets the access and modification times (a cache's least-recently-used order). */
+  utimes(path: string, atime: Date, mtime: Date): Promise<void>;
+  /** Copies a file's bytes to `to` (created or replaced); the copy's mode is the source's. */
+  copyFile(from: string, to: string): Promise<void>;
   /** Sends a signal to a process; false when there is no such process. */
   kill(pid: number, signal: NodeJS.Signals): Promise<boolean>;
   /** A stream to a Unix socket on the host (a sandbox's init). */

@@ -2,7 +2,7 @@ import { existsSync, lstatSync, readFileSync, writeFileSync, type BigIntStats, t
 import * as fs from 'node:fs/promises';
 import net from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { assertPid, deviceNumbers, HostFileError, kindOfMode, type DirEntry, type FileKind, type FileStat, type HostFiles, type WriteFileOptions } from './host-files.js';
+import { assertPid, deviceNumbers, HostFileError, kindOfMode, type DirEntry, type FileKind, type FileStat, type HostFileHandle, type HostFiles, type WriteFileOptions } from './host-files.js';
 
 /**
  * procfs, sysfs and cgroupfs files are made by the kernel from memory on
@@ -124,14 +124,38 @@ export abstract class LocalFiles implements HostFiles {
     return this.attempt('truncate', path, () => fs.truncate(path, bytes));
   }
 
-  async createReadStream(path: string): Promise<Readable> {
+  async createReadStream(path: string, range: { start?: number; end?: number } = {}): Promise<Readable> {
     const fh = await this.attempt('read', path, () => fs.open(path, 'r'));
-    return fh.createReadStream();
+    return fh.createReadStream({ ...range, highWaterMark: 1 << 20 });
   }
 
   async createWriteStream(path: string, options: { mode?: number } = {}): Promise<Writable> {
     const fh = await this.attempt('write', path, () => fs.open(path, 'w', options.mode));
     return fh.createWriteStream();
+  }
+
+  async open(path: string, flags: 'r' | 'w', mode?: number): Promise<HostFileHandle> {
+    const fh = await this.attempt(flags === 'r' ? 'read' : 'write', path, () => fs.open(path, flags, mode));
+    const io = <T>(op: string, call: () => Promise<T>) => this.attempt(op, path, call);
+    return {
+      read: async (buffer, offset, length, position) => (await io('read', () => fh.read(buffer, offset, length, position))).bytesRead,
+      write: async (buffer, offset, length, position) => {
+        // fs can write fewer bytes than asked (a signal, a full pipe); a file on disk rarely does, but the contract is all of them.
+        for (let done = 0; done < length; ) done += (await io('write', () => fh.write(buffer, offset + done, length - done, position + done))).bytesWritten;
+      },
+      stat: async () => toStat(await io('stat', () => fh.stat({ bigint: true }))),
+      chmod: (m) => io('change the mode of', () => fh.chmod(m)),
+      sync: () => io('flush', () => fh.sync()),
+      close: () => fh.close(),
+    };
+  }
+
+  utimes(path: string, atime: Date, mtime: Date): Promise<void> {
+    return this.attempt('set the times of', path, () => fs.utimes(path, atime, mtime));
+  }
+
+  copyFile(from: string, to: string): Promise<void> {
+    return this.attempt('copy', from, () => fs.copyFile(from, to));
   }
 
   async kill(pid: number, signal: NodeJS.Signals): Promise<boolean> {

@@ -1,8 +1,9 @@
 import { dirname } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import type { RunOptions, RunResult } from './host.js';
-import { assertPid, HostFileError, isFileError, kindOfMode, type DirEntry, type FileStat, type HostFiles, type WriteFileOptions } from './host-files.js';
+import { assertPid, HostFileError, isFileError, kindOfMode, type DirEntry, type FileStat, type HostFileHandle, type HostFiles, type WriteFileOptions } from './host-files.js';
 
 /** SFTP status codes (RFC draft-ietf-secsh-filexfer-02 §7) as errno names; OpenSSH's server maps errno to these three. */
 const ERRNO_OF_STATUS: Record<number, string> = { 2: 'ENOENT', 3: 'EACCES', 8: 'ENOTSUP' };
@@ -31,7 +32,7 @@ export abstract class SftpFiles implements HostFiles {
     );
   }
 
-  private open(op: string, path: string, flags: 'r' | 'w', mode?: number): Promise<Buffer> {
+  private openHandle(op: string, path: string, flags: 'r' | 'w', mode?: number): Promise<Buffer> {
     return this.call(op, path, (s, done) => s.open(path, flags, mode === undefined ? {} : { mode }, done));
   }
 
@@ -50,7 +51,7 @@ export abstract class SftpFiles implements HostFiles {
 
   async writeFile(path: string, data: string | Uint8Array, options: WriteFileOptions = {}): Promise<void> {
     const buf = Buffer.from(data);
-    const handle = await this.open('write', path, 'w', options.mode);
+    const handle = await this.openHandle('write', path, 'w', options.mode);
     try {
       await this.call('write', path, (s, done) => s.write(handle, buf, 0, buf.length, 0, done));
       if (options.fsync) await this.call('sync', path, (s, done) => s.ext_openssh_fsync(handle, done));
@@ -141,14 +142,37 @@ export abstract class SftpFiles implements HostFiles {
     await this.call('truncate', path, (s, done) => s.setstat(path, { size: bytes }, done));
   }
 
-  async createReadStream(path: string): Promise<Readable> {
-    const handle = await this.open('read', path, 'r');
-    return (await this.sftp()).createReadStream(path, { handle, autoClose: true });
+  async createReadStream(path: string, range: { start?: number; end?: number } = {}): Promise<Readable> {
+    const handle = await this.openHandle('read', path, 'r');
+    return (await this.sftp()).createReadStream(path, { handle, autoClose: true, ...range });
   }
 
   async createWriteStream(path: string, options: { mode?: number } = {}): Promise<Writable> {
-    const handle = await this.open('write', path, 'w', options.mode);
+    const handle = await this.openHandle('write', path, 'w', options.mode);
     return (await this.sftp()).createWriteStream(path, { handle, autoClose: true });
+  }
+
+  async open(path: string, flags: 'r' | 'w', mode?: number): Promise<HostFileHandle> {
+    const handle = await this.openHandle(flags === 'r' ? 'read' : 'write', path, flags, mode);
+    return {
+      // ssh2 splits a long read or write into the server's packet size, and answers 0 at the end of the file.
+      read: (buffer, offset, length, position) => this.call<number>('read', path, (s, done) => s.read(handle, buffer, offset, length, position, (err, n) => done(err, n))),
+      write: (buffer, offset, length, position) => this.call('write', path, (s, done) => s.write(handle, Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength), offset, length, position, done)),
+      stat: async () => this.toStat(path, await this.call<Stats>('stat', path, (s, done) => s.fstat(handle, done)), true),
+      chmod: (mode) => this.call('change the mode of', path, (s, done) => s.fchmod(handle, mode, done)),
+      sync: () => this.call('flush', path, (s, done) => s.ext_openssh_fsync(handle, done)),
+      close: () => this.closeHandle(handle),
+    };
+  }
+
+  async utimes(path: string, atime: Date, mtime: Date): Promise<void> {
+    await this.call('set the times of', path, (s, done) => s.utimes(path, atime, mtime, done));
+  }
+
+  /** SFTP has no copy: the bytes go there and back over the connection, as small files (a snapshot's whole ones) do. */
+  async copyFile(from: string, to: string): Promise<void> {
+    const { mode } = await this.stat(from);
+    await pipeline(await this.createReadStream(from), await this.createWriteStream(to, { mode }));
   }
 
   async kill(pid: number, signal: NodeJS.Signals): Promise<boolean> {

@@ -96,6 +96,44 @@ function fileOperations(label: string, open: () => Promise<Host>, close: () => P
       assert.equal(hash.digest('hex'), createHash('sha256').update(data).digest('hex'));
     });
 
+    it('reads and writes at positions, streams a range, copies, and sets times', async () => {
+      const data = randomBytes(3 * 1024 * 1024 + 11); // past one SFTP packet: the calls split and join it
+      const f = join(dir, 'positions');
+      const w = await host.open(f, 'w', 0o600);
+      try {
+        await w.chmod(0o640);
+        // Second half first: a write at a position leaves what is before it to a later one.
+        await w.write(data, 1_500_000, data.length - 1_500_000, 1_500_000);
+        await w.write(data, 0, 1_500_000, 0);
+        await w.sync();
+        assert.equal((await w.stat()).size, data.length);
+      } finally {
+        await w.close();
+      }
+      assert.equal((await host.stat(f)).mode, 0o640);
+      const r = await host.open(f, 'r');
+      try {
+        const buf = Buffer.alloc(2_000_000);
+        assert.equal(await r.read(buf, 0, buf.length, 1_000_000), buf.length);
+        assert.deepEqual(buf, data.subarray(1_000_000, 3_000_000));
+        assert.equal(await r.read(buf, 0, buf.length, data.length - 5), 5, 'short at the end');
+        assert.equal(await r.read(buf, 0, buf.length, data.length), 0, '0 past the end');
+      } finally {
+        await r.close();
+      }
+      const middle: Buffer[] = [];
+      for await (const chunk of await host.createReadStream(f, { start: 100, end: 2_100_099 })) middle.push(chunk as Buffer);
+      assert.deepEqual(Buffer.concat(middle), data.subarray(100, 2_100_100));
+      const copy = join(dir, 'copy');
+      await host.copyFile(f, copy);
+      assert.deepEqual(readFileSync(copy), data);
+      assert.equal((await host.stat(copy)).mode, 0o640, 'the copy has the source mode');
+      const then = new Date('2020-01-02T03:04:05Z');
+      await host.utimes(copy, then, then);
+      assert.equal((await host.stat(copy)).mtimeMs, then.getTime());
+      await assert.rejects(host.open(join(dir, 'missing'), 'r'), (e: unknown) => e instanceof HostFileError && e.code === 'ENOENT');
+    });
+
     it('says which file is missing, and where', async () => {
       const missing = join(dir, 'missing', 'file');
       const says = (op: string) => (e: unknown) => {
