@@ -1,5 +1,4 @@
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { readdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ChunkError, type LocalChunkStore } from './chunk-store.js';
@@ -68,8 +67,9 @@ export class CachedS3ChunkStore implements PresigningStore {
   async get(hash: string): Promise<Buffer> {
     try {
       const bytes = await this.cache.get(hash);
+      // Both times: the modification time is the last read (a chunk's bytes never change), and orders eviction.
       const now = new Date();
-      await utimes(this.cachePath(hash), now, now).catch(() => undefined);
+      await this.cache.host.utimes(this.cachePath(hash), now, now).catch(() => undefined);
       return bytes;
     } catch (e) {
       if (!(e instanceof ChunkError)) throw e;
@@ -130,14 +130,14 @@ export class CachedS3ChunkStore implements PresigningStore {
 
   private async keep(hash: string, bytes: Buffer): Promise<void> {
     if (this.cacheLimitBytes <= 0) return;
-    const before = await stat(this.cachePath(hash)).catch(() => undefined);
+    const before = await this.cache.host.stat(this.cachePath(hash)).catch(() => undefined);
     await this.cache.put(hash, bytes);
     if (!before) this.cachedBytes += bytes.length;
     if (this.cachedBytes > this.cacheLimitBytes) await this.trim();
   }
 
   private async dropCached(hash: string): Promise<void> {
-    const s = await stat(this.cachePath(hash)).catch(() => undefined);
+    const s = await this.cache.host.stat(this.cachePath(hash)).catch(() => undefined);
     await this.cache.delete(hash);
     if (s) this.cachedBytes = Math.max(0, this.cachedBytes - s.size);
   }
@@ -149,15 +149,9 @@ export class CachedS3ChunkStore implements PresigningStore {
     const run = (async () => {
       // What the count said when the listing began: chunks kept or dropped during the trim are added to what the listing finds.
       const counted = this.cachedBytes;
-      const entries: { hash: string; size: number; atimeMs: number }[] = [];
-      for (const dir of await readdir(this.cache.root).catch(() => [] as string[])) {
-        if (!/^[0-9a-f]{2}$/.test(dir)) continue;
-        for (const name of await readdir(join(this.cache.root, dir)).catch(() => [] as string[])) {
-          const s = await stat(join(this.cache.root, dir, name)).catch(() => undefined);
-          if (s) entries.push({ hash: name, size: s.size, atimeMs: s.atimeMs });
-        }
-      }
-      entries.sort((a, b) => a.atimeMs - b.atimeMs);
+      const entries: { hash: string; size: number; readMs: number }[] = [];
+      for await (const { hash, stat } of this.cache.chunkFiles()) entries.push({ hash, size: stat.size, readMs: stat.mtimeMs });
+      entries.sort((a, b) => a.readMs - b.readMs);
       let total = entries.reduce((n, e) => n + e.size, 0);
       const target = Math.floor(this.cacheLimitBytes * LOW_WATER);
       let evicted = 0;

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Host } from '../../hostexec/index.js';
+import { isFileError, type FileStat, type Host } from '../../hostexec/index.js';
 
 /** A chunk whose bytes no longer hash to its name (bit rot, a torn write, tampering), or one that is gone. */
 export class ChunkError extends Error {
@@ -37,12 +36,16 @@ export interface ChunkStore {
 
 const HASH = /^[0-9a-f]{64}$/;
 
-/** Chunks as files `<root>/<first two hex digits>/<hash>` on the snapshot disk. */
+/**
+ * Chunks as files `<root>/<first two hex digits>/<hash>` on the snapshot
+ * disk of `host`: the machine whose process keeps the store (the
+ * control plane's, or a fleet agent's own).
+ */
 export class LocalChunkStore implements ChunkStore {
   private readonly tmp: string;
   constructor(
     readonly root: string,
-    private readonly host: Host,
+    readonly host: Host,
   ) {
     this.tmp = join(root, '.tmp');
   }
@@ -53,8 +56,8 @@ export class LocalChunkStore implements ChunkStore {
 
   /** Creates the directory and drops chunks a crash left half-written. */
   async init(): Promise<void> {
-    await rm(this.tmp, { recursive: true, force: true });
-    await mkdir(this.tmp, { recursive: true, mode: 0o700 });
+    await this.host.rm(this.tmp, { recursive: true, force: true });
+    await this.host.mkdir(this.tmp, { recursive: true, mode: 0o700 });
   }
 
   private path(hash: string): string {
@@ -63,26 +66,26 @@ export class LocalChunkStore implements ChunkStore {
   }
 
   async has(hash: string, size: number): Promise<boolean> {
-    return (await stat(this.path(hash)).catch(() => undefined))?.size === size;
+    return (await this.host.stat(this.path(hash)).catch(() => undefined))?.size === size;
   }
 
   async put(hash: string, bytes: Buffer): Promise<void> {
     const final = this.path(hash);
     const temp = join(this.tmp, `${hash}.${randomBytes(4).toString('hex')}`);
     try {
-      await writeFile(temp, bytes, { mode: 0o600 });
-      await mkdir(join(this.root, hash.slice(0, 2)), { recursive: true, mode: 0o700 });
-      await rename(temp, final);
+      await this.host.writeFile(temp, bytes, { mode: 0o600 });
+      await this.host.mkdir(join(this.root, hash.slice(0, 2)), { recursive: true, mode: 0o700 });
+      await this.host.rename(temp, final);
     } catch (e) {
       // A write cut short by a full disk must give its space back at once.
-      await rm(temp, { force: true });
+      await this.host.rm(temp, { force: true });
       throw e;
     }
   }
 
   async get(hash: string): Promise<Buffer> {
-    const bytes = await readFile(this.path(hash)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new ChunkError(hash, 'missing');
+    const bytes = await this.host.readFile(this.path(hash)).catch((e: unknown) => {
+      if (isFileError(e, 'ENOENT')) throw new ChunkError(hash, 'missing');
       throw e;
     });
     if (sha256(bytes) !== hash) throw new ChunkError(hash, 'damaged');
@@ -90,16 +93,22 @@ export class LocalChunkStore implements ChunkStore {
   }
 
   async delete(hash: string): Promise<void> {
-    await rm(this.path(hash), { force: true });
+    await this.host.rm(this.path(hash), { force: true });
   }
 
   async *list(): AsyncIterable<{ hash: string; size: number }> {
-    for (const prefix of await readdir(this.root).catch(() => [] as string[])) {
+    for await (const { hash, stat } of this.chunkFiles()) yield { hash, size: stat.size };
+  }
+
+  /** Every chunk file with its stat (size, and the last read as its modification time: see CachedS3ChunkStore). */
+  async *chunkFiles(): AsyncIterable<{ hash: string; stat: FileStat }> {
+    const names = (path: string) => this.host.readdir(path).then((entries) => entries.map((e) => e.name)).catch(() => [] as string[]);
+    for (const prefix of await names(this.root)) {
       if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
-      for (const name of await readdir(join(this.root, prefix)).catch(() => [] as string[])) {
+      for (const name of await names(join(this.root, prefix))) {
         if (!HASH.test(name)) continue;
-        const s = await stat(join(this.root, prefix, name)).catch(() => undefined);
-        if (s) yield { hash: name, size: s.size };
+        const stat = await this.host.stat(join(this.root, prefix, name)).catch(() => undefined);
+        if (stat) yield { hash: name, stat };
       }
     }
   }
