@@ -82,6 +82,18 @@ export interface HostFiles {
   openSocket(path: string): Promise<Duplex>;
 }
 
+/**
+ * Synchronous reads, which only this machine offers (a fleet host's file is a
+ * round trip away): for the records of a store this process keeps, read on
+ * every exec, where a thread-pool hop per file would be most of the cost.
+ */
+export interface SyncFiles {
+  /** The file's text, or undefined when it cannot be read (missing, or a whiteout device). */
+  readTextFileSync(path: string): string | undefined;
+  /** Changes whenever the file does (its inode, modification time in ns and size); undefined when it is missing. */
+  stampSync(path: string): string | undefined;
+}
+
 const REASONS: Record<string, string> = {
   ENOENT: 'it does not exist',
   EACCES: 'permission denied; bothub must run as root there',

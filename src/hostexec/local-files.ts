@@ -1,8 +1,8 @@
-import { existsSync, lstatSync, readFileSync, writeFileSync, type BigIntStats, type Dirent } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync, writeFileSync, type BigIntStats, type Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import net from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { assertPid, deviceNumbers, HostFileError, kindOfMode, type DirEntry, type FileKind, type FileStat, type HostFileHandle, type HostFiles, type WriteFileOptions } from './host-files.js';
+import { assertPid, deviceNumbers, HostFileError, kindOfMode, type DirEntry, type FileKind, type FileStat, type HostFileHandle, type HostFiles, type SyncFiles, type WriteFileOptions } from './host-files.js';
 
 /**
  * procfs, sysfs and cgroupfs files are made by the kernel from memory on
@@ -35,7 +35,7 @@ function direntKind(d: Dirent): FileKind {
 }
 
 /** This machine's files and processes, with node:fs: the one place outside tests where the runtime's file access meets the OS. */
-export abstract class LocalFiles implements HostFiles {
+export abstract class LocalFiles implements HostFiles, SyncFiles {
   abstract readonly name: string;
 
   /** A node:fs error as a HostFileError that names the host, the operation and the path. */
@@ -69,6 +69,19 @@ export abstract class LocalFiles implements HostFiles {
         await fh.close();
       }
     });
+  }
+
+  readTextFileSync(path: string): string | undefined {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  stampSync(path: string): string | undefined {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return st && `${st.ino}:${st.mtimeNs}:${st.size}`;
   }
 
   async mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): Promise<void> {

@@ -3,20 +3,19 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { BothubError, canSee, notFound, validateName, type Actor } from '../../core/index.js';
-import type { Host } from '../../hostexec/index.js';
+import type { Host, SyncFiles } from '../../hostexec/index.js';
 import type { LongOperation } from '../progress.js';
 import { debootstrapDebian, DEBIAN_IMAGE } from './debootstrap.js';
 import { extractImageArchive } from './archive.js';
 import { LayerStore } from './layers.js';
 import { StampedJsonCache } from './stamped-json.js';
-import { BlobStore, type Descriptor, type ImageConfig } from './oci-layout.js';
+import { BlobStore, type Descriptor, type ImageConfig, type OciConfigFile } from './oci-layout.js';
 import { copyIntoStore, type OciStore, type StoredOciImage } from './oci-copy.js';
 import { defaultImageName, parseReference } from './reference.js';
 import { Skopeo, type RegistryCredentials } from './skopeo.js';
 import { buildManifest, copyOut } from './oci-build.js';
 import { resolveImageUser } from './image-user.js';
 import { partialPath, removeAbandonedPartials } from './partial-dirs.js';
-import type { OciConfigFile } from './oci-layout.js';
 
 export type ImageSource = 'debootstrap' | 'tarball' | 'docker-archive' | 'registry' | 'oci-archive' | 'saved';
 
@@ -54,17 +53,18 @@ const seeOrImport = (name: string) => `see \`GET /api/v1/images\`, or import one
  */
 export class ImageStore {
   private building = new Map<string, Promise<ImageInfo>>();
-  private readonly infoCache = new StampedJsonCache<ImageInfo>();
+  private readonly infoCache: StampedJsonCache<ImageInfo>;
   /** Pulls, imports and saves in flight: layer collection waits for none. */
   private active = 0;
   readonly layers: LayerStore;
   readonly oci: OciStore;
 
   constructor(
-    private readonly host: Host,
+    private readonly host: Host & SyncFiles,
     readonly dir: string,
     private readonly debianMirror: string,
   ) {
+    this.infoCache = new StampedJsonCache<ImageInfo>(host);
     this.layers = new LayerStore(host, join(dir, '.layers'));
     const tmp = join(dir, '.tmp');
     this.oci = { skopeo: new Skopeo(host, tmp), blobs: new BlobStore(host, join(dir, '.blobs')), layers: this.layers, tmp };
@@ -91,7 +91,7 @@ export class ImageStore {
   mainProcessOf(name: string): { cwd?: string; user?: { uid: number; gid: number } } {
     const config = this.infoSync(name)?.config;
     if (!config) return {};
-    return { cwd: config.workingDir || undefined, user: resolveImageUser(config.user, this.lowerDir(name).split(':')) };
+    return { cwd: config.workingDir || undefined, user: resolveImageUser(this.host, config.user, this.lowerDir(name).split(':')) };
   }
 
   /** Removes builds a crash left behind. */

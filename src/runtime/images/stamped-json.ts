@@ -1,5 +1,4 @@
-// Local only: a synchronous cache keyed by inode, for the image records of this process's own store (Host calls are async and have no inode).
-import { readFileSync, statSync } from 'node:fs';
+import type { SyncFiles } from '../../hostexec/index.js';
 
 /**
  * JSON files read synchronously on a hot path (an image's record, on every
@@ -9,15 +8,18 @@ import { readFileSync, statSync } from 'node:fs';
 export class StampedJsonCache<T> {
   private readonly entries = new Map<string, { stamp: string; value: T }>();
 
+  constructor(private readonly files: SyncFiles) {}
+
   /** The file's parsed contents, or undefined when it is missing or unreadable. */
   read(file: string): T | undefined {
     try {
-      const st = statSync(file, { bigint: true });
-      const stamp = `${st.ino}:${st.mtimeNs}:${st.size}`;
+      const stamp = this.files.stampSync(file);
       const known = this.entries.get(file);
-      if (known?.stamp === stamp) return known.value;
-      const value = JSON.parse(readFileSync(file, 'utf8')) as T;
-      this.entries.set(file, { stamp, value });
+      if (stamp !== undefined && known?.stamp === stamp) return known.value;
+      const text = stamp === undefined ? undefined : this.files.readTextFileSync(file);
+      if (text === undefined) throw new Error('unreadable');
+      const value = JSON.parse(text) as T;
+      this.entries.set(file, { stamp: stamp!, value });
       return value;
     } catch {
       this.entries.delete(file);
