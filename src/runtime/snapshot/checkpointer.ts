@@ -159,7 +159,7 @@ export class Checkpointer {
       const frozenMs = await this.dump(def, op.key ? scratch : sealedDir, op);
       if (op.key) {
         op.onProgress?.({ step: 'encrypt' });
-        await sealTree(scratch, sealedDir, op.key, op.signal);
+        await sealTree(this.host, scratch, sealedDir, op.key, op.signal);
         await this.host.writeFile(join(sealedDir, SNAPSHOT_PARTS.sealedMarker), 'aes-256-gcm\n');
       }
       return frozenMs;
@@ -295,7 +295,7 @@ export class Checkpointer {
         dir = join(p.dir, 'clear-images');
         release = await mountScratch(this.host, dir);
         const skip = (rel: string) => rel === SNAPSHOT_PARTS.sealedMarker || rel === SNAPSHOT_PARTS.gpu || rel === 'manifest.json';
-        await openTree(snapshotDir, dir, op.key, skip, op.signal);
+        await openTree(this.host, snapshotDir, dir, op.key, skip, op.signal);
         step = 'filesystem';
       }
       op.onProgress?.({ step });

@@ -1,12 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-// Local only: reads each sealed file by position (its IV first, its tag last), which the Host has no call for.
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BothubError } from '../../core/index.js';
-import type { Host } from '../../hostexec/index.js';
+import type { Host, HostFiles } from '../../hostexec/index.js';
 import { unmount } from '../overlay.js';
 
 /**
@@ -18,25 +15,25 @@ import { unmount } from '../overlay.js';
 const IV = 12;
 const TAG = 16;
 
-async function* files(dir: string): AsyncGenerator<string> {
-  for (const e of await readdir(dir, { withFileTypes: true })) {
+async function* files(host: HostFiles, dir: string): AsyncGenerator<string> {
+  for (const e of await host.readdir(dir)) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) yield* files(p);
-    else if (e.isFile()) yield p;
+    if (e.kind === 'directory') yield* files(host, p);
+    else if (e.kind === 'file') yield p;
   }
 }
 
-async function encryptFile(src: string, dst: string, key: Buffer, signal?: AbortSignal): Promise<void> {
+async function encryptFile(host: HostFiles, src: string, dst: string, key: Buffer, signal?: AbortSignal): Promise<void> {
   const iv = randomBytes(IV);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const out = createWriteStream(dst, { mode: 0o600 });
+  const out = await host.createWriteStream(dst, { mode: 0o600 });
   out.write(iv);
-  await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), cipher, out, { end: false, signal });
+  await pipeline(await host.createReadStream(src), cipher, out, { end: false, signal });
   await new Promise<void>((resolve, reject) => out.end(cipher.getAuthTag(), () => resolve()).once('error', reject));
 }
 
-async function decryptFile(src: string, dst: string, key: Buffer, signal?: AbortSignal): Promise<void> {
-  const fh = await open(src, 'r');
+async function decryptFile(host: HostFiles, src: string, dst: string, key: Buffer, signal?: AbortSignal): Promise<void> {
+  const fh = await host.open(src, 'r');
   let size: number;
   const head = Buffer.alloc(IV);
   const tag = Buffer.alloc(TAG);
@@ -51,9 +48,9 @@ async function decryptFile(src: string, dst: string, key: Buffer, signal?: Abort
   const decipher = createDecipheriv('aes-256-gcm', key, head);
   decipher.setAuthTag(tag);
   // An empty file (an empty console log) has no ciphertext: a read stream cannot cover zero bytes.
-  const body = size > IV + TAG ? createReadStream(src, { start: IV, end: size - TAG - 1, highWaterMark: 1 << 20 }) : Readable.from([]);
+  const body = size > IV + TAG ? await host.createReadStream(src, { start: IV, end: size - TAG - 1 }) : Readable.from([]);
   try {
-    await pipeline(body, decipher, createWriteStream(dst, { mode: 0o600 }), { signal });
+    await pipeline(body, decipher, await host.createWriteStream(dst, { mode: 0o600 }), { signal });
   } catch (e) {
     if (signal?.aborted) throw e;
     throw new BothubError('INVALID_STATE', `${src} failed its integrity check on decryption (damaged, or the master key changed)`, { cause: e });
@@ -61,28 +58,28 @@ async function decryptFile(src: string, dst: string, key: Buffer, signal?: Abort
 }
 
 /** Encrypts every file under `clear` into the same paths under `sealed`. */
-export async function sealTree(clear: string, sealed: string, key: Buffer, signal?: AbortSignal): Promise<void> {
-  for await (const path of files(clear)) {
+export async function sealTree(host: HostFiles, clear: string, sealed: string, key: Buffer, signal?: AbortSignal): Promise<void> {
+  for await (const path of files(host, clear)) {
     const dst = join(sealed, relative(clear, path));
-    await mkdir(dirname(dst), { recursive: true });
-    await encryptFile(path, dst, key, signal);
+    await host.mkdir(dirname(dst), { recursive: true });
+    await encryptFile(host, path, dst, key, signal);
   }
 }
 
 /** Decrypts every file under `sealed` into `clear`, checking each one's tag. */
-export async function openTree(sealed: string, clear: string, key: Buffer, skip: (rel: string) => boolean, signal?: AbortSignal): Promise<void> {
-  for await (const path of files(sealed)) {
+export async function openTree(host: HostFiles, sealed: string, clear: string, key: Buffer, skip: (rel: string) => boolean, signal?: AbortSignal): Promise<void> {
+  for await (const path of files(host, sealed)) {
     const rel = relative(sealed, path);
     if (skip(rel)) continue;
-    await mkdir(dirname(join(clear, rel)), { recursive: true });
-    await decryptFile(path, join(clear, rel), key, signal);
+    await host.mkdir(dirname(join(clear, rel)), { recursive: true });
+    await decryptFile(host, path, join(clear, rel), key, signal);
   }
 }
 
 /** A private RAM-backed directory for clear images; `release` unmounts it (and so frees it) exactly once. */
 export async function mountScratch(host: Host, dir: string): Promise<() => Promise<void>> {
   await unmount(host, dir);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await host.mkdir(dir, { recursive: true, mode: 0o700 });
   await host.run('mount', ['-t', 'tmpfs', '-o', 'mode=0700,nosuid,nodev', 'tmpfs', dir]);
   let released = false;
   return async () => {
