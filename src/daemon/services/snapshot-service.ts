@@ -79,7 +79,7 @@ type Restored = (sandbox: SandboxRow, tail: LazyTail | undefined) => Promise<voi
  * name, synced, then renamed) follows, and only then is the snapshot 'ready'.
  * A crash before that leaves a 'saving' record and temporary files, removed
  * at the next start. Sealed (encrypted) and GPU snapshots are written whole
- * into their directory, as before the store: see README "Snapshot store".
+ * into their directory, then (S3 store) cut into chunks: see README "Snapshot store".
  */
 export class SnapshotService {
   readonly chunks: SnapshotChunks;
