@@ -5,3 +5,4 @@
  */
 export * from './snapshot/s3-chunk-store.js';
 export * from './snapshot/cached-chunk-store.js';
+export * from './snapshot/s3-documents.js';

@@ -174,4 +174,16 @@ export const migrationsFrom0014: Record<string, Migration> = {
       await db.schema.createIndex('layer_chunks_hash').on('layer_chunks').column('hash').execute();
     },
   },
+  '0024_stored_manifests': {
+    async up(db: Kysely<any>) {
+      // A manifest kept as an object beside the chunks (BOTHUB_STORE): its key under the prefix and the sha256 of its bytes,
+      // so a daemon on a fresh data dir fetches it and checks it (manifest-store.ts).
+      await db.schema
+        .createTable('stored_manifests')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -150,6 +150,14 @@ export interface LayerChunkRow {
   size: number;
 }
 
+/** A manifest kept as an object in the store (BOTHUB_STORE): `manifests/<snapshot id>.json` or `cold/<sandbox id>.json`. */
+export interface StoredManifestRow {
+  key: string;
+  /** Of the object's bytes: a fetched manifest is checked against it. */
+  sha256: string;
+  size: number;
+}
+
 /** A cold image kept as chunks: its logical size. */
 export interface ColdImageRow {
   sandbox_id: string;
@@ -322,6 +330,7 @@ export interface Tables {
   chunk_cache: ChunkCacheRow;
   layer_archives: LayerArchiveRow;
   layer_chunks: LayerChunkRow;
+  stored_manifests: StoredManifestRow;
   users: UserRow;
   publications: PublicationRow;
   events: EventRow;

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { BothubError } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
 import { chunkSizes, storeTree, type SnapshotFile } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { ChunkCache } from './chunk-cache.js';
+import { coldManifestKey } from './manifest-store.js';
 import { materializeOnScratch, type ScratchCopy } from './scratch-copy.js';
 import type { SnapshotChunks } from './snapshot-chunks.js';
 
@@ -54,6 +55,11 @@ export const coldImageIn = (dir: string) => existsSync(join(dir, COLD_MANIFEST))
 export class ColdImages {
   constructor(private readonly deps: ColdImagesDeps) {}
 
+  /** The store keeps manifests too (S3): sealed and GPU images go into it as well (ciphertext chunks), so no image rests on this disk alone. */
+  get keepsEverything(): boolean {
+    return this.deps.chunks.manifests !== undefined;
+  }
+
   async ingest(sandboxId: string, dir: string, signal?: AbortSignal): Promise<ColdManifest> {
     const { db, chunks, host } = this.deps;
     const pins = chunks.pins();
@@ -61,8 +67,11 @@ export class ColdImages {
       const files = await storeTree(dir, chunks.store, { pin: pins.pin, signal, skip: (rel) => rel === COLD_MANIFEST });
       await chunks.store.flush();
       const manifest: ColdManifest = { version: 1, sandboxId, sizeBytes: Object.values(files).reduce((n, f) => n + f.size, 0), files };
+      // With the store in S3, cold.json is kept there too (after its chunks): a daemon on a fresh data dir wakes the sandbox.
+      const uploaded = await chunks.manifests?.upload(coldManifestKey(sandboxId), manifest);
       // Referenced before cold.json names them: the collector can never take a chunk an image on disk needs.
       await db.transaction().execute(async (trx) => {
+        if (uploaded) await chunks.manifests!.record(trx, uploaded);
         await trx.deleteFrom('cold_chunks').where('sandbox_id', '=', sandboxId).execute();
         await trx.deleteFrom('cold_images').where('sandbox_id', '=', sandboxId).execute();
         const refs = new Map<string, number>();
@@ -90,12 +99,19 @@ export class ColdImages {
    * it is read (a damaged one fails here, before the sandbox is touched).
    */
   async open(sandboxName: string, dir: string, signal?: AbortSignal): Promise<ScratchCopy> {
-    const manifest = await readColdManifest(dir);
+    const manifest = (await readColdManifest(dir)) ?? (await this.fetch(basename(dir), dir, sandboxName));
     if (!manifest) return { dir, release: async () => undefined };
     return materializeOnScratch(this.deps.host, this.deps.scratchDir, manifest.files, dir, this.deps.chunks.store, {
       signal,
       damaged: (problem) => new BothubError('INVALID_STATE', `the cold image of sandbox "${sandboxName}" is damaged (${problem})`),
     });
+  }
+
+  /** cold.json from the store (checked against its recorded checksum) into `dir`, when the data dir lost it; undefined when the store has none. */
+  private async fetch(sandboxId: string, dir: string, sandboxName: string): Promise<ColdManifest | undefined> {
+    const subject = { what: `the cold image of sandbox "${sandboxName}"`, fix: 'it stays cold — check the store, or stop the sandbox and start it afresh' };
+    const bytes = await this.deps.chunks.manifests?.fetch(coldManifestKey(sandboxId), join(dir, COLD_MANIFEST), subject);
+    return bytes && (JSON.parse(bytes.toString('utf8')) as ColdManifest);
   }
 
   /** The image goes: its references into the cache (one transaction), then its directory, then the chunks nothing holds. */
@@ -106,8 +122,10 @@ export class ColdImages {
       await cache.keep(trx, rows);
       await trx.deleteFrom('cold_chunks').where('sandbox_id', '=', sandboxId).execute();
       await trx.deleteFrom('cold_images').where('sandbox_id', '=', sandboxId).execute();
+      await chunks.manifests?.forget(trx, coldManifestKey(sandboxId));
       return rows.map((r) => r.hash);
     });
+    await chunks.manifests?.remove(coldManifestKey(sandboxId));
     await rm(dir, { recursive: true, force: true });
     if (held.length) {
       await chunks.collect(held);
@@ -121,6 +139,10 @@ export class ColdImages {
     const refIds = (await this.deps.db.selectFrom('cold_chunks').select('sandbox_id').distinct().execute()).map((r) => r.sandbox_id);
     for (const id of new Set([...ids, ...refIds])) {
       if (coldImageIn(coldDir(id)) || existsSync(join(coldDir(id), 'criu', 'inventory.img'))) continue;
+      // A fresh data dir: the store keeps its cold.json (a store that does not answer now leaves the references for the next start).
+      const cold = (await this.deps.db.selectFrom('sandboxes').select('thermal').where('id', '=', id).executeTakeFirst())?.thermal === 'cold';
+      const fetched = cold && (await this.fetch(id, coldDir(id), id).catch((err: unknown) => (this.deps.log.error({ err, sandbox: id }, 'a cold image could not be fetched from the store'), true)));
+      if (fetched) continue;
       this.deps.log.warn({ sandbox: id }, 'forgetting the chunk references of a cold image that is gone');
       await this.release(id, coldDir(id));
     }

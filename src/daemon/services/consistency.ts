@@ -11,6 +11,7 @@ import type { Db } from '../db/database.js';
 import type { SandboxRow, SnapshotRow } from '../db/tables.js';
 import type { FleetPort } from './fleet-port.js';
 import { coldImageIn } from './cold-images.js';
+import { snapshotManifestKey } from './manifest-store.js';
 import { LOCAL, type SandboxService } from './sandbox-service.js';
 import type { SnapshotService } from './snapshot-service.js';
 import { PARTIAL } from './snapshot-ingest.js';
@@ -251,6 +252,11 @@ export class ConsistencyChecker {
       try {
         const manifest = await this.deps.snapshots.manifest(snap);
         await verifyTree(this.deps.snapshots.dirOf(snap.id), manifest, undefined, this.deps.snapshots.chunks.store);
+        // A copy in the data dir does not make up for the store's: a daemon on a fresh data dir could not restore it.
+        const stored = this.deps.snapshots.chunks.manifests;
+        const key = snapshotManifestKey(snap.id);
+        if (stored && (await stored.recorded(key)) && !(await stored.present(key)))
+          throw new Error(`its manifest ${stored.documents.location}/${key} is missing from the store: a daemon that lost its data dir could not restore it`);
       } catch (e) {
         out.push({ kind: 'damaged-snapshot', subject: snap.name, detail: (e as Error).message, fix: `\`DELETE /api/v1/snapshots/${snap.name}\`` });
       }

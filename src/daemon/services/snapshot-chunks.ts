@@ -1,10 +1,11 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { SnapshotStoreStatsT } from '../../api/index.js';
-import { chunkSizes, type ChunkStore, type SnapshotFile } from '../../runtime/index.js';
+import { chunkSizes, type ChunkStore, type DocumentStore, type SnapshotFile } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import { heldAmong } from './chunk-references.js';
 import { LayerArchives } from './layer-archives.js';
+import { StoredManifests } from './manifest-store.js';
 
 /** Rows per insert: three values each, well under SQLite's limit on bound values. */
 const BATCH = 500;
@@ -22,13 +23,17 @@ export class SnapshotChunks {
   private collecting: Promise<void> | null = null;
   /** Image layers kept in the store as archives, for fleet hosts: their chunks are held here too. */
   readonly layers: LayerArchives;
+  /** Manifests kept in the store beside the chunks (BOTHUB_STORE=s3://…); absent when they are only in the data dir. */
+  readonly manifests?: StoredManifests;
 
   constructor(
     private readonly db: Db,
     readonly store: ChunkStore,
     private readonly log: Logger,
+    documents?: DocumentStore,
   ) {
     this.layers = new LayerArchives(db, this, log);
+    if (documents) this.manifests = new StoredManifests(db, documents, log);
   }
 
   /** A set of pins for one ingest; release it when the references are recorded (or the ingest failed). */

@@ -23,6 +23,7 @@ import type { LazyRestores } from './lazy-restores.js';
 import { enforceSnapshotQuota } from './quota.js';
 import { LOCAL, newSandboxRow, type SandboxService } from './sandbox-service.js';
 import { SharedCopies, type Copy } from './shared-copies.js';
+import { snapshotManifestKey, snapshotSubject } from './manifest-store.js';
 import { localChunkBackend, type ChunkStoreBackend } from './chunk-store-backend.js';
 import { materializeOnScratch, type ScratchCopy } from './scratch-copy.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
@@ -78,7 +79,7 @@ type Restored = (sandbox: SandboxRow, tail: LazyTail | undefined) => Promise<voi
  * name, synced, then renamed) follows, and only then is the snapshot 'ready'.
  * A crash before that leaves a 'saving' record and temporary files, removed
  * at the next start. Sealed (encrypted) and GPU snapshots are written whole
- * into their directory, as before the store: see README "Snapshot store".
+ * into their directory, then (S3 store) cut into chunks: see README "Snapshot store".
  */
 export class SnapshotService {
   readonly chunks: SnapshotChunks;
@@ -96,7 +97,7 @@ export class SnapshotService {
 
   constructor(private readonly deps: SnapshotServiceDeps) {
     this.backend = deps.backend ?? localChunkBackend(join(deps.dir, CHUNKS_DIR), deps.host);
-    this.chunks = new SnapshotChunks(deps.db, this.backend.store, deps.log);
+    this.chunks = new SnapshotChunks(deps.db, this.backend.store, deps.log, this.backend.documents);
     this.writer = new SnapshotWriter(deps, this.chunks, this.saving, this.staged);
   }
 
@@ -147,7 +148,8 @@ export class SnapshotService {
       }
     }
     for (const row of rows.filter((r) => known.has(r.id) && !resumable.has(r.id))) {
-      if (!existsSync(join(this.path(row.id), MANIFEST))) {
+      // One whose manifest the store keeps is fetched from there when first needed (a fresh data dir: manifest-store.ts).
+      if (!existsSync(join(this.path(row.id), MANIFEST)) && !(await this.chunks.manifests?.recorded(snapshotManifestKey(row.id)))) {
         log.error({ snapshot: row.name }, 'snapshot directory is missing; forgetting the record');
         await db.transaction().execute(async (trx) => {
           await trx.deleteFrom('snapshots').where('id', '=', row.id).execute();
@@ -159,6 +161,7 @@ export class SnapshotService {
     await db.deleteFrom('snapshot_chunks').where('snapshot_id', 'not in', (eb) => eb.selectFrom('snapshots').select('id')).execute();
     // An object store that does not answer now must not keep the daemon from starting: the next collection sweeps.
     await this.chunks.collect().catch((err: unknown) => log.error({ err }, 'collecting unreferenced chunks failed; they stay until the next collection'));
+    await this.chunks.manifests?.sweep().catch((err: unknown) => log.error({ err }, 'sweeping manifest objects failed; they stay until the next start'));
     // After the collection: the chunks the cut-short ingest wrote are stored again, not collected under it.
     for (const [id, r] of resumable) this.writer.resume(id, r);
   }
@@ -181,8 +184,11 @@ export class SnapshotService {
     return row;
   }
 
+  /** From the data dir, else (a fresh one) from the store, checked against the checksum recorded for it. */
   async manifest(row: SnapshotRow): Promise<SnapshotManifest> {
-    return JSON.parse(await readFile(join(this.path(row.id), MANIFEST), 'utf8')) as SnapshotManifest;
+    const path = join(this.path(row.id), MANIFEST);
+    const stored = await this.chunks.manifests?.read(snapshotManifestKey(row.id), path, snapshotSubject(row.name));
+    return JSON.parse(stored?.toString('utf8') ?? (await readFile(path, 'utf8'))) as SnapshotManifest;
   }
 
   async get(name: string, actor: Actor): Promise<SnapshotT> {
@@ -234,8 +240,10 @@ export class SnapshotService {
     await this.saving.get(row.id)?.catch(() => undefined);
     const hashes = await this.deps.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('snapshots').where('id', '=', row.id).execute();
+      await this.chunks.manifests?.forget(trx, snapshotManifestKey(row.id));
       return this.chunks.unreference(trx, row.id);
     });
+    await this.chunks.manifests?.remove(snapshotManifestKey(row.id));
     await rm(this.path(row.id), { recursive: true, force: true });
     await this.chunks.collect(hashes);
   }

@@ -187,6 +187,23 @@ export class SnapshotWriter {
       .catch((err: unknown) => this.deps.log.error({ err, snapshot: name }, 'a staging area could not be released; the next start removes it'));
   }
 
+  /**
+   * With the store in S3 (which keeps the manifests too), a sealed or GPU
+   * dump written whole is cut into chunks like a staged one, so that nothing
+   * of it rests on this machine's disk alone: a sealed one's chunks are of
+   * its ciphertext (fresh IVs: they deduplicate with nothing). The request waits.
+   */
+  private async wholeIntoStore(t: Taking, dump: string, described: Omit<SnapshotManifest, 'files' | 'sizeBytes'>, op: LongOperation): Promise<SnapshotT> {
+    const { db, host } = this.deps;
+    await db.insertInto('snapshots').values(this.rowOf(t, await treeBytes(dump), 'saving')).execute();
+    op.onProgress?.({ step: 'store' });
+    // Its failure forgets the record and what it wrote; the caller removes the dump.
+    const manifest = await ingestStaged({ db, host, chunks: this.chunks, dir: this.deps.dir }, { dir: dump }, described, op.signal);
+    await rm(dump, { recursive: true, force: true });
+    if (!t.leaveRunning) await this.stopped(t);
+    return toSnapshot(this.rowOf(t, manifest.sizeBytes, 'ready'), manifest);
+  }
+
   /** Sealed and GPU snapshots: written whole into their directory while the request waits (as before the store). */
   async createWhole(t: Taking, key: Buffer | undefined, op: LongOperation): Promise<SnapshotT> {
     const { db, checkpointer, host } = this.deps;
@@ -194,6 +211,7 @@ export class SnapshotWriter {
     const partial = join(this.deps.dir, `${PARTIAL}${t.id}.${t.row.id}`);
     try {
       const frozenMs = await checkpointer.checkpoint(t.def, partial, { ...op, leaveRunning: t.leaveRunning, key });
+      if (this.chunks.manifests) return await this.wholeIntoStore(t, partial, await this.describe(t, frozenMs, await readGpuState(partial, host), key !== undefined), op);
       op.onProgress?.({ step: 'checksums' });
       const files = await checksumTree(partial, op.signal);
       const sizeBytes = Object.values(files).reduce((n, f) => n + f.size, 0);

@@ -201,8 +201,8 @@ export class ThermalService {
         await rm(dir, { recursive: true, force: true });
         throw e;
       }
-      // Into the store, like a snapshot's files (encrypted and GPU images stay whole, as their snapshots do).
-      if (this.deps.coldImages && !key && !def.gpus.length)
+      // Into the store, like a snapshot's files (encrypted and GPU images stay whole, as their snapshots do, unless the store is S3).
+      if (this.deps.coldImages && ((!key && !def.gpus.length) || this.deps.coldImages().keepsEverything))
         await this.deps
           .coldImages()
           .ingest(now.id, dir)

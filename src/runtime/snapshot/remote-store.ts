@@ -42,3 +42,21 @@ export interface PresigningStore extends ChunkStore {
 export function canPresign(store: ChunkStore): store is PresigningStore {
   return typeof (store as Partial<PresigningStore>).presignGet === 'function';
 }
+
+/**
+ * Small objects kept beside the chunks, under the same prefix (snapshot
+ * manifests, cold images' chunk lists): with them, a daemon on a fresh data
+ * dir restores from the store alone. Keys are relative to the prefix.
+ */
+export interface DocumentStore {
+  /** s3://bucket/prefix, for messages. */
+  readonly location: string;
+  /** Durable when it resolves; the store checks the bytes against the MD5 sent along. */
+  put(key: string, bytes: Buffer): Promise<void>;
+  /** The object's bytes; undefined when there is none. */
+  get(key: string): Promise<Buffer | undefined>;
+  has(key: string): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /** Every key under `dir` (e.g. 'manifests/'), relative to the prefix. */
+  list(dir: string): AsyncIterable<string>;
+}

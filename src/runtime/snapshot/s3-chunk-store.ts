@@ -42,7 +42,8 @@ export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): S3Client 
 
 const HASH = /^[0-9a-f]{64}$/;
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-const notThere = (e: unknown) => e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 404 || e.name === 'NoSuchKey' || e.name === 'NotFound');
+/** An S3 answer that the object is not there (404, NoSuchKey, NotFound). */
+export const notThere = (e: unknown) => e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 404 || e.name === 'NoSuchKey' || e.name === 'NotFound');
 
 /**
  * Snapshot chunks in S3-compatible storage, named by the sha256 of their

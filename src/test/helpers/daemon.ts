@@ -9,7 +9,7 @@ import { daemonConfig, type DaemonConfig } from '../../daemon/config.js';
 import { daemonLogger, startDaemon, type DaemonSeams, type RunningDaemon } from '../../daemon/serve.js';
 import { LocalHost } from '../../hostexec/index.js';
 import { removeBridge } from '../../runtime/index.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { assertNothingLeft, bothubNetns, netnsNotOwnedElsewhere } from './leftovers.js';
 import { registerToken } from './cli.js';
 import { sharedPostgres, testOnPostgres } from './postgres.js';
@@ -36,8 +36,10 @@ export interface TestDaemon {
 
 let counter = 0;
 
-export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}, seams: DaemonSeams = {}): Promise<TestDaemon> {
+/** `seed`: files written into the fresh data dir before the daemon starts (keys another daemon made: a machine set up again). */
+export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}, seams: DaemonSeams = {}, seed: Record<string, string> = {}): Promise<TestDaemon> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bothub-test-'));
+  for (const [name, text] of Object.entries(seed)) writeFileSync(join(dataDir, name), text, { mode: 0o600 });
   const tag = randomBytes(2).toString('hex');
   // Each test daemon gets its own bridge and subnet: tests never share a network.
   const octet = 100 + ((process.pid + counter++) % 100);
