@@ -6,23 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { FRAME_HEADER, FRAME_MAX, FrameType, PROTOCOL_VERSION } from '../runtime/index.js';
+import { cDefines } from './helpers/c-defines.js';
 
 const HEADER = new URL('../../native/init/protocol.h', import.meta.url);
-
-/** `#define NAME value` lines (guards without a value are skipped), each value evaluated: a char literal, a string, or a product of integers. */
-function cDefines(text: string): Map<string, number | string> {
-  const defines = new Map<string, number | string>();
-  for (const [, name, raw] of text.matchAll(/^#define[ \t]+(\w+)[ \t]+(.+?)[ \t]*$/gm)) {
-    const value = raw!;
-    const char = /^'(.)'$/.exec(value);
-    const str = /^"(.*)"$/.exec(value);
-    if (char) defines.set(name!, char[1]!.charCodeAt(0));
-    else if (str) defines.set(name!, str[1]!);
-    else if (/^\(?[\d\s*]+\)?$/.test(value)) defines.set(name!, value.replace(/[()]/g, '').split('*').reduce((a, n) => a * Number(n), 1));
-    else throw new Error(`protocol.h: cannot read the value of ${name}: ${value}`);
-  }
-  return defines;
-}
 
 /** C name → TypeScript name of each frame type. */
 const FRAME_NAMES: Record<string, keyof typeof FrameType> = {
