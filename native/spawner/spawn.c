@@ -69,10 +69,30 @@ static const char *env_path(char **envp)
  * directory, EACCES is reported if nothing ran. A cheap access() skips the
  * directories that lack the file instead of a spawn that fails.
  */
+/* An executable without a #! line (ENOEXEC) is run by /bin/sh, as execvp does. */
+static int spawn_file(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr, char **argv, char **envp)
+{
+	int rc = posix_spawn(pid, path, fa, attr, argv, envp);
+	if (rc != ENOEXEC)
+		return rc;
+	size_t argc = 0;
+	while (argv[argc])
+		argc++;
+	char **sh = calloc(argc + 2, sizeof *sh);
+	if (!sh)
+		return ENOMEM;
+	sh[0] = "/bin/sh";
+	sh[1] = (char *)path;
+	memcpy(sh + 2, argv + 1, (argc - 1) * sizeof *sh);
+	rc = posix_spawn(pid, "/bin/sh", fa, attr, sh, envp);
+	free(sh);
+	return rc;
+}
+
 static int spawn_in_path(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr, char **argv, char **envp)
 {
 	if (strchr(file, '/'))
-		return posix_spawn(pid, file, fa, attr, argv, envp);
+		return spawn_file(pid, file, fa, attr, argv, envp);
 	int denied = 0;
 	char full[PATH_MAX];
 	for (const char *p = env_path(envp);; p++) {
@@ -82,7 +102,7 @@ static int spawn_in_path(pid_t *pid, const char *file, const posix_spawn_file_ac
 		/* A relative directory is relative to the command's cwd, which access() here would not see. */
 		int skip = n >= (int)sizeof full || (dlen && p[0] == '/' && access(full, F_OK) < 0);
 		if (!skip) {
-			int rc = posix_spawn(pid, full, fa, attr, argv, envp);
+			int rc = spawn_file(pid, full, fa, attr, argv, envp);
 			if (rc == EACCES)
 				denied = 1;
 			else if (rc != ENOENT && rc != ENOTDIR)
@@ -93,6 +113,21 @@ static int spawn_in_path(pid_t *pid, const char *file, const posix_spawn_file_ac
 		p = end;
 	}
 	return denied ? EACCES : ENOENT;
+}
+
+/*
+ * glibc's sigfillset leaves out its two internal signals (32 and 33, for
+ * thread cancellation and setxid), and posix_spawn sets any signal not in the
+ * SETSIGDEF set to SIG_IGN in the child, which exec keeps: their bits are set
+ * by hand so commands start with every disposition at default, as Node's
+ * children do.
+ */
+static void add_internal_signals(sigset_t *set)
+{
+	unsigned long *words = (unsigned long *)set;
+	const size_t bits = 8 * sizeof *words;
+	for (int sig = 32; sig <= 33; sig++)
+		words[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
 }
 
 static void close_fd(int *fd)
@@ -124,6 +159,7 @@ int spawn_job(struct job *j, const struct run_request *r)
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&all);
+	add_internal_signals(&all);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);

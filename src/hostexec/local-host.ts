@@ -9,17 +9,17 @@ import { CommandSpawner } from './spawner.js';
 type Settle = { resolve: (r: RunResult) => void; reject: (e: Error) => void };
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-let processSpawner: CommandSpawner | undefined | null = null;
+let processSpawner: CommandSpawner | null | undefined;
 
 /**
  * The process's one bothub-spawner, started on first use: native/build's, or
  * BOTHUB_SPAWNER's path; BOTHUB_SPAWNER=off spawns every command with
  * child_process (to compare, or where the binary cannot run).
  */
-export function defaultSpawner(): CommandSpawner | undefined {
-  if (processSpawner === null) {
+export function defaultSpawner(): CommandSpawner | null {
+  if (processSpawner === undefined) {
     const path = process.env.BOTHUB_SPAWNER ?? fileURLToPath(new URL('../../native/build/bothub-spawner', import.meta.url));
-    processSpawner = path === 'off' || path === '' ? undefined : new CommandSpawner(path);
+    processSpawner = path === 'off' || path === '' ? null : new CommandSpawner(path);
   }
   return processSpawner;
 }
@@ -33,7 +33,8 @@ export function defaultSpawner(): CommandSpawner | undefined {
 export class LocalHost extends LocalFiles implements Host {
   readonly name = 'local';
 
-  constructor(private readonly spawner: CommandSpawner | undefined = defaultSpawner()) {
+  /** `null`: every command through child_process. */
+  constructor(private readonly spawner: CommandSpawner | null = defaultSpawner()) {
     super();
   }
 
