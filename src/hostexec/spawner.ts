@@ -112,9 +112,9 @@ export class CommandSpawner {
     proc.unref();
     (proc.stdin as Socket).unref();
     (proc.stdout as Socket).unref();
-    proc.stdin!.on('error', () => this.giveUp(proc));
+    proc.stdin.on('error', () => this.giveUp(proc));
     const reader = new SpawnerFrameReader();
-    proc.stdout!.on('data', (chunk: Buffer) => {
+    proc.stdout.on('data', (chunk: Buffer) => {
       if (this.proc !== proc) return; // given up: what it still sent concerns nobody
       try {
         reader.push(chunk, (type, id, payload) => this.onFrame(type, id, payload));
