@@ -1,4 +1,4 @@
-/* Byte queues for frames and stdin, and the protocol's big-endian integers. */
+/* Byte queues for frames and stdin. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -48,17 +48,4 @@ void buf_free(struct buf *b)
 {
 	free(b->data);
 	*b = (struct buf){0};
-}
-
-void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-uint32_t get_u32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }

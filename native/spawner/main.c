@@ -88,6 +88,7 @@ static void run(uint32_t id, unsigned char *payload, size_t len)
 	j->id = id;
 	int rc = spawn_job(j, &r);
 	free(r.argv);
+	free(r.envp);
 	if (rc) {
 		free(j);
 		send_i32(S_FAILED, id, rc);

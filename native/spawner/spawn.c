@@ -16,42 +16,50 @@
 
 #include "spawner.h"
 
-/* Splits the 'R' payload into fields; returns 0, or -1 on a malformed request. r->argv is malloc'd (envp lives in it). */
+/* The NUL-terminated field at *at, moving past it; NULL when none is left. */
+static char *next_field(unsigned char **at, unsigned char *end)
+{
+	unsigned char *nul = *at < end ? memchr(*at, 0, (size_t)(end - *at)) : NULL;
+	if (!nul)
+		return NULL;
+	char *field = (char *)*at;
+	*at = nul + 1;
+	return field;
+}
+
+/* A count field followed by that many fields, as a NULL-terminated array (malloc'd). */
+static char **field_list(unsigned char **at, unsigned char *end)
+{
+	char *count = next_field(at, end);
+	size_t n = count ? strtoul(count, NULL, 10) : 0;
+	if (!count || n > (size_t)(end - *at))
+		return NULL; /* more fields than bytes left: malformed */
+	char **list = calloc(n + 1, sizeof *list);
+	for (size_t i = 0; list && i < n; i++)
+		if (!(list[i] = next_field(at, end))) {
+			free(list);
+			return NULL;
+		}
+	return list;
+}
+
+/* Reads the 'R' payload, the fields pointing into it; returns 0, or -1 when malformed. Free r->argv and r->envp. */
 int parse_run(unsigned char *payload, size_t len, struct run_request *r)
 {
-	if (len == 0 || payload[len - 1] != 0)
+	unsigned char *at = payload, *end = payload + len;
+	char *version = next_field(&at, end);
+	r->cwd = next_field(&at, end);
+	char *stdin_mode = next_field(&at, end);
+	if (!stdin_mode || strcmp(version, SPAWNER_PROTOCOL_VERSION) != 0)
 		return -1;
-	size_t nfields = 0;
-	for (size_t i = 0; i < len; i++)
-		if (payload[i] == 0)
-			nfields++;
-	if (nfields < 6)
-		return -1;
-	char **f = calloc(nfields, sizeof *f);
-	if (!f)
-		return -1;
-	size_t k = 0;
-	for (size_t i = 0; i < len; i += strlen((char *)payload + i) + 1)
-		f[k++] = (char *)payload + i;
-	size_t argc = strtoul(f[3], NULL, 10);
-	size_t envc = argc && 4 + argc < nfields ? strtoul(f[4 + argc], NULL, 10) : 0;
-	if (strcmp(f[0], SPAWNER_PROTOCOL_VERSION) != 0 || argc == 0 || 4 + argc >= nfields || 5 + argc + envc != nfields) {
-		free(f);
+	r->stdin_pipe = stdin_mode[0] == '1';
+	r->argv = field_list(&at, end);
+	r->envp = r->argv ? field_list(&at, end) : NULL;
+	if (!r->envp || !r->argv[0] || at != end) {
+		free(r->argv);
+		free(r->envp);
 		return -1;
 	}
-	/* argv and envp must each end in NULL: one fresh array holds both. */
-	char **vec = calloc(argc + envc + 2, sizeof *vec);
-	if (!vec) {
-		free(f);
-		return -1;
-	}
-	memcpy(vec, f + 4, argc * sizeof *vec);
-	memcpy(vec + argc + 1, f + 5 + argc, envc * sizeof *vec);
-	r->cwd = f[1];
-	r->stdin_pipe = f[2][0] == '1';
-	r->argv = vec;
-	r->envp = vec + argc + 1;
-	free(f);
 	return 0;
 }
 

@@ -1,15 +1,17 @@
 /*
  * What the parts of bothub-spawner share.
  *
- *   buffer.c  byte queues with a read offset, big-endian integers
+ *   buffer.c  byte queues with a read offset
  *   spawn.c   one command: its pipes, posix_spawn with a PATH search, its fds
  *   main.c    frames in and out, the job table, reaping and the poll() loop
  */
 #ifndef BOTHUB_SPAWNER_H
 #define BOTHUB_SPAWNER_H
 
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "protocol.h"
@@ -49,8 +51,20 @@ int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *p, size_t n);
 void buf_consume(struct buf *b, size_t n);
 void buf_free(struct buf *b);
-void put_u32(unsigned char *p, uint32_t v);
-uint32_t get_u32(const unsigned char *p);
+
+/* The protocol's big-endian integers, at any alignment. */
+static inline void put_u32(unsigned char *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, sizeof v);
+}
+
+static inline uint32_t get_u32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return ntohl(v);
+}
 
 /* spawn.c */
 int parse_run(unsigned char *payload, size_t len, struct run_request *r);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { FRAME_HEADER, FRAME_MAX, FrameType, PROTOCOL_VERSION } from '../runtime/index.js';
-import { cDefines } from './helpers/c-defines.js';
+import { assertSameFrameTypes, cDefines } from './helpers/c-defines.js';
 
 const HEADER = new URL('../../native/init/protocol.h', import.meta.url);
 
@@ -28,11 +28,7 @@ describe('init protocol', () => {
   const defines = cDefines(readFileSync(HEADER, 'utf8'));
 
   it('frame types agree between protocol.h and protocol.ts', () => {
-    const cFrames = [...defines.keys()].filter((k) => k.startsWith('T_')).sort();
-    assert.deepEqual(cFrames, Object.keys(FRAME_NAMES).sort(), 'every frame type in protocol.h has a TypeScript name here');
-    assert.deepEqual(Object.values(FRAME_NAMES).sort(), Object.keys(FrameType).sort(), 'every FrameType in protocol.ts is in protocol.h');
-    for (const [c, ts] of Object.entries(FRAME_NAMES)) assert.equal(FrameType[ts], defines.get(c), `${c} (C) and FrameType.${ts} (TypeScript)`);
-    assert.equal(new Set(Object.values(FrameType)).size, Object.keys(FrameType).length, 'no two frame types share a byte');
+    assertSameFrameTypes(defines, 'T_', FRAME_NAMES, FrameType);
   });
 
   it('frame sizes and the request version agree', () => {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { describe, it } from 'node:test';
 import { encodeRun, SPAWNER_FRAME_HEADER, SPAWNER_FRAME_MAX, SPAWNER_PROTOCOL_VERSION, SpawnerFrame, SpawnerFrameReader, spawnerFrame } from '../hostexec/index.js';
-import { cDefines } from './helpers/c-defines.js';
+import { assertSameFrameTypes, cDefines } from './helpers/c-defines.js';
 
 const HEADER = new URL('../../native/spawner/protocol.h', import.meta.url);
 const BINARY = new URL('../../native/build/bothub-spawner', import.meta.url).pathname;
@@ -62,11 +62,7 @@ describe('spawner protocol', () => {
   const defines = cDefines(readFileSync(HEADER, 'utf8'));
 
   it('frame types agree between protocol.h and spawner-protocol.ts', () => {
-    const cFrames = [...defines.keys()].filter((k) => k.startsWith('S_')).sort();
-    assert.deepEqual(cFrames, Object.keys(FRAME_NAMES).sort(), 'every frame type in protocol.h has a TypeScript name here');
-    assert.deepEqual(Object.values(FRAME_NAMES).sort(), Object.keys(SpawnerFrame).sort(), 'every SpawnerFrame in spawner-protocol.ts is in protocol.h');
-    for (const [c, ts] of Object.entries(FRAME_NAMES)) assert.equal(SpawnerFrame[ts], defines.get(c), `${c} (C) and SpawnerFrame.${ts} (TypeScript)`);
-    assert.equal(new Set(Object.values(SpawnerFrame)).size, Object.keys(SpawnerFrame).length, 'no two frame types share a byte');
+    assertSameFrameTypes(defines, 'S_', FRAME_NAMES, SpawnerFrame);
   });
 
   it('frame sizes and the request version agree', () => {
@@ -98,6 +94,18 @@ describe('spawner protocol', () => {
       run[SPAWNER_FRAME_HEADER] = '9'.charCodeAt(0); // another protocol version
       s.send(run);
       assert.equal((await s.next(SpawnerFrame.Failed, 1)).payload.readInt32BE(0), constants.errno.EPROTO);
+      const fields = (...f: string[]) => Buffer.from(f.map((x) => x + '\0').join(''));
+      const malformed = [
+        fields('1', '', '0', '0', '0'), // no program
+        fields('1', '', '0', '5', 'sh', '0'), // fewer arguments than counted
+        fields('1', '', '0', '1', 'true', '1'), // fewer environment entries than counted
+        fields('1', '', '0', '1', 'true', '0', 'extra'),
+        Buffer.concat([fields('1', '', '0', '1'), Buffer.from('true')]), // the last field lacks its NUL
+      ];
+      for (const [i, payload] of malformed.entries()) {
+        s.send(spawnerFrame(SpawnerFrame.Run, 10 + i, payload));
+        assert.equal((await s.next(SpawnerFrame.Failed, 10 + i)).payload.readInt32BE(0), constants.errno.EPROTO, `malformed request ${i}`);
+      }
       s.send(encodeRun(2, { argv: ['bothub-no-such-program'], env, cwd: '', stdinPipe: false })!);
       assert.equal((await s.next(SpawnerFrame.Failed, 2)).payload.readInt32BE(0), constants.errno.ENOENT);
     } finally {
