@@ -22,7 +22,7 @@ export interface SpawnedCommand {
 }
 
 export interface CommandSpawnerOptions {
-  /** A run not acknowledged this long means a wedged spawner: it is killed (its commands are lost) and restarted. */
+  /** A run not acknowledged this long, with not a frame heard meanwhile, means a wedged spawner: it is killed (its commands are lost) and restarted. */
   startTimeoutMs?: number;
   /** How long commands go to child_process after the spawner could not start or kept dying. */
   backoffMs?: number;
@@ -31,7 +31,15 @@ export interface CommandSpawnerOptions {
 interface Job {
   events: SpawnEvents;
   started: boolean;
-  watchdog: NodeJS.Timeout;
+  watchdog?: NodeJS.Timeout;
+}
+
+/** The spawner keeps its process (the daemon) alive only while commands run, as their own children would. */
+function hold(proc: ChildProcess, running: boolean): void {
+  for (const handle of [proc, proc.stdout as Socket]) {
+    if (running) handle.ref();
+    else handle.unref();
+  }
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
@@ -54,6 +62,8 @@ export class CommandSpawner {
   private offUntil = 0;
   private deaths = 0;
   private readonly startTimeoutMs: number;
+  /** When the spawner last sent a frame (performance.now()). */
+  private heardAt = 0;
   private readonly backoffMs: number;
 
   constructor(
@@ -76,9 +86,10 @@ export class CommandSpawner {
     const proc = frame && this.ensureStarted();
     if (!frame || !proc) return undefined;
     this.nextId = id >= 0xffff_ffff ? 1 : id + 1;
-    const job: Job = { events, started: false, watchdog: setTimeout(() => this.giveUp(proc), this.startTimeoutMs).unref() };
+    const job: Job = { events, started: false };
     this.jobs.set(id, job);
-    if (this.jobs.size === 1) (proc.stdout as Socket).ref();
+    this.watch(proc, job, this.startTimeoutMs);
+    if (this.jobs.size === 1) hold(proc, true);
     proc.stdin!.write(frame);
     if (input) {
       for (let at = 0; at < input.length; at += SPAWNER_FRAME_MAX) proc.stdin!.write(spawnerFrame(SpawnerFrame.Stdin, id, input.subarray(at, at + SPAWNER_FRAME_MAX)));
@@ -108,10 +119,8 @@ export class CommandSpawner {
     }
     const proc = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.proc = proc;
-    // Never what keeps the process alive: the stdout pipe is ref'd only while commands run.
-    proc.unref();
+    hold(proc, false);
     (proc.stdin as Socket).unref();
-    (proc.stdout as Socket).unref();
     proc.stdin.on('error', () => this.giveUp(proc));
     const reader = new SpawnerFrameReader();
     proc.stdout.on('data', (chunk: Buffer) => {
@@ -122,12 +131,25 @@ export class CommandSpawner {
         this.giveUp(proc); // a malformed frame
       }
     });
+    // Its stdout closes only when it ends: that is its death, without waiting for the exit status too.
+    proc.stdout.on('close', () => this.died(proc));
     proc.on('error', () => this.died(proc));
     proc.on('close', () => this.died(proc));
     return proc;
   }
 
+  /** Gives the spawner up unless it is heard from within the timeout: a busy one on a loaded machine is slow, not wedged. */
+  private watch(proc: ChildProcess, job: Job, ms: number): void {
+    job.watchdog = setTimeout(() => {
+      if (this.proc !== proc || job.started) return;
+      const quietFor = performance.now() - this.heardAt;
+      if (quietFor >= this.startTimeoutMs) this.giveUp(proc);
+      else this.watch(proc, job, this.startTimeoutMs - quietFor);
+    }, ms).unref();
+  }
+
   private onFrame(type: number, id: number, payload: Buffer): void {
+    this.heardAt = performance.now();
     const job = this.jobs.get(id);
     if (!job) return;
     switch (type) {
@@ -167,7 +189,7 @@ export class CommandSpawner {
   private end(id: number, job: Job): void {
     clearTimeout(job.watchdog);
     this.jobs.delete(id);
-    if (this.jobs.size === 0) (this.proc?.stdout as Socket | undefined)?.unref();
+    if (this.jobs.size === 0 && this.proc) hold(this.proc, false);
   }
 
   /** Wedged, speaking nonsense, or no longer wanted. */
@@ -180,6 +202,7 @@ export class CommandSpawner {
   private died(proc: ChildProcess): void {
     if (this.proc !== proc) return;
     this.proc = undefined;
+    hold(proc, false);
     if (++this.deaths >= MAX_DEATHS) this.offUntil = Math.max(this.offUntil, Date.now() + this.backoffMs);
     const lost = [...this.jobs.values()];
     this.jobs.clear();
