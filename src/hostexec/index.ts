@@ -3,3 +3,5 @@ export * from './host-files.js';
 export * from './local-host.js';
 export * from './ssh-host.js';
 export * from './pipe.js';
+export * from './spawner.js';
+export * from './spawner-protocol.js';

@@ -6,23 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { FRAME_HEADER, FRAME_MAX, FrameType, PROTOCOL_VERSION } from '../runtime/index.js';
+import { assertSameFrameTypes, cDefines } from './helpers/c-defines.js';
 
 const HEADER = new URL('../../native/init/protocol.h', import.meta.url);
-
-/** `#define NAME value` lines (guards without a value are skipped), each value evaluated: a char literal, a string, or a product of integers. */
-function cDefines(text: string): Map<string, number | string> {
-  const defines = new Map<string, number | string>();
-  for (const [, name, raw] of text.matchAll(/^#define[ \t]+(\w+)[ \t]+(.+?)[ \t]*$/gm)) {
-    const value = raw!;
-    const char = /^'(.)'$/.exec(value);
-    const str = /^"(.*)"$/.exec(value);
-    if (char) defines.set(name!, char[1]!.charCodeAt(0));
-    else if (str) defines.set(name!, str[1]!);
-    else if (/^\(?[\d\s*]+\)?$/.test(value)) defines.set(name!, value.replace(/[()]/g, '').split('*').reduce((a, n) => a * Number(n), 1));
-    else throw new Error(`protocol.h: cannot read the value of ${name}: ${value}`);
-  }
-  return defines;
-}
 
 /** C name → TypeScript name of each frame type. */
 const FRAME_NAMES: Record<string, keyof typeof FrameType> = {
@@ -42,11 +28,7 @@ describe('init protocol', () => {
   const defines = cDefines(readFileSync(HEADER, 'utf8'));
 
   it('frame types agree between protocol.h and protocol.ts', () => {
-    const cFrames = [...defines.keys()].filter((k) => k.startsWith('T_')).sort();
-    assert.deepEqual(cFrames, Object.keys(FRAME_NAMES).sort(), 'every frame type in protocol.h has a TypeScript name here');
-    assert.deepEqual(Object.values(FRAME_NAMES).sort(), Object.keys(FrameType).sort(), 'every FrameType in protocol.ts is in protocol.h');
-    for (const [c, ts] of Object.entries(FRAME_NAMES)) assert.equal(FrameType[ts], defines.get(c), `${c} (C) and FrameType.${ts} (TypeScript)`);
-    assert.equal(new Set(Object.values(FrameType)).size, Object.keys(FrameType).length, 'no two frame types share a byte');
+    assertSameFrameTypes(defines, 'T_', FRAME_NAMES, FrameType);
   });
 
   it('frame sizes and the request version agree', () => {
