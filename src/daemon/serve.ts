@@ -53,6 +53,7 @@ import { mirrorAgentSandboxes } from './fleet/sandbox-mirror.js';
 import { ApiClient } from '../api/index.js';
 import { mcpOriginHosts, registerMcpRoute } from '../mcp/index.js';
 import { wireCluster } from './cluster/wire.js';
+import { shareImages } from './services/shared-images.js';
 
 export interface RunningDaemon {
   url: string;
@@ -199,8 +200,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   });
   await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
-  // Layer archives in the store are held while their layer is here; a daemon sharing the database may hold other layers.
-  if (!cluster.shared) await snapshots.chunks.layers.forgetAllBut(await images.layers.ids());
+  const sharedImages = config.store && !config.socket ? shareImages({ db, images, archives: snapshots.chunks.layers, store: snapshots.chunks.store, layerCacheBytes: config.layerCacheMb * 2 ** 20, log }) : undefined;
+  // Layer archives in the store are held while their layer is here or a recorded image uses it; a daemon sharing the database may hold other layers.
+  if (!cluster.shared) await snapshots.chunks.layers.forgetAllBut([...(await images.layers.ids()), ...((await sharedImages?.recordedLayers()) ?? [])]);
+  await sharedImages?.cache.trim();
   const chunkCache = new ChunkCache(db, snapshots.chunks, config.chunkCacheBytes, log);
   const coldImages = new ColdImages({ db, host, chunks: snapshots.chunks, cache: chunkCache, scratchDir: join(config.dataDir, 'snapshot-staging'), log });
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
@@ -236,6 +239,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     authMaxFailures: config.authMaxFailures,
     log,
     images,
+    sharedImages,
     sandboxes,
     exec,
     files: new FileService(runtime, thermal),

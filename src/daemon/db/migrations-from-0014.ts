@@ -174,4 +174,16 @@ export const migrationsFrom0014: Record<string, Migration> = {
       await db.schema.createIndex('layer_chunks_hash').on('layer_chunks').column('hash').execute();
     },
   },
+  '0026_shared_images': {
+    async up(db: Kysely<any>) {
+      // Images every daemon on the database sees (BOTHUB_STORE): recorded once their layers' archives (layer_archives) are in the store.
+      await db.schema
+        .createTable('shared_images')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('owner', 'text')
+        .addColumn('info_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

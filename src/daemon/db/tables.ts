@@ -143,6 +143,16 @@ export interface LayerArchiveRow {
   created_at: string;
 }
 
+/** An image every daemon on the database sees (BOTHUB_STORE, shared-images.ts): its description, its layers' archives in layer_archives. */
+export interface SharedImageRow {
+  name: string;
+  /** Its owner's user id; null: shared with everyone. */
+  owner: string | null;
+  /** The ImageInfo, its `layers` the archived ones (JSON). */
+  info_json: string;
+  created_at: string;
+}
+
 /** A chunk a layer archive uses: its reference. */
 export interface LayerChunkRow {
   layer_id: string;
@@ -322,6 +332,7 @@ export interface Tables {
   chunk_cache: ChunkCacheRow;
   layer_archives: LayerArchiveRow;
   layer_chunks: LayerChunkRow;
+  shared_images: SharedImageRow;
   users: UserRow;
   publications: PublicationRow;
   events: EventRow;

@@ -17,6 +17,7 @@ import { buildManifest, copyOut } from './oci-build.js';
 import { resolveImageUser } from './image-user.js';
 import { partialPath, removeAbandonedPartials } from './partial-dirs.js';
 import type { OciConfigFile } from './oci-layout.js';
+import type { ImageSharing } from './image-sharing.js';
 
 export type ImageSource = 'debootstrap' | 'tarball' | 'docker-archive' | 'registry' | 'oci-archive' | 'saved';
 
@@ -55,10 +56,12 @@ const seeOrImport = (name: string) => `see \`GET /api/v1/images\`, or import one
 export class ImageStore {
   private building = new Map<string, Promise<ImageInfo>>();
   private readonly infoCache = new StampedJsonCache<ImageInfo>();
-  /** Pulls, imports and saves in flight: layer collection waits for none. */
-  private active = 0;
+  /** Pulls, imports, saves and ships in flight (see holding). */
+  active = 0;
   readonly layers: LayerStore;
   readonly oci: OciStore;
+  /** The images every daemon sees (BOTHUB_STORE), set by the daemon; absent: this machine's alone. */
+  sharing?: ImageSharing;
 
   constructor(
     private readonly host: Host,
@@ -109,21 +112,23 @@ export class ImageStore {
 
   async list(): Promise<ImageInfo[]> {
     const entries = (await this.host.readdir(this.dir).catch(() => [])).map((e) => e.name);
-    const infos = await Promise.all(entries.filter((e) => !e.startsWith('.')).map((e) => this.get(e)));
-    return infos.filter((i): i is ImageInfo => !!i).sort((a, b) => a.name.localeCompare(b.name));
+    const here = (await Promise.all(entries.filter((e) => !e.startsWith('.')).map((e) => this.here(e)))).filter((i): i is ImageInfo => !!i);
+    return (this.sharing ? await this.sharing.merge(here) : here).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The image.json on this machine, if any. */
+  async here(name: string): Promise<ImageInfo | undefined> {
+    return this.host.readTextFile(join(this.dir, name, META)).then((text) => JSON.parse(text) as ImageInfo).catch(() => undefined);
   }
 
   async get(name: string): Promise<ImageInfo | undefined> {
-    try {
-      return JSON.parse(await this.host.readTextFile(join(this.dir, name, META))) as ImageInfo;
-    } catch {
-      return undefined;
-    }
+    const here = await this.here(name);
+    return this.sharing ? this.sharing.resolve(name, here) : here;
   }
 
-  /** An image this actor may use: shared ones and their own. */
-  async requireFor(name: string, actor: Actor): Promise<ImageInfo> {
-    const info = await this.require(name);
+  /** An image this actor may use: shared ones and their own (`local`: made whole on this machine first). */
+  async requireFor(name: string, actor: Actor, local = true): Promise<ImageInfo> {
+    const info = await this.require(name, local);
     if (info.owner && !canSee(actor, info.owner)) throw notFound('image', name, seeOrImport(name));
     return info;
   }
@@ -132,35 +137,22 @@ export class ImageStore {
     return (await this.list()).filter((i) => !i.owner || canSee(actor, i.owner));
   }
 
-  async require(name: string): Promise<ImageInfo> {
+  /** The image, made whole on this machine unless `local` is false (an inspection, a removal). */
+  async require(name: string, local = true): Promise<ImageInfo> {
     const info = await this.get(name);
-    if (!info)
-      throw notFound(
-        'image',
-        name,
-        name === DEBIAN_IMAGE ? 'build it (`POST /api/v1/images/debian/build`)' : seeOrImport(name),
-      );
+    if (!info) throw notFound('image', name, name === DEBIAN_IMAGE ? 'build it (`POST /api/v1/images/debian/build`)' : seeOrImport(name));
+    if (local) await this.sharing?.materialize(info);
     return info;
   }
 
   /** The default image, built once on first need; concurrent callers share the build. */
-  async ensureDebian(op: LongOperation = {}): Promise<ImageInfo> {
-    const existing = await this.get(DEBIAN_IMAGE);
-    if (existing) return existing;
-    let build = this.building.get(DEBIAN_IMAGE);
-    if (!build) {
-      build = this.commit(DEBIAN_IMAGE, (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op).then(() => 'debootstrap' as const)).finally(() =>
-        this.building.delete(DEBIAN_IMAGE),
-      );
-      this.building.set(DEBIAN_IMAGE, build);
-    }
-    return build;
+  ensureDebian(op: LongOperation = {}): Promise<ImageInfo> {
+    return this.ensureDebianWith(DEBIAN_IMAGE, [], op);
   }
 
   /** A Debian image with more packages (tests use one with redis-server). */
   async ensureDebianWith(name: string, packages: readonly string[], op: LongOperation = {}): Promise<ImageInfo> {
-    const existing = await this.get(name);
-    if (existing) return existing;
+    if (await this.get(name)) return this.require(name);
     let build = this.building.get(name);
     if (!build) {
       build = this.commit(name, (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op, packages).then(() => 'debootstrap' as const)).finally(() =>
@@ -299,7 +291,8 @@ export class ImageStore {
     });
   }
 
-  private async holding<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` as work that holds layers no image.json names yet: layer collection and the layer cache wait. */
+  async holding<T>(fn: () => Promise<T>): Promise<T> {
     this.active++;
     try {
       return await fn();
@@ -340,12 +333,13 @@ export class ImageStore {
       if (e.code === 'ENOTEMPTY' || e.code === 'EEXIST') throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another name`);
       throw e;
     });
+    await this.sharing?.publish(info);
     return info;
   }
 
   /** Returns the layers it freed: the daemon drops what it keeps for them elsewhere (their archives in the snapshot store). */
   async remove(name: string): Promise<string[]> {
-    await this.require(name); // then renamed first: the image disappears at once, the slow delete follows
+    await this.require(name, false); // then renamed first: the image disappears at once, the slow delete follows
     const doomed = partialPath(this.dir, `rm-${name}`);
     await this.host.rename(join(this.dir, name), doomed);
     await this.host.rm(doomed, { recursive: true, force: true });
@@ -384,17 +378,19 @@ export class ImageStore {
   /** Builds into a partial directory (`fill` says what kind of image it made), then makes it visible with one rename. */
   private async commit(name: string, fill: (rootfs: string) => Promise<ImageSource>, owner: string | null = null, work?: string): Promise<ImageInfo> {
     const dir = work ?? (await this.partialDir(name));
+    let info: ImageInfo;
     try {
       const source = await fill(join(dir, 'rootfs'));
       await this.host.rm(join(dir, 'upload.tar'), { force: true });
       const du = await this.host.run('du', ['-sb', join(dir, 'rootfs')]);
-      const info: ImageInfo = { name, source, sizeBytes: Number(du.stdout.split('\t')[0]), createdAt: new Date().toISOString(), owner };
+      info = { name, source, sizeBytes: Number(du.stdout.split('\t')[0]), createdAt: new Date().toISOString(), owner };
       await this.host.writeFile(join(dir, META), JSON.stringify(info, null, 2));
       await this.host.rename(dir, join(this.dir, name));
-      return info;
     } catch (e) {
       await this.host.rm(dir, { recursive: true, force: true });
       throw e;
     }
+    await this.sharing?.publish(info);
+    return info;
   }
 }

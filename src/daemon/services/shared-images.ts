@@ -1,0 +1,238 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { BothubError } from '../../core/index.js';
+import { materializeTree, sha256File, type ChunkStore, type ImageInfo, type ImageSharing, type ImageStore, type LongOperation } from '../../runtime/index.js';
+import type { Db } from '../db/database.js';
+import { ARCHIVE, archiveLayer, TAR_KEEP } from '../fleet/layer-store-shipping.js';
+import { LayerCache } from './layer-cache.js';
+import type { LayerArchives } from './layer-archives.js';
+
+/** A file in an image's directory: this copy is of a recorded image (published or made whole here), so without its record it is gone. */
+const SHARED_MARK = '.shared';
+
+export interface SharedImagesDeps {
+  db: Db;
+  images: ImageStore;
+  archives: LayerArchives;
+  store: ChunkStore;
+  /** The size limit of the unpacked layers here, bytes. */
+  layerCacheBytes: number;
+  log: Logger;
+}
+
+/**
+ * Images every daemon on the database sees, when the store is S3
+ * (BOTHUB_STORE): an image made here (pulled, imported, saved, built) has
+ * each layer archived into the store (the archives fleet hosts read, see
+ * layer-archives.ts), then its description recorded in shared_images. A
+ * daemon asked to use an image it lacks, or whose layers its cache let go,
+ * unpacks them from the store as a fleet host would. Images made before the
+ * store was set stay this machine's own.
+ */
+export class SharedImages implements ImageSharing {
+  readonly cache: LayerCache;
+  /** Images and layers being made whole here: two requests at once do it once. */
+  private readonly materializing = new Map<string, Promise<void>>();
+  private readonly fetching = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: SharedImagesDeps) {
+    this.cache = new LayerCache({ db: deps.db, images: deps.images, limitBytes: deps.layerCacheBytes, restorable: () => this.restorable(), log: deps.log });
+  }
+
+  private marked(name: string): Promise<boolean> {
+    return stat(join(this.deps.images.dir, name, SHARED_MARK)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async recorded(name?: string): Promise<ImageInfo[]> {
+    let q = this.deps.db.selectFrom('shared_images').select('info_json');
+    if (name !== undefined) q = q.where('name', '=', name);
+    return (await q.execute()).map((r) => JSON.parse(r.info_json) as ImageInfo);
+  }
+
+  /** Every layer a recorded image uses. */
+  async recordedLayers(): Promise<Set<string>> {
+    return new Set((await this.recorded()).flatMap((i) => i.layers ?? []));
+  }
+
+  /** Recorded images' layers whose archive is in the store: what this machine may let go. */
+  private async restorable(): Promise<Set<string>> {
+    const layers = await this.recordedLayers();
+    const archived = (await this.deps.db.selectFrom('layer_archives').select('layer_id').execute()).map((r) => r.layer_id);
+    return new Set(archived.filter((id) => layers.has(id)));
+  }
+
+  async publish(info: ImageInfo): Promise<void> {
+    const { images, archives, store, db, log } = this.deps;
+    try {
+      await images.holding(async () => {
+        const layers = await images.layersOf(info);
+        for (const id of layers) await archives.obtain(id, (pin) => archiveLayer(images, id, store, pin));
+        await store.flush();
+        const record: ImageInfo = { ...info, layers };
+        const inserted = await db.transaction().execute(async (trx) => {
+          const archived = await trx.selectFrom('layer_archives').select('layer_id').where('layer_id', 'in', layers).execute();
+          if (archived.length !== new Set(layers).size)
+            throw new BothubError('RUNTIME_FAILED', `a layer archive of image "${info.name}" was removed while it was being recorded; make the image again`);
+          const row = { name: info.name, owner: info.owner ?? null, info_json: JSON.stringify(record), created_at: info.createdAt };
+          const r = await trx.insertInto('shared_images').values(row).onConflict((oc) => oc.column('name').doNothing()).executeTakeFirst();
+          return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+        });
+        if (!inserted) throw new BothubError('NAME_TAKEN', `an image named "${info.name}" was made through another daemon meanwhile; pick another name`);
+        await writeFile(join(images.dir, info.name, SHARED_MARK), '');
+      });
+    } catch (e) {
+      // Not recorded, not here: the user makes it again. Archives made for it alone go with it.
+      const freed = await images.remove(info.name).catch(() => []);
+      await this.forgetUnused(freed);
+      throw e;
+    }
+    log.info({ image: info.name, layers: info.layers?.length ?? 1 }, 'an image was recorded for every daemon, its layers archived into the store');
+    this.trimLater();
+  }
+
+  async resolve(name: string, here: ImageInfo | undefined): Promise<ImageInfo | undefined> {
+    if (here && !(await this.marked(name))) return here;
+    const [record] = await this.recorded(name);
+    if (here && !record) await this.dropStale(name);
+    return record && (here ?? record);
+  }
+
+  async merge(here: ImageInfo[]): Promise<ImageInfo[]> {
+    const byName = new Map((await this.recorded()).map((i) => [i.name, i]));
+    for (const i of here) {
+      if (byName.has(i.name) || !(await this.marked(i.name))) byName.set(i.name, i);
+      else await this.dropStale(i.name);
+    }
+    return [...byName.values()];
+  }
+
+  /** A copy here of an image removed through another daemon: it goes (its layers at the next collection). */
+  private async dropStale(name: string): Promise<void> {
+    const dir = join(this.deps.images.dir, name);
+    const doomed = join(this.deps.images.dir, `.partial-${process.pid}-rm-${name}-${randomBytes(4).toString('hex')}`);
+    if (await rename(dir, doomed).then(() => true, () => false)) {
+      await rm(doomed, { recursive: true, force: true });
+      this.deps.log.info({ image: name }, 'an image removed through another daemon left this machine too');
+      // Its layers that nothing else here uses (their archives went with the record).
+      void this.deps.images.collectLayers().catch((err: unknown) => this.deps.log.warn({ err }, 'collecting the layers of an image removed elsewhere failed'));
+    }
+  }
+
+  materialize(info: ImageInfo, op: LongOperation = {}): Promise<void> {
+    let running = this.materializing.get(info.name);
+    if (!running) {
+      running = this.materializeOnce(info, op).finally(() => this.materializing.delete(info.name));
+      this.materializing.set(info.name, running);
+    }
+    return running;
+  }
+
+  private async materializeOnce(info: ImageInfo, op: LongOperation): Promise<void> {
+    const { images, log } = this.deps;
+    const here = await images.here(info.name);
+    if (here && !here.layers?.length) return; // one root directory, made here before the store
+    const layers = (here ?? info).layers ?? [];
+    const missing: string[] = [];
+    for (const id of layers) if (!(await images.layers.has(id))) missing.push(id);
+    if (missing.length || !here) {
+      await images.holding(async () => {
+        for (const [i, id] of missing.entries()) {
+          op.onProgress?.({ step: 'image', message: `layer ${i + 1} of ${missing.length} of image "${info.name}" from the store`, done: i, total: missing.length });
+          await this.fetchLayer(id, op);
+        }
+        if (!here) await this.writeRecord(info);
+      });
+      log.info({ image: info.name, layers: missing.length }, 'an image was made whole here from the store');
+    }
+    await this.cache.touch(layers);
+    this.trimLater();
+  }
+
+  /** image.json (and the mark) with one rename: an image here is whole or absent. */
+  private async writeRecord(info: ImageInfo): Promise<void> {
+    const dir = this.deps.images.dir;
+    const work = join(dir, `.partial-${process.pid}-${info.name}-${randomBytes(4).toString('hex')}`);
+    await mkdir(work, { recursive: true });
+    await writeFile(join(work, 'image.json'), JSON.stringify(info, null, 2));
+    await writeFile(join(work, SHARED_MARK), '');
+    await rename(work, join(dir, info.name)).catch(async (e: NodeJS.ErrnoException) => {
+      await rm(work, { recursive: true, force: true });
+      // Made whole by another request meanwhile (or made here): that one stays.
+      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+    });
+  }
+
+  private fetchLayer(id: string, op: LongOperation): Promise<void> {
+    let running = this.fetching.get(id);
+    if (!running) {
+      running = this.fetchLayerOnce(id, op).finally(() => this.fetching.delete(id));
+      this.fetching.set(id, running);
+    }
+    return running;
+  }
+
+  /**
+   * One layer from its archive in the store, as a fleet host has it (layer-store-shipping.ts):
+   * every chunk checked against its name and the whole against its sha256, then unpacked with
+   * owners, modes, device nodes (whiteouts) and xattrs (opaque directories) into a partial
+   * directory renamed into place.
+   */
+  private async fetchLayerOnce(id: string, op: LongOperation): Promise<void> {
+    const { images, archives, store } = this.deps;
+    const short = id.slice(0, 12);
+    const archive = await archives.find(id);
+    if (!archive) throw new BothubError('INVALID_STATE', `image layer ${short} is not in the store any more; remove the image and make it again`);
+    const work = await mkdtemp(join(images.oci.tmp, 'layer-fetch-'));
+    const damaged = (problem: string) => new BothubError('RUNTIME_FAILED', `image layer ${short} did not come intact from the store (${problem}); try again`);
+    let partial: string | undefined;
+    try {
+      await materializeTree({ [ARCHIVE]: archive }, work, store, work, { signal: op.signal, damaged });
+      const sum = await sha256File(images.layers.host, join(work, ARCHIVE), op.signal);
+      if (sum !== `sha256:${archive.sha256}`) throw damaged(`its sha256 is ${sum}, not the recorded ${archive.sha256}`);
+      partial = await images.layers.partial();
+      await images.layers.host.run('tar', ['-C', partial, '-xf', join(work, ARCHIVE), '--same-permissions', ...TAR_KEEP], { signal: op.signal });
+      await images.layers.commit(partial, id);
+      partial = undefined;
+    } finally {
+      await rm(work, { recursive: true, force: true });
+      if (partial) await rm(partial, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Removes the image for every daemon: its record, its copy here, and the
+   * archives of layers no recorded image and nothing here uses any more.
+   * (Other daemons' copies go when they next look.)
+   */
+  async remove(name: string): Promise<void> {
+    const { db, images } = this.deps;
+    const [record] = await this.recorded(name);
+    await db.deleteFrom('shared_images').where('name', '=', name).execute();
+    const freed = (await images.here(name)) ? await images.remove(name) : [];
+    await this.forgetUnused([...(record?.layers ?? []), ...freed]);
+  }
+
+  /** Forgets the archives of these layers that no recorded image and no image here uses. */
+  private async forgetUnused(layers: string[]): Promise<void> {
+    const kept = await this.recordedLayers();
+    for (const id of await this.deps.images.layers.ids()) kept.add(id);
+    await this.deps.archives.forget([...new Set(layers)].filter((id) => !kept.has(id)));
+  }
+
+  /** The cache's trim, off the request's path: a failure there is logged, never the request's. */
+  private trimLater(): void {
+    void this.cache.trim().catch((err: unknown) => this.deps.log.warn({ err }, 'trimming the local layer cache failed'));
+  }
+}
+
+/** With the store in S3 (and not on a fleet agent): images shared through the database, the layers here a bounded cache. */
+export function shareImages(deps: SharedImagesDeps): SharedImages {
+  const shared = new SharedImages(deps);
+  deps.images.sharing = shared;
+  return shared;
+}
