@@ -53,7 +53,7 @@ import { mirrorAgentSandboxes } from './fleet/sandbox-mirror.js';
 import { ApiClient } from '../api/index.js';
 import { mcpOriginHosts, registerMcpRoute } from '../mcp/index.js';
 import { wireCluster } from './cluster/wire.js';
-import { shareImages } from './services/shared-images.js';
+import { shareImages, storeIdOf } from './services/shared-images.js';
 
 export interface RunningDaemon {
   url: string;
@@ -197,10 +197,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     log,
     lazy,
     elsewhere: new HostSnapshots({ db, sandboxes, fleet, log }),
+    imageHere: (image) => (images.sharing ? images.require(image) : Promise.resolve()),
   });
   await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
-  const sharedImages = config.store && !config.socket ? shareImages({ db, images, archives: snapshots.chunks.layers, store: snapshots.chunks.store, layerCacheBytes: config.layerCacheMb * 2 ** 20, log }) : undefined;
+  const sharedImages = config.store && !config.socket ? shareImages({ db, images, archives: snapshots.chunks.layers, store: snapshots.chunks.store, storeId: storeIdOf(config.store), layerCacheBytes: config.layerCacheMb * 2 ** 20, log }) : undefined;
   // Layer archives in the store are held while their layer is here or a recorded image uses it; a daemon sharing the database may hold other layers.
   if (!cluster.shared) await snapshots.chunks.layers.forgetAllBut([...(await images.layers.ids()), ...((await sharedImages?.recordedLayers()) ?? [])]);
   await sharedImages?.cache.trim();

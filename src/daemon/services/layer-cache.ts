@@ -99,10 +99,12 @@ export class LayerCache {
     const { images, limitBytes, log } = this.deps;
     if (images.active > 0) return 0;
     const ids = await images.layers.ids();
+    const restorable = await this.deps.restorable();
+    if (!ids.some((id) => restorable.has(id))) return 0; // nothing could go: no need to measure
     let total = 0;
     for (const id of ids) total += await this.sizeOf(id);
     if (total <= limitBytes) return 0;
-    const [inUse, restorable] = await Promise.all([this.inUse(), this.deps.restorable()]);
+    const inUse = await this.inUse();
     const now = (this.deps.now ?? Date.now)();
     const candidates: { id: string; at: number }[] = [];
     for (const id of ids) {

@@ -1,15 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BothubError } from '../../core/index.js';
-import { materializeTree, sha256File, type ChunkStore, type ImageInfo, type ImageSharing, type ImageStore, type LongOperation } from '../../runtime/index.js';
+import { materializeTree, sha256File, type ChunkStore, type ImageInfo, type ImageSharing, type ImageStore, type LongOperation, type S3Location } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import { ARCHIVE, archiveLayer, TAR_KEEP } from '../fleet/layer-store-shipping.js';
 import { LayerCache } from './layer-cache.js';
 import type { LayerArchives } from './layer-archives.js';
 
-/** A file in an image's directory: this copy is of a recorded image (published or made whole here), so without its record it is gone. */
+/**
+ * A file in an image's directory: this copy is of an image recorded for the
+ * store it names (published or made whole here), so without its record there
+ * it was removed. Another store's mark (the store changed) is a local image's.
+ */
 const SHARED_MARK = '.shared';
 
 export interface SharedImagesDeps {
@@ -17,6 +21,8 @@ export interface SharedImagesDeps {
   images: ImageStore;
   archives: LayerArchives;
   store: ChunkStore;
+  /** The store's location (endpoint, bucket, prefix): what the images recorded in this database belong to. */
+  storeId: string;
   /** The size limit of the unpacked layers here, bytes. */
   layerCacheBytes: number;
   log: Logger;
@@ -42,8 +48,8 @@ export class SharedImages implements ImageSharing {
   }
 
   private marked(name: string): Promise<boolean> {
-    return stat(join(this.deps.images.dir, name, SHARED_MARK)).then(
-      () => true,
+    return readFile(join(this.deps.images.dir, name, SHARED_MARK), 'utf8').then(
+      (text) => text === this.deps.storeId,
       () => false,
     );
   }
@@ -83,7 +89,7 @@ export class SharedImages implements ImageSharing {
           return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
         });
         if (!inserted) throw new BothubError('NAME_TAKEN', `an image named "${info.name}" was made through another daemon meanwhile; pick another name`);
-        await writeFile(join(images.dir, info.name, SHARED_MARK), '');
+        await writeFile(join(images.dir, info.name, SHARED_MARK), this.deps.storeId);
       });
     } catch (e) {
       // Not recorded, not here: the user makes it again. Archives made for it alone go with it.
@@ -159,7 +165,7 @@ export class SharedImages implements ImageSharing {
     const work = join(dir, `.partial-${process.pid}-${info.name}-${randomBytes(4).toString('hex')}`);
     await mkdir(work, { recursive: true });
     await writeFile(join(work, 'image.json'), JSON.stringify(info, null, 2));
-    await writeFile(join(work, SHARED_MARK), '');
+    await writeFile(join(work, SHARED_MARK), this.deps.storeId);
     await rename(work, join(dir, info.name)).catch(async (e: NodeJS.ErrnoException) => {
       await rm(work, { recursive: true, force: true });
       // Made whole by another request meanwhile (or made here): that one stays.
@@ -229,6 +235,9 @@ export class SharedImages implements ImageSharing {
     void this.cache.trim().catch((err: unknown) => this.deps.log.warn({ err }, 'trimming the local layer cache failed'));
   }
 }
+
+/** What an image's mark names: the store (endpoint, bucket, prefix) its record belongs to. */
+export const storeIdOf = (store: S3Location & { env: Record<string, string> }): string => `${store.env.AWS_ENDPOINT_URL ?? 'aws'} s3://${store.bucket}/${store.prefix}`;
 
 /** With the store in S3 (and not on a fleet agent): images shared through the database, the layers here a bounded cache. */
 export function shareImages(deps: SharedImagesDeps): SharedImages {

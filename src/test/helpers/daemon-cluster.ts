@@ -27,7 +27,8 @@ export interface DaemonCluster {
   stop(): Promise<void>;
 }
 
-export async function startDaemonCluster(count: number, env: Record<string, string> = {}): Promise<DaemonCluster> {
+/** `env`: more environment for every daemon, or for each (by its index: an images directory of its own...). */
+export async function startDaemonCluster(count: number, env: Record<string, string> | ((i: number) => Record<string, string>) = {}): Promise<DaemonCluster> {
   const server: TestPostgres = await startPostgres();
   const databaseUrl = await server.createDatabase();
   const shared = mkdtempSync(join(tmpdir(), 'bothub-cluster-'));
@@ -59,7 +60,7 @@ export async function startDaemonCluster(count: number, env: Record<string, stri
             BOTHUB_SNAPSHOTS_DIR: snapshotsDir,
             BOTHUB_SUBNET: `10.251.${(process.pid + i * 7) % 250}.0/24`,
             BOTHUB_LOG_LEVEL: 'info',
-            ...env,
+            ...(typeof env === 'function' ? env(i) : env),
           },
         }),
       );
