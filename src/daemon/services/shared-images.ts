@@ -117,12 +117,17 @@ export class SharedImages implements ImageSharing {
     return [...byName.values()];
   }
 
-  /** A copy here of an image removed through another daemon: it goes (its layers at the next collection). */
-  private async dropStale(name: string): Promise<void> {
-    const dir = join(this.deps.images.dir, name);
+  /** Removes the image's directory here (renamed first: it disappears at once); false if there was none. */
+  private async dropHere(name: string): Promise<boolean> {
     const doomed = join(this.deps.images.dir, `.partial-${process.pid}-rm-${name}-${randomBytes(4).toString('hex')}`);
-    if (await rename(dir, doomed).then(() => true, () => false)) {
-      await rm(doomed, { recursive: true, force: true });
+    if (!(await rename(join(this.deps.images.dir, name), doomed).then(() => true, () => false))) return false;
+    await rm(doomed, { recursive: true, force: true });
+    return true;
+  }
+
+  /** A copy here of an image removed through another daemon: it goes, and its layers nothing else here uses. */
+  private async dropStale(name: string): Promise<void> {
+    if (await this.dropHere(name)) {
       this.deps.log.info({ image: name }, 'an image removed through another daemon left this machine too');
       // Its layers that nothing else here uses (their archives went with the record).
       void this.deps.images.collectLayers().catch((err: unknown) => this.deps.log.warn({ err }, 'collecting the layers of an image removed elsewhere failed'));
@@ -219,7 +224,7 @@ export class SharedImages implements ImageSharing {
     const { db, images } = this.deps;
     const [record] = await this.recorded(name);
     await db.deleteFrom('shared_images').where('name', '=', name).execute();
-    const freed = (await images.here(name)) ? await images.remove(name) : [];
+    const freed = (await this.dropHere(name)) ? await images.collectLayers() : [];
     await this.forgetUnused([...(record?.layers ?? []), ...freed]);
   }
 
@@ -231,6 +236,10 @@ export class SharedImages implements ImageSharing {
   }
 
   /** The cache's trim, off the request's path: a failure there is logged, never the request's. */
+  settled(): void {
+    this.trimLater();
+  }
+
   private trimLater(): void {
     void this.cache.trim().catch((err: unknown) => this.deps.log.warn({ err }, 'trimming the local layer cache failed'));
   }

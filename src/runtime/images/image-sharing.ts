@@ -16,4 +16,6 @@ export interface ImageSharing {
   merge(here: ImageInfo[]): Promise<ImageInfo[]>;
   /** Makes the image whole on this machine (its missing layers from the store, its image.json) before it is used here. */
   materialize(info: ImageInfo, op?: LongOperation): Promise<void>;
+  /** Nothing here holds layers no image.json names any more (see ImageStore.holding): the layer cache may let some go. */
+  settled(): void;
 }

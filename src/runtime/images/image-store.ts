@@ -297,7 +297,7 @@ export class ImageStore {
     try {
       return await fn();
     } finally {
-      this.active--;
+      if (--this.active === 0) this.sharing?.settled();
     }
   }
 
