@@ -23,7 +23,7 @@ import type { ProviderKeys } from './rent/provider-keys.js';
 import type { RentService } from './rent/rent-service.js';
 import type { Rentals } from './rent/rentals.js';
 import type { SpendMeter } from './rent/spend.js';
-import type { SharedImages } from './services/shared-images.js';
+import type { SharedImages } from './fleet/shared-images.js';
 
 /**
  * What request handlers may use; built once by startDaemon. Services only:

@@ -53,7 +53,7 @@ import { mirrorAgentSandboxes } from './fleet/sandbox-mirror.js';
 import { ApiClient } from '../api/index.js';
 import { mcpOriginHosts, registerMcpRoute } from '../mcp/index.js';
 import { wireCluster } from './cluster/wire.js';
-import { shareImages, storeIdOf } from './services/shared-images.js';
+import { imageBringer, shareImages, storeIdOf } from './fleet/shared-images.js';
 
 export interface RunningDaemon {
   url: string;
@@ -145,7 +145,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     log,
   });
   // A rented host takes a new sandbox only within its owner's price limit (the rent services are made further down).
-  const fleet = new RemoteSandboxes(hosts, db, cluster.shared, (host, ownerId) => rent.rentService.admit(host, ownerId));
+  const bringImage = imageBringer(images, () => snapshots.chunks);
+  const fleet = new RemoteSandboxes(hosts, db, cluster.shared, (host, ownerId) => rent.rentService.admit(host, ownerId), bringImage);
   const records = new SandboxRecords({ db, urlsOf: (rows) => publish.urlsOfEach(rows), unreachable: () => fleet.unreachable(), onChange: recordSandboxChange(events, log) });
   const sandboxes = new SandboxService({
     db,

@@ -151,6 +151,8 @@ export interface SharedImageRow {
   /** The ImageInfo, its `layers` the archived ones (JSON). */
   info_json: string;
   created_at: string;
+  /** When it was removed (the row stays so that copies of it elsewhere are known to be gone); null while it is an image. */
+  removed_at: string | null;
 }
 
 /** A chunk a layer archive uses: its reference. */

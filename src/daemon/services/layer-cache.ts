@@ -39,6 +39,8 @@ export class LayerCache {
   private readonly sizes = new Map<string, number>();
   private trimming?: Promise<number>;
   private again = false;
+  /** A removal and a use's look at what is here never interleave (see use()). */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: LayerCacheDeps) {}
 
@@ -46,11 +48,45 @@ export class LayerCache {
     return join(this.deps.images.dir, USED);
   }
 
-  /** Marks layers as used now (an image made whole for use here). */
-  async touch(ids: readonly string[]): Promise<void> {
-    await mkdir(this.usedDir, { recursive: true });
-    const now = new Date((this.deps.now ?? Date.now)());
-    for (const id of ids) await writeFile(join(this.usedDir, id), '').then(() => utimes(join(this.usedDir, id), now, now));
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Marks an image's layers used now and returns those not here: no trim
+   * removes one of them between this look and the use (a minute, by which
+   * time a new sandbox's record protects them).
+   */
+  use(ids: readonly string[]): Promise<string[]> {
+    return this.exclusive(async () => {
+      await mkdir(this.usedDir, { recursive: true });
+      const now = new Date((this.deps.now ?? Date.now)());
+      const missing: string[] = [];
+      for (const id of ids) {
+        await writeFile(join(this.usedDir, id), '').then(() => utimes(join(this.usedDir, id), now, now));
+        if (!(await this.deps.images.layers.has(id))) missing.push(id);
+      }
+      return missing;
+    });
+  }
+
+  /** Whether a layer was used too lately to go. */
+  private async justUsed(id: string): Promise<boolean> {
+    const use = await this.lastUse(id);
+    return use.stamped && (this.deps.now ?? Date.now)() - use.at < JUST_USED_MS;
+  }
+
+  /** Removes a layer unless a pull, save or ship began meanwhile (it may read it) or a use came: then the next trim goes on. */
+  private removeIdle(id: string): Promise<'removed' | 'kept' | 'stop'> {
+    return this.exclusive(async () => {
+      if (this.deps.images.active > 0) return 'stop';
+      if (await this.justUsed(id)) return 'kept';
+      await this.deps.images.layers.remove(id);
+      await rm(join(this.usedDir, id), { force: true });
+      return 'removed';
+    });
   }
 
   /** Brings the cache under its limit; returns the layers removed. A trim asked for while one runs runs again after it. */
@@ -105,22 +141,16 @@ export class LayerCache {
     for (const id of ids) total += await this.sizeOf(id);
     if (total <= limitBytes) return 0;
     const inUse = await this.inUse();
-    const now = (this.deps.now ?? Date.now)();
     const candidates: { id: string; at: number }[] = [];
-    for (const id of ids) {
-      if (inUse.has(id) || !restorable.has(id)) continue;
-      const use = await this.lastUse(id);
-      if (use.stamped && now - use.at < JUST_USED_MS) continue;
-      candidates.push({ id, at: use.at });
-    }
+    for (const id of ids) if (!inUse.has(id) && restorable.has(id) && !(await this.justUsed(id))) candidates.push({ id, at: (await this.lastUse(id)).at });
     candidates.sort((a, b) => a.at - b.at);
     let removed = 0;
     for (const { id } of candidates) {
-      // A pull, save or ship that began meanwhile may be reading it: the next trim goes on.
-      if (total <= limitBytes || images.active > 0) break;
+      if (total <= limitBytes) break;
       const size = await this.sizeOf(id);
-      await images.layers.remove(id);
-      await rm(join(this.usedDir, id), { force: true });
+      const outcome = await this.removeIdle(id);
+      if (outcome === 'stop') break;
+      if (outcome === 'kept') continue;
       this.sizes.delete(id);
       total -= size;
       removed++;

@@ -2,12 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { BothubError } from '../../core/index.js';
-import { materializeTree, sha256File, type ChunkStore, type ImageInfo, type ImageSharing, type ImageStore, type LongOperation, type S3Location } from '../../runtime/index.js';
+import { BothubError, type Actor } from '../../core/index.js';
+import { DEBIAN_IMAGE, materializeTree, sha256File, type ChunkStore, type ImageInfo, type ImageSharing, type ImageStore, type LongOperation, type S3Location } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
-import { ARCHIVE, archiveLayer, TAR_KEEP } from '../fleet/layer-store-shipping.js';
-import { LayerCache } from './layer-cache.js';
-import type { LayerArchives } from './layer-archives.js';
+import { LayerCache } from '../services/layer-cache.js';
+import type { LayerArchives } from '../services/layer-archives.js';
+import type { SnapshotChunks } from '../services/snapshot-chunks.js';
+import type { HostEndpoint } from './host-service.js';
+import { shipImage } from './image-shipping.js';
+import { ARCHIVE, archiveLayer, TAR_KEEP } from './layer-store-shipping.js';
 
 /**
  * A file in an image's directory: this copy is of an image recorded for the
@@ -54,10 +57,23 @@ export class SharedImages implements ImageSharing {
     );
   }
 
+  /** The images recorded now (not removed). */
   private async recorded(name?: string): Promise<ImageInfo[]> {
-    let q = this.deps.db.selectFrom('shared_images').select('info_json');
+    let q = this.deps.db.selectFrom('shared_images').select('info_json').where('removed_at', 'is', null);
     if (name !== undefined) q = q.where('name', '=', name);
     return (await q.execute()).map((r) => JSON.parse(r.info_json) as ImageInfo);
+  }
+
+  /**
+   * Whether a copy here still is the recorded image: a copy made before the
+   * store, or that this database never knew (a new database on the same
+   * store), is this machine's own; one whose image was removed, or whose name
+   * was since used again, is gone.
+   */
+  private async stillRecorded(here: ImageInfo, rows?: Map<string, { created_at: string; removed_at: string | null }>): Promise<boolean> {
+    if (!(await this.marked(here.name))) return true;
+    const row = rows ? rows.get(here.name) : await this.deps.db.selectFrom('shared_images').select(['created_at', 'removed_at']).where('name', '=', here.name).executeTakeFirst();
+    return !row || (row.removed_at === null && row.created_at === here.createdAt);
   }
 
   /** Every layer a recorded image uses. */
@@ -84,8 +100,13 @@ export class SharedImages implements ImageSharing {
           const archived = await trx.selectFrom('layer_archives').select('layer_id').where('layer_id', 'in', layers).execute();
           if (archived.length !== new Set(layers).size)
             throw new BothubError('RUNTIME_FAILED', `a layer archive of image "${info.name}" was removed while it was being recorded; make the image again`);
-          const row = { name: info.name, owner: info.owner ?? null, info_json: JSON.stringify(record), created_at: info.createdAt };
-          const r = await trx.insertInto('shared_images').values(row).onConflict((oc) => oc.column('name').doNothing()).executeTakeFirst();
+          const row = { name: info.name, owner: info.owner ?? null, info_json: JSON.stringify(record), created_at: info.createdAt, removed_at: null };
+          // The name of a removed image is free again; a recorded one's is not.
+          const r = await trx
+            .insertInto('shared_images')
+            .values(row)
+            .onConflict((oc) => oc.column('name').doUpdateSet(row).where('shared_images.removed_at', 'is not', null))
+            .executeTakeFirst();
           return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
         });
         if (!inserted) throw new BothubError('NAME_TAKEN', `an image named "${info.name}" was made through another daemon meanwhile; pick another name`);
@@ -102,16 +123,17 @@ export class SharedImages implements ImageSharing {
   }
 
   async resolve(name: string, here: ImageInfo | undefined): Promise<ImageInfo | undefined> {
-    if (here && !(await this.marked(name))) return here;
-    const [record] = await this.recorded(name);
-    if (here && !record) await this.dropStale(name);
-    return record && (here ?? record);
+    if (here && (await this.stillRecorded(here))) return here;
+    if (here) await this.dropStale(name);
+    return (await this.recorded(name))[0];
   }
 
   async merge(here: ImageInfo[]): Promise<ImageInfo[]> {
-    const byName = new Map((await this.recorded()).map((i) => [i.name, i]));
+    const rows = await this.deps.db.selectFrom('shared_images').select(['name', 'info_json', 'created_at', 'removed_at']).execute();
+    const byName = new Map(rows.filter((r) => r.removed_at === null).map((r) => [r.name, JSON.parse(r.info_json) as ImageInfo]));
+    const known = new Map(rows.map((r) => [r.name, r]));
     for (const i of here) {
-      if (byName.has(i.name) || !(await this.marked(i.name))) byName.set(i.name, i);
+      if (await this.stillRecorded(i, known)) byName.set(i.name, i);
       else await this.dropStale(i.name);
     }
     return [...byName.values()];
@@ -125,7 +147,7 @@ export class SharedImages implements ImageSharing {
     return true;
   }
 
-  /** A copy here of an image removed through another daemon: it goes, and its layers nothing else here uses. */
+  /** A copy here of an image removed through another daemon (or replaced by another of its name): it goes, and its layers nothing else here uses. */
   private async dropStale(name: string): Promise<void> {
     if (await this.dropHere(name)) {
       this.deps.log.info({ image: name }, 'an image removed through another daemon left this machine too');
@@ -148,8 +170,7 @@ export class SharedImages implements ImageSharing {
     const here = await images.here(info.name);
     if (here && !here.layers?.length) return; // one root directory, made here before the store
     const layers = (here ?? info).layers ?? [];
-    const missing: string[] = [];
-    for (const id of layers) if (!(await images.layers.has(id))) missing.push(id);
+    const missing = await this.cache.use(layers);
     if (missing.length || !here) {
       await images.holding(async () => {
         for (const [i, id] of missing.entries()) {
@@ -160,7 +181,6 @@ export class SharedImages implements ImageSharing {
       });
       log.info({ image: info.name, layers: missing.length }, 'an image was made whole here from the store');
     }
-    await this.cache.touch(layers);
     this.trimLater();
   }
 
@@ -223,7 +243,7 @@ export class SharedImages implements ImageSharing {
   async remove(name: string): Promise<void> {
     const { db, images } = this.deps;
     const [record] = await this.recorded(name);
-    await db.deleteFrom('shared_images').where('name', '=', name).execute();
+    await db.updateTable('shared_images').set({ removed_at: new Date().toISOString() }).where('name', '=', name).where('removed_at', 'is', null).execute();
     const freed = (await this.dropHere(name)) ? await images.collectLayers() : [];
     await this.forgetUnused([...(record?.layers ?? []), ...freed]);
   }
@@ -253,4 +273,18 @@ export function shareImages(deps: SharedImagesDeps): SharedImages {
   const shared = new SharedImages(deps);
   deps.images.sharing = shared;
   return shared;
+}
+
+/**
+ * For a new sandbox on a fleet host: with images in the store its image goes
+ * there as a move's does (layers the host lacks read from the store by the
+ * host), once the actor is seen to may use it. Without a store the host must
+ * have the image, as before. (`chunks`: the snapshot store, made after the fleet.)
+ */
+export function imageBringer(images: ImageStore, chunks: () => SnapshotChunks): (image: string, to: HostEndpoint, actor: Actor) => Promise<void> {
+  return async (image, to, actor) => {
+    if (!images.sharing || image === DEBIAN_IMAGE) return;
+    await images.requireFor(image, actor);
+    await shipImage(images, image, to, {}, chunks());
+  };
 }
