@@ -81,7 +81,7 @@ export class LayerCache {
   /** Removes a layer unless a pull, save or ship began meanwhile (it may read it) or a use came: then the next trim goes on. */
   private removeIdle(id: string): Promise<'removed' | 'kept' | 'stop'> {
     return this.exclusive(async () => {
-      if (this.deps.images.active > 0) return 'stop';
+      if (this.deps.images.busy) return 'stop';
       if (await this.justUsed(id)) return 'kept';
       await this.deps.images.layers.remove(id);
       await rm(join(this.usedDir, id), { force: true });
@@ -133,7 +133,7 @@ export class LayerCache {
 
   private async trimOnce(): Promise<number> {
     const { images, limitBytes, log } = this.deps;
-    if (images.active > 0) return 0;
+    if (images.busy) return 0;
     const ids = await images.layers.ids();
     const restorable = await this.deps.restorable();
     if (!ids.some((id) => restorable.has(id))) return 0; // nothing could go: no need to measure

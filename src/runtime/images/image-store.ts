@@ -56,8 +56,7 @@ const seeOrImport = (name: string) => `see \`GET /api/v1/images\`, or import one
 export class ImageStore {
   private building = new Map<string, Promise<ImageInfo>>();
   private readonly infoCache = new StampedJsonCache<ImageInfo>();
-  /** Pulls, imports, saves and ships in flight (see holding). */
-  active = 0;
+  private active = 0;
   readonly layers: LayerStore;
   readonly oci: OciStore;
   /** The images every daemon sees (BOTHUB_STORE), set by the daemon; absent: this machine's alone. */
@@ -111,8 +110,8 @@ export class ImageStore {
   }
 
   async list(): Promise<ImageInfo[]> {
-    const entries = (await this.host.readdir(this.dir).catch(() => [])).map((e) => e.name);
-    const here = (await Promise.all(entries.filter((e) => !e.startsWith('.')).map((e) => this.here(e)))).filter((i): i is ImageInfo => !!i);
+    const entries = (await this.host.readdir(this.dir).catch(() => [])).filter((e) => !e.name.startsWith('.'));
+    const here = (await Promise.all(entries.map((e) => this.here(e.name)))).filter((i): i is ImageInfo => !!i);
     return (this.sharing ? await this.sharing.merge(here) : here).sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -122,14 +121,14 @@ export class ImageStore {
   }
 
   async get(name: string): Promise<ImageInfo | undefined> {
-    const here = await this.here(name);
-    return this.sharing ? this.sharing.resolve(name, here) : here;
+    return this.sharing ? this.sharing.resolve(name, await this.here(name)) : this.here(name);
   }
 
-  /** An image this actor may use: shared ones and their own (`local`: made whole on this machine first). */
+  /** An image this actor may use: shared ones and their own (`local`: made whole on this machine first, once seen to be theirs). */
   async requireFor(name: string, actor: Actor, local = true): Promise<ImageInfo> {
-    const info = await this.require(name, local);
+    const info = await this.require(name, false);
     if (info.owner && !canSee(actor, info.owner)) throw notFound('image', name, seeOrImport(name));
+    if (local) await this.sharing?.materialize(info);
     return info;
   }
 
@@ -289,6 +288,11 @@ export class ImageStore {
       const stored = await copyIntoStore(this.oci, `docker://${parsed.full}`, access, op, repo);
       return this.commitLayered(name, 'registry', stored, { owner: opts.owner ?? null, reference: parsed.full });
     });
+  }
+
+  /** Whether pulls, imports, saves or ships (work that holds layers, see holding) are in flight. */
+  get busy(): boolean {
+    return this.active > 0;
   }
 
   /** Runs `fn` as work that holds layers no image.json names yet: layer collection and the layer cache wait. */
