@@ -35,6 +35,8 @@ export interface DaemonConfig {
   store?: S3Location & { env: Record<string, string> };
   /** The local chunk directory's size limit when the store is in S3, MB (env BOTHUB_STORE_CACHE_MB, default 10240; 0: keep nothing). */
   storeCacheMb: number;
+  /** With a store: the size limit of this machine's unpacked image layers (images/.layers), MB (env BOTHUB_LAYER_CACHE_MB, default 20480; 0: keep only what is in use). */
+  layerCacheMb: number;
   /** CRIU binary; defaults to what scripts/install-criu installed. */
   criu?: string;
   subnet: string;
@@ -106,9 +108,9 @@ function awsEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('AWS_') && e[1] !== undefined));
 }
 
-function storeCacheMb(value: string | undefined): number {
-  const mb = Number(value ?? 10240);
-  if (!Number.isInteger(mb) || mb < 0) throw invalid(`invalid BOTHUB_STORE_CACHE_MB "${value}": use a whole number of MB, such as 10240 (0: cache nothing)`);
+function cacheMb(variable: string, value: string | undefined, fallback: number): number {
+  const mb = Number(value ?? fallback);
+  if (!Number.isInteger(mb) || mb < 0) throw invalid(`invalid ${variable} "${value}": use a whole number of MB, such as ${fallback} (0: cache nothing)`);
   return mb;
 }
 
@@ -129,7 +131,8 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     lazyRestore: lazyRestore(env.BOTHUB_LAZY_RESTORE),
     chunkCacheBytes: chunkCacheBytes(env.BOTHUB_CHUNK_CACHE_MIB),
     store: env.BOTHUB_STORE ? { ...parseS3Url(env.BOTHUB_STORE), env: awsEnv(env) } : undefined,
-    storeCacheMb: storeCacheMb(env.BOTHUB_STORE_CACHE_MB),
+    storeCacheMb: cacheMb('BOTHUB_STORE_CACHE_MB', env.BOTHUB_STORE_CACHE_MB, 10240),
+    layerCacheMb: cacheMb('BOTHUB_LAYER_CACHE_MB', env.BOTHUB_LAYER_CACHE_MB, 20480),
     criu: env.BOTHUB_CRIU || undefined,
     subnet: env.BOTHUB_SUBNET ?? '10.77.0.0/16',
     bridge: env.BOTHUB_BRIDGE ?? 'bothub0',

@@ -23,6 +23,7 @@ import type { ProviderKeys } from './rent/provider-keys.js';
 import type { RentService } from './rent/rent-service.js';
 import type { Rentals } from './rent/rentals.js';
 import type { SpendMeter } from './rent/spend.js';
+import type { SharedImages } from './fleet/shared-images.js';
 
 /**
  * What request handlers may use; built once by startDaemon. Services only:
@@ -34,6 +35,8 @@ export interface DaemonContext {
   authMaxFailures: number;
   log: Logger;
   images: ImageStore;
+  /** The images every daemon on the database sees (BOTHUB_STORE); absent: this daemon's alone. */
+  sharedImages?: SharedImages;
   sandboxes: SandboxService;
   exec: ExecService;
   files: FileService;

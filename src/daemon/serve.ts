@@ -53,6 +53,7 @@ import { mirrorAgentSandboxes } from './fleet/sandbox-mirror.js';
 import { ApiClient } from '../api/index.js';
 import { mcpOriginHosts, registerMcpRoute } from '../mcp/index.js';
 import { wireCluster } from './cluster/wire.js';
+import { imageBringer, SharedImages, storeIdOf } from './fleet/shared-images.js';
 
 export interface RunningDaemon {
   url: string;
@@ -112,7 +113,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   if (!seams.runtime) await ensureBridge(host, { name: config.bridge, subnet, allowedHostPorts: config.allowedHostPorts });
 
   const runtimeConfig: RuntimeConfig = { layout, initBinary: config.initBinary, bridgeName: config.bridge, subnet, nvidiaDriverRoot: config.nvidiaDriverRoot };
-  const images = new ImageStore(host, layout.imagesDir, config.debianMirror);
+  // With the store in S3 (and not on a fleet agent): images shared through the database, the layers here a bounded cache (made once the snapshot store is).
+  let sharedImages: SharedImages | undefined;
+  const images = new ImageStore(host, layout.imagesDir, config.debianMirror, () => sharedImages);
   await images.init();
   const users = new UserService(db, log);
   await users.ensureAdmin(join(config.dataDir, 'admin.key'));
@@ -144,7 +147,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     log,
   });
   // A rented host takes a new sandbox only within its owner's price limit (the rent services are made further down).
-  const fleet = new RemoteSandboxes(hosts, db, cluster.shared, (host, ownerId) => rent.rentService.admit(host, ownerId));
+  const bringImage = imageBringer(images, () => sharedImages, () => snapshots.chunks);
+  const fleet = new RemoteSandboxes(hosts, db, cluster.shared, (host, ownerId) => rent.rentService.admit(host, ownerId), bringImage);
   const records = new SandboxRecords({ db, urlsOf: (rows) => publish.urlsOfEach(rows), unreachable: () => fleet.unreachable(), onChange: recordSandboxChange(events, log) });
   const sandboxes = new SandboxService({
     db,
@@ -196,11 +200,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     log,
     lazy,
     elsewhere: new HostSnapshots({ db, sandboxes, fleet, log }),
+    imageHere: (image) => (sharedImages ? images.require(image) : Promise.resolve()),
   });
   await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
   await snapshots.init();
-  // Layer archives in the store are held while their layer is here; a daemon sharing the database may hold other layers.
-  if (!cluster.shared) await snapshots.chunks.layers.forgetAllBut(await images.layers.ids());
+  sharedImages = config.store && !config.socket ? new SharedImages({ db, images, archives: snapshots.chunks.layers, store: snapshots.chunks.store, storeId: storeIdOf(config.store), layerCacheBytes: config.layerCacheMb * 2 ** 20, log }) : undefined;
+  // Layer archives in the store are held while their layer is here or a recorded image uses it; a daemon sharing the database may hold other layers.
+  if (!cluster.shared) await snapshots.chunks.layers.forgetAllBut([...(await images.layers.ids()), ...((await sharedImages?.recordedLayers()) ?? [])]);
+  await sharedImages?.cache.trim();
   const chunkCache = new ChunkCache(db, snapshots.chunks, config.chunkCacheBytes, log);
   const coldImages = new ColdImages({ db, host, chunks: snapshots.chunks, cache: chunkCache, scratchDir: join(config.dataDir, 'snapshot-staging'), log });
   const exec = new ExecService(sandboxes, runtime, thermal, ledger, log);
@@ -236,6 +243,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     authMaxFailures: config.authMaxFailures,
     log,
     images,
+    sharedImages,
     sandboxes,
     exec,
     files: new FileService(runtime, thermal),

@@ -12,6 +12,8 @@ export * from './exec/client.js';
 export * from './network/bridge.js';
 export * from './network/netns.js';
 export * from './images/image-store.js';
+export * from './images/image-sharing.js';
+export { sha256File } from './images/layers.js';
 export * from './images/debootstrap.js';
 export * from './sandbox-runtime.js';
 export * from './snapshot/criu.js';

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { ApiClient, type ConsistencyReportT, type SandboxT, type SnapshotT } from '../api/index.js';
@@ -8,7 +7,7 @@ import { Leases } from '../daemon/cluster/leases.js';
 import { SandboxLock } from '../daemon/cluster/sandbox-lock.js';
 import { openDatabase } from '../daemon/db/database.js';
 import { cli } from './helpers/cli.js';
-import { leadsByItsLog, startDaemonCluster, type DaemonCluster } from './helpers/daemon-cluster.js';
+import { addHostThrough, leadsByItsLog, startDaemonCluster, type DaemonCluster } from './helpers/daemon-cluster.js';
 import type { DaemonProcess } from './helpers/daemon-process.js';
 import { until } from './helpers/sandbox.js';
 import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
@@ -36,11 +35,7 @@ describe('three daemons on one PostgreSQL database, sandboxes on a fleet host', 
     host = await startSshHost();
     c = await startDaemonCluster(3, { BOTHUB_HEARTBEAT: '1s' });
     [a, b, cc] = c.daemons as [DaemonProcess, DaemonProcess, DaemonProcess];
-    // The fleet host joins through one daemon; every daemon reaches it, its SSH key opening with the shared master key.
-    const adding = a.api.call('addHost', { body: { name: 'h1', ssh: `root@${host.address}`, privateKey: readFileSync(host.keyFile, 'utf8'), dataDir: host.dataDir } });
-    // Installing the agent can outlast the client's wait for an answer on a loaded machine: the record says when it is done.
-    await adding.catch((e: BothubError) => (/UND_ERR_HEADERS_TIMEOUT/.test(e.message) ? undefined : Promise.reject(e)));
-    await until('the host to be added', () => a.api.call('getHost', { params: { name: 'h1' } }).then((h) => (h.status === 'reachable' ? h : undefined)), 900_000);
+    await addHostThrough(a, 'h1', host);
   });
   after(async () => {
     try {

@@ -1,57 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chownSync, chmodSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { MoveResultT, ProgressEventT } from '../api/index.js';
 import { parseS3Url } from '../runtime/index.js';
 import { S3ChunkStore, s3ClientFromEnv } from '../runtime/s3.js';
-import { startTestDaemon, TEST_IMAGES_DIR, type TestDaemon } from './helpers/daemon.js';
-import { LayoutBuilder, tinyRootfs } from './helpers/registry.js';
+import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { ownStore, twoLayerArchive } from './helpers/layered-image.js';
 import { startS3, type TestS3 } from './helpers/s3.js';
 import { sh, snapshot, until } from './helpers/sandbox.js';
 import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
 
 const PREFIX = 'layers';
-
-/** A store of its own, with the shared default image linked in: nothing lands in the shared one. */
-function ownStore(dir: string): string {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  symlinkSync(join(TEST_IMAGES_DIR, 'debian'), join(dir, 'debian'));
-  return dir;
-}
-
-/**
- * An OCI archive of a two-layer image: a tiny root file system, then a layer
- * with a setuid file of another owner, 3 MiB of random bytes (several
- * chunks), a whiteout (usr/bin/pwd deleted) and an opaque directory (srv/
- * shows only what the top layer has).
- */
-function twoLayerArchive(work: string): string {
-  const base = join(work, 'l1');
-  tinyRootfs(base);
-  mkdirSync(join(base, 'srv'));
-  writeFileSync(join(base, 'srv/below'), 'hidden by the layer above\n');
-  const top = join(work, 'l2');
-  mkdirSync(join(top, 'opt'), { recursive: true });
-  mkdirSync(join(top, 'usr/bin'), { recursive: true });
-  mkdirSync(join(top, 'srv'));
-  writeFileSync(join(top, 'opt/tool'), 'a tool\n');
-  chownSync(join(top, 'opt/tool'), 1234, 5678);
-  chmodSync(join(top, 'opt/tool'), 0o4750);
-  writeFileSync(join(top, 'opt/blob'), randomBytes(3 << 20));
-  writeFileSync(join(top, 'usr/bin/.wh.pwd'), '');
-  writeFileSync(join(top, 'srv/.wh..wh..opq'), '');
-  writeFileSync(join(top, 'srv/above'), 'the only one here\n');
-  const layout = new LayoutBuilder(work);
-  layout.tag('app', layout.manifest([layout.layer(base), layout.layer(top)], { Entrypoint: [], Cmd: ['sleep', '100000'], Env: ['PATH=/usr/bin:/bin'], WorkingDir: '/root', User: '' }));
-  const archive = join(work, 'app.tar');
-  execFileSync('tar', ['-C', layout.dir, '-cf', archive, '.']);
-  return archive;
-}
 
 describe('BOTHUB_STORE: a fleet host reads the image layers it lacks from S3 itself', () => {
   let host: TestSshHost;
@@ -61,6 +23,8 @@ describe('BOTHUB_STORE: a fleet host reads the image layers it lacks from S3 its
   /** This machine's end of the host's veth pair: where the host reaches the store, and where the control plane's requests come from. */
   let here: string;
   let layers: string[];
+  /** The store's requests before the image was imported (which archives its layers: every daemon on the database sees it). */
+  let beforeImport: number;
   const hostLayers = () => join(host.dataDir, 'images', '.layers');
   const archiveChunks = async () => new Set((await t.daemon.db.selectFrom('layer_chunks').select('hash').execute()).map((r) => r.hash));
   const inBucket = async () => {
@@ -78,6 +42,7 @@ describe('BOTHUB_STORE: a fleet host reads the image layers it lacks from S3 its
     here = host.address.replace(/\.2$/, '.1');
     s3 = await startS3('bothub-layers', here);
     t = await startTestDaemon({ imagesDir: ownStore(join(work, 'images')), store: { ...parseS3Url(`s3://${s3.bucket}/${PREFIX}`), env: s3.env } });
+    beforeImport = s3.requests.length;
     const info = await t.daemon.ctx.images.importArchive('app', createReadStream(twoLayerArchive(work)));
     layers = info.layers ?? [];
     assert.equal(layers.length, 2);
@@ -103,7 +68,7 @@ describe('BOTHUB_STORE: a fleet host reads the image layers it lacks from S3 its
     return events.filter((e) => e.step === 'image').map((e) => e.message ?? '');
   };
 
-  it('a move: the control plane uploads each layer archive once; the host downloads it itself; the layers arrive whole (modes, owners, whiteout, opaque directory)', async (ctx) => {
+  it('the control plane uploads each layer archive once (at the import); at a move the host downloads it itself; the layers arrive whole (modes, owners, whiteout, opaque directory)', async (ctx) => {
     await t.api.call('createSandbox', { body: { name: 'traveller', image: 'app', command: ['sleep', '100000'], host: 'local' } });
     const mark = s3.requests.length;
     const said = await move('traveller', 'host-a');
@@ -114,9 +79,10 @@ describe('BOTHUB_STORE: a fleet host reads the image layers it lacks from S3 its
     assert.deepEqual(archives.map((a) => a.layer_id).sort(), [...layers].sort(), 'each layer has its archive');
     assert.ok(chunks.size >= 4, `the archives are several chunks: ${chunks.size}`);
     const seen = requestsFor(mark, chunks);
-    const puts = seen.filter((q) => q.method === 'PUT');
+    const puts = requestsFor(beforeImport, chunks).filter((q) => q.method === 'PUT');
     const gets = seen.filter((q) => q.method === 'GET');
     assert.deepEqual(new Set(puts.map((q) => q.path.split('/').pop())), chunks, 'the control plane uploaded every chunk of the archives');
+    assert.deepEqual(seen.filter((q) => q.method === 'PUT'), [], 'the move uploaded none: the import had');
     assert.ok(puts.every((q) => q.from === here));
     assert.deepEqual(new Set(gets.map((q) => q.path.split('/').pop())), chunks, 'the host downloaded every chunk of the archives');
     assert.ok(gets.every((q) => q.from === host.address), 'only the host read them');

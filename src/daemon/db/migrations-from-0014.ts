@@ -186,4 +186,18 @@ export const migrationsFrom0014: Record<string, Migration> = {
         .execute();
     },
   },
+  '0026_shared_images': {
+    async up(db: Kysely<any>) {
+      // Images every daemon on the database sees (BOTHUB_STORE): recorded once their layers' archives (layer_archives) are in the store.
+      // A removed one keeps its row (removed_at set) until its name is used again: a daemon's copy of it is then known to be gone, not merely unknown.
+      await db.schema
+        .createTable('shared_images')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('owner', 'text')
+        .addColumn('info_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('removed_at', 'text')
+        .execute();
+    },
+  },
 };

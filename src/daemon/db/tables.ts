@@ -143,6 +143,18 @@ export interface LayerArchiveRow {
   created_at: string;
 }
 
+/** An image every daemon on the database sees (BOTHUB_STORE, shared-images.ts): its description, its layers' archives in layer_archives. */
+export interface SharedImageRow {
+  name: string;
+  /** Its owner's user id; null: shared with everyone. */
+  owner: string | null;
+  /** The ImageInfo, its `layers` the archived ones (JSON). */
+  info_json: string;
+  created_at: string;
+  /** When it was removed (the row stays so that copies of it elsewhere are known to be gone); null while it is an image. */
+  removed_at: string | null;
+}
+
 /** A chunk a layer archive uses: its reference. */
 export interface LayerChunkRow {
   layer_id: string;
@@ -331,6 +343,7 @@ export interface Tables {
   layer_archives: LayerArchiveRow;
   layer_chunks: LayerChunkRow;
   stored_manifests: StoredManifestRow;
+  shared_images: SharedImageRow;
   users: UserRow;
   publications: PublicationRow;
   events: EventRow;

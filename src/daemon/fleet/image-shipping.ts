@@ -54,7 +54,12 @@ async function copyDir(from: Host, dir: string, to: Host, partial: string, final
  * archive made and uploaded once, then remembered); otherwise the layer is
  * piped from here over SSH.
  */
-export async function shipImage(images: ImageStore, name: string, dst: HostEndpoint, op: LongOperation = {}, chunks?: SnapshotChunks): Promise<ShipResult> {
+export function shipImage(images: ImageStore, name: string, dst: HostEndpoint, op: LongOperation = {}, chunks?: SnapshotChunks): Promise<ShipResult> {
+  // Held as a pull is: the layer cache lets none of these layers go while they are read.
+  return images.holding(() => shipHeld(images, name, dst, op, chunks));
+}
+
+async function shipHeld(images: ImageStore, name: string, dst: HostEndpoint, op: LongOperation, chunks?: SnapshotChunks): Promise<ShipResult> {
   const none = { shipped: 0, present: 0, bytes: 0, fromStore: 0, storeBytes: 0 };
   if (!dst.agent || name === DEBIAN_IMAGE) return none;
   const info = await images.require(name);

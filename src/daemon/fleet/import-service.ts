@@ -68,6 +68,7 @@ export class ImportService {
     if (image === DEBIAN_IMAGE) await this.deps.images.ensureDebian(op);
     else if (!(await this.deps.images.get(image)))
       throw new BothubError('NOT_FOUND', `image "${image}" is not on this host; build or import it here first (\`POST /api/v1/images/${image}/build\` or \`POST /api/v1/images?name=${image}\`)`);
+    else await this.deps.images.require(image); // made whole here (layers from the store) when recorded through another daemon
     return dir;
   }
 

@@ -2,14 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BothubError } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
-import { storeTree, type ImageStore, type LongOperation, type PresigningStore, type SnapshotFile } from '../../runtime/index.js';
+import { storeTree, type ChunkStore, type ImageStore, type LongOperation, type PresigningStore, type SnapshotFile } from '../../runtime/index.js';
 import type { LayerArchives } from '../services/layer-archives.js';
 import { fetchFromStore } from './store-fetch.js';
 
 /** tar of a layer as the store keeps it: owners by number, modes, device nodes (overlay whiteouts) and xattrs (opaque directories). */
 export const TAR_KEEP = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls'];
 /** The archive's one file, as the host puts it together from the chunks. */
-const ARCHIVE = 'layer.tar';
+export const ARCHIVE = 'layer.tar';
 
 /**
  * Fills `partial` on `to` with `fill`, then renames it into place as
@@ -33,7 +33,7 @@ export async function landLayer(to: Host, partial: string, final: string, fill: 
  * there (the image store is the daemon's own, on this machine), and puts the
  * archive into the store as the chunks it lacks.
  */
-async function archiveLayer(images: ImageStore, id: string, store: PresigningStore, pin: (hash: string) => Promise<void>, signal?: AbortSignal): Promise<SnapshotFile> {
+export async function archiveLayer(images: ImageStore, id: string, store: ChunkStore, pin: (hash: string) => Promise<void>, signal?: AbortSignal): Promise<SnapshotFile> {
   const work = await mkdtemp(join(images.oci.tmp, 'layer-archive-'));
   try {
     await images.layers.host.run('tar', ['-C', images.layers.path(id), '-cf', join(work, ARCHIVE), ...TAR_KEEP, '--sort=name', '.'], { signal });

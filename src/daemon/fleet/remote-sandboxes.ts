@@ -1,10 +1,10 @@
 import type { ApiClient, SandboxT } from '../../api/index.js';
-import type { BothubError, GpuRequest } from '../../core/index.js';
+import type { Actor, BothubError, GpuRequest } from '../../core/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow } from '../db/tables.js';
 import type { FleetPort } from '../services/fleet-port.js';
 import { LOCAL } from '../services/sandbox-records.js';
-import type { HostService } from './host-service.js';
+import type { HostEndpoint, HostService } from './host-service.js';
 import { placeSandbox } from './placement.js';
 
 /** Operations on a sandbox that lives on a fleet host, done by that host's agent; what services/ knows of the fleet. */
@@ -16,10 +16,18 @@ export class RemoteSandboxes implements FleetPort {
     readonly controlPlaneOnly = false,
     /** Refuses (PRICE_CHANGED) a host whose rent would take the owner past their hourly price limit. */
     private readonly admit?: (host: string, ownerId: string | null) => Promise<void>,
+    /** Puts an image on a host before a sandbox on it is created there (images in the store); absent: the host must have it. */
+    private readonly bringImage?: (image: string, host: HostEndpoint, actor: Actor) => Promise<void>,
   ) {}
 
   async agent(host: string): Promise<ApiClient> {
     return (await this.hosts.endpoint(host)).agent!;
+  }
+
+  async agentFor(host: string, image: string, actor: Actor): Promise<ApiClient> {
+    const endpoint = await this.hosts.endpoint(host);
+    await this.bringImage?.(image, endpoint, actor);
+    return endpoint.agent!;
   }
 
   /** Its agent wakes it if it went warm or cold there. */

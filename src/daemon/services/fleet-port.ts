@@ -1,5 +1,5 @@
 import type { ApiClient, SandboxT } from '../../api/index.js';
-import type { GpuRequest } from '../../core/index.js';
+import type { Actor, GpuRequest } from '../../core/index.js';
 import type { SandboxRow } from '../db/tables.js';
 
 /**
@@ -11,6 +11,8 @@ import type { SandboxRow } from '../db/tables.js';
 export interface FleetPort {
   /** The API client of a fleet host's agent. */
   agent(host: string): Promise<ApiClient>;
+  /** The agent of the host a new sandbox on `image` goes to, with the image put there first where the images are in the store (as `actor` may use it). */
+  agentFor(host: string, image: string, actor: Actor): Promise<ApiClient>;
   /** Its agent wakes a sandbox that went warm or cold there. */
   wake(row: SandboxRow): Promise<SandboxT>;
   destroy(row: SandboxRow): Promise<void>;

@@ -235,7 +235,7 @@ export class SandboxService {
         `sandboxes with secrets run on the control plane's own machine for now (secret values never leave it); leave \`host\` out, or the secrets`,
       );
     if (req.network === 'peers') throw new BothubError('INVALID_INPUT', `a peers network joins sandboxes of one machine; leave \`host\` out, or leave \`network\` as default`);
-    const agent = await this.remote.agent(host);
+    const agent = await this.remote.agentFor(host, req.image, actor);
     const row = await this.insert(
       newSandboxRow({
         name: req.name,

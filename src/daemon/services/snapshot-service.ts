@@ -35,6 +35,8 @@ import { StagedSnapshots } from './staged-snapshots.js';
 
 export interface SnapshotServiceDeps {
   db: Db;
+  /** Makes an image whole on this machine before a branch on it is restored here (images in the store: its layers may be elsewhere). */
+  imageHere?: (image: string) => Promise<unknown>;
   host: Host;
   sandboxes: SandboxService;
   runtime: SandboxRuntime;
@@ -370,6 +372,7 @@ export class SnapshotService {
     // The original's identity stays behind: the branch gets its own id, name and address.
     const { id: _id, name: _name, address: _address, ...spec } = manifest.sandbox;
     const gpus = spec.gpus ?? 0; // manifests from before GPUs have no count
+    await this.deps.imageHere?.(spec.image);
     // Through the one quota rule, like every new sandbox: a branch is a sandbox more, with the same limits.
     const record = await sandboxes.insert(
       newSandboxRow({

@@ -16,6 +16,7 @@ import { Skopeo, type RegistryCredentials } from './skopeo.js';
 import { buildManifest, copyOut } from './oci-build.js';
 import { resolveImageUser } from './image-user.js';
 import { partialPath, removeAbandonedPartials } from './partial-dirs.js';
+import type { ImageSharing } from './image-sharing.js';
 
 export type ImageSource = 'debootstrap' | 'tarball' | 'docker-archive' | 'registry' | 'oci-archive' | 'saved';
 
@@ -54,7 +55,6 @@ const seeOrImport = (name: string) => `see \`GET /api/v1/images\`, or import one
 export class ImageStore {
   private building = new Map<string, Promise<ImageInfo>>();
   private readonly infoCache: StampedJsonCache<ImageInfo>;
-  /** Pulls, imports and saves in flight: layer collection waits for none. */
   private active = 0;
   readonly layers: LayerStore;
   readonly oci: OciStore;
@@ -63,6 +63,8 @@ export class ImageStore {
     private readonly host: Host & SyncFiles,
     readonly dir: string,
     private readonly debianMirror: string,
+    /** The images every daemon sees (BOTHUB_STORE), made by the daemon after this store; none: this machine's alone. */
+    private readonly sharing: () => ImageSharing | undefined = () => undefined,
   ) {
     this.infoCache = new StampedJsonCache<ImageInfo>(host);
     this.layers = new LayerStore(host, join(dir, '.layers'));
@@ -108,23 +110,25 @@ export class ImageStore {
   }
 
   async list(): Promise<ImageInfo[]> {
-    const entries = (await this.host.readdir(this.dir).catch(() => [])).map((e) => e.name);
-    const infos = await Promise.all(entries.filter((e) => !e.startsWith('.')).map((e) => this.get(e)));
-    return infos.filter((i): i is ImageInfo => !!i).sort((a, b) => a.name.localeCompare(b.name));
+    const entries = (await this.host.readdir(this.dir).catch(() => [])).filter((e) => !e.name.startsWith('.'));
+    const here = (await Promise.all(entries.map((e) => this.here(e.name)))).filter((i): i is ImageInfo => !!i);
+    return ((await this.sharing()?.merge(here)) ?? here).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The image.json on this machine, if any. */
+  async here(name: string): Promise<ImageInfo | undefined> {
+    return this.host.readTextFile(join(this.dir, name, META)).then((text) => JSON.parse(text) as ImageInfo).catch(() => undefined);
   }
 
   async get(name: string): Promise<ImageInfo | undefined> {
-    try {
-      return JSON.parse(await this.host.readTextFile(join(this.dir, name, META))) as ImageInfo;
-    } catch {
-      return undefined;
-    }
+    return this.sharing()?.resolve(name, await this.here(name)) ?? this.here(name);
   }
 
-  /** An image this actor may use: shared ones and their own. */
-  async requireFor(name: string, actor: Actor): Promise<ImageInfo> {
-    const info = await this.require(name);
+  /** An image this actor may use: shared ones and their own (`local`: made whole on this machine first, once seen to be theirs). */
+  async requireFor(name: string, actor: Actor, local = true): Promise<ImageInfo> {
+    const info = await this.require(name, false);
     if (info.owner && !canSee(actor, info.owner)) throw notFound('image', name, seeOrImport(name));
+    if (local) await this.sharing()?.materialize(info);
     return info;
   }
 
@@ -132,35 +136,22 @@ export class ImageStore {
     return (await this.list()).filter((i) => !i.owner || canSee(actor, i.owner));
   }
 
-  async require(name: string): Promise<ImageInfo> {
+  /** The image, made whole on this machine unless `local` is false (an inspection, a removal). */
+  async require(name: string, local = true): Promise<ImageInfo> {
     const info = await this.get(name);
-    if (!info)
-      throw notFound(
-        'image',
-        name,
-        name === DEBIAN_IMAGE ? 'build it (`POST /api/v1/images/debian/build`)' : seeOrImport(name),
-      );
+    if (!info) throw notFound('image', name, name === DEBIAN_IMAGE ? 'build it (`POST /api/v1/images/debian/build`)' : seeOrImport(name));
+    if (local) await this.sharing()?.materialize(info);
     return info;
   }
 
   /** The default image, built once on first need; concurrent callers share the build. */
-  async ensureDebian(op: LongOperation = {}): Promise<ImageInfo> {
-    const existing = await this.get(DEBIAN_IMAGE);
-    if (existing) return existing;
-    let build = this.building.get(DEBIAN_IMAGE);
-    if (!build) {
-      build = this.commit(DEBIAN_IMAGE, (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op).then(() => 'debootstrap' as const)).finally(() =>
-        this.building.delete(DEBIAN_IMAGE),
-      );
-      this.building.set(DEBIAN_IMAGE, build);
-    }
-    return build;
+  ensureDebian(op: LongOperation = {}): Promise<ImageInfo> {
+    return this.ensureDebianWith(DEBIAN_IMAGE, [], op);
   }
 
   /** A Debian image with more packages (tests use one with redis-server). */
   async ensureDebianWith(name: string, packages: readonly string[], op: LongOperation = {}): Promise<ImageInfo> {
-    const existing = await this.get(name);
-    if (existing) return existing;
+    if (await this.get(name)) return this.require(name);
     let build = this.building.get(name);
     if (!build) {
       build = this.commit(name, (rootfs) => debootstrapDebian(this.host, rootfs, this.debianMirror, op, packages).then(() => 'debootstrap' as const)).finally(() =>
@@ -299,12 +290,18 @@ export class ImageStore {
     });
   }
 
-  private async holding<T>(fn: () => Promise<T>): Promise<T> {
+  /** Whether pulls, imports, saves or ships (work that holds layers, see holding) are in flight. */
+  get busy(): boolean {
+    return this.active > 0;
+  }
+
+  /** Runs `fn` as work that holds layers no image.json names yet: layer collection and the layer cache wait. */
+  async holding<T>(fn: () => Promise<T>): Promise<T> {
     this.active++;
     try {
       return await fn();
     } finally {
-      this.active--;
+      if (--this.active === 0) this.sharing()?.settled();
     }
   }
 
@@ -340,12 +337,13 @@ export class ImageStore {
       if (e.code === 'ENOTEMPTY' || e.code === 'EEXIST') throw new BothubError('NAME_TAKEN', `an image named "${name}" already exists; pick another name`);
       throw e;
     });
+    await this.sharing()?.publish(info);
     return info;
   }
 
   /** Returns the layers it freed: the daemon drops what it keeps for them elsewhere (their archives in the snapshot store). */
   async remove(name: string): Promise<string[]> {
-    await this.require(name); // then renamed first: the image disappears at once, the slow delete follows
+    await this.require(name, false); // then renamed first: the image disappears at once, the slow delete follows
     const doomed = partialPath(this.dir, `rm-${name}`);
     await this.host.rename(join(this.dir, name), doomed);
     await this.host.rm(doomed, { recursive: true, force: true });
@@ -384,17 +382,19 @@ export class ImageStore {
   /** Builds into a partial directory (`fill` says what kind of image it made), then makes it visible with one rename. */
   private async commit(name: string, fill: (rootfs: string) => Promise<ImageSource>, owner: string | null = null, work?: string): Promise<ImageInfo> {
     const dir = work ?? (await this.partialDir(name));
+    let info: ImageInfo;
     try {
       const source = await fill(join(dir, 'rootfs'));
       await this.host.rm(join(dir, 'upload.tar'), { force: true });
       const du = await this.host.run('du', ['-sb', join(dir, 'rootfs')]);
-      const info: ImageInfo = { name, source, sizeBytes: Number(du.stdout.split('\t')[0]), createdAt: new Date().toISOString(), owner };
+      info = { name, source, sizeBytes: Number(du.stdout.split('\t')[0]), createdAt: new Date().toISOString(), owner };
       await this.host.writeFile(join(dir, META), JSON.stringify(info, null, 2));
       await this.host.rename(dir, join(this.dir, name));
-      return info;
     } catch (e) {
       await this.host.rm(dir, { recursive: true, force: true });
       throw e;
     }
+    await this.sharing()?.publish(info);
+    return info;
   }
 }

@@ -6,6 +6,7 @@ import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
 import { freePort } from './free-port.js';
 import { startPostgres, type TestPostgres } from './postgres.js';
 import { until } from './sandbox.js';
+import type { TestSshHost } from './ssh-host.js';
 
 /**
  * Several daemons, each its own process on its own port, on one PostgreSQL
@@ -27,7 +28,8 @@ export interface DaemonCluster {
   stop(): Promise<void>;
 }
 
-export async function startDaemonCluster(count: number, env: Record<string, string> = {}): Promise<DaemonCluster> {
+/** `env`: more environment for every daemon, or for each (by its index: an images directory of its own...). */
+export async function startDaemonCluster(count: number, env: Record<string, string> | ((i: number) => Record<string, string>) = {}): Promise<DaemonCluster> {
   const server: TestPostgres = await startPostgres();
   const databaseUrl = await server.createDatabase();
   const shared = mkdtempSync(join(tmpdir(), 'bothub-cluster-'));
@@ -59,7 +61,7 @@ export async function startDaemonCluster(count: number, env: Record<string, stri
             BOTHUB_SNAPSHOTS_DIR: snapshotsDir,
             BOTHUB_SUBNET: `10.251.${(process.pid + i * 7) % 250}.0/24`,
             BOTHUB_LOG_LEVEL: 'info',
-            ...env,
+            ...(typeof env === 'function' ? env(i) : env),
           },
         }),
       );
@@ -83,6 +85,14 @@ export async function startDaemonCluster(count: number, env: Record<string, stri
     query,
     stop,
   };
+}
+
+/** A fleet host joins through one daemon; every daemon reaches it, its SSH key opening with the shared master key. */
+export async function addHostThrough(d: DaemonProcess, name: string, host: TestSshHost): Promise<void> {
+  const adding = d.api.call('addHost', { body: { name, ssh: `root@${host.address}`, privateKey: readFileSync(host.keyFile, 'utf8'), dataDir: host.dataDir } });
+  // Installing the agent can outlast the client's wait for an answer on a loaded machine: the record says when it is done.
+  await adding.catch((e: Error) => (/UND_ERR_HEADERS_TIMEOUT/.test(e.message) ? undefined : Promise.reject(e)));
+  await until(`host ${name} to be added`, () => d.api.call('getHost', { params: { name } }).then((h) => (h.status === 'reachable' ? h : undefined)), 900_000);
 }
 
 /**
