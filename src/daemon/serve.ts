@@ -114,7 +114,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
 
   const runtimeConfig: RuntimeConfig = { layout, initBinary: config.initBinary, bridgeName: config.bridge, subnet, nvidiaDriverRoot: config.nvidiaDriverRoot };
   // With the store in S3 (and not on a fleet agent): images shared through the database, the layers here a bounded cache (made once the snapshot store is).
-  let sharedImages: SharedImages | undefined;
+  let sharedImages: SharedImages | undefined = undefined;
   const images = new ImageStore(host, layout.imagesDir, config.debianMirror, () => sharedImages);
   await images.init();
   const users = new UserService(db, log);
