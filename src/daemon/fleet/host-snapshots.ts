@@ -10,11 +10,14 @@ import { nameTaken, ownSandboxGone } from '../services/snapshot-service.js';
 import { toSnapshot } from '../services/snapshot-writer.js';
 import type { SnapshotsElsewhere } from '../services/snapshots-elsewhere.js';
 import { travellingSpec, type TravellingSpec } from './import-service.js';
+import type { KeptSnapshotCopy } from './kept-snapshot-copy.js';
 
 export interface HostSnapshotsDeps {
   db: Db;
   sandboxes: SandboxService;
   fleet: FleetPort;
+  /** Restores onto another host than the one keeping the snapshot (made after this: hence a function). */
+  copies: () => KeptSnapshotCopy;
   log: Logger;
 }
 
@@ -28,7 +31,8 @@ type Reason = { code: 'INVALID_STATE' | 'UNAVAILABLE'; message: string } | undef
  * size the quota counts, and its sandbox's spec), so every daemon lists,
  * reads, deletes and restores it. A restore runs on the host that keeps it,
  * through its agent, and the sandbox's record follows the agent's copy as a
- * sandbox placed there does.
+ * sandbox placed there does; one onto another host copies it there first
+ * (kept-snapshot-copy.ts).
  */
 export class HostSnapshots implements SnapshotsElsewhere {
   constructor(private readonly deps: HostSnapshotsDeps) {}
@@ -120,15 +124,14 @@ export class HostSnapshots implements SnapshotsElsewhere {
   }
 
   async restore(snap: SnapshotRow, req: { name?: string; host?: string }, actor: Actor, op: LongOperation): Promise<SandboxT> {
-    if (req.host !== undefined && req.host !== snap.host) {
-      const target = req.name ?? snap.sandbox_name;
-      throw new BothubError(
-        'INVALID_INPUT',
-        `snapshot "${snap.name}" is kept on host "${snap.host}" and is restored there only; leave \`host\` out, then move the sandbox (\`POST /api/v1/sandboxes/${target}/move {"to": "${req.host}"}\`)`,
-      );
-    }
     const why = (await this.reasonsOf([snap]))(snap);
     if (why) throw new BothubError(why.code, `snapshot "${snap.name}" cannot be restored: ${why.message}`);
+    // Onto another host: its files are copied there first (kept-snapshot-copy.ts); the snapshot stays kept here.
+    if (req.host !== undefined && req.host !== snap.host) {
+      const [settled] = await this.settle([snap]);
+      if (!settled) throw notFound('snapshot', snap.name, 'see `GET /api/v1/snapshots`');
+      return this.deps.copies().restore(settled, { ...req, host: req.host }, actor, op);
+    }
     const agent = await this.agent(snap.host);
     const restoreThere = (name?: string) =>
       agent.progress<SandboxT>('restoreSnapshot', { params: { name: snap.name }, body: name ? { name } : {}, signal: op.signal }, (p) => op.onProgress?.(p));
