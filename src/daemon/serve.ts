@@ -219,7 +219,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     execLocal: async (name) => (await exec.run(name, { command: ['true'], timeoutMs: 10_000 }, SYSTEM)).exitCode,
     log,
   });
-  const keptCopies: KeptSnapshotCopy = new KeptSnapshotCopy({ db, hosts, sandboxes, chunks: snapshots.chunks, images, removeFrom: (row, at) => moves.removeSource(row, at), log });
+  const keptCopies: KeptSnapshotCopy = new KeptSnapshotCopy({ db, hosts, sandboxes, chunks: snapshots.chunks, images, removeFrom: (row, at) => moves.removeSource(row, at), place: (req) => fleet.place(req), log });
   const rent = wireRentals({ db, sealer, hosts, sandboxes, events, dataDir: config.dataDir, tickMs: config.socket ? 0 : config.rentTickMs, placeWaitMs: config.placeWaitMs, log });
   const consistency = new ConsistencyChecker({
     db,

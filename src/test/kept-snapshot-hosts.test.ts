@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ConsistencyReportT, ProgressEventT, SandboxT, SnapshotT } from '../api/index.js';
@@ -52,7 +52,10 @@ for (const withS3 of [true, false]) {
       c = await startDaemonCluster(1, { BOTHUB_HEARTBEAT: '1s', ...env });
       d = c.daemons[0]!;
       t = { api: d.api, url: d.url } as TestDaemon;
-      for (const [name, host] of [['h1', ha], ['h2', hb]] as const) {
+      for (const [name, host] of [
+        ['h1', ha],
+        ['h2', hb],
+      ] as const) {
         const adding = d.api.call('addHost', { body: { name, ssh: `root@${host.address}`, privateKey: readFileSync(host.keyFile, 'utf8'), dataDir: host.dataDir } });
         // Installing the agent can outlast the client's wait for an answer on a loaded machine: the record says when it is done.
         await adding.catch((e: BothubError) => (/UND_ERR_HEADERS_TIMEOUT/.test(e.message) ? undefined : Promise.reject(e)));
@@ -64,6 +67,7 @@ for (const withS3 of [true, false]) {
     });
     after(async () => {
       try {
+        if (c) copyFileSync(c.logs[0]!, `/tmp/snaphosts-cp-${withS3}.log`); // DEBUG
         await c?.stop();
       } finally {
         await Promise.all([ha?.cleanup(), hb?.cleanup(), s3?.stop()]);
@@ -73,7 +77,7 @@ for (const withS3 of [true, false]) {
     const reachable = () =>
       until(
         'both hosts reachable',
-        async () => ((await d.api.call('listHosts', {})).filter((h) => h.name !== 'local').every((h) => h.status === 'reachable') ? true : undefined),
+        async () => ((await d.api.call('listHosts', {})).filter((h) => h.name === 'h1' || h.name === 'h2').every((h) => h.status === 'reachable') ? true : undefined),
         HEARTBEAT_WAIT_MS,
       );
     const snapshot = (name: string, leaveRunning: boolean) =>
@@ -118,7 +122,10 @@ for (const withS3 of [true, false]) {
       nothingLeftOnB();
       // Kept where it was, once: one record, on A.
       const listed = (await d.api.call('listSnapshots', { query: {} })).filter((x) => x.name === 'box-1');
-      assert.deepEqual(listed.map((x) => x.keptOn), ['h1']);
+      assert.deepEqual(
+        listed.map((x) => x.keptOn),
+        ['h1'],
+      );
       if (s3) {
         const chunks = new Set(Object.values(manifestOnA(snap).files).flatMap((f) => f.chunks ?? []));
         const seen = s3.requests.slice(mark).filter((q) => q.path.startsWith(`/${s3!.bucket}/${PREFIX}/chunks/`) && chunks.has(q.path.split('/').pop()!));
@@ -126,11 +133,18 @@ for (const withS3 of [true, false]) {
         const gets = seen.filter((q) => q.method === 'GET');
         assert.ok(puts.length > 0 && puts.every((q) => q.from === ha.address), `A uploaded the chunks: ${JSON.stringify(puts.slice(0, 3))}`);
         assert.deepEqual(new Set(gets.map((q) => q.path.split('/').pop())), chunks, 'B downloaded every chunk of the snapshot');
-        assert.ok(gets.every((q) => q.from === hb.address), 'no chunk was read by anything but B');
+        assert.ok(
+          gets.every((q) => q.from === hb.address),
+          'no chunk was read by anything but B',
+        );
         // The store keeps none of them: the snapshot is A's, not the store's.
         const left = await inBucket();
         const layers = new Set((await c.query<{ hash: string }>('select hash from layer_chunks')).map((x) => x.hash));
-        assert.deepEqual([...chunks].filter((h) => left.has(h) && !layers.has(h)), [], "the restore's chunks were collected from the store");
+        assert.deepEqual(
+          [...chunks].filter((h) => left.has(h) && !layers.has(h)),
+          [],
+          "the restore's chunks were collected from the store",
+        );
       }
       await consistent();
     });
@@ -138,9 +152,9 @@ for (const withS3 of [true, false]) {
     it("the snapshot's own sandbox, stopped into it on A, runs again on B and is gone from A", async () => {
       const ticksBefore = await ticks(t, 'box');
       await snapshot('box-2', false);
-      assert.equal((await d.api.call('getSandbox', { params: { name: 'box' } })).status, 'snapshotted');
       await ready('box-2');
       await reachable();
+      assert.equal((await d.api.call('getSandbox', { params: { name: 'box' } })).status, 'snapshotted');
       const steps: string[] = [];
       const sb = await restore('box-2', { host: 'h2' }, steps);
       assert.equal(sb.host, 'h2');
@@ -156,14 +170,21 @@ for (const withS3 of [true, false]) {
     if (!withS3) return;
 
     it('refused in one line, before anything is copied: an incompatible or full target, a host down, this machine', async () => {
+      await reachable();
       const [h2] = await c.query<{ fingerprint_json: string }>(`select fingerprint_json from hosts where name = 'h2'`);
       const fingerprint = JSON.parse(h2!.fingerprint_json) as Record<string, unknown>;
       const setFingerprint = (fp: Record<string, unknown>) => c.query(`update hosts set fingerprint_json = $1 where name = 'h2'`, [JSON.stringify(fp)]);
-      const noBranch = async () => assert.equal((await d.api.call('listSandboxes')).some((s) => s.name === 'nope'), false, 'no record is left');
+      const noBranch = async () =>
+        assert.equal(
+          (await d.api.call('listSandboxes')).some((s) => s.name === 'nope'),
+          false,
+          'no record is left',
+        );
       try {
         await setFingerprint({ ...fingerprint, kernel: '1.0.0' });
         await assert.rejects(restore('box-1', { name: 'nope', host: 'h2' }), isCode('INVALID_STATE', /cannot be restored on host "h2": kernel major version differs/));
         await setFingerprint({ ...fingerprint, memoryBytes: 64 * 2 ** 20 });
+        await reachable();
         await assert.rejects(restore('box-1', { name: 'nope', host: 'h2' }), isCode('LIMIT_EXCEEDED', /host "h2" has no room.*MB free/));
       } finally {
         await setFingerprint(fingerprint);
@@ -182,6 +203,7 @@ for (const withS3 of [true, false]) {
         `insert into snapshots (id, name, sandbox_id, sandbox_name, size_bytes, leave_running, created_at, owner_id, status, host, spec_json)
          select '0123456789ab', 'down-snap', sandbox_id, sandbox_name, size_bytes, 1, created_at, owner_id, 'ready', 'down-host', spec_json from snapshots where name = 'box-1'`,
       );
+      await reachable();
       try {
         await assert.rejects(restore('down-snap', { name: 'nope', host: 'h2' }), isCode('UNAVAILABLE', /host "down-host", which keeps its files, does not answer; check it/));
         await assert.rejects(restore('box-1', { name: 'nope', host: 'down-host' }), isCode('UNAVAILABLE', /host "down-host" does not answer; check it.*another host/));
@@ -191,6 +213,24 @@ for (const withS3 of [true, false]) {
       }
       nothingLeftOnB();
       await noBranch();
+    });
+
+    it('a branch whose keeping host has no room goes to a host that has, copied there', async () => {
+      await reachable();
+      const [h1] = await c.query<{ fingerprint_json: string }>(`select fingerprint_json from hosts where name = 'h1'`);
+      const fingerprint = JSON.parse(h1!.fingerprint_json) as Record<string, unknown>;
+      await c.query(`update hosts set fingerprint_json = $1 where name = 'h1'`, [JSON.stringify({ ...fingerprint, memoryBytes: 64 * 2 ** 20 })]);
+      try {
+        const steps: string[] = [];
+        const sb = await restore('box-1', { name: 'roomy' }, steps);
+        assert.equal(sb.host, 'h2');
+        assert.ok(steps.includes('transfer'), steps.join(','));
+        assert.equal(await sh(t, 'roomy', 'cat /root/note'), 'kept\n');
+      } finally {
+        await c.query(`update hosts set fingerprint_json = $1 where name = 'h1'`, [h1!.fingerprint_json]);
+      }
+      await d.api.call('destroySandbox', { params: { name: 'roomy' } });
+      nothingLeftOnB();
     });
 
     it('an abort mid-copy leaves no sandbox, no record and no copied files on B', async () => {

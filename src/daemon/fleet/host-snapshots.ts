@@ -21,6 +21,9 @@ export interface HostSnapshotsDeps {
   log: Logger;
 }
 
+/** A branch belongs to whoever branched it (a user sees only their own snapshots anyway; an admin's branch is the snapshot owner's). */
+export const ownerOf = (snap: SnapshotRow, actor: Actor): string => (actor.admin && snap.owner_id ? snap.owner_id : actor.id);
+
 /** Why a host's snapshots cannot be restored now, or undefined when they can. */
 type Reason = { code: 'INVALID_STATE' | 'UNAVAILABLE'; message: string } | undefined;
 
@@ -126,11 +129,13 @@ export class HostSnapshots implements SnapshotsElsewhere {
   async restore(snap: SnapshotRow, req: { name?: string; host?: string }, actor: Actor, op: LongOperation): Promise<SandboxT> {
     const why = (await this.reasonsOf([snap]))(snap);
     if (why) throw new BothubError(why.code, `snapshot "${snap.name}" cannot be restored: ${why.message}`);
+    // A branch its host has no room for goes where the scheduler finds some.
+    const host = req.host ?? (req.name ? await this.deps.copies().hostWithRoom(snap, ownerOf(snap, actor)) : undefined);
     // Onto another host: its files are copied there first (kept-snapshot-copy.ts); the snapshot stays kept here.
-    if (req.host !== undefined && req.host !== snap.host) {
+    if (host !== undefined && host !== snap.host) {
       const [settled] = await this.settle([snap]);
       if (!settled) throw notFound('snapshot', snap.name, 'see `GET /api/v1/snapshots`');
-      return this.deps.copies().restore(settled, { ...req, host: req.host }, actor, op);
+      return this.deps.copies().restore(settled, { ...req, host }, actor, op);
     }
     const agent = await this.agent(snap.host);
     const restoreThere = (name?: string) =>
@@ -159,9 +164,7 @@ export class HostSnapshots implements SnapshotsElsewhere {
     const { sandboxes } = this.deps;
     validateName('sandbox', name);
     const { name: _name, ...spec } = JSON.parse(snap.spec_json ?? 'null') as TravellingSpec;
-    // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
-    const ownerId = actor.admin && snap.owner_id ? snap.owner_id : actor.id;
-    const record = await sandboxes.insert(newSandboxRow({ ...spec, diskMb: spec.diskMb ?? null, secrets: [], name, ownerId, host: snap.host }));
+    const record = await sandboxes.insert(newSandboxRow({ ...spec, diskMb: spec.diskMb ?? null, secrets: [], name, ownerId: ownerOf(snap, actor), host: snap.host }));
     return sandboxes.lock.run(record.id, async () => {
       try {
         return sandboxes.present(await sandboxes.follow(record.id, await restoreThere(name), true));

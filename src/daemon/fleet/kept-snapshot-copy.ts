@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SandboxT } from '../../api/index.js';
-import { BothubError, checkCompatibility, validateName, type Actor, type SandboxSpec } from '../../core/index.js';
+import { BothubError, checkCompatibility, validateName, type Actor, type GpuRequest, type SandboxSpec } from '../../core/index.js';
 import { copyTree, MANIFEST, StepError, type CopyResult, type ImageStore, type LongOperation, type SnapshotManifest } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { ExecRow, SandboxRow, SnapshotRow } from '../db/tables.js';
+import type { FleetPort } from '../services/fleet-port.js';
 import { toExecRecord } from '../services/exec-ledger.js';
 import { LOCAL, newSandboxRow, type SandboxService } from '../services/sandbox-service.js';
 import type { SnapshotChunks } from '../services/snapshot-chunks.js';
@@ -13,7 +14,8 @@ import { ownSandboxGone } from '../services/snapshot-service.js';
 import { chunkSide, resuming, shipChunks } from './chunk-shipping.js';
 import type { HostEndpoint, HostService } from './host-service.js';
 import { shipImage } from './image-shipping.js';
-import { incomingDir, travellingSpec } from './import-service.js';
+import { ownerOf } from './host-snapshots.js';
+import { incomingDir, travellingSpec, type TravellingSpec } from './import-service.js';
 import { noRoomOn } from './placement.js';
 import { checkFilesOn, damagedError } from './store-fetch.js';
 import { chunksIn, storeBetween, throughStore } from './store-move.js';
@@ -27,12 +29,15 @@ export interface KeptSnapshotCopyDeps {
   images: ImageStore;
   /** A restored sandbox's old copy goes from the host it was on (as a move's source does once the move is done). */
   removeFrom: (row: SandboxRow, host: HostEndpoint) => Promise<void>;
+  /** The scheduler: where a new sandbox of this owner goes (a rented host only within their price limit). */
+  place: FleetPort['place'];
   log: Logger;
 }
 
 /** Room a restore takes on the target's disk, per byte of the snapshot's files: the files copied, then the sandbox they become. */
 const DISK_PER_BYTE = 2;
 
+const gpuRequest = (spec: Pick<SandboxSpec, 'gpus'>): GpuRequest | undefined => (spec.gpus ? { kind: 'count', count: spec.gpus } : undefined);
 const mib = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)} MiB`;
 const firstLine = (e: unknown) => ((e as Error).message ?? String(e)).split('\n')[0]!;
 
@@ -62,10 +67,12 @@ export class KeptSnapshotCopy {
         `snapshot "${snap.name}" is kept on host "${snap.host}", and this daemon runs no sandbox on its own machine (a control plane only); name a fleet host in \`host\` (\`GET /api/v1/hosts\`)`,
       );
     const [src, dst] = await Promise.all([hosts.endpoint(snap.host), hosts.endpoint(req.host)]);
-    if (!dst.reachable || !dst.agent) throw new BothubError('UNAVAILABLE', `host "${req.host}" does not answer; check it (\`POST /api/v1/hosts/${req.host}/check\`) or name another host`);
+    if (!dst.reachable || !dst.agent)
+      throw new BothubError('UNAVAILABLE', `host "${req.host}" does not answer; check it (\`POST /api/v1/hosts/${req.host}/check\`) or name another host`);
     op.onProgress?.({ step: 'verify' });
     const manifest = await this.manifestOn(src, snap, op.signal);
-    if (manifest.encrypted) throw new BothubError('INVALID_STATE', `snapshot "${snap.name}" is encrypted (its sandbox held secrets); it can be restored on host "${snap.host}" only`);
+    if (manifest.encrypted)
+      throw new BothubError('INVALID_STATE', `snapshot "${snap.name}" is encrypted (its sandbox held secrets); it can be restored on host "${snap.host}" only`);
     // Before anything is copied or recorded: the gate moves pass, then room.
     const verdict = checkCompatibility(manifest.host, dst.fingerprint, { gpu: manifest.gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snap.name}" cannot be restored on host "${req.host}": ${verdict.reasons.join('; ')}`);
@@ -74,9 +81,8 @@ export class KeptSnapshotCopy {
     if (req.name) {
       const name = validateName('sandbox', req.name);
       await this.assertRoom(dst, snap, manifest, spec, op.signal);
-      // The branch belongs to whoever branched it; recorded first (its quota checked, the name taken), forgotten if the restore fails.
-      const ownerId = actor.admin && snap.owner_id ? snap.owner_id : actor.id;
-      const record = await sandboxes.insert(newSandboxRow({ ...spec, diskMb: spec.diskMb ?? null, secrets: [], name, ownerId, host: req.host }));
+      // Recorded first (its quota checked, the name taken), forgotten if the restore fails.
+      const record = await sandboxes.insert(newSandboxRow({ ...spec, diskMb: spec.diskMb ?? null, secrets: [], name, ownerId: ownerOf(snap, actor), host: req.host }));
       return sandboxes.lock.run(record.id, async () => {
         try {
           const there = await this.copyAndImport(src, dst, snap, manifest, record, op);
@@ -108,13 +114,43 @@ export class KeptSnapshotCopy {
     });
   }
 
+  /**
+   * Where a branch goes when no host is asked for: undefined while the host
+   * keeping the snapshot has room for it (it is restored there, as always),
+   * else the host the scheduler picks among those that have (LIMIT_EXCEEDED
+   * in one line when none has).
+   */
+  async hostWithRoom(snap: SnapshotRow, ownerId: string | null): Promise<string | undefined> {
+    if (!snap.spec_json) return undefined;
+    const spec = JSON.parse(snap.spec_json) as TravellingSpec;
+    const wanted = { cpus: spec.cpus, memoryMb: spec.memoryMb, gpus: gpuRequest(spec) };
+    if (!(await noRoomOn(this.deps.db, this.deps.hosts, snap.host, wanted)).length) return undefined;
+    const there = await this.deps.place({ ...wanted, ownerId });
+    return there === snap.host ? undefined : there;
+  }
+
   /** The manifest the keeping host's agent wrote: what the gate checks, and every file's chunks and sha256. */
   private async manifestOn(src: HostEndpoint, snap: SnapshotRow, signal?: AbortSignal): Promise<SnapshotManifest> {
-    if (snap.status !== 'ready') throw new BothubError('INVALID_STATE', `snapshot "${snap.name}" is still being saved on host "${snap.host}"; try again once it is ready (\`GET /api/v1/snapshots/${snap.name}\`)`);
+    if (snap.status !== 'ready')
+      throw new BothubError(
+        'INVALID_STATE',
+        `snapshot "${snap.name}" is still being saved on host "${snap.host}"; try again once it is ready (\`GET /api/v1/snapshots/${snap.name}\`)`,
+      );
     const text = await src.exec
       .run('cat', ['--', join(src.dataDir, 'snapshots', snap.id, MANIFEST)], { allowFailure: true, signal })
-      .catch((e: unknown) => Promise.reject(new BothubError('UNAVAILABLE', `host "${snap.host}", which keeps snapshot "${snap.name}", does not answer (${firstLine(e)}); check it (\`POST /api/v1/hosts/${snap.host}/check\`)`)));
-    if (text.code !== 0) throw new BothubError('INVALID_STATE', `host "${snap.host}" has no manifest of snapshot "${snap.name}" (${text.stderr.trim().split('\n')[0]}); check it with \`GET /api/v1/doctor/consistency\``);
+      .catch((e: unknown) =>
+        Promise.reject(
+          new BothubError(
+            'UNAVAILABLE',
+            `host "${snap.host}", which keeps snapshot "${snap.name}", does not answer (${firstLine(e)}); check it (\`POST /api/v1/hosts/${snap.host}/check\`)`,
+          ),
+        ),
+      );
+    if (text.code !== 0)
+      throw new BothubError(
+        'INVALID_STATE',
+        `host "${snap.host}" has no manifest of snapshot "${snap.name}" (${text.stderr.trim().split('\n')[0]}); check it with \`GET /api/v1/doctor/consistency\``,
+      );
     try {
       return JSON.parse(text.stdout) as SnapshotManifest;
     } catch {
@@ -123,10 +159,19 @@ export class KeptSnapshotCopy {
   }
 
   /** The target has room for it: CPUs, memory and GPUs the records hold there against its fingerprint, and disk for the files and the sandbox. */
-  private async assertRoom(dst: HostEndpoint, snap: SnapshotRow, manifest: SnapshotManifest, spec: Pick<SandboxSpec, 'cpus' | 'memoryMb' | 'gpus'>, signal?: AbortSignal): Promise<void> {
-    const busy = await noRoomOn(this.deps.db, this.deps.hosts, dst.name, { ...spec, gpus: spec.gpus ? { kind: 'count', count: spec.gpus } : undefined });
+  private async assertRoom(
+    dst: HostEndpoint,
+    snap: SnapshotRow,
+    manifest: SnapshotManifest,
+    spec: Pick<SandboxSpec, 'cpus' | 'memoryMb' | 'gpus'>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const busy = await noRoomOn(this.deps.db, this.deps.hosts, dst.name, { ...spec, gpus: gpuRequest(spec) });
     if (busy.length)
-      throw new BothubError('LIMIT_EXCEEDED', `host "${dst.name}" has no room for a sandbox from snapshot "${snap.name}" (${busy.join(', ')}); free some there, or name another host`);
+      throw new BothubError(
+        'LIMIT_EXCEEDED',
+        `host "${dst.name}" has no room for a sandbox from snapshot "${snap.name}" (${busy.join(', ')}); free some there, or name another host`,
+      );
     const need = DISK_PER_BYTE * Object.values(manifest.files).reduce((n, f) => n + f.size, 0);
     const df = await dst.exec.run('df', ['-P', '-B1', '--', dst.dataDir], { allowFailure: true, signal });
     const free = Number(df.stdout.split('\n')[1]?.split(/\s+/)[3]);
@@ -147,13 +192,19 @@ export class KeptSnapshotCopy {
     try {
       op.onProgress?.({ step: 'transfer' });
       const started = performance.now();
+      const cancelled = () => new BothubError('ABORTED', `restoring snapshot "${snap.name}" on host "${dst.name}" was cancelled; nothing of it is left there`);
       const copied = await this.copy(src, dst, snap, manifest, targetDir, op).catch((e: unknown) => {
-        if (op.signal?.aborted) throw new BothubError('ABORTED', `restoring snapshot "${snap.name}" on host "${dst.name}" was cancelled; nothing of it is left there`);
+        if (op.signal?.aborted) throw cancelled();
         // A damaged snapshot says so as it is; anything else (a host that stopped answering, a full disk) is the copy's failure.
-        throw e instanceof BothubError && e.code === 'INVALID_STATE' ? e : new StepError('transfer', `copying snapshot "${snap.name}" from host "${src.name}" to host "${dst.name}": ${firstLine(e)}`, e);
+        throw e instanceof BothubError && e.code === 'INVALID_STATE'
+          ? e
+          : new StepError('transfer', `copying snapshot "${snap.name}" from host "${src.name}" to host "${dst.name}": ${firstLine(e)}`, e);
       });
-      op.signal?.throwIfAborted();
-      log.info({ snapshot: snap.name, from: src.name, to: dst.name, bytes: copied.bytes, ms: Math.round(performance.now() - started) }, 'a kept snapshot was copied to another host');
+      if (op.signal?.aborted) throw cancelled();
+      log.info(
+        { snapshot: snap.name, from: src.name, to: dst.name, bytes: copied.bytes, ms: Math.round(performance.now() - started) },
+        'a kept snapshot was copied to another host',
+      );
       op.onProgress?.({ step: 'restore' });
       const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);
       // No signal from here on: once the agent restores, it finishes, and the record follows what it made.
@@ -173,7 +224,12 @@ export class KeptSnapshotCopy {
     if (Object.values(files).every((f) => f.chunks)) {
       const store = await storeBetween(chunks.store, src.exec, dst.exec, op.signal);
       // Through S3: the hosts themselves upload and download; fetchFromStore checks every file there.
-      if (store) return throughStore({ chunks, store, from: src.exec, state: chunksIn(from.store, files), to: dst.exec, toStore: to.store, targetDir, what: { snapshot: snap.name }, damaged }, op, log);
+      if (store)
+        return throughStore(
+          { chunks, store, from: src.exec, state: chunksIn(from.store, files), to: dst.exec, toStore: to.store, targetDir, what: { snapshot: snap.name }, damaged },
+          op,
+          log,
+        );
       const sent = await resuming(() => shipChunks(from, files, to, targetDir, op), op, log);
       await checkFilesOn(dst.exec, targetDir, files, damaged, op.signal);
       return sent;
