@@ -55,7 +55,8 @@ function requestOf(req: Wanted): PlacementRequest {
 export async function noRoomOn(db: Db, hosts: HostService, host: string, req: Wanted): Promise<string[]> {
   const [listed, used] = await Promise.all([hosts.list(), usage(db)]);
   const h = listed.find((x) => x.name === host);
-  return h ? misfit(candidate(h, used, undefined), requestOf(req)) : [];
+  // Whether it answers is the caller's to check (and to say so): this is about room only.
+  return h ? misfit({ ...candidate(h, used, undefined), reachable: true }, requestOf(req)) : [];
 }
 
 /**
