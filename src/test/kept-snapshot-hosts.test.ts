@@ -241,8 +241,8 @@ for (const withS3 of [true, false]) {
       const steps: string[] = [];
       const restoring = d.api.progress<SandboxT>('restoreSnapshot', { params: { name: 'box-1' }, body: { name: 'cut', host: 'h2' }, signal: abort.signal }, (p) => {
         steps.push(p.step);
-        // Mid-copy: chunks are on their way.
-        if (p.step === 'transfer' && /uploads chunks|chunk\(s\) to send|reads chunks/.test(p.message ?? '')) abort.abort();
+        // As the copy starts: on a loaded machine this client may read the line late, and the copy must still be under way.
+        if (p.step === 'transfer') abort.abort();
       });
       await assert.rejects(restoring);
       // The daemon sees the request end and undoes what it did: the record goes, and what it copied to B.
@@ -253,7 +253,7 @@ for (const withS3 of [true, false]) {
           const files = existsSync(join(hb.dataDir, 'incoming')) ? readdirSync(join(hb.dataDir, 'incoming')) : [];
           return !left && files.length === 0 ? true : undefined;
         },
-        60_000,
+        120_000,
       );
       assert.ok(steps.includes('transfer'), steps.join(','));
       await consistent();

@@ -66,9 +66,10 @@ export class KeptSnapshotCopy {
         'INVALID_INPUT',
         `snapshot "${snap.name}" is kept on host "${snap.host}", and this daemon runs no sandbox on its own machine (a control plane only); name a fleet host in \`host\` (\`GET /api/v1/hosts\`)`,
       );
-    const [src, dst] = await Promise.all([hosts.endpoint(snap.host), hosts.endpoint(req.host)]);
-    if (!dst.reachable || !dst.agent)
+    // Whether it answers, before anything of it is opened (its keys) or asked.
+    if ((await hosts.get(req.host)).status !== 'reachable')
       throw new BothubError('UNAVAILABLE', `host "${req.host}" does not answer; check it (\`POST /api/v1/hosts/${req.host}/check\`) or name another host`);
+    const [src, dst] = await Promise.all([hosts.endpoint(snap.host), hosts.endpoint(req.host)]);
     op.onProgress?.({ step: 'verify' });
     const manifest = await this.manifestOn(src, snap, op.signal);
     if (manifest.encrypted)
@@ -85,8 +86,8 @@ export class KeptSnapshotCopy {
       const record = await sandboxes.insert(newSandboxRow({ ...spec, diskMb: spec.diskMb ?? null, secrets: [], name, ownerId: ownerOf(snap, actor), host: req.host }));
       return sandboxes.lock.run(record.id, async () => {
         try {
-          const there = await this.copyAndImport(src, dst, snap, manifest, record, op);
-          return sandboxes.present(await sandboxes.follow(record.id, there, true));
+          const there = await this.copyAndImport(src, dst, snap, manifest, record, op, (made) => sandboxes.follow(record.id, made, true));
+          return sandboxes.present(there);
         } catch (e) {
           await sandboxes.forget(record);
           throw e;
@@ -106,10 +107,13 @@ export class KeptSnapshotCopy {
     return sandboxes.lock.run(current.id, async () => {
       const { row } = await sandboxes.require(current.name, 'restore', actor);
       return sandboxes.claim({ ...row, host: req.host }, async () => {
-        const there = await this.copyAndImport(src, dst, snap, manifest, row, op);
+        // The record moves with its address there (addresses are per host), then the old copy goes.
+        const moved = await this.copyAndImport(src, dst, snap, manifest, row, op, async (made) => {
+          await sandboxes.setStatus(row.id, made.status, made.statusReason, { host: req.host, address: made.address, snapshot_id: null });
+          return sandboxes.follow(row.id, made, true);
+        });
         await this.deps.removeFrom(row, await hosts.endpoint(row.host));
-        await sandboxes.setStatus(row.id, 'running', null, { host: req.host, snapshot_id: null });
-        return sandboxes.present(await sandboxes.follow(row.id, there, true));
+        return sandboxes.present(moved);
       });
     });
   }
@@ -183,7 +187,16 @@ export class KeptSnapshotCopy {
   }
 
   /** Its image, then its files, to the target; checked there; restored there by the agent. What was copied goes afterwards, whatever happened. */
-  private async copyAndImport(src: HostEndpoint, dst: HostEndpoint, snap: SnapshotRow, manifest: SnapshotManifest, record: SandboxRow, op: LongOperation): Promise<SandboxT> {
+  private async copyAndImport(
+    src: HostEndpoint,
+    dst: HostEndpoint,
+    snap: SnapshotRow,
+    manifest: SnapshotManifest,
+    record: SandboxRow,
+    op: LongOperation,
+    /** The record follows what the agent made; if that fails, what it made goes. */
+    adopt: (made: SandboxT) => Promise<SandboxRow>,
+  ): Promise<SandboxRow> {
     const { chunks, images, log } = this.deps;
     op.onProgress?.({ step: 'image' });
     await shipImage(images, manifest.sandbox.image, dst, op, chunks).catch((e: Error) => Promise.reject(new StepError('image', firstLine(e), e)));
@@ -208,7 +221,18 @@ export class KeptSnapshotCopy {
       op.onProgress?.({ step: 'restore' });
       const execs = ((manifest.execs ?? []) as ExecRow[]).map(toExecRecord);
       // No signal from here on: once the agent restores, it finishes, and the record follows what it made.
-      return await dst.agent!.call('importSandbox', { body: { ...travellingSpec(record), dir, execs } });
+      const made = await dst.agent!.call('importSandbox', { body: { ...travellingSpec(record), dir, execs } }).catch((e: unknown) => {
+        // Its refusals (a name, a quota) say what to do; anything else is said to be that host's, whose log tells more.
+        throw e instanceof BothubError && e.code !== 'INTERNAL' ? e : new StepError('restore', `host "${dst.name}" could not restore snapshot "${snap.name}": ${firstLine(e)}`, e);
+      });
+      try {
+        return await adopt(made);
+      } catch (e) {
+        await dst
+          .agent!.call('destroySandbox', { params: { name: record.name } })
+          .catch((err: unknown) => log.error({ err, sandbox: record.name, host: dst.name }, 'removing a restored sandbox no record follows failed'));
+        throw e;
+      }
     } finally {
       // The agent's import removes the directory once the sandbox runs; on a failure or an abort it goes here.
       await dst.exec.run('rm', ['-rf', '--', targetDir]).catch((err: unknown) => log.warn({ err, host: dst.name, dir: targetDir }, 'removing a copied snapshot failed'));
