@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ConsistencyReportT, ProgressEventT, SandboxT, SnapshotT } from '../api/index.js';
@@ -68,7 +68,6 @@ for (const withS3 of [true, false]) {
     });
     after(async () => {
       try {
-        if (c) copyFileSync(c.logs[0]!, `/tmp/snaphosts-cp-${withS3}.log`); // DEBUG
         await c?.stop();
       } finally {
         await Promise.all([ha?.cleanup(), hb?.cleanup(), s3?.stop()]);
