@@ -49,6 +49,7 @@ import { MoveJournal } from './fleet/move-journal.js';
 import { recoverMoves } from './fleet/move-recovery.js';
 import { RemoteSandboxes } from './fleet/remote-sandboxes.js';
 import { HostSnapshots } from './fleet/host-snapshots.js';
+import { KeptSnapshotCopy } from './fleet/kept-snapshot-copy.js';
 import { mirrorAgentSandboxes } from './fleet/sandbox-mirror.js';
 import { ApiClient } from '../api/index.js';
 import { mcpOriginHosts, registerMcpRoute } from '../mcp/index.js';
@@ -199,7 +200,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     ledger,
     log,
     lazy,
-    elsewhere: new HostSnapshots({ db, sandboxes, fleet, log }),
+    elsewhere: new HostSnapshots({ db, sandboxes, fleet, copies: (): KeptSnapshotCopy => keptCopies, log }),
     imageHere: (image) => (sharedImages ? images.require(image) : Promise.resolve()),
   });
   await recoverCutShortSnapshots({ db, runtime, sandboxes, host, snapshotsDir: snapshots.dir, stagingDir: join(config.dataDir, 'snapshot-staging'), coldDir: (id) => thermal.coldDir(id), log });
@@ -225,6 +226,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
     execLocal: async (name) => (await exec.run(name, { command: ['true'], timeoutMs: 10_000 }, SYSTEM)).exitCode,
     log,
   });
+  const keptCopies: KeptSnapshotCopy = new KeptSnapshotCopy({ db, hosts, sandboxes, chunks: snapshots.chunks, images, removeFrom: (row, at) => moves.removeSource(row, at), place: (req) => fleet.place(req), log });
   const rent = wireRentals({ db, sealer, hosts, sandboxes, events, dataDir: config.dataDir, tickMs: config.socket ? 0 : config.rentTickMs, placeWaitMs: config.placeWaitMs, log });
   const consistency = new ConsistencyChecker({
     db,

@@ -140,9 +140,10 @@ describe('three daemons on one PostgreSQL database, sandboxes on a fleet host', 
     assert.equal(branch.host, 'h1');
     assert.equal(branch.owner, 'alice');
     assert.equal(await run(aliceA, 'alice-branch', 'cat /root/note'), 'kept\n');
-    // Restored anywhere else: refused, saying where it is and what to do.
-    for (const host of ['local', 'elsewhere'])
-      await assert.rejects(restore(aliceA, 'alice-snap', { name: 'alice-there', host }), isCode('INVALID_INPUT', /kept on host "h1".*move/));
+    // Restored on this machine (a control plane), or on a host that does not exist: refused, saying what to do
+    // (another fleet host gets a copy: kept-snapshot-hosts.test.ts).
+    await assert.rejects(restore(aliceA, 'alice-snap', { name: 'alice-there', host: 'local' }), isCode('INVALID_INPUT', /kept on host "h1".*name a fleet host/));
+    await assert.rejects(restore(aliceA, 'alice-snap', { name: 'alice-there', host: 'elsewhere' }), isCode('NOT_FOUND', /elsewhere/));
 
     // Stopped into a snapshot through C, resumed through B: the records follow the agent's copy.
     await snapshot(aliceC, 'alice-stop', false);

@@ -38,7 +38,7 @@ export const CreateSnapshot = Type.Object(
 export const RestoreSnapshot = Type.Object(
   {
     name: Type.Optional(Type.Intersect([Name], { description: "Branch a new sandbox with this name; absent: resume the snapshot's own sandbox." })),
-    host: Type.Optional(Type.Intersect([Name], { description: 'Restore it on this fleet host (checked by the compatibility gate); absent: where the snapshot is. One a fleet host keeps (`keptOn`) is restored there only.' })),
+    host: Type.Optional(Type.Intersect([Name], { description: 'Restore it on this fleet host (checked by the compatibility gate); absent: where the snapshot is. One a fleet host keeps (`keptOn`) is copied to the host named here and restored there, and stays kept where it was; a branch its host has no room for goes where the scheduler finds room.' })),
   },
   { additionalProperties: false },
 );

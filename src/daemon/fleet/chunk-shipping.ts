@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { BothubError } from '../../core/index.js';
 import { pipeBetween, type Host } from '../../hostexec/index.js';
 import { chunkSizes, copyTree, LocalChunkStore, type ChunkStore, type CopyResult, type LongOperation, type SnapshotFile } from '../../runtime/index.js';
@@ -167,4 +168,21 @@ export async function shipColdImage(from: Host, fromSide: ChunkSide | undefined,
   if (text.code !== 0) return copyTree(from, dir, to, toDir, op);
   if (!fromSide || !toSide) throw new BothubError('INVALID_STATE', 'this cold image is kept as chunks, and one end of the transfer has no chunk store on disk');
   return shipChunks(fromSide, (JSON.parse(text.stdout) as ColdManifest).files, toSide, toDir, op);
+}
+
+/** A dropped connection mid-transfer is resumed this many times. */
+const TRANSFER_ATTEMPTS = 4;
+
+/** Copies, resuming after a dropped connection: a later attempt finds what an earlier one delivered (whole files, or chunks) and does not send it again. */
+export async function resuming<T extends CopyResult>(copy: () => Promise<T>, op: LongOperation, log: Logger): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await copy();
+    } catch (e) {
+      if (attempt >= TRANSFER_ATTEMPTS || op.signal?.aborted) throw e;
+      log.warn({ err: e, attempt }, 'transfer cut off; resuming');
+      op.onProgress?.({ step: 'transfer', message: `connection lost (${(e as Error).message}); resuming` });
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
 }

@@ -10,13 +10,19 @@ import { nameTaken, ownSandboxGone } from '../services/snapshot-service.js';
 import { toSnapshot } from '../services/snapshot-writer.js';
 import type { SnapshotsElsewhere } from '../services/snapshots-elsewhere.js';
 import { travellingSpec, type TravellingSpec } from './import-service.js';
+import type { KeptSnapshotCopy } from './kept-snapshot-copy.js';
 
 export interface HostSnapshotsDeps {
   db: Db;
   sandboxes: SandboxService;
   fleet: FleetPort;
+  /** Restores onto another host than the one keeping the snapshot (made after this: hence a function). */
+  copies: () => KeptSnapshotCopy;
   log: Logger;
 }
+
+/** A branch belongs to whoever branched it (a user sees only their own snapshots anyway; an admin's branch is the snapshot owner's). */
+export const ownerOf = (snap: SnapshotRow, actor: Actor): string => (actor.admin && snap.owner_id ? snap.owner_id : actor.id);
 
 /** Why a host's snapshots cannot be restored now, or undefined when they can. */
 type Reason = { code: 'INVALID_STATE' | 'UNAVAILABLE'; message: string } | undefined;
@@ -28,7 +34,8 @@ type Reason = { code: 'INVALID_STATE' | 'UNAVAILABLE'; message: string } | undef
  * size the quota counts, and its sandbox's spec), so every daemon lists,
  * reads, deletes and restores it. A restore runs on the host that keeps it,
  * through its agent, and the sandbox's record follows the agent's copy as a
- * sandbox placed there does.
+ * sandbox placed there does; one onto another host copies it there first
+ * (kept-snapshot-copy.ts).
  */
 export class HostSnapshots implements SnapshotsElsewhere {
   constructor(private readonly deps: HostSnapshotsDeps) {}
@@ -120,15 +127,16 @@ export class HostSnapshots implements SnapshotsElsewhere {
   }
 
   async restore(snap: SnapshotRow, req: { name?: string; host?: string }, actor: Actor, op: LongOperation): Promise<SandboxT> {
-    if (req.host !== undefined && req.host !== snap.host) {
-      const target = req.name ?? snap.sandbox_name;
-      throw new BothubError(
-        'INVALID_INPUT',
-        `snapshot "${snap.name}" is kept on host "${snap.host}" and is restored there only; leave \`host\` out, then move the sandbox (\`POST /api/v1/sandboxes/${target}/move {"to": "${req.host}"}\`)`,
-      );
-    }
     const why = (await this.reasonsOf([snap]))(snap);
     if (why) throw new BothubError(why.code, `snapshot "${snap.name}" cannot be restored: ${why.message}`);
+    // A branch its host has no room for goes where the scheduler finds some.
+    const host = req.host ?? (req.name ? await this.deps.copies().hostWithRoom(snap, ownerOf(snap, actor)) : undefined);
+    // Onto another host: its files are copied there first (kept-snapshot-copy.ts); the snapshot stays kept here.
+    if (host !== undefined && host !== snap.host) {
+      const [settled] = await this.settle([snap]);
+      if (!settled) throw notFound('snapshot', snap.name, 'see `GET /api/v1/snapshots`');
+      return this.deps.copies().restore(settled, { ...req, host }, actor, op);
+    }
     const agent = await this.agent(snap.host);
     const restoreThere = (name?: string) =>
       agent.progress<SandboxT>('restoreSnapshot', { params: { name: snap.name }, body: name ? { name } : {}, signal: op.signal }, (p) => op.onProgress?.(p));
@@ -156,9 +164,7 @@ export class HostSnapshots implements SnapshotsElsewhere {
     const { sandboxes } = this.deps;
     validateName('sandbox', name);
     const { name: _name, ...spec } = JSON.parse(snap.spec_json ?? 'null') as TravellingSpec;
-    // The branch belongs to whoever branched it (a user sees only their own snapshots anyway).
-    const ownerId = actor.admin && snap.owner_id ? snap.owner_id : actor.id;
-    const record = await sandboxes.insert(newSandboxRow({ ...spec, diskMb: spec.diskMb ?? null, secrets: [], name, ownerId, host: snap.host }));
+    const record = await sandboxes.insert(newSandboxRow({ ...spec, diskMb: spec.diskMb ?? null, secrets: [], name, ownerId: ownerOf(snap, actor), host: snap.host }));
     return sandboxes.lock.run(record.id, async () => {
       try {
         return sandboxes.present(await sandboxes.follow(record.id, await restoreThere(name), true));

@@ -14,7 +14,7 @@ import type { SnapshotService } from '../services/snapshot-service.js';
 import type { ThermalService } from '../services/thermal-service.js';
 import { incomingDir, travellingSpec, type ImportService } from './import-service.js';
 import { shipImage } from './image-shipping.js';
-import { chunkDirOf, chunkSide, shipChunks, shipColdImage, type ChunkShipResult } from './chunk-shipping.js';
+import { chunkDirOf, chunkSide, resuming, shipChunks, shipColdImage, type ChunkShipResult } from './chunk-shipping.js';
 import type { MoveJournal } from './move-journal.js';
 import { fetchFromStore, presigningFor } from './store-fetch.js';
 import { moveThroughStore } from './store-move.js';
@@ -33,9 +33,6 @@ export interface MoveDeps {
   execLocal: (name: string) => Promise<number>;
   log: Logger;
 }
-
-/** A dropped connection mid-transfer is resumed this many times. */
-const TRANSFER_ATTEMPTS = 4;
 
 const ms = (since: number) => Math.round(performance.now() - since);
 
@@ -257,18 +254,8 @@ export class MoveService {
   }
 
   /** Copies the state, resuming after a dropped connection. */
-  private async transfer<T extends CopyResult>(copy: () => Promise<T>, op: LongOperation): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // A later attempt finds what an earlier one delivered there (whole files, or chunks) and does not send it again.
-        return await copy();
-      } catch (e) {
-        if (attempt >= TRANSFER_ATTEMPTS || op.signal?.aborted) throw e;
-        this.deps.log.warn({ err: e, attempt }, 'transfer cut off; resuming');
-        op.onProgress?.({ step: 'transfer', message: `connection lost (${(e as Error).message}); resuming` });
-        await new Promise((r) => setTimeout(r, 500 * attempt));
-      }
-    }
+  private transfer<T extends CopyResult>(copy: () => Promise<T>, op: LongOperation): Promise<T> {
+    return resuming(copy, op, this.deps.log);
   }
 
   private async restoreOn(dst: HostEndpoint, row: SandboxRow, moveId: string, execs: ExecRecordT[], op: LongOperation): Promise<SandboxT> {

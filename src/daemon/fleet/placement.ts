@@ -27,6 +27,38 @@ async function allowed(host: string, refuse: RefuseHost | undefined): Promise<st
   return host;
 }
 
+type Listed = Awaited<ReturnType<HostService['list']>>[number];
+
+function candidate(h: Listed, used: Awaited<ReturnType<typeof usage>>, refused: string | undefined): PlacementCandidate {
+  return {
+    refused,
+    name: h.name,
+    reachable: h.status === 'reachable',
+    cpus: h.fingerprint.cpus ?? 1,
+    memoryMb: Math.floor((h.fingerprint.memoryBytes ?? 0) / 1024 / 1024),
+    gpus: h.fingerprint.gpu?.devices.length ?? 0,
+    usedCpus: used.get(h.name)?.cpus ?? 0,
+    usedMemoryMb: used.get(h.name)?.memoryMb ?? 0,
+    usedGpus: used.get(h.name)?.gpus ?? 0,
+  };
+}
+
+type Wanted = { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest };
+
+function requestOf(req: Wanted): PlacementRequest {
+  const g = req.gpus;
+  const gpus = g === undefined ? 0 : g.kind === 'all' ? 'all' : g.kind === 'uuids' ? g.uuids.length : g.count;
+  return { cpus: req.cpus, memoryMb: req.memoryMb ?? QUOTA_DEFAULT_MEMORY_MB, gpus };
+}
+
+/** Why `host` has no room now for a sandbox asking this (what the records hold there against its fingerprint); empty when it has. */
+export async function noRoomOn(db: Db, hosts: HostService, host: string, req: Wanted): Promise<string[]> {
+  const [listed, used] = await Promise.all([hosts.list(), usage(db)]);
+  const h = listed.find((x) => x.name === host);
+  // Whether it answers is the caller's to check (and to say so): this is about room only.
+  return h ? misfit({ ...candidate(h, used, undefined), reachable: true }, requestOf(req)) : [];
+}
+
 /**
  * The scheduler's inputs from the records and the fingerprints; its choice is core's pickHost.
  * `controlPlaneOnly`: this machine runs no sandboxes (several daemons): only fleet hosts are candidates.
@@ -35,7 +67,7 @@ async function allowed(host: string, refuse: RefuseHost | undefined): Promise<st
 export async function placeSandbox(
   db: Db,
   hosts: HostService,
-  req: { cpus: number | null; memoryMb: number | null; gpus?: GpuRequest },
+  req: Wanted,
   controlPlaneOnly = false,
   refuse?: RefuseHost,
 ): Promise<string> {
@@ -52,19 +84,8 @@ export async function placeSandbox(
     return allowed(owner.name, refuse);
   }
   const refusals = new Map<string, string | undefined>(await Promise.all(all.map(async (h) => [h.name, await refuse?.(h.name)] as const)));
-  const candidates: PlacementCandidate[] = all.map((h) => ({
-    refused: refusals.get(h.name),
-    name: h.name,
-    reachable: h.status === 'reachable',
-    cpus: h.fingerprint.cpus ?? 1,
-    memoryMb: Math.floor((h.fingerprint.memoryBytes ?? 0) / 1024 / 1024),
-    gpus: h.fingerprint.gpu?.devices.length ?? 0,
-    usedCpus: used.get(h.name)?.cpus ?? 0,
-    usedMemoryMb: used.get(h.name)?.memoryMb ?? 0,
-    usedGpus: used.get(h.name)?.gpus ?? 0,
-  }));
-  const gpus = req.gpus === undefined ? 0 : req.gpus.kind === 'all' ? 'all' : req.gpus.count;
-  const request: PlacementRequest = { cpus: req.cpus, memoryMb: req.memoryMb ?? QUOTA_DEFAULT_MEMORY_MB, gpus };
+  const candidates = all.map((h) => candidate(h, used, refusals.get(h.name)));
+  const request = requestOf(req);
   try {
     return pickHost(candidates, request);
   } catch (e) {

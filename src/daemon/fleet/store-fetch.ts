@@ -28,7 +28,7 @@ done
 exec 3>&-
 rm -rf .chunks`;
 
-const damagedError = (snapshot: string, problem: string) =>
+export const damagedError = (snapshot: string, problem: string) =>
   new BothubError('INVALID_STATE', `snapshot "${snapshot}" is damaged (${problem}); it cannot be restored — delete it (\`DELETE /api/v1/snapshots/${snapshot}\`)`);
 
 /** A manifest's file paths, checked: relative, inside the snapshot, one line each (they go to a script's stdin). */
@@ -136,9 +136,14 @@ export async function fetchFromStore(
     if (held.size) return fetchFromStore(store, manifest, to, targetDir, op, { ...opts, targetStore: undefined });
     throw new StepError('transfer', `the host could not put the snapshot's files together: ${put.stderr.trim().split('\n').pop()}`);
   }
-  const whole = Object.entries(manifest.files).map(([rel, f]) => `${f.sha256}  ${rel}\n`);
-  const verified = await to.run('sh', ['-c', 'cd "$0" && exec sha256sum --check --quiet -', targetDir], { input: whole.join(''), signal, allowFailure: true });
-  if (verified.code !== 0) throw damaged(`${verified.stdout.trim().split('\n')[0] ?? 'a file'} after it was put together`);
+  await checkFilesOn(to, targetDir, manifest.files, damaged, signal);
   opts.log?.info({ snapshot: manifest.name, chunks: all.length, downloaded: wanted.length, reused: held.size, bytes }, 'a fleet host read a snapshot from the store itself');
   return { chunks: wanted.length, bytes, reused: held.size };
+}
+
+/** Every file of `files` in `dir` on the host, checked there against its sha256 (before CRIU sees any); a mismatch is `damaged`'s error. */
+export async function checkFilesOn(to: Host, dir: string, files: SnapshotManifest['files'], damaged: (problem: string) => Error, signal?: AbortSignal): Promise<void> {
+  const whole = Object.entries(files).map(([rel, f]) => `${f.sha256}  ${safeRel(rel)}\n`);
+  const verified = await to.run('sh', ['-c', 'cd "$0" && exec sha256sum --check --quiet -', dir], { input: whole.join(''), signal, allowFailure: true });
+  if (verified.code !== 0) throw damaged(`${verified.stdout.trim().split('\n')[0] ?? 'a file'} after it was put together`);
 }

@@ -34,7 +34,7 @@ done
 cd "$1" && find . -type f -printf '%P\\0' | sort -z | xargs -0 -r sha256sum --`;
 
 /** The state's files as chunks, and where on the source host each chunk's bytes are to be uploaded from. */
-interface OnSource {
+export interface OnSource {
   files: Record<string, SnapshotFile>;
   /** By chunk: its size and the path of a file holding exactly its bytes. */
   pieces: Map<string, { size: number; path: string }>;
@@ -44,10 +44,14 @@ interface OnSource {
 async function coldImageOnSource(from: Host, fromStore: string | undefined, dir: string, signal?: AbortSignal): Promise<OnSource | undefined> {
   const text = await from.run('cat', ['--', join(dir, COLD_MANIFEST)], { allowFailure: true, signal });
   if (text.code !== 0) return undefined;
-  const { files } = JSON.parse(text.stdout) as ColdManifest;
+  return chunksIn(fromStore, (JSON.parse(text.stdout) as ColdManifest).files);
+}
+
+/** Files kept as chunks of a host's store (a cold image, a snapshot an agent keeps): each chunk's file there. */
+export function chunksIn(store: string | undefined, files: Record<string, SnapshotFile>): OnSource {
   const pieces = new Map<string, { size: number; path: string }>();
   // Without a store on disk (this machine's chunks in S3 already), `path` is never read: every chunk is in the store.
-  for (const f of Object.values(files)) for (const [hash, size] of chunkSizes(f)) pieces.set(hash, { size, path: join(fromStore ?? '/nonexistent', hash.slice(0, 2), hash) });
+  for (const f of Object.values(files)) for (const [hash, size] of chunkSizes(f)) pieces.set(hash, { size, path: join(store ?? '/nonexistent', hash.slice(0, 2), hash) });
   return { files, pieces };
 }
 
@@ -85,45 +89,46 @@ async function cutOnSource(from: Host, dir: string, out: string, signal?: AbortS
   return { files, pieces };
 }
 
-/**
- * A frozen sandbox's state from one host to another through the object store
- * (BOTHUB_STORE), when both hosts have curl: the source's chunks (a cold
- * image already kept as chunks in its store, or its files cut into the
- * store's 1 MiB chunks there), the control plane presigns a PUT for each
- * chunk the store lacks (and only those), the source uploads them, and the
- * target reads them back through presigned GETs, each checked against its
- * sha256. The chunks are pinned while the move needs them and collected
- * afterwards unless something holds them. Undefined when this path cannot be
- * taken (the transfer through the control plane is then used).
- */
-export async function moveThroughStore(
-  chunks: SnapshotChunks,
-  from: Host,
-  /** The source host's chunk store directory, where its cold images' chunks are. */
-  fromStore: string | undefined,
-  dir: string,
-  to: Host,
-  /** The target host's chunk store directory: chunks it holds are not downloaded again. */
-  toStore: string | undefined,
-  targetDir: string,
-  sandbox: string,
-  op: LongOperation,
-  log: Logger,
-): Promise<CopyResult | undefined> {
-  const store = chunks.store;
+/** The store, when two hosts can go through it: it presigns PUTs (S3) and both have curl, sha256sum and split. */
+export async function storeBetween(store: unknown, from: Host, to: Host, signal?: AbortSignal): Promise<PresignedPutStore | undefined> {
   if (!canPresignPut(store)) return undefined;
-  const [a, b] = await Promise.all([from, to].map((h) => h.run('sh', ['-c', TOOLS], { allowFailure: true, signal: op.signal })));
-  if (a!.code !== 0 || b!.code !== 0) return undefined;
-  const { signal } = op;
-  const out = (await from.run('mktemp', ['-d', `--tmpdir=${dirname(dirname(dir))}`, '.store-out.XXXXXX'], { signal })).stdout.trim();
-  const pins = chunks.pins();
-  let state: OnSource | undefined;
-  try {
-    op.onProgress?.({ step: 'transfer', message: 'the source host cuts the state into chunks' });
-    state = (await coldImageOnSource(from, fromStore, dir, signal)) ?? (await cutOnSource(from, dir, out, signal));
-    if (!state) return undefined;
-    const { files, pieces } = state;
+  const [a, b] = await Promise.all([from, to].map((h) => h.run('sh', ['-c', TOOLS], { allowFailure: true, signal })));
+  return a!.code === 0 && b!.code === 0 ? store : undefined;
+}
 
+/** What goes through the store, from where, to where. */
+export interface StoreTransfer {
+  chunks: SnapshotChunks;
+  store: PresignedPutStore;
+  from: Host;
+  state: OnSource;
+  to: Host;
+  /** The target host's chunk store directory: chunks it holds are not downloaded again. */
+  toStore: string | undefined;
+  targetDir: string;
+  /** What it is, in the logs ({ sandbox } or { snapshot }). */
+  what: { sandbox: string } | { snapshot: string };
+  /** The error a chunk missing or damaged in the store gives. */
+  damaged: (problem: string) => Error;
+  /** Once every chunk is uploaded: what the source may let go now. */
+  uploaded?: () => Promise<unknown>;
+}
+
+/**
+ * Files kept as chunks on one host into `targetDir` on another, through the
+ * object store: the control plane presigns a PUT for each chunk the store
+ * lacks (and only those), the source uploads them, and the target reads
+ * back, through presigned GETs each checked against its sha256, those its
+ * own store does not hold; then it puts the files together and checks each
+ * against its sha256. The chunks are pinned meanwhile and collected
+ * afterwards unless something holds them.
+ */
+export async function throughStore(t: StoreTransfer, op: LongOperation, log: Logger): Promise<CopyResult> {
+  const { chunks, store, from } = t;
+  const { signal } = op;
+  const { files, pieces } = t.state;
+  const pins = chunks.pins();
+  try {
     // The chunks the store lacks.
     const missing: string[] = [];
     for (const [hash, p] of pieces) {
@@ -141,19 +146,52 @@ export async function moveThroughStore(
       });
       if (put.code !== 0) throw new BothubError('UNAVAILABLE', `the source host could not upload the state to the store: ${put.stderr.trim().split('\n').slice(-2).join(' | ')}`);
     }
-    await from.run('rm', ['-rf', '--', out]);
-    const fetched = await fetchFromStore(store, { name: sandbox, files }, to, targetDir, op, {
-      log,
-      targetStore: toStore,
-      damaged: (problem) => new BothubError('RUNTIME_FAILED', `the state of sandbox "${sandbox}" did not come back intact from the store (${problem}); the move is undone`),
-    });
-    log.info({ sandbox, chunks: pieces.size, uploaded: missing.length, fetched: fetched.chunks, reused: fetched.reused }, 'moved through the store');
+    await t.uploaded?.();
+    const fetched = await fetchFromStore(store, { name: 'sandbox' in t.what ? t.what.sandbox : t.what.snapshot, files }, t.to, t.targetDir, op, { log, targetStore: t.toStore, damaged: t.damaged });
+    log.info({ ...t.what, chunks: pieces.size, uploaded: missing.length, fetched: fetched.chunks, reused: fetched.reused }, 'sent through the store');
     const bytes = [...pieces.values()].reduce((n, p) => n + p.size, 0);
     return { bytes, resumedBytes: 0, files: Object.keys(files).length };
   } finally {
-    await from.run('rm', ['-rf', '--', out]).catch(() => undefined);
     pins.release();
-    // Chunks only this move used go; those a snapshot or a cold image here shares, or the chunk cache keeps, stay.
-    if (state) await chunks.collect([...state.pieces.keys()]).catch((err: unknown) => log.warn({ err }, "collecting a move's chunks failed"));
+    // Chunks only this transfer used go; those a snapshot or a cold image here shares, or the chunk cache keeps, stay.
+    await chunks.collect([...pieces.keys()]).catch((err: unknown) => log.warn({ err }, "collecting a transfer's chunks failed"));
+  }
+}
+
+/**
+ * A frozen sandbox's state from one host to another through the object store
+ * (BOTHUB_STORE), when both hosts have curl: the source's chunks (a cold
+ * image already kept as chunks in its store, or its files cut into the
+ * store's 1 MiB chunks there) go through the store (throughStore).
+ * Undefined when this path cannot be taken (the transfer through the control
+ * plane is then used).
+ */
+export async function moveThroughStore(
+  chunks: SnapshotChunks,
+  from: Host,
+  /** The source host's chunk store directory, where its cold images' chunks are. */
+  fromStore: string | undefined,
+  dir: string,
+  to: Host,
+  /** The target host's chunk store directory: chunks it holds are not downloaded again. */
+  toStore: string | undefined,
+  targetDir: string,
+  sandbox: string,
+  op: LongOperation,
+  log: Logger,
+): Promise<CopyResult | undefined> {
+  const store = await storeBetween(chunks.store, from, to, op.signal);
+  if (!store) return undefined;
+  const { signal } = op;
+  const out = (await from.run('mktemp', ['-d', `--tmpdir=${dirname(dirname(dir))}`, '.store-out.XXXXXX'], { signal })).stdout.trim();
+  const dropCut = () => from.run('rm', ['-rf', '--', out]);
+  try {
+    op.onProgress?.({ step: 'transfer', message: 'the source host cuts the state into chunks' });
+    const state = (await coldImageOnSource(from, fromStore, dir, signal)) ?? (await cutOnSource(from, dir, out, signal));
+    if (!state) return undefined;
+    const damaged = (problem: string) => new BothubError('RUNTIME_FAILED', `the state of sandbox "${sandbox}" did not come back intact from the store (${problem}); the move is undone`);
+    return await throughStore({ chunks, store, from, state, to, toStore, targetDir, what: { sandbox }, damaged, uploaded: dropCut }, op, log);
+  } finally {
+    await dropCut().catch(() => undefined);
   }
 }

@@ -18,10 +18,11 @@ export function snapshotHandlers(ctx: DaemonContext): Pick<Handlers, SnapshotRou
     getSnapshot: ({ actor, params }) => ctx.snapshots.get(params.name, actor),
     deleteSnapshot: ({ actor, params }) => ctx.snapshots.delete(params.name, actor),
     restoreSnapshot: async ({ actor, params: { name }, body }, reply) => {
-      // One a fleet host keeps is restored there (snapshot-service.ts refuses another host); one here is copied to the host asked for.
+      // One here is copied to the host asked for; one a fleet host keeps is restored there, or copied from there (host-snapshots.ts).
       const snap = await ctx.snapshots.row(name, actor);
       const elsewhere = snap.host === LOCAL && body.host && body.host !== LOCAL ? { ...body, host: body.host } : undefined;
-      if (elsewhere) await ctx.hosts.get(elsewhere.host);
+      // A host that does not exist is a plain 404, before the stream starts.
+      if (body.host && body.host !== LOCAL && body.host !== snap.host) await ctx.hosts.get(body.host);
       await streamOperation(reply, (onProgress, signal) =>
         elsewhere ? ctx.moves.restoreSnapshotOn(name, elsewhere, actor, { onProgress, signal }) : ctx.snapshots.restore(name, body, actor, { onProgress, signal }),
       );
