@@ -41,6 +41,7 @@ export const CLI_COMMANDS: Record<string, string> = {
   'PUT /api/v1/sandboxes/:name/archive': 'bothub cp',
   'POST /api/v1/snapshots/:name/restore': 'bothub snapshot restore :name',
   'POST /api/v1/snapshots/:name/restore {"name": ":new"}': 'bothub snapshot restore :name --name :new',
+  'POST /api/v1/snapshots/:name/restore {"name": ":new", "host": ":host"}': 'bothub snapshot restore :name --name :new --host :host',
   'DELETE /api/v1/snapshots/:name': 'bothub snapshot delete :name',
   'POST /api/v1/hosts': 'bothub host add',
   'POST /api/v1/hosts/:name/check': 'bothub host check :name',

@@ -6,16 +6,7 @@ import type { Logger } from 'pino';
 import type { SandboxT, SnapshotT } from '../../api/index.js';
 import { BothubError, canSee, checkCompatibility, notFound, validateName, type Actor, type HostFingerprint } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
-import {
-  clearStaging,
-  MANIFEST,
-  verifyTree,
-  type Checkpointer,
-  type LazyTail,
-  type LongOperation,
-  type SandboxRuntime,
-  type SnapshotManifest,
-} from '../../runtime/index.js';
+import { clearStaging, MANIFEST, verifyTree, type Checkpointer, type LazyTail, type LongOperation, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { ExecRow, SandboxRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
