@@ -19,6 +19,8 @@ export const CLI_COMMANDS: Record<string, string> = {
   'GET /api/v1/sandboxes/:name/execs/:id/logs?follow=true': 'bothub logs :name --exec :id -f',
   'GET /api/v1/events?sandbox=:name': 'bothub events :name',
   'GET /api/v1/snapshots': 'bothub snapshot list',
+  'GET /api/v1/snapshots/:name': 'bothub snapshot inspect :name',
+  'GET /api/v1/doctor/consistency': 'bothub doctor --consistency',
   'GET /api/v1/hosts': 'bothub host list',
   'GET /api/v1/images': 'bothub image list',
   'GET /api/v1/users': 'bothub user list',
