@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessRun } from './processes.js';
@@ -30,7 +30,7 @@ export async function startRuncFloor(rootfs: string): Promise<RuncFloor> {
   const bundle = join(dir, 'bundle');
   const env = { ...process.env, PATH: `${CRIU_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}` };
   const made = new Set<string>();
-  execFileSync('mkdir', ['-p', bundle]);
+  await mkdir(bundle);
   execFileSync('runc', ['spec', '--bundle', bundle]);
   const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as {
     root: { path: string; readonly: boolean };
