@@ -19,9 +19,9 @@ async function ready(t: DaemonProcess, name: string): Promise<void> {
   while ((await t.api.call('getSnapshot', { params: { name } })).status !== 'ready') await new Promise((r) => setTimeout(r, 20));
 }
 
-/** Lazy restores' goals, measured with BOTHUB_LAZY_RESTORE off and on in the same run, each with a daemon of its own. */
-export async function benchLazy(runs: number): Promise<string[]> {
-  const out: string[] = [];
+/** Lazy restores' goals, measured with BOTHUB_LAZY_RESTORE off and on in the same run, each with a daemon of its own; each line printed as it is measured. */
+export async function benchLazy(runs: number, print: (line: string) => void): Promise<void> {
+  const out = { push: print };
   for (const mode of ['0', '1']) {
     const label = mode === '1' ? 'lazy' : 'eager';
     const t = await startDaemonProcess({ env: { BOTHUB_LAZY_RESTORE: mode } });
@@ -64,9 +64,12 @@ export async function benchLazy(runs: number): Promise<string[]> {
       out.push(`  10 branches of 1 GiB, at once:    ${(parallelMs / 1000).toFixed(2)} s → ${(parallelMs / 3000).toFixed(2)}× the 3 s goal`);
       for (let i = 0; i < 10; i++) await t.api.call('destroySandbox', { params: { name: `big-par-${i}` } });
       await t.api.call('destroySandbox', { params: { name: 'big' } });
+    } catch (e) {
+      // Said before the cleanup, which can fail for the same reason (a snapshot still pinned) and would hide it.
+      print(`  failed: ${(e as Error).stack ?? String(e)}`);
+      throw e;
     } finally {
       await t.stop();
     }
   }
-  return out;
 }

@@ -73,7 +73,7 @@ try {
   }
   if (want('lazy')) {
     console.log('\nlazy restores (CRIU lazy pages), off and on\n');
-    for (const line of await benchLazy(Math.min(runs, 20))) console.log(line);
+    await benchLazy(Math.min(runs, 20), (line) => console.log(line));
     console.log(loadNow());
   }
 } finally {

@@ -35,5 +35,7 @@ export * from './snapshot/chunk-store.js';
 export * from './snapshot/chunked-tree.js';
 export * from './snapshot/staging.js';
 export * from './snapshot/lazy-pages.js';
+export { materializeLazily } from './snapshot/lazy-page-source.js';
+export type { LazyPageSource } from './snapshot/page-server.js';
 export * from './snapshot/remote-store.js';
 export { mountScratch } from './snapshot/sealed-tree.js';

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { SnapshotManifest } from '../runtime/index.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { ourDescendants } from './helpers/processes.js';
 import { heldSha, startHolding, ticks } from './helpers/held-memory.js';
@@ -14,7 +17,25 @@ async function assertStateKept(t: TestDaemon, name: string, sha: string, ticksBe
   await until(`${name} to tick on`, async () => ((await ticks(t, name)) > now ? true : undefined));
 }
 
-const lazyPagesProcesses = () => ourDescendants(/criu lazy-pages/);
+/** CRIU's lazy-pages itself, not the bothub-lazy-guard whose command line names it. */
+const lazyPagesProcesses = () => ourDescendants(/^(?!\S*bothub-lazy-guard).*criu lazy-pages/);
+const guards = () => ourDescendants(/^\S*bothub-lazy-guard /);
+
+const flipMiddleByte = (bytes: Buffer) => bytes.writeUInt8(bytes.readUInt8(bytes.length >> 1) ^ 0xff, bytes.length >> 1);
+
+/** Waits until a snapshot is durable in the store: one restored while 'saving' reads its staging area, whole. */
+const durable = (t: TestDaemon, name: string) =>
+  until(`snapshot ${name} to be ready`, async () => ((await t.api.call('getSnapshot', { params: { name } })).status === 'ready' ? true : undefined), 60_000);
+
+/** The held memory's pages image of a snapshot: its path in the store, for one chunk in the middle (lazily restored, not read before the sandbox runs). */
+function middlePageChunk(t: TestDaemon, snapshotId: string): string {
+  const manifest = JSON.parse(readFileSync(join(t.daemon.ctx.snapshots.dirOf(snapshotId), 'manifest.json'), 'utf8')) as SnapshotManifest;
+  const pages = Object.entries(manifest.files)
+    .filter(([rel]) => /^criu\/pages-\d+\.img$/.test(rel))
+    .sort(([, a], [, b]) => b.size - a.size)[0]![1];
+  const chunk = pages.chunks![pages.chunks!.length >> 1]!;
+  return join(t.daemon.ctx.snapshots.dir, '.chunks', chunk.slice(0, 2), chunk);
+}
 
 /** Stops the next lazy-pages daemon as soon as it appears (before it can serve a page), and gives its PID. */
 async function stopNextLazyDaemon(): Promise<number> {
@@ -43,7 +64,13 @@ describe('lazy restores (CRIU lazy pages over userfaultfd)', () => {
     await restore(t, 'lazy-1');
     await assertStateKept(t, 'lazy', sha, before);
 
+    await durable(t, 'lazy-1');
+    // Its pages are served from the store's chunks, through the guard: no pages image is put together first.
+    let guarded = false;
+    const watching = until('a lazy-pages guard', async () => (guards().length ? (guarded = true) : undefined), 60_000).catch(() => undefined);
     await restore(t, 'lazy-1', 'lazy-branch');
+    await watching;
+    assert.ok(guarded, 'the branch was restored through bothub-lazy-guard and the page server');
     await assertStateKept(t, 'lazy-branch', sha, before);
     await t.api.call('destroySandbox', { params: { name: 'lazy-branch' } });
 
@@ -103,6 +130,41 @@ describe('lazy restores (CRIU lazy pages over userfaultfd)', () => {
     await restore(t, 'lazy-kill', 'second-try');
     assert.equal(await heldSha(t, 'second-try'), sha);
     await t.api.call('destroySandbox', { params: { name: 'second-try' } });
+  });
+
+  it('a chunk found damaged while the pages stream in: the branch is stopped with an event naming the snapshot, never left running', async () => {
+    const snap = await snapshot(t, 'lazy', 'lazy-rot', true);
+    await durable(t, 'lazy-rot');
+    const file = middlePageChunk(t, snap.id);
+    const bytes = readFileSync(file);
+    flipMiddleByte(bytes);
+    writeFileSync(file, bytes);
+    // The chunk is read after the sandbox runs (then it is stopped), or, if CRIU asks for it first, during the restore (which fails).
+    const failure = await restore(t, 'lazy-rot', 'rotten').then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    const rotten = await until(
+      'the branch to be gone or stopped',
+      async () => {
+        const s = await t.api.call('getSandbox', { params: { name: 'rotten' } }).catch(() => null);
+        return s === null || s.status === 'stopped' ? { s } : undefined;
+      },
+      60_000,
+    );
+    if (rotten.s) {
+      assert.equal(failure, undefined);
+      assert.match(rotten.s.statusReason ?? '', /memory could not be read back from snapshot "lazy-rot" \(.*snapshot "lazy-rot" is damaged \(criu\/pages-\d+\.img: chunk [0-9a-f]{12}… does not match its checksum\)/);
+      const events = await t.api.call('listEvents', { query: { sandbox: 'rotten' } });
+      assert.ok(events.some((e) => e.type === 'lazy-restore-failed'));
+      await t.api.call('destroySandbox', { params: { name: 'rotten' } });
+    } else assert.match(failure?.message ?? '', /snapshot "lazy-rot" is damaged/);
+    await until('no page daemon to be left', async () => (lazyPagesProcesses().length + guards().length ? undefined : true));
+    flipMiddleByte(bytes);
+    writeFileSync(file, bytes);
+    await restore(t, 'lazy-rot', 'mended');
+    assert.equal(await heldSha(t, 'mended'), sha);
+    await t.api.call('destroySandbox', { params: { name: 'mended' } });
   });
 
   it('killing the page daemon during a wake leaves the sandbox cold; the next request wakes it whole', async () => {

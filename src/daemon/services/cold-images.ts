@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { BothubError } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
-import { chunkSizes, storeTree, type SnapshotFile } from '../../runtime/index.js';
+import { chunkSizes, SNAPSHOT_PARTS, storeTree, type SnapshotFile } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { ChunkCache } from './chunk-cache.js';
 import { coldManifestKey } from './manifest-store.js';
@@ -98,11 +98,14 @@ export class ColdImages {
    * its files put together from the store on a tmpfs, every chunk checked as
    * it is read (a damaged one fails here, before the sandbox is touched).
    */
-  async open(sandboxName: string, dir: string, signal?: AbortSignal): Promise<ScratchCopy> {
+  async open(sandboxName: string, dir: string, opts: { signal?: AbortSignal; lazy?: boolean } = {}): Promise<ScratchCopy> {
     const manifest = (await readColdManifest(dir)) ?? (await this.fetch(basename(dir), dir, sandboxName));
     if (!manifest) return { dir, release: async () => undefined };
+    // For a lazy wake the memory is served from the chunks; a GPU image restores eagerly, and a sealed one's chunks are ciphertext.
+    const lazy = opts.lazy && !manifest.files[SNAPSHOT_PARTS.gpu] && !manifest.files[SNAPSHOT_PARTS.sealedMarker] ? { criuDir: SNAPSHOT_PARTS.criu } : undefined;
     return materializeOnScratch(this.deps.host, this.deps.scratchDir, manifest.files, dir, this.deps.chunks.store, {
-      signal,
+      lazy,
+      signal: opts.signal,
       damaged: (problem) => new BothubError('INVALID_STATE', `the cold image of sandbox "${sandboxName}" is damaged (${problem})`),
     });
   }

@@ -2,12 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Host } from '../../hostexec/index.js';
-import { materializeTree, mountScratch, type ChunkStore, type MaterializeOptions, type SnapshotFile } from '../../runtime/index.js';
+import { materializeLazily, materializeTree, mountScratch, type ChunkStore, type LazyPageSource, type MaterializeOptions, type SnapshotFile } from '../../runtime/index.js';
 
 /** A directory CRIU can restore from, and what removes it. */
 export interface ScratchCopy {
   dir: string;
   release: () => Promise<void>;
+  /** Where a lazy restore's memory comes from, when the pages images were left sparse. */
+  pages?: LazyPageSource;
+}
+
+export interface ScratchOptions extends MaterializeOptions {
+  /** For a lazy restore: CRIU's images directory among the files, whose tasks' pages are then served from the chunks. */
+  lazy?: { criuDir: string };
 }
 
 /**
@@ -21,7 +28,7 @@ export async function materializeOnScratch(
   files: Record<string, SnapshotFile>,
   dir: string,
   store: ChunkStore,
-  opts: MaterializeOptions,
+  opts: ScratchOptions,
 ): Promise<ScratchCopy> {
   const out = join(scratchDir, `restore-${randomBytes(6).toString('hex')}`);
   const unmount = await mountScratch(host, out);
@@ -30,8 +37,9 @@ export async function materializeOnScratch(
     await rm(out, { recursive: true, force: true });
   };
   try {
-    await materializeTree(files, dir, store, out, opts);
-    return { dir: out, release };
+    const pages = opts.lazy ? await materializeLazily(host, files, dir, store, out, { ...opts, criuDir: opts.lazy.criuDir }) : undefined;
+    if (!pages) await materializeTree(files, dir, store, out, opts);
+    return { dir: out, release, pages };
   } catch (e) {
     await release();
     throw e;

@@ -1,7 +1,11 @@
+import type { LazyPageSource } from '../../runtime/index.js';
+
 /** A snapshot's files put together for restores, and how to let them go. */
 export interface Copy {
   dir: string;
   release: () => Promise<void>;
+  /** Put together for a lazy restore: the pages images are sparse, and these serve the rest (lazy-page-source.ts). */
+  pages?: LazyPageSource;
 }
 
 /**
@@ -34,6 +38,7 @@ export class SharedCopies {
     let released = false;
     return {
       dir: copy.dir,
+      pages: copy.pages,
       release: async () => {
         if (released) return;
         released = true;

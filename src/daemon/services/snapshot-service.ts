@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { SandboxT, SnapshotT } from '../../api/index.js';
 import { BothubError, canSee, checkCompatibility, notFound, validateName, type Actor, type HostFingerprint } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
-import { clearStaging, MANIFEST, verifyTree, type Checkpointer, type LazyTail, type LongOperation, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
+import { clearStaging, MANIFEST, SNAPSHOT_PARTS, verifyTree, type Checkpointer, type LazyTail, type LongOperation, type SandboxRuntime, type SnapshotManifest } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { ExecRow, SandboxRow, SnapshotRow } from '../db/tables.js';
 import type { ExecLedger } from './exec-ledger.js';
@@ -272,7 +272,10 @@ export class SnapshotService {
     const dir = this.path(row.id);
     if (!Object.values(manifest.files).some((f) => f.chunks)) return { dir, release: async () => undefined };
     op.onProgress?.({ step: 'read' });
+    // GPU state restores eagerly, and a sealed snapshot's chunks are ciphertext: both are put together whole.
+    const lazy = this.lazy && !manifest.gpu && !manifest.encrypted ? { criuDir: SNAPSHOT_PARTS.criu } : undefined;
     return materializeOnScratch(this.deps.host, this.deps.stagingDir, manifest.files, dir, this.chunks.store, {
+      lazy,
       signal: op.signal,
       damaged: (problem) =>
         new BothubError('INVALID_STATE', `snapshot "${row.name}" is damaged (${problem}); it cannot be restored — delete it (\`DELETE /api/v1/snapshots/${row.name}\`)`),
@@ -307,7 +310,7 @@ export class SnapshotService {
         else await always();
       };
       const { row, manifest } = from;
-      return await (req.name ? this.branch(row, manifest, source.dir, req.name, actor, op, restored) : this.resume(row, manifest, source.dir, actor, op, restored));
+      return await (req.name ? this.branch(row, manifest, source, req.name, actor, op, restored) : this.resume(row, manifest, source, actor, op, restored));
     } finally {
       if (!handedOver) await (source?.release() ?? Promise.resolve()).finally(unpin);
     }
@@ -341,7 +344,7 @@ export class SnapshotService {
     return this.deps.lazy?.enabled ?? false;
   }
 
-  private async resume(row: SnapshotRow, manifest: Described, dir: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
+  private async resume(row: SnapshotRow, manifest: Described, source: Copy, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime, db } = this.deps;
     const current = await db.selectFrom('sandboxes').selectAll().where('id', '=', row.sandbox_id).executeTakeFirst();
     if (!current) throw ownSandboxGone(row);
@@ -349,7 +352,8 @@ export class SnapshotService {
       const { row: sb, def } = await sandboxes.require(current.name, 'restore', actor);
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays
       return sandboxes.claim(sb, async (claimed) => {
-        const tail = await checkpointer.restore(sandboxes.definition(claimed), dir, { ...op, branch: false, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)), lazy: this.lazy });
+        const key = this.deps.deriveKey(snapshotKeyPurpose(row.id));
+        const tail = await checkpointer.restore(sandboxes.definition(claimed), source.dir, { ...op, branch: false, key, lazy: this.lazy, pages: source.pages });
         await restored(sb, tail);
         await this.deps.ledger.rewind(sb.id, (manifest.execs ?? []) as ExecRow[]);
         return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
@@ -357,7 +361,7 @@ export class SnapshotService {
     });
   }
 
-  private async branch(row: SnapshotRow, manifest: Described, dir: string, name: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
+  private async branch(row: SnapshotRow, manifest: Described, source: Copy, name: string, actor: Actor, op: LongOperation, restored: Restored): Promise<SandboxT> {
     const { sandboxes, checkpointer, runtime } = this.deps;
     validateName('sandbox', name);
     // The original's identity stays behind: the branch gets its own id, name and address.
@@ -380,7 +384,8 @@ export class SnapshotService {
     return sandboxes.lock.run(record.id, async () => {
       const def = sandboxes.definition(record);
       try {
-        await restored(record, await checkpointer.restore(def, dir, { ...op, branch: true, key: this.deps.deriveKey(snapshotKeyPurpose(row.id)), lazy: this.lazy }));
+        const key = this.deps.deriveKey(snapshotKeyPurpose(row.id));
+        await restored(record, await checkpointer.restore(def, source.dir, { ...op, branch: true, key, lazy: this.lazy, pages: source.pages }));
         await this.deps.ledger.copyInto(record.id, (manifest.execs ?? []) as ExecRow[]);
       } catch (e) {
         await runtime.destroy(def).catch(() => undefined);

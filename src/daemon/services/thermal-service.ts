@@ -10,6 +10,7 @@ import { coldImageIn, type ColdImages } from './cold-images.js';
 import type { EventLog } from './event-log.js';
 import type { LazyRestores } from './lazy-restores.js';
 import type { SandboxService } from './sandbox-service.js';
+import type { ScratchCopy } from './scratch-copy.js';
 
 export type Thermal = 'hot' | 'warm' | 'cold';
 
@@ -126,13 +127,13 @@ export class ThermalService {
       // Its GPUs were let go while it slept: it claims them (or others of the model) again, within its owner's quota.
       return this.deps.sandboxes.claim(row, async (claimed) => {
         const lazy = this.deps.lazy;
-        let image: { dir: string; release: () => Promise<void> } | undefined;
+        let image: ScratchCopy | undefined;
         let tail;
         try {
           // A cold image in the store is put together first; every chunk is checked before the sandbox is touched.
-          image = this.deps.coldImages ? await this.deps.coldImages().open(row.name, this.coldDir(row.id)) : { dir: this.coldDir(row.id), release: async () => undefined };
+          image = this.deps.coldImages ? await this.deps.coldImages().open(row.name, this.coldDir(row.id), { lazy: lazy?.enabled }) : { dir: this.coldDir(row.id), release: async () => undefined };
           const key = this.deps.deriveKey(coldKeyPurpose(row.id));
-          tail = await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), image.dir, { branch: false, key, lazy: lazy?.enabled });
+          tail = await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), image.dir, { branch: false, key, lazy: lazy?.enabled, pages: image.pages });
         } catch (e) {
           await image?.release();
           await this.deps.events.record(row, 'wake-failed', (e as Error).message);

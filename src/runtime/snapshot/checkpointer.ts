@@ -16,7 +16,8 @@ import type { CudaHelper } from '../gpu/cuda-helper.js';
 import { freezeGpuProcesses, thawGpuProcesses } from '../gpu/gpu-pipeline.js';
 import { findGpuProcesses, gpuMemoryUsedMb, hostPidsOf } from '../gpu/gpu-processes.js';
 import { mountScratch, openTree, sealTree } from './sealed-tree.js';
-import { startLazyPages, type LazyTail } from './lazy-pages.js';
+import { LAZY_GUARD, startLazyPages, type LazyTail } from './lazy-pages.js';
+import type { LazyPageSource } from './page-server.js';
 
 /** Inside a snapshot directory. */
 export const SNAPSHOT_PARTS = { criu: 'criu', layer: 'fs/upper.tar', console: 'fs/console.log', execs: 'fs/execs', sealedMarker: 'sealed', gpu: 'gpu.json' } as const;
@@ -63,6 +64,8 @@ export interface RestoreOptions extends LongOperation {
    * rest in. The snapshot directory must stay until its `pagesIn` settles.
    */
   lazy?: boolean;
+  /** The images' tasks' pages are sparse and served from here (lazy-page-source.ts): only with `lazy`. */
+  pages?: LazyPageSource;
 }
 
 async function dirBytes(host: HostFiles, dir: string): Promise<number> {
@@ -332,8 +335,10 @@ export class Checkpointer {
       op.onProgress?.({ step });
       const gpu = await readGpuState(snapshotDir, this.host);
       // CUDA state is put back by touching all of its host copy at once: GPU snapshots restore eagerly.
+      if (op.pages && (!op.lazy || gpu?.processes.length)) throw new BothubError('INTERNAL', 'sparse pages images were given to an eager restore');
       if (op.lazy && !gpu?.processes.length) {
-        tail = await startLazyPages(this.host, this.criu, join(dir, SNAPSHOT_PARTS.criu), work);
+        const serving = op.pages && { pages: op.pages, guard: LAZY_GUARD, runcRoot: this.runtime.runc.root, container: id };
+        tail = await startLazyPages(this.host, this.criu, join(dir, SNAPSHOT_PARTS.criu), work, serving);
         undo.push('lazy pages', async () => tail?.stop());
       }
       undo.push('container', () => this.runtime.runc.delete(id));

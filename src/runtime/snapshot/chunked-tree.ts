@@ -114,6 +114,8 @@ export interface MaterializeOptions {
   signal?: AbortSignal;
   /** Turns a damaged or missing chunk into the error a user sees (it names the snapshot). */
   damaged: (problem: string) => Error;
+  /** Files not written (a lazy restore's pages images, written sparse by lazy-page-source.ts). */
+  skip?: (rel: string) => boolean;
 }
 
 /**
@@ -124,7 +126,8 @@ export interface MaterializeOptions {
 export async function materializeTree(files: Record<string, SnapshotFile>, dir: string, store: ChunkStore, out: string, opts: MaterializeOptions): Promise<void> {
   const dirs = new Map<string, Promise<unknown>>();
   const made = (d: string) => dirs.get(d) ?? dirs.set(d, mkdir(d, { recursive: true })).get(d)!;
-  await eachLimited(Object.entries(files), FILES_AT_ONCE, async ([rel, f]) => {
+  const wanted = Object.entries(files).filter(([rel]) => !opts.skip?.(rel));
+  await eachLimited(wanted, FILES_AT_ONCE, async ([rel, f]) => {
     opts.signal?.throwIfAborted();
     const dst = join(out, rel);
     await made(dirname(dst));

@@ -1,0 +1,139 @@
+import { join } from 'node:path';
+import type { Host } from '../../hostexec/index.js';
+import { ChunkError, type ChunkStore } from './chunk-store.js';
+import { ChunkSlots } from './chunk-slots.js';
+import { CHUNK_BYTES, materializeTree, type MaterializeOptions } from './chunked-tree.js';
+import type { SnapshotFile } from './manifest.js';
+import { eagerExtents, parsePagemap } from './pagemap.js';
+import type { LazyPageSource, LazyTaskPages, LentBytes } from './page-server.js';
+
+/** A task's pagemap image, by its pid in the images; shared memory's (pagemap-shmem-*) is restored by CRIU itself. */
+const TASK_PAGEMAP = /^pagemap-(\d+)\.img$/;
+
+/** Chunks kept after they were read and checked: branches made together read the same ones at about the same time. */
+const CACHED_CHUNKS = 64;
+/** Chunks read ahead of the last one asked for: CRIU streams a task's memory in order, up to 4 MiB at a time. */
+const READ_AHEAD = 4;
+
+/** Byte ranges of one chunked file, lent from the slots; a damaged or missing chunk becomes the error `damaged` makes. */
+function chunkedReader(rel: string, file: SnapshotFile, slots: ChunkSlots, damaged: (problem: string) => Error) {
+  const chunks = file.chunks!;
+  const sizeOf = (i: number) => (i < chunks.length - 1 ? CHUNK_BYTES : file.size - CHUNK_BYTES * (chunks.length - 1));
+  return async (offset: number, length: number): Promise<LentBytes> => {
+    if (offset + length > file.size) throw damaged(`${rel} is ${file.size} bytes; ${offset + length} were asked for`);
+    const first = Math.floor(offset / CHUNK_BYTES);
+    const last = Math.floor((offset + length - 1) / CHUNK_BYTES);
+    for (let i = last + 1; i <= last + READ_AHEAD && i < chunks.length; i++) slots.prefetch(chunks[i]!);
+    const taking = await Promise.allSettled(chunks.slice(first, last + 1).map((h) => slots.take(h)));
+    const taken = taking.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+    const release = () => taken.forEach((t) => slots.release(t));
+    const failed = taking.find((t) => t.status === 'rejected');
+    const short = taken.findIndex((t, k) => t.bytes.length !== sizeOf(first + k));
+    if (failed || short >= 0) {
+      release();
+      const e: unknown = failed?.reason ?? new ChunkError(taken[short]!.hash, 'damaged');
+      throw e instanceof ChunkError ? damaged(`${rel}: ${e.message}`) : e;
+    }
+    const parts = taken.map((t, k) => {
+      const from = k === 0 ? offset - first * CHUNK_BYTES : 0;
+      const to = first + k === last ? offset + length - (first + k) * CHUNK_BYTES : t.bytes.length;
+      return t.bytes.subarray(from, to);
+    });
+    return { parts, release };
+  };
+}
+
+export interface LazyMaterializeOptions extends MaterializeOptions {
+  /** The directory of CRIU's images among the files (`criu`). */
+  criuDir: string;
+}
+
+/**
+ * Puts a snapshot's files together under `out` for a lazy restore whose
+ * memory a page server (page-server.ts) serves: every file but the tasks'
+ * pages images is written whole; those are written sparse, with only the
+ * pages CRIU's restore reads itself (the ones not restored lazily: stacks,
+ * and mappings userfaultfd cannot take). The rest are read from the chunks
+ * when CRIU's lazy-pages asks for them, so a gigabyte of memory is not read
+ * and checked before the sandbox runs.
+ *
+ * Returns undefined (and writes nothing) when the snapshot's pages images
+ * are not all in chunks: such a snapshot is put together whole, as for an
+ * eager restore, and its lazy restore reads the pages from the images.
+ */
+export async function materializeLazily(
+  host: Host,
+  files: Record<string, SnapshotFile>,
+  dir: string,
+  store: ChunkStore,
+  out: string,
+  opts: LazyMaterializeOptions,
+): Promise<LazyPageSource | undefined> {
+  const slots = new ChunkSlots(store, CACHED_CHUNKS);
+  const read = (rel: string, f: SnapshotFile) => chunkedReader(rel, f, slots, opts.damaged);
+  /** A small file whole (a pagemap image), its bytes copied out of the slots. */
+  const whole = async (rel: string, f: SnapshotFile) => {
+    const lent = await read(rel, f)(0, f.size);
+    const bytes = Buffer.concat(lent.parts);
+    lent.release();
+    return bytes;
+  };
+  const tasks: { pid: number; pagesRel: string; pages: SnapshotFile; image: Promise<Buffer> }[] = [];
+  for (const [rel, f] of Object.entries(files)) {
+    const m = rel.startsWith(`${opts.criuDir}/`) ? TASK_PAGEMAP.exec(rel.slice(opts.criuDir.length + 1)) : null;
+    if (!m) continue;
+    const image = f.chunks ? (f.size ? whole(rel, f) : Promise.resolve(Buffer.alloc(0))) : host.readFile(join(dir, rel));
+    tasks.push({ pid: Number(m[1]), pagesRel: '', pages: f, image });
+  }
+  const maps = await Promise.all(
+    tasks.map(async (t) => {
+      try {
+        return parsePagemap(await t.image);
+      } catch (e) {
+        throw e instanceof Error && e.name === 'BothubError' ? e : opts.damaged(`${opts.criuDir}/pagemap-${t.pid}.img: ${(e as Error).message}`);
+      }
+    }),
+  );
+  for (const [i, t] of tasks.entries()) {
+    t.pagesRel = `${opts.criuDir}/pages-${maps[i]!.pagesId}.img`;
+    const pages = files[t.pagesRel];
+    if (!pages?.chunks) return undefined;
+    t.pages = pages;
+  }
+  const lazyFiles = new Set(tasks.map((t) => t.pagesRel));
+  await materializeTree(files, dir, store, out, { ...opts, skip: (rel) => lazyFiles.has(rel) });
+
+  const source = new Map<number, LazyTaskPages>();
+  await Promise.all(
+    tasks.map(async (t, i) => {
+      const map = maps[i]!;
+      const reader = read(t.pagesRel, t.pages);
+      const dst = join(out, t.pagesRel);
+      const fh = await host.open(dst, 'w', 0o600);
+      try {
+        if (t.pages.mode !== undefined) await fh.chmod(t.pages.mode);
+        for (const { offset, length } of eagerExtents(map)) {
+          // A chunk's worth at a time: an extent may be large, and the slots are few.
+          for (let at = offset; at < offset + length; ) {
+            opts.signal?.throwIfAborted();
+            const lent = await reader(at, Math.min(CHUNK_BYTES, offset + length - at));
+            try {
+              for (const part of lent.parts) {
+                await fh.write(part, 0, part.length, at);
+                at += part.length;
+              }
+            } finally {
+              lent.release();
+            }
+          }
+        }
+      } finally {
+        await fh.close();
+      }
+      // Full size, the lazy pages a hole: CRIU's restore opens it and reads only the eager pages.
+      await host.truncate(dst, t.pages.size);
+      source.set(t.pid, { ranges: map.ranges, read: reader });
+    }),
+  );
+  return source;
+}
