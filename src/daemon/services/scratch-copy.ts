@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Host } from '../../hostexec/index.js';
 import { materializeTree, mountScratch, type ChunkStore, type MaterializeOptions, type SnapshotFile } from '../../runtime/index.js';
@@ -27,10 +26,10 @@ export async function materializeOnScratch(
   const unmount = await mountScratch(host, out);
   const release = async () => {
     await unmount();
-    await rm(out, { recursive: true, force: true });
+    await host.rm(out, { recursive: true, force: true });
   };
   try {
-    await materializeTree(files, dir, store, out, opts);
+    await materializeTree(host, files, dir, store, out, opts);
     return { dir: out, release };
   } catch (e) {
     await release();
