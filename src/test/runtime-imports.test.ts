@@ -5,16 +5,9 @@ import { describe, it } from 'node:test';
 
 /**
  * The runtime reaches files, processes and sockets only through its Host
- * (src/hostexec), so the same code runs on this machine and on a fleet host.
- * Each file here still imports node:fs, and says why on the line above its import.
+ * (src/hostexec), so the same code runs on this machine and on a fleet host:
+ * node:fs is for the local Host's implementation (hostexec/local-files.ts) alone.
  */
-const LOCAL_ONLY: Record<string, string> = {
-  'snapshot/manifest.ts': "checksums of the daemon's own snapshot store",
-};
-/** Not converted yet. */
-const NOT_YET_CONVERTED = ['snapshot/chunked-tree.ts'];
-const ALLOWED = [...Object.keys(LOCAL_ONLY), ...NOT_YET_CONVERTED];
-
 const RUNTIME = new URL('../../src/runtime/', import.meta.url).pathname;
 /** `import … from 'node:fs'`, `import('fs/promises')`, `require('fs')`, `export … from 'fs'`. */
 const FS_IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s*)['"](?:node:)?fs(?:\/promises)?['"]/m;
@@ -32,26 +25,12 @@ describe('the runtime goes through its Host', () => {
     assert.ok(files.length > 30, `only ${files.length} files under ${RUNTIME}`);
   });
 
-  it('imports node:fs nowhere but in the local-only files and those not converted yet', () => {
-    const importing = files.filter((f) => FS_IMPORT.test(f.text)).map((f) => f.name);
+  it('imports node:fs nowhere', () => {
     assert.deepEqual(
-      importing.filter((f) => !ALLOWED.includes(f)),
+      files.filter((f) => FS_IMPORT.test(f.text)).map((f) => f.name),
       [],
-      'these use node:fs directly: use the Host (host.readFile, host.writeFile, host.stat...) instead',
+      'these use node:fs directly: use the Host (host.readFile, host.writeFile, host.stat, host.open...) instead',
     );
-    assert.deepEqual(
-      ALLOWED.filter((f) => !importing.includes(f)),
-      [],
-      'these no longer import node:fs (or are gone): take them off the lists',
-    );
-  });
-
-  it('says why each local-only file is, next to its import', () => {
-    for (const name of Object.keys(LOCAL_ONLY)) {
-      const lines = files.find((f) => f.name === name)?.text.split('\n') ?? [];
-      const at = lines.findIndex((l) => FS_IMPORT.test(l));
-      assert.match(lines[at - 1] ?? '', /^\/\/ Local only: /, `${name}: a "// Local only: why" line above its node:fs import`);
-    }
   });
 
   it('never starts programs, opens sockets or signals processes itself', () => {

@@ -37,7 +37,7 @@ export async function archiveLayer(images: ImageStore, id: string, store: ChunkS
   const work = await mkdtemp(join(images.oci.tmp, 'layer-archive-'));
   try {
     await images.layers.host.run('tar', ['-C', images.layers.path(id), '-cf', join(work, ARCHIVE), ...TAR_KEEP, '--sort=name', '.'], { signal });
-    return (await storeTree(work, store, { pin, signal }))[ARCHIVE]!;
+    return (await storeTree(images.layers.host, work, store, { pin, signal }))[ARCHIVE]!;
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ExecRecordT, MoveResultT, SandboxT } from '../../api/index.js';
 import { assertAllowed, BothubError, checkCompatibility, gpuNeedsOf, SYSTEM, validateName, type Actor } from '../../core/index.js';
 import { LocalHost } from '../../hostexec/index.js';
-import { copyTree, StepError, verifyTree, type CopyResult, type ImageStore, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
+import { copyTree, StepError, type CopyResult, type ImageStore, type LongOperation, type SandboxRuntime } from '../../runtime/index.js';
 import type { ExecRow } from '../db/tables.js';
 import type { SandboxRow } from '../db/tables.js';
 import { toExecRecord, type ExecLedger } from '../services/exec-ledger.js';
@@ -188,7 +188,7 @@ export class MoveService {
     const verdict = checkCompatibility(manifest.host, dst.fingerprint, { gpu: manifest.gpu });
     if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on host "${req.host}": ${verdict.reasons.join('; ')}`);
     op.onProgress?.({ step: 'verify' });
-    await verifyTree(snapshots.dirOf(snap.id), manifest, op.signal, snapshots.chunks.store);
+    await snapshots.verify(snap, manifest, op.signal);
 
     const { id: _id, address: _address, secrets: _secrets, ...spec } = manifest.sandbox;
     const own = req.name ? undefined : await sandboxes.row(snap.sandbox_name, actor).catch(() => undefined);

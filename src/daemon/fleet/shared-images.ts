@@ -222,7 +222,7 @@ export class SharedImages implements ImageSharing {
     const damaged = (problem: string) => new BothubError('RUNTIME_FAILED', `image layer ${short} did not come intact from the store (${problem}); try again`);
     let partial: string | undefined;
     try {
-      await materializeTree({ [ARCHIVE]: archive }, work, store, work, { signal: op.signal, damaged });
+      await materializeTree(images.layers.host, { [ARCHIVE]: archive }, work, store, work, { signal: op.signal, damaged });
       const sum = await sha256File(images.layers.host, join(work, ARCHIVE), op.signal);
       if (sum !== `sha256:${archive.sha256}`) throw damaged(`its sha256 is ${sum}, not the recorded ${archive.sha256}`);
       partial = await images.layers.partial();

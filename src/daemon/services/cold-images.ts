@@ -64,7 +64,7 @@ export class ColdImages {
     const { db, chunks, host } = this.deps;
     const pins = chunks.pins();
     try {
-      const files = await storeTree(dir, chunks.store, { pin: pins.pin, signal, skip: (rel) => rel === COLD_MANIFEST });
+      const files = await storeTree(host, dir, chunks.store, { pin: pins.pin, signal, skip: (rel) => rel === COLD_MANIFEST });
       await chunks.store.flush();
       const manifest: ColdManifest = { version: 1, sandboxId, sizeBytes: Object.values(files).reduce((n, f) => n + f.size, 0), files };
       // With the store in S3, cold.json is kept there too (after its chunks): a daemon on a fresh data dir wakes the sandbox.

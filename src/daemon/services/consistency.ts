@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ConsistencyProblemT, ConsistencyReportT, SandboxT, SnapshotT } from '../../api/index.js';
 import { SYSTEM } from '../../core/index.js';
 import type { Host } from '../../hostexec/index.js';
-import { containerId, readHostObjects, SNAPSHOT_PARTS, verifyTree, type DataLayout, type HostObjects, type RuncState, type SandboxRuntime } from '../../runtime/index.js';
+import { containerId, readHostObjects, SNAPSHOT_PARTS, type DataLayout, type HostObjects, type RuncState, type SandboxRuntime } from '../../runtime/index.js';
 import type { Db } from '../db/database.js';
 import type { SandboxRow, SnapshotRow } from '../db/tables.js';
 import type { FleetPort } from './fleet-port.js';
@@ -251,7 +251,7 @@ export class ConsistencyChecker {
     for (const snap of snapshots.filter((s) => s.status === 'ready')) {
       try {
         const manifest = await this.deps.snapshots.manifest(snap);
-        await verifyTree(this.deps.snapshots.dirOf(snap.id), manifest, undefined, this.deps.snapshots.chunks.store);
+        await this.deps.snapshots.verify(snap, manifest);
         // A copy in the data dir does not make up for the store's: a daemon on a fresh data dir could not restore it.
         const stored = this.deps.snapshots.chunks.manifests;
         const key = snapshotManifestKey(snap.id);

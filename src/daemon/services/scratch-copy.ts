@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Host } from '../../hostexec/index.js';
 import { materializeLazily, materializeTree, mountScratch, type ChunkStore, type LazyPageSource, type MaterializeOptions, type SnapshotFile } from '../../runtime/index.js';
@@ -34,11 +33,11 @@ export async function materializeOnScratch(
   const unmount = await mountScratch(host, out);
   const release = async () => {
     await unmount();
-    await rm(out, { recursive: true, force: true });
+    await host.rm(out, { recursive: true, force: true });
   };
   try {
     const pages = opts.lazy ? await materializeLazily(host, files, dir, store, out, { ...opts, criuDir: opts.lazy.criuDir }) : undefined;
-    if (!pages) await materializeTree(files, dir, store, out, opts);
+    if (!pages) await materializeTree(host, files, dir, store, out, opts);
     return { dir: out, release, pages };
   } catch (e) {
     await release();

@@ -44,7 +44,7 @@ export async function ingestStaged(deps: IngestDeps, staging: Pick<Staging, 'dir
   const pins = chunks.pins();
   let uploaded: Uploaded | undefined;
   try {
-    const files = await storeTree(staging.dir, chunks.store, { pin: pins.pin, signal }).catch((e: Error) => Promise.reject(new StepError('store', e.message, e)));
+    const files = await storeTree(host, staging.dir, chunks.store, { pin: pins.pin, signal }).catch((e: Error) => Promise.reject(new StepError('store', e.message, e)));
     const full: SnapshotManifest = { ...manifest, files, sizeBytes: Object.values(files).reduce((n, f) => n + f.size, 0) };
     await chunks.store.flush();
     await mkdir(partial, { recursive: true, mode: 0o700 });

@@ -108,6 +108,11 @@ export class SnapshotService {
     return this.path(id);
   }
 
+  /** Refuses a snapshot of this machine whose files are missing, extra or changed (verifyTree). */
+  verify(row: Pick<SnapshotRow, 'id'>, manifest: SnapshotManifest, signal?: AbortSignal): Promise<void> {
+    return verifyTree(this.deps.host, this.path(row.id), manifest, signal, this.chunks.store);
+  }
+
   /** Removes what a crash left: partial directories, and directories no record owns. */
   async init(): Promise<void> {
     const { db, dir, log } = this.deps;
@@ -321,7 +326,7 @@ export class SnapshotService {
     const row = await this.readyRow(snapName, actor, op);
     const manifest = await this.manifest(row);
     op.onProgress?.({ step: 'verify' });
-    await verifyTree(this.path(row.id), manifest, op.signal, this.chunks.store);
+    await this.verify(row, manifest, op.signal);
     return { row, manifest, open: () => this.copies.take(row.id, () => this.materialize(row, manifest, op)) };
   }
 

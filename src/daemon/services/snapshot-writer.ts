@@ -213,7 +213,7 @@ export class SnapshotWriter {
       const frozenMs = await checkpointer.checkpoint(t.def, partial, { ...op, leaveRunning: t.leaveRunning, key });
       if (this.chunks.manifests) return await this.wholeIntoStore(t, partial, await this.describe(t, frozenMs, await readGpuState(partial, host), key !== undefined), op);
       op.onProgress?.({ step: 'checksums' });
-      const files = await checksumTree(partial, op.signal);
+      const files = await checksumTree(host, partial, op.signal);
       const sizeBytes = Object.values(files).reduce((n, f) => n + f.size, 0);
       const manifest: SnapshotManifest = { ...(await this.describe(t, frozenMs, await readGpuState(partial, host), key !== undefined)), sizeBytes, files };
       await writeFile(join(partial, MANIFEST), JSON.stringify(manifest, null, 2));

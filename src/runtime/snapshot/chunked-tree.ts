@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, open } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import type { HostFileHandle, HostFiles } from '../../hostexec/index.js';
 import { ChunkError, sha256, type ChunkStore } from './chunk-store.js';
 import { walk, type SnapshotFile } from './manifest.js';
 
@@ -53,32 +53,48 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
   if (failure) throw failure.error;
 }
 
-/** Puts every file under `dir` into the store as chunks it lacks; returns each file's size, sha256 and chunk list (in the order walked). */
-export async function storeTree(dir: string, store: ChunkStore, opts: StoreTreeOptions): Promise<Record<string, SnapshotFile>> {
+/**
+ * Fills `buf` from `position` on, and says how much it filled: less only at
+ * the end of the file. A read may return less than asked (an SFTP server's
+ * short answer), and every chunk but the last must be whole (chunkSizes).
+ */
+async function readFull(fh: HostFileHandle, buf: Buffer, position: number): Promise<number> {
+  let filled = 0;
+  while (filled < buf.length) {
+    const n = await fh.read(buf, filled, buf.length - filled, position + filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  return filled;
+}
+
+/** Puts every file under `dir` on `host` into the store as chunks it lacks; returns each file's size, sha256 and chunk list (in the order walked). */
+export async function storeTree(host: HostFiles, dir: string, store: ChunkStore, opts: StoreTreeOptions): Promise<Record<string, SnapshotFile>> {
   const paths: string[] = [];
-  for await (const path of walk(dir)) if (!opts.skip?.(relative(dir, path))) paths.push(path);
+  for await (const path of walk(host, dir)) if (!opts.skip?.(relative(dir, path))) paths.push(path);
   const stored = new Map<string, SnapshotFile>();
   let done = 0;
   const add = (bytes: number) => {
     done += bytes;
     opts.onBytes?.(done);
   };
-  await eachLimited(paths, FILES_AT_ONCE, async (path) => void stored.set(path, await storeFile(path, store, opts, add)));
+  await eachLimited(paths, FILES_AT_ONCE, async (path) => void stored.set(path, await storeFile(host, path, store, opts, add)));
   return Object.fromEntries(paths.map((path) => [relative(dir, path), stored.get(path)!]));
 }
 
-async function storeFile(path: string, store: ChunkStore, opts: StoreTreeOptions, add: (bytes: number) => void): Promise<SnapshotFile> {
+async function storeFile(host: HostFiles, path: string, store: ChunkStore, opts: StoreTreeOptions, add: (bytes: number) => void): Promise<SnapshotFile> {
   const whole = createHash('sha256');
   const chunks: string[] = [];
   const inFlight: Promise<void>[] = [];
-  const fh = await open(path, 'r');
-  const mode = (await fh.stat()).mode & 0o7777;
+  const fh = await host.open(path, 'r');
+  let mode: number;
   let size = 0;
   try {
+    mode = (await fh.stat()).mode;
     for (;;) {
       opts.signal?.throwIfAborted();
       const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-      const { bytesRead } = await fh.read(buf, 0, CHUNK_BYTES, size);
+      const bytesRead = await readFull(fh, buf, size);
       if (!bytesRead) break;
       const bytes = buf.subarray(0, bytesRead);
       size += bytesRead;
@@ -89,6 +105,8 @@ async function storeFile(path: string, store: ChunkStore, opts: StoreTreeOptions
       inFlight.push(handled(store.has(hash, bytesRead).then((there) => (there ? undefined : store.put(hash, bytes)))));
       if (inFlight.length >= WINDOW) await inFlight.shift();
       add(bytesRead);
+      // A short chunk is the last: no read just to find the end.
+      if (bytesRead < CHUNK_BYTES) break;
     }
     await Promise.all(inFlight);
   } finally {
@@ -119,20 +137,21 @@ export interface MaterializeOptions {
 }
 
 /**
- * Writes the files of a manifest under `out`: chunked ones from the store,
- * each chunk checked against its hash as it is read, whole ones copied from
- * `dir`. Nothing outside `out` is touched, so a failure leaves the sandbox as it was.
+ * Writes the files of a manifest under `out` on `host`: chunked ones from the
+ * store, each chunk checked against its hash as it is read, whole ones copied
+ * from `dir` (on the same host). Nothing outside `out` is touched, so a
+ * failure leaves the sandbox as it was.
  */
-export async function materializeTree(files: Record<string, SnapshotFile>, dir: string, store: ChunkStore, out: string, opts: MaterializeOptions): Promise<void> {
+export async function materializeTree(host: HostFiles, files: Record<string, SnapshotFile>, dir: string, store: ChunkStore, out: string, opts: MaterializeOptions): Promise<void> {
   const dirs = new Map<string, Promise<unknown>>();
-  const made = (d: string) => dirs.get(d) ?? dirs.set(d, mkdir(d, { recursive: true })).get(d)!;
+  const made = (d: string) => dirs.get(d) ?? dirs.set(d, host.mkdir(d, { recursive: true })).get(d)!;
   const wanted = Object.entries(files).filter(([rel]) => !opts.skip?.(rel));
   await eachLimited(wanted, FILES_AT_ONCE, async ([rel, f]) => {
     opts.signal?.throwIfAborted();
     const dst = join(out, rel);
     await made(dirname(dst));
-    if (!f.chunks) return copyFile(join(dir, rel), dst);
-    const fh = await open(dst, 'w', 0o600);
+    if (!f.chunks) return host.copyFile(join(dir, rel), dst);
+    const fh = await host.open(dst, 'w', 0o600);
     try {
       // Set apart from open(), which the umask would trim.
       if (f.mode !== undefined) await fh.chmod(f.mode);

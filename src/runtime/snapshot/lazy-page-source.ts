@@ -101,7 +101,7 @@ export async function materializeLazily(
     t.pages = pages;
   }
   const lazyFiles = new Set(tasks.map((t) => t.pagesRel));
-  await materializeTree(files, dir, store, out, { ...opts, skip: (rel) => lazyFiles.has(rel) });
+  await materializeTree(host, files, dir, store, out, { ...opts, skip: (rel) => lazyFiles.has(rel) });
 
   const source = new Map<number, LazyTaskPages>();
   await Promise.all(

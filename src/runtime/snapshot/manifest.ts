@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
-// Local only: checksums the daemon's own snapshot store, which is on its machine (a fleet host's agent checksums its own).
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import type { HostFiles } from '../../hostexec/index.js';
 import { missingChunk as firstMissingChunk } from './chunked-tree.js';
 import type { ChunkStore } from './chunk-store.js';
 import { BothubError, type GpuNeeds, type HostFingerprint, type SandboxSpec } from '../../core/index.js';
@@ -43,29 +41,34 @@ export interface SnapshotManifest {
   files: Record<string, SnapshotFile>;
 }
 
-/** Every regular file under `dir`, depth first. */
-export async function* walk(dir: string): AsyncGenerator<string> {
-  for (const e of await readdir(dir, { withFileTypes: true })) {
+/** Every regular file under `dir` on `host`, depth first. */
+export async function* walk(host: HostFiles, dir: string): AsyncGenerator<string> {
+  for (const e of await host.readdir(dir)) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(p);
-    else if (e.isFile()) yield p;
+    if (e.kind === 'directory') yield* walk(host, p);
+    else if (e.kind === 'file') yield p;
   }
 }
 
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+/** The file's sha256 in hex, streamed (1 MiB reads on this machine). */
+export async function sha256File(host: HostFiles, path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, signal })) hash.update(chunk as Buffer);
+  // Leaving the loop (an abort) destroys the stream, which closes the file.
+  for await (const chunk of await host.createReadStream(path)) {
+    signal?.throwIfAborted();
+    hash.update(chunk as Buffer);
+  }
   return hash.digest('hex');
 }
 
 /** Read whole below this size (one read, no stream); streamed in 1 MiB chunks above it. */
 const READ_WHOLE = 4 * 1024 * 1024;
 
-async function checksumFile(path: string, signal?: AbortSignal): Promise<SnapshotFile> {
+async function checksumFile(host: HostFiles, path: string, signal?: AbortSignal): Promise<SnapshotFile> {
   signal?.throwIfAborted();
-  const { size } = await stat(path);
-  if (size > READ_WHOLE) return { size, sha256: await sha256File(path, signal) };
-  const data = await readFile(path, { signal });
+  const { size } = await host.stat(path);
+  if (size > READ_WHOLE) return { size, sha256: await sha256File(host, path, signal) };
+  const data = await host.readFile(path);
   return { size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
 }
 
@@ -78,13 +81,13 @@ const HASHING_AT_ONCE = 8;
  * waited on the thread pool in turn, and that wait was most of a small
  * sandbox's checksum step (and of a restore's verify step).
  */
-export async function checksumTree(dir: string, signal?: AbortSignal): Promise<Record<string, SnapshotFile>> {
+export async function checksumTree(host: HostFiles, dir: string, signal?: AbortSignal): Promise<Record<string, SnapshotFile>> {
   const paths: string[] = [];
-  for await (const path of walk(dir)) if (relative(dir, path) !== MANIFEST) paths.push(path);
+  for await (const path of walk(host, dir)) if (relative(dir, path) !== MANIFEST) paths.push(path);
   const sums: SnapshotFile[] = new Array<SnapshotFile>(paths.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < paths.length; i = next++) sums[i] = await checksumFile(paths[i]!, signal);
+    for (let i = next++; i < paths.length; i = next++) sums[i] = await checksumFile(host, paths[i]!, signal);
   };
   await Promise.all(Array.from({ length: Math.min(HASHING_AT_ONCE, paths.length) }, worker));
   return Object.fromEntries(paths.map((path, i) => [relative(dir, path), sums[i]!]));
@@ -95,8 +98,8 @@ export async function checksumTree(dir: string, signal?: AbortSignal): Promise<R
  * could crash or corrupt. Files kept as chunks are checked for presence here
  * (their bytes are checked as a restore reads them: chunked-tree.ts).
  */
-export async function verifyTree(dir: string, manifest: SnapshotManifest, signal?: AbortSignal, store?: ChunkStore): Promise<void> {
-  const actual = await checksumTree(dir, signal);
+export async function verifyTree(host: HostFiles, dir: string, manifest: SnapshotManifest, signal?: AbortSignal, store?: ChunkStore): Promise<void> {
+  const actual = await checksumTree(host, dir, signal);
   const problems: string[] = [];
   for (const [rel, f] of Object.entries(manifest.files)) {
     if (f.chunks) {
