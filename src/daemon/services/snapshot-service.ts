@@ -94,10 +94,6 @@ export class SnapshotService {
     this.writer = new SnapshotWriter(deps, this.chunks, this.saving, this.staged);
   }
 
-  private path(id: string): string {
-    return join(this.deps.dir, id);
-  }
-
   /** The directory that holds every snapshot's directory. */
   get dir(): string {
     return this.deps.dir;
@@ -105,12 +101,12 @@ export class SnapshotService {
 
   /** Where a snapshot's files are (tests and tools look inside). */
   dirOf(id: string): string {
-    return this.path(id);
+    return join(this.deps.dir, id);
   }
 
   /** Refuses a snapshot of this machine whose files are missing, extra or changed (verifyTree). */
   verify(row: Pick<SnapshotRow, 'id'>, manifest: SnapshotManifest, signal?: AbortSignal): Promise<void> {
-    return verifyTree(this.deps.host, this.path(row.id), manifest, signal, this.chunks.store);
+    return verifyTree(this.deps.host, this.dirOf(row.id), manifest, signal, this.chunks.store);
   }
 
   /** Removes what a crash left: partial directories, and directories no record owns. */
@@ -147,7 +143,7 @@ export class SnapshotService {
     }
     for (const row of rows.filter((r) => known.has(r.id) && !resumable.has(r.id))) {
       // One whose manifest the store keeps is fetched from there when first needed (a fresh data dir: manifest-store.ts).
-      if (!existsSync(join(this.path(row.id), MANIFEST)) && !(await this.chunks.manifests?.recorded(snapshotManifestKey(row.id)))) {
+      if (!existsSync(join(this.dirOf(row.id), MANIFEST)) && !(await this.chunks.manifests?.recorded(snapshotManifestKey(row.id)))) {
         log.error({ snapshot: row.name }, 'snapshot directory is missing; forgetting the record');
         await db.transaction().execute(async (trx) => {
           await trx.deleteFrom('snapshots').where('id', '=', row.id).execute();
@@ -184,7 +180,7 @@ export class SnapshotService {
 
   /** From the data dir, else (a fresh one) from the store, checked against the checksum recorded for it. */
   async manifest(row: SnapshotRow): Promise<SnapshotManifest> {
-    const path = join(this.path(row.id), MANIFEST);
+    const path = join(this.dirOf(row.id), MANIFEST);
     const stored = await this.chunks.manifests?.read(snapshotManifestKey(row.id), path, snapshotSubject(row.name));
     return JSON.parse(stored?.toString('utf8') ?? (await readFile(path, 'utf8'))) as SnapshotManifest;
   }
@@ -242,7 +238,7 @@ export class SnapshotService {
       return this.chunks.unreference(trx, row.id);
     });
     await this.chunks.manifests?.remove(snapshotManifestKey(row.id));
-    await rm(this.path(row.id), { recursive: true, force: true });
+    await rm(this.dirOf(row.id), { recursive: true, force: true });
     await this.chunks.collect(hashes);
   }
 
@@ -274,7 +270,7 @@ export class SnapshotService {
    * checked as it is read; a damaged one fails here, before the sandbox is touched).
    */
   async materialize(row: SnapshotRow, manifest: SnapshotManifest, op: LongOperation): Promise<ScratchCopy> {
-    const dir = this.path(row.id);
+    const dir = this.dirOf(row.id);
     if (!Object.values(manifest.files).some((f) => f.chunks)) return { dir, release: async () => undefined };
     op.onProgress?.({ step: 'read' });
     // GPU state restores eagerly, and a sealed snapshot's chunks are ciphertext: both are put together whole.
