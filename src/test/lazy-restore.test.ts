@@ -51,7 +51,8 @@ describe('lazy restores (CRIU lazy pages over userfaultfd)', () => {
     t = await startTestDaemon({ lazyRestore: true });
     await t.api.call('createSandbox', { body: { name: 'lazy', memoryMb: 512 } });
     await sh(t, 'lazy', 'echo kept > /root/note');
-    sha = await startHolding(t, 'lazy', 64);
+    // Above LAZY_MIN_BYTES (64 MiB), so that its restores are lazy.
+    sha = await startHolding(t, 'lazy', 96);
   });
   after(async () => {
     for (const pid of lazyPagesProcesses()) process.kill(pid, 'SIGCONT');

@@ -9,6 +9,8 @@ export interface ScratchCopy {
   release: () => Promise<void>;
   /** Where a lazy restore's memory comes from, when the pages images were left sparse. */
   pages?: LazyPageSource;
+  /** Asked for lazily, but with so little memory to restore that an eager restore is faster (LAZY_MIN_BYTES). */
+  eager?: boolean;
 }
 
 export interface ScratchOptions extends MaterializeOptions {
@@ -36,9 +38,9 @@ export async function materializeOnScratch(
     await host.rm(out, { recursive: true, force: true });
   };
   try {
-    const pages = opts.lazy ? await materializeLazily(host, files, dir, store, out, { ...opts, criuDir: opts.lazy.criuDir }) : undefined;
-    if (!pages) await materializeTree(host, files, dir, store, out, opts);
-    return { dir: out, release, pages };
+    const lazily = opts.lazy ? await materializeLazily(host, files, dir, store, out, { ...opts, criuDir: opts.lazy.criuDir }) : undefined;
+    if (!lazily) await materializeTree(host, files, dir, store, out, opts);
+    return lazily === 'eager' ? { dir: out, release, eager: true } : { dir: out, release, pages: lazily };
   } catch (e) {
     await release();
     throw e;

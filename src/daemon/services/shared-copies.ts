@@ -6,6 +6,8 @@ export interface Copy {
   release: () => Promise<void>;
   /** Put together for a lazy restore: the pages images are sparse, and these serve the rest (lazy-page-source.ts). */
   pages?: LazyPageSource;
+  /** So little memory that it is restored eagerly even when restores are lazy. */
+  eager?: boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export class SharedCopies {
     return {
       dir: copy.dir,
       pages: copy.pages,
+      eager: copy.eager,
       release: async () => {
         if (released) return;
         released = true;

@@ -354,7 +354,7 @@ export class SnapshotService {
       await runtime.release({ ...def, address: null }); // a dead container or a mount left by a stop; the network stays
       return sandboxes.claim(sb, async (claimed) => {
         const key = this.deps.deriveKey(snapshotKeyPurpose(row.id));
-        const tail = await checkpointer.restore(sandboxes.definition(claimed), source.dir, { ...op, branch: false, key, lazy: this.lazy, pages: source.pages });
+        const tail = await checkpointer.restore(sandboxes.definition(claimed), source.dir, { ...op, branch: false, key, lazy: this.lazy && !source.eager, pages: source.pages });
         await restored(sb, tail);
         await this.deps.ledger.rewind(sb.id, (manifest.execs ?? []) as ExecRow[]);
         return sandboxes.present(await sandboxes.setStatus(sb.id, 'running', null, { snapshot_id: null, started_at: new Date().toISOString() }));
@@ -386,7 +386,7 @@ export class SnapshotService {
       const def = sandboxes.definition(record);
       try {
         const key = this.deps.deriveKey(snapshotKeyPurpose(row.id));
-        await restored(record, await checkpointer.restore(def, source.dir, { ...op, branch: true, key, lazy: this.lazy, pages: source.pages }));
+        await restored(record, await checkpointer.restore(def, source.dir, { ...op, branch: true, key, lazy: this.lazy && !source.eager, pages: source.pages }));
         await this.deps.ledger.copyInto(record.id, (manifest.execs ?? []) as ExecRow[]);
       } catch (e) {
         await runtime.destroy(def).catch(() => undefined);

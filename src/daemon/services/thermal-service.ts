@@ -133,7 +133,7 @@ export class ThermalService {
           // A cold image in the store is put together first; every chunk is checked before the sandbox is touched.
           image = this.deps.coldImages ? await this.deps.coldImages().open(row.name, this.coldDir(row.id), { lazy: lazy?.enabled }) : { dir: this.coldDir(row.id), release: async () => undefined };
           const key = this.deps.deriveKey(coldKeyPurpose(row.id));
-          tail = await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), image.dir, { branch: false, key, lazy: lazy?.enabled, pages: image.pages });
+          tail = await this.deps.checkpointer.restore(this.deps.sandboxes.definition(claimed), image.dir, { branch: false, key, lazy: lazy?.enabled && !image.eager, pages: image.pages });
         } catch (e) {
           await image?.release();
           await this.deps.events.record(row, 'wake-failed', (e as Error).message);

@@ -4,7 +4,7 @@ import { ChunkError, type ChunkStore } from './chunk-store.js';
 import { ChunkSlots } from './chunk-slots.js';
 import { CHUNK_BYTES, materializeTree, type MaterializeOptions } from './chunked-tree.js';
 import type { SnapshotFile } from './manifest.js';
-import { eagerExtents, parsePagemap } from './pagemap.js';
+import { eagerExtents, PAGE_SIZE, PagemapError, parsePagemap, PE_LAZY, PE_PRESENT, type Pagemap } from './pagemap.js';
 import type { LazyPageSource, LazyTaskPages, LentBytes } from './page-server.js';
 
 /** A task's pagemap image, by its pid in the images; shared memory's (pagemap-shmem-*) is restored by CRIU itself. */
@@ -14,6 +14,16 @@ const TASK_PAGEMAP = /^pagemap-(\d+)\.img$/;
 const CACHED_CHUNKS = 64;
 /** Chunks read ahead of the last one asked for: CRIU streams a task's memory in order, up to 4 MiB at a time. */
 const READ_AHEAD = 4;
+
+/**
+ * Below this much memory to restore lazily, a restore is eager: a small
+ * sandbox's cold wake took 350 ms eagerly and 490 ms through the page server
+ * (npm run bench -- --lazy), whose processes and handshake cost more than
+ * reading a few MiB.
+ */
+export const LAZY_MIN_BYTES = 64 << 20;
+
+const lazyBytes = (map: Pagemap) => map.ranges.reduce((sum, r) => sum + (r.flags & PE_PRESENT && r.flags & PE_LAZY ? r.nrPages * PAGE_SIZE : 0), 0);
 
 /** Byte ranges of one chunked file, lent from the slots; a damaged or missing chunk becomes the error `damaged` makes. */
 function chunkedReader(rel: string, file: SnapshotFile, slots: ChunkSlots, damaged: (problem: string) => Error) {
@@ -60,6 +70,9 @@ export interface LazyMaterializeOptions extends MaterializeOptions {
  * Returns undefined (and writes nothing) when the snapshot's pages images
  * are not all in chunks: such a snapshot is put together whole, as for an
  * eager restore, and its lazy restore reads the pages from the images.
+ * Returns 'eager' when it wrote every file whole because the lazy pages are
+ * few (under LAZY_MIN_BYTES): restoring those eagerly is faster than
+ * starting a page server and CRIU's lazy-pages for them.
  */
 export async function materializeLazily(
   host: Host,
@@ -68,7 +81,7 @@ export async function materializeLazily(
   store: ChunkStore,
   out: string,
   opts: LazyMaterializeOptions,
-): Promise<LazyPageSource | undefined> {
+): Promise<LazyPageSource | 'eager' | undefined> {
   const slots = new ChunkSlots(store, CACHED_CHUNKS);
   const read = (rel: string, f: SnapshotFile) => chunkedReader(rel, f, slots, opts.damaged);
   /** A small file whole (a pagemap image), its bytes copied out of the slots. */
@@ -90,7 +103,7 @@ export async function materializeLazily(
       try {
         return parsePagemap(await t.image);
       } catch (e) {
-        throw e instanceof Error && e.name === 'BothubError' ? e : opts.damaged(`${opts.criuDir}/pagemap-${t.pid}.img: ${(e as Error).message}`);
+        throw e instanceof PagemapError ? opts.damaged(`${opts.criuDir}/pagemap-${t.pid}.img: ${e.message}`) : e;
       }
     }),
   );
@@ -99,6 +112,10 @@ export async function materializeLazily(
     const pages = files[t.pagesRel];
     if (!pages?.chunks) return undefined;
     t.pages = pages;
+  }
+  if (maps.reduce((sum, m) => sum + lazyBytes(m), 0) < LAZY_MIN_BYTES) {
+    await materializeTree(host, files, dir, store, out, opts);
+    return 'eager';
   }
   const lazyFiles = new Set(tasks.map((t) => t.pagesRel));
   await materializeTree(host, files, dir, store, out, { ...opts, skip: (rel) => lazyFiles.has(rel) });
