@@ -24,6 +24,9 @@ const WINDOW = 4;
  */
 const FILES_AT_ONCE = 8;
 
+/** Chunk lookups (a stat, or an object store's HEAD) in flight at once when checking that a file's chunks are all there. */
+const LOOKUPS_AT_ONCE = 32;
+
 export interface StoreTreeOptions {
   signal?: AbortSignal;
   /** Called before a chunk is looked up, so a collection running meanwhile keeps it (see ChunkPins). */
@@ -124,8 +127,12 @@ export function chunkSizes(file: SnapshotFile): [hash: string, size: number][] {
 
 /** What is wrong with a chunked file's chunks in the store (presence and size only), if anything. */
 export async function missingChunk(store: ChunkStore, file: SnapshotFile): Promise<string | undefined> {
-  for (const [hash, size] of chunkSizes(file)) if (!(await store.has(hash, size))) return new ChunkError(hash, 'missing').message;
-  return undefined;
+  let missing: string | undefined;
+  // Many at once: one after the other, a gigabyte's 1,024 lookups were 40 to 130 ms of every restore.
+  await eachLimited(chunkSizes(file), LOOKUPS_AT_ONCE, async ([hash, size]) => {
+    if (!missing && !(await store.has(hash, size))) missing ??= new ChunkError(hash, 'missing').message;
+  });
+  return missing;
 }
 
 export interface MaterializeOptions {
