@@ -84,73 +84,87 @@ export async function materializeLazily(
 ): Promise<LazyPageSource | 'eager' | undefined> {
   const slots = new ChunkSlots(store, CACHED_CHUNKS);
   const read = (rel: string, f: SnapshotFile) => chunkedReader(rel, f, slots, opts.damaged);
-  /** A small file whole (a pagemap image), its bytes copied out of the slots. */
-  const whole = async (rel: string, f: SnapshotFile) => {
+  const tasks = await taskPages(host, files, dir, read, opts);
+  if (!tasks) return undefined;
+  if (tasks.reduce((sum, t) => sum + lazyBytes(t.map), 0) < LAZY_MIN_BYTES) {
+    await materializeTree(host, files, dir, store, out, opts);
+    return 'eager';
+  }
+  const sparse = new Set(tasks.map((t) => t.pagesRel));
+  await materializeTree(host, files, dir, store, out, { ...opts, skip: (rel) => sparse.has(rel) });
+  const source = new Map<number, LazyTaskPages>();
+  await Promise.all(
+    tasks.map(async (t) => {
+      const reader = read(t.pagesRel, t.pages);
+      await writeEagerPages(host, join(out, t.pagesRel), t.pages, eagerExtents(t.map), reader, opts.signal);
+      source.set(t.pid, { ranges: t.map.ranges, read: reader });
+    }),
+  );
+  return source;
+}
+
+type Reader = (rel: string, f: SnapshotFile) => (offset: number, length: number) => Promise<LentBytes>;
+
+/** Each task's pagemap, read and parsed, with its pages image; undefined when a pages image is not in chunks. */
+async function taskPages(host: Host, files: Record<string, SnapshotFile>, dir: string, read: Reader, opts: LazyMaterializeOptions) {
+  const tasks = Object.entries(files).flatMap(([rel, f]) => {
+    const m = rel.startsWith(`${opts.criuDir}/`) ? TASK_PAGEMAP.exec(rel.slice(opts.criuDir.length + 1)) : null;
+    return m ? [{ rel, f, pid: Number(m[1]) }] : [];
+  });
+  /** A pagemap image whole, its bytes copied out of the slots. */
+  const image = async (rel: string, f: SnapshotFile): Promise<Buffer> => {
+    if (!f.chunks) return host.readFile(join(dir, rel));
+    if (!f.size) return Buffer.alloc(0);
     const lent = await read(rel, f)(0, f.size);
     const bytes = Buffer.concat(lent.parts);
     lent.release();
     return bytes;
   };
-  const tasks: { pid: number; pagesRel: string; pages: SnapshotFile; image: Promise<Buffer> }[] = [];
-  for (const [rel, f] of Object.entries(files)) {
-    const m = rel.startsWith(`${opts.criuDir}/`) ? TASK_PAGEMAP.exec(rel.slice(opts.criuDir.length + 1)) : null;
-    if (!m) continue;
-    const image = f.chunks ? (f.size ? whole(rel, f) : Promise.resolve(Buffer.alloc(0))) : host.readFile(join(dir, rel));
-    tasks.push({ pid: Number(m[1]), pagesRel: '', pages: f, image });
-  }
-  const maps = await Promise.all(
-    tasks.map(async (t) => {
+  const parsed = await Promise.all(
+    tasks.map(async ({ rel, f, pid }) => {
+      let map: Pagemap;
       try {
-        return parsePagemap(await t.image);
+        map = parsePagemap(await image(rel, f));
       } catch (e) {
-        throw e instanceof PagemapError ? opts.damaged(`${opts.criuDir}/pagemap-${t.pid}.img: ${e.message}`) : e;
+        throw e instanceof PagemapError ? opts.damaged(`${rel}: ${e.message}`) : e;
       }
+      const pagesRel = `${opts.criuDir}/pages-${map.pagesId}.img`;
+      return { pid, map, pagesRel, pages: files[pagesRel] };
     }),
   );
-  for (const [i, t] of tasks.entries()) {
-    t.pagesRel = `${opts.criuDir}/pages-${maps[i]!.pagesId}.img`;
-    const pages = files[t.pagesRel];
-    if (!pages?.chunks) return undefined;
-    t.pages = pages;
-  }
-  if (maps.reduce((sum, m) => sum + lazyBytes(m), 0) < LAZY_MIN_BYTES) {
-    await materializeTree(host, files, dir, store, out, opts);
-    return 'eager';
-  }
-  const lazyFiles = new Set(tasks.map((t) => t.pagesRel));
-  await materializeTree(host, files, dir, store, out, { ...opts, skip: (rel) => lazyFiles.has(rel) });
+  return parsed.every((t) => t.pages?.chunks) ? parsed.map((t) => ({ ...t, pages: t.pages! })) : undefined;
+}
 
-  const source = new Map<number, LazyTaskPages>();
-  await Promise.all(
-    tasks.map(async (t, i) => {
-      const map = maps[i]!;
-      const reader = read(t.pagesRel, t.pages);
-      const dst = join(out, t.pagesRel);
-      const fh = await host.open(dst, 'w', 0o600);
-      try {
-        if (t.pages.mode !== undefined) await fh.chmod(t.pages.mode);
-        for (const { offset, length } of eagerExtents(map)) {
-          // A chunk's worth at a time: an extent may be large, and the slots are few.
-          for (let at = offset; at < offset + length; ) {
-            opts.signal?.throwIfAborted();
-            const lent = await reader(at, Math.min(CHUNK_BYTES, offset + length - at));
-            try {
-              for (const part of lent.parts) {
-                await fh.write(part, 0, part.length, at);
-                at += part.length;
-              }
-            } finally {
-              lent.release();
-            }
+/** A task's pages image at full size, with only the pages its restore reads itself written; the lazy ones a hole. */
+async function writeEagerPages(
+  host: Host,
+  dst: string,
+  pages: SnapshotFile,
+  extents: { offset: number; length: number }[],
+  reader: (offset: number, length: number) => Promise<LentBytes>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const fh = await host.open(dst, 'w', 0o600);
+  try {
+    if (pages.mode !== undefined) await fh.chmod(pages.mode);
+    for (const { offset, length } of extents) {
+      // A chunk's worth at a time: an extent may be large, and the slots are few.
+      for (let at = offset; at < offset + length; ) {
+        signal?.throwIfAborted();
+        const lent = await reader(at, Math.min(CHUNK_BYTES, offset + length - at));
+        try {
+          for (const part of lent.parts) {
+            await fh.write(part, 0, part.length, at);
+            at += part.length;
           }
+        } finally {
+          lent.release();
         }
-      } finally {
-        await fh.close();
       }
-      // Full size, the lazy pages a hole: CRIU's restore opens it and reads only the eager pages.
-      await host.truncate(dst, t.pages.size);
-      source.set(t.pid, { ranges: map.ranges, read: reader });
-    }),
-  );
-  return source;
+    }
+  } finally {
+    await fh.close();
+  }
+  // CRIU's restore opens it at its full size and reads only the eager pages.
+  await host.truncate(dst, pages.size);
 }
