@@ -52,6 +52,8 @@ export interface DaemonConfig {
   cudaCheckpoint: string;
   consoleCapBytes: number;
   authMaxFailures: number;
+  /** How long each failed authentication waits before its 401 (env BOTHUB_AUTH_FAILURE_DELAY_MS, default 100). */
+  authFailureDelayMs: number;
   /** Preview host names are NAME-PORT.<previewDomain>. */
   previewDomain: string;
   /** Daemon defaults for idle sandboxes, in ms; 0 disables. */
@@ -148,6 +150,7 @@ export function daemonConfig(flags: { listen?: string; dataDir?: string }, env: 
     cudaCheckpoint: env.BOTHUB_CUDA_CHECKPOINT ?? fileURLToPath(new URL('../../native/build/bothub-cuda-checkpoint', import.meta.url)),
     consoleCapBytes: Number(env.BOTHUB_CONSOLE_CAP_BYTES ?? 8 * 1024 * 1024),
     authMaxFailures: Number(env.BOTHUB_AUTH_MAX_FAILURES ?? 10),
+    authFailureDelayMs: Number(env.BOTHUB_AUTH_FAILURE_DELAY_MS ?? 100),
     previewDomain: env.BOTHUB_PREVIEW_DOMAIN ?? 'localhost',
     idleWarmMs: parseDuration(env.BOTHUB_IDLE_WARM ?? '5m'),
     idleColdMs: parseDuration(env.BOTHUB_IDLE_COLD ?? '30m'),

@@ -33,6 +33,8 @@ export interface DaemonContext {
   version: string;
   /** Failed authentications per address and minute before 429. */
   authMaxFailures: number;
+  /** How long a failed authentication waits before it is answered. */
+  authFailureDelayMs: number;
   log: Logger;
   images: ImageStore;
   /** The images every daemon on the database sees (BOTHUB_STORE); absent: this daemon's alone. */

@@ -243,6 +243,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = daemonLogg
   const ctx: DaemonContext = {
     version: await packageVersion(),
     authMaxFailures: config.authMaxFailures,
+    authFailureDelayMs: config.authFailureDelayMs,
     log,
     images,
     sharedImages,

@@ -225,7 +225,8 @@ describe('users, keys and access', () => {
   let bobKey: string;
   before(async () => {
     // The matrix sends many bad keys on purpose; the 429 test below has a daemon of its own.
-    t = await startInjectDaemon({ authMaxFailures: 1_000_000 });
+    // The matrix fails authentication twice per route: without the 100 ms each costs, it runs in a few seconds.
+    t = await startInjectDaemon({ authMaxFailures: 1_000_000, authFailureDelayMs: 0 });
     t.runtime.script = sandboxFiles;
     aliceKey = (await t.api.call('createUser', { body: { name: 'alice' } })).key;
     bobKey = (await t.api.call('createUser', { body: { name: 'bob' } })).key;
@@ -280,8 +281,11 @@ describe('users, keys and access', () => {
     const limited = await startInjectDaemon();
     try {
       const statuses: number[] = [];
+      const started = performance.now();
       for (let i = 0; i < 12; i++) statuses.push((await limited.request('/api/v1/sandboxes', { token: 'nope' })).status);
       assert.deepEqual(statuses, [...Array<number>(10).fill(401), 429, 429]);
+      // A lower bound, not a speed target: each of the ten failures waited its 100 ms (the default) before its 401.
+      assert.ok(performance.now() - started >= 1000, `ten failures took ${(performance.now() - started).toFixed(0)} ms`);
       assert.equal((await limited.api.call('health')).status, 'ok', 'public routes still answer');
     } finally {
       await limited.cleanup();

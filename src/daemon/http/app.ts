@@ -56,7 +56,7 @@ export async function buildApp(ctx: DaemonContext, previewDomain: string, webDir
 
   await app.register(cookie);
   const sessions = ctx.webSessions;
-  const limiter = installAuth(app, ctx.users, sessions, ctx.authMaxFailures);
+  const limiter = installAuth(app, ctx.users, sessions, ctx.authMaxFailures, ctx.authFailureDelayMs);
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
   });

@@ -17,7 +17,6 @@ declare module 'fastify' {
 }
 
 const WINDOW_MS = 60_000;
-const FAILURE_DELAY_MS = 100;
 
 /**
  * Failed attempts per client address: each costs a delay, and past
@@ -26,7 +25,11 @@ const FAILURE_DELAY_MS = 100;
 export class FailureLimiter {
   private failures = new Map<string, { count: number; resetAt: number }>();
 
-  constructor(private readonly maxFailures: number) {}
+  constructor(
+    private readonly maxFailures: number,
+    /** What each failure costs its caller in time (config authFailureDelayMs). */
+    readonly delayMs: number,
+  ) {}
 
   blockedFor(ip: string): number {
     const f = this.failures.get(ip);
@@ -95,8 +98,8 @@ async function cookieAuth(req: FastifyRequest, sessions: WebSessions, id: string
  * dashboard's session cookie stands for it. Returns the failure limiter, which
  * sign-in shares.
  */
-export function installAuth(app: FastifyInstance, users: UserService, sessions: WebSessions, maxFailures: number): FailureLimiter {
-  const limiter = new FailureLimiter(maxFailures);
+export function installAuth(app: FastifyInstance, users: UserService, sessions: WebSessions, maxFailures: number, delayMs: number): FailureLimiter {
+  const limiter = new FailureLimiter(maxFailures, delayMs);
   app.addHook('onRequest', async (req, reply) => {
     const level = req.routeOptions.config?.auth ?? 'user';
     if (level === 'none') return;
@@ -136,7 +139,7 @@ export function rateLimited(reply: FastifyReply, ip: string, waitMs: number): Bo
 /** Counts a failed attempt and slows the caller down. */
 export async function failedAttempt(limiter: FailureLimiter, ip: string): Promise<void> {
   limiter.fail(ip);
-  await sleep(FAILURE_DELAY_MS);
+  if (limiter.delayMs > 0) await sleep(limiter.delayMs);
 }
 
 /** The authenticated caller; the auth hook guarantees one on every non-public route. */
