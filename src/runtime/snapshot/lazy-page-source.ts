@@ -12,6 +12,8 @@ const TASK_PAGEMAP = /^pagemap-(\d+)\.img$/;
 
 /** Chunks kept after they were read and checked: branches made together read the same ones at about the same time. */
 const CACHED_CHUNKS = 64;
+/** As many as are kept when restores of one copy read the same chunks apart in time (chunk-slots.ts): 512 MiB. */
+const MOST_CACHED_CHUNKS = 512;
 /** Chunks read ahead of the last one asked for: CRIU streams a task's memory in order, up to 4 MiB at a time. */
 const READ_AHEAD = 4;
 
@@ -82,7 +84,7 @@ export async function materializeLazily(
   out: string,
   opts: LazyMaterializeOptions,
 ): Promise<LazyPageSource | 'eager' | undefined> {
-  const slots = new ChunkSlots(store, CACHED_CHUNKS);
+  const slots = new ChunkSlots(store, CACHED_CHUNKS, MOST_CACHED_CHUNKS);
   const read = (rel: string, f: SnapshotFile) => chunkedReader(rel, f, slots, opts.damaged);
   const tasks = await taskPages(host, files, dir, read, opts);
   if (!tasks) return undefined;
