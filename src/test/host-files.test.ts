@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { HostFileError, LocalHost, SshHost, type Host } from '../hostexec/index.js';
-import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
+import { HostFileError, type Host } from '../hostexec/index.js';
+import { onEachHost } from './helpers/each-host.js';
 
 /** The same checks for every Host: the runtime must not be able to tell this machine from a fleet host. */
 function fileOperations(label: string, open: () => Promise<Host>, close: () => Promise<void>) {
@@ -190,23 +190,4 @@ function fileOperations(label: string, open: () => Promise<Host>, close: () => P
   });
 }
 
-fileOperations(
-  'LocalHost',
-  async () => new LocalHost(),
-  async () => undefined,
-);
-
-let sshd: TestSshHost | undefined;
-let ssh: SshHost | undefined;
-fileOperations(
-  'SshHost',
-  async () => {
-    sshd = await startSshHost();
-    ssh = new SshHost('fleet-1', { address: sshd.address, port: 22, username: 'root', privateKey: readFileSync(sshd.keyFile, 'utf8') }, undefined);
-    return ssh;
-  },
-  async () => {
-    await ssh?.close();
-    await sshd?.cleanup();
-  },
-);
+onEachHost(fileOperations);

@@ -4,10 +4,10 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LocalHost, SshHost, type Host, type HostFiles } from '../hostexec/index.js';
+import { LocalHost, type Host, type HostFiles } from '../hostexec/index.js';
 import { checksumTree, CHUNK_BYTES, LocalChunkStore, materializeTree, MANIFEST, storeTree, verifyTree, type SnapshotManifest } from '../runtime/index.js';
 import { sha256File } from '../runtime/snapshot/manifest.js';
-import { startSshHost, type TestSshHost } from './helpers/ssh-host.js';
+import { onEachHost } from './helpers/each-host.js';
 
 const noPins = { pin: () => undefined };
 const damaged = (problem: string) => new Error(`snapshot "s" is damaged (${problem})`);
@@ -101,23 +101,4 @@ function trees(label: string, open: () => Promise<Host>, close: () => Promise<vo
   });
 }
 
-trees(
-  'LocalHost',
-  async () => new LocalHost(),
-  async () => undefined,
-);
-
-let sshd: TestSshHost | undefined;
-let ssh: SshHost | undefined;
-trees(
-  'SshHost',
-  async () => {
-    sshd = await startSshHost();
-    ssh = new SshHost('fleet-1', { address: sshd.address, port: 22, username: 'root', privateKey: readFileSync(sshd.keyFile, 'utf8') }, undefined);
-    return ssh;
-  },
-  async () => {
-    await ssh?.close();
-    await sshd?.cleanup();
-  },
-);
+onEachHost(trees);

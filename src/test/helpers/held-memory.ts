@@ -18,7 +18,9 @@ report()
 n = 0
 while True:
     n += 1
-    with open('/tmp/ticks', 'w') as f: f.write(str(n))
+    # Renamed into place: a reader between open('w') and write() would see an empty file.
+    with open('/tmp/ticks.new', 'w') as f: f.write(str(n))
+    os.replace('/tmp/ticks.new', '/tmp/ticks')
     time.sleep(0.05)
 `;
 
