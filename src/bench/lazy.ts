@@ -8,20 +8,19 @@ import { web } from './thermal.js';
 const HOLD_1GIB =
   "nohup python3 -c \"import os, time; d = os.urandom(1024**3); open('/tmp/ready','w').close(); time.sleep(10**6)\" >/dev/null 2>&1 & for i in $(seq 300); do test -e /tmp/ready && exit 0; sleep 0.2; done; exit 1";
 
-/** When each step of the last restore began (its progress events), ms after the request. */
-let steps = new Map<string, number>();
-
-const restore = (t: DaemonProcess, snap: string, name?: string) => {
+/** Restores (or branches, with `name`); resolves with when each step began (its progress events), in ms after the request. */
+async function restore(t: DaemonProcess, snap: string, name?: string): Promise<Map<string, number>> {
   const start = performance.now();
-  steps = new Map();
-  return t.api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body: name ? { name } : {} }, (e) => {
+  const steps = new Map<string, number>();
+  await t.api.progress<SandboxT>('restoreSnapshot', { params: { name: snap }, body: name ? { name } : {} }, (e) => {
     const step = (e as { step?: string }).step;
     if (step && !steps.has(step)) steps.set(step, performance.now() - start);
   });
-};
+  return steps;
+}
 
-/** How long runc and CRIU took of the last restore: from the 'criu restore' step to 'ready' (the init's answer). */
-const criuMs = () => (steps.get('ready') ?? NaN) - (steps.get('criu restore') ?? NaN);
+/** How long runc and CRIU took of a restore: from the 'criu restore' step to 'ready' (the init's answer). */
+const criuMs = (steps: Map<string, number>) => (steps.get('ready') ?? NaN) - (steps.get('criu restore') ?? NaN);
 
 async function exec(t: DaemonProcess, name: string, script: string): Promise<void> {
   const r = await t.api.call('exec', { params: { name }, body: { command: ['sh', '-c', script] } });
@@ -84,12 +83,11 @@ export async function benchLazy(runs: number, print: (line: string) => void): Pr
         firsts.push(
           (
             await time(async () => {
-              await restore(t, 'big-1');
+              criu.push(criuMs(await restore(t, 'big-1')));
               await exec(t, 'big', 'true');
             })
           )[0],
         );
-        criu.push(criuMs());
         await t.api.call('stopSandbox', { params: { name: 'big' } });
       }
       out.push(row('  1 GiB: restore + first exec', firsts, `→ ${(percentile(firsts, 50) / 300).toFixed(2)}× the 300 ms goal (page cache warm)`));

@@ -23,6 +23,29 @@ const guards = () => ourDescendants(/^\S*bothub-lazy-guard /);
 
 const flipMiddleByte = (bytes: Buffer) => bytes.writeUInt8(bytes.readUInt8(bytes.length >> 1) ^ 0xff, bytes.length >> 1);
 
+/**
+ * A branch whose page source failed never runs on: either its restore was
+ * answered with an error matching `failed` (and the branch is gone), or the
+ * restore got through first and the branch was then stopped with `stopped`
+ * as its reason and a lazy-restore-failed event. Destroys what is left.
+ */
+async function branchEnded(t: TestDaemon, name: string, failure: Error | undefined, stopped: RegExp, failed: RegExp): Promise<void> {
+  const { s } = await until(
+    `${name} to be gone or stopped`,
+    async () => {
+      const s = await t.api.call('getSandbox', { params: { name } }).catch(() => null);
+      return s === null || s.status === 'stopped' ? { s } : undefined;
+    },
+    60_000,
+  );
+  if (!s) return assert.match(failure?.message ?? '', failed, `a branch that is gone was answered with an error`);
+  assert.equal(failure, undefined);
+  assert.match(s.statusReason ?? '', stopped);
+  const events = await t.api.call('listEvents', { query: { sandbox: name } });
+  assert.ok(events.some((e) => e.type === 'lazy-restore-failed'), `a lazy-restore-failed event among ${events.map((e) => e.type).join(', ')}`);
+  await t.api.call('destroySandbox', { params: { name } });
+}
+
 /** Waits until a snapshot is durable in the store: one restored while 'saving' reads its staging area, whole. */
 const durable = (t: TestDaemon, name: string) =>
   until(`snapshot ${name} to be ready`, async () => ((await t.api.call('getSnapshot', { params: { name } })).status === 'ready' ? true : undefined), 60_000);
@@ -101,6 +124,20 @@ describe('lazy restores (CRIU lazy pages over userfaultfd)', () => {
     await t.api.call('destroySandbox', { params: { name: 'pinned-branch' } });
   });
 
+  it('a branch destroyed while its pages stream in lets go of the snapshot: a delete right after succeeds', async () => {
+    await snapshot(t, 'lazy', 'lazy-gone', true);
+    await durable(t, 'lazy-gone');
+    await restore(t, 'lazy-gone', 'short-lived');
+    // Held still, so the branch is destroyed with pages not yet in and the snapshot still pinned.
+    const [criu] = lazyPagesProcesses();
+    assert.ok(criu, 'the branch streams its pages');
+    process.kill(criu, 'SIGSTOP');
+    await t.api.call('destroySandbox', { params: { name: 'short-lived' } });
+    process.kill(criu, 'SIGCONT');
+    await t.api.call('deleteSnapshot', { params: { name: 'lazy-gone' } });
+    assert.ok(!(await t.api.call('listSnapshots', { query: {} })).some((x) => x.name === 'lazy-gone'));
+  });
+
   it('killing the page daemon mid-restore leaves no branch running: it fails, or is stopped with an event; the snapshot restores again', async () => {
     await snapshot(t, 'lazy', 'lazy-kill', true);
     const stopping = stopNextLazyDaemon();
@@ -109,23 +146,7 @@ describe('lazy restores (CRIU lazy pages over userfaultfd)', () => {
       (e: Error) => e,
     );
     process.kill(await stopping, 'SIGKILL');
-    const failure = await branching;
-    const doomed = await until(
-      'the branch to be gone or stopped',
-      async () => {
-        const s = await t.api.call('getSandbox', { params: { name: 'doomed' } }).catch(() => null);
-        return s === null || s.status === 'stopped' ? { s } : undefined;
-      },
-      60_000,
-    );
-    if (doomed.s) {
-      // The restore got through before the page daemon died: the branch was killed after it.
-      assert.equal(failure, undefined);
-      assert.match(doomed.s.statusReason ?? '', /memory could not be read back from snapshot "lazy-kill"/);
-      const events = await t.api.call('listEvents', { query: { sandbox: 'doomed' } });
-      assert.ok(events.some((e) => e.type === 'lazy-restore-failed'), `a lazy-restore-failed event among ${events.map((e) => e.type).join(', ')}`);
-      await t.api.call('destroySandbox', { params: { name: 'doomed' } });
-    } else assert.ok(failure, 'a branch that is gone was answered with an error');
+    await branchEnded(t, 'doomed', await branching, /memory could not be read back from snapshot "lazy-kill"/, /./);
     await until('no page daemon to be left', async () => (lazyPagesProcesses().length ? undefined : true));
 
     await restore(t, 'lazy-kill', 'second-try');
@@ -145,21 +166,8 @@ describe('lazy restores (CRIU lazy pages over userfaultfd)', () => {
       () => undefined,
       (e: Error) => e,
     );
-    const rotten = await until(
-      'the branch to be gone or stopped',
-      async () => {
-        const s = await t.api.call('getSandbox', { params: { name: 'rotten' } }).catch(() => null);
-        return s === null || s.status === 'stopped' ? { s } : undefined;
-      },
-      60_000,
-    );
-    if (rotten.s) {
-      assert.equal(failure, undefined);
-      assert.match(rotten.s.statusReason ?? '', /memory could not be read back from snapshot "lazy-rot" \(.*snapshot "lazy-rot" is damaged \(criu\/pages-\d+\.img: chunk [0-9a-f]{12}… does not match its checksum\)/);
-      const events = await t.api.call('listEvents', { query: { sandbox: 'rotten' } });
-      assert.ok(events.some((e) => e.type === 'lazy-restore-failed'));
-      await t.api.call('destroySandbox', { params: { name: 'rotten' } });
-    } else assert.match(failure?.message ?? '', /snapshot "lazy-rot" is damaged/);
+    const damaged = /snapshot "lazy-rot" is damaged \(criu\/pages-\d+\.img: chunk [0-9a-f]{12}… does not match its checksum\)/;
+    await branchEnded(t, 'rotten', failure, new RegExp(`memory could not be read back from snapshot "lazy-rot" \\(.*${damaged.source}`), damaged);
     await until('no page daemon to be left', async () => (lazyPagesProcesses().length + guards().length ? undefined : true));
     flipMiddleByte(bytes);
     writeFileSync(file, bytes);

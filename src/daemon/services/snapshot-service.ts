@@ -23,6 +23,10 @@ import { findResumable, type Described, type Resumable } from './snapshot-resume
 import { SnapshotWriter, toSnapshot, type Taking } from './snapshot-writer.js';
 import type { SnapshotsElsewhere } from './snapshots-elsewhere.js';
 import { StagedSnapshots } from './staged-snapshots.js';
+import { SnapshotPins } from './snapshot-pins.js';
+
+/** How long a delete waits for restores that are letting go of the snapshot before it answers IN_USE. */
+const UNPIN_WAIT_MS = 2000;
 
 export interface SnapshotServiceDeps {
   db: Db;
@@ -78,8 +82,8 @@ export class SnapshotService {
   readonly chunks: SnapshotChunks;
   /** Ingests under way, by snapshot id: a restore or delete of a 'saving' snapshot waits on it. */
   private readonly saving = new Map<string, Promise<unknown>>();
-  /** Restores reading a snapshot, by id: its chunks must stay until they are read. */
-  private readonly reading = new Map<string, number>();
+  /** Restores reading a snapshot: its chunks must stay until they are read. */
+  private readonly pins = new SnapshotPins();
   /** Staging areas of leave-running snapshots still 'saving', lent to restores. */
   private readonly staged = new StagedSnapshots();
 
@@ -247,7 +251,8 @@ export class SnapshotService {
     const holder = await this.deps.db.selectFrom('sandboxes').select(['name', 'status']).where('snapshot_id', '=', row.id).where('status', '=', 'snapshotted').executeTakeFirst();
     if (holder) throw new BothubError('IN_USE', `sandbox "${holder.name}" is stopped in snapshot "${name}"; restore it (\`POST /api/v1/snapshots/${name}/restore\`) or destroy it first`);
     if (row.host !== LOCAL) return this.elsewhereFor(row).delete(row);
-    if (this.reading.has(row.id))
+    // Branches just destroyed let go within moments (their page daemons see their processes end).
+    if (await this.pins.heldAfter(row.id, UNPIN_WAIT_MS))
       throw new BothubError('IN_USE', `snapshot "${name}" is being restored (a lazy restore reads it until every page of memory is in); delete it when the restore is done`);
     await this.forget(row);
   }
@@ -301,7 +306,7 @@ export class SnapshotService {
       const from = staged ? { row: found, manifest: staged.described, open: () => Promise.resolve(staged) } : await this.durable(snapName, actor, op);
       const verdict = checkCompatibility(from.manifest.host, await this.deps.fingerprint(), { gpu: from.manifest.gpu });
       if (!verdict.compatible) throw new BothubError('INVALID_STATE', `snapshot "${snapName}" cannot be restored on this host: ${verdict.reasons.join('; ')}`);
-      unpin = this.pin(from.row.id);
+      unpin = this.pins.pin(from.row.id);
       source = await from.open();
       const release = source.release;
       const restored = async (sandbox: SandboxRow, tail: LazyTail | undefined) => {
@@ -324,16 +329,6 @@ export class SnapshotService {
     op.onProgress?.({ step: 'verify' });
     await this.verify(row, manifest, op.signal);
     return { row, manifest, open: () => this.copies.take(row.id, () => this.materialize(row, manifest, op)) };
-  }
-
-  /** Its files stay until every one is read (by a lazy restore: every page is in): a delete meanwhile is refused. Returns the unpin. */
-  private pin(id: string): () => void {
-    this.reading.set(id, (this.reading.get(id) ?? 0) + 1);
-    return () => {
-      const n = (this.reading.get(id) ?? 1) - 1;
-      if (n) this.reading.set(id, n);
-      else this.reading.delete(id);
-    };
   }
 
   /** The names of staging areas restores still read from (not leftovers for `doctor --consistency`). */

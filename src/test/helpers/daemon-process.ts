@@ -57,18 +57,6 @@ export const cliEnv = (t: DaemonProcess): NodeJS.ProcessEnv => ({ ...process.env
 /** How many this process has started: each takes the next subnet. */
 let started = 0;
 
-/** Deletes a snapshot, waiting while lazy restores of sandboxes just destroyed still hold it (their page daemons end within moments). */
-async function deleteWhenRead(api: ApiClient, name: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      return void (await api.call('deleteSnapshot', { params: { name } }));
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'IN_USE' || i >= 600) throw e;
-      await sleep(100);
-    }
-  }
-}
-
 export async function startDaemonProcess(opts: DaemonProcessOptions = {}): Promise<DaemonProcess> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'bothub-bench-')));
   // A port and a subnet of its own: one process may run several at once (the benchmark's own daemon and a section's).
@@ -124,7 +112,7 @@ export async function startDaemonProcess(opts: DaemonProcessOptions = {}): Promi
     async stop() {
       try {
         for (const s of await api.call('listSandboxes')) await api.call('destroySandbox', { params: { name: s.name } });
-        for (const s of await api.call('listSnapshots', { query: {} })) await deleteWhenRead(api, s.name);
+        for (const s of await api.call('listSnapshots', { query: {} })) await api.call('deleteSnapshot', { params: { name: s.name } });
       } finally {
         // A destroy that failed is the caller's to hear of; the daemon, its bridge and data dir go either way.
         const gone = exited();
