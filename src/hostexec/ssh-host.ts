@@ -4,6 +4,7 @@ import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { BothubError } from '../core/index.js';
 import { CommandError, type Host, type RunOptions, type RunResult } from './host.js';
 import { SftpFiles } from './sftp-files.js';
+import { Slots } from './slots.js';
 
 export interface SshTarget {
   address: string;
@@ -19,6 +20,18 @@ export const hostKeyFingerprint = (key: Buffer) => `SHA256:${createHash('sha256'
 export const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
 
 /**
+ * Starts a command. sshd refuses a session beyond its MaxSessions with "open
+ * failed" (reason 2), and a session this side saw close may not be freed there
+ * yet: such a refusal is asked again shortly, a few seconds at most.
+ */
+function execSoon(c: ssh2.Client, command: string, done: (err: Error | undefined, ch?: ssh2.ClientChannel) => void, tries = 0): void {
+  c.exec(command, (err, ch) => {
+    if (err && (err as Error & { reason?: number }).reason === 2 && tries < 20) setTimeout(() => execSoon(c, command, done, tries + 1), 25 * (tries + 1));
+    else done(err, ch);
+  });
+}
+
+/**
  * Runs programs on a fleet host over SSH (ssh2). SSH carries one command
  * string, so every argument is quoted for the remote shell: the same argument
  * arrays as LocalHost, never a string built from input. The host key is pinned:
@@ -28,6 +41,13 @@ export const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg :
  */
 export class SshHost extends SftpFiles implements Host {
   private client: Promise<ssh2.Client> | undefined;
+  /**
+   * sshd allows 10 sessions on a connection (MaxSessions), the SFTP session
+   * among them, and refuses the next; a refused command drops the connection,
+   * and with it every command running on it. So at most 8 commands run at
+   * once; more wait their turn.
+   */
+  private readonly commands = new Slots(8);
   private sftpSession: Promise<SFTPWrapper> | undefined;
   /** The fingerprint the server presented on the last connection. */
   hostKey: string | undefined;
@@ -95,12 +115,20 @@ export class SshHost extends SftpFiles implements Host {
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
     const line = [...(env.length ? ['env', ...env] : []), command, ...args].map(shellQuote).join(' ');
     const full = options.cwd ? `cd ${shellQuote(options.cwd)} && exec ${line}` : `exec ${line}`;
-    // A connection that cannot start a command is worth nothing: it is dropped, and the next call starts a fresh one.
-    const stream = await this.channel<ssh2.ClientChannel>(
-      (done) => void this.connect().then((c) => c.exec(full, done), done),
-      (err) => `did not start the command (${err.message}); is it going down?`,
-      true,
-    );
+    await this.commands.acquire(options.signal, () => new BothubError('ABORTED', `${command} on host "${this.name}" was cancelled`));
+    let stream: ssh2.ClientChannel;
+    try {
+      // A connection that cannot start a command is worth nothing: it is dropped, and the next call starts a fresh one.
+      stream = await this.channel<ssh2.ClientChannel>(
+        (done) => void this.connect().then((c) => execSoon(c, full, done), done),
+        (err) => `did not start the command (${err.message}); is it going down?`,
+        true,
+      );
+    } catch (e) {
+      this.commands.release();
+      throw e;
+    }
+    stream.once('close', () => this.commands.release());
     return new Promise<RunResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const errs: Buffer[] = [];

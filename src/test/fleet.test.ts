@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -203,6 +204,23 @@ describe('fleet hosts over SSH', () => {
       process.kill(agent, 'SIGCONT');
     }
     await reachable('host-b');
+  });
+
+  it('starts a killed agent again though its pid file names another live process (a reused PID), and leaves that process alone', async () => {
+    await reachable('host-a');
+    const stranger = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      const agent = a.agentPid();
+      assert.ok(agent, 'host-a runs an agent');
+      process.kill(agent, 'SIGKILL');
+      writeFileSync(join(a.dataDir, 'agent.pid'), `${stranger.pid}\n`);
+      const back = await until('host-a to run an agent again', async () => a.agentPid(), 30_000);
+      assert.notEqual(back, stranger.pid);
+      assert.equal(stranger.exitCode ?? stranger.signalCode, null, 'the process the file named still runs');
+      await reachable('host-a');
+    } finally {
+      stranger.kill();
+    }
   });
 
   it('refuses a host whose key changed from the pinned one', async () => {

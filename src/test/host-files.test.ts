@@ -173,6 +173,21 @@ function fileOperations(label: string, open: () => Promise<Host>, close: () => P
       await assert.rejects(host.kill(-1, 'SIGKILL'), /not a process id/);
     });
 
+    it('runs sixteen commands at once (sshd allows ten sessions on a connection); one cancelled while it waits frees its turn', async () => {
+      const batch = () => Promise.all(Array.from({ length: 16 }, (_, i) => host.run('sh', ['-c', `sleep 0.3; echo ${i}`])));
+      const expected = Array.from({ length: 16 }, (_, i) => `${i}\n`);
+      const first = batch();
+      const cancel = new AbortController();
+      const cancelled = host.run('true', [], { signal: cancel.signal }).then(
+        () => 'ran',
+        (e: Error) => e.message,
+      );
+      cancel.abort();
+      assert.match(await cancelled, /^true .*was cancelled/);
+      assert.deepEqual((await first).map((r) => r.stdout), expected);
+      assert.deepEqual((await batch()).map((r) => r.stdout), expected, 'every turn came back');
+    });
+
     it('opens a Unix socket on the host', async () => {
       const path = join(dir, 'echo.sock');
       const server = createServer((s) => s.pipe(s));

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CommandSpawner, LocalHost, type RunOptions } from '../hostexec/index.js';
+import { processExists } from './helpers/processes.js';
 
 const BINARY = new URL('../../native/build/bothub-spawner', import.meta.url).pathname;
 const LOCAL_HOST_MODULE = new URL('../hostexec/index.js', import.meta.url).href;
@@ -35,17 +36,8 @@ async function outcome(host: LocalHost, command: string, args: string[], options
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function waitGone(pid: number): Promise<void> {
-  while (alive(pid)) await sleep(20);
+  while (processExists(pid)) await sleep(20);
 }
 
 /** Runs `sh -c SCRIPT` (which must print its pid first) and resolves with that pid once it runs, and the run's promise. */
@@ -147,7 +139,7 @@ describe('LocalHost through bothub-spawner', { timeout: 120_000 }, () => {
     const first = spawner.pid!;
     process.kill(first, 'SIGKILL');
     await assert.rejects(run, { code: 'RUNTIME_FAILED', message: /bothub-spawner, which ran it, died; it may still be running/ });
-    assert.ok(alive(child), 'the command itself keeps running');
+    assert.ok(processExists(child), 'the command itself keeps running');
     process.kill(child, 'SIGKILL');
     const { stdout } = await host.run('sh', ['-c', 'echo $PPID']);
     assert.notEqual(spawner.pid, first);
@@ -164,7 +156,7 @@ describe('LocalHost through bothub-spawner', { timeout: 120_000 }, () => {
       assert.equal(Number(stdout), process.pid, 'run by the test process itself');
       await waitGone(wedged);
     } finally {
-      if (alive(wedged)) process.kill(wedged, 'SIGKILL');
+      if (processExists(wedged)) process.kill(wedged, 'SIGKILL');
     }
   });
 

@@ -184,6 +184,15 @@ describe('sessions', () => {
     assert.match(await err(t.api.call('listFiles', { params: { name: 'work' }, query: { path: '/notes/todo.txt' } })), /^INVALID_INPUT: .* is a file, not a directory/);
   });
 
+  it('writes of one file at once each land whole (the last one stays), leaving no temporary file', async () => {
+    const bodies = Array.from({ length: 6 }, (_, i) => `${String(i).repeat(64 * 1024)}\n`);
+    await Promise.all(bodies.map((rawBody) => t.api.fetch('writeFile', { params: { name: 'work' }, query: { path: '/notes/raced.txt' }, rawBody })));
+    const text = await (await t.api.fetch('readFile', { params: { name: 'work' }, query: { path: '/notes/raced.txt' } })).text();
+    assert.ok(bodies.includes(text), `one whole write, not a mix (${text.length} bytes)`);
+    const names = (await t.api.call('listFiles', { params: { name: 'work' }, query: { path: '/notes' } })).map((e) => e.name);
+    assert.deepEqual(names.sort(), ['raced.txt', 'todo.txt']);
+  });
+
   it('refuses paths that leave the sandbox; symlinks pointing out land inside', async () => {
     const err = async (p: Promise<unknown>) =>
       p.then(

@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApiClient } from '../api/index.js';
+import { LocalHost } from '../hostexec/index.js';
+import { isAlive } from '../runtime/index.js';
 import { BOTHUB_BIN } from './helpers/cli.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { ourDescendants } from './helpers/processes.js';
 import { until } from './helpers/sandbox.js';
-
-/** Every CRIU process on the machine that runs our CRIU binary. */
-function criuProcesses(): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((pid) => {
-      try {
-        return /bothub\/criu\/.*criu swrk/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describe('the daemon killed with SIGKILL in the middle of a snapshot', () => {
   let t: TestDaemon;
@@ -57,9 +45,11 @@ describe('the daemon killed with SIGKILL in the middle of a snapshot', () => {
     assert.equal(held.exitCode, 0);
     const pending = api.progress('createSnapshot', { params: { name: 'crashy' }, body: { name: 'half' } }, () => undefined).catch((e: Error) => e);
     await until('CRIU to start dumping', async () => (ourDescendants(/sbin\/criu swrk/).length ? true : undefined));
+    // This daemon's runc and CRIU (not other files' running beside this one).
+    const dumping = ourDescendants(/criu swrk|runc .*checkpoint/);
     child.kill('SIGKILL');
     await pending;
-    await until('runc and CRIU to die with the daemon', async () => (criuProcesses().length === 0 ? true : undefined));
+    await until('runc and CRIU to die with the daemon', async () => ((await Promise.all(dumping.map((pid) => isAlive(new LocalHost(), pid)))).includes(true) ? undefined : true));
 
     await t.restart();
     const sb = await t.api.call('getSandbox', { params: { name: 'crashy' } });

@@ -88,9 +88,11 @@ export async function startAgent(host: SshHost, dataDir: string, release: string
   const script = [
     'd="$0"; r="$1"',
     'pid=$(cat "$d/agent.pid" 2>/dev/null || true)',
-    // Alive, not a zombie: a killed agent nobody reaped yet still answers `kill -0`.
-    'state=$(awk \'/^State:/ {print $2}\' "/proc/$pid/status" 2>/dev/null || true)',
-    'if [ -n "$pid" ] && [ -n "$state" ] && [ "$state" != Z ]; then',
+    // The agent of this data directory, by its command line: a killed agent's PID may belong to any
+    // process by now (PIDs are reused), and a zombie's command line is empty.
+    'cmd=$(tr "\\0" " " < "/proc/$pid/cmdline" 2>/dev/null || true)',
+    'case "$cmd" in *" agent --data-dir $d "*) ours=1 ;; *) ours= ;; esac',
+    'if [ -n "$pid" ] && [ -n "$ours" ]; then',
     '  [ "$(cat "$d/agent.release" 2>/dev/null)" = "$r" ] && exit 0',
     '  kill -TERM "$pid"; for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done',
     'fi',

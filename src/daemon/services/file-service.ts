@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { FileEntryT, FileStatT } from '../../api/index.js';
@@ -136,10 +137,11 @@ export class FileService {
         yield chunk as Buffer;
       }
     })();
-    // Written to a temporary name, then renamed: a reader never sees half a file.
+    // Written to a temporary name, then renamed: a reader never sees half a file. The name is this write's own:
+    // two writes of one file at once (a retried upload) each rename a whole file, and the last one stays.
     const script =
-      'd="${0%/*}"; mkdir -p -- "${d:-/}" && cat > "$0.bothub-tmp" && chmod "$1" "$0.bothub-tmp" && mv -fT -- "$0.bothub-tmp" "$0" || { rm -f -- "$0.bothub-tmp"; exit 1; }';
-    const r = await this.run(def, ['sh', '-c', script, path, mode], { stdin: limited as unknown as Readable });
+      'd="${0%/*}"; t="$0.bothub-tmp-$2"; mkdir -p -- "${d:-/}" && cat > "$t" && chmod "$1" "$t" && mv -fT -- "$t" "$0" || { rm -f -- "$t"; exit 1; }';
+    const r = await this.run(def, ['sh', '-c', script, path, mode, randomBytes(6).toString('hex')], { stdin: limited as unknown as Readable });
     if (r.code !== 0) throw this.failure(name, path, r.stderr, r.code);
     return this.stat(name, path, actor);
   }

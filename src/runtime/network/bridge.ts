@@ -9,6 +9,13 @@ export interface BridgeConfig {
   allowedHostPorts?: readonly number[];
 }
 
+/**
+ * iptables waiting for the xtables lock (`-w`) rather than failing at once
+ * when another program (a second daemon, docker) is changing rules: the
+ * legacy backend answers such a clash with exit 4.
+ */
+const iptables = (host: Host, args: string[], options?: { allowFailure: true }) => host.run('iptables', ['-w', ...args], options);
+
 const cidr = (s: Subnet) => `${intToIp(s.network)}/${s.prefix}`;
 /** Our own INPUT chain per bridge: rebuilt whole at each start, removed with the bridge. */
 const inputChain = (bridge: string) => `BH-IN-${bridge}`;
@@ -44,28 +51,28 @@ export async function ensureBridge(host: Host, bridge: BridgeConfig): Promise<vo
   await writePeerRules(host, bridge.name, []);
 
   const chain = inputChain(bridge.name);
-  await host.run('iptables', ['-t', 'filter', '-N', chain], { allowFailure: true });
-  await host.run('iptables', ['-t', 'filter', '-F', chain]);
+  await iptables(host, ['-t', 'filter', '-N', chain], { allowFailure: true });
+  await iptables(host, ['-t', 'filter', '-F', chain]);
   const input: string[][] = [
     ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
     ...(bridge.allowedHostPorts ?? []).map((p) => ['-p', 'tcp', '--dport', String(p), '-j', 'ACCEPT']),
     ['-j', 'DROP'],
   ];
-  for (const rule of input) await host.run('iptables', ['-t', 'filter', '-A', chain, ...rule]);
+  for (const rule of input) await iptables(host, ['-t', 'filter', '-A', chain, ...rule]);
   for (const [tableFlag, table, builtin, ...rule] of forwardRules(bridge)) {
-    const check = await host.run('iptables', [tableFlag!, table!, '-C', builtin!, ...rule], { allowFailure: true });
-    if (check.code !== 0) await host.run('iptables', [tableFlag!, table!, builtin === 'INPUT' || rule.includes(peerChain(bridge.name)) ? '-I' : '-A', builtin!, ...rule]);
+    const check = await iptables(host, [tableFlag!, table!, '-C', builtin!, ...rule], { allowFailure: true });
+    if (check.code !== 0) await iptables(host, [tableFlag!, table!, builtin === 'INPUT' || rule.includes(peerChain(bridge.name)) ? '-I' : '-A', builtin!, ...rule]);
   }
 }
 
 /** Removes the bridge and its rules (tests with their own bridge clean up with this). */
 export async function removeBridge(host: Host, bridge: BridgeConfig): Promise<void> {
   for (const [tableFlag, table, builtin, ...rule] of forwardRules(bridge)) {
-    await host.run('iptables', [tableFlag!, table!, '-D', builtin!, ...rule], { allowFailure: true });
+    await iptables(host, [tableFlag!, table!, '-D', builtin!, ...rule], { allowFailure: true });
   }
-  await host.run('iptables', ['-t', 'filter', '-F', inputChain(bridge.name)], { allowFailure: true });
-  await host.run('iptables', ['-t', 'filter', '-X', inputChain(bridge.name)], { allowFailure: true });
-  await host.run('iptables', ['-t', 'filter', '-F', peerChain(bridge.name)], { allowFailure: true });
-  await host.run('iptables', ['-t', 'filter', '-X', peerChain(bridge.name)], { allowFailure: true });
+  await iptables(host, ['-t', 'filter', '-F', inputChain(bridge.name)], { allowFailure: true });
+  await iptables(host, ['-t', 'filter', '-X', inputChain(bridge.name)], { allowFailure: true });
+  await iptables(host, ['-t', 'filter', '-F', peerChain(bridge.name)], { allowFailure: true });
+  await iptables(host, ['-t', 'filter', '-X', peerChain(bridge.name)], { allowFailure: true });
   await host.run('ip', ['link', 'del', bridge.name], { allowFailure: true });
 }

@@ -30,5 +30,5 @@ export async function writePeerRules(host: Host, bridge: string, groups: readonl
   }
   lines.push(`-A ${chain} -j DROP`, 'COMMIT', '');
   // --noflush: only this chain (declared above, hence emptied) changes; the rest of the table stays.
-  await host.run('iptables-restore', ['--noflush'], { input: lines.join('\n') });
+  await host.run('iptables-restore', ['-w', '--noflush'], { input: lines.join('\n') });
 }

@@ -59,7 +59,6 @@ export async function startDaemonCluster(count: number, env: Record<string, stri
             BOTHUB_DATABASE_URL: databaseUrl,
             BOTHUB_CONTROL_PLANE_ONLY: '1',
             BOTHUB_SNAPSHOTS_DIR: snapshotsDir,
-            BOTHUB_SUBNET: `10.251.${(process.pid + i * 7) % 250}.0/24`,
             BOTHUB_LOG_LEVEL: 'info',
             ...(typeof env === 'function' ? env(i) : env),
           },

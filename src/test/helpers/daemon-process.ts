@@ -10,6 +10,7 @@ import { ApiClient } from '../../api/index.js';
 import { parseSubnet } from '../../core/index.js';
 import { LocalHost } from '../../hostexec/index.js';
 import { removeBridge } from '../../runtime/index.js';
+import { claimSubnet } from './claims.js';
 import { TEST_IMAGES_DIR } from './daemon.js';
 import { freePort } from './free-port.js';
 
@@ -54,15 +55,14 @@ export interface DaemonProcessOptions {
 /** The environment a CLI process needs to talk to this daemon as its admin. */
 export const cliEnv = (t: DaemonProcess): NodeJS.ProcessEnv => ({ ...process.env, BOTHUB_URL: t.url, BOTHUB_TOKEN: t.token });
 
-/** How many this process has started: each takes the next subnet. */
-let started = 0;
-
 export async function startDaemonProcess(opts: DaemonProcessOptions = {}): Promise<DaemonProcess> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'bothub-bench-')));
   // A port and a subnet of its own: one process may run several at once (the benchmark's own daemon and a section's).
   const port = opts.port ?? (await freePort());
   const bridge = `bhb${randomBytes(2).toString('hex')}`;
-  const subnet = opts.env?.BOTHUB_SUBNET ?? `10.250.${(process.pid + started++) % 250}.0/24`;
+  const given = opts.env?.BOTHUB_SUBNET;
+  const net = given ? { subnet: given, release: () => undefined } : claimSubnet();
+  const subnet = net.subnet;
   const env = { ...process.env, BOTHUB_IMAGES_DIR: TEST_IMAGES_DIR, BOTHUB_BRIDGE: bridge, BOTHUB_SUBNET: subnet, BOTHUB_LOG_LEVEL: 'warn', ...opts.env };
   const probe = new ApiClient(`http://127.0.0.1:${port}`);
 
@@ -119,6 +119,7 @@ export async function startDaemonProcess(opts: DaemonProcessOptions = {}): Promi
         child.kill('SIGTERM');
         await gone;
         await removeBridge(new LocalHost(), { name: bridge, subnet: parseSubnet(subnet) });
+        net.release();
         await rm(dataDir, { recursive: true, force: true });
       }
     },

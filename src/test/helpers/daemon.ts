@@ -10,9 +10,10 @@ import { daemonLogger, startDaemon, type DaemonSeams, type RunningDaemon } from 
 import { LocalHost } from '../../hostexec/index.js';
 import { removeBridge } from '../../runtime/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { assertNothingLeft, bothubNetns, netnsNotOwnedElsewhere } from './leftovers.js';
+import { assertNothingLeft, bothubNetns, netnsLeftBehind } from './leftovers.js';
 import { registerToken } from './cli.js';
 import { sharedPostgres, testOnPostgres } from './postgres.js';
+import { claimSubnet } from './claims.js';
 
 /** Shared by every test daemon so the default image is built once per machine. */
 export const TEST_IMAGES_DIR = process.env.BOTHUB_TEST_IMAGES_DIR ?? '/var/lib/bothub-test/images';
@@ -34,22 +35,20 @@ export interface TestDaemon {
   cleanup(): Promise<void>;
 }
 
-let counter = 0;
-
 /** `seed`: files written into the fresh data dir before the daemon starts (keys another daemon made: a machine set up again). */
 export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}, seams: DaemonSeams = {}, seed: Record<string, string> = {}): Promise<TestDaemon> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bothub-test-'));
   for (const [name, text] of Object.entries(seed)) writeFileSync(join(dataDir, name), text, { mode: 0o600 });
   const tag = randomBytes(2).toString('hex');
-  // Each test daemon gets its own bridge and subnet: tests never share a network.
-  const octet = 100 + ((process.pid + counter++) % 100);
+  // Each test daemon gets its own bridge and subnet: tests never share a network, even files running side by side.
+  const net = 'subnet' in overrides ? undefined : claimSubnet();
   // BOTHUB_TEST_DB=postgres: a database of its own on the test process's PostgreSQL server.
   const ownDatabase = testOnPostgres() && !('databaseUrl' in overrides) ? await (await sharedPostgres()).createDatabase() : undefined;
   const config: DaemonConfig = {
     ...daemonConfig({ listen: '127.0.0.1:0', dataDir }, {}),
     imagesDir: TEST_IMAGES_DIR,
     bridge: `bht${tag}`,
-    subnet: `10.${octet}.${Number.parseInt(tag, 16) % 250}.0/24`,
+    ...(net ? { subnet: net.subnet } : {}),
     logLevel: process.env.BOTHUB_TEST_LOG ?? 'silent',
     // Nothing cools down by itself unless a test asks for it.
     idleWarmMs: 0,
@@ -76,12 +75,10 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}, sea
       for (const s of await t.api.call('listSandboxes').catch(() => [])) await t.api.call('destroySandbox', { params: { name: s.name } }).catch(() => undefined);
       await t.daemon.close();
       await removeBridge(new LocalHost(), { name: config.bridge, subnet: parseSubnet(config.subnet) });
+      net?.release();
       if (ownDatabase) await (await sharedPostgres()).dropDatabase(ownDatabase);
       await assertNothingLeft(dataDir);
-      const newNetns = netnsNotOwnedElsewhere(
-        bothubNetns().filter((n) => !netnsBefore.has(n)),
-        dataDir,
-      );
+      const newNetns = await netnsLeftBehind(netnsBefore, dataDir);
       // The data dir goes either way.
       await rm(dataDir, { recursive: true, force: true });
       if (logFile) await rm(logFile, { force: true });

@@ -35,11 +35,22 @@ export function bothubNetns(): string[] {
 }
 
 /**
+ * The `bothub-<id>` namespaces made since `before` that no other daemon owns.
+ * A file running beside this one may be destroying a sandbox right now, its
+ * directory gone a moment before its namespace: what is left is asked again
+ * for a few seconds, and a namespace this data dir leaked stays.
+ */
+export async function netnsLeftBehind(before: ReadonlySet<string>, dataDir: string): Promise<string[]> {
+  const left = () => netnsNotOwnedElsewhere(bothubNetns().filter((n) => !before.has(n)), dataDir);
+  return until('network namespaces of other tests to go', async () => (left().length ? undefined : []), 5000).catch(left);
+}
+
+/**
  * Of these `bothub-<id>` namespaces, the ones no other daemon on this machine
  * owns: a sandbox directory of that id in another data dir (a test running
  * beside this one, an agent's, a benchmark's) makes the namespace theirs.
  */
-export function netnsNotOwnedElsewhere(names: string[], ownDataDir: string): string[] {
+function netnsNotOwnedElsewhere(names: string[], ownDataDir: string): string[] {
   const elsewhere = new Set<string>();
   for (const entry of readdirSync(tmpdir()).filter((e) => e.startsWith('bothub-'))) {
     const dir = join(tmpdir(), entry);

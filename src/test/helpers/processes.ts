@@ -32,3 +32,14 @@ export function ourDescendants(match: RegExp): number[] {
   }
   return found;
 }
+
+/** Whether a process of this PID exists (a zombie too); one of another user's answers EPERM, and exists. */
+export function processExists(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -3,6 +3,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFile
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TEST_IMAGES_DIR } from './daemon.js';
+import { claimNumber } from './claims.js';
 
 /**
  * A fleet host for tests: a network namespace of its own, reached over a veth
@@ -39,6 +40,22 @@ export interface TestSshHost {
 let counter = 0;
 
 /**
+ * The PID of the agent running on this data directory, from its pid file,
+ * if that process is the agent: by the time a killed agent's file is read
+ * its PID may be another process's (PIDs wrap at 32768 here, and files run
+ * side by side), and a zombie nobody reaped yet has no command line.
+ */
+function runningAgent(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'agent.pid'), 'utf8').trim());
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    return cmdline.includes(` agent --data-dir ${dataDir} `) ? pid : undefined;
+  } catch {
+    return undefined; // no pid file, or that process is gone
+  }
+}
+
+/**
  * What a failed test can leave on a host: its agent, its sandboxes'
  * containers, overlay and loop mounts. They keep the directory busy (and
  * the agent would keep the test run alive), so they go first, by what this
@@ -52,11 +69,8 @@ function removeLeftovers(dir: string, dataDir: string): void {
       return '';
     }
   };
-  try {
-    process.kill(Number(readFileSync(join(dataDir, 'agent.pid'), 'utf8')), 'SIGKILL');
-  } catch {
-    // No agent running there.
-  }
+  const agent = runningAgent(dataDir);
+  if (agent) process.kill(agent, 'SIGKILL');
   const runcRoot = join(dataDir, 'runc');
   for (const id of quiet('runc', ['--root', runcRoot, 'list', '-q']).split('\n').filter(Boolean)) {
     quiet('runc', ['--root', runcRoot, 'kill', id, 'KILL']);
@@ -70,14 +84,10 @@ function removeLeftovers(dir: string, dataDir: string): void {
   }
 }
 
-/**
- * Debian's bash runs root's ~/.bashrc for every SSH command, and on this kind
- * of machine it runs `pyenv rehash`, whose lock file outlives a session these
- * tests kill on purpose; every later SSH command then waits on it forever.
- * A host coming back (sshd started again, connections cut) clears it.
- */
-function clearStaleShellLock(): void {
-  rmSync(join(process.env.HOME ?? '/root', '.pyenv', 'shims', '.pyenv-shim'), { force: true });
+/** sshd's SetEnv line for these variables (none: no line). */
+function setEnv(vars: Record<string, string>): string[] {
+  const pairs = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
+  return pairs.length ? [`SetEnv ${pairs.join(' ')}`] : [];
 }
 
 /** A login that is not root, as cloud images have (`ubuntu`), with passwordless sudo or without. */
@@ -128,8 +138,10 @@ function privateAccounts(dir: string, users: LoginUser[], sshdArgs: string[]): s
  * `users`: logins other than root; the client key is theirs (the first one's for `authorize`), and root has none until it is given one.
  */
 export async function startSshHost(opts: { dataDir?: string; env?: Record<string, string>; users?: LoginUser[]; permitRootLogin?: string } = {}): Promise<TestSshHost> {
-  const n = (process.pid % 200) + ++counter;
-  const tag = `${process.pid.toString(36).slice(-3)}${counter}`;
+  // 10.198.N.0/30 between this machine and the host: N is claimed, as files running side by side each start hosts.
+  const claim = claimNumber('fleet-host', 250);
+  const n = claim.n + 1;
+  const tag = `${process.pid.toString(36).slice(-3)}${++counter}`;
   const ns = `bhh-${tag}`;
   const veth = `bhh${tag}`;
   const address = `10.198.${n}.2`;
@@ -161,6 +173,8 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
   makeHostKey();
   // In etc/ssh, which is /etc/ssh for a host with its own users: `sshd -T` there reads it.
   const sshdConfig = join(dir, 'etc', 'ssh', 'sshd_config');
+  const rootHome = join(dir, 'home', 'root');
+  mkdirSync(rootHome, { recursive: true, mode: 0o700 });
   mkdirSync(dirname(sshdConfig), { recursive: true });
   writeFileSync(
     sshdConfig,
@@ -176,7 +190,11 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
       'StrictModes no',
       'Subsystem sftp internal-sftp', // SshHost's file operations
       `PidFile ${join(dir, 'sshd.pid')}`,
-      ...(opts.env ? [`SetEnv ${Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
+      ...setEnv(opts.env ?? {}),
+      // Root's home here is an empty directory, as on a fresh machine. Debian's bash runs ~/.bashrc for every SSH
+      // command, and this machine's root has one that starts pyenv: a second or more of CPU for each command bothub runs.
+      'Match User root',
+      ...setEnv({ ...opts.env, HOME: rootHome }).map((line) => `  ${line}`),
       '',
     ].join('\n'),
   );
@@ -184,7 +202,6 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
 
   let sshd: ChildProcess | undefined;
   const startSshd = async () => {
-    clearStaleShellLock();
     // Only the network namespace changes (`ip netns exec` would also remount /sys, hiding the cgroup mounts runc needs).
     const sshdArgs = ['/usr/sbin/sshd', '-D', '-e', '-f', sshdConfig];
     sshd = spawn('nsenter', [`--net=/run/netns/${ns}`, ...(opts.users ? privateAccounts(dir, opts.users, sshdArgs) : sshdArgs)], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -223,15 +240,7 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
     address,
     netns: ns,
     dataDir,
-    agentPid() {
-      try {
-        const pid = Number(readFileSync(join(dataDir, 'agent.pid'), 'utf8').trim());
-        // A killed process nobody reaped yet is a zombie: gone, for this purpose.
-        return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')) ? undefined : pid;
-      } catch {
-        return undefined; // no pid file, or that process is gone
-      }
-    },
+    agentPid: () => runningAgent(dataDir),
     dropConnections() {
       if (!sshd?.pid) return;
       let children: string[] = [];
@@ -249,7 +258,6 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
           // gone already
         }
       }
-      clearStaleShellLock();
     },
     keyFile,
     loginUser,
@@ -268,6 +276,7 @@ export async function startSshHost(opts: { dataDir?: string; env?: Record<string
       removeLeftovers(dir, dataDir);
       execFileSync('ip', ['netns', 'del', ns]); // takes eth0, and with it the host end of the pair
       rmSync(dir, { recursive: true, force: true });
+      claim.release();
     },
   };
 }
