@@ -64,7 +64,8 @@ const failedFiles = results.filter((r) => r.code !== 0);
 if (failedFiles.length) console.log(`failed: ${failedFiles.map((r) => r.file).join(', ')}`);
 if (record) {
   const measured = { ...known, ...Object.fromEntries(results.map((r) => [r.file, Math.round(r.seconds)])) };
-  const present = Object.entries(measured).filter(([f]) => readdirSync(dir).includes(f));
+  const testFiles = new Set(readdirSync(dir));
+  const present = Object.entries(measured).filter(([f]) => testFiles.has(f));
   writeFileSync(durationsFile, `${JSON.stringify(Object.fromEntries(present.sort(([a], [b]) => a.localeCompare(b))), null, 1)}\n`);
 }
 console.log(`${total('pass')} passed, ${total('fail')} failed`);

@@ -26,9 +26,18 @@ export const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg :
  */
 function execSoon(c: ssh2.Client, command: string, done: (err: Error | undefined, ch?: ssh2.ClientChannel) => void, tries = 0): void {
   c.exec(command, (err, ch) => {
-    if (err && (err as Error & { reason?: number }).reason === 2 && tries < 20) setTimeout(() => execSoon(c, command, done, tries + 1), 25 * (tries + 1));
+    if (err && (err as Error & { reason?: number }).reason === 2 && tries < 20) setTimeout(() => attempt(() => execSoon(c, command, done, tries + 1), done), 25 * (tries + 1));
     else done(err, ch);
   });
+}
+
+/** Runs `f`, handing what it throws to `done`. */
+function attempt(f: () => void, done: (err: Error) => void): void {
+  try {
+    f();
+  } catch (e) {
+    done(e instanceof Error ? e : new Error(String(e)));
+  }
 }
 
 /**
@@ -120,7 +129,7 @@ export class SshHost extends SftpFiles implements Host {
     try {
       // A connection that cannot start a command is worth nothing: it is dropped, and the next call starts a fresh one.
       stream = await this.channel<ssh2.ClientChannel>(
-        (done) => void this.connect().then((c) => execSoon(c, full, done), done),
+        (c, done) => execSoon(c, full, done),
         (err) => `did not start the command (${err.message}); is it going down?`,
         true,
       );
@@ -165,7 +174,7 @@ export class SshHost extends SftpFiles implements Host {
   protected sftp(): Promise<SFTPWrapper> {
     if (this.sftpSession) return this.sftpSession;
     const session = this.channel<SFTPWrapper>(
-      (done) => void this.connect().then((c) => c.sftp(done), done),
+      (c, done) => c.sftp(done),
       (err) => `does not offer SFTP (${err.message}); its sshd_config needs \`Subsystem sftp internal-sftp\` (Debian's default has it)`,
     );
     const forget = () => {
@@ -182,7 +191,7 @@ export class SshHost extends SftpFiles implements Host {
    */
   async openSocket(path: string): Promise<Duplex> {
     return this.channel<ssh2.Channel>(
-      (done) => void this.connect().then((c) => c.openssh_forwardOutStreamLocal(path, done), done),
+      (c, done) => c.openssh_forwardOutStreamLocal(path, done),
       (err) => `bothub's agent does not answer at ${path} (${err.message}); check the host (\`POST /api/v1/hosts/${this.name}/check\`)`,
     );
   }
@@ -190,7 +199,7 @@ export class SshHost extends SftpFiles implements Host {
   /** A TCP connection made from the host (direct-tcpip): reaches a sandbox's address on that host's bridge. */
   async openTcp(address: string, port: number): Promise<Duplex> {
     return this.channel<ssh2.Channel>(
-      (done) => void this.connect().then((c) => c.forwardOut('127.0.0.1', 0, address, port, done), done),
+      (c, done) => c.forwardOut('127.0.0.1', 0, address, port, done),
       (err) => `could not connect to ${address}:${port} (${err.message})`,
     );
   }
@@ -200,7 +209,11 @@ export class SshHost extends SftpFiles implements Host {
    * connection unanswered until keepalives give up: a channel that does not
    * open in time drops the connection, so the next call starts a fresh one.
    */
-  private channel<T extends ssh2.Channel | SFTPWrapper>(open: (done: (err: Error | undefined, ch?: T) => void) => void, failure: (err: Error) => string, dropOnError = false): Promise<T> {
+  private channel<T extends ssh2.Channel | SFTPWrapper>(
+    open: (c: ssh2.Client, done: (err: Error | undefined, ch?: T) => void) => void,
+    failure: (err: Error) => string,
+    dropOnError = false,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let late = false;
       const timer = setTimeout(() => {
@@ -208,7 +221,7 @@ export class SshHost extends SftpFiles implements Host {
         this.drop();
         reject(new BothubError('UNAVAILABLE', `host "${this.name}" did not open an SSH channel within ${this.timeoutMs / 1000} s; is it up?`));
       }, this.timeoutMs);
-      open((err, ch) => {
+      const done = (err: Error | undefined, ch?: T) => {
         clearTimeout(timer);
         if (late) return void ch?.end();
         if (err instanceof BothubError) return reject(err); // the connection itself failed, and says why
@@ -217,7 +230,10 @@ export class SshHost extends SftpFiles implements Host {
           return reject(new BothubError('UNAVAILABLE', `host "${this.name}": ${failure(err ?? new Error('no channel'))}`));
         }
         resolve(ch);
-      });
+      };
+      // ssh2 throws "Not connected" at once on a connection that closed after connect() handed it out: a failure to
+      // open like any other, never an unhandled rejection that would end the daemon.
+      void this.connect().then((c) => attempt(() => open(c, done), done), done);
     });
   }
 
